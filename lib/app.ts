@@ -1,0 +1,96 @@
+import { timingSafeEqual } from 'node:crypto';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { etag } from 'hono/etag';
+import type { UpgradeWebSocket } from 'hono/ws';
+import { ApiError } from './errors.js';
+import { registerRoutes, type RouteFile, scanRoutes } from './routes.js';
+import type { Services } from './services.js';
+
+export type AppEnv = { Variables: { services: Services } };
+/** The context a route handler receives. */
+export type Ctx = Context<AppEnv>;
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Builds the Hono app: security, limits, errors, the WebSocket upgrade, and every file under `routes/`. */
+export async function createApp(services: Services, upgradeWebSocket?: UpgradeWebSocket) {
+  const { config, log, hub } = services;
+  const app = new Hono<AppEnv>();
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return c.json(error.toBody(), error.status);
+    log.error(`${c.req.method} ${c.req.path} failed`, error);
+    return c.json({ error: true, code: 'INTERNAL_ERROR', message: 'Internal server error' }, 500);
+  });
+  app.notFound((c) => c.json({ error: true, code: 'NOT_FOUND', message: 'Route not found' }, 404));
+
+  const originAllowed = (origin: string) =>
+    config.corsOrigins.includes('*') ||
+    config.corsOrigins.includes(origin) ||
+    /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(origin);
+
+  // A browser on another site must not drive the API, even with simple requests that skip preflight (§1.1).
+  app.use('*', async (c, next) => {
+    const origin = c.req.header('origin');
+    if (origin !== undefined && !originAllowed(origin)) {
+      throw new ApiError(403, 'FORBIDDEN', `Origin ${origin} is not allowed`, { origin });
+    }
+    await next();
+  });
+  app.use('*', cors({ origin: (origin) => origin, exposeHeaders: ['ETag', 'X-Next-Cursor'], maxAge: 600 }));
+
+  if (config.token) app.use('*', bearerToken(config.token));
+
+  if (upgradeWebSocket) {
+    app.use(
+      '*',
+      upgradeWebSocket(() => ({
+        onOpen: (_event, ws) => void hub.clients.add(ws),
+        onMessage: (event, ws) => hub.receive(ws, event.data),
+        onClose: (_event, ws) => void hub.clients.delete(ws),
+        onError: (_event, ws) => void hub.clients.delete(ws),
+      })),
+    );
+  }
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB', { limit: MAX_BODY_BYTES });
+      },
+    }),
+  );
+  const conditional = etag();
+  app.use('/api/*', (c, next) => (c.req.method === 'GET' ? conditional(c, next) : next()));
+  app.use('*', async (c, next) => {
+    c.set('services', services);
+    await next();
+  });
+
+  const routes = await scanRoutes();
+  await registerRoutes(app, routes);
+  return { app, routes };
+}
+
+/** `/api/*` and every WebSocket upgrade need the token when one is set; `/health` stays open (§1.1). */
+function bearerToken(token: string): MiddlewareHandler {
+  const expected = Buffer.from(token);
+  const matches = (given: string | undefined) =>
+    given !== undefined && Buffer.byteLength(given) === expected.length && timingSafeEqual(Buffer.from(given), expected);
+  return async (c, next) => {
+    const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
+    if (upgrade || c.req.path === '/api' || c.req.path.startsWith('/api/')) {
+      const header = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim();
+      if (!matches(header) && !(upgrade && matches(c.req.query('token')))) {
+        throw new ApiError(401, 'UNAUTHORIZED', 'Missing or invalid bearer token');
+      }
+    }
+    await next();
+  };
+}
+
+export type { RouteFile };

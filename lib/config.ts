@@ -1,0 +1,96 @@
+import { homedir } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+
+/** Server configuration, read from the environment only (contract §10). */
+export interface Config {
+  port: number;
+  host: string;
+  token: string | undefined;
+  allowInsecure: boolean;
+  corsOrigins: string[];
+  /** `SERVER_URL`, or undefined to derive `http://localhost:<port>` once the port is known. */
+  serverUrl: string | undefined;
+  dataDir: string;
+  sessionDir: string;
+  skillsDir: string;
+  /** An executable given by `MAESTRO_CLI_PATH`, or undefined for this package's own CLI. */
+  cliPath: string | undefined;
+  debug: boolean;
+  logLevel: LogLevel;
+  nodeEnv: 'development' | 'production' | 'test';
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Expands a leading `~` and resolves to an absolute path. */
+export function expandPath(path: string): string {
+  if (path === '~') return homedir();
+  if (path.startsWith('~/') || path.startsWith('~\\')) return resolve(homedir(), path.slice(2));
+  return isAbsolute(path) ? path : resolve(path);
+}
+
+const text = (env: Env, name: string): string | undefined => {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+};
+
+/** `DATA_DIR` as the server and `maestro manifest generate` both resolve it. */
+export const resolveDataDir = (env: Env = process.env) => expandPath(text(env, 'DATA_DIR') ?? '~/.maestro/data');
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/** Parses and validates every variable of contract §10; throws ConfigError with a message fit for a person. */
+export function parseConfig(env: Env = process.env): Config {
+  const portText = text(env, 'PORT') ?? '3000';
+  // 0 is accepted on purpose: it asks the system for a free port (tests, several instances).
+  if (!/^\d+$/.test(portText) || Number(portText) > 65535) {
+    throw new ConfigError(`PORT must be an integer from 1 to 65535 (or 0 for any free port), got "${portText}"`);
+  }
+  const debug = ['true', '1'].includes(text(env, 'DEBUG')?.toLowerCase() ?? '');
+  const logLevel = (text(env, 'LOG_LEVEL')?.toLowerCase() ?? (debug ? 'debug' : 'info')) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  }
+  const nodeEnv = text(env, 'NODE_ENV') ?? 'development';
+  if (nodeEnv !== 'development' && nodeEnv !== 'production' && nodeEnv !== 'test') {
+    throw new ConfigError(`NODE_ENV must be one of development, production, test, got "${nodeEnv}"`);
+  }
+  const host = text(env, 'HOST') ?? '127.0.0.1';
+  const token = text(env, 'MAESTRO_TOKEN');
+  const allowInsecure = text(env, 'MAESTRO_ALLOW_INSECURE') === '1';
+  if (!isLoopbackHost(host) && !token && !allowInsecure) {
+    throw new ConfigError(
+      `Refusing to listen on ${host} without MAESTRO_TOKEN: anyone who can reach this port could make ` +
+        'connected UIs run commands. Set MAESTRO_TOKEN, or MAESTRO_ALLOW_INSECURE=1 if the network is trusted.',
+    );
+  }
+  const serverUrl = text(env, 'SERVER_URL');
+  if (serverUrl && !URL.canParse(serverUrl)) throw new ConfigError(`SERVER_URL must be a URL, got "${serverUrl}"`);
+  const cliPath = text(env, 'MAESTRO_CLI_PATH');
+  return {
+    port: Number(portText),
+    host,
+    token,
+    allowInsecure,
+    corsOrigins: (text(env, 'CORS_ORIGINS') ?? '')
+      .split(',')
+      .map((o) => o.trim().replace(/\/+$/, ''))
+      .filter(Boolean),
+    serverUrl: serverUrl?.replace(/\/+$/, ''),
+    dataDir: resolveDataDir(env),
+    sessionDir: expandPath(text(env, 'SESSION_DIR') ?? '~/.maestro/sessions'),
+    skillsDir: expandPath(text(env, 'SKILLS_DIR') ?? '~/.agents-ui/maestro-skills'),
+    cliPath: cliPath ? expandPath(cliPath) : undefined,
+    debug,
+    logLevel,
+    nodeEnv,
+  };
+}

@@ -1,0 +1,188 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createStorage, type Storage } from 'unstorage';
+import type { DomainEvent, EventHub, EventMap, EventName } from './events.js';
+import { isId } from './ids.js';
+import type { Logger } from './log.js';
+import { durableFsDriver } from './storage/driver.js';
+import { normalizeLoaded } from './storage/migrate.js';
+import type { Project, QueueState, Session, Task, Template } from './types.js';
+
+export interface Collections {
+  projects: Project;
+  tasks: Task;
+  sessions: Session;
+  queues: QueueState;
+  templates: Template;
+}
+export type Kind = keyof Collections;
+export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates'];
+
+const idOf = (kind: Kind, entity: Collections[Kind]) =>
+  kind === 'queues' ? (entity as QueueState).sessionId : (entity as { id: string }).id;
+
+/** The storage key of an entity: the contract's file layout (§5), shared with the CLI. */
+function keyOf(kind: Kind, entity: Collections[Kind]): string {
+  const id = idOf(kind, entity);
+  const parts = kind === 'tasks' ? [kind, (entity as Task).projectId, id] : [kind, id];
+  if (!parts.slice(1).every(isId)) throw new Error(`Refusing to store ${kind} entity under unsafe key ${parts.join(':')}`);
+  return `${parts.join(':')}.json`;
+}
+
+/** A set of mutations applied together: reads see the transaction's own writes. */
+export interface Tx {
+  readonly now: number;
+  get<K extends Kind>(kind: K, id: string): Collections[K] | undefined;
+  put<K extends Kind>(kind: K, entity: Collections[K]): void;
+  remove(kind: Kind, id: string): void;
+  emit<E extends EventName>(type: E, data: EventMap[E]): void;
+}
+
+/** IDs grouped by a key, in insertion order. */
+class Index {
+  readonly #map = new Map<string, Set<string>>();
+  add(key: string, id: string) {
+    let ids = this.#map.get(key);
+    if (!ids) this.#map.set(key, (ids = new Set()));
+    ids.add(id);
+  }
+  delete(key: string, id: string) {
+    const ids = this.#map.get(key);
+    ids?.delete(id);
+    if (ids?.size === 0) this.#map.delete(key);
+  }
+  get(key: string): ReadonlySet<string> {
+    return this.#map.get(key) ?? new Set();
+  }
+}
+
+/**
+ * All entities, held in memory and written through to unstorage. The only code that knows storage keys.
+ * Mutations run one at a time, in arrival order: each is written to disk, then applied in memory, then its events
+ * are broadcast, so every event carries the state right after its own mutation (contract §1.7).
+ */
+export class Db {
+  readonly #maps: { [K in Kind]: Map<string, Collections[K]> } = {
+    projects: new Map(), tasks: new Map(), sessions: new Map(), queues: new Map(), templates: new Map(),
+  };
+  readonly tasksByProject = new Index();
+  readonly tasksByParent = new Index();
+  readonly sessionsByProject = new Index();
+  /** Tasks loaded from a legacy `tasks/<id>.json` file: removed when the task is next saved or deleted. */
+  readonly #legacyTaskKeys = new Map<string, string>();
+  #tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly storage: Storage,
+    private readonly hub: EventHub,
+    private readonly log: Logger,
+  ) {}
+
+  /** Opens the data directory, creating its sub-directories, and loads every entity into memory. */
+  static async open(dataDir: string, hub: EventHub, log: Logger): Promise<Db> {
+    const db = new Db(createStorage({ driver: durableFsDriver({ base: dataDir }) }), hub, log);
+    await Promise.all(KINDS.map((kind) => mkdir(join(dataDir, kind), { recursive: true })));
+    for (const kind of KINDS) await db.#load(kind);
+    return db;
+  }
+
+  get<K extends Kind>(kind: K, id: string): Collections[K] | undefined {
+    return this.#maps[kind].get(id);
+  }
+
+  all<K extends Kind>(kind: K): IterableIterator<Collections[K]> {
+    return this.#maps[kind].values();
+  }
+
+  count(kind: Kind): number {
+    return this.#maps[kind].size;
+  }
+
+  /** Runs `build` alone, persists what it put and removed, applies it in memory, then broadcasts its events. */
+  mutate<T>(build: (tx: Tx) => T): Promise<T> {
+    const run = async () => {
+      const changes = new Map<string, { kind: Kind; id: string; entity: Collections[Kind] | null }>();
+      const events: DomainEvent[] = [];
+      const tx: Tx = {
+        now: Date.now(),
+        get: <K extends Kind>(kind: K, id: string) => {
+          const change = changes.get(`${kind}/${id}`);
+          return change ? ((change.entity ?? undefined) as Collections[K] | undefined) : this.#maps[kind].get(id);
+        },
+        put: (kind, entity) => void changes.set(`${kind}/${idOf(kind, entity)}`, { kind, id: idOf(kind, entity), entity }),
+        remove: (kind, id) => void changes.set(`${kind}/${id}`, { kind, id, entity: null }),
+        emit: (type, data) => void events.push({ type, data } as DomainEvent),
+      };
+      const result = build(tx);
+      await Promise.all([...changes.values()].map((c) => this.#persist(c.kind, c.id, c.entity)));
+      for (const { kind, id, entity } of changes.values()) this.#apply(kind, id, entity);
+      this.hub.publish(events);
+      return result;
+    };
+    const done = this.#tail.then(run);
+    this.#tail = done.catch(() => {});
+    return done;
+  }
+
+  async #persist(kind: Kind, id: string, entity: Collections[Kind] | null): Promise<void> {
+    const current = this.#maps[kind].get(id);
+    const legacy = kind === 'tasks' ? this.#legacyTaskKeys.get(id) : undefined;
+    if (entity) await this.storage.setItem(keyOf(kind, entity), `${JSON.stringify(entity, null, 2)}\n`);
+    else if (current) await this.storage.removeItem(keyOf(kind, current));
+    if (legacy) {
+      await this.storage.removeItem(legacy);
+      this.#legacyTaskKeys.delete(id);
+    }
+  }
+
+  #apply(kind: Kind, id: string, entity: Collections[Kind] | null): void {
+    const map = this.#maps[kind] as Map<string, Collections[Kind]>;
+    const before = map.get(id);
+    if (entity) map.set(id, entity);
+    else map.delete(id);
+    if (kind === 'tasks') {
+      const [b, a] = [before as Task | undefined, entity as Task | null];
+      if (b) this.tasksByProject.delete(b.projectId, id);
+      if (b?.parentId) this.tasksByParent.delete(b.parentId, id);
+      if (a) this.tasksByProject.add(a.projectId, id);
+      if (a?.parentId) this.tasksByParent.add(a.parentId, id);
+    } else if (kind === 'sessions') {
+      if (before) this.sessionsByProject.delete((before as Session).projectId, id);
+      if (entity) this.sessionsByProject.add((entity as Session).projectId, id);
+    }
+  }
+
+  async #load(kind: Kind): Promise<void> {
+    const keys = (await this.storage.getKeys(kind)).filter((key) => key.endsWith('.json'));
+    const loaded = await Promise.all(
+      keys.map(async (key) => {
+        try {
+          const raw = await this.storage.getItemRaw(key);
+          const parsed: unknown = JSON.parse(String(raw));
+          const result = normalizeLoaded(kind, parsed, key);
+          if (!result) this.log.warn(`Skipping ${key.replaceAll(':', '/')}: not a valid ${kind} entity`);
+          return result && { key, ...result };
+        } catch (error) {
+          this.log.warn(`Skipping ${key.replaceAll(':', '/')}: ${(error as Error).message}`);
+          return undefined;
+        }
+      }),
+    );
+    // A current file wins over a legacy copy of the same task; then creation order, so lists are stable across restarts.
+    const byId = new Map<string, NonNullable<(typeof loaded)[number]>>();
+    for (const entry of loaded) {
+      if (entry && (!byId.has(entry.id) || byId.get(entry.id)?.legacy)) byId.set(entry.id, entry);
+    }
+    const entries = [...byId.values()].sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : 1));
+    const resave: Collections[Kind][] = [];
+    for (const { id, entity, legacy, migrated, key } of entries) {
+      this.#apply(kind, id, entity);
+      if (legacy) this.#legacyTaskKeys.set(id, key);
+      if (migrated) resave.push(entity);
+    }
+    if (resave.length) {
+      this.log.info(`Migrating ${resave.length} legacy ${kind} file(s) to the current layout`);
+      await this.mutate((tx) => resave.forEach((entity) => tx.put(kind, entity)));
+    }
+  }
+}

@@ -1,0 +1,146 @@
+import * as v from 'valibot';
+import { ID_PATTERN } from './ids.js';
+import {
+  ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, TIMELINE_TYPES,
+} from './types.js';
+
+/** Request schemas (contract §3). Messages are the contract's, since clients may show them. */
+
+const MISSING = Symbol('missing');
+
+/**
+ * A field that must be present and non-null, then match `schema`. valibot reports a missing key with the object's
+ * message, not the field's, so the field defaults to a marker that the check turns into "<name> is required".
+ */
+const required = <S extends v.GenericSchema>(name: string, schema: S) =>
+  v.pipe(
+    v.nullish(v.unknown(), MISSING as unknown),
+    v.check((value) => value !== MISSING, `${name} is required`),
+    schema,
+  ) as unknown as v.GenericSchema<unknown, v.InferOutput<S>>;
+
+const text = (name: string) => v.string(`${name} must be a string`);
+/** Required, trimmed and non-blank. */
+const requiredText = (name: string) => required(name, v.pipe(text(name), v.trim(), v.nonEmpty(`${name} is required`)));
+const optionalText = (name: string) => v.optional(text(name));
+const textOr = (name: string, fallback: string) => v.optional(text(name), fallback);
+const oneOf = <T extends readonly string[]>(name: string, values: T) =>
+  v.picklist(values, `${name} must be one of: ${values.join(', ')}`);
+const stringList = (name: string) => v.array(text(`${name}[]`), `${name} must be an array of strings`);
+const plainObject = (name: string) => v.record(v.string(), v.unknown(), `${name} must be an object`);
+const stringMap = (name: string) =>
+  v.record(v.string(), text(`each value of ${name}`), `${name} must be an object of strings`);
+/** An enum that also accepts documented aliases, stored in canonical form. */
+const aliased = <T extends readonly string[]>(name: string, values: T, aliases: Record<string, T[number]>) =>
+  v.pipe(text(name), v.transform((s) => aliases[s] ?? s), oneOf(name, values));
+
+export const taskStatus = aliased('status', TASK_STATUSES, { pending: 'todo' });
+export const sessionStatus = aliased('status', SESSION_STATUSES, { running: 'working' });
+export const role = oneOf('role', ROLES);
+const timelineType = oneOf('type', TIMELINE_TYPES);
+
+// Paging (contract §3.8)
+const paging = {
+  limit: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'limit must be an integer from 1 to 1000'), v.transform(Number),
+    v.minValue(1, 'limit must be an integer from 1 to 1000'), v.maxValue(1000, 'limit must be an integer from 1 to 1000'))),
+  cursor: v.optional(v.string()),
+};
+export const ProjectQuery = v.object(paging);
+
+export const CreateProject = v.object({
+  name: requiredText('name'),
+  workingDir: textOr('workingDir', ''),
+  description: textOr('description', ''),
+});
+
+export const UpdateProject = v.object({
+  name: v.optional(v.pipe(text('name'), v.trim(), v.nonEmpty('name cannot be empty'))),
+  workingDir: optionalText('workingDir'),
+  description: optionalText('description'),
+});
+
+export const TaskQuery = v.object({
+  ...paging,
+  projectId: v.optional(v.string()),
+  status: v.optional(taskStatus),
+  parentId: v.optional(v.string()),
+});
+
+export const CreateTask = v.object({
+  projectId: requiredText('projectId'),
+  title: requiredText('title'),
+  parentId: v.nullish(text('parentId')),
+  description: textOr('description', ''),
+  priority: v.optional(oneOf('priority', TASK_PRIORITIES), 'medium'),
+  initialPrompt: textOr('initialPrompt', ''),
+  skillIds: v.optional(stringList('skillIds'), []),
+});
+
+export const UpdateTask = v.object({
+  title: v.optional(v.pipe(text('title'), v.trim(), v.nonEmpty('title cannot be empty'))),
+  description: optionalText('description'),
+  status: v.optional(taskStatus),
+  priority: v.optional(oneOf('priority', TASK_PRIORITIES)),
+  sessionStatus: v.optional(oneOf('sessionStatus', TASK_SESSION_STATUSES)),
+  skillIds: v.optional(stringList('skillIds')),
+  agentIds: v.optional(stringList('agentIds')),
+  sessionIds: v.optional(stringList('sessionIds')),
+  updateSource: v.optional(oneOf('updateSource', ['user', 'session'] as const), 'user'),
+  sessionId: optionalText('sessionId'),
+});
+
+export const TaskTimelinePost = v.object({
+  message: requiredText('message'),
+  sessionId: requiredText('sessionId'),
+  type: v.optional(timelineType, 'progress'),
+});
+
+export const SessionQuery = v.object({
+  ...paging,
+  projectId: v.optional(v.string()),
+  taskId: v.optional(v.string()),
+  status: v.optional(sessionStatus),
+  active: v.optional(oneOf('active', ['true', 'false'] as const)),
+});
+
+export const CreateSession = v.object({
+  taskIds: required('taskIds', stringList('taskIds')),
+  projectId: requiredText('projectId'),
+  id: v.optional(v.pipe(text('id'), v.regex(ID_PATTERN, 'id must match ^[A-Za-z0-9_-]{1,128}$'))),
+  name: textOr('name', 'Unnamed Session'),
+  agentId: optionalText('agentId'),
+  strategy: v.optional(oneOf('strategy', STRATEGIES), 'simple'),
+  status: v.optional(sessionStatus, 'idle'),
+  env: v.optional(stringMap('env'), {}),
+  metadata: v.optional(plainObject('metadata')),
+});
+
+const EventInput = v.object({ type: requiredText('type'), data: v.optional(v.unknown()) });
+const TimelineInput = v.object({
+  message: requiredText('message'),
+  type: v.optional(timelineType, 'progress'),
+  taskId: optionalText('taskId'),
+  metadata: v.optional(plainObject('metadata')),
+});
+
+export const UpdateSession = v.object({
+  status: v.optional(sessionStatus),
+  taskIds: v.optional(stringList('taskIds')),
+  agentId: optionalText('agentId'),
+  env: v.optional(stringMap('env')),
+  events: v.optional(v.array(EventInput, 'events must be an array')),
+  timeline: v.optional(v.array(TimelineInput, 'timeline must be an array')),
+});
+
+export const SessionEventPost = EventInput;
+export const SessionTimelinePost = TimelineInput;
+
+export type CreateProjectInput = v.InferOutput<typeof CreateProject>;
+export type UpdateProjectInput = v.InferOutput<typeof UpdateProject>;
+export type CreateTaskInput = v.InferOutput<typeof CreateTask>;
+export type UpdateTaskInput = v.InferOutput<typeof UpdateTask>;
+export type TaskQueryInput = v.InferOutput<typeof TaskQuery>;
+export type CreateSessionInput = v.InferOutput<typeof CreateSession>;
+export type UpdateSessionInput = v.InferOutput<typeof UpdateSession>;
+export type SessionQueryInput = v.InferOutput<typeof SessionQuery>;
+export type TimelineInputValue = v.InferOutput<typeof TimelineInput>;

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
+import { defineDriver, hasDotSegment } from 'unstorage';
+
+const TEMP_SUFFIX = '.tmp';
+
+/**
+ * unstorage filesystem driver whose writes are atomic and durable (contract §1.7).
+ * The stock `fs` driver writes in place, so a crash can leave a half-written file; here every write goes to a
+ * temporary file in the same directory, which is flushed, renamed over the target, and the directory flushed too.
+ * Keys map to paths as in the stock driver: `tasks:p1:t1.json` is `<base>/tasks/p1/t1.json`.
+ */
+export const durableFsDriver = defineDriver((options: { base: string }) => {
+  const base = resolve(options.base);
+  const pathOf = (key: string) => {
+    if (!key || hasDotSegment(key)) throw new Error(`Invalid storage key ${JSON.stringify(key)}`);
+    const path = join(base, ...key.split(':'));
+    if (!path.startsWith(base + sep)) throw new Error(`Storage key escapes the base directory: ${key}`);
+    return path;
+  };
+
+  return {
+    name: 'durable-fs',
+    options,
+    async hasItem(key) {
+      return fsp.access(pathOf(key)).then(() => true, () => false);
+    },
+    getItem(key) {
+      return fsp.readFile(pathOf(key), 'utf8').catch(ifMissing(null));
+    },
+    getItemRaw(key) {
+      return fsp.readFile(pathOf(key)).catch(ifMissing(null));
+    },
+    async setItem(key, value: string) {
+      await writeDurably(pathOf(key), value);
+    },
+    async removeItem(key) {
+      const path = pathOf(key);
+      const removed = await fsp.unlink(path).then(() => true, ifMissing(false));
+      if (removed) await syncDir(dirname(path));
+    },
+    async getKeys() {
+      return listFiles(base, '');
+    },
+    async clear() {
+      await fsp.rm(base, { recursive: true, force: true });
+    },
+  };
+});
+
+async function writeDurably(path: string, data: string): Promise<void> {
+  const dir = dirname(path);
+  await fsp.mkdir(dir, { recursive: true });
+  const temp = join(dir, `.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  const handle = await fsp.open(temp, 'w', 0o644);
+  try {
+    await handle.writeFile(data, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fsp.rename(temp, path);
+  } catch (error) {
+    await fsp.unlink(temp).catch(() => {});
+    throw error;
+  }
+  await syncDir(dir);
+}
+
+/** Makes a rename or unlink in `dir` durable. Some platforms cannot open directories; there it is a no-op. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r').catch(() => null);
+  if (!handle) return;
+  try {
+    await handle.sync().catch(() => {});
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Recursive listing as `a:b:c.json` keys; hidden entries (our temporary files among them) are skipped. */
+async function listFiles(dir: string, prefix: string): Promise<string[]> {
+  const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(ifMissing([]));
+  const nested = await Promise.all(
+    entries
+      .filter((entry) => !entry.name.startsWith('.'))
+      .map((entry) =>
+        entry.isDirectory()
+          ? listFiles(join(dir, entry.name), `${prefix}${entry.name}:`)
+          : entry.isFile()
+            ? [prefix + entry.name]
+            : [],
+      ),
+  );
+  return nested.flat();
+}
+
+function ifMissing<T>(fallback: T) {
+  return (error: NodeJS.ErrnoException): T => {
+    if (error.code === 'ENOENT') return fallback;
+    throw error;
+  };
+}

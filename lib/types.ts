@@ -1,0 +1,119 @@
+/** Entities as stored and served (contract §2). */
+
+export const TASK_STATUSES = ['todo', 'in_progress', 'completed', 'cancelled', 'blocked'] as const;
+export const TASK_PRIORITIES = ['low', 'medium', 'high'] as const;
+export const TASK_SESSION_STATUSES = ['queued', 'working', 'needs_input', 'blocked', 'completed', 'failed', 'skipped'] as const;
+export const SESSION_STATUSES = ['spawning', 'idle', 'working', 'completed', 'failed', 'stopped'] as const;
+export const STRATEGIES = ['simple', 'queue', 'tree'] as const;
+export const ROLES = ['worker', 'orchestrator'] as const;
+export const TIMELINE_TYPES = [
+  'session_started', 'session_stopped', 'task_started', 'task_completed', 'task_failed', 'task_skipped',
+  'task_blocked', 'needs_input', 'progress', 'error', 'milestone',
+] as const;
+export const QUEUE_ITEM_STATUSES = ['queued', 'processing', 'completed', 'failed', 'skipped'] as const;
+
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+export type TaskSessionStatus = (typeof TASK_SESSION_STATUSES)[number];
+export type SessionStatus = (typeof SESSION_STATUSES)[number];
+export type Strategy = (typeof STRATEGIES)[number];
+export type Role = (typeof ROLES)[number];
+export type TimelineType = (typeof TIMELINE_TYPES)[number];
+export type QueueItemStatus = (typeof QUEUE_ITEM_STATUSES)[number];
+
+export interface Project {
+  id: string;
+  name: string;
+  workingDir: string;
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Task {
+  id: string;
+  projectId: string;
+  parentId: string | null;
+  title: string;
+  description: string;
+  status: TaskStatus;
+  sessionStatus?: TaskSessionStatus;
+  priority: TaskPriority;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  completedAt: number | null;
+  initialPrompt: string;
+  sessionIds: string[];
+  skillIds: string[];
+  agentIds: string[];
+  dependencies: string[];
+}
+
+/** A task as served: with the derived `sessionCount` (never stored). */
+export type TaskView = Task & { sessionCount: number };
+
+export interface SessionEvent {
+  id: string;
+  timestamp: number;
+  type: string;
+  data?: unknown;
+}
+
+export interface TimelineEntry {
+  id: string;
+  type: TimelineType;
+  timestamp: number;
+  message?: string;
+  taskId?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface Session {
+  id: string;
+  projectId: string;
+  taskIds: string[];
+  name: string;
+  agentId?: string;
+  env: Record<string, string>;
+  strategy: Strategy;
+  status: SessionStatus;
+  startedAt: number;
+  lastActivity: number;
+  completedAt: number | null;
+  hostname: string;
+  platform: string;
+  events: SessionEvent[];
+  timeline: TimelineEntry[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface QueueItem {
+  taskId: string;
+  status: QueueItemStatus;
+  addedAt: number;
+  startedAt?: number;
+  completedAt?: number;
+  failReason?: string;
+}
+
+export interface QueueState {
+  sessionId: string;
+  strategy: 'queue';
+  items: QueueItem[];
+  currentIndex: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Template {
+  id: string;
+  name: string;
+  role: Role;
+  content: string;
+  isDefault: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const taskView = (task: Task): TaskView => ({ ...task, sessionCount: task.sessionIds.length });

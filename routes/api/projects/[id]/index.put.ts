@@ -1,0 +1,6 @@
+import type { Ctx } from '../../../../lib/app.js';
+import { UpdateProject } from '../../../../lib/schemas.js';
+import { body } from '../../../../lib/validation.js';
+
+export default async (c: Ctx) =>
+  c.json(await c.var.services.projects.update(c.req.param('id')!, await body(c, UpdateProject)));

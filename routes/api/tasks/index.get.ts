@@ -1,0 +1,9 @@
+import type { Ctx } from '../../../lib/app.js';
+import { listResponse } from '../../../lib/paging.js';
+import { TaskQuery } from '../../../lib/schemas.js';
+import { query } from '../../../lib/validation.js';
+
+export default (c: Ctx) => {
+  const q = query(c, TaskQuery);
+  return listResponse(c, c.var.services.tasks.list(q), q, (t) => t.createdAt);
+};

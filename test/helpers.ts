@@ -1,0 +1,167 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
+import WebSocket from 'ws';
+import { createApp } from '../lib/app.js';
+import { type Config, parseConfig } from '../lib/config.js';
+import { createLogger } from '../lib/log.js';
+import { type RunningServer, startServer } from '../lib/server.js';
+import { createServices } from '../lib/services.js';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const SERVER_BIN = join(ROOT, 'dist/lib/main.js');
+export const CLI_BIN = join(ROOT, 'dist/lib/cli/main.js');
+
+const dirs: string[] = [];
+afterAll(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A fresh temporary directory, removed after the test file. */
+export function tempDir(prefix = 'maestro-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Environment for a server whose every directory is a fresh temporary one. */
+export function testEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const base = tempDir();
+  return {
+    PORT: '0',
+    DATA_DIR: join(base, 'data'),
+    SESSION_DIR: join(base, 'sessions'),
+    SKILLS_DIR: join(base, 'skills'),
+    LOG_LEVEL: 'error',
+    NODE_ENV: 'test',
+    ...extra,
+  };
+}
+
+export const testConfig = (extra: Record<string, string> = {}): Config => parseConfig(testEnv(extra));
+
+export interface Answer<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A JSON client: `call('POST', '/api/projects', { name })`; a string body is sent as is. */
+export type Call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<Answer>;
+
+const toAnswer = async (res: Response): Promise<Answer> => {
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+};
+const init = (method: string, body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+});
+
+/** The app in-process (no socket): fast, for most route tests. */
+export async function inProcess(extra: Record<string, string> = {}) {
+  const config = testConfig(extra);
+  const services = await createServices(config, createLogger('error'));
+  const { app, routes } = await createApp(services);
+  const call: Call = async (method, path, body, headers) =>
+    toAnswer(await app.request(path, init(method, body, headers)));
+  return { app, routes, services, config, call };
+}
+
+export interface TestServer extends RunningServer {
+  call: Call;
+  config: Config;
+  /** Opens a WebSocket to the server and records what it receives. */
+  listen(path?: string): Promise<Listener>;
+}
+
+/** A real server on 127.0.0.1 and a free port, stopped after the test file. */
+export async function startTestServer(extra: Record<string, string> = {}): Promise<TestServer> {
+  const config = testConfig(extra);
+  const server = await startServer(config, createLogger('error'));
+  afterAll(() => server.close());
+  const call: Call = async (method, path, body, headers) => toAnswer(await fetch(server.url + path, init(method, body, headers)));
+  return { ...server, config, call, listen: (path = '/ws') => listen(server.url.replace(/^http/, 'ws') + path) };
+}
+
+export interface Listener {
+  ws: WebSocket;
+  /** Every message received so far, parsed. */
+  messages: any[];
+  /** Broadcast events only (no pongs). */
+  events(): any[];
+  /** Resolves when `count` events have arrived (after `clear()`), or rejects after `ms`. */
+  waitFor(count: number, ms?: number): Promise<any[]>;
+  clear(): void;
+  close(): void;
+}
+
+export function listen(url: string, options: WebSocket.ClientOptions = {}): Promise<Listener> {
+  const ws = new WebSocket(url, options);
+  const messages: any[] = [];
+  const waiters = new Set<() => void>();
+  ws.on('message', (data) => {
+    messages.push(JSON.parse(String(data)));
+    waiters.forEach((w) => w());
+  });
+  const events = () => messages.filter((m) => m.type !== 'pong');
+  const listener: Listener = {
+    ws,
+    messages,
+    events,
+    clear: () => void messages.splice(0),
+    close: () => ws.close(),
+    waitFor: (count, ms = 3000) =>
+      new Promise((resolveWait, reject) => {
+        const check = () => {
+          if (events().length >= count) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolveWait(events());
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`expected ${count} events, got ${events().length}: ${events().map((e) => e.type).join(', ')}`));
+        }, ms);
+        waiters.add(check);
+        check();
+      }),
+  };
+  afterAll(() => ws.terminate());
+  return new Promise((resolveOpen, reject) => {
+    ws.once('open', () => resolveOpen(listener));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { statusCode: res.statusCode })));
+  });
+}
+
+/** Waits until `ms` pass with no new event: for asserting that nothing more arrives. */
+export const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
+
+export interface ServerProcess {
+  proc: ChildProcess;
+  url: string;
+  output: () => string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+/** Starts the compiled server (`dist/lib/main.js`) as its own process and waits for its URL. */
+export function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, [SERVER_BIN], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: 'pipe' });
+  let out = '';
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  afterAll(() => void (proc.exitCode === null && proc.kill('SIGKILL')));
+  return new Promise((resolveStart, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk;
+      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+      if (url) resolveStart({ proc, url, output: () => out, exited });
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
+  });
+}

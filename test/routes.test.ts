@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { scanRoutes } from '../lib/routes.js';
+import { inProcess, ROOT } from './helpers.js';
+
+/** The endpoint index of the contract (§3.0) that this server implements. */
+const CONTRACT = [
+  'GET /health',
+  'GET /ws-status',
+  'GET /api/projects',
+  'POST /api/projects',
+  'GET /api/projects/:id',
+  'PUT /api/projects/:id',
+  'DELETE /api/projects/:id',
+  'GET /api/tasks',
+  'POST /api/tasks',
+  'GET /api/tasks/:id',
+  'PATCH /api/tasks/:id',
+  'DELETE /api/tasks/:id',
+  'GET /api/tasks/:id/children',
+  'POST /api/tasks/:id/timeline',
+  'GET /api/sessions',
+  'POST /api/sessions',
+  'GET /api/sessions/:id',
+  'PATCH /api/sessions/:id',
+  'DELETE /api/sessions/:id',
+  'POST /api/sessions/:id/events',
+  'POST /api/sessions/:id/timeline',
+  'POST /api/sessions/:id/tasks/:taskId',
+  'DELETE /api/sessions/:id/tasks/:taskId',
+];
+
+const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);
+
+describe('file-based routes', () => {
+  it('registers exactly the contract endpoints from source', async () => {
+    const { routes } = await inProcess();
+    expect(table(routes).sort()).toEqual([...CONTRACT].sort());
+  });
+
+  it('finds the same table in the compiled package', async () => {
+    const compiled = await scanRoutes(join(ROOT, 'dist/routes'));
+    expect(table(compiled).sort()).toEqual([...CONTRACT].sort());
+  });
+
+  it('registers static segments before parameters', async () => {
+    const paths = table(await scanRoutes()).map((r) => r.split(' ')[1]!);
+    for (const [i, path] of paths.entries()) {
+      for (const later of paths.slice(i + 1)) {
+        // A later route must not be a static path that an earlier parameter route would capture.
+        const pattern = new RegExp(`^${path.replace(/:\w+/g, '[^/]+')}$`);
+        if (pattern.test(later) && later !== path) throw new Error(`${path} is registered before ${later}`);
+      }
+    }
+  });
+
+  it('answers every registered route (no route falls through to the JSON 404)', async () => {
+    const { routes, call } = await inProcess();
+    for (const route of routes) {
+      const method = route.method.toUpperCase();
+      const res = await call(method, route.path.replace(/:\w+/g, 'x'), method === 'GET' ? undefined : {});
+      expect(res.body?.message, `${route.method} ${route.path}`).not.toBe('Route not found');
+    }
+  });
+});
