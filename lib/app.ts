@@ -59,7 +59,10 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: () => {
+      onError: (c) => {
+        // The rest of the body is never read, so the connection cannot carry another request: say so, or a
+        // keep-alive client sends its next request into a socket the server drops.
+        c.header('Connection', 'close');
         throw new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB', { limit: MAX_BODY_BYTES });
       },
     }),

@@ -16,6 +16,8 @@ export interface Config {
   skillsDir: string;
   /** An executable given by `MAESTRO_CLI_PATH`, or undefined for this package's own CLI. */
   cliPath: string | undefined;
+  /** How long `manifest generate` may run before a spawn fails (`MAESTRO_CLI_TIMEOUT_MS`, an extension). */
+  cliTimeoutMs: number;
   debug: boolean;
   logLevel: LogLevel;
   nodeEnv: 'development' | 'production' | 'test';
@@ -75,6 +77,10 @@ export function parseConfig(env: Env = process.env): Config {
   const serverUrl = text(env, 'SERVER_URL');
   if (serverUrl && !URL.canParse(serverUrl)) throw new ConfigError(`SERVER_URL must be a URL, got "${serverUrl}"`);
   const cliPath = text(env, 'MAESTRO_CLI_PATH');
+  const timeoutText = text(env, 'MAESTRO_CLI_TIMEOUT_MS') ?? '30000';
+  if (!/^\d+$/.test(timeoutText) || Number(timeoutText) < 1) {
+    throw new ConfigError(`MAESTRO_CLI_TIMEOUT_MS must be a positive integer (milliseconds), got "${timeoutText}"`);
+  }
   return {
     port: Number(portText),
     host,
@@ -89,6 +95,7 @@ export function parseConfig(env: Env = process.env): Config {
     sessionDir: expandPath(text(env, 'SESSION_DIR') ?? '~/.maestro/sessions'),
     skillsDir: expandPath(text(env, 'SKILLS_DIR') ?? '~/.agents-ui/maestro-skills'),
     cliPath: cliPath ? expandPath(cliPath) : undefined,
+    cliTimeoutMs: Number(timeoutText),
     debug,
     logLevel,
     nodeEnv,

@@ -141,14 +141,16 @@ export class Db {
     if (entity) map.set(id, entity);
     else map.delete(id);
     if (kind === 'tasks') {
+      // Only a changed key leaves its index: an update must not move the entity to the end of filtered lists.
       const [b, a] = [before as Task | undefined, entity as Task | null];
-      if (b) this.tasksByProject.delete(b.projectId, id);
-      if (b?.parentId) this.tasksByParent.delete(b.parentId, id);
+      if (b && b.projectId !== a?.projectId) this.tasksByProject.delete(b.projectId, id);
+      if (b?.parentId && b.parentId !== a?.parentId) this.tasksByParent.delete(b.parentId, id);
       if (a) this.tasksByProject.add(a.projectId, id);
       if (a?.parentId) this.tasksByParent.add(a.parentId, id);
     } else if (kind === 'sessions') {
-      if (before) this.sessionsByProject.delete((before as Session).projectId, id);
-      if (entity) this.sessionsByProject.add((entity as Session).projectId, id);
+      const [b, a] = [before as Session | undefined, entity as Session | null];
+      if (b && b.projectId !== a?.projectId) this.sessionsByProject.delete(b.projectId, id);
+      if (a) this.sessionsByProject.add(a.projectId, id);
     }
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { validationError } from './errors.js';
 
@@ -55,5 +56,10 @@ export function listResponse<T extends { id: string }>(
 ): Response {
   const page = paginate(items, opts, orderKey);
   if (page.nextCursor) c.header('X-Next-Cursor', page.nextCursor);
+  // The etag middleware hashes the body only, but a page's answer also changes when its next cursor does (§3.8).
+  if (opts.limit !== undefined) {
+    const hash = createHash('sha1').update(JSON.stringify(page.items)).update(`\n${page.nextCursor ?? ''}`);
+    c.header('ETag', `"${hash.digest('hex')}"`);
+  }
   return c.json(page.items);
 }

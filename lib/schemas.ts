@@ -144,3 +144,24 @@ export type CreateSessionInput = v.InferOutput<typeof CreateSession>;
 export type UpdateSessionInput = v.InferOutput<typeof UpdateSession>;
 export type SessionQueryInput = v.InferOutput<typeof SessionQuery>;
 export type TimelineInputValue = v.InferOutput<typeof TimelineInput>;
+
+// Templates (contract §3.6)
+export const ROLE_MESSAGE = 'Invalid role. Must be "worker" or "orchestrator"';
+export const roleParam = v.picklist(ROLES, ROLE_MESSAGE);
+export const CreateTemplate = v.pipe(
+  v.object({ name: optionalText('name'), role: optionalText('role'), content: optionalText('content') }),
+  v.check((t) => Boolean(t.name?.trim() && t.role && t.content?.trim()), 'name, role, and content are required'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (dataset.typed && !(ROLES as readonly string[]).includes(dataset.value.role!)) addIssue({ message: ROLE_MESSAGE });
+  }),
+  v.transform((t) => ({ name: t.name!.trim(), role: t.role as (typeof ROLES)[number], content: t.content! })),
+);
+export const UpdateTemplate = v.pipe(
+  v.object({ name: optionalText('name'), content: optionalText('content') }),
+  v.check((t) => t.name !== undefined || t.content !== undefined, 'At least one of name or content is required'),
+  v.check((t) => t.name === undefined || t.name.trim() !== '', 'name cannot be empty'),
+);
+
+// Queue operations (contract §3.5)
+export const QueueFail = v.object({ reason: optionalText('reason') });
+export const QueuePush = v.object({ taskId: optionalText('taskId') });

@@ -2,9 +2,13 @@ import type { Config } from './config.js';
 import { Db } from './db.js';
 import { EventHub } from './events.js';
 import type { Logger } from './log.js';
+import { SkillStore } from './skills.js';
+import { Spawner } from './spawn.js';
 import { ProjectStore } from './stores/projects.js';
+import { QueueStore } from './stores/queues.js';
 import { SessionStore } from './stores/sessions.js';
 import { TaskStore } from './stores/tasks.js';
+import { TemplateStore } from './stores/templates.js';
 
 /** Everything a route handler may call, built once per server. */
 export interface Services {
@@ -15,13 +19,18 @@ export interface Services {
   projects: ProjectStore;
   tasks: TaskStore;
   sessions: SessionStore;
-  startedAt: number;
+  queues: QueueStore;
+  templates: TemplateStore;
+  skills: SkillStore;
+  spawner: Spawner;
 }
 
-/** Loads the data directory and builds the stores. */
+/** Loads the data directory, seeds the default templates and builds the stores. */
 export async function createServices(config: Config, log: Logger): Promise<Services> {
   const hub = new EventHub(log);
   const db = await Db.open(config.dataDir, hub, log);
+  const templates = new TemplateStore(db);
+  await templates.seed();
   return {
     config,
     log,
@@ -30,6 +39,9 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     projects: new ProjectStore(db),
     tasks: new TaskStore(db),
     sessions: new SessionStore(db),
-    startedAt: Date.now(),
+    queues: new QueueStore(db),
+    templates,
+    skills: new SkillStore(config.skillsDir, log),
+    spawner: new Spawner(db, templates, config, log),
   };
 }

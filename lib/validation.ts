@@ -3,6 +3,7 @@ import * as v from 'valibot';
 import { ApiError, validationError } from './errors.js';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** JSON.parse that drops `__proto__`, `constructor` and `prototype` keys at every depth (contract §1.1). */
 export const parseJson = (text: string): unknown =>
@@ -10,10 +11,12 @@ export const parseJson = (text: string): unknown =>
 
 /** The request body as an object: absent or empty counts as `{}`; anything but a JSON object is refused. */
 export async function readBody(c: Context): Promise<Record<string, unknown>> {
-  const text = await c.req.text();
-  if (text.trim() === '') return {};
+  const bytes = await c.req.arrayBuffer();
   let body: unknown;
   try {
+    // Fatal decoding: invalid UTF-8 is not JSON text (RFC 8259 §8.1), and would otherwise be stored as U+FFFD.
+    const text = utf8.decode(bytes);
+    if (text.trim() === '') return {};
     body = parseJson(text);
   } catch (error) {
     throw new ApiError(400, 'INVALID_JSON', `Request body is not valid JSON: ${(error as Error).message}`);

@@ -1,0 +1,71 @@
+/** Exit codes of the `maestro` CLI. */
+export const EXIT = { ok: 0, error: 1, notFound: 2, unreachable: 3 } as const;
+
+/** A failure the CLI reports: its message, exit code and, for `--json`, a machine-readable code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.error,
+    readonly code = 'ERROR',
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** `--server`, else `MAESTRO_API_URL`, else `MAESTRO_SERVER_URL`, else `http://localhost:3000`. */
+export function serverUrl(flag: string | undefined, env: Env): string {
+  const url = flag ?? env.MAESTRO_API_URL ?? env.MAESTRO_SERVER_URL ?? 'http://localhost:3000';
+  if (!URL.canParse(url)) throw new CliError(`Invalid server URL: ${url}`);
+  return url.replace(/\/+$/, '');
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** A small REST client for Maestro Server: JSON in, JSON out, errors as CliError with the contract's code. */
+export class Client {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token?: string,
+  ) {}
+
+  get = <T = any>(path: string) => this.request<T>('GET', path);
+  post = <T = any>(path: string, body: unknown = {}) => this.request<T>('POST', path, body);
+  patch = <T = any>(path: string, body: unknown) => this.request<T>('PATCH', path, body);
+  put = <T = any>(path: string, body: unknown) => this.request<T>('PUT', path, body);
+  delete = <T = any>(path: string) => this.request<T>('DELETE', path);
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = this.baseUrl + path;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: {
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+          ...(this.token && { authorization: `Bearer ${this.token}` }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+      throw new CliError(`Cannot reach Maestro Server at ${this.baseUrl} (${reason}). Is it running? Start it with: maestro serve`, EXIT.unreachable, 'SERVER_UNREACHABLE', { url });
+    }
+    const text = await res.text();
+    let data: any;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new CliError(`${method} ${path}: the server answered ${res.status} with something that is not JSON`, EXIT.error, 'BAD_RESPONSE');
+    }
+    if (!res.ok) {
+      const message = typeof data?.message === 'string' ? data.message : `HTTP ${res.status}`;
+      throw new CliError(message, res.status === 404 ? EXIT.notFound : EXIT.error, data?.code ?? `HTTP_${res.status}`, data?.details);
+    }
+    return data as T;
+  }
+}

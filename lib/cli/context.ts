@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { Client, CliError, EXIT, serverUrl } from './client.js';
+
+/** What every command needs: the client, the output mode, and the spawned terminal's `MAESTRO_*` defaults. */
+export interface Ctx {
+  client: Client;
+  json: boolean;
+  env: Record<string, string | undefined>;
+  /** Prints a result: `{"success":true,"data":…}` with --json, else the human form. */
+  out<T>(data: T, human: (data: T) => string): void;
+  /** The ID given, else the one the terminal's environment names, else a usage error. */
+  sessionId(given?: string): string;
+  taskId(given?: string): string;
+  projectId(given?: string): string;
+}
+
+export function createCtx(command: Command, env = process.env): Ctx {
+  const opts = command.optsWithGlobals<{ server?: string; json?: boolean }>();
+  const json = Boolean(opts.json);
+  const fallback = (given: string | undefined, value: string | undefined, what: string, flag: string) => {
+    const id = given ?? value;
+    if (!id) throw new CliError(`No ${what} given: pass ${flag}, or run inside a spawned session terminal`);
+    return id;
+  };
+  return {
+    client: new Client(serverUrl(opts.server, env), env.MAESTRO_TOKEN || undefined),
+    json,
+    env,
+    out: (data, human) => {
+      const text = json ? JSON.stringify({ success: true, data }, null, 2) : human(data);
+      if (text) process.stdout.write(`${text}\n`);
+    },
+    sessionId: (given) => fallback(given, env.MAESTRO_SESSION_ID, 'session ID', 'a session ID'),
+    taskId: (given) => fallback(given, env.MAESTRO_TASK_IDS?.split(',')[0], 'task ID', 'a task ID'),
+    projectId: (given) => fallback(given, env.MAESTRO_PROJECT_ID, 'project ID', '--project-id'),
+  };
+}
+
+/** Wraps a command's action: builds its context and turns any failure into the right output and exit code. */
+export function action<A extends unknown[]>(fn: (ctx: Ctx, ...args: A) => Promise<void>) {
+  return async (...args: unknown[]) => {
+    const command = args.at(-1) as Command;
+    const json = Boolean(command.optsWithGlobals<{ json?: boolean }>().json);
+    try {
+      await fn(createCtx(command), ...(args.slice(0, -1) as A));
+    } catch (error) {
+      const failure = error instanceof CliError ? error : new CliError((error as Error).message ?? String(error));
+      if (json) {
+        const body = { code: failure.code, message: failure.message, ...(failure.details !== undefined && { details: failure.details }) };
+        process.stdout.write(`${JSON.stringify({ success: false, error: body }, null, 2)}\n`);
+      } else {
+        process.stderr.write(`maestro: ${failure.message}\n`);
+      }
+      process.exitCode = failure.exitCode ?? EXIT.error;
+    }
+  };
+}

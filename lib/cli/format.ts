@@ -1,0 +1,67 @@
+import type { Project, QueueItem, Session, TaskView, TimelineEntry } from '../types.js';
+
+/** Human-readable output of the CLI. Plain text, one record per line, stable enough to grep. */
+
+const time = (ms: number | null | undefined) => (typeof ms === 'number' ? new Date(ms).toISOString() : '-');
+const fields = (rows: [string, unknown][]) => {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}`).join('\n');
+};
+const empty = (what: string) => `No ${what}.`;
+
+export const projectLine = (p: Project) => `${p.id}  ${p.name}${p.workingDir ? `  (${p.workingDir})` : ''}`;
+export const projectList = (ps: Project[]) => (ps.length ? ps.map(projectLine).join('\n') : empty('projects'));
+export const projectDetails = (p: Project) =>
+  fields([['ID', p.id], ['Name', p.name], ['Working dir', p.workingDir || '-'], ['Description', p.description || '-'], ['Created', time(p.createdAt)], ['Updated', time(p.updatedAt)]]);
+
+export const taskLine = (t: TaskView) =>
+  `${t.id}  [${t.status}]${t.sessionStatus ? ` (${t.sessionStatus})` : ''}  ${t.priority}  ${t.title}`;
+export const taskList = (ts: TaskView[]) => (ts.length ? ts.map(taskLine).join('\n') : empty('tasks'));
+export const taskDetails = (t: TaskView) =>
+  fields([
+    ['ID', t.id], ['Title', t.title], ['Project', t.projectId], ['Parent', t.parentId ?? '-'], ['Status', t.status],
+    ['Session status', t.sessionStatus ?? '-'], ['Priority', t.priority], ['Sessions', t.sessionIds.join(', ') || '-'],
+    ['Created', time(t.createdAt)], ['Started', time(t.startedAt)], ['Completed', time(t.completedAt)],
+    ['Description', t.description || '-'],
+  ]);
+
+/** Tasks as a tree: roots first, each child indented under its parent; orphans (parent gone) count as roots. */
+export function taskTree(tasks: TaskView[], rootIds?: string[]): string {
+  const ids = new Set(tasks.map((t) => t.id));
+  const children = new Map<string, TaskView[]>();
+  for (const t of tasks) {
+    const parent = t.parentId && ids.has(t.parentId) ? t.parentId : '';
+    children.set(parent, [...(children.get(parent) ?? []), t]);
+  }
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  const walk = (t: TaskView, prefix: string, last: boolean, depth: number) => {
+    if (seen.has(t.id)) return; // a cycle in parentId; show each task once
+    seen.add(t.id);
+    lines.push(depth === 0 ? taskLine(t) : `${prefix}${last ? '└─ ' : '├─ '}${taskLine(t)}`);
+    const kids = children.get(t.id) ?? [];
+    const next = depth === 0 ? '' : `${prefix}${last ? '   ' : '│  '}`;
+    kids.forEach((k, i) => walk(k, next, i === kids.length - 1, depth + 1));
+  };
+  const roots = rootIds ? tasks.filter((t) => rootIds.includes(t.id)) : (children.get('') ?? []);
+  roots.forEach((r) => walk(r, '', true, 0));
+  return lines.length ? lines.join('\n') : empty('tasks');
+}
+
+export const sessionLine = (s: Session) => `${s.id}  [${s.status}]  ${s.name}  (${s.taskIds.length} task${s.taskIds.length === 1 ? '' : 's'})`;
+export const sessionList = (ss: Session[]) => (ss.length ? ss.map(sessionLine).join('\n') : empty('sessions'));
+export const timelineLine = (e: TimelineEntry) =>
+  `${time(e.timestamp)}  ${e.type}${e.taskId ? ` [${e.taskId}]` : ''}${e.message ? `  ${e.message}` : ''}`;
+export const timeline = (s: Session) => (s.timeline.length ? s.timeline.map(timelineLine).join('\n') : empty('timeline entries'));
+export const sessionDetails = (s: Session) =>
+  `${fields([
+    ['ID', s.id], ['Name', s.name], ['Status', s.status], ['Project', s.projectId], ['Strategy', s.strategy],
+    ['Tasks', s.taskIds.join(', ') || '-'], ['Host', `${s.hostname} (${s.platform})`], ['Started', time(s.startedAt)],
+    ['Last activity', time(s.lastActivity)], ['Completed', time(s.completedAt)],
+  ])}\n\nTimeline:\n${timeline(s)}`;
+
+export const queueItemLine = (item: QueueItem, i: number) =>
+  `${String(i + 1).padStart(3)}. ${item.taskId}  ${item.status}${item.failReason ? `  (${item.failReason})` : ''}`;
+export const queueItems = (items: QueueItem[]) => (items.length ? items.map(queueItemLine).join('\n') : 'Queue is empty.');
+export const queueStats = (s: Record<string, number>) =>
+  `${s.total} total: ${s.queued} queued, ${s.processing} processing, ${s.completed} completed, ${s.failed} failed, ${s.skipped} skipped`;

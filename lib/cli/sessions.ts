@@ -1,0 +1,103 @@
+import { type Command, Option } from 'commander';
+import { ROLES, SESSION_STATUSES, STRATEGIES, type Session, TIMELINE_TYPES } from '../types.js';
+import { CliError, EXIT } from './client.js';
+import { action } from './context.js';
+import * as f from './format.js';
+
+const path = (id: string) => `/api/sessions/${encodeURIComponent(id)}`;
+const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+
+export function sessionCommands(program: Command) {
+  const session = program.command('session').alias('sessions').description('Manage agent sessions');
+
+  session
+    .command('list')
+    .description('List sessions')
+    .option('-p, --project-id <id>', 'only this project\'s sessions')
+    .option('-t, --task-id <id>', 'only sessions working on this task')
+    .addOption(new Option('-s, --status <status>').choices([...SESSION_STATUSES, 'running']))
+    .option('-a, --active', 'leave out completed sessions')
+    .action(action(async (ctx, opts: { projectId?: string; taskId?: string; status?: string; active?: boolean }) => {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries({ ...opts, active: opts.active ? 'true' : undefined })) if (v) q.set(k, String(v));
+      ctx.out(await ctx.client.get<Session[]>(`/api/sessions${q.size ? `?${q}` : ''}`), f.sessionList);
+    }));
+
+  session.command('info [id]').description('Show a session and its timeline (default: $MAESTRO_SESSION_ID)').action(action(async (ctx, id?: string) => {
+    ctx.out(await ctx.client.get<Session>(path(ctx.sessionId(id))), f.sessionDetails);
+  }));
+
+  session.command('timeline [id]').description('Show a session\'s timeline (default: $MAESTRO_SESSION_ID)').action(action(async (ctx, id?: string) => {
+    const s = await ctx.client.get<Session>(path(ctx.sessionId(id)));
+    ctx.out(s.timeline, () => f.timeline(s));
+  }));
+
+  session
+    .command('register')
+    .description('Register this terminal\'s session with the server and mark it working (uses $MAESTRO_SESSION_ID, $MAESTRO_PROJECT_ID, $MAESTRO_TASK_IDS)')
+    .option('--session-id <id>', 'session ID (default: $MAESTRO_SESSION_ID)')
+    .option('-p, --project-id <id>', 'project, when the session must be created (default: $MAESTRO_PROJECT_ID)')
+    .option('--task-ids <ids>', 'comma-separated task IDs, when the session must be created (default: $MAESTRO_TASK_IDS)')
+    .option('--agent-id <id>', 'which agent runs in this session')
+    .action(action(async (ctx, opts: { sessionId?: string; projectId?: string; taskIds?: string; agentId?: string }) => {
+      const id = ctx.sessionId(opts.sessionId);
+      const existing = await ctx.client.get<Session>(path(id)).catch((error) => {
+        if (error instanceof CliError && error.exitCode === EXIT.notFound) return undefined;
+        throw error;
+      });
+      const result = existing
+        ? await ctx.client.patch<Session>(path(id), { status: 'working', ...(opts.agentId && { agentId: opts.agentId }) })
+        : await ctx.client.post<Session>('/api/sessions', {
+          id, projectId: ctx.projectId(opts.projectId), taskIds: list(opts.taskIds ?? ctx.env.MAESTRO_TASK_IDS ?? ''),
+          status: 'working', agentId: opts.agentId,
+        });
+      ctx.out(result, (s) => `Session ${s.id} ${existing ? 'registered' : 'created'}: ${s.status}`);
+    }));
+
+  session
+    .command('complete [id]')
+    .description('Mark a session completed (default: $MAESTRO_SESSION_ID)')
+    .addOption(new Option('--status <status>', 'end with another status').choices(['completed', 'failed', 'stopped']).default('completed'))
+    .action(action(async (ctx, id: string | undefined, opts: { status: string }) => {
+      const s = await ctx.client.patch<Session>(path(ctx.sessionId(id)), { status: opts.status });
+      ctx.out(s, () => `Session ${s.id} is now ${s.status}`);
+    }));
+
+  session
+    .command('spawn')
+    .description('Ask the server to spawn an agent session for tasks; connected UIs open its terminal')
+    .requiredOption('-t, --task-ids <ids>', 'comma-separated task IDs')
+    .option('-p, --project-id <id>', 'project (default: $MAESTRO_PROJECT_ID, or the first task\'s)')
+    .addOption(new Option('--role <role>').choices(ROLES).default('worker'))
+    .addOption(new Option('--strategy <strategy>').choices(STRATEGIES).default('simple'))
+    .option('--skills <ids>', 'comma-separated skill IDs')
+    .option('-n, --name <name>', 'session name')
+    .option('--reason <text>', 'why, recorded in the session\'s context')
+    .action(action(async (ctx, opts: { taskIds: string; projectId?: string; role: string; strategy: string; skills?: string; name?: string; reason?: string }) => {
+      const taskIds = list(opts.taskIds);
+      const projectId = opts.projectId ?? ctx.env.MAESTRO_PROJECT_ID ?? (taskIds[0] ? (await ctx.client.get(`/api/tasks/${encodeURIComponent(taskIds[0])}`)).projectId : undefined);
+      const parent = ctx.env.MAESTRO_SESSION_ID;
+      const result = await ctx.client.post('/api/sessions/spawn', {
+        projectId, taskIds, role: opts.role, strategy: opts.strategy, skills: opts.skills ? list(opts.skills) : [],
+        sessionName: opts.name, spawnSource: parent ? 'session' : 'ui', sessionId: parent,
+        context: opts.reason ? { reason: opts.reason } : {},
+      });
+      ctx.out(result, (r) => `Spawned session ${r.sessionId}\nManifest: ${r.manifestPath}\nCommand:  ${r.initialCommand}  (in ${r.cwd || '.'})`);
+    }));
+
+  session.command('delete <id>').description('Delete a session').action(action(async (ctx, id: string) => {
+    ctx.out(await ctx.client.delete(path(id)), () => `Deleted session ${id}`);
+  }));
+
+  program
+    .command('report <message>')
+    .description('Add an entry to this session\'s timeline (progress by default)')
+    .addOption(new Option('--type <type>').choices(TIMELINE_TYPES).default('progress'))
+    .option('-t, --task-id <id>', 'the task it is about (default: the session\'s first task)')
+    .option('--session-id <id>', 'session (default: $MAESTRO_SESSION_ID)')
+    .action(action(async (ctx, message: string, opts: { type: string; taskId?: string; sessionId?: string }) => {
+      const taskId = opts.taskId ?? ctx.env.MAESTRO_TASK_IDS?.split(',')[0] ?? undefined;
+      const s = await ctx.client.post<Session>(`${path(ctx.sessionId(opts.sessionId))}/timeline`, { message, type: opts.type, taskId });
+      ctx.out(s.timeline.at(-1), (e) => `Reported: ${e ? f.timelineLine(e) : message}`);
+    }));
+}

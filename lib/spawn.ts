@@ -1,0 +1,253 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import type { Config } from './config.js';
+import type { Db } from './db.js';
+import { ApiError } from './errors.js';
+import type { SpawnEvent } from './events.js';
+import type { Logger } from './log.js';
+import { newQueue } from './stores/queues.js';
+import { createSession } from './stores/sessions.js';
+import { emitTask } from './stores/links.js';
+import type { TemplateStore } from './stores/templates.js';
+import { ROLES, type Role, type Session, STRATEGIES, type Strategy, type Task } from './types.js';
+
+/** This package's own CLI, compiled: `dist/lib/cli/main.js` whether this file runs from source or from `dist/`. */
+export function bundledCliPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = resolve(here, here.endsWith(join('dist', 'lib')) ? '../..' : '..');
+  return join(root, 'dist', 'lib', 'cli', 'main.js');
+}
+
+export interface SpawnRequest {
+  projectId: string;
+  taskIds: string[];
+  role: Role;
+  strategy: Strategy;
+  spawnSource: 'ui' | 'session';
+  sessionId?: string;
+  sessionName?: string;
+  skills: string[];
+  context: Record<string, unknown>;
+  spawnedBy?: string;
+  spawnReason?: string;
+}
+
+const spawnError = (status: 400 | 404, code: string, message: string, details?: Record<string, unknown>) =>
+  new ApiError(status, code, message, details);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const nonBlank = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+
+/** Checks a spawn body in the order of contract §6.2; the first failure wins. */
+export function parseSpawnRequest(body: Record<string, unknown>, db: Db): SpawnRequest {
+  if (!nonBlank(body.projectId)) throw spawnError(400, 'missing_project_id', 'projectId is required');
+  const { taskIds } = body;
+  if (!Array.isArray(taskIds) || taskIds.length === 0 || !taskIds.every(nonBlank)) {
+    throw spawnError(400, 'invalid_task_ids', 'taskIds must be a non-empty array');
+  }
+  const spawnSource = body.spawnSource ?? 'ui';
+  if (spawnSource !== 'ui' && spawnSource !== 'session') {
+    throw spawnError(400, 'invalid_spawn_source', 'spawnSource must be "ui" or "session"');
+  }
+  const sessionId = nonBlank(body.sessionId) ? body.sessionId : undefined;
+  if (spawnSource === 'session' && !sessionId) {
+    throw spawnError(400, 'missing_session_id', 'sessionId is required when spawnSource is "session"');
+  }
+  if (sessionId && spawnSource === 'session' && !db.get('sessions', sessionId)) {
+    throw spawnError(404, 'parent_session_not_found', `Parent session ${sessionId} not found`, { sessionId });
+  }
+  const role = body.role ?? 'worker';
+  if (!ROLES.includes(role as Role)) throw spawnError(400, 'invalid_role', 'role must be "worker" or "orchestrator"');
+  for (const taskId of taskIds as string[]) {
+    if (!db.get('tasks', taskId)) throw spawnError(404, 'task_not_found', `Task ${taskId} not found`, { taskId });
+  }
+  if (!db.get('projects', body.projectId)) {
+    throw spawnError(404, 'project_not_found', `Project ${body.projectId} not found`, { projectId: body.projectId });
+  }
+  const strategy = body.strategy ?? 'simple';
+  if (!STRATEGIES.includes(strategy as Strategy)) {
+    throw spawnError(400, 'invalid_strategy', 'strategy must be "simple", "queue", or "tree"');
+  }
+  return {
+    projectId: body.projectId,
+    taskIds: [...new Set(taskIds as string[])],
+    role: role as Role,
+    strategy: strategy as Strategy,
+    spawnSource,
+    sessionId,
+    sessionName: nonBlank(body.sessionName) ? body.sessionName.trim() : undefined,
+    // Non-array skills count as none [OP-9].
+    skills: Array.isArray(body.skills) ? body.skills.filter(nonBlank) : [],
+    context: isObject(body.context) ? body.context : {},
+    spawnedBy: nonBlank(body.spawnedBy) ? body.spawnedBy : undefined,
+    spawnReason: nonBlank(body.spawnReason) ? body.spawnReason : undefined,
+  };
+}
+
+const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * `POST /api/sessions/spawn` (contract §6.3): records the session silently, has the CLI write its manifest,
+ * then tells every UI to open a terminal. If the CLI fails, everything the spawn created is rolled back.
+ */
+export class Spawner {
+  constructor(
+    private readonly db: Db,
+    private readonly templates: TemplateStore,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {}
+
+  async spawn(request: SpawnRequest) {
+    const { projectId, taskIds, role, strategy, spawnSource } = request;
+    const parentSessionId = request.sessionId ?? null;
+    const name = request.sessionName ?? `${capitalise(role)} for ${taskIds[0]}`;
+    const metadata = {
+      skills: request.skills,
+      spawnedBy: parentSessionId ?? request.spawnedBy ?? null,
+      spawnSource,
+      role,
+      strategy,
+      context: request.context,
+      ...(request.spawnReason !== undefined && { spawnReason: request.spawnReason }),
+    };
+
+    // 1–2: the session, its links and its queue, on disk but announced to nobody yet.
+    const created = await this.db.mutate((tx) => {
+      const before = taskIds.map((id) => tx.get('tasks', id)!);
+      const { session, tasks } = createSession(tx, { projectId, taskIds, name, strategy, status: 'spawning', env: {}, metadata });
+      if (strategy === 'queue') newQueue(tx, session);
+      return { session, before, after: tasks };
+    });
+    const { session } = created;
+    const sessionDir = join(this.config.sessionDir, session.id);
+    const manifestPath = join(sessionDir, 'manifest.json');
+
+    let manifest: Record<string, unknown>;
+    try {
+      await mkdir(sessionDir, { recursive: true });
+      manifest = await this.#generateManifest(request, manifestPath);
+    } catch (error) {
+      await this.#rollBack(created, sessionDir);
+      if (error instanceof ApiError) throw error;
+      throw new ApiError(500, 'spawn_error', (error as Error).message, undefined, { cause: error });
+    }
+
+    try {
+      const template = this.templates.forRole(role);
+      if (template) {
+        manifest.templateId = template.id;
+        await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+      }
+      const project = this.db.get('projects', projectId);
+      const envVars: Record<string, string> = {
+        MAESTRO_SESSION_ID: session.id,
+        MAESTRO_MANIFEST_PATH: manifestPath,
+        MAESTRO_SERVER_URL: this.config.serverUrl ?? `http://localhost:${this.config.port}`,
+        MAESTRO_STRATEGY: strategy,
+        MAESTRO_PROJECT_ID: projectId,
+        MAESTRO_TASK_IDS: taskIds.join(','),
+        MAESTRO_SKILLS: request.skills.join(','),
+      };
+      const command = `maestro ${role} init`;
+      const cwd = project?.workingDir ?? '';
+
+      // 7–9: env filled, then the events in the contract's order.
+      const spawned = await this.db.mutate((tx) => {
+        const current = tx.get('sessions', session.id);
+        if (!current) throw new Error(`Session ${session.id} was deleted while it was being spawned`);
+        const updated: Session = { ...current, env: { ...current.env, ...envVars }, lastActivity: tx.now };
+        tx.put('sessions', updated);
+        tx.emit('session:updated', updated);
+        const event: SpawnEvent = {
+          session: updated, command, cwd, envVars, manifest, projectId, taskIds, spawnSource, parentSessionId, _isSpawnCreated: true,
+        };
+        tx.emit('session:spawn', event);
+        tx.emit('session:spawn_request', { ...event, skillIds: request.skills, name: updated.name });
+        for (const taskId of taskIds) {
+          tx.emit('task:session_added', { taskId, sessionId: session.id });
+          const task = tx.get('tasks', taskId);
+          if (task) emitTask(tx, 'updated', task);
+        }
+        const queue = tx.get('queues', session.id);
+        if (queue) tx.emit('queue:created', { sessionId: session.id, queue });
+        return updated;
+      });
+
+      return {
+        success: true as const,
+        sessionId: session.id,
+        manifestPath,
+        message: 'Spawn request sent to Agents UI',
+        session: spawned,
+        envVars,
+        initialCommand: command,
+        cwd,
+      };
+    } catch (error) {
+      throw new ApiError(500, 'spawn_error', (error as Error).message, undefined, { cause: error });
+    }
+  }
+
+  /** Steps 4–5: runs `<cli> manifest generate …` (argv array, no shell) and reads what it wrote. */
+  async #generateManifest(request: SpawnRequest, output: string): Promise<Record<string, unknown>> {
+    const args = [
+      'manifest', 'generate',
+      '--role', request.role,
+      '--project-id', request.projectId,
+      '--task-ids', request.taskIds.join(','),
+      ...(request.skills.length ? ['--skills', request.skills.join(',')] : []),
+      '--strategy', request.strategy,
+      '--output', output,
+    ];
+    const [file, argv] = this.config.cliPath ? [this.config.cliPath, args] : [process.execPath, [bundledCliPath(), ...args]];
+    const timeout = this.config.cliTimeoutMs;
+    const result = await execa(file, argv, {
+      stdin: 'ignore',
+      reject: false,
+      timeout,
+      forceKillAfterDelay: 1000,
+      env: { DATA_DIR: this.config.dataDir },
+      maxBuffer: 1024 * 1024,
+    });
+    if (result.stdout) this.log.debug(`maestro manifest generate: ${result.stdout}`);
+    if (result.stderr) this.log.debug(`maestro manifest generate (stderr): ${result.stderr}`);
+    const fail = (reason: string) => new ApiError(500, 'manifest_generation_failed', `Failed to generate manifest: ${reason}`);
+    if (result.timedOut) throw fail(`Manifest generation timed out after ${timeout} ms`);
+    if (result.exitCode === undefined) throw fail(`Failed to spawn maestro CLI: ${result.cause instanceof Error ? result.cause.message : result.shortMessage}`);
+    if (result.exitCode !== 0) {
+      const stderr = result.stderr.trim();
+      if (/command not found|ENOENT/.test(stderr)) throw fail('maestro CLI not found. Please install maestro: npm install -g maestro-cli');
+      throw fail(`Manifest generation failed (exit code ${result.exitCode}): ${stderr}`);
+    }
+    try {
+      const manifest: unknown = JSON.parse(await readFile(output, 'utf8'));
+      if (!isObject(manifest)) throw new Error('the manifest is not a JSON object');
+      return manifest;
+    } catch (error) {
+      throw fail(`Failed to read manifest: ${(error as Error).message}`);
+    }
+  }
+
+  /** Undoes steps 1–3 with no event: session, links (tasks restored if nobody changed them since), queue, manifest dir. */
+  async #rollBack(created: { session: Session; before: Task[]; after: Task[] }, sessionDir: string) {
+    const { session } = created;
+    try {
+      await this.db.mutate((tx) => {
+        tx.remove('sessions', session.id);
+        if (tx.get('queues', session.id)) tx.remove('queues', session.id);
+        created.after.forEach((written, i) => {
+          const current = tx.get('tasks', written.id);
+          if (!current) return;
+          if (current === written) tx.put('tasks', created.before[i]!);
+          else tx.put('tasks', { ...current, sessionIds: current.sessionIds.filter((id) => id !== session.id) });
+        });
+      });
+      await rm(sessionDir, { recursive: true, force: true });
+    } catch (error) {
+      this.log.error(`Rolling back spawn of ${session.id} failed`, error);
+    }
+  }
+}

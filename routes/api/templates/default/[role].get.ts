@@ -1,0 +1,9 @@
+import type { Ctx } from '../../../../lib/app.js';
+import { DEFAULT_TEMPLATES } from '../../../../lib/prompts.js';
+import { roleParam } from '../../../../lib/schemas.js';
+import { parseInput } from '../../../../lib/validation.js';
+
+export default (c: Ctx) => {
+  const role = parseInput(roleParam, c.req.param('role'));
+  return c.json({ role, content: DEFAULT_TEMPLATES[role].content });
+};
