@@ -148,9 +148,9 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts the compiled server (`dist/lib/main.js`) as its own process and waits for its URL. */
-export function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [SERVER_BIN], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: 'pipe' });
+/** Starts the compiled server (`dist/lib/main.js`, or `bin`) as its own process and waits for its URL. */
+export function startServerProcess(env: Record<string, string>, bin = SERVER_BIN): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, [bin], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: 'pipe' });
   let out = '';
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   afterAll(() => void (proc.exitCode === null && proc.kill('SIGKILL')));

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { scanRoutes } from '../lib/routes.js';
 import { inProcess, ROOT } from './helpers.js';
 
-/** The endpoint index of the contract (§3.0) that this server implements. */
+/** The endpoint index of the contract (§3.0). */
 const CONTRACT = [
   'GET /health',
   'GET /ws-status',
@@ -28,6 +28,27 @@ const CONTRACT = [
   'POST /api/sessions/:id/timeline',
   'POST /api/sessions/:id/tasks/:taskId',
   'DELETE /api/sessions/:id/tasks/:taskId',
+  'POST /api/sessions/spawn',
+  'GET /api/sessions/:id/queue',
+  'GET /api/sessions/:id/queue/top',
+  'GET /api/sessions/:id/queue/items',
+  'POST /api/sessions/:id/queue/start',
+  'POST /api/sessions/:id/queue/complete',
+  'POST /api/sessions/:id/queue/fail',
+  'POST /api/sessions/:id/queue/skip',
+  'POST /api/sessions/:id/queue/push',
+  'GET /api/templates',
+  'POST /api/templates',
+  'GET /api/templates/:id',
+  'PUT /api/templates/:id',
+  'DELETE /api/templates/:id',
+  'POST /api/templates/:id/reset',
+  'GET /api/templates/role/:role',
+  'GET /api/templates/default/:role',
+  'GET /api/skills',
+  'GET /api/skills/:id',
+  'GET /api/skills/role/:role',
+  'POST /api/skills/:id/reload',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);
