@@ -68,8 +68,11 @@ export class Db {
   readonly tasksByProject = new Index();
   readonly tasksByParent = new Index();
   readonly sessionsByProject = new Index();
-  /** Tasks loaded from a legacy `tasks/<id>.json` file: removed when the task is next saved or deleted. */
-  readonly #legacyTaskKeys = new Map<string, string>();
+  /**
+   * Files an entity was loaded from that are not where it belongs (a legacy `tasks/<id>.json`, a file named after
+   * another ID): removed when the entity is next saved or deleted, so that a deleted entity cannot come back.
+   */
+  readonly #strayKeys = new Map<string, string[]>();
   #tail: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -126,12 +129,12 @@ export class Db {
 
   async #persist(kind: Kind, id: string, entity: Collections[Kind] | null): Promise<void> {
     const current = this.#maps[kind].get(id);
-    const legacy = kind === 'tasks' ? this.#legacyTaskKeys.get(id) : undefined;
     if (entity) await this.storage.setItem(keyOf(kind, entity), `${JSON.stringify(entity, null, 2)}\n`);
     else if (current) await this.storage.removeItem(keyOf(kind, current));
-    if (legacy) {
-      await this.storage.removeItem(legacy);
-      this.#legacyTaskKeys.delete(id);
+    const stray = this.#strayKeys.get(`${kind}/${id}`);
+    if (stray) {
+      await Promise.all(stray.map((key) => this.storage.removeItem(key)));
+      this.#strayKeys.delete(`${kind}/${id}`);
     }
   }
 
@@ -161,7 +164,7 @@ export class Db {
         try {
           const raw = await this.storage.getItemRaw(key);
           const parsed: unknown = JSON.parse(String(raw));
-          const result = normalizeLoaded(kind, parsed, key);
+          const result = normalizeLoaded(kind, parsed);
           if (!result) this.log.warn(`Skipping ${key.replaceAll(':', '/')}: not a valid ${kind} entity`);
           return result && { key, ...result };
         } catch (error) {
@@ -170,16 +173,21 @@ export class Db {
         }
       }),
     );
-    // A current file wins over a legacy copy of the same task; then creation order, so lists are stable across restarts.
+    // The file where an entity belongs wins over stray copies (a legacy task file, a misnamed file), and every
+    // stray copy is remembered so that the entity's next save or delete removes it: a crash between writing the
+    // new file and unlinking the old one can leave both (§5).
     const byId = new Map<string, NonNullable<(typeof loaded)[number]>>();
     for (const entry of loaded) {
-      if (entry && (!byId.has(entry.id) || byId.get(entry.id)?.legacy)) byId.set(entry.id, entry);
+      if (!entry) continue;
+      const home = entry.key === keyOf(kind, entry.entity);
+      if (!home) this.#strayKeys.set(`${kind}/${entry.id}`, [...(this.#strayKeys.get(`${kind}/${entry.id}`) ?? []), entry.key]);
+      const held = byId.get(entry.id);
+      if (!held || (home && held.key !== keyOf(kind, held.entity))) byId.set(entry.id, entry);
     }
     const entries = [...byId.values()].sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : 1));
     const resave: Collections[Kind][] = [];
-    for (const { id, entity, legacy, migrated, key } of entries) {
+    for (const { id, entity, migrated } of entries) {
       this.#apply(kind, id, entity);
-      if (legacy) this.#legacyTaskKeys.set(id, key);
       if (migrated) resave.push(entity);
     }
     if (resave.length) {

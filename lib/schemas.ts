@@ -27,9 +27,11 @@ const textOr = (name: string, fallback: string) => v.optional(text(name), fallba
 const oneOf = <T extends readonly string[]>(name: string, values: T) =>
   v.picklist(values, `${name} must be one of: ${values.join(', ')}`);
 const stringList = (name: string) => v.array(text(`${name}[]`), `${name} must be an array of strings`);
-const plainObject = (name: string) => v.record(v.string(), v.unknown(), `${name} must be an object`);
-const stringMap = (name: string) =>
-  v.record(v.string(), text(`each value of ${name}`), `${name} must be an object of strings`);
+/** A JSON object whose values match `value`: valibot's record alone takes an array as an object of its indexes. */
+const objectOf = <S extends v.GenericSchema>(value: S, message: string) =>
+  v.pipe(v.unknown(), v.check((input) => !Array.isArray(input), message), v.record(v.string(), value, message));
+const plainObject = (name: string) => objectOf(v.unknown(), `${name} must be an object`);
+const stringMap = (name: string) => objectOf(text(`each value of ${name}`), `${name} must be an object of strings`);
 /** An enum that also accepts documented aliases, stored in canonical form. */
 const aliased = <T extends readonly string[]>(name: string, values: T, aliases: Record<string, T[number]>) =>
   v.pipe(text(name), v.transform((s) => aliases[s] ?? s), oneOf(name, values));
@@ -149,7 +151,8 @@ export type TimelineInputValue = v.InferOutput<typeof TimelineInput>;
 export const ROLE_MESSAGE = 'Invalid role. Must be "worker" or "orchestrator"';
 export const roleParam = v.picklist(ROLES, ROLE_MESSAGE);
 export const CreateTemplate = v.pipe(
-  v.object({ name: optionalText('name'), role: optionalText('role'), content: optionalText('content') }),
+  // null counts as missing, as for every other required field.
+  v.object({ name: v.nullish(text('name')), role: v.nullish(text('role')), content: v.nullish(text('content')) }),
   v.check((t) => Boolean(t.name?.trim() && t.role && t.content?.trim()), 'name, role, and content are required'),
   v.rawCheck(({ dataset, addIssue }) => {
     if (dataset.typed && !(ROLES as readonly string[]).includes(dataset.value.role!)) addIssue({ message: ROLE_MESSAGE });
@@ -164,4 +167,5 @@ export const UpdateTemplate = v.pipe(
 
 // Queue operations (contract §3.5)
 export const QueueFail = v.object({ reason: optionalText('reason') });
-export const QueuePush = v.object({ taskId: optionalText('taskId') });
+// null counts as missing ("taskId is required"), as for every other required field.
+export const QueuePush = v.object({ taskId: v.pipe(v.nullish(text('taskId')), v.transform((id) => id ?? undefined)) });

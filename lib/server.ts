@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
@@ -12,11 +13,23 @@ export interface RunningServer {
   url: string;
   port: number;
   services: Services;
-  /** Closes every WebSocket, then the listener; resolves when the listener has closed. */
+  /** Closes every WebSocket, then the listener; resolves when the listener has closed. Safe to call twice. */
   close(): Promise<void>;
 }
 
 const HEARTBEAT_MS = 30_000;
+
+// @hono/node-ws reports a socket error (a client's oversized or malformed frame) with `new ErrorEvent(...)`, a global
+// only from Node 23 on: without it, Node 20 logs a ReferenceError stack instead of handling the error.
+(globalThis as { ErrorEvent?: unknown }).ErrorEvent ??= class ErrorEvent extends Event {
+  readonly error: unknown;
+  readonly message: string;
+  constructor(type: string, init: { error?: unknown; message?: string } = {}) {
+    super(type);
+    this.error = init.error;
+    this.message = init.message ?? (init.error instanceof Error ? init.error.message : '');
+  }
+};
 
 /** Loads storage, builds the app and listens on `config.host:config.port` (port 0 picks a free one). */
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
@@ -58,19 +71,20 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   config.serverUrl ??= `http://localhost:${port}`;
 
+  let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
     port,
     services,
     close: () =>
-      new Promise<void>((resolve, reject) => {
+      (closing ??= new Promise<void>((resolve, reject) => {
         clearInterval(heartbeat);
         for (const ws of wss.clients) ws.close(1001, 'Server shutting down');
         services.hub.clients.clear();
         wss.close();
         server.close((error) => (error ? reject(error) : resolve()));
         // Keep-alive connections would hold close() open until they time out.
-        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-      }),
+        (server as Server).closeIdleConnections();
+      })),
   };
 }

@@ -4,6 +4,7 @@ import { EventHub } from './events.js';
 import type { Logger } from './log.js';
 import { SkillStore } from './skills.js';
 import { Spawner } from './spawn.js';
+import { repairLinks } from './stores/links.js';
 import { ProjectStore } from './stores/projects.js';
 import { QueueStore } from './stores/queues.js';
 import { SessionStore } from './stores/sessions.js';
@@ -25,10 +26,12 @@ export interface Services {
   spawner: Spawner;
 }
 
-/** Loads the data directory, seeds the default templates and builds the stores. */
+/** Loads the data directory, repairs one-sided links, seeds the default templates and builds the stores. */
 export async function createServices(config: Config, log: Logger): Promise<Services> {
   const hub = new EventHub(log);
   const db = await Db.open(config.dataDir, hub, log);
+  const repaired = await repairLinks(db);
+  if (repaired > 0) log.info(`Restored ${repaired} task↔session link(s) that only one side recorded`);
   const templates = new TemplateStore(db);
   await templates.seed();
   return {

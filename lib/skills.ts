@@ -46,7 +46,7 @@ export class SkillStore {
   async list(): Promise<SkillSummary[]> {
     try {
       const entries = await readdir(this.dir, { withFileTypes: true }).catch(() => []);
-      const ids = entries.filter((e) => e.isDirectory() && isId(e.name)).map((e) => e.name).sort();
+      const ids = entries.filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isId(e.name)).map((e) => e.name).sort();
       const skills = await Promise.all(ids.map((id) => this.#load(id)));
       return skills.filter((s): s is Skill => s !== undefined).map(summary);
     } catch (error) {

@@ -14,13 +14,20 @@ export const ROOT = resolve(import.meta.dirname, '..');
 export const SERVER_BIN = join(ROOT, 'dist/lib/main.js');
 export const CLI_BIN = join(ROOT, 'dist/lib/cli/main.js');
 
-const dirs: string[] = [];
-afterAll(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+/*
+ * Cleanups run once after the test file. vitest drops an afterAll registered inside a test or hook without a
+ * word, so helpers called from tests register here instead; this module is evaluated once per test file.
+ */
+const cleanups: (() => unknown)[] = [];
+const onFileEnd = (cleanup: () => unknown) => void cleanups.push(cleanup);
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
 
 /** A fresh temporary directory, removed after the test file. */
 export function tempDir(prefix = 'maestro-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
+  onFileEnd(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -80,7 +87,7 @@ export interface TestServer extends RunningServer {
 export async function startTestServer(extra: Record<string, string> = {}): Promise<TestServer> {
   const config = testConfig(extra);
   const server = await startServer(config, createLogger('error'));
-  afterAll(() => server.close());
+  onFileEnd(() => server.close());
   const call: Call = async (method, path, body, headers) => toAnswer(await fetch(server.url + path, init(method, body, headers)));
   return { ...server, config, call, listen: (path = '/ws') => listen(server.url.replace(/^http/, 'ws') + path) };
 }
@@ -129,7 +136,7 @@ export function listen(url: string, options: WebSocket.ClientOptions = {}): Prom
         check();
       }),
   };
-  afterAll(() => ws.terminate());
+  onFileEnd(() => ws.terminate());
   return new Promise((resolveOpen, reject) => {
     ws.once('open', () => resolveOpen(listener));
     ws.once('error', reject);
@@ -153,7 +160,7 @@ export function startServerProcess(env: Record<string, string>, bin = SERVER_BIN
   const proc = spawn(process.execPath, [bin], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: 'pipe' });
   let out = '';
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  afterAll(() => void (proc.exitCode === null && proc.kill('SIGKILL')));
+  onFileEnd(() => void (proc.exitCode === null && proc.kill('SIGKILL')));
   return new Promise((resolveStart, reject) => {
     const onData = (chunk: Buffer) => {
       out += chunk;

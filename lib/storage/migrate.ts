@@ -6,8 +6,6 @@ export interface Loaded {
   entity: any;
   /** Creation time, for a stable order. */
   order: number;
-  /** A task file found directly under `tasks/` (no project sub-directory). */
-  legacy: boolean;
   /** Changed while loading, so it must be saved again. */
   migrated: boolean;
 }
@@ -21,18 +19,17 @@ const str = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallb
  * Checks a parsed file and fills what older versions left out (contract §5). Returns undefined for a file that
  * is not an entity of its kind, or whose IDs could not be used as storage keys.
  */
-export function normalizeLoaded(kind: Kind, value: unknown, key: string): Loaded | undefined {
+export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined {
   if (!isObject(value)) return undefined;
   const id = kind === 'queues' ? value.sessionId : value.id;
   if (!isId(id)) return undefined;
-  const legacy = kind === 'tasks' && key.split(':').length === 2;
   switch (kind) {
     case 'projects':
     case 'templates':
-      return { id, entity: value, order: num(value.createdAt, 0), legacy, migrated: false };
+      return { id, entity: value, order: num(value.createdAt, 0), migrated: false };
     case 'queues':
       return Array.isArray(value.items)
-        ? { id, entity: value, order: num(value.createdAt, 0), legacy, migrated: false }
+        ? { id, entity: value, order: num(value.createdAt, 0), migrated: false }
         : undefined;
     case 'tasks': {
       if (!isId(value.projectId)) return undefined;
@@ -54,7 +51,7 @@ export function normalizeLoaded(kind: Kind, value: unknown, key: string): Loaded
         dependencies: strings(value.dependencies),
       };
       delete (task as { sessionCount?: unknown }).sessionCount;
-      return { id, entity: task, order: task.createdAt, legacy, migrated: false };
+      return { id, entity: task, order: task.createdAt, migrated: false };
     }
     case 'sessions': {
       if (!isId(value.projectId)) return undefined;
@@ -73,7 +70,7 @@ export function normalizeLoaded(kind: Kind, value: unknown, key: string): Loaded
         strategy: str(value.strategy, 'simple'),
         status: value.status === 'running' ? 'working' : str(value.status, 'idle'),
       };
-      return { id, entity: session, order: num(value.startedAt, 0), legacy, migrated };
+      return { id, entity: session, order: num(value.startedAt, 0), migrated };
     }
   }
 }

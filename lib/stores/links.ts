@@ -1,4 +1,4 @@
-import type { Tx } from '../db.js';
+import type { Db, Tx } from '../db.js';
 import { type Session, type Task, taskView } from '../types.js';
 
 /*
@@ -38,3 +38,29 @@ export const unique = (ids: readonly string[]): string[] => [...new Set(ids)];
 /** Adds `id` once (keeping order) or removes it. */
 const toggle = (ids: readonly string[], id: string, present: boolean) =>
   present ? (ids.includes(id) ? [...ids] : [...ids, id]) : ids.filter((x) => x !== id);
+
+/**
+ * Restores the mirror where files from older versions hold only one side of a link (a migrated session's
+ * `taskId`, say): a link listed on either side, between two entities that exist, is put on both. Run at startup;
+ * timestamps are left alone, since nothing happened to the entities.
+ */
+export function repairLinks(db: Db): Promise<number> {
+  return db.mutate((tx) => {
+    let repaired = 0;
+    for (const { id, taskIds } of db.all('sessions')) {
+      for (const task of taskIds.map((t) => tx.get('tasks', t))) {
+        if (!task || task.sessionIds.includes(id)) continue;
+        tx.put('tasks', { ...task, sessionIds: [...task.sessionIds, id] });
+        repaired++;
+      }
+    }
+    for (const { id, sessionIds } of db.all('tasks')) {
+      for (const session of sessionIds.map((s) => tx.get('sessions', s))) {
+        if (!session || session.taskIds.includes(id)) continue;
+        tx.put('sessions', { ...session, taskIds: [...session.taskIds, id] });
+        repaired++;
+      }
+    }
+    return repaired;
+  });
+}

@@ -47,7 +47,7 @@ export class TaskStore {
       const task: Task = {
         id: newId('task', tx.now),
         projectId: input.projectId,
-        parentId: input.parentId ?? null,
+        parentId: input.parentId || null,
         title: input.title,
         description: input.description,
         status: 'todo',

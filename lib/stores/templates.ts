@@ -8,9 +8,9 @@ import { ROLES, type Role, type Template } from '../types.js';
 export class TemplateStore {
   constructor(private readonly db: Db) {}
 
-  /** Gives each role without a stored template its built-in default. */
+  /** Gives each role without a default template its built-in one (so each role always has one, §9). */
   async seed(): Promise<void> {
-    const missing = ROLES.filter((role) => !this.list().some((t) => t.role === role));
+    const missing = ROLES.filter((role) => !this.list().some((t) => t.role === role && t.isDefault));
     if (missing.length === 0) return;
     await this.db.mutate((tx) => {
       for (const role of missing) {

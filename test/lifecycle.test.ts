@@ -1,0 +1,144 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { SERVER_BIN, type ServerProcess, startServerProcess, tempDir, testEnv } from './helpers.js';
+
+/** The server process (contract §10, §11): configuration errors, paths, graceful shutdown, a busy port. */
+
+// Processes started through helpers.ts are stopped by it; these are the ones started here.
+const processes = new Set<{ kill(signal: NodeJS.Signals): boolean; exitCode: number | null; signalCode: string | null }>();
+const sockets = new Set<WebSocket>();
+const blockers = new Set<Server>();
+afterAll(() => {
+  sockets.forEach((ws) => ws.terminate());
+  processes.forEach((p) => p.exitCode === null && p.signalCode === null && p.kill('SIGKILL'));
+  blockers.forEach((b) => b.close());
+});
+
+/** Variables inherited from the environment running the tests must not change what is tested. */
+const CLEAN = { HOST: '', MAESTRO_TOKEN: '', MAESTRO_ALLOW_INSECURE: '', CORS_ORIGINS: '', DEBUG: '' };
+
+/** Runs the compiled server until it exits by itself (bounded), with everything it printed. */
+function runToExit(env: Record<string, string>, ms = 10_000) {
+  const proc = spawn(process.execPath, [SERVER_BIN], { env: { ...process.env, ...CLEAN, ...env }, stdio: 'pipe' });
+  processes.add(proc);
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (c) => (stdout += c));
+  proc.stderr.on('data', (c) => (stderr += c));
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server still running after ${ms} ms:\n${stderr}`));
+    }, ms);
+    // 'close', not 'exit': by then everything the process printed has been read.
+    proc.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function boot(env: Record<string, string>) {
+  const p: ServerProcess = await startServerProcess({ ...CLEAN, ...env, LOG_LEVEL: 'info' });
+  return { ...p, base: p.url.replace('//localhost:', '//127.0.0.1:') };
+}
+
+async function createProject(base: string, name: string) {
+  const res = await fetch(`${base}/api/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+  expect(res.status).toBe(201);
+  return (await res.json()) as { id: string; name: string };
+}
+
+describe('configuration errors', () => {
+  it.each([
+    ['PORT', 'abc', /PORT/],
+    ['PORT', '70000', /PORT/],
+    ['PORT', '-1', /PORT/],
+    ['PORT', '80.5', /PORT/],
+    ['PORT', '0x50', /PORT/],
+    ['LOG_LEVEL', 'verbose', /LOG_LEVEL/],
+    ['NODE_ENV', 'staging', /NODE_ENV/],
+  ])('%s=%s → exit 1 with a message naming the variable', async (name, value, pattern) => {
+    const { code, stdout, stderr } = await runToExit(testEnv({ [name]: value }));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(pattern);
+    expect(stderr).toContain(`"${value}"`);
+    expect(stderr).not.toMatch(/at .+\.js:\d+/); // a message for a person, not a stack trace
+    expect(stdout + stderr).not.toMatch(/listening on/);
+  });
+});
+
+describe('data directory', () => {
+  it('expands a leading ~ in DATA_DIR against HOME', async () => {
+    const home = tempDir('maestro-home-');
+    const server = await boot(testEnv({ HOME: home, DATA_DIR: '~/state/maestro-data' }));
+    const dataDir = join(home, 'state', 'maestro-data');
+    expect(server.output()).toContain(dataDir);
+    const project = await createProject(server.base, 'Tilde');
+    expect(JSON.parse(readFileSync(join(dataDir, 'projects', `${project.id}.json`), 'utf8'))).toMatchObject({ name: 'Tilde' });
+    expect(existsSync(join(process.cwd(), '~'))).toBe(false);
+    server.proc.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('defaults to ~/.maestro/data', async () => {
+    const home = tempDir('maestro-home-');
+    const server = await boot(testEnv({ HOME: home, DATA_DIR: '' }));
+    const dataDir = join(home, '.maestro', 'data');
+    for (const kind of ['projects', 'tasks', 'sessions', 'queues', 'templates']) expect(existsSync(join(dataDir, kind)), kind).toBe(true);
+    const project = await createProject(server.base, 'Default');
+    expect(existsSync(join(dataDir, 'projects', `${project.id}.json`))).toBe(true);
+    server.proc.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('on %s: closes every WebSocket, then exits 0', async (signal) => {
+    const server = await boot(testEnv());
+    const open = () =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(server.base.replace(/^http/, 'ws') + '/ws');
+        sockets.add(ws);
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    const clients = [await open(), await open()];
+    const closes = clients.map(
+      (ws) =>
+        new Promise<number>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('socket not closed within 5 s')), 5000);
+          ws.once('close', (code) => {
+            clearTimeout(timer);
+            resolve(code);
+          });
+        }),
+    );
+    // A kept-alive HTTP connection must not hold the shutdown open either.
+    await createProject(server.base, 'Before shutdown');
+    const status = (await fetch(`${server.base}/ws-status`).then((r) => r.json())) as { connectedClients: number };
+    expect(status.connectedClients).toBe(2);
+
+    server.proc.kill(signal);
+    const codes = await Promise.all(closes);
+    // 1006 would mean the connection just dropped; the server sends a close frame.
+    for (const code of codes) expect(code).not.toBe(1006);
+    expect(await server.exited).toBe(0);
+  });
+});
+
+describe('port already in use', () => {
+  it('exits 1 with a clear message', async () => {
+    const blocker = createServer();
+    blockers.add(blocker);
+    const port = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as { port: number }).port)));
+    const { code, stderr } = await runToExit(testEnv({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' }));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(new RegExp(`port ${port} is already in use`));
+    expect(stderr).not.toMatch(/listening on/);
+  });
+});
