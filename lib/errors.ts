@@ -25,8 +25,9 @@ export interface ErrorBody {
   details?: Record<string, unknown>;
 }
 
+/** Every VALIDATION_ERROR lists its issues (§1.1); a rule that is not about one field has the path "". */
 export const validationError = (message: string, details?: Record<string, unknown>) =>
-  new ApiError(400, 'VALIDATION_ERROR', message, details);
+  new ApiError(400, 'VALIDATION_ERROR', message, { issues: [{ path: '', message }], ...details });
 
 export const projectNotFound = (projectId: string) =>
   new ApiError(404, 'PROJECT_NOT_FOUND', 'Project not found', { projectId });

@@ -102,6 +102,11 @@ export interface Listener {
   waitFor(count: number, ms?: number): Promise<any[]>;
   clear(): void;
   close(): void;
+  /**
+   * Every event broadcast so far, then forgets them. The server sends a mutation's events before its HTTP answer and
+   * a pong travels the same socket after them, so once the pong is here nothing from earlier requests is on its way.
+   */
+  drain(): Promise<any[]>;
 }
 
 export function listen(url: string, options: WebSocket.ClientOptions = {}): Promise<Listener> {
@@ -119,6 +124,18 @@ export function listen(url: string, options: WebSocket.ClientOptions = {}): Prom
     events,
     clear: () => void messages.splice(0),
     close: () => ws.close(),
+    drain: async () => {
+      await new Promise<void>((resolvePong) => {
+        const onMessage = (data: unknown) => {
+          if (JSON.parse(String(data)).type !== 'pong') return;
+          ws.off('message', onMessage);
+          resolvePong();
+        };
+        ws.on('message', onMessage);
+        ws.send(JSON.stringify({ type: 'ping' }));
+      });
+      return messages.splice(0).filter((m) => m.type !== 'pong');
+    },
     waitFor: (count, ms = 3000) =>
       new Promise((resolveWait, reject) => {
         const check = () => {

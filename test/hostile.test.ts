@@ -6,6 +6,7 @@ import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { startTestServer, type TestServer } from './helpers.js';
+import { expectError } from './assertions.js';
 
 /**
  * Hostile input (contract §1.1, §1.4): every refused request gets a 4xx contract error body, the server stays up,
@@ -78,21 +79,6 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 const escaped = () => readdirSync(tmpdir()).filter((name) => name.includes(MARKER));
-
-function expectError(res: Raw, status: number, code: string, message?: string | RegExp) {
-  expect(res.status, res.text).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  expect(Object.keys(res.body).filter((k) => k !== 'details').sort()).toEqual(['code', 'error', 'message']);
-  expect(res.body.error).toBe(true);
-  expect(res.body.code).toBe(code);
-  expect(res.body.message).toEqual(expect.any(String));
-  if (message !== undefined) expect(res.body.message).toMatch(message);
-  if ('details' in res.body) expect(Object.keys(res.body.details).length).toBeGreaterThan(0);
-  if (code === 'VALIDATION_ERROR') {
-    expect(res.body.details.issues.length).toBeGreaterThan(0);
-    for (const issue of res.body.details.issues) expect(issue).toEqual({ path: expect.any(String), message: expect.any(String) });
-  }
-}
 
 async function expectHealthy() {
   const res = await raw('GET', '/health');

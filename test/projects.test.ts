@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type Answer, type Call, inProcess } from './helpers.js';
+import { expectError, issuePaths, tick } from './assertions.js';
 
 /** Projects (contract §3.2), service endpoints (§3.1), paging and conditional reads (§3.8), unknown routes (§1.1). */
 
@@ -10,30 +11,6 @@ let dataDir: string;
 beforeEach(async () => {
   ({ call, config: { dataDir } } = await inProcess());
 });
-
-/** Asserts the contract's error body (§1.4): exactly `error`, `code`, `message` and an optional non-empty `details`. */
-function expectError(res: Answer, status: number, code: string, message?: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(Object.keys(res.body).filter((k) => k !== 'details').sort()).toEqual(['code', 'error', 'message']);
-  expect(res.body.error).toBe(true);
-  expect(res.body.code).toBe(code);
-  if (message === undefined) expect(res.body.message).toEqual(expect.any(String));
-  else expect(res.body.message).toBe(message);
-  if ('details' in res.body) expect(Object.keys(res.body.details).length).toBeGreaterThan(0);
-  if (code === 'VALIDATION_ERROR') {
-    expect(res.body.details.issues).toEqual(expect.arrayContaining([{ path: expect.any(String), message: expect.any(String) }]));
-  }
-}
-
-/** The paths of a validation error's issues. */
-const issuePaths = (res: Answer): string[] => res.body.details.issues.map((i: { path: string }) => i.path);
-
-/** Waits until the clock has moved on, so that a later write gets a strictly later timestamp. */
-async function tick() {
-  const start = Date.now();
-  while (Date.now() === start) await new Promise((r) => setTimeout(r, 1));
-}
 
 async function makeProject(body: Record<string, unknown> = {}) {
   const res = await call('POST', '/api/projects', { name: 'Alpha', ...body });

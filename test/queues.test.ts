@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Answer, inProcess, type Listener, startTestServer } from './helpers.js';
+import { expectError, tick } from './assertions.js';
 
 /**
  * The queue strategy (contract §2.6, §3.5, §8) over a real server on 127.0.0.1: every transition and refusal with its
@@ -15,36 +16,6 @@ const ws = await server.listen();
 const { call } = server;
 const { dataDir } = server.config;
 
-/** Asserts the contract's error body (§1.4): exactly `error`, `code`, `message` and an optional non-empty `details`. */
-function expectError(res: Answer, status: number, code: string, message?: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(Object.keys(res.body).filter((k) => k !== 'details').sort()).toEqual(['code', 'error', 'message']);
-  expect(res.body.error).toBe(true);
-  expect(res.body.code).toBe(code);
-  if (message !== undefined) expect(res.body.message).toBe(message);
-  else expect(res.body.message).toEqual(expect.any(String));
-  if ('details' in res.body) expect(Object.keys(res.body.details).length).toBeGreaterThan(0);
-}
-
-/**
- * Every event broadcast so far, then forgets them. The server sends a mutation's events before its HTTP answer and the
- * pong travels the same socket after them, so once the pong is here nothing from earlier requests is still on its way.
- */
-async function drain(listener: Listener = ws): Promise<any[]> {
-  await new Promise<void>((resolve) => {
-    const onMessage = (data: unknown) => {
-      if (JSON.parse(String(data)).type !== 'pong') return;
-      listener.ws.off('message', onMessage);
-      resolve();
-    };
-    listener.ws.on('message', onMessage);
-    listener.ws.send(JSON.stringify({ type: 'ping' }));
-  });
-  const events = listener.events();
-  listener.clear();
-  return events;
-}
 
 /** The events as `[type, data]` pairs, after checking each envelope (§4.2). */
 const pairs = (events: any[]) =>
@@ -52,12 +23,6 @@ const pairs = (events: any[]) =>
     expect(e).toEqual({ type: e.type, event: e.type, data: expect.anything(), timestamp: expect.any(Number), seq: expect.any(Number) });
     return [e.type, e.data];
   });
-
-/** Waits until the clock has moved on, so that a later write gets a strictly later timestamp. */
-async function tick() {
-  const start = Date.now();
-  while (Date.now() === start) await new Promise((r) => setTimeout(r, 1));
-}
 
 const queueFile = (sessionId: string) => join(dataDir, 'queues', `${sessionId}.json`);
 
@@ -93,7 +58,7 @@ async function spawnQueue(count = 3) {
   for (let i = 1; i <= count; i++) taskIds.push(await makeTask(`Queued task ${i}`));
   const res = await call('POST', '/api/sessions/spawn', { projectId, taskIds, strategy: 'queue' });
   expect(res.status).toBe(201);
-  await drain();
+  await ws.drain();
   return { sessionId: res.body.sessionId as string, taskIds };
 }
 
@@ -107,7 +72,7 @@ async function makeSession(strategy: string, taskIds: string[] = []) {
 const op = (sessionId: string, action: string, body?: unknown) => call('POST', `/api/sessions/${sessionId}/queue/${action}`, body);
 
 beforeEach(async () => {
-  await drain();
+  await ws.drain();
 });
 
 describe('the queue a spawn creates', () => {
@@ -143,7 +108,7 @@ describe('the queue a spawn creates', () => {
     expect(res.body).toEqual({ hasMore: true, item: queue.items[0] });
     expect((await call('GET', `/api/sessions/${sessionId}/queue/top`)).body).toEqual(res.body);
     expect((await getQueue(sessionId)).queue).toEqual(queue);
-    expect(await drain()).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
   });
 });
 
@@ -193,7 +158,7 @@ describe('common checks of every queue endpoint, in order (§3.5)', () => {
 
   it('a refused operation emits nothing and creates no queue', async () => {
     for (const [method, path] of endpoints) await call(method, `/api/sessions/${queueWithoutQueue}/${path}`, method === 'POST' ? { taskId } : undefined);
-    expect(await drain()).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
     expect(existsSync(queueFile(queueWithoutQueue))).toBe(false);
     expect(existsSync(queueFile(simple))).toBe(false);
   });
@@ -223,7 +188,7 @@ describe('POST …/queue/start', () => {
     expect(updatedTask.updatedAt).toBeGreaterThan(task.updatedAt);
     expect((await getTask(taskIds[1]!)).sessionStatus).toBeUndefined();
 
-    expect(pairs(await drain())).toEqual([
+    expect(pairs(await ws.drain())).toEqual([
       ['queue:item_started', { sessionId, taskId: taskIds[0], item: res.body.item }],
       ['queue:updated', { sessionId, queue: after.queue }],
       ['task:updated', updatedTask],
@@ -234,23 +199,23 @@ describe('POST …/queue/start', () => {
     const { sessionId, taskIds } = await spawnQueue();
     await op(sessionId, 'start');
     const before = await getQueue(sessionId);
-    await drain();
+    await ws.drain();
     expectError(await op(sessionId, 'start'), 400, 'VALIDATION_ERROR', `Already processing task ${taskIds[0]}. Complete or fail it first.`);
     expect(await getQueue(sessionId)).toEqual(before);
-    expect(await drain()).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
   });
 
   it('answers the empty answer when nothing is queued, even while an item is processing', async () => {
     const { sessionId, taskIds } = await spawnQueue(1);
     await op(sessionId, 'start');
     const before = await getQueue(sessionId);
-    await drain();
+    await ws.drain();
     const res = await op(sessionId, 'start');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ success: true, item: null, empty: true, message: 'Queue is empty — no items to process' });
     expect(await getQueue(sessionId)).toEqual(before);
     expect(before.queue.items[0]).toMatchObject({ taskId: taskIds[0], status: 'processing' });
-    expect(await drain()).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
   });
 
   it('points currentIndex at a later item once the earlier ones are done', async () => {
@@ -268,7 +233,7 @@ describe('POST …/queue/complete', () => {
     const { sessionId, taskIds } = await spawnQueue();
     const started = (await op(sessionId, 'start')).body.item;
     const before = await getQueue(sessionId);
-    await drain();
+    await ws.drain();
     await tick();
 
     const res = await op(sessionId, 'complete');
@@ -289,7 +254,7 @@ describe('POST …/queue/complete', () => {
     expect(task.sessionStatus).toBe('completed');
     expect(task.status).toBe('todo');
 
-    expect(pairs(await drain())).toEqual([
+    expect(pairs(await ws.drain())).toEqual([
       ['queue:item_completed', { sessionId, taskId: taskIds[0], item: res.body.completedItem }],
       ['queue:updated', { sessionId, queue: after.queue }],
       ['task:updated', task],
@@ -313,11 +278,11 @@ describe('POST …/queue/complete', () => {
     await op(sessionId, 'start');
     await op(sessionId, 'complete');
     const done = await getQueue(sessionId);
-    await drain();
+    await ws.drain();
     expectError(await op(sessionId, 'complete'), 400, 'VALIDATION_ERROR', 'No item currently being processed. Run "start" first.');
     expect(await getQueue(sessionId)).toEqual(done);
     expect(before.queue.items[0].taskId).toBe(taskIds[0]);
-    expect(await drain()).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
   });
 });
 
@@ -326,7 +291,7 @@ describe('POST …/queue/fail', () => {
     const { sessionId, taskIds } = await spawnQueue();
     const started = (await op(sessionId, 'start')).body.item;
     const before = await getQueue(sessionId);
-    await drain();
+    await ws.drain();
 
     const res = await op(sessionId, 'fail', { reason: 'tests do not compile' });
     expect(res.status).toBe(200);
@@ -341,7 +306,7 @@ describe('POST …/queue/fail', () => {
     const task = await getTask(taskIds[0]!);
     expect(task.sessionStatus).toBe('failed');
 
-    expect(pairs(await drain())).toEqual([
+    expect(pairs(await ws.drain())).toEqual([
       ['queue:item_failed', { sessionId, taskId: taskIds[0], item: res.body.failedItem, reason: 'tests do not compile' }],
       ['queue:updated', { sessionId, queue: after.queue }],
       ['task:updated', task],
@@ -354,13 +319,13 @@ describe('POST …/queue/fail', () => {
   ])('takes the reason as optional (%s): no failReason, no reason in the event', async (_what, body) => {
     const { sessionId, taskIds } = await spawnQueue(1);
     await op(sessionId, 'start');
-    await drain();
+    await ws.drain();
     const res = await op(sessionId, 'fail', body);
     expect(res.status).toBe(200);
     expect(res.body.failedItem).not.toHaveProperty('failReason');
     expect(res.body).toMatchObject({ nextItem: null, hasMore: false, message: `Failed ${taskIds[0]}. Queue is empty.` });
     expect((await getQueue(sessionId)).queue.items[0]).toEqual(res.body.failedItem);
-    const [failed] = await drain();
+    const [failed] = await ws.drain();
     expect(failed.type).toBe('queue:item_failed');
     expect(failed.data).toEqual({ sessionId, taskId: taskIds[0], item: res.body.failedItem });
   });
@@ -368,7 +333,7 @@ describe('POST …/queue/fail', () => {
   it('refuses without a processing item', async () => {
     const { sessionId } = await spawnQueue();
     expectError(await op(sessionId, 'fail', { reason: 'x' }), 400, 'VALIDATION_ERROR', 'No item currently being processed. Run "start" first.');
-    expect(await drain()).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
   });
 
   it('refuses a reason that is not a string with 400 VALIDATION_ERROR, changing nothing', async () => {
@@ -386,7 +351,7 @@ describe('POST …/queue/skip', () => {
     const started = (await op(sessionId, 'start')).body.item;
     const taskBefore = await getTask(taskIds[0]!);
     const before = await getQueue(sessionId);
-    await drain();
+    await ws.drain();
 
     const res = await op(sessionId, 'skip');
     expect(res.status).toBe(200);
@@ -404,7 +369,7 @@ describe('POST …/queue/skip', () => {
     expect(await getTask(taskIds[0]!)).toEqual(taskBefore);
     expect(taskBefore.sessionStatus).toBe('working');
 
-    expect(pairs(await drain())).toEqual([
+    expect(pairs(await ws.drain())).toEqual([
       ['queue:item_skipped', { sessionId, taskId: taskIds[0], item: res.body.skippedItem }],
       ['queue:updated', { sessionId, queue: after.queue }],
     ]);
@@ -414,7 +379,7 @@ describe('POST …/queue/skip', () => {
     const { sessionId, taskIds } = await spawnQueue();
     await op(sessionId, 'skip');
     const task = await getTask(taskIds[1]!);
-    await drain();
+    await ws.drain();
     const res = await op(sessionId, 'skip');
     expect(res.body).toEqual({
       success: true,
@@ -427,17 +392,17 @@ describe('POST …/queue/skip', () => {
     expect(after.queue.items.map((i: any) => i.status)).toEqual(['skipped', 'skipped', 'queued']);
     expect(after.queue.currentIndex).toBe(-1);
     expect(await getTask(taskIds[1]!)).toEqual(task);
-    expect(pairs(await drain()).map(([type]) => type)).toEqual(['queue:item_skipped', 'queue:updated']);
+    expect(pairs(await ws.drain()).map(([type]) => type)).toEqual(['queue:item_skipped', 'queue:updated']);
   });
 
   it('says "Queue is empty." after the last one, then refuses with "No items left in queue to skip"', async () => {
     const { sessionId, taskIds } = await spawnQueue(1);
     expect((await op(sessionId, 'skip')).body).toMatchObject({ nextItem: null, hasMore: false, message: `Skipped ${taskIds[0]}. Queue is empty.` });
     const done = await getQueue(sessionId);
-    await drain();
+    await ws.drain();
     expectError(await op(sessionId, 'skip'), 400, 'VALIDATION_ERROR', 'No items left in queue to skip');
     expect(await getQueue(sessionId)).toEqual(done);
-    expect(await drain()).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
   });
 });
 
@@ -447,7 +412,7 @@ describe('POST …/queue/push', () => {
     const extra = await makeTask('Pushed later');
     const taskBefore = await getTask(extra);
     const before = await getQueue(sessionId);
-    await drain();
+    await ws.drain();
     await tick();
 
     const res = await op(sessionId, 'push', { taskId: extra });
@@ -461,7 +426,7 @@ describe('POST …/queue/push', () => {
     expect(await getTask(extra)).toEqual(taskBefore);
     expect((await call('GET', `/api/sessions/${sessionId}`)).body.taskIds).toEqual(taskIds);
 
-    expect(pairs(await drain())).toEqual([
+    expect(pairs(await ws.drain())).toEqual([
       ['queue:item_pushed', { sessionId, taskId: extra, item: res.body.item }],
       ['queue:updated', { sessionId, queue: after.queue }],
     ]);
@@ -493,7 +458,7 @@ describe('POST …/queue/push', () => {
     const before = await getQueue(sessionId);
     expectError(await op(sessionId, 'push', { taskId: 'task_1_nope' }), 404, 'NOT_FOUND');
     expect(await getQueue(sessionId)).toEqual(before);
-    expect(await drain()).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
   });
 
   it('refuses a task already in the queue, whatever its item status', async () => {
@@ -501,12 +466,12 @@ describe('POST …/queue/push', () => {
     await op(sessionId, 'start');
     await op(sessionId, 'complete');
     const before = await getQueue(sessionId);
-    await drain();
+    await ws.drain();
     for (const taskId of taskIds) {
       expectError(await op(sessionId, 'push', { taskId }), 400, 'VALIDATION_ERROR', `Task ${taskId} already in queue`);
     }
     expect(await getQueue(sessionId)).toEqual(before);
-    expect(await drain()).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
   });
 
   it('revives an emptied queue: the pushed task is next, and starting it makes it work', async () => {
@@ -555,7 +520,7 @@ describe('a full run through a 3-task queue', () => {
       const res = await op(sessionId, action, body);
       expect(res.status).toBe(200);
       const { queue } = await getQueue(sessionId);
-      const events = pairs(await drain());
+      const events = pairs(await ws.drain());
       expect(events.map(([type]) => type)).toEqual(types);
       expect(events[1]).toEqual(['queue:updated', { sessionId, queue }]);
       return res.body;
@@ -590,7 +555,7 @@ describe('a full run through a 3-task queue', () => {
     expectError(await op(sessionId, 'fail'), 400, 'VALIDATION_ERROR', 'No item currently being processed. Run "start" first.');
     expectError(await op(sessionId, 'skip'), 400, 'VALIDATION_ERROR', 'No items left in queue to skip');
     expect(await getQueue(sessionId)).toEqual(final);
-    expect(await drain()).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
 
     // What is on disk is what a restarted server serves.
     const restarted = await inProcess({ DATA_DIR: dataDir });

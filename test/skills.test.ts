@@ -2,19 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type Answer, type Call, inProcess, tempDir } from './helpers.js';
+import { expectError } from './assertions.js';
 
 /** Skills (contract §3.7, §7): read from SKILLS_DIR/<id>/manifest.json + skill.md, cached, refreshed by reload. */
-
-/** Asserts the contract's error body (§1.4): exactly `error`, `code`, `message` and an optional non-empty `details`. */
-function expectError(res: Answer, status: number, code: string, message?: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(Object.keys(res.body).filter((k) => k !== 'details').sort()).toEqual(['code', 'error', 'message']);
-  expect(res.body.error).toBe(true);
-  expect(res.body.code).toBe(code);
-  if (message !== undefined) expect(res.body.message).toBe(message);
-  else expect(res.body.message).toEqual(expect.any(String));
-}
 
 /** Writes a skill directory: `manifest` as JSON (or raw text when a string), `skill.md` when given. */
 function writeSkill(root: string, id: string, manifest: unknown, instructions?: string) {

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type Answer, type Call, inProcess, type Listener, startTestServer, tempDir } from './helpers.js';
+import { expectError, tick } from './assertions.js';
 
 /** Templates (contract §2.7, §3.6, §9): seeding, CRUD, reset, role lookups, and the template:* events [OP-23]. */
 
@@ -11,24 +12,6 @@ const PLACEHOLDERS = [
   '${ACCEPTANCE_CRITERIA}', '${CODEBASE_CONTEXT}', '${RELATED_TASKS}', '${PROJECT_STANDARDS}',
 ];
 const TEMPLATE_ID = /^tmpl_\d+_[0-9a-z]{1,9}$/;
-
-/** Asserts the contract's error body (§1.4): exactly `error`, `code`, `message` and an optional non-empty `details`. */
-function expectError(res: Answer, status: number, code: string, message?: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(Object.keys(res.body).filter((k) => k !== 'details').sort()).toEqual(['code', 'error', 'message']);
-  expect(res.body.error).toBe(true);
-  expect(res.body.code).toBe(code);
-  if (message !== undefined) expect(res.body.message).toBe(message);
-  else expect(res.body.message).toEqual(expect.any(String));
-  if ('details' in res.body) expect(Object.keys(res.body.details).length).toBeGreaterThan(0);
-}
-
-/** Waits until the clock has moved on, so that a later write gets a strictly later timestamp. */
-async function tick() {
-  const start = Date.now();
-  while (Date.now() === start) await new Promise((r) => setTimeout(r, 1));
-}
 
 /** The stored file of a template, after checking it is 2-space pretty JSON (§5). */
 function readStored(dataDir: string, id: string) {
@@ -361,51 +344,33 @@ describe('GET /api/templates/default/:role', () => {
 
 describe('template events over a real WebSocket [OP-23]', () => {
   beforeEach(async () => {
-    await drain(ws);
+    await ws.drain();
   });
 
-  /**
-   * Everything broadcast before this point. The server sends a mutation's events before its HTTP answer, and a pong
-   * travels the same socket after them, so once the pong arrives nothing of the earlier requests is still on the way.
-   */
-  async function drain(listener: Listener): Promise<any[]> {
-    await new Promise<void>((resolve) => {
-      const onMessage = (data: unknown) => {
-        if (JSON.parse(String(data)).type !== 'pong') return;
-        listener.ws.off('message', onMessage);
-        resolve();
-      };
-      listener.ws.on('message', onMessage);
-      listener.ws.send(JSON.stringify({ type: 'ping' }));
-    });
-    const events = listener.events();
-    listener.clear();
-    return events;
-  }
 
   const envelope = (type: string, data: unknown) => ({ type, event: type, data, timestamp: expect.any(Number), seq: expect.any(Number) });
 
   it('POST emits template:created with the full template', async () => {
     const res = await server.call('POST', '/api/templates', { name: 'Evented', role: 'orchestrator', content: 'x' });
     expect(res.status).toBe(201);
-    expect(await drain(ws)).toEqual([envelope('template:created', res.body)]);
+    expect(await ws.drain()).toEqual([envelope('template:created', res.body)]);
   });
 
   it('PUT and reset emit template:updated with the full template', async () => {
     const created = (await server.call('POST', '/api/templates', { name: 'Evented', role: 'worker', content: 'x' })).body;
-    await drain(ws);
+    await ws.drain();
     const put = await server.call('PUT', `/api/templates/${created.id}`, { name: 'Renamed', content: 'y' });
-    expect(await drain(ws)).toEqual([envelope('template:updated', put.body)]);
+    expect(await ws.drain()).toEqual([envelope('template:updated', put.body)]);
     const reset = await server.call('POST', `/api/templates/${created.id}/reset`);
     expect(reset.body.content).not.toBe('y');
-    expect(await drain(ws)).toEqual([envelope('template:updated', reset.body)]);
+    expect(await ws.drain()).toEqual([envelope('template:updated', reset.body)]);
   });
 
   it('DELETE emits template:deleted { id }', async () => {
     const created = (await server.call('POST', '/api/templates', { name: 'Doomed', role: 'worker', content: 'x' })).body;
-    await drain(ws);
+    await ws.drain();
     expect((await server.call('DELETE', `/api/templates/${created.id}`)).status).toBe(200);
-    expect(await drain(ws)).toEqual([envelope('template:deleted', { id: created.id })]);
+    expect(await ws.drain()).toEqual([envelope('template:deleted', { id: created.id })]);
   });
 
   it('refused operations and reads emit nothing', async () => {
@@ -417,6 +382,6 @@ describe('template events over a real WebSocket [OP-23]', () => {
     expect((await server.call('POST', '/api/templates/tmpl_1_nope/reset')).status).toBe(404);
     expect((await server.call('GET', '/api/templates/default/worker')).status).toBe(200);
     expect((await server.call('GET', '/api/templates')).status).toBe(200);
-    expect(await drain(ws)).toEqual([]);
+    expect(await ws.drain()).toEqual([]);
   });
 });
