@@ -204,23 +204,40 @@ export class Spawner {
     ];
     const [file, argv] = this.config.cliPath ? [this.config.cliPath, args] : [process.execPath, [bundledCliPath(), ...args]];
     const timeout = this.config.cliTimeoutMs;
-    const result = await execa(file, argv, {
+    // On POSIX the CLI runs in its own process group and a timeout ends the whole group: children of a wrapper
+    // script inherit the output pipes, and the result would otherwise wait for them however long they run.
+    const group = process.platform !== 'win32';
+    const subprocess = execa(file, argv, {
       stdin: 'ignore',
       reject: false,
-      timeout,
-      forceKillAfterDelay: 1000,
+      detached: group,
       env: { DATA_DIR: this.config.dataDir },
       maxBuffer: 1024 * 1024,
     });
+    let timedOut = false;
+    const kill = (signal: NodeJS.Signals) => {
+      timedOut = true;
+      try {
+        if (group && subprocess.pid) process.kill(-subprocess.pid, signal);
+        else subprocess.kill(signal);
+      } catch {
+        // Already gone.
+      }
+    };
+    const timers = [setTimeout(() => kill('SIGTERM'), timeout), setTimeout(() => kill('SIGKILL'), timeout + 1000)];
+    const result = await subprocess.finally(() => timers.forEach(clearTimeout));
     if (result.stdout) this.log.debug(`maestro manifest generate: ${result.stdout}`);
     if (result.stderr) this.log.debug(`maestro manifest generate (stderr): ${result.stderr}`);
     const fail = (reason: string) => new ApiError(500, 'manifest_generation_failed', `Failed to generate manifest: ${reason}`);
-    if (result.timedOut) throw fail(`Manifest generation timed out after ${timeout} ms`);
-    if (result.exitCode === undefined) throw fail(`Failed to spawn maestro CLI: ${result.cause instanceof Error ? result.cause.message : result.shortMessage}`);
+    if (timedOut) throw fail(`Manifest generation timed out after ${timeout} ms`);
+    const stderr = result.stderr.trim();
+    if (result.signal) throw fail(`Manifest generation failed (killed by ${result.signal}): ${stderr || 'no error output'}`);
+    if (result.exitCode === undefined) {
+      throw fail(`Failed to spawn maestro CLI: ${result.cause instanceof Error ? result.cause.message : result.shortMessage}`);
+    }
     if (result.exitCode !== 0) {
-      const stderr = result.stderr.trim();
       if (/command not found|ENOENT/.test(stderr)) throw fail('maestro CLI not found. Please install maestro: npm install -g maestro-cli');
-      throw fail(`Manifest generation failed (exit code ${result.exitCode}): ${stderr}`);
+      throw fail(`Manifest generation failed (exit code ${result.exitCode}): ${stderr || 'no error output'}`);
     }
     try {
       const manifest: unknown = JSON.parse(await readFile(output, 'utf8'));

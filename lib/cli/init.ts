@@ -5,6 +5,7 @@ import type { Template } from '../types.js';
 import { CliError } from './client.js';
 import { action } from './context.js';
 
+const article = (role: string) => (role === 'orchestrator' ? 'an' : 'a');
 const bullets = (items: string[], none: string) => (items.length ? items.map((i) => `- ${i}`).join('\n') : none);
 
 /** Fills the placeholders of a template (contract §3.6) from a manifest; the server never does this. */
@@ -29,9 +30,9 @@ export function initCommands(program: Command) {
   for (const role of ['worker', 'orchestrator'] as const) {
     program
       .command(role)
-      .description(`Commands run in a ${role} session`)
+      .description(`Commands run in ${article(role)} ${role} session`)
       .command('init')
-      .description(`Start a ${role} session: mark it working and print the agent's prompt from its manifest and template`)
+      .description(`Start ${article(role)} ${role} session: mark it working and print the agent's prompt from its manifest and template`)
       .option('--manifest <path>', 'manifest file (default: $MAESTRO_MANIFEST_PATH)')
       .action(action(async (ctx, opts: { manifest?: string }) => {
         const manifestPath = opts.manifest ?? ctx.env.MAESTRO_MANIFEST_PATH;
@@ -42,7 +43,7 @@ export function initCommands(program: Command) {
         } catch (error) {
           throw new CliError(`Cannot read manifest ${manifestPath}: ${(error as Error).message}`);
         }
-        if (manifest.role !== role) throw new CliError(`The manifest is for a ${manifest.role}, not a ${role}`);
+        if (manifest.role !== role) throw new CliError(`The manifest is for ${article(manifest.role)} ${manifest.role}, not ${article(role)} ${role}`);
         const sessionId = ctx.env.MAESTRO_SESSION_ID;
         if (sessionId) await ctx.client.patch(`/api/sessions/${encodeURIComponent(sessionId)}`, { status: 'working' });
         const template = await (manifest.templateId
