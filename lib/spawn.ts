@@ -1,24 +1,17 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Config } from './config.js';
 import type { Db } from './db.js';
 import { ApiError } from './errors.js';
 import type { SpawnEvent } from './events.js';
 import type { Logger } from './log.js';
+import { writeJsonFile } from './manifest.js';
+import { runManifestCli } from './manifest-cli.js';
 import { newQueue } from './stores/queues.js';
 import { createSession } from './stores/sessions.js';
 import { emitTask } from './stores/links.js';
 import type { TemplateStore } from './stores/templates.js';
 import { ROLES, type Role, type Session, STRATEGIES, type Strategy, type Task } from './types.js';
-
-/** This package's own CLI, compiled: `dist/lib/cli/main.js` whether this file runs from source or from `dist/`. */
-export function bundledCliPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const root = resolve(here, here.endsWith(join('dist', 'lib')) ? '../..' : '..');
-  return join(root, 'dist', 'lib', 'cli', 'main.js');
-}
 
 export interface SpawnRequest {
   projectId: string;
@@ -128,7 +121,7 @@ export class Spawner {
     let manifest: Record<string, unknown>;
     try {
       await mkdir(sessionDir, { recursive: true });
-      manifest = await this.#generateManifest(request, manifestPath);
+      manifest = await runManifestCli(this.config, this.log, request, manifestPath);
     } catch (error) {
       await this.#rollBack(created, sessionDir);
       if (error instanceof ApiError) throw error;
@@ -139,7 +132,7 @@ export class Spawner {
       const template = this.templates.forRole(role);
       if (template) {
         manifest.templateId = template.id;
-        await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+        await writeJsonFile(manifestPath, manifest);
       }
       const project = this.db.get('projects', projectId);
       const envVars: Record<string, string> = {
@@ -188,63 +181,6 @@ export class Spawner {
       };
     } catch (error) {
       throw new ApiError(500, 'spawn_error', (error as Error).message, undefined, { cause: error });
-    }
-  }
-
-  /** Steps 4–5: runs `<cli> manifest generate …` (argv array, no shell) and reads what it wrote. */
-  async #generateManifest(request: SpawnRequest, output: string): Promise<Record<string, unknown>> {
-    const args = [
-      'manifest', 'generate',
-      '--role', request.role,
-      '--project-id', request.projectId,
-      '--task-ids', request.taskIds.join(','),
-      ...(request.skills.length ? ['--skills', request.skills.join(',')] : []),
-      '--strategy', request.strategy,
-      '--output', output,
-    ];
-    const [file, argv] = this.config.cliPath ? [this.config.cliPath, args] : [process.execPath, [bundledCliPath(), ...args]];
-    const timeout = this.config.cliTimeoutMs;
-    // On POSIX the CLI runs in its own process group and a timeout ends the whole group: children of a wrapper
-    // script inherit the output pipes, and the result would otherwise wait for them however long they run.
-    const group = process.platform !== 'win32';
-    const subprocess = execa(file, argv, {
-      stdin: 'ignore',
-      reject: false,
-      detached: group,
-      env: { DATA_DIR: this.config.dataDir },
-      maxBuffer: 1024 * 1024,
-    });
-    let timedOut = false;
-    const kill = (signal: NodeJS.Signals) => {
-      timedOut = true;
-      try {
-        if (group && subprocess.pid) process.kill(-subprocess.pid, signal);
-        else subprocess.kill(signal);
-      } catch {
-        // Already gone.
-      }
-    };
-    const timers = [setTimeout(() => kill('SIGTERM'), timeout), setTimeout(() => kill('SIGKILL'), timeout + 1000)];
-    const result = await subprocess.finally(() => timers.forEach(clearTimeout));
-    if (result.stdout) this.log.debug(`maestro manifest generate: ${result.stdout}`);
-    if (result.stderr) this.log.debug(`maestro manifest generate (stderr): ${result.stderr}`);
-    const fail = (reason: string) => new ApiError(500, 'manifest_generation_failed', `Failed to generate manifest: ${reason}`);
-    if (timedOut) throw fail(`Manifest generation timed out after ${timeout} ms`);
-    const stderr = result.stderr.trim();
-    if (result.signal) throw fail(`Manifest generation failed (killed by ${result.signal}): ${stderr || 'no error output'}`);
-    if (result.exitCode === undefined) {
-      throw fail(`Failed to spawn maestro CLI: ${result.cause instanceof Error ? result.cause.message : result.shortMessage}`);
-    }
-    if (result.exitCode !== 0) {
-      if (/command not found|ENOENT/.test(stderr)) throw fail('maestro CLI not found. Please install maestro: npm install -g maestro-cli');
-      throw fail(`Manifest generation failed (exit code ${result.exitCode}): ${stderr || 'no error output'}`);
-    }
-    try {
-      const manifest: unknown = JSON.parse(await readFile(output, 'utf8'));
-      if (!isObject(manifest)) throw new Error('the manifest is not a JSON object');
-      return manifest;
-    } catch (error) {
-      throw fail(`Failed to read manifest: ${(error as Error).message}`);
     }
   }
 

@@ -1,0 +1,77 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import type { Config } from './config.js';
+import { ApiError } from './errors.js';
+import type { Logger } from './log.js';
+import type { SpawnRequest } from './spawn.js';
+
+/** This package's own CLI, compiled: `dist/lib/cli/main.js` whether this file runs from source or from `dist/`. */
+export function bundledCliPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = resolve(here, here.endsWith(join('dist', 'lib')) ? '../..' : '..');
+  return join(root, 'dist', 'lib', 'cli', 'main.js');
+}
+
+/**
+ * Spawn steps 4–5 (contract §6.4): runs `<cli> manifest generate …` with an argv array (no shell), a timeout and
+ * captured output, then reads the manifest it wrote. Fails with 500 `manifest_generation_failed` and the reason.
+ */
+export async function runManifestCli(config: Config, log: Logger, request: SpawnRequest, output: string): Promise<Record<string, unknown>> {
+  const args = [
+    'manifest', 'generate',
+    '--role', request.role,
+    '--project-id', request.projectId,
+    '--task-ids', request.taskIds.join(','),
+    ...(request.skills.length ? ['--skills', request.skills.join(',')] : []),
+    '--strategy', request.strategy,
+    '--output', output,
+  ];
+  const [file, argv] = config.cliPath ? [config.cliPath, args] : [process.execPath, [bundledCliPath(), ...args]];
+  const timeout = config.cliTimeoutMs;
+  // On POSIX the CLI runs in its own process group and a timeout ends the whole group: children of a wrapper
+  // script inherit the output pipes, and the result would otherwise wait for them however long they run.
+  const group = process.platform !== 'win32';
+  const subprocess = execa(file, argv, {
+    stdin: 'ignore',
+    reject: false,
+    detached: group,
+    env: { DATA_DIR: config.dataDir },
+    maxBuffer: 1024 * 1024,
+  });
+  let timedOut = false;
+  const kill = (signal: NodeJS.Signals) => {
+    timedOut = true;
+    try {
+      if (group && subprocess.pid) process.kill(-subprocess.pid, signal);
+      else subprocess.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  const timers = [setTimeout(() => kill('SIGTERM'), timeout), setTimeout(() => kill('SIGKILL'), timeout + 1000)];
+  const result = await subprocess.finally(() => timers.forEach(clearTimeout));
+  if (result.stdout) log.debug(`maestro manifest generate: ${result.stdout}`);
+  if (result.stderr) log.debug(`maestro manifest generate (stderr): ${result.stderr}`);
+  const fail = (reason: string) => new ApiError(500, 'manifest_generation_failed', `Failed to generate manifest: ${reason}`);
+  if (timedOut) throw fail(`Manifest generation timed out after ${timeout} ms`);
+  const stderr = result.stderr.trim();
+  if (result.signal) throw fail(`Manifest generation failed (killed by ${result.signal}): ${stderr || 'no error output'}`);
+  if (result.exitCode === undefined) {
+    throw fail(`Failed to spawn maestro CLI: ${result.cause instanceof Error ? result.cause.message : result.shortMessage}`);
+  }
+  if (result.exitCode !== 0) {
+    if (/command not found|ENOENT/.test(stderr)) throw fail('maestro CLI not found. Please install maestro: npm install -g maestro-cli');
+    throw fail(`Manifest generation failed (exit code ${result.exitCode}): ${stderr || 'no error output'}`);
+  }
+  try {
+    const manifest: unknown = JSON.parse(await readFile(output, 'utf8'));
+    if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) {
+      throw new Error('the manifest is not a JSON object');
+    }
+    return manifest as Record<string, unknown>;
+  } catch (error) {
+    throw fail(`Failed to read manifest: ${(error as Error).message}`);
+  }
+}
