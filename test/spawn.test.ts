@@ -447,7 +447,7 @@ fs.writeFileSync(opt('--output'), JSON.stringify({
   const server = await startTestServer({ MAESTRO_CLI_PATH: cliPath, MAESTRO_CLI_TIMEOUT_MS: '3000', SERVER_URL: 'http://maestro.test:4000' });
   const { call } = server;
   const ws = await server.listen();
-  const project = await createProject(call, 'Fake CLI project', '/work/fake');
+  const project = await createProject(call, 'Fake CLI project', '/srv/fake');
   const taskA = await createTask(call, project.id, 'Task A');
   const taskB = await createTask(call, project.id, 'Task B');
   beforeEach(() => ws.clear());
