@@ -56,9 +56,13 @@ export type DomainEvent = { [K in EventName]: { type: K; data: EventMap[K] } }[E
 export interface EventClient {
   readonly readyState: number;
   send(data: string): void;
+  /** The underlying socket, when it can tell how much is waiting to be sent and be cut off. */
+  readonly raw?: unknown;
 }
 
 const OPEN = 1;
+/** A client that lets this much pile up unread is cut off: it reconnects, sees the `seq` gap and refetches. */
+export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 /**
  * Owns the sequence number and the set of open sockets. Each event is serialised once and the same string
@@ -81,6 +85,13 @@ export class EventHub {
         } catch (error) {
           this.log.warn(`dropping a WebSocket client that failed a send: ${String(error)}`);
           this.clients.delete(client);
+          continue;
+        }
+        const socket = client.raw as { bufferedAmount?: number; terminate?: () => void } | undefined;
+        if ((socket?.bufferedAmount ?? 0) > MAX_BUFFERED_BYTES) {
+          this.log.warn('dropping a WebSocket client that stopped reading (over 8 MiB of events waiting)');
+          this.clients.delete(client);
+          socket?.terminate?.();
         }
       }
     }
