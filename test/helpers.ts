@@ -189,3 +189,24 @@ export function startServerProcess(env: Record<string, string>, bin = SERVER_BIN
     exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
   });
 }
+
+/** Runs the compiled server until it exits by itself (bounded, killed after `ms`), with everything it printed. */
+export function runToExit(env: Record<string, string>, ms = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [SERVER_BIN], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  onFileEnd(() => void (proc.exitCode === null && proc.signalCode === null && proc.kill('SIGKILL')));
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (c) => (stdout += c));
+  proc.stderr!.on('data', (c) => (stderr += c));
+  return new Promise((resolveExit, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server still running after ${ms} ms:\n${stderr}`));
+    }, ms);
+    // 'close', not 'exit': by then everything the process printed has been read.
+    proc.once('close', (code) => {
+      clearTimeout(timer);
+      resolveExit({ code, stdout, stderr });
+    });
+  });
+}

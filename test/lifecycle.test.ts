@@ -1,46 +1,23 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { SERVER_BIN, type ServerProcess, startServerProcess, tempDir, testEnv } from './helpers.js';
+import { runToExit, type ServerProcess, startServerProcess, tempDir, testEnv } from './helpers.js';
 
 /** The server process (contract §10, §11): configuration errors, paths, graceful shutdown, a busy port. */
 
-// Processes started through helpers.ts are stopped by it; these are the ones started here.
-const processes = new Set<{ kill(signal: NodeJS.Signals): boolean; exitCode: number | null; signalCode: string | null }>();
+// Servers and processes started through helpers.ts are stopped by it; these are the ones opened here.
 const sockets = new Set<WebSocket>();
 const blockers = new Set<Server>();
 afterAll(() => {
   sockets.forEach((ws) => ws.terminate());
-  processes.forEach((p) => p.exitCode === null && p.signalCode === null && p.kill('SIGKILL'));
   blockers.forEach((b) => b.close());
 });
 
 /** Variables inherited from the environment running the tests must not change what is tested. */
 const CLEAN = { HOST: '', MAESTRO_TOKEN: '', MAESTRO_ALLOW_INSECURE: '', CORS_ORIGINS: '', DEBUG: '' };
 
-/** Runs the compiled server until it exits by itself (bounded), with everything it printed. */
-function runToExit(env: Record<string, string>, ms = 10_000) {
-  const proc = spawn(process.execPath, [SERVER_BIN], { env: { ...process.env, ...CLEAN, ...env }, stdio: 'pipe' });
-  processes.add(proc);
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (c) => (stdout += c));
-  proc.stderr.on('data', (c) => (stderr += c));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`server still running after ${ms} ms:\n${stderr}`));
-    }, ms);
-    // 'close', not 'exit': by then everything the process printed has been read.
-    proc.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 async function boot(env: Record<string, string>) {
   const p: ServerProcess = await startServerProcess({ ...CLEAN, ...env, LOG_LEVEL: 'info' });
@@ -63,7 +40,7 @@ describe('configuration errors', () => {
     ['LOG_LEVEL', 'verbose', /LOG_LEVEL/],
     ['NODE_ENV', 'staging', /NODE_ENV/],
   ])('%s=%s → exit 1 with a message naming the variable', async (name, value, pattern) => {
-    const { code, stdout, stderr } = await runToExit(testEnv({ [name]: value }));
+    const { code, stdout, stderr } = await runToExit({ ...CLEAN, ...testEnv({ [name]: value }) });
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(pattern);
     expect(stderr).toContain(`"${value}"`);
@@ -136,7 +113,7 @@ describe('port already in use', () => {
     const blocker = createServer();
     blockers.add(blocker);
     const port = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as { port: number }).port)));
-    const { code, stderr } = await runToExit(testEnv({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' }));
+    const { code, stderr } = await runToExit({ ...CLEAN, ...testEnv({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' }) });
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(new RegExp(`port ${port} is already in use`));
     expect(stderr).not.toMatch(/listening on/);

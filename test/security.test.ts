@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { SERVER_BIN, type ServerProcess, startServerProcess, startTestServer, testEnv, type TestServer } from './helpers.js';
+import { runToExit, type ServerProcess, startServerProcess, startTestServer, testEnv, type TestServer } from './helpers.js';
+import { expectError } from './assertions.js';
 
 /**
  * Security (contract §1.1, §4.1, §10): the bearer token, the browser-origin rule for HTTP and WebSocket upgrades,
@@ -12,12 +12,10 @@ import { SERVER_BIN, type ServerProcess, startServerProcess, startTestServer, te
 
 const TOKEN = 's3cret-token_with.symbols~';
 
-// Servers and processes started through helpers.ts are stopped by it; these are the ones started here.
-const processes = new Set<{ kill(signal: NodeJS.Signals): boolean; exitCode: number | null; signalCode: string | null }>();
+// Servers and processes started through helpers.ts are stopped by it; these are the ones opened here.
 const sockets = new Set<WebSocket>();
 afterAll(() => {
   sockets.forEach((ws) => ws.terminate());
-  processes.forEach((p) => p.exitCode === null && p.signalCode === null && p.kill('SIGKILL'));
 });
 
 const server = (extra: Record<string, string> = {}) => startTestServer(extra);
@@ -34,11 +32,6 @@ async function send(base: string, method: string, path: string, opts: { headers?
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
-function expectError(res: Reply, status: number, code: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(res.body).toEqual({ error: true, code, message: expect.any(String), ...(res.body.details && { details: expect.any(Object) }) });
-}
 
 /** A WebSocket upgrade: 101 and the open socket, or the status the server refused it with. */
 function upgrade(url: string, options: WebSocket.ClientOptions = {}): Promise<{ status: number; ws?: WebSocket }> {
@@ -209,25 +202,6 @@ describe('CORS and browser origins', () => {
   });
 });
 
-/** Runs the compiled server until it exits by itself (bounded), with its output. */
-function runToExit(env: Record<string, string>, ms = 10_000) {
-  const proc = spawn(process.execPath, [SERVER_BIN], { env: { ...process.env, ...env }, stdio: 'pipe' });
-  processes.add(proc);
-  let output = '';
-  proc.stdout.on('data', (c) => (output += c));
-  proc.stderr.on('data', (c) => (output += c));
-  return new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`server still running after ${ms} ms:\n${output}`));
-    }, ms);
-    // 'close', not 'exit': by then everything the process printed has been read.
-    proc.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
 
 async function boot(env: Record<string, string>) {
   const p: ServerProcess = await startServerProcess({ ...env, LOG_LEVEL: 'info' });
@@ -242,7 +216,8 @@ describe('listen address (§10, OP-27)', () => {
 
   it('refuses to start on 0.0.0.0 without a token: exit 1 and a clear message', async () => {
     for (const extra of [{}, { MAESTRO_ALLOW_INSECURE: '0' }, { MAESTRO_ALLOW_INSECURE: 'yes' }]) {
-      const { code, output } = await runToExit(testEnv({ ...clean, HOST: '0.0.0.0', LOG_LEVEL: 'info', ...extra }));
+      const { code, stdout, stderr } = await runToExit(testEnv({ ...clean, HOST: '0.0.0.0', LOG_LEVEL: 'info', ...extra }));
+      const output = stdout + stderr;
       expect(code, output).toBe(1);
       expect(output).toMatch(/0\.0\.0\.0/);
       expect(output).toMatch(/MAESTRO_TOKEN/);
