@@ -8,7 +8,13 @@ import { ApiError } from './errors.js';
 import { registerRoutes, type RouteFile, scanRoutes } from './routes.js';
 import type { Services } from './services.js';
 
-export type AppEnv = { Variables: { services: Services } };
+export type AppEnv = {
+  Variables: {
+    services: Services;
+    /** The session whose session token authenticated the request (contract §15.6); unset for the admin or no token. */
+    tokenSession?: string;
+  };
+};
 /** The context a route handler receives. */
 export type Ctx = Context<AppEnv>;
 

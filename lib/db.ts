@@ -36,7 +36,13 @@ export interface Tx {
   put<K extends Kind>(kind: K, entity: Collections[K]): void;
   remove(kind: Kind, id: string): void;
   emit<E extends EventName>(type: E, data: EventMap[E]): void;
+  /** IDs under `key` in one of the indexes, as this transaction sees them (pending changes included). */
+  ids(index: IndexName, key: string): string[];
 }
+
+export type IndexName = 'tasksByProject' | 'tasksByParent' | 'sessionsByProject';
+/** Called for every entity change once it is durable and applied in memory (derived indexes hang off this). */
+export type ApplyListener = <K extends Kind>(kind: K, before: Collections[K] | undefined, after: Collections[K] | null) => void;
 
 /** IDs grouped by a key, in insertion order. */
 class Index {
@@ -74,16 +80,24 @@ export class Db {
    */
   readonly #strayKeys = new Map<string, string[]>();
   #tail: Promise<unknown> = Promise.resolve();
+  readonly #listeners: ApplyListener[] = [];
 
   private constructor(
     readonly storage: Storage,
     private readonly hub: EventHub,
     private readonly log: Logger,
+    /** The clock every mutation reads (`tx.now`); tests inject one to move time without sleeping. */
+    readonly now: () => number = Date.now,
   ) {}
 
+  /** Registers a listener told of every change after it is durable and applied in memory. */
+  onApply(listener: ApplyListener): void {
+    this.#listeners.push(listener);
+  }
+
   /** Opens the data directory, creating its sub-directories, and loads every entity into memory. */
-  static async open(dataDir: string, hub: EventHub, log: Logger): Promise<Db> {
-    const db = new Db(createStorage({ driver: durableFsDriver({ base: dataDir }) }), hub, log);
+  static async open(dataDir: string, hub: EventHub, log: Logger, now?: () => number): Promise<Db> {
+    const db = new Db(createStorage({ driver: durableFsDriver({ base: dataDir }) }), hub, log, now);
     await Promise.all(KINDS.map((kind) => mkdir(join(dataDir, kind), { recursive: true })));
     for (const kind of KINDS) await db.#load(kind);
     return db;
@@ -107,7 +121,7 @@ export class Db {
       const changes = new Map<string, { kind: Kind; id: string; entity: Collections[Kind] | null }>();
       const events: DomainEvent[] = [];
       const tx: Tx = {
-        now: Date.now(),
+        now: this.now(),
         get: <K extends Kind>(kind: K, id: string) => {
           const change = changes.get(`${kind}/${id}`);
           return change ? ((change.entity ?? undefined) as Collections[K] | undefined) : this.#maps[kind].get(id);
@@ -115,6 +129,18 @@ export class Db {
         put: (kind, entity) => void changes.set(`${kind}/${idOf(kind, entity)}`, { kind, id: idOf(kind, entity), entity }),
         remove: (kind, id) => void changes.set(`${kind}/${id}`, { kind, id, entity: null }),
         emit: (type, data) => void events.push({ type, data } as DomainEvent),
+        ids: (index, key) => {
+          const kind = index === 'sessionsByProject' ? 'sessions' : 'tasks';
+          const field = index === 'tasksByParent' ? 'parentId' : 'projectId';
+          const ids = new Set(this[index].get(key));
+          for (const change of changes.values()) {
+            if (change.kind !== kind) continue;
+            const entity = change.entity as Record<string, unknown> | null;
+            if (entity?.[field] === key) ids.add(change.id);
+            else ids.delete(change.id);
+          }
+          return [...ids];
+        },
       };
       const result = build(tx);
       await Promise.all([...changes.values()].map((c) => this.#persist(c.kind, c.id, c.entity)));
@@ -143,6 +169,7 @@ export class Db {
     const before = map.get(id);
     if (entity) map.set(id, entity);
     else map.delete(id);
+    for (const listener of this.#listeners) listener(kind, before, entity);
     if (kind === 'tasks') {
       // Only a changed key leaves its index: an update must not move the entity to the end of filtered lists.
       const [b, a] = [before as Task | undefined, entity as Task | null];

@@ -27,9 +27,9 @@ export interface Services {
 }
 
 /** Loads the data directory, repairs one-sided links, seeds the default templates and builds the stores. */
-export async function createServices(config: Config, log: Logger): Promise<Services> {
+export async function createServices(config: Config, log: Logger, now?: () => number): Promise<Services> {
   const hub = new EventHub(log);
-  const db = await Db.open(config.dataDir, hub, log);
+  const db = await Db.open(config.dataDir, hub, log, now);
   const repaired = await repairLinks(db);
   if (repaired > 0) log.info(`Restored ${repaired} task↔session link(s) that only one side recorded`);
   const templates = new TemplateStore(db);
