@@ -24,6 +24,8 @@ export interface Services {
   templates: TemplateStore;
   skills: SkillStore;
   spawner: Spawner;
+  /** Stops timers and background work started by the services; run by the server on close. */
+  onClose: (() => void | Promise<void>)[];
 }
 
 /** Loads the data directory, repairs one-sided links, seeds the default templates and builds the stores. */
@@ -46,5 +48,6 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     templates,
     skills: new SkillStore(config.skillsDir, log),
     spawner: new Spawner(db, templates, config, log),
+    onClose: [],
   };
 }
