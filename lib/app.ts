@@ -5,6 +5,7 @@ import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { ApiError } from './errors.js';
+import { eventSocket } from './event-stream.js';
 import { registerRoutes, type RouteFile, scanRoutes } from './routes.js';
 import type { Services } from './services.js';
 
@@ -50,15 +51,7 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
   if (config.token) app.use('*', bearerToken(config.token));
 
   if (upgradeWebSocket) {
-    app.use(
-      '*',
-      upgradeWebSocket(() => ({
-        onOpen: (_event, ws) => void hub.clients.add(ws),
-        onMessage: (event, ws) => hub.receive(ws, event.data),
-        onClose: (_event, ws) => void hub.clients.delete(ws),
-        onError: (_event, ws) => void hub.clients.delete(ws),
-      })),
-    );
+    app.use('*', upgradeWebSocket((c) => eventSocket(c as Ctx, hub, log)));
   }
 
   app.use(
@@ -74,7 +67,8 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     }),
   );
   const conditional = etag();
-  app.use('/api/*', (c, next) => (c.req.method === 'GET' ? conditional(c, next) : next()));
+  // The event stream never ends, so it cannot have an ETag.
+  app.use('/api/*', (c, next) => (c.req.method === 'GET' && c.req.path !== '/api/events/stream' ? conditional(c, next) : next()));
   app.use('*', async (c, next) => {
     c.set('services', services);
     await next();

@@ -21,6 +21,8 @@ export interface Config {
   debug: boolean;
   logLevel: LogLevel;
   nodeEnv: 'development' | 'production' | 'test';
+  /** Days logged events are kept (beyond the newest 100,000), `MAESTRO_EVENT_RETENTION_DAYS`. */
+  eventRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +83,10 @@ export function parseConfig(env: Env = process.env): Config {
   if (!/^\d+$/.test(timeoutText) || Number(timeoutText) < 1) {
     throw new ConfigError(`MAESTRO_CLI_TIMEOUT_MS must be a positive integer (milliseconds), got "${timeoutText}"`);
   }
+  const retentionText = text(env, 'MAESTRO_EVENT_RETENTION_DAYS') ?? '7';
+  if (!/^\d+(\.\d+)?$/.test(retentionText)) {
+    throw new ConfigError(`MAESTRO_EVENT_RETENTION_DAYS must be a non-negative number of days, got "${retentionText}"`);
+  }
   return {
     port: Number(portText),
     host,
@@ -99,5 +105,6 @@ export function parseConfig(env: Env = process.env): Config {
     debug,
     logLevel,
     nodeEnv,
+    eventRetentionDays: Number(retentionText),
   };
 }

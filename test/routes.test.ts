@@ -49,6 +49,9 @@ const CONTRACT = [
   'GET /api/skills/:id',
   'GET /api/skills/role/:role',
   'POST /api/skills/:id/reload',
+  // §17
+  'GET /api/events',
+  'GET /api/events/stream',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);
@@ -76,9 +79,16 @@ describe('file-based routes', () => {
   });
 
   it('answers every registered route (no route falls through to the JSON 404)', async () => {
-    const { routes, call } = await inProcess();
+    const { routes, call, app } = await inProcess();
     for (const route of routes) {
       const method = route.method.toUpperCase();
+      if (route.path === '/api/events/stream') {
+        // A stream never ends: its headers say it answered.
+        const res = await app.request(route.path);
+        expect(res.headers.get('content-type')).toBe('text/event-stream');
+        await res.body?.cancel();
+        continue;
+      }
       const res = await call(method, route.path.replace(/:\w+/g, 'x'), method === 'GET' ? undefined : {});
       expect(res.body?.message, `${route.method} ${route.path}`).not.toBe('Route not found');
     }

@@ -28,7 +28,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export class Client {
   constructor(
     readonly baseUrl: string,
-    private readonly token?: string,
+    readonly token?: string,
   ) {}
 
   get = <T = any>(path: string) => this.request<T>('GET', path);

@@ -8,6 +8,7 @@ import { projectCommands } from './projects.js';
 import { queueCommands } from './queue.js';
 import { sessionCommands } from './sessions.js';
 import { taskCommands } from './tasks.js';
+import { watchCommands } from './watch.js';
 
 // Compiled to dist/lib/cli/main.js: the package root is three levels up.
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -37,5 +38,6 @@ sessionCommands(program);
 queueCommands(program);
 initCommands(program);
 manifestCommands(program);
+watchCommands(program);
 
 await program.parseAsync();
