@@ -49,6 +49,10 @@ const CONTRACT = [
   'GET /api/skills/:id',
   'GET /api/skills/role/:role',
   'POST /api/skills/:id/reload',
+  // Contract 2, §19: the API description.
+  'GET /api/openapi.json',
+  'GET /api/asyncapi.json',
+  'GET /api/docs',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);
