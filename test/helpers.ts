@@ -19,7 +19,7 @@ export const CLI_BIN = join(ROOT, 'dist/lib/cli/main.js');
  * word, so helpers called from tests register here instead; this module is evaluated once per test file.
  */
 const cleanups: (() => unknown)[] = [];
-const onFileEnd = (cleanup: () => unknown) => void cleanups.push(cleanup);
+export const onFileEnd = (cleanup: () => unknown) => void cleanups.push(cleanup);
 afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
