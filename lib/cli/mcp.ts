@@ -20,7 +20,9 @@ const query = (params: Record<string, string | undefined>) => {
  */
 export function createMcpServer(baseUrl: string, env: Env, version: string): McpServer {
   const me = env.MAESTRO_SESSION_ID || undefined;
-  const client = new Client(baseUrl, env.MAESTRO_TOKEN || undefined, me ? { 'x-session-id': me } : {});
+  // The admin token, else the session token a spawned terminal holds (contract §15.6), as the CLI does.
+  const token = env.MAESTRO_TOKEN || env.MAESTRO_SESSION_TOKEN || undefined;
+  const client = new Client(baseUrl, token, me ? { 'x-session-id': me } : {});
   const server = new McpServer(
     { name: 'maestro', version },
     {
