@@ -1,16 +1,18 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BIN, startTestServer, type TestServer } from './helpers.js';
 
 const TOKEN = 'mcp-test-token';
 
 /** `maestro mcp` as an agent's MCP client starts it: a child process on stdio, configured by environment variables. */
-async function connect(server: TestServer, env: Record<string, string> = {}) {
+async function connect(server: { url: string }, env: Record<string, string> = { MAESTRO_TOKEN: TOKEN }) {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI_BIN, 'mcp'],
-    env: { PATH: process.env.PATH!, MAESTRO_API_URL: server.url, MAESTRO_TOKEN: TOKEN, ...env },
+    env: { PATH: process.env.PATH!, MAESTRO_API_URL: server.url, ...env },
     stderr: 'pipe',
   });
   const client = new Client({ name: 'maestro-test', version: '1.0.0' });
@@ -75,7 +77,9 @@ describe('maestro mcp', () => {
     const sessionId = spawned.data.sessionId;
 
     // The worker's own MCP server, configured as its spawned terminal is.
-    const worker = await connect(server, { MAESTRO_SESSION_ID: sessionId, MAESTRO_TASK_IDS: taskId, MAESTRO_PROJECT_ID: project.body.id });
+    const worker = await connect(server, {
+      MAESTRO_TOKEN: TOKEN, MAESTRO_SESSION_ID: sessionId, MAESTRO_TASK_IDS: taskId, MAESTRO_PROJECT_ID: project.body.id,
+    });
     clients.push(worker.client);
     const me = (await worker.call('whoami')).data;
     expect(me).toMatchObject({ sessionId, projectId: project.body.id, taskIds: [taskId] });
@@ -92,5 +96,28 @@ describe('maestro mcp', () => {
     expect(entries).toEqual(expect.arrayContaining([
       'progress Lexer done', 'needs_input Tabs or spaces?', 'task_blocked Blocked: No grammar', 'task_completed Completed: Parser written',
     ]));
+  });
+
+  it('identifies the session with X-Session-ID and its session token when there is no admin token', async () => {
+    const seen: { url?: string; headers: IncomingHttpHeaders }[] = [];
+    const recorder = createServer((req, res) => {
+      seen.push({ url: req.url, headers: req.headers });
+      res.setHeader('content-type', 'application/json');
+      res.end('{"id":"sess_me"}');
+    });
+    await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+      const agent = await connect({ url }, { MAESTRO_SESSION_ID: 'sess_me', MAESTRO_SESSION_TOKEN: 'session-secret' });
+      clients.push(agent.client);
+      await agent.call('whoami');
+      expect(seen.at(-1)).toMatchObject({
+        url: '/api/sessions/sess_me',
+        headers: { 'x-session-id': 'sess_me', authorization: 'Bearer session-secret' },
+      });
+    } finally {
+      recorder.closeAllConnections();
+      recorder.close();
+    }
   });
 });
