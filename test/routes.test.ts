@@ -52,6 +52,10 @@ const CONTRACT = [
   // §17
   'GET /api/events',
   'GET /api/events/stream',
+  // Contract 2, §19: the API description.
+  'GET /api/openapi.json',
+  'GET /api/asyncapi.json',
+  'GET /api/docs',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);

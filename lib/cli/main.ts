@@ -32,6 +32,15 @@ program
     await runServer();
   });
 
+program
+  .command('mcp')
+  .description('Serve the agent tools (tasks, reports, messages, spawn) over MCP on stdio, for Claude Code, Codex, Gemini CLI…')
+  .action(async () => {
+    const { serverUrl } = await import('./client.js');
+    const { runMcp } = await import('./mcp.js');
+    await runMcp(serverUrl(program.opts<{ server?: string }>().server, process.env), pkg.version);
+  });
+
 projectCommands(program);
 taskCommands(program);
 sessionCommands(program);
