@@ -68,7 +68,7 @@ export function followEvents(options: FollowOptions): { stop(): void; done: Prom
       const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempt, 6));
       await new Promise<void>((resolve) => {
         wake = resolve;
-        setTimeout(resolve, delay).unref();
+        setTimeout(resolve, delay);
       });
     }
   })();
