@@ -35,7 +35,7 @@ async function report(ctx: Ctx, id: string | undefined, opts: { sessionId?: stri
   );
   const message = `${change.verb}${opts.reason ? `: ${opts.reason}` : ''}`;
   await ctx.client.post(`/api/sessions/${encodeURIComponent(sessionId)}/timeline`, { type: change.type, message, taskId });
-  ctx.out(task, (t) => `Task ${t.id} reported ${change.sessionStatus} by session ${sessionId}`);
+  ctx.out(task, (t) => (owns ? `Task ${t.id} is now completed by session ${sessionId}, its claim holder` : `Task ${t.id} reported ${change.sessionStatus} by session ${sessionId}`));
 }
 
 /**
