@@ -590,3 +590,37 @@ describe('maestro task next --claim (CLI)', () => {
     expect((await cli(['task', 'release', extra], { MAESTRO_SESSION_ID: agents[1]! })).stdout).toMatch(new RegExp(`^Released ${extra} .*<ready>`));
   });
 });
+
+describe('queue sessions in the CLI (§18.4)', () => {
+  it('the processing item is the default task of task get, task complete and report', { timeout: 120_000 }, async () => {
+    const server = await startTestServer();
+    const { call } = server;
+    const project = (await call('POST', '/api/projects', { name: 'Queue' })).body.id;
+    const t1 = (await call('POST', '/api/tasks', { projectId: project, title: 'First' })).body.id;
+    const t2 = (await call('POST', '/api/tasks', { projectId: project, title: 'Second' })).body.id;
+    const spawned = await call('POST', '/api/sessions/spawn', { projectId: project, taskIds: [t1, t2], strategy: 'queue' });
+    expect(spawned.status).toBe(201);
+    const sessionId = spawned.body.sessionId;
+    const env = { ...spawned.body.envVars, MAESTRO_API_URL: server.url, PATH: process.env.PATH ?? '' };
+    const cli = async (args: string[]) => {
+      const r = await execa(process.execPath, [CLI_BIN, ...args], { env, extendEnv: false, reject: false, stdin: 'ignore' });
+      return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    };
+    await call('POST', `/api/sessions/${sessionId}/queue/start`);
+    await call('POST', `/api/sessions/${sessionId}/queue/complete`);
+    await call('POST', `/api/sessions/${sessionId}/queue/start`); // now processing t2, while MAESTRO_TASK_IDS starts with t1
+
+    const [get, report] = await Promise.all([cli(['task', 'get']), cli(['report', 'halfway'])]);
+    expect(get.stdout).toMatch(new RegExp(`^ID:\\s+${t2}$`, 'm'));
+    expect(report.code, report.stderr).toBe(0);
+    const complete = await cli(['task', 'complete']);
+    expect(complete.stdout).toBe(`Task ${t2} reported completed by session ${sessionId}`);
+    const timeline = (await call('GET', `/api/sessions/${sessionId}`)).body.timeline;
+    expect(timeline.filter((e: any) => ['progress', 'task_completed'].includes(e.type)).map((e: any) => [e.type, e.taskId]).slice(-3)).toEqual([
+      ['task_completed', t1], ['progress', t2], ['task_completed', t2],
+    ]);
+    // Outside a queue, the first of MAESTRO_TASK_IDS stays the default.
+    expect((await execa(process.execPath, [CLI_BIN, 'task', 'get'], { env: { ...env, MAESTRO_STRATEGY: 'simple' }, extendEnv: false, reject: false })).stdout)
+      .toMatch(new RegExp(`^ID:\\s+${t1}$`, 'm'));
+  });
+});
