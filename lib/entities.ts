@@ -50,8 +50,14 @@ export const Task = v.object({
   skillIds: strings,
   agentIds: strings,
   dependencies: strings,
+  claim: v.optional(v.object({ sessionId: v.string(), claimedAt: ms, expiresAt: ms, leaseMs: v.number() })),
   sessionCount: v.pipe(v.number(), v.integer(), v.description('Derived: the length of sessionIds')),
+  blockedBy: v.pipe(strings, v.description('Derived: the dependencies that are not completed')),
+  ready: v.pipe(v.boolean(), v.description('Derived: todo, nothing blocking it and no live claim')),
 });
+
+/** The answer of `next` and `claim-next` (§18.2). */
+export const NextTask = v.object({ task: v.nullable(Task) });
 
 const SessionEvent = v.object({ id: v.string(), timestamp: ms, type: v.string(), data: v.optional(v.unknown()) });
 const TimelineEntry = v.object({
@@ -209,6 +215,8 @@ export const EVENT_DATA: Record<EventName, v.GenericSchema> = {
   'task:created': Task,
   'task:updated': Task,
   'task:deleted': id,
+  'task:ready': Task,
+  'task:claim_released': v.object({ taskId: v.string(), sessionId: v.string(), reason: v.picklist(['expired', 'session_ended', 'released']) }),
   'session:created': Session,
   'session:updated': Session,
   'session:deleted': id,

@@ -17,6 +17,9 @@ export interface SpawnEvent {
   _isSpawnCreated: true;
 }
 
+/** Why a claim ended (contract §18.3). */
+export type ClaimReleaseReason = 'expired' | 'session_ended' | 'released';
+
 type QueueItemEvent = { sessionId: string; taskId: string; item: QueueItem };
 
 /** Every event the server broadcasts, with its `data` (contract §4.4). */
@@ -27,6 +30,8 @@ export interface EventMap {
   'task:created': TaskView;
   'task:updated': TaskView;
   'task:deleted': { id: string };
+  'task:ready': TaskView;
+  'task:claim_released': { taskId: string; sessionId: string; reason: ClaimReleaseReason };
   'session:created': Session;
   'session:updated': Session;
   'session:deleted': { id: string };

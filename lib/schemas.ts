@@ -98,6 +98,7 @@ export const CreateTask = v.object({
   priority: v.optional(oneOf('priority', TASK_PRIORITIES), 'medium'),
   initialPrompt: textOr('initialPrompt', ''),
   skillIds: v.optional(stringList('skillIds'), []),
+  dependencies: v.optional(stringList('dependencies'), []),
 });
 
 export const UpdateTask = v.object({
@@ -109,9 +110,22 @@ export const UpdateTask = v.object({
   skillIds: v.optional(stringList('skillIds')),
   agentIds: v.optional(stringList('agentIds')),
   sessionIds: v.optional(stringList('sessionIds')),
+  dependencies: v.optional(stringList('dependencies')),
   updateSource: v.optional(oneOf('updateSource', ['user', 'session'] as const), 'user'),
   sessionId: optionalText('sessionId'),
 });
+
+// Next and claims (contract §18.2)
+const LEASE_MESSAGE = 'leaseMs must be an integer from 60000 to 86400000';
+const leaseMs = v.optional(
+  v.pipe(v.number(LEASE_MESSAGE), v.integer(LEASE_MESSAGE), v.minValue(60_000, LEASE_MESSAGE), v.maxValue(86_400_000, LEASE_MESSAGE)),
+  900_000,
+);
+export const NextQuery = v.object({ projectId: requiredText('projectId') });
+export const ClaimTask = v.object({ sessionId: requiredText('sessionId'), leaseMs });
+export const ClaimNext = v.object({ projectId: requiredText('projectId'), sessionId: requiredText('sessionId'), leaseMs });
+export type ClaimInput = v.InferOutput<typeof ClaimTask>;
+export type ClaimNextInput = v.InferOutput<typeof ClaimNext>;
 
 export const TaskTimelinePost = v.object({
   message: requiredText('message'),

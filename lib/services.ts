@@ -1,9 +1,11 @@
 import type { Config } from './config.js';
 import { Db, dataDirStorage } from './db.js';
 import { EventHub } from './events.js';
+import { TaskGraph } from './graph.js';
 import type { Logger } from './log.js';
 import { SkillStore } from './skills.js';
 import { Spawner } from './spawn.js';
+import { ClaimStore } from './stores/claims.js';
 import { repairLinks } from './stores/links.js';
 import { ProjectStore } from './stores/projects.js';
 import { QueueStore } from './stores/queues.js';
@@ -19,6 +21,10 @@ export interface Services {
   db: Db;
   projects: ProjectStore;
   tasks: TaskStore;
+  /** Next, claims and leases (contract §18.2, §18.3). */
+  claims: ClaimStore;
+  /** Derived indexes of the task graph: dependents, ready tasks, claims. */
+  graph: TaskGraph;
   sessions: SessionStore;
   queues: QueueStore;
   templates: TemplateStore;
@@ -49,18 +55,22 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
   if (repaired > 0) log.info(`Restored ${repaired} task↔session link(s) that only one side recorded`);
   const templates = new TemplateStore(db);
   await templates.seed();
+  const graph = new TaskGraph(db);
+  const claims = new ClaimStore(db, graph, log);
   return {
     config,
     log,
     hub,
     db,
     projects: new ProjectStore(db),
-    tasks: new TaskStore(db),
-    sessions: new SessionStore(db),
+    tasks: new TaskStore(db, graph),
+    claims,
+    graph,
+    sessions: new SessionStore(db, graph),
     queues: new QueueStore(db),
     templates,
     skills: new SkillStore(config.skillsDir, log),
     spawner: new Spawner(db, templates, config, log),
-    onClose: [() => clearInterval(pruning), () => db.events.close()],
+    onClose: [() => clearInterval(pruning), () => db.events.close(), () => claims.close()],
   };
 }

@@ -110,7 +110,9 @@ export class Spawner {
     // 1–2: the session, its links and its queue, on disk but announced to nobody yet.
     const created = await this.db.mutate((tx) => {
       const before = taskIds.map((id) => tx.get('tasks', id)!);
-      const { session, tasks } = createSession(tx, { projectId, taskIds, name, strategy, status: 'spawning', env: {}, metadata });
+      // A queue works on one task at a time: only its first item is started (contract §18.4).
+      const started = strategy === 'queue' ? taskIds.slice(0, 1) : taskIds;
+      const { session, tasks } = createSession(tx, { projectId, taskIds, name, strategy, status: 'spawning', env: {}, metadata }, started);
       if (strategy === 'queue') newQueue(tx, session);
       return { session, before, after: tasks };
     });

@@ -48,10 +48,22 @@ export interface Task {
   skillIds: string[];
   agentIds: string[];
   dependencies: string[];
+  /** The session working on the task under a lease (contract §18.2); absent when unclaimed. */
+  claim?: TaskClaim;
 }
 
-/** A task as served: with the derived `sessionCount` (never stored). */
-export type TaskView = Task & { sessionCount: number };
+export interface TaskClaim {
+  sessionId: string;
+  claimedAt: number;
+  expiresAt: number;
+  leaseMs: number;
+}
+
+/**
+ * A task as served: with the derived `sessionCount`, `blockedBy` (dependencies not yet `completed`) and `ready`
+ * (`todo`, nothing blocking, no claim). Never stored (contract §5, §18.1).
+ */
+export type TaskView = Task & { sessionCount: number; blockedBy: string[]; ready: boolean };
 
 export interface SessionEvent {
   id: string;
@@ -116,4 +128,23 @@ export interface Template {
   updatedAt: number;
 }
 
-export const taskView = (task: Task): TaskView => ({ ...task, sessionCount: task.sessionIds.length });
+/**
+ * The dependencies of `task` that are not `completed`, looked up through `lookup` (a transaction's `tx.get` inside
+ * a mutation, the committed state outside). An ID naming no task (legacy data) blocks nothing: it can never complete.
+ */
+export const blockedBy = (task: Task, lookup: (id: string) => Task | undefined): string[] =>
+  task.dependencies.filter((id) => {
+    const dep = lookup(id);
+    return dep !== undefined && dep.status !== 'completed';
+  });
+
+/** A task as served: the stored task plus its derived fields, its dependencies looked up through `lookup`. */
+export function taskView(task: Task, lookup: (id: string) => Task | undefined): TaskView {
+  const blocked = blockedBy(task, lookup);
+  return {
+    ...task,
+    sessionCount: task.sessionIds.length,
+    blockedBy: blocked,
+    ready: task.status === 'todo' && blocked.length === 0 && task.claim === undefined,
+  };
+}

@@ -46,7 +46,7 @@ async function ok(method: string, path: string, body?: unknown, status = 200) {
 const create = (path: string, body: unknown) => ok('POST', path, body, 201);
 
 const stored = (...parts: string[]) => JSON.parse(readFileSync(join(env.DATA_DIR!, ...parts), 'utf8'));
-const withoutCount = ({ sessionCount: _derived, ...task }: Record<string, unknown>) => task;
+const withoutCount = ({ sessionCount: _derived, blockedBy: _blocked, ready: _ready, ...task }: Record<string, unknown>) => task;
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
 function random(seed: number) {

@@ -59,7 +59,7 @@ function readStored(path: string) {
   return value;
 }
 
-const withoutCount = ({ sessionCount: _derived, ...task }: Record<string, unknown>) => task;
+const withoutCount = ({ sessionCount: _derived, blockedBy: _blocked, ready: _ready, ...task }: Record<string, unknown>) => task;
 
 function writeJson(path: string, value: unknown) {
   mkdirSync(dirname(path), { recursive: true });

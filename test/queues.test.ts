@@ -35,6 +35,7 @@ async function getQueue(sessionId: string) {
   return res.body as { queue: any; stats: any };
 }
 
+const getSession = async (id: string) => (await call('GET', `/api/sessions/${id}`)).body;
 const getTask = async (id: string) => (await call('GET', `/api/tasks/${id}`)).body;
 const stats = (counts: Partial<Record<'queued' | 'processing' | 'completed' | 'failed' | 'skipped', number>>) => {
   const all = { queued: 0, processing: 0, completed: 0, failed: 0, skipped: 0, ...counts };
@@ -192,7 +193,12 @@ describe('POST …/queue/start', () => {
       ['queue:item_started', { sessionId, taskId: taskIds[0], item: res.body.item }],
       ['queue:updated', { sessionId, queue: after.queue }],
       ['task:updated', updatedTask],
+      ['session:updated', await getSession(sessionId)],
     ]);
+    // Each queue step is on the session's timeline (§18.4).
+    expect((await getSession(sessionId)).timeline.at(-1)).toEqual({
+      id: expect.any(String), type: 'task_started', timestamp: res.body.item.startedAt, message: `Started processing task ${taskIds[0]}`, taskId: taskIds[0],
+    });
   });
 
   it('refuses while an item is processing, changing nothing', async () => {
@@ -258,7 +264,9 @@ describe('POST …/queue/complete', () => {
       ['queue:item_completed', { sessionId, taskId: taskIds[0], item: res.body.completedItem }],
       ['queue:updated', { sessionId, queue: after.queue }],
       ['task:updated', task],
+      ['session:updated', await getSession(sessionId)],
     ]);
+    expect((await getSession(sessionId)).timeline.at(-1)).toMatchObject({ type: 'task_completed', message: `Completed task ${taskIds[0]}`, taskId: taskIds[0] });
   });
 
   it('says "Queue is empty." when nothing is left', async () => {
@@ -310,7 +318,11 @@ describe('POST …/queue/fail', () => {
       ['queue:item_failed', { sessionId, taskId: taskIds[0], item: res.body.failedItem, reason: 'tests do not compile' }],
       ['queue:updated', { sessionId, queue: after.queue }],
       ['task:updated', task],
+      ['session:updated', await getSession(sessionId)],
     ]);
+    expect((await getSession(sessionId)).timeline.at(-1)).toMatchObject({
+      type: 'task_failed', message: `Failed task ${taskIds[0]}: tests do not compile`, taskId: taskIds[0],
+    });
   });
 
   it.each([
@@ -346,7 +358,7 @@ describe('POST …/queue/fail', () => {
 });
 
 describe('POST …/queue/skip', () => {
-  it('skips the processing item (not the first queued one) and leaves the task sessionStatus alone', async () => {
+  it('skips the processing item (not the first queued one) and reports the task skipped (§18.4)', async () => {
     const { sessionId, taskIds } = await spawnQueue();
     const started = (await op(sessionId, 'start')).body.item;
     const taskBefore = await getTask(taskIds[0]!);
@@ -366,13 +378,17 @@ describe('POST …/queue/skip', () => {
     expect(after.queue.items).toEqual([res.body.skippedItem, ...before.queue.items.slice(1)]);
     expect(after.queue.currentIndex).toBe(-1);
     expect(after.stats).toEqual(stats({ skipped: 1, queued: 2 }));
-    expect(await getTask(taskIds[0]!)).toEqual(taskBefore);
+    const skipped = await getTask(taskIds[0]!);
+    expect(skipped).toEqual({ ...taskBefore, sessionStatus: 'skipped', updatedAt: expect.any(Number) });
     expect(taskBefore.sessionStatus).toBe('working');
 
     expect(pairs(await ws.drain())).toEqual([
       ['queue:item_skipped', { sessionId, taskId: taskIds[0], item: res.body.skippedItem }],
       ['queue:updated', { sessionId, queue: after.queue }],
+      ['task:updated', skipped],
+      ['session:updated', await getSession(sessionId)],
     ]);
+    expect((await getSession(sessionId)).timeline.at(-1)).toMatchObject({ type: 'task_skipped', message: `Skipped task ${taskIds[0]}`, taskId: taskIds[0] });
   });
 
   it('skips the first queued item when nothing is processing', async () => {
@@ -391,8 +407,8 @@ describe('POST …/queue/skip', () => {
     const after = await getQueue(sessionId);
     expect(after.queue.items.map((i: any) => i.status)).toEqual(['skipped', 'skipped', 'queued']);
     expect(after.queue.currentIndex).toBe(-1);
-    expect(await getTask(taskIds[1]!)).toEqual(task);
-    expect(pairs(await ws.drain()).map(([type]) => type)).toEqual(['queue:item_skipped', 'queue:updated']);
+    expect(await getTask(taskIds[1]!)).toEqual({ ...task, sessionStatus: 'skipped', updatedAt: expect.any(Number) });
+    expect(pairs(await ws.drain()).map(([type]) => type)).toEqual(['queue:item_skipped', 'queue:updated', 'task:updated', 'session:updated']);
   });
 
   it('says "Queue is empty." after the last one, then refuses with "No items left in queue to skip"', async () => {
@@ -525,7 +541,7 @@ describe('a full run through a 3-task queue', () => {
       expect(events[1]).toEqual(['queue:updated', { sessionId, queue }]);
       return res.body;
     }
-    const finishTypes = (kind: string) => [`queue:item_${kind}`, 'queue:updated', 'task:updated'];
+    const finishTypes = (kind: string) => [`queue:item_${kind}`, 'queue:updated', 'task:updated', 'session:updated'];
 
     expect((await top()).item.taskId).toBe(t1);
     expect((await step('start', undefined, finishTypes('started'))).message).toBe(`Started processing task ${t1}`);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { scanRoutes } from '../lib/routes.js';
 import { inProcess, ROOT } from './helpers.js';
 
-/** The endpoint index of the contract (§3.0). */
+/** The endpoint index of the contract (§3.0), plus the task graph's endpoints (§18.2). */
 const CONTRACT = [
   'GET /health',
   'GET /ws-status',
@@ -19,6 +19,10 @@ const CONTRACT = [
   'DELETE /api/tasks/:id',
   'GET /api/tasks/:id/children',
   'POST /api/tasks/:id/timeline',
+  'GET /api/tasks/next',
+  'POST /api/tasks/claim-next',
+  'POST /api/tasks/:id/claim',
+  'DELETE /api/tasks/:id/claim',
   'GET /api/sessions',
   'POST /api/sessions',
   'GET /api/sessions/:id',

@@ -226,6 +226,8 @@ describe('spawn with the CLI shipped in this package', async () => {
     expect(res.status).toBe(201);
     const sid = res.body.sessionId;
     expect(res.body.session).toMatchObject({ name: 'Night shift', strategy: 'queue', status: 'spawning' });
+    // A queue starts one task at a time: only its first item gets a task_started entry (§18.4).
+    expect(res.body.session.timeline.map((e: any) => [e.type, e.taskId])).toEqual([['session_started', undefined], ['task_started', taskIds[0]]]);
     expect(res.body.session.metadata).toEqual({
       skills: ['maestro-worker', 'code-review'],
       spawnedBy: null,

@@ -30,15 +30,17 @@ const getTask = async (id: string) => (await call('GET', `/api/tasks/${id}`)).bo
 const getSession = async (id: string) => (await call('GET', `/api/sessions/${id}`)).body;
 const taskFile = (task: { projectId: string; id: string }) => join(dataDir, 'tasks', task.projectId, `${task.id}.json`);
 
-/** The task's file: 2-space pretty JSON, equal to the served task minus the derived `sessionCount` (§5). */
+/** The task's file: 2-space pretty JSON, equal to the served task minus the derived `sessionCount`, `blockedBy`, `ready` (§5). */
 function expectStored(served: Record<string, any>) {
   const text = readFileSync(taskFile(served as { projectId: string; id: string }), 'utf8');
   const stored = JSON.parse(text);
   expect(text.trimEnd()).toBe(JSON.stringify(stored, null, 2));
-  const { sessionCount, ...rest } = served;
+  const { sessionCount, blockedBy, ready, ...rest } = served;
   expect(sessionCount).toBe(served.sessionIds.length);
+  expect(blockedBy).toEqual(expect.any(Array));
+  expect(ready).toEqual(expect.any(Boolean));
   expect(stored).toEqual(rest);
-  expect('sessionCount' in stored).toBe(false);
+  for (const derived of ['sessionCount', 'blockedBy', 'ready']) expect(derived in stored).toBe(false);
 }
 
 /** `sid ∈ task.sessionIds` ⇔ `tid ∈ session.taskIds`, over everything the server holds (§2.8). */
@@ -74,6 +76,8 @@ describe('POST /api/tasks', () => {
       agentIds: [],
       dependencies: [],
       sessionCount: 0,
+      blockedBy: [],
+      ready: true,
     });
     expect(res.body.createdAt).toBeGreaterThanOrEqual(before);
     expect(res.body.updatedAt).toBe(res.body.createdAt);
@@ -96,9 +100,9 @@ describe('POST /api/tasks', () => {
     expect((await makeTask({ parentId: null })).parentId).toBeNull();
   });
 
-  it('ignores status, dependencies, timestamps, links and unknown fields, and never stores them', async () => {
+  it('ignores status, timestamps, links and unknown fields, and never stores them', async () => {
     const task = await makeTask({
-      status: 'completed', dependencies: ['task_x'], createdAt: 1, updatedAt: 1, startedAt: 1, completedAt: 1,
+      status: 'completed', createdAt: 1, updatedAt: 1, startedAt: 1, completedAt: 1,
       sessionIds: ['sess_x'], agentIds: ['a'], sessionCount: 9, sessionStatus: 'working', id: 'task_mine', color: 'red',
     });
     expect(task).toMatchObject({
@@ -282,13 +286,14 @@ describe('PATCH /api/tasks/:id', () => {
     expect(again.startedAt).toBe(reopened.startedAt);
   });
 
-  it('ignores id, projectId, parentId, initialPrompt, dependencies, timestamps, timeline, sessionCount and unknown keys', async () => {
+  it('ignores id, projectId, parentId, initialPrompt, timestamps, timeline, derived fields and unknown keys', async () => {
     const parent = await makeTask({ title: 'parent' });
     const task = await makeTask({ parentId: parent.id, initialPrompt: 'p' });
     await tick();
     const res = await call('PATCH', `/api/tasks/${task.id}`, {
-      id: 'task_other', projectId: 'proj_other', parentId: null, initialPrompt: 'changed', dependencies: ['x'],
-      createdAt: 1, startedAt: 2, completedAt: 3, timeline: [{ type: 'x' }], sessionCount: 7, color: 'red',
+      id: 'task_other', projectId: 'proj_other', parentId: null, initialPrompt: 'changed',
+      createdAt: 1, startedAt: 2, completedAt: 3, timeline: [{ type: 'x' }], sessionCount: 7, blockedBy: ['x'], ready: false,
+      claim: { sessionId: 'sess_x', claimedAt: 1, expiresAt: 2, leaseMs: 1 }, color: 'red',
     });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ ...task, updatedAt: expect.any(Number) });

@@ -37,9 +37,9 @@ export class Client {
   post = <T = any>(path: string, body: unknown = {}) => this.request<T>('POST', path, body);
   patch = <T = any>(path: string, body: unknown) => this.request<T>('PATCH', path, body);
   put = <T = any>(path: string, body: unknown) => this.request<T>('PUT', path, body);
-  delete = <T = any>(path: string) => this.request<T>('DELETE', path);
+  delete = <T = any>(path: string, headers?: Record<string, string>) => this.request<T>('DELETE', path, undefined, headers);
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
     const url = this.baseUrl + path;
     let res: Response;
     try {
@@ -49,6 +49,7 @@ export class Client {
           ...this.headers,
           ...(body !== undefined && { 'content-type': 'application/json' }),
           ...(this.token && { authorization: `Bearer ${this.token}` }),
+          ...headers,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),

@@ -21,9 +21,20 @@ export const taskDetails = (t: TaskView) =>
   fields([
     ['ID', t.id], ['Title', t.title], ['Project', t.projectId], ['Parent', t.parentId ?? '-'], ['Status', t.status],
     ['Session status', t.sessionStatus ?? '-'], ['Priority', t.priority], ['Sessions', t.sessionIds.join(', ') || '-'],
+    ['Depends on', t.dependencies?.join(', ') || '-'], ['Blocked by', t.blockedBy?.join(', ') || '-'], ['Ready', t.ready ? 'yes' : 'no'],
+    ['Claim', t.claim ? `${t.claim.sessionId} until ${time(t.claim.expiresAt)}` : '-'],
     ['Created', time(t.createdAt)], ['Started', time(t.startedAt)], ['Completed', time(t.completedAt)],
     ['Description', t.description || '-'],
   ]);
+
+/** Where a task stands in the graph (§18): `ready`, `blocked by …`, `claimed by … until …`; empty for none. */
+export const graphMarks = (t: TaskView) =>
+  [
+    t.ready ? 'ready' : '',
+    t.blockedBy?.length ? `blocked by ${t.blockedBy.join(', ')}` : '',
+    t.claim ? `claimed by ${t.claim.sessionId} until ${time(t.claim.expiresAt)}` : '',
+  ].filter(Boolean).map((m) => `  <${m}>`).join('');
+export const taskGraphLine = (t: TaskView) => `${taskLine(t)}${graphMarks(t)}`;
 
 /** Tasks as a tree: roots first, each child indented under its parent; orphans (parent gone) count as roots. */
 export function taskTree(tasks: TaskView[], rootIds?: string[]): string {
@@ -38,7 +49,7 @@ export function taskTree(tasks: TaskView[], rootIds?: string[]): string {
   const walk = (t: TaskView, prefix: string, last: boolean, depth: number) => {
     if (seen.has(t.id)) return; // a cycle in parentId; show each task once
     seen.add(t.id);
-    lines.push(depth === 0 ? taskLine(t) : `${prefix}${last ? '└─ ' : '├─ '}${taskLine(t)}`);
+    lines.push(depth === 0 ? taskGraphLine(t) : `${prefix}${last ? '└─ ' : '├─ '}${taskGraphLine(t)}`);
     const kids = children.get(t.id) ?? [];
     const next = depth === 0 ? '' : `${prefix}${last ? '   ' : '│  '}`;
     kids.forEach((k, i) => walk(k, next, i === kids.length - 1, depth + 1));

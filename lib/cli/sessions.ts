@@ -3,6 +3,7 @@ import { ROLES, SESSION_STATUSES, STRATEGIES, type Session, TIMELINE_TYPES } fro
 import { CliError, EXIT } from './client.js';
 import { action } from './context.js';
 import * as f from './format.js';
+import { currentTaskId } from './tasks.js';
 
 const path = (id: string) => `/api/sessions/${encodeURIComponent(id)}`;
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -96,7 +97,7 @@ export function sessionCommands(program: Command) {
     .option('-t, --task-id <id>', 'the task it is about (default: the session\'s first task)')
     .option('--session-id <id>', 'session (default: $MAESTRO_SESSION_ID)')
     .action(action(async (ctx, message: string, opts: { type: string; taskId?: string; sessionId?: string }) => {
-      const taskId = opts.taskId ?? ctx.env.MAESTRO_TASK_IDS?.split(',')[0] ?? undefined;
+      const taskId = opts.taskId ?? (await currentTaskId(ctx)) ?? ctx.env.MAESTRO_TASK_IDS?.split(',')[0] ?? undefined;
       const s = await ctx.client.post<Session>(`${path(ctx.sessionId(opts.sessionId))}/timeline`, { message, type: opts.type, taskId });
       ctx.out(s.timeline.at(-1), (e) => `Reported: ${e ? f.timelineLine(e) : message}`);
     }));

@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, type TaskView } from '../types.js';
 import { action, type Ctx } from './context.js';
 import * as f from './format.js';
+import { graphCommands } from './graph.js';
 
 const path = (id: string) => `/api/tasks/${encodeURIComponent(id)}`;
 const query = (params: Record<string, string | undefined>) => {
@@ -19,16 +20,40 @@ async function report(ctx: Ctx, id: string | undefined, opts: { sessionId?: stri
   type: 'task_started' | 'task_completed' | 'task_blocked';
   verb: string;
 }) {
-  const taskId = ctx.taskId(id);
+  const taskId = id ?? (await currentTaskId(ctx)) ?? ctx.taskId();
   const sessionId = opts.sessionId ?? ctx.env.MAESTRO_SESSION_ID;
   if (!sessionId) {
     const task = await ctx.client.patch<TaskView>(path(taskId), { status: change.status });
     return ctx.out(task, (t) => `Task ${t.id} is now ${t.status}`);
   }
-  const task = await ctx.client.patch<TaskView>(path(taskId), { sessionStatus: change.sessionStatus, updateSource: 'session', sessionId });
+  // The session holding a task's claim owns it (§18.2): completing it completes the task, which unblocks its
+  // dependents. Otherwise the session only reports its own view (sessionStatus), as agents always did.
+  const owns = change.status === 'completed' && (await ctx.client.get<TaskView>(path(taskId))).claim?.sessionId === sessionId;
+  const task = await ctx.client.patch<TaskView>(
+    path(taskId),
+    owns ? { status: 'completed', sessionStatus: 'completed', sessionId } : { sessionStatus: change.sessionStatus, updateSource: 'session', sessionId },
+  );
   const message = `${change.verb}${opts.reason ? `: ${opts.reason}` : ''}`;
   await ctx.client.post(`/api/sessions/${encodeURIComponent(sessionId)}/timeline`, { type: change.type, message, taskId });
-  ctx.out(task, (t) => `Task ${t.id} reported ${change.sessionStatus} by session ${sessionId}`);
+  ctx.out(task, (t) => (owns ? `Task ${t.id} is now completed by session ${sessionId}, its claim holder` : `Task ${t.id} reported ${change.sessionStatus} by session ${sessionId}`));
+}
+
+/**
+ * The task a command is about when none is named, inside a session terminal: for a queue session, the task of its
+ * processing item (§18.4); undefined otherwise (callers fall back to the first of $MAESTRO_TASK_IDS).
+ */
+export async function currentTaskId(ctx: Ctx): Promise<string | undefined> {
+  const sessionId = ctx.env.MAESTRO_SESSION_ID;
+  if (!sessionId || ['simple', 'tree'].includes(ctx.env.MAESTRO_STRATEGY ?? '')) return undefined;
+  try {
+    const { queue } = await ctx.client.get<{ queue: { items: { taskId: string; status: string }[]; currentIndex: number } }>(
+      `/api/sessions/${encodeURIComponent(sessionId)}/queue`,
+    );
+    const item = queue.items[queue.currentIndex];
+    return item?.status === 'processing' ? item.taskId : undefined;
+  } catch {
+    return undefined; // not a queue session, or no queue: the usual default applies
+  }
 }
 
 export function taskCommands(program: Command) {
@@ -63,8 +88,8 @@ export function taskCommands(program: Command) {
       ctx.out(created, (t) => `Created task ${t.id}\n${f.taskDetails(t)}`);
     }));
 
-  task.command('get [id]').description('Show a task (default: the session\'s first task)').action(action(async (ctx, id?: string) => {
-    ctx.out(await ctx.client.get<TaskView>(path(ctx.taskId(id))), f.taskDetails);
+  task.command('get [id]').description('Show a task (default: the queue\'s current task, else the session\'s first task)').action(action(async (ctx, id?: string) => {
+    ctx.out(await ctx.client.get<TaskView>(path(id ?? (await currentTaskId(ctx)) ?? ctx.taskId())), f.taskDetails);
   }));
 
   task
@@ -107,6 +132,8 @@ export function taskCommands(program: Command) {
       const tasks = await ctx.client.get<TaskView[]>(`/api/tasks${query({ projectId })}`);
       ctx.out(tasks, (ts) => f.taskTree(ts, root && [root.id]));
     }));
+
+  graphCommands(task);
 
   task.command('delete <id>').description('Delete a task (its children stay)').action(action(async (ctx, id: string) => {
     ctx.out(await ctx.client.delete(path(id)), () => `Deleted task ${id}`);

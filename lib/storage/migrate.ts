@@ -50,7 +50,12 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
         agentIds: strings(value.agentIds),
         dependencies: strings(value.dependencies),
       };
-      delete (task as { sessionCount?: unknown }).sessionCount;
+      // Derived fields are never stored; a claim that is not one (hand-edited file) is dropped.
+      for (const key of ['sessionCount', 'blockedBy', 'ready'] as const) delete (task as Record<string, unknown>)[key];
+      const claim = value.claim;
+      if (claim !== undefined && !(isObject(claim) && isId(claim.sessionId) && typeof claim.expiresAt === 'number' && typeof claim.leaseMs === 'number')) {
+        delete (task as Record<string, unknown>).claim;
+      }
       return { id, entity: task, order: task.createdAt, migrated: false };
     }
     case 'sessions': {

@@ -21,7 +21,7 @@ export function taskWithSession(tx: Tx, task: Task, sessionId: string, linked: b
 
 /** Emits `task:created`/`task:updated` with the served form, and the `subtask:*` projection for a child task. */
 export function emitTask(tx: Tx, change: 'created' | 'updated', task: Task): void {
-  const view = taskView(task);
+  const view = taskView(task, (id) => tx.get('tasks', id));
   tx.emit(`task:${change}`, view);
   if (task.parentId) tx.emit(`subtask:${change}`, { taskId: task.parentId, subtask: view });
 }

@@ -1,6 +1,7 @@
 import type { Db, Tx } from '../db.js';
 import { notFound, validationError } from '../errors.js';
-import type { QueueItem, QueueState, Session, TaskSessionStatus } from '../types.js';
+import { newId } from '../ids.js';
+import type { QueueItem, QueueState, Session, TaskSessionStatus, TimelineType } from '../types.js';
 import { emitTask } from './links.js';
 
 export interface QueueStats {
@@ -15,6 +16,7 @@ export interface QueueStats {
 type Finish = 'completed' | 'failed' | 'skipped';
 const VERB: Record<Finish, string> = { completed: 'Completed', failed: 'Failed', skipped: 'Skipped' };
 const KEY = { completed: 'completedItem', failed: 'failedItem', skipped: 'skippedItem' } as const;
+const TIMELINE: Record<Finish, TimelineType> = { completed: 'task_completed', failed: 'task_failed', skipped: 'task_skipped' };
 
 export const queueStats = (queue: QueueState): QueueStats => {
   const stats = { total: queue.items.length, queued: 0, processing: 0, completed: 0, failed: 0, skipped: 0 };
@@ -73,7 +75,7 @@ export class QueueStore {
       const item: QueueItem = { ...queue.items[index]!, status: 'processing', startedAt: tx.now };
       this.#save(tx, queue, index, item, index);
       tx.emit('queue:item_started', { sessionId, taskId: item.taskId, item });
-      this.#afterChange(tx, sessionId, item.taskId, 'working');
+      this.#afterChange(tx, sessionId, item.taskId, 'working', { type: 'task_started', message: `Started processing task ${item.taskId}` });
       return { success: true, item, message: `Started processing task ${item.taskId}` };
     });
   }
@@ -117,7 +119,8 @@ export class QueueStore {
       const updated = this.#save(tx, queue, index, item, -1);
       if (status === 'failed') tx.emit('queue:item_failed', { sessionId, taskId: item.taskId, item, ...(reason !== undefined && { reason }) });
       else tx.emit(status === 'completed' ? 'queue:item_completed' : 'queue:item_skipped', { sessionId, taskId: item.taskId, item });
-      this.#afterChange(tx, sessionId, item.taskId, status === 'skipped' ? undefined : status);
+      const message = `${VERB[status]} task ${item.taskId}${status === 'failed' && reason ? `: ${reason}` : ''}`;
+      this.#afterChange(tx, sessionId, item.taskId, status, { type: TIMELINE[status], message });
       const next = nextQueued(updated);
       return {
         success: true,
@@ -141,14 +144,24 @@ export class QueueStore {
     return updated;
   }
 
-  /** `queue:updated` after every change, then the task whose `sessionStatus` the change set. */
-  #afterChange(tx: Tx, sessionId: string, taskId?: string, sessionStatus?: TaskSessionStatus) {
+  /**
+   * `queue:updated` after every change, then the task whose `sessionStatus` the change set, then the session whose
+   * timeline records the step (contract §18.4).
+   */
+  #afterChange(tx: Tx, sessionId: string, taskId?: string, sessionStatus?: TaskSessionStatus, step?: { type: TimelineType; message: string }) {
     tx.emit('queue:updated', { sessionId, queue: tx.get('queues', sessionId)! });
     const task = taskId && sessionStatus ? tx.get('tasks', taskId) : undefined;
     if (task && sessionStatus) {
       const updated = { ...task, sessionStatus, updatedAt: tx.now };
       tx.put('tasks', updated);
       emitTask(tx, 'updated', updated);
+    }
+    const session = step && tx.get('sessions', sessionId);
+    if (session && step) {
+      const entry = { id: newId('evt', tx.now), type: step.type, timestamp: tx.now, message: step.message, ...(taskId && { taskId }) };
+      const updated: Session = { ...session, timeline: [...session.timeline, entry], lastActivity: tx.now };
+      tx.put('sessions', updated);
+      tx.emit('session:updated', updated);
     }
   }
 }

@@ -1,16 +1,21 @@
 import { hostname } from 'node:os';
 import type { Db, Tx } from '../db.js';
 import { ApiError, notFound, projectNotFound, sessionNotFound, taskNotFound } from '../errors.js';
+import type { TaskGraph } from '../graph.js';
 import { newId } from '../ids.js';
 import type { CreateSessionInput, SessionQueryInput, TimelineInputValue, UpdateSessionInput } from '../schemas.js';
 import type { Session, Task, TimelineEntry, TimelineType } from '../types.js';
+import { renewLeases } from './claims.js';
 import { diff, emitTask, sessionWithTask, taskWithSession, unique } from './links.js';
 
 const ENDED = new Set(['completed', 'failed', 'stopped']);
 
 /** Sessions and their links to tasks (contract §3.4). */
 export class SessionStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly graph: TaskGraph,
+  ) {}
 
   list(query: Omit<SessionQueryInput, 'limit' | 'cursor'>): Session[] {
     const { projectId, taskId, status, active } = query;
@@ -75,6 +80,7 @@ export class SessionStore {
         const task = tx.get('tasks', tid);
         if (task) emitTask(tx, 'updated', taskWithSession(tx, task, id, linked));
       }
+      if (!ENDED.has(session.status)) renewLeases(tx, this.graph, id);
       return session;
     });
   }
@@ -144,13 +150,18 @@ export class SessionStore {
       const session = { ...change(tx, this.get(id)), lastActivity: tx.now };
       tx.put('sessions', session);
       tx.emit('session:updated', session);
+      // Activity of a session renews the leases of the tasks it claimed (§18.3).
+      renewLeases(tx, this.graph, id);
       return session;
     });
   }
 }
 
-/** What `POST /api/sessions` and spawn share: the session, its first timeline entries, and both sides of each link. */
-export function createSession(tx: Tx, input: CreateSessionInput): { session: Session; tasks: Task[] } {
+/**
+ * What `POST /api/sessions` and spawn share: the session, its first timeline entries (`task_started` for each task,
+ * or for `startedTaskIds` when given), and both sides of each link.
+ */
+export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?: readonly string[]): { session: Session; tasks: Task[] } {
   if (!tx.get('projects', input.projectId)) throw projectNotFound(input.projectId);
   const taskIds = unique(input.taskIds);
   const missing = taskIds.find((tid) => !tx.get('tasks', tid));
@@ -176,7 +187,7 @@ export function createSession(tx: Tx, input: CreateSessionInput): { session: Ses
     events: [],
     timeline: [
       entry(tx, { type: 'session_started', message: 'Session created' }),
-      ...taskIds.map((taskId) => entry(tx, { type: 'task_started', message: 'Started working on task', taskId })),
+      ...(startedTaskIds ?? taskIds).map((taskId) => entry(tx, { type: 'task_started', message: 'Started working on task', taskId })),
     ],
     ...(input.metadata !== undefined && { metadata: input.metadata }),
   };

@@ -1,14 +1,27 @@
 import type { Db } from '../db.js';
 import { projectNotFound, sessionNotFound, taskNotFound } from '../errors.js';
+import type { TaskGraph } from '../graph.js';
 import { newId } from '../ids.js';
 import type { CreateTaskInput, TaskQueryInput, UpdateTaskInput } from '../schemas.js';
 import { type Task, type TaskView, taskView } from '../types.js';
+import { renewed } from './claims.js';
+import { announceDependents, checkDependencies, dropDependency } from './dependencies.js';
 import { diff, emitTask, sessionWithTask, unique } from './links.js';
 import { definedOnly } from './projects.js';
 
-/** Tasks (contract §3.3); served with the derived `sessionCount`. */
+/** Tasks (contract §3.3, §18.1); served with the derived `sessionCount`, `blockedBy` and `ready`. */
 export class TaskStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly graph: TaskGraph,
+  ) {}
+
+  readonly #lookup = (id: string) => this.db.get('tasks', id);
+
+  /** A task as served, from committed state. */
+  view(id: string): TaskView {
+    return taskView(this.get(id), this.#lookup);
+  }
 
   list(query: Omit<TaskQueryInput, 'limit' | 'cursor'>): TaskView[] {
     const { projectId, status, parentId } = query;
@@ -26,7 +39,7 @@ export class TaskStore {
           (status === undefined || t.status === status) &&
           (parentId === undefined || t.parentId === (parentId === 'null' ? null : parentId)),
       )
-      .map(taskView);
+      .map((t) => taskView(t, this.#lookup));
   }
 
   get(id: string): Task {
@@ -37,7 +50,7 @@ export class TaskStore {
 
   children(id: string): TaskView[] {
     this.get(id);
-    return this.#byIds(this.db.tasksByParent.get(id)).map(taskView);
+    return this.#byIds(this.db.tasksByParent.get(id)).map((t) => taskView(t, this.#lookup));
   }
 
   create(input: CreateTaskInput): Promise<TaskView> {
@@ -60,25 +73,31 @@ export class TaskStore {
         sessionIds: [],
         skillIds: input.skillIds,
         agentIds: [],
-        dependencies: [],
+        dependencies: checkDependencies(tx, undefined, input.projectId, input.dependencies),
       };
       tx.put('tasks', task);
       emitTask(tx, 'created', task);
-      return taskView(task);
+      return taskView(task, (tid) => tx.get('tasks', tid));
     });
   }
 
-  update(id: string, input: UpdateTaskInput): Promise<TaskView> {
+  /**
+   * `PATCH /api/tasks/:id`. `caller` is the requesting session (§15.6), else the body's reporting `sessionId`: when
+   * it holds the task's claim, the lease is renewed (§18.3).
+   */
+  update(id: string, input: UpdateTaskInput, caller: string | null = null): Promise<TaskView> {
     return this.db.mutate((tx) => {
-      const before = this.get(id);
-      const { updateSource, sessionId: _reporter, sessionIds, ...fields } = input;
+      const before = tx.get('tasks', id);
+      if (!before) throw taskNotFound(id);
+      const { updateSource, sessionId: reporter, sessionIds, dependencies, ...fields } = input;
       // An agent reporting through a session may only change sessionStatus (contract §3.3).
       const fromUser = updateSource === 'user';
       const task: Task = {
-        ...before,
+        ...renewed(before, caller ?? reporter, tx.now),
         ...definedOnly(fromUser ? fields : { sessionStatus: fields.sessionStatus }),
         updatedAt: tx.now,
       };
+      if (fromUser && dependencies) task.dependencies = checkDependencies(tx, id, before.projectId, dependencies);
       if (task.status === 'in_progress' && task.startedAt === null) task.startedAt = tx.now;
       if (task.status === 'completed' && task.completedAt === null) task.completedAt = tx.now;
 
@@ -94,13 +113,15 @@ export class TaskStore {
         const session = tx.get('sessions', sid);
         if (session) tx.emit('session:updated', sessionWithTask(tx, session, id, linked));
       }
-      return taskView(task);
+      announceDependents(tx, this.graph, before, task);
+      return taskView(task, (tid) => tx.get('tasks', tid));
     });
   }
 
   remove(id: string): Promise<{ success: true; id: string }> {
     return this.db.mutate((tx) => {
-      const task = this.get(id);
+      const task = tx.get('tasks', id);
+      if (!task) throw taskNotFound(id);
       tx.remove('tasks', id);
       tx.emit('task:deleted', { id });
       if (task.parentId) tx.emit('subtask:deleted', { taskId: task.parentId, subtaskId: id });
@@ -110,6 +131,7 @@ export class TaskStore {
         tx.emit('session:task_removed', { sessionId: sid, taskId: id });
         tx.emit('session:updated', sessionWithTask(tx, session, id, false));
       }
+      dropDependency(tx, this.graph, id);
       return { success: true as const, id };
     });
   }

@@ -1,4 +1,5 @@
 import type { Ctx } from '../../../../lib/app.js';
+import { callerSession } from '../../../../lib/caller.js';
 import { UpdateTask } from '../../../../lib/schemas.js';
 import { body } from '../../../../lib/validation.js';
 import { Task } from '../../../../lib/entities.js';
@@ -10,4 +11,5 @@ export const describe: RouteDoc = {
   response: Task,
   errors: { 404: 'TASK_NOT_FOUND' },
 };
-export default async (c: Ctx) => c.json(await c.var.services.tasks.update(c.req.param('id')!, await body(c, UpdateTask)));
+export default async (c: Ctx) =>
+  c.json(await c.var.services.tasks.update(c.req.param('id')!, await body(c, UpdateTask), callerSession(c)));

@@ -1,0 +1,13 @@
+import type { Ctx } from '../../../../lib/app.js';
+import { Task } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
+import { ClaimTask } from '../../../../lib/schemas.js';
+import { body } from '../../../../lib/validation.js';
+
+export const describe: RouteDoc = {
+  summary: 'Claim a task for a session (exactly one winner; claiming again renews the lease)',
+  body: ClaimTask,
+  response: Task,
+  errors: { 404: 'TASK_NOT_FOUND or SESSION_NOT_FOUND', 409: 'TASK_CLAIMED, TASK_BLOCKED or TASK_CLOSED' },
+};
+export default async (c: Ctx) => c.json(await c.var.services.claims.claim(c.req.param('id')!, await body(c, ClaimTask)));

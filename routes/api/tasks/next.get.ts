@@ -1,0 +1,13 @@
+import type { Ctx } from '../../../lib/app.js';
+import { NextTask } from '../../../lib/entities.js';
+import type { RouteDoc } from '../../../lib/openapi.js';
+import { NextQuery } from '../../../lib/schemas.js';
+import { query } from '../../../lib/validation.js';
+
+export const describe: RouteDoc = {
+  summary: 'The ready task with the highest priority, then the oldest (null when none is ready)',
+  query: NextQuery,
+  response: NextTask,
+  errors: { 404: 'PROJECT_NOT_FOUND' },
+};
+export default (c: Ctx) => c.json(c.var.services.claims.next(query(c, NextQuery).projectId));
