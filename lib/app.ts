@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
+import { serveDashboard } from './dashboard.js';
 import { ApiError } from './errors.js';
 import { registerRoutes, type RouteFile, scanRoutes } from './routes.js';
 import type { Services } from './services.js';
@@ -82,6 +83,7 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
 
   const routes = await scanRoutes();
   await registerRoutes(app, routes);
+  serveDashboard(app);
   return { app, routes };
 }
 

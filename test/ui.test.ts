@@ -1,0 +1,319 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, startTestServer, tempDir, testEnv, type TestServer } from './helpers.js';
+
+/**
+ * The dashboard in a real browser (contract §19): Debian's Chromium driven by playwright-core. Nothing is downloaded;
+ * without /usr/bin/chromium the suite fails (`apt-get install -y chromium`), it does not skip.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+/** A change must reach an open page within this (seed 003). */
+const LIVE_MS = 2000;
+
+/*
+ * Endpoints of contract 2 that other branches add (event log, hosts, messages). Until they are merged the page's
+ * requests for them get a 404 "Route not found", which Chromium logs as a console error. Such an error is forgiven only
+ * when the server really answers "Route not found" for that path, so once the endpoints exist the check is strict.
+ */
+const CONTRACT2_PATHS = [/^\/api\/events$/, /^\/api\/hosts$/, /^\/api\/sessions\/[^/]+\/messages$/];
+
+let browser: Browser;
+
+beforeAll(async () => {
+  const vite = join(createRequire(import.meta.url).resolve('vite/package.json'), '../bin/vite.js');
+  execFileSync(process.execPath, [vite, 'build', '-c', 'ui/vite.config.ts'], { cwd: ROOT, stdio: 'inherit' });
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install it with "apt-get install -y chromium"`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+interface Watched {
+  page: Page;
+  /** Console errors, page errors and requests to another origin seen so far, less the forgiven ones. */
+  problems(): Promise<string[]>;
+  /** While set, failures to reach the (stopped) server are expected. */
+  serverDown: boolean;
+}
+
+/** Opens a page on the server and records everything that must not happen. */
+async function open(server: TestServer, hash = '', options: { waitLive?: boolean; forgive401?: boolean; token?: string } = {}): Promise<Watched> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const origin = new URL(server.url).origin;
+  const wsOrigin = origin.replace(/^http/, 'ws');
+  const raw: { text: string; url?: string }[] = [];
+  const watched: Watched = {
+    page,
+    serverDown: false,
+    async problems() {
+      const left: string[] = [];
+      for (const p of raw) {
+        if (p.url && /Failed to load resource: the server responded with a status of 404/.test(p.text)) {
+          const url = new URL(p.url);
+          if (CONTRACT2_PATHS.some((re) => re.test(url.pathname)) && url.origin === origin) {
+            const headers = options.token ? { authorization: `Bearer ${options.token}` } : undefined;
+            const answer = (await fetch(url, { headers }).then((r) => r.json())) as { message?: string };
+            if (answer.message === 'Route not found') continue;
+          }
+        }
+        if (options.forgive401 && /status of 401/.test(p.text)) continue;
+        left.push(`${p.text}${p.url ? ` (${p.url})` : ''}`);
+      }
+      return left;
+    },
+  };
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = m.text();
+    const down = /ERR_CONNECTION_REFUSED|WebSocket connection to .* failed/.test(text);
+    if (watched.serverDown && down) return;
+    raw.push({ text, url: m.location().url });
+  });
+  page.on('pageerror', (e) => raw.push({ text: `page error: ${e.message}` }));
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.protocol !== 'data:' && url.origin !== origin) raw.push({ text: `request left the origin: ${r.url()}` });
+  });
+  page.on('websocket', (ws) => {
+    if (new URL(ws.url()).origin !== wsOrigin) raw.push({ text: `WebSocket left the origin: ${ws.url()}` });
+  });
+  await page.goto(`${server.url}/${hash}`);
+  if (options.waitLive !== false) await live(page);
+  return watched;
+}
+
+/** Waits for the connection indicator to say the page is live. */
+const live = (page: Page, timeout = 5000) => page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout });
+
+const column = (page: Page, name: string) => page.getByRole('region', { name: new RegExp(`^${name} \\(`) });
+
+async function project(server: TestServer, name = 'Shop') {
+  return (await server.call('POST', '/api/projects', { name, workingDir: tempDir('maestro-ui-wd-') })).body as { id: string; name: string };
+}
+
+describe('dashboard', () => {
+  it('serves the page at / and its files under /ui/, and keeps the JSON 404 elsewhere', async () => {
+    const server = await startTestServer();
+    const page = await fetch(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await page.text();
+    const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(server.url + script);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toMatch(/javascript/);
+    for (const path of ['/nope', '/ui/nope.js', '/ui/../package.json', '/index.html']) {
+      const res = await fetch(server.url + path);
+      expect(res.status, path).toBe(404);
+      expect(await res.json()).toEqual({ error: true, code: 'NOT_FOUND', message: 'Route not found' });
+    }
+  });
+
+  it('shows a change made through the REST API within 2 s, on the board and in the session groups', async () => {
+    const server = await startTestServer();
+    const p = await project(server);
+    const { page, problems } = await open(server, `#/p/${p.id}`);
+    await page.getByRole('heading', { name: 'Shop' }).waitFor();
+
+    const task = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Made with curl' })).body;
+    await column(page, 'To do').getByText('Made with curl').waitFor({ timeout: LIVE_MS });
+    await server.call('PATCH', `/api/tasks/${task.id}`, { status: 'completed' });
+    await column(page, 'Completed').getByText('Made with curl').waitFor({ timeout: LIVE_MS });
+
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [task.id], name: 'shop-api-auth' });
+    // Grouped by host (none: not runner-managed), then `shop`, then `api`.
+    const link = page.getByRole('link', { name: 'shop-api-auth' });
+    await link.waitFor({ timeout: LIVE_MS });
+    const groups = await link.evaluate((a) => {
+      const names: string[] = [];
+      for (let d = a.closest('details'); d; d = d.parentElement!.closest('details')) names.unshift(d.querySelector('summary')!.textContent!.replace(/\s*\(\d+\)$/, ''));
+      return names;
+    });
+    expect(groups).toEqual(['No runner', 'shop', 'api']);
+    await link.click();
+    await page.getByRole('heading', { name: 'shop-api-auth' }).waitFor();
+    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    expect(await problems()).toEqual([]);
+    await page.close();
+  });
+
+  it('keeps two tabs in sync both ways', async () => {
+    const server = await startTestServer();
+    const p = await project(server);
+    const a = await open(server, `#/p/${p.id}`);
+    const b = await open(server, `#/p/${p.id}`);
+
+    await a.page.getByLabel('Task title').fill('From tab A');
+    await a.page.getByRole('button', { name: 'Add task' }).click();
+    await column(b.page, 'To do').getByText('From tab A').waitFor({ timeout: LIVE_MS });
+
+    await b.page.getByRole('button', { name: 'Complete From tab A' }).click();
+    await column(a.page, 'Completed').getByText('From tab A').waitFor({ timeout: LIVE_MS });
+
+    await a.page.getByRole('button', { name: 'Edit From tab A' }).click();
+    const dialog = a.page.getByRole('dialog', { name: 'Edit task' });
+    await dialog.getByLabel('Title').fill('Renamed in A');
+    await dialog.getByRole('button', { name: 'Save task' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await column(b.page, 'Completed').getByText('Renamed in A').waitFor({ timeout: LIVE_MS });
+
+    // A child task made in B shows under its parent in A's tree.
+    await b.page.getByRole('button', { name: 'New task…' }).click();
+    const create = b.page.getByRole('dialog', { name: 'New task' });
+    await create.getByLabel('Title').fill('Child from B');
+    await create.getByLabel('Parent task').selectOption({ label: 'Renamed in A' });
+    await create.getByRole('button', { name: 'Create task' }).click();
+    await a.page.getByRole('link', { name: 'Tree' }).click();
+    await a.page.getByRole('group').filter({ hasText: 'subtask of Renamed in A' }).getByText('Child from B').waitFor({ timeout: LIVE_MS });
+
+    expect(await a.problems()).toEqual([]);
+    expect(await b.problems()).toEqual([]);
+    await a.page.close();
+    await b.page.close();
+  });
+
+  it('catches up by itself after a server restart', async () => {
+    const env = testEnv();
+    const first = await startTestServer(env);
+    const p = await project(first);
+    const watched = await open(first, `#/p/${p.id}`);
+    const { page } = watched;
+
+    watched.serverDown = true;
+    await first.close();
+    await page.getByRole('status', { name: /Offline/ }).waitFor({ timeout: 5000 });
+    const second = await startTestServer({ ...env, PORT: String(first.port) });
+    await live(page, 15_000);
+    await second.call('POST', '/api/tasks', { projectId: p.id, title: 'After the restart' });
+    await column(page, 'To do').getByText('After the restart').waitFor({ timeout: LIVE_MS });
+    watched.serverDown = false;
+    expect(await watched.problems()).toEqual([]);
+    await page.close();
+  });
+
+  it('asks for the token once per tab and keeps it out of page URLs', async () => {
+    const server = await startTestServer({ MAESTRO_TOKEN: 'sekret-token' });
+    const p = (await server.call('POST', '/api/projects', { name: 'Locked' }, { authorization: 'Bearer sekret-token' })).body;
+    // The first answers that asked for the token are the only errors forgiven.
+    const { page, problems } = await open(server, `#/p/${p.id}`, { waitLive: false, forgive401: true, token: 'sekret-token' });
+    const dialog = page.getByRole('dialog', { name: 'Access token' });
+    await dialog.getByLabel('Token').fill('sekret-token');
+    await dialog.getByRole('button', { name: 'Continue' }).click();
+    await live(page);
+    await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Behind the token' }, { authorization: 'Bearer sekret-token' });
+    await page.getByText('Behind the token').waitFor({ timeout: LIVE_MS });
+    await page.reload();
+    await live(page);
+    await page.getByText('Behind the token').waitFor();
+    expect(await page.getByRole('dialog', { name: 'Access token' }).count()).toBe(0);
+    expect(page.url()).not.toContain('sekret');
+    expect(await problems()).toEqual([]);
+    await page.close();
+  });
+
+  it('names every control, reaches every view, and takes the README screenshot', { timeout: 60_000 }, async () => {
+    const server = await startTestServer();
+    const p = await project(server, 'Shop');
+    const titles = ['Checkout page', 'Payment provider', 'Order emails', 'Search index', 'Product photos', 'Admin login'];
+    const ids: string[] = [];
+    for (const title of titles) ids.push((await server.call('POST', '/api/tasks', { projectId: p.id, title })).body.id);
+    await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Stripe webhooks', parentId: ids[1] });
+    await server.call('PATCH', `/api/tasks/${ids[0]}`, { status: 'in_progress' });
+    await server.call('PATCH', `/api/tasks/${ids[3]}`, { status: 'completed' });
+    await server.call('PATCH', `/api/tasks/${ids[4]}`, { status: 'blocked', priority: 'high' });
+    await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [ids[0]], name: 'shop-web-checkout', status: 'working' });
+    await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [ids[1]], name: 'shop-api-payments' });
+    await project(server, 'Docs site');
+
+    const { page, problems } = await open(server, `#/p/${p.id}`);
+    await column(page, 'In progress').getByText('Checkout page').waitFor();
+    mkdirSync(join(ROOT, 'docs'), { recursive: true });
+    await page.screenshot({ path: join(ROOT, 'docs/dashboard.png') });
+
+    const unnamed = () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('a, button, input, select, textarea, summary, [tabindex]')]
+          .filter((el) => {
+            const label = el.getAttribute('aria-label') ?? el.getAttribute('aria-labelledby') ?? '';
+            const text = (el.textContent ?? '').trim();
+            const labelled = (el as HTMLInputElement).labels?.length || el.closest('label');
+            return !label && !text && !labelled && !el.classList.contains('xterm-helper-textarea');
+          })
+          .map((el) => el.outerHTML.slice(0, 120)),
+      );
+    for (const hash of ['#/', `#/p/${p.id}`, `#/p/${p.id}/tree`, '#/sessions', '#/hosts', '#/activity']) {
+      await page.goto(`${server.url}/${hash}`);
+      await live(page);
+      await page.locator('main h1').first().waitFor();
+      expect(await unnamed(), hash).toEqual([]);
+    }
+    // The activity feed shows live events.
+    await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Seen in the feed' });
+    await page.getByText('Seen in the feed').waitFor({ timeout: LIVE_MS });
+
+    // Keyboard only: Tab to the spawn button, open the dialog, read its controls, close it with Escape.
+    await page.goto(`${server.url}/#/p/${p.id}`);
+    await live(page);
+    for (let i = 0; i < 20; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate(() => document.activeElement?.textContent)) === 'Spawn agent') break;
+    }
+    await page.keyboard.press('Enter');
+    const spawn = page.getByRole('dialog', { name: 'Spawn an agent' });
+    await spawn.waitFor();
+    for (const label of ['Project', 'Tasks', 'Role', 'Strategy', 'Host', 'Agent', 'Model']) await spawn.getByLabel(label, { exact: true }).waitFor();
+    expect(await unnamed()).toEqual([]);
+    await page.keyboard.press('Escape');
+    await spawn.waitFor({ state: 'detached' });
+    expect(await problems()).toEqual([]);
+    await page.close();
+  });
+
+  /*
+   * RUNNERS: needs contract §15 (hosts, the local runner, the terminal WebSocket, stop). Until that branch is merged
+   * this test reports itself skipped with the reason; once the server has an online host offering the `shell` agent it
+   * runs: spawn from the dialog, see the agent's terminal, type into it, stop it.
+   */
+  it('spawns from the dialog and shows a live terminal that takes input (runners)', async (ctx) => {
+    const server = await startTestServer({ MAESTRO_LOCAL_RUNNER: '1', MAESTRO_MESSAGE_RATE: '0' });
+    const hosts = await server.call('GET', '/api/hosts');
+    if (hosts.status === 404) return ctx.skip('the runners endpoints (§15) are not on this branch yet');
+    let host: { name: string; agents: string[] } | undefined;
+    for (let i = 0; i < 50 && !host; i++) {
+      host = ((await server.call('GET', '/api/hosts')).body as any[]).find((h) => h.status === 'online');
+      if (!host) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(host, 'an online local runner').toBeDefined();
+    const p = await project(server, 'Live');
+    await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Say hello' });
+    const { page, problems } = await open(server, `#/p/${p.id}`);
+    await page.getByRole('button', { name: 'Spawn agent' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Spawn an agent' });
+    await dialog.getByLabel('Tasks').selectOption({ label: 'Say hello' });
+    await dialog.getByLabel('Host').selectOption(host!.name);
+    await dialog.getByLabel('Agent', { exact: true }).selectOption('shell');
+    await dialog.getByRole('button', { name: 'Spawn' }).click();
+    await page.getByRole('status', { name: 'Terminal connected' }).waitFor({ timeout: 10_000 });
+    await page.locator('.xterm-helper-textarea').focus();
+    await page.keyboard.type('echo ui-$((6*7))\n');
+    await page.locator('.xterm-rows').getByText('ui-42', { exact: true }).waitFor({ timeout: 5000 });
+    await page.getByLabel('Input for the agent').fill('echo typed-$((20+3))');
+    await page.getByRole('button', { name: 'Send input' }).click();
+    await page.locator('.xterm-rows').getByText('typed-23', { exact: true }).waitFor({ timeout: 5000 });
+    await page.getByRole('button', { name: 'Stop session' }).click();
+    await page.getByText('stopped', { exact: true }).first().waitFor({ timeout: 5000 });
+    expect(await problems()).toEqual([]);
+    await page.close();
+  });
+});
