@@ -35,6 +35,9 @@ export async function startLive(): Promise<void> {
     replay = true;
     lastSeq = head.latestSeq;
   }
+  // The snapshot loads while the socket opens; events that arrive meanwhile wait for it.
+  needsSnapshot = false;
+  void refetch();
   connect();
 }
 

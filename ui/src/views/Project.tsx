@@ -75,10 +75,16 @@ export function ProjectView({ id, tab, openSpawn }: { id: string; tab: 'board' |
 
 type Actions = { onEdit: (t: Task) => void; onComplete: (t: Task) => void };
 
+/** Cards a column shows before a "show all" button: a huge project still draws its board at once. */
+const COLUMN_LIMIT = 150;
+const PRIORITY_RANK = { high: 0, medium: 1, low: 2 };
+
 function Board({ tasks, onEdit, onComplete }: { tasks: Task[] } & Actions) {
+  const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const columns = useMemo(() => {
     const by = new Map<string, Task[]>(TASK_STATUSES.map((s) => [s, []]));
     for (const t of tasks) (by.get(t.status) ?? by.get('todo')!).push(t);
+    for (const list of by.values()) list.sort((a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.createdAt - b.createdAt);
     return by;
   }, [tasks]);
   return (
@@ -91,10 +97,15 @@ function Board({ tasks, onEdit, onComplete }: { tasks: Task[] } & Actions) {
               {COLUMN_TITLE[status]} <span class="muted">{list.length}</span>
             </h2>
             <ul>
-              {list.map((t) => (
+              {(expanded.has(status) ? list : list.slice(0, COLUMN_LIMIT)).map((t) => (
                 <TaskCard key={t.id} task={t} onEdit={onEdit} onComplete={onComplete} />
               ))}
             </ul>
+            {list.length > COLUMN_LIMIT && !expanded.has(status) && (
+              <button type="button" class="small more" onClick={() => setExpanded(new Set([...expanded, status]))}>
+                Show all {list.length} in {COLUMN_TITLE[status]}
+              </button>
+            )}
           </section>
         );
       })}

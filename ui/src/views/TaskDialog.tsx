@@ -4,6 +4,15 @@ import { state } from '../store';
 import { type Priority, type Task, TASK_STATUSES, type TaskStatus } from '../types';
 import { ErrorLine, Modal, statusLabel, useAction, Field } from '../util';
 
+/** Only the fields the user changed, so an edit never rewrites what it did not touch. */
+function changes(task: Task, edited: Partial<Task>): Partial<Task> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(edited)) {
+    if (JSON.stringify(value) !== JSON.stringify(task[key as keyof Task] ?? (key === 'dependencies' ? [] : undefined))) out[key] = value;
+  }
+  return out;
+}
+
 /** Creates a task (with parent and dependencies) or edits one (title, description, status, priority, dependencies). */
 export function TaskDialog({ projectId, task, onClose }: { projectId: string; task: Task | null; onClose: () => void }) {
   const [title, setTitle] = useState(task?.title ?? '');
@@ -22,7 +31,7 @@ export function TaskDialog({ projectId, task, onClose }: { projectId: string; ta
     e.preventDefault();
     const ok = await run(() =>
       task
-        ? api('PATCH', `/api/tasks/${encodeURIComponent(task.id)}`, { title, description, priority, status, dependencies: deps })
+        ? api('PATCH', `/api/tasks/${encodeURIComponent(task.id)}`, changes(task, { title, description, priority, status, dependencies: deps }))
         : api('POST', '/api/tasks', {
             projectId,
             title,
