@@ -396,6 +396,9 @@ describe('dashboard', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => typed.join('|')).toContain('l|s|\r');
     expect(JSON.parse(typed[0]!)).toEqual({ type: 'resize', cols: 120, rows: 32 });
+    // The keyboard is never trapped in the terminal: F6 leaves it for the input box.
+    await page.keyboard.press('F6');
+    expect(await page.evaluate(() => document.activeElement?.closest('.terminal-input') !== null)).toBe(true);
     await page.getByRole('region', { name: 'Inbox' }).getByText('Please add tests').waitFor();
     await page.getByLabel('Message to this session').fill('Also update the README');
     await page.getByRole('button', { name: 'Send message' }).click();

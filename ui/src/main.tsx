@@ -41,7 +41,7 @@ function TokenDialog({ retry, answer }: { retry: boolean; answer: (t: string) =>
         <p>{retry ? 'That token was refused. ' : ''}This server needs its access token (MAESTRO_TOKEN). It is kept for this tab only.</p>
         <Field label="Token">
           {(id) => (
-          <input id={id} type="password" autoComplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+            <input id={id} type="password" autoComplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
           )}
         </Field>
         <div class="actions">

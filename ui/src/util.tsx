@@ -89,12 +89,13 @@ export const ErrorLine = ({ error }: { error: string | null }) =>
 export const statusLabel = (s: string) => s.replace(/_/g, ' ');
 
 /** A labelled form control. The label is not wrapped around the control, so its accessible name is the label alone. */
-export function Field({ label, children }: { label: string; children: (id: string) => ComponentChildren }) {
+export function Field({ label, hint, children }: { label: string; hint?: string; children: (id: string) => ComponentChildren }) {
   const id = useId();
   return (
     <div class="field">
       <label for={id}>{label}</label>
       {children(id)}
+      {hint && <span class="muted small">{hint}</span>}
     </div>
   );
 }

@@ -4,7 +4,7 @@ import { api } from '../api';
 import type { SpawnRequest } from '../main';
 import { state } from '../store';
 import { type Task, TASK_STATUSES } from '../types';
-import { Badge, ErrorLine, useAction, Field } from '../util';
+import { Badge, ErrorLine, Field, useAction } from '../util';
 import { TaskDialog } from './TaskDialog';
 
 const COLUMN_TITLE: Record<string, string> = {
@@ -55,7 +55,7 @@ export function ProjectView({ id, tab, openSpawn }: { id: string; tab: 'board' |
       >
         <Field label="Task title">
           {(id) => (
-          <input id={id} required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+            <input id={id} required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
           )}
         </Field>
         <button type="submit" class="primary" disabled={busy}>

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import { state } from '../store';
-import { ErrorLine, timeAgo, useAction, Field } from '../util';
+import { ErrorLine, Field, timeAgo, useAction } from '../util';
 
 /** Every project with its task and live-session counts, and a form to create one. */
 export function ProjectsView() {
@@ -55,12 +55,12 @@ export function ProjectsView() {
       >
         <Field label="Project name">
           {(id) => (
-          <input id={id} required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+            <input id={id} required value={name} onInput={(e) => setName(e.currentTarget.value)} />
           )}
         </Field>
         <Field label="Working directory">
           {(id) => (
-          <input id={id} value={dir} placeholder="/path/to/repo" onInput={(e) => setDir(e.currentTarget.value)} />
+            <input id={id} value={dir} placeholder="/path/to/repo" onInput={(e) => setDir(e.currentTarget.value)} />
           )}
         </Field>
         <button type="submit" class="primary" disabled={busy}>

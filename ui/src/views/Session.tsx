@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { onEvent, state } from '../store';
 import { FINAL_SESSION, type Message } from '../types';
-import { Badge, clock, ErrorLine, statusLabel, timeAgo, useAction, Field } from '../util';
+import { Badge, clock, ErrorLine, Field, statusLabel, timeAgo, useAction } from '../util';
 import { Terminal } from './Terminal';
 
 /** One session: status, run state, live terminal with input, messages, timeline, and a stop button (§15.4, §16). */
@@ -50,10 +50,13 @@ export function SessionView({ id }: { id: string }) {
         <dt>Tasks</dt>
         <dd>{s.taskIds.map((t) => state.tasks.get(t)?.title ?? t).join(', ') || '—'}</dd>
       </dl>
-      {s.run ? (
-        <Terminal key={id} sessionId={id} alive={s.run.state === 'running' || s.run.state === 'pending'} />
-      ) : (
+      {!s.run ? (
         <p class="muted">No live terminal: this session was not launched by a runner.</p>
+      ) : s.run.state === 'pending' ? (
+        <p class="muted">Waiting for {s.host ?? 'the host'} to launch the agent…</p>
+      ) : (
+        // A new state (running → exited) opens the terminal afresh: an ended agent's last screen is kept (§15.4).
+        <Terminal key={`${id}-${s.run.state}`} sessionId={id} alive={s.run.state === 'running'} />
       )}
       <div class="split">
         <Messages sessionId={id} ended={final} />
@@ -139,7 +142,7 @@ function Messages({ sessionId, ended }: { sessionId: string; ended: boolean }) {
       >
         <Field label="Message to this session">
           {(id) => (
-          <textarea id={id} rows={2} required value={text} disabled={ended} onInput={(e) => setText(e.currentTarget.value)} />
+            <textarea id={id} rows={2} required value={text} disabled={ended} onInput={(e) => setText(e.currentTarget.value)} />
           )}
         </Field>
         <ErrorLine error={send.error} />

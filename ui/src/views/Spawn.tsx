@@ -2,7 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import type { SpawnRequest } from '../main';
 import { state } from '../store';
-import { ErrorLine, Modal, useAction, Field } from '../util';
+import { ErrorLine, Field, Modal, useAction } from '../util';
 
 const PRESETS = ['claude', 'codex', 'gemini', 'shell', 'custom'];
 
@@ -51,74 +51,75 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
       <form onSubmit={submit} class="stack">
         <Field label="Project">
           {(id) => (
-          <select id={id} value={projectId} required onChange={(e) => (setProjectId(e.currentTarget.value), setTaskIds([]))}>
-            {projects.map((p) => (
-              <option value={p.id}>{p.name}</option>
-            ))}
-          </select>
+            <select id={id} value={projectId} required onChange={(e) => (setProjectId(e.currentTarget.value), setTaskIds([]))}>
+              {projects.map((p) => (
+                <option value={p.id}>{p.name}</option>
+              ))}
+            </select>
           )}
         </Field>
-        <Field label="Tasks">
+        <Field label="Tasks" hint="Ctrl- or Shift-click to choose several.">
           {(id) => (
-          <select id={id}
-            multiple
-            required
-            size={Math.min(8, Math.max(3, tasks.length))}
-            onChange={(e) => setTaskIds([...e.currentTarget.selectedOptions].map((o) => o.value))}
-          >
-            {tasks.map((t) => (
-              <option value={t.id} selected={taskIds.includes(t.id)}>
-                {t.title}
-              </option>
-            ))}
-          </select>
+            <select
+              id={id}
+              multiple
+              required
+              size={Math.min(8, Math.max(3, tasks.length))}
+              onChange={(e) => setTaskIds([...e.currentTarget.selectedOptions].map((o) => o.value))}
+            >
+              {tasks.map((t) => (
+                <option value={t.id} selected={taskIds.includes(t.id)}>
+                  {t.title}
+                </option>
+              ))}
+            </select>
           )}
         </Field>
         <div class="row">
           <Field label="Role">
             {(id) => (
-            <select id={id} value={role} onChange={(e) => setRole(e.currentTarget.value)}>
-              <option value="worker">worker</option>
-              <option value="orchestrator">orchestrator</option>
-            </select>
+              <select id={id} value={role} onChange={(e) => setRole(e.currentTarget.value)}>
+                <option value="worker">worker</option>
+                <option value="orchestrator">orchestrator</option>
+              </select>
             )}
           </Field>
           <Field label="Strategy">
             {(id) => (
-            <select id={id} value={strategy} onChange={(e) => setStrategy(e.currentTarget.value)}>
-              <option value="simple">simple</option>
-              <option value="queue">queue</option>
-              <option value="tree">tree</option>
-            </select>
+              <select id={id} value={strategy} onChange={(e) => setStrategy(e.currentTarget.value)}>
+                <option value="simple">simple</option>
+                <option value="queue">queue</option>
+                <option value="tree">tree</option>
+              </select>
             )}
           </Field>
         </div>
         <div class="row">
           <Field label="Host">
             {(id) => (
-            <select id={id} value={host} onChange={(e) => (setHost(e.currentTarget.value), setAgent(''))}>
-              <option value="">default</option>
-              {hosts.map((h) => (
-                <option value={h.name}>
-                  {h.name} ({h.status})
-                </option>
-              ))}
-            </select>
+              <select id={id} value={host} onChange={(e) => (setHost(e.currentTarget.value), setAgent(''))}>
+                <option value="">default</option>
+                {hosts.map((h) => (
+                  <option value={h.name}>
+                    {h.name} ({h.status})
+                  </option>
+                ))}
+              </select>
             )}
           </Field>
           <Field label="Agent">
             {(id) => (
-            <select id={id} value={agent} onChange={(e) => setAgent(e.currentTarget.value)}>
-              <option value="">default</option>
-              {agents.map((a) => (
-                <option value={a}>{a}</option>
-              ))}
-            </select>
+              <select id={id} value={agent} onChange={(e) => setAgent(e.currentTarget.value)}>
+                <option value="">default</option>
+                {agents.map((a) => (
+                  <option value={a}>{a}</option>
+                ))}
+              </select>
             )}
           </Field>
           <Field label="Model">
             {(id) => (
-            <input id={id} value={model} placeholder="default" onInput={(e) => setModel(e.currentTarget.value)} />
+              <input id={id} value={model} placeholder="default" onInput={(e) => setModel(e.currentTarget.value)} />
             )}
           </Field>
         </div>

@@ -2,7 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import { state } from '../store';
 import { type Priority, type Task, TASK_STATUSES, type TaskStatus } from '../types';
-import { ErrorLine, Modal, statusLabel, useAction, Field } from '../util';
+import { ErrorLine, Field, Modal, statusLabel, useAction } from '../util';
 
 /** Only the fields the user changed, so an edit never rewrites what it did not touch. */
 function changes(task: Task, edited: Partial<Task>): Partial<Task> {
@@ -49,60 +49,61 @@ export function TaskDialog({ projectId, task, onClose }: { projectId: string; ta
       <form onSubmit={submit} class="stack">
         <Field label="Title">
           {(id) => (
-          <input id={id} required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+            <input id={id} required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
           )}
         </Field>
         <Field label="Description">
           {(id) => (
-          <textarea id={id} rows={4} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+            <textarea id={id} rows={4} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
           )}
         </Field>
         <div class="row">
           <Field label="Priority">
             {(id) => (
-            <select id={id} value={priority} onChange={(e) => setPriority(e.currentTarget.value as Priority)}>
-              <option value="low">low</option>
-              <option value="medium">medium</option>
-              <option value="high">high</option>
-            </select>
+              <select id={id} value={priority} onChange={(e) => setPriority(e.currentTarget.value as Priority)}>
+                <option value="low">low</option>
+                <option value="medium">medium</option>
+                <option value="high">high</option>
+              </select>
             )}
           </Field>
           {task ? (
             <Field label="Status">
               {(id) => (
-              <select id={id} value={status} onChange={(e) => setStatus(e.currentTarget.value as TaskStatus)}>
-                {TASK_STATUSES.map((s) => (
-                  <option value={s}>{statusLabel(s)}</option>
-                ))}
-              </select>
+                <select id={id} value={status} onChange={(e) => setStatus(e.currentTarget.value as TaskStatus)}>
+                  {TASK_STATUSES.map((s) => (
+                    <option value={s}>{statusLabel(s)}</option>
+                  ))}
+                </select>
               )}
             </Field>
           ) : (
             <Field label="Parent task">
               {(id) => (
-              <select id={id} value={parentId} onChange={(e) => setParentId(e.currentTarget.value)}>
-                <option value="">(none — a root task)</option>
-                {others.map((t) => (
-                  <option value={t.id}>{t.title}</option>
-                ))}
-              </select>
+                <select id={id} value={parentId} onChange={(e) => setParentId(e.currentTarget.value)}>
+                  <option value="">(none — a root task)</option>
+                  {others.map((t) => (
+                    <option value={t.id}>{t.title}</option>
+                  ))}
+                </select>
               )}
             </Field>
           )}
         </div>
-        <Field label="Depends on">
+        <Field label="Depends on" hint="Ctrl- or Shift-click to choose several.">
           {(id) => (
-          <select id={id}
-            multiple
-            size={Math.min(6, Math.max(2, others.length))}
-            onChange={(e) => setDeps([...e.currentTarget.selectedOptions].map((o) => o.value))}
-          >
-            {others.map((t) => (
-              <option value={t.id} selected={deps.includes(t.id)}>
-                {t.title}
-              </option>
-            ))}
-          </select>
+            <select
+              id={id}
+              multiple
+              size={Math.min(6, Math.max(2, others.length))}
+              onChange={(e) => setDeps([...e.currentTarget.selectedOptions].map((o) => o.value))}
+            >
+              {others.map((t) => (
+                <option value={t.id} selected={deps.includes(t.id)}>
+                  {t.title}
+                </option>
+              ))}
+            </select>
           )}
         </Field>
         <ErrorLine error={error} />

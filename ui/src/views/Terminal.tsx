@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, socketUrl } from '../api';
-import { ErrorLine, useAction, Field } from '../util';
+import { ErrorLine, Field, useAction } from '../util';
 
 const COLS = 120;
 const ROWS = 32;
@@ -31,6 +31,12 @@ export function Terminal({ sessionId, alive }: { sessionId: string; alive: boole
       ws.onmessage = (m) => term!.write(typeof m.data === 'string' ? m.data : new Uint8Array(m.data as ArrayBuffer));
       ws.onclose = () => !disposed && setStatus('closed');
       term.onData((data) => ws?.readyState === WebSocket.OPEN && ws.send(data));
+      // Every key goes to the agent, Tab included; F6 leaves the terminal so the keyboard is never trapped there.
+      term.attachCustomKeyEventHandler((e) => {
+        if (e.key !== 'F6') return true;
+        if (e.type === 'keydown') host.current?.parentElement?.querySelector<HTMLInputElement>('.terminal-input input')?.focus();
+        return false;
+      });
     });
     return () => {
       disposed = true;
@@ -53,6 +59,7 @@ export function Terminal({ sessionId, alive }: { sessionId: string; alive: boole
         )}
       </div>
       <div ref={host} class="xterm-host" role="region" aria-label="Live terminal output" />
+      <p class="muted small">Keys typed in the terminal go to the agent; F6 moves on to the input box.</p>
       <TerminalInput sessionId={sessionId} />
     </section>
   );
@@ -64,7 +71,7 @@ function TerminalInput({ sessionId }: { sessionId: string }) {
   const { error, busy, run } = useAction();
   return (
     <form
-      class="inline-form"
+      class="inline-form terminal-input"
       onSubmit={async (e) => {
         e.preventDefault();
         if (await run(() => api('POST', `/api/sessions/${encodeURIComponent(sessionId)}/input`, { text, submit: true }))) setText('');
@@ -72,7 +79,7 @@ function TerminalInput({ sessionId }: { sessionId: string }) {
     >
       <Field label="Input for the agent">
         {(id) => (
-        <input id={id} value={text} required onInput={(e) => setText(e.currentTarget.value)} />
+          <input id={id} value={text} required onInput={(e) => setText(e.currentTarget.value)} />
         )}
       </Field>
       <button type="submit" disabled={busy}>
