@@ -4,7 +4,7 @@
 // Usage: npm run build && node bench/ui.mjs [tasks=2000] [rate=50] [seconds=10]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -65,6 +65,7 @@ try {
     await new Promise((r) => requestAnimationFrame(r));
     return performance.now() - start;
   }, `#/p/${project.id}`);
+  console.log(`load average ${loadavg()[0].toFixed(1)} on this machine while measuring`);
   console.log(`board of ${taskCount} tasks: ${loaded.toFixed(0)} ms from navigation to every column drawn; ${render.toFixed(0)} ms to render it again from memory`);
 
   // Main-thread lag probe: a 10 ms timer records how late it fires; long tasks are counted by the browser.

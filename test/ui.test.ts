@@ -100,7 +100,7 @@ async function project(server: TestServer, name = 'Shop') {
   return (await server.call('POST', '/api/projects', { name, workingDir: tempDir('maestro-ui-wd-') })).body as { id: string; name: string };
 }
 
-describe('dashboard', () => {
+describe('dashboard', { timeout: 60_000 }, () => {
   it('serves the page at / and its files under /ui/, and keeps the JSON 404 elsewhere', async () => {
     const server = await startTestServer();
     const page = await fetch(`${server.url}/`);

@@ -17,6 +17,8 @@ let attempts = 0;
 let socket: WebSocket | null = null;
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
+const HEARTBEAT_MS = 15_000;
+let again = false;
 
 /** The event log's range (§17), or null when the server keeps no log. A `since` older than the log answers 410 with it. */
 export async function logHead(): Promise<{ oldestSeq: number; latestSeq: number } | null> {
@@ -73,22 +75,41 @@ function connect(): void {
     if (loading) buffer.push(e);
     else apply(e);
   };
-  ws.onclose = () => {
+  const lost = () => {
     if (socket !== ws) return;
     socket = null;
+    clearInterval(heartbeat);
     state.connection = 'offline';
     if (!replay) needsSnapshot = true;
     changed();
     const delay = BACKOFF_MS[Math.min(attempts++, BACKOFF_MS.length - 1)]!;
     setTimeout(connect, delay);
   };
+  ws.onclose = lost;
+  // A connection that died without closing (a dropped network) answers no ping: give it up and reconnect.
+  let heard = Date.now();
+  ws.addEventListener('message', () => (heard = Date.now()));
+  const heartbeat = setInterval(() => {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - heard > HEARTBEAT_MS * 2.5) {
+      lost();
+      ws.close();
+    } else ws.send('{"type":"ping"}');
+  }, HEARTBEAT_MS);
 }
 
+/** Loads the state afresh; asked again while loading, it loads once more afterwards (the first answer may be older). */
 async function refetch(): Promise<void> {
-  if (loading) return;
+  if (loading) {
+    again = true;
+    return;
+  }
   loading = true;
   try {
-    await loadSnapshot();
+    do {
+      again = false;
+      await loadSnapshot();
+    } while (again);
     needsSnapshot = false;
   } catch {
     needsSnapshot = true;
