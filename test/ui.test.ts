@@ -232,7 +232,7 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await server.call('PATCH', `/api/tasks/${ids[0]}`, { status: 'in_progress' });
     await server.call('PATCH', `/api/tasks/${ids[3]}`, { status: 'completed' });
     await server.call('PATCH', `/api/tasks/${ids[4]}`, { status: 'blocked', priority: 'high' });
-    await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [ids[0]], name: 'shop-web-checkout', status: 'working' });
+    const session = (await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [ids[0]], name: 'shop-web-checkout', status: 'working' })).body;
     await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [ids[1]], name: 'shop-api-payments' });
     await project(server, 'Docs site');
 
@@ -252,7 +252,7 @@ describe('dashboard', { timeout: 60_000 }, () => {
           })
           .map((el) => el.outerHTML.slice(0, 120)),
       );
-    for (const hash of ['#/', `#/p/${p.id}`, `#/p/${p.id}/tree`, '#/sessions', '#/hosts', '#/activity']) {
+    for (const hash of ['#/', `#/p/${p.id}`, `#/p/${p.id}/tree`, '#/sessions', `#/s/${session.id}`, '#/hosts', '#/activity']) {
       await page.goto(`${server.url}/${hash}`);
       await live(page);
       await page.locator('main h1').first().waitFor();
@@ -262,8 +262,15 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Seen in the feed' });
     await page.getByText('Seen in the feed').waitFor({ timeout: LIVE_MS });
 
-    // Keyboard only: Tab to the spawn button, open the dialog, read its controls, close it with Escape.
     await page.goto(`${server.url}/#/p/${p.id}`);
+    await page.getByRole('button', { name: 'New task…' }).click();
+    await page.getByRole('dialog', { name: 'New task' }).waitFor();
+    expect(await unnamed()).toEqual([]);
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog', { name: 'New task' }).waitFor({ state: 'detached' });
+
+    // Keyboard only, from a fresh page: Tab to the spawn button, open the dialog, read its controls, close it with Escape.
+    await page.reload();
     await live(page);
     for (let i = 0; i < 20; i++) {
       await page.keyboard.press('Tab');
