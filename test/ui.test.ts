@@ -1,9 +1,10 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startTestServer, tempDir, testEnv, type TestServer } from './helpers.js';
@@ -26,9 +27,17 @@ const CONTRACT2_PATHS = [/^\/api\/events$/, /^\/api\/hosts$/, /^\/api\/sessions\
 
 let browser: Browser;
 
+/** The newest modification time of any file under `dir`. */
+const newest = (dir: string): number =>
+  Math.max(...readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => statSync(join(e.parentPath, e.name)).mtimeMs));
+
 beforeAll(async () => {
-  const vite = join(createRequire(import.meta.url).resolve('vite/package.json'), '../bin/vite.js');
-  execFileSync(process.execPath, [vite, 'build', '-c', 'ui/vite.config.ts'], { cwd: ROOT, stdio: 'inherit' });
+  // Build the dashboard unless dist/ui is newer than every file of ui/ (`npm ci` and `npm run build` build it too).
+  const built = join(ROOT, 'dist/ui/index.html');
+  if (!existsSync(built) || statSync(built).mtimeMs < newest(join(ROOT, 'ui'))) {
+    const vite = join(createRequire(import.meta.url).resolve('vite/package.json'), '../bin/vite.js');
+    execFileSync(process.execPath, [vite, 'build', '-c', 'ui/vite.config.ts'], { cwd: ROOT, stdio: 'inherit' });
+  }
   if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install it with "apt-get install -y chromium"`);
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
 }, 120_000);
@@ -101,6 +110,13 @@ async function project(server: TestServer, name = 'Shop') {
 }
 
 describe('dashboard', { timeout: 60_000 }, () => {
+  it('ships a production bundle under 250 KB gzipped', () => {
+    const dir = join(ROOT, 'dist/ui');
+    const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    const gzipped = files.reduce((sum, e) => sum + gzipSync(readFileSync(join(e.parentPath, e.name)), { level: 9 }).length, 0);
+    expect(gzipped).toBeLessThan(250 * 1024);
+  });
+
   it('serves the page at / and its files under /ui/, and keeps the JSON 404 elsewhere', async () => {
     const server = await startTestServer();
     const page = await fetch(`${server.url}/`);

@@ -146,6 +146,7 @@ class TaskCard extends Component<{ task: Task } & Actions> {
     return (
       <li class="task">
         <span class="task-title">{task.title}</span>
+        {task.parentId && state.tasks.has(task.parentId) && <span class="muted small">in {state.tasks.get(task.parentId)!.title}</span>}
         <div class="badges">
           <TaskBadges task={task} />
         </div>
