@@ -1,9 +1,13 @@
 import { state } from '../store';
+import { FINAL_SESSION } from '../types';
 import { Badge, timeAgo } from '../util';
 
 /** The runners (§15.1): state, platform, the agents each found, and how many sessions run there. */
 export function HostsView() {
   const hosts = [...state.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
+  // Counted from the live sessions: a host's own `sessions` is only as fresh as its last host event.
+  const running = new Map<string, number>();
+  for (const s of state.sessions.values()) if (s.host && !FINAL_SESSION.has(s.status)) running.set(s.host, (running.get(s.host) ?? 0) + 1);
   return (
     <section aria-labelledby="hosts-title">
       <h1 id="hosts-title">Hosts</h1>
@@ -36,7 +40,7 @@ export function HostsView() {
                   {h.hostname} · {h.platform}/{h.arch} · v{h.version}
                 </td>
                 <td>{h.agents.join(', ') || '—'}</td>
-                <td>{h.sessions}</td>
+                <td>{running.get(h.name) ?? 0}</td>
                 <td>{h.status === 'online' ? 'now' : timeAgo(h.lastSeen)}</td>
               </tr>
             ))}
