@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
+import { serveDashboard } from './dashboard.js';
 import { ApiError } from './errors.js';
 import { eventSocket } from './event-stream.js';
 import { registerRoutes, type RouteFile, scanRoutes } from './routes.js';
@@ -79,6 +80,7 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
   });
 
   await registerRoutes(app, routes);
+  serveDashboard(app);
   return { app, routes };
 }
 

@@ -197,7 +197,8 @@ const CASES: Case[] = [
   { name: 'body of 5 MiB on PATCH', method: 'PATCH', path: '/api/sessions/{S}', body: Buffer.alloc(5 * MIB, 0x20), status: 413, code: 'PAYLOAD_TOO_LARGE' },
   // Unknown routes and methods
   { name: 'unknown API route', method: 'GET', path: '/api/nope', status: 404, code: 'NOT_FOUND', message: 'Route not found' },
-  { name: 'unknown root route', method: 'GET', path: '/', status: 404, code: 'NOT_FOUND', message: 'Route not found' },
+  // GET / is the dashboard (contract §19); any other unknown path keeps the JSON 404.
+  { name: 'unknown root route', method: 'GET', path: '/nope', status: 404, code: 'NOT_FOUND', message: 'Route not found' },
   { name: 'unknown method on a collection', method: 'PATCH', path: '/api/projects', body: '{}', status: 404, code: 'NOT_FOUND', message: 'Route not found' },
   { name: 'DELETE on a collection', method: 'DELETE', path: '/api/tasks', status: 404, code: 'NOT_FOUND', message: 'Route not found' },
   { name: 'PUT where PATCH is meant', method: 'PUT', path: '/api/sessions/{S}', body: json({ status: 'idle' }), status: 404, code: 'NOT_FOUND', message: 'Route not found' },

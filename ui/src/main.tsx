@@ -1,0 +1,122 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { onTokenNeeded } from './api';
+import { startLive } from './live';
+import { state } from './store';
+import './style.css';
+import { Field, Modal, useLive } from './util';
+import { ActivityView } from './views/Activity';
+import { HostsView } from './views/Hosts';
+import { ProjectsView } from './views/Projects';
+import { ProjectView } from './views/Project';
+import { SessionsView } from './views/Sessions';
+import { SessionView } from './views/Session';
+import { SpawnDialog } from './views/Spawn';
+
+/** Hash routes, so the server needs no fallback route: every unknown path keeps its JSON 404 (§19). */
+function useRoute(): string[] {
+  const read = () => location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const [route, setRoute] = useState(read);
+  useEffect(() => {
+    const onHash = () => setRoute(read());
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, []);
+  return route;
+}
+
+const CONNECTION_TEXT = { connecting: 'Connecting…', online: 'Live', offline: 'Offline — reconnecting' };
+
+function TokenDialog({ retry, answer }: { retry: boolean; answer: (t: string) => void }) {
+  const [value, setValue] = useState('');
+  return (
+    <Modal title="Access token" onClose={() => undefined}>
+      <form
+        method="dialog"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (value.trim()) answer(value.trim());
+        }}
+      >
+        <p>{retry ? 'That token was refused. ' : ''}This server needs its access token (MAESTRO_TOKEN). It is kept for this tab only.</p>
+        <Field label="Token">
+          {(id) => (
+            <input id={id} type="password" autoComplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+          )}
+        </Field>
+        <div class="actions">
+          <button type="submit" class="primary">
+            Continue
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export type SpawnRequest = { projectId?: string; taskIds?: string[] };
+
+function App() {
+  useLive();
+  const route = useRoute();
+  const [ask, setAsk] = useState<{ retry: boolean; answer: (t: string) => void } | null>(null);
+  const [spawn, setSpawn] = useState<SpawnRequest | null>(null);
+  useEffect(() => {
+    onTokenNeeded((request) =>
+      setAsk({
+        retry: request.retry,
+        answer: (t) => {
+          setAsk(null);
+          request.answer(t);
+        },
+      }),
+    );
+    void startLive();
+  }, []);
+
+  const [section, id, sub] = route;
+  const openSpawn = (request: SpawnRequest = {}) => setSpawn(request);
+  let view;
+  if (section === 'p' && id) view = <ProjectView id={id} tab={sub === 'tree' ? 'tree' : 'board'} openSpawn={openSpawn} />;
+  else if (section === 'sessions') view = <SessionsView />;
+  else if (section === 's' && id) view = <SessionView id={id} />;
+  else if (section === 'hosts') view = <HostsView />;
+  else if (section === 'activity') view = <ActivityView />;
+  else view = <ProjectsView />;
+  const current = (name: string) => (section === name || (name === '' && (!section || section === 'p')) ? 'page' : undefined);
+
+  return (
+    <>
+      <header class="top">
+        <a class="brand" href="#/">
+          Maestro
+        </a>
+        <nav aria-label="Main">
+          <a href="#/" aria-current={current('')}>
+            Projects
+          </a>
+          <a href="#/sessions" aria-current={current('sessions') ?? current('s')}>
+            Sessions
+          </a>
+          <a href="#/hosts" aria-current={current('hosts')}>
+            Hosts
+          </a>
+          <a href="#/activity" aria-current={current('activity')}>
+            Activity
+          </a>
+        </nav>
+        <span class={`conn ${state.connection}`} role="status" aria-label={`Connection: ${CONNECTION_TEXT[state.connection]}`}>
+          {CONNECTION_TEXT[state.connection]}
+        </span>
+        <button type="button" class="primary" onClick={() => openSpawn(section === 'p' && id ? { projectId: id } : {})}>
+          Spawn agent
+        </button>
+      </header>
+      <main>{state.loaded ? view : <p class="muted">Loading…</p>}</main>
+      {spawn && <SpawnDialog request={spawn} onClose={() => setSpawn(null)} />}
+      {ask && <TokenDialog retry={ask.retry} answer={ask.answer} />}
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

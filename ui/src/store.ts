@@ -1,0 +1,118 @@
+import { api, ApiError } from './api';
+import type { Envelope, Host, Project, Session, Task } from './types';
+
+/** Everything the dashboard shows, kept current by the snapshot and the live events. */
+export const state = {
+  projects: new Map<string, Project>(),
+  tasks: new Map<string, Task>(),
+  sessions: new Map<string, Session>(),
+  hosts: new Map<string, Host>(),
+  /** false when the server has no hosts endpoint (§15 not there). */
+  hostsAvailable: true,
+  /** The newest events seen, oldest first, for the activity feed. */
+  feed: [] as Envelope[],
+  loaded: false,
+  /** 'connecting' | 'online' | 'offline' */
+  connection: 'connecting' as 'connecting' | 'online' | 'offline',
+  /** Bumped by every change; views memoise on it. */
+  version: 0,
+};
+
+const FEED_MAX = 300;
+const listeners = new Set<() => void>();
+const eventListeners = new Set<(e: Envelope) => void>();
+let timer: ReturnType<typeof setTimeout> | undefined;
+
+/** Re-renders at most every 50 ms, so a burst of events costs one render. */
+export function changed(): void {
+  state.version++;
+  timer ??= setTimeout(() => {
+    timer = undefined;
+    for (const l of listeners) l();
+  }, 50);
+}
+
+export function subscribe(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Every envelope as it arrives (for views that keep their own lists, such as a session's messages). */
+export function onEvent(listener: (e: Envelope) => void): () => void {
+  eventListeners.add(listener);
+  return () => eventListeners.delete(listener);
+}
+
+/** Replaces a stored entity unless what is held is newer (a replayed or buffered event must not undo a fresher state). */
+function upsert<T>(map: Map<string, T>, key: string, value: T, stamp: (v: T) => number | undefined): void {
+  const held = map.get(key);
+  if (held && (stamp(held) ?? 0) > (stamp(value) ?? 0)) return;
+  map.set(key, value);
+}
+
+const taskStamp = (t: Task | Project) => t.updatedAt;
+const sessionStamp = (s: Session) => s.lastActivity;
+
+/** Applies one event to the state (contract §4.4, §15.1, §16.6). */
+export function apply(e: Envelope): void {
+  const d = e.data;
+  switch (e.type) {
+    case 'project:created':
+    case 'project:updated':
+      upsert(state.projects, d.id, d, taskStamp);
+      break;
+    case 'project:deleted':
+      state.projects.delete(d.id);
+      break;
+    case 'task:created':
+    case 'task:updated':
+    case 'task:ready':
+      upsert(state.tasks, d.id, d, taskStamp);
+      break;
+    case 'task:deleted':
+      state.tasks.delete(d.id);
+      break;
+    case 'session:created':
+    case 'session:updated':
+      upsert(state.sessions, d.id, d, sessionStamp);
+      break;
+    case 'session:spawn':
+    case 'session:spawn_request':
+      if (d?.session?.id) upsert(state.sessions, d.session.id, d.session, sessionStamp);
+      break;
+    case 'session:deleted':
+      state.sessions.delete(d.id);
+      break;
+    case 'host:online':
+    case 'host:offline':
+      state.hosts.set(d.name, d);
+      break;
+    case 'host:deleted':
+      state.hosts.delete(d.name);
+      break;
+  }
+  state.feed.push(e);
+  if (state.feed.length > FEED_MAX) state.feed.splice(0, state.feed.length - FEED_MAX);
+  for (const l of eventListeners) l(e);
+  changed();
+}
+
+/** Loads every project, task, session and host afresh (first load, after a reconnect without replay, on `resync`). */
+export async function loadSnapshot(): Promise<void> {
+  const [projects, tasks, sessions, hosts] = await Promise.all([
+    api<Project[]>('GET', '/api/projects'),
+    api<Task[]>('GET', '/api/tasks'),
+    api<Session[]>('GET', '/api/sessions'),
+    api<Host[]>('GET', '/api/hosts').catch((error) => {
+      if (error instanceof ApiError && error.status === 404) return null;
+      throw error;
+    }),
+  ]);
+  state.projects = new Map(projects.map((p) => [p.id, p]));
+  state.tasks = new Map(tasks.map((t) => [t.id, t]));
+  state.sessions = new Map(sessions.map((s) => [s.id, s]));
+  state.hostsAvailable = hosts !== null;
+  state.hosts = new Map((hosts ?? []).map((h) => [h.name, h]));
+  state.loaded = true;
+  changed();
+}

@@ -1,0 +1,90 @@
+import { useMemo, useState } from 'preact/hooks';
+import { state } from '../store';
+import { FINAL_SESSION, type Session } from '../types';
+import { Badge, statusLabel, timeAgo } from '../util';
+
+type Group = { name: string; sessions: Session[]; groups: Map<string, Group> };
+const newGroup = (name: string): Group => ({ name, sessions: [], groups: new Map() });
+
+/**
+ * Sessions grouped by host, then by the `level1-level2-name` naming convention (seed 002): `shop-api-auth` sits in
+ * group `shop`, sub-group `api`. Names without two dashes stay directly under their host.
+ */
+export function groupSessions(sessions: Session[]): Group {
+  const root = newGroup('');
+  const child = (g: Group, name: string) => g.groups.get(name) ?? (g.groups.set(name, newGroup(name)), g.groups.get(name)!);
+  for (const s of sessions) {
+    let g = child(root, s.host ?? 'No runner');
+    const parts = s.name.split('-');
+    if (parts.length >= 3 && parts[0] && parts[1] && !/\s/.test(parts[0] + parts[1])) g = child(child(g, parts[0]), parts[1]);
+    g.sessions.push(s);
+  }
+  return root;
+}
+
+const count = (g: Group): number => g.sessions.length + [...g.groups.values()].reduce((n, c) => n + count(c), 0);
+
+export function SessionRow({ s }: { s: Session }) {
+  const project = state.projects.get(s.projectId);
+  return (
+    <li class="session-row">
+      <a href={`#/s/${encodeURIComponent(s.id)}`}>{s.name}</a>
+      <Badge kind={`ss-${s.status}`}>{statusLabel(s.status)}</Badge>
+      {s.run && <Badge kind={`run-${s.run.state}`}>run: {s.run.state}</Badge>}
+      {s.agent && <Badge>{s.agent}</Badge>}
+      <span class="muted small">
+        {project?.name ?? s.projectId} · {timeAgo(s.lastActivity)}
+      </span>
+    </li>
+  );
+}
+
+function GroupView({ group, level }: { group: Group; level: number }) {
+  const Heading = `h${Math.min(level + 2, 6)}` as 'h2';
+  return (
+    <details open class="group">
+      <summary>
+        <Heading class="inline">
+          {group.name} <span class="muted">({count(group)})</span>
+        </Heading>
+      </summary>
+      <div class="group-body">
+        {[...group.groups.values()].sort((a, b) => a.name.localeCompare(b.name)).map((g) => (
+          <GroupView key={g.name} group={g} level={level + 1} />
+        ))}
+        {group.sessions.length > 0 && (
+          <ul class="plain">
+            {group.sessions.map((s) => (
+              <SessionRow key={s.id} s={s} />
+            ))}
+          </ul>
+        )}
+      </div>
+    </details>
+  );
+}
+
+export function SessionsView() {
+  const [showEnded, setShowEnded] = useState(false);
+  const tree = useMemo(() => {
+    const list = [...state.sessions.values()]
+      .filter((s) => showEnded || !FINAL_SESSION.has(s.status))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    return groupSessions(list);
+  }, [state.version, showEnded]);
+  return (
+    <section aria-labelledby="sessions-title">
+      <div class="title-row">
+        <h1 id="sessions-title">Sessions</h1>
+        <label class="check">
+          <input type="checkbox" checked={showEnded} onChange={(e) => setShowEnded(e.currentTarget.checked)} /> Show ended
+          sessions
+        </label>
+      </div>
+      {tree.groups.size === 0 && <p class="muted">No {showEnded ? '' : 'active '}sessions.</p>}
+      {[...tree.groups.values()].map((g) => (
+        <GroupView key={g.name} group={g} level={0} />
+      ))}
+    </section>
+  );
+}
