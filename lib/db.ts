@@ -6,7 +6,7 @@ import { isId } from './ids.js';
 import type { Logger } from './log.js';
 import { durableFsDriver } from './storage/driver.js';
 import { normalizeLoaded } from './storage/migrate.js';
-import type { Project, QueueState, Session, Task, Template } from './types.js';
+import type { Message, Project, QueueState, Session, Task, Template } from './types.js';
 
 export interface Collections {
   projects: Project;
@@ -14,9 +14,10 @@ export interface Collections {
   sessions: Session;
   queues: QueueState;
   templates: Template;
+  messages: Message;
 }
 export type Kind = keyof Collections;
-export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates'];
+export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates', 'messages'];
 
 const idOf = (kind: Kind, entity: Collections[Kind]) =>
   kind === 'queues' ? (entity as QueueState).sessionId : (entity as { id: string }).id;
@@ -24,7 +25,10 @@ const idOf = (kind: Kind, entity: Collections[Kind]) =>
 /** The storage key of an entity: the contract's file layout (§5), shared with the CLI. */
 function keyOf(kind: Kind, entity: Collections[Kind]): string {
   const id = idOf(kind, entity);
-  const parts = kind === 'tasks' ? [kind, (entity as Task).projectId, id] : [kind, id];
+  const parts =
+    kind === 'tasks' ? [kind, (entity as Task).projectId, id]
+    : kind === 'messages' ? [kind, 'by-receiver', (entity as Message).to, id]
+    : [kind, id];
   if (!parts.slice(1).every(isId)) throw new Error(`Refusing to store ${kind} entity under unsafe key ${parts.join(':')}`);
   return `${parts.join(':')}.json`;
 }
@@ -69,7 +73,7 @@ class Index {
  */
 export class Db {
   readonly #maps: { [K in Kind]: Map<string, Collections[K]> } = {
-    projects: new Map(), tasks: new Map(), sessions: new Map(), queues: new Map(), templates: new Map(),
+    projects: new Map(), tasks: new Map(), sessions: new Map(), queues: new Map(), templates: new Map(), messages: new Map(),
   };
   readonly tasksByProject = new Index();
   readonly tasksByParent = new Index();

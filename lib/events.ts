@@ -1,5 +1,5 @@
 import type { Logger } from './log.js';
-import type { Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
+import type { Message, Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
 
 /** What `session:spawn` carries (contract §6.7). */
 export interface SpawnEvent {
@@ -47,6 +47,14 @@ export interface EventMap {
   'template:created': Template;
   'template:updated': Template;
   'template:deleted': { id: string };
+  'message:created': Message;
+  'message:delivered': Message;
+  'message:read': Message;
+  'message:failed': Message;
+  'message:expired': Message;
+  'message:deleted': { id: string };
+  'session:message_sent': { sessionId: string; message: Message };
+  'session:message_received': { sessionId: string; message: Message };
 }
 
 export type EventName = keyof EventMap;

@@ -5,6 +5,7 @@ import type { Logger } from './log.js';
 import { SkillStore } from './skills.js';
 import { Spawner } from './spawn.js';
 import { repairLinks } from './stores/links.js';
+import { MessageStore } from './stores/messages.js';
 import { ProjectStore } from './stores/projects.js';
 import { QueueStore } from './stores/queues.js';
 import { SessionStore } from './stores/sessions.js';
@@ -22,6 +23,7 @@ export interface Services {
   sessions: SessionStore;
   queues: QueueStore;
   templates: TemplateStore;
+  messages: MessageStore;
   skills: SkillStore;
   spawner: Spawner;
   /** Stops timers and background work started by the services; run by the server on close. */
@@ -36,6 +38,8 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
   if (repaired > 0) log.info(`Restored ${repaired} task↔session link(s) that only one side recorded`);
   const templates = new TemplateStore(db);
   await templates.seed();
+  const messages = new MessageStore(db, { rate: config.messageRate, retentionDays: config.messageRetentionDays }, log);
+  const stopMessages = await messages.start();
   return {
     config,
     log,
@@ -46,8 +50,9 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     sessions: new SessionStore(db),
     queues: new QueueStore(db),
     templates,
+    messages,
     skills: new SkillStore(config.skillsDir, log),
     spawner: new Spawner(db, templates, config, log),
-    onClose: [],
+    onClose: [stopMessages],
   };
 }

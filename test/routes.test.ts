@@ -49,6 +49,11 @@ const CONTRACT = [
   'GET /api/skills/:id',
   'GET /api/skills/role/:role',
   'POST /api/skills/:id/reload',
+  'POST /api/sessions/:id/messages',
+  'GET /api/sessions/:id/messages',
+  'GET /api/messages/:id',
+  'PATCH /api/messages/:id',
+  'DELETE /api/messages/:id',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);
