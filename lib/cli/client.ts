@@ -29,6 +29,8 @@ export class Client {
   constructor(
     readonly baseUrl: string,
     private readonly token?: string,
+    /** Sent with every request: `X-Session-ID` from `$MAESTRO_SESSION_ID` names the calling session (§16.2). */
+    private readonly headers: Record<string, string> = {},
   ) {}
 
   get = <T = any>(path: string) => this.request<T>('GET', path);
@@ -44,6 +46,7 @@ export class Client {
       res = await fetch(url, {
         method,
         headers: {
+          ...this.headers,
           ...(body !== undefined && { 'content-type': 'application/json' }),
           ...(this.token && { authorization: `Bearer ${this.token}` }),
         },
