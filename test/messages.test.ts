@@ -1,11 +1,13 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../lib/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices, type Services } from '../lib/services.js';
 import { expectError } from './assertions.js';
-import { type Answer, startTestServer, testConfig } from './helpers.js';
+import { type Answer, CLI_BIN, startServerProcess, startTestServer, tempDir, testConfig, testEnv } from './helpers.js';
 
 /**
  * Messages between sessions (contract §16) through the app in-process, with an injected clock: the rules of
@@ -521,5 +523,232 @@ describe('events over a real WebSocket (§16.6)', () => {
     expect(events[2].data).toEqual({ id: lost.id });
     const seqs = events.map((e) => e.seq);
     expect(seqs).toEqual([seqs[0], seqs[0] + 1, seqs[0] + 2]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Real processes: the compiled server killed in a burst, and the `maestro` CLI as agents and hooks run it.
+
+const SLOW = { timeout: 60_000 };
+
+const request = async (base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const res = await fetch(base + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, text, body: text ? JSON.parse(text) : undefined };
+};
+
+/** A project with the given sessions, created through the API. */
+async function seed(base: string, ids: string[]) {
+  const project = (await request(base, 'POST', '/api/projects', { name: 'Messages' })).body;
+  for (const id of ids) {
+    const res = await request(base, 'POST', '/api/sessions', { id, projectId: project.id, taskIds: [] });
+    expect(res.status, res.text).toBe(201);
+  }
+  return project;
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+
+// Nothing of the environment this suite runs in may leak into the CLI (it could run inside a Maestro session).
+const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAESTRO_'))) as Record<string, string>;
+const maestro = async (url: string, args: string[], env: Record<string, string> = {}, input?: string) => {
+  const r = await execa(process.execPath, [CLI_BIN, ...args], {
+    env: { ...baseEnv, MAESTRO_API_URL: url, ...env }, extendEnv: false, reject: false, timeout: 15_000,
+    ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
+  });
+  return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+};
+
+describe('crash safety of sends (kill -9 during a burst)', SLOW, () => {
+  it('keeps every acknowledged message and leaves no unparseable file', async () => {
+    const env = testEnv({ MAESTRO_MESSAGE_RATE: '0', LOG_LEVEL: 'info' });
+    const first = await startServerProcess(env);
+    const base = first.url.replace('//localhost:', '//127.0.0.1:');
+    await seed(base, ['a', 'b', 'c']);
+    const TOTAL = 200;
+    const KILL_AFTER = 40;
+    const answered: any[] = [];
+    let failed = 0;
+    await Promise.all(
+      Array.from({ length: TOTAL }, async (_, i) => {
+        const [from, to] = [['a', 'b'], ['b', 'c'], [null, 'a'], ['c', 'a']][i % 4]!;
+        try {
+          const res = await request(base, 'POST', `/api/sessions/${to}/messages`, { message: `burst ${i} ${'z'.repeat(i * 40)}` }, from ? { 'x-session-id': from } : {});
+          if (res.status !== 201) throw new Error(`unexpected ${res.status}: ${res.text}`);
+          answered.push(res.body);
+          if (answered.length === KILL_AFTER) first.proc.kill('SIGKILL');
+        } catch (error) {
+          if (String(error).includes('unexpected')) throw error;
+          failed++;
+        }
+      }),
+    );
+    expect(await first.exited).toBeNull();
+    expect(failed, 'sends left unanswered by the kill').toBeGreaterThan(0);
+    expect(answered.length).toBeGreaterThanOrEqual(KILL_AFTER);
+
+    const second = await startServerProcess(env);
+    const base2 = second.url.replace('//localhost:', '//127.0.0.1:');
+    for (const m of answered) expect((await request(base2, 'GET', `/api/messages/${m.id}`)).body, m.id).toEqual(m);
+    const dir = join(env.DATA_DIR!, 'messages', 'by-receiver');
+    const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.json') && !e.name.startsWith('.'))
+      .map((e) => join(e.parentPath, e.name));
+    for (const file of files) expect(() => JSON.parse(readFileSync(file, 'utf8')), file).not.toThrow();
+    let served = 0;
+    for (const id of ['a', 'b', 'c']) served += (await request(base2, 'GET', `/api/sessions/${id}/messages`)).body.length;
+    expect(served).toBe(files.length);
+    second.proc.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+});
+
+describe('the maestro CLI between two sessions in separate processes (§16.5)', SLOW, () => {
+  it('a request and its response, delivery on the receiver\'s read, --mark-read, message read and delete', async () => {
+    const server = await startTestServer();
+    await seed(server.url, ['alice', 'bob']);
+    const alice = { MAESTRO_SESSION_ID: 'alice' };
+    const bob = { MAESTRO_SESSION_ID: 'bob' };
+
+    const sent = await maestro(server.url, ['session', 'send', '--to', 'bob', '--type', 'request', '--priority', 'high', '--requires-ack', '--expires-in', '1h', '--message', 'Please review PR 12'], alice);
+    expect(sent, sent.stderr).toMatchObject({ code: 0 });
+    const requestId = sent.stdout.trim();
+    expect(requestId).toMatch(/^msg_\d+_[0-9a-z]+$/);
+    const stored = (await server.call('GET', `/api/messages/${requestId}`)).body;
+    expect(stored).toMatchObject({ from: 'alice', to: 'bob', status: 'pending', metadata: { type: 'request', priority: 'high', requiresAck: true } });
+    expect(stored.expiresAt - stored.createdAt).toBe(3_600_000);
+
+    // Alice looking at Bob's inbox changes nothing; Bob reading it takes delivery.
+    const peek = await maestro(server.url, ['inbox', '--session', 'bob'], alice);
+    expect(peek.stdout).toContain(`${requestId}  from alice to bob  [pending]  request, high, needs ack`);
+    const inbox = await maestro(server.url, ['inbox'], bob);
+    expect(inbox.code).toBe(0);
+    expect(inbox.stdout.split('\n')).toEqual([expect.stringMatching(new RegExp(`^${requestId}  from alice to bob  \\[delivered\\]`)), '    Please review PR 12']);
+
+    const reply = await maestro(server.url, ['session', 'send', '--to', 'alice', '--type', 'response', '--reply-to', requestId, '-'], bob, 'Approved.\nTwo nits inline.\n');
+    expect(reply.code, reply.stderr).toBe(0);
+    const replyId = reply.stdout.trim();
+    expect((await maestro(server.url, ['message', 'read', requestId], bob)).stdout).toBe(`Message ${requestId} is read`);
+
+    const answer = await maestro(server.url, ['inbox', '--mark-read', '--json'], alice);
+    const shown = JSON.parse(answer.stdout).data;
+    expect(shown.map((m: any) => [m.id, m.message, m.metadata.replyTo, m.status])).toEqual([[replyId, 'Approved.\nTwo nits inline.', requestId, 'delivered']]);
+    expect((await server.call('GET', `/api/messages/${replyId}`)).body.status).toBe('read');
+    expect((await maestro(server.url, ['inbox'], alice)).stdout).toBe('No messages.');
+    expect((await maestro(server.url, ['inbox', '--all'], alice)).stdout).toContain(`${replyId}  from bob to alice  [read]`);
+    const sentBox = await maestro(server.url, ['inbox', '--sent', '--all', '--json'], alice);
+    expect(JSON.parse(sentBox.stdout).data.map((m: any) => [m.id, m.status])).toEqual([[requestId, 'read']]);
+
+    expect((await maestro(server.url, ['message', 'delete', replyId], alice)).stdout).toBe(`Deleted message ${replyId}`);
+    expect((await server.call('GET', `/api/messages/${replyId}`)).status).toBe(404);
+
+    // Refusals reach the user with the server's message and a failing exit code.
+    const self = await maestro(server.url, ['session', 'send', '--to', 'alice', '-m', 'hi'], alice);
+    expect(self).toMatchObject({ code: 1, stderr: 'maestro: A session cannot send a message to itself' });
+    const nobody = await maestro(server.url, ['session', 'send', '--to', 'nobody', '-m', 'hi'], alice);
+    expect(nobody).toMatchObject({ code: 2, stderr: 'maestro: Session not found' });
+    const ways = await maestro(server.url, ['session', 'send', '--to', 'bob'], alice);
+    expect(ways.code).toBe(1);
+    expect(ways.stderr).toContain('exactly one way');
+    // Without MAESTRO_SESSION_ID the sender is a person.
+    const person = await maestro(server.url, ['session', 'send', '--to', 'bob', '-m', 'from a person']);
+    expect((await server.call('GET', `/api/messages/${person.stdout.trim()}`)).body.from).toBe('user');
+    const cleared = await maestro(server.url, ['inbox', '--clear'], bob);
+    expect(cleared.stdout).toContain('from a person');
+    expect((await server.call('GET', '/api/sessions/bob/messages')).body.map((m: any) => m.status)).toEqual(['read']);
+  });
+
+  it('inbox --watch prints each message once, including one sent while it was reconnecting', async () => {
+    const port = await freePort();
+    const env = testEnv({ PORT: String(port), LOG_LEVEL: 'info' });
+    const first = await startServerProcess(env);
+    const base = `http://127.0.0.1:${port}`;
+    await seed(base, ['alice', 'bob']);
+    const early = (await request(base, 'POST', '/api/sessions/bob/messages', { message: 'before the watch' }, { 'x-session-id': 'alice' })).body;
+
+    const watch = execa(process.execPath, [CLI_BIN, 'inbox', '--watch'], {
+      env: { ...baseEnv, MAESTRO_API_URL: base, MAESTRO_SESSION_ID: 'bob' }, extendEnv: false, reject: false, stdin: 'ignore',
+    });
+    let out = '';
+    let err = '';
+    watch.stdout!.on('data', (c) => (out += c));
+    watch.stderr!.on('data', (c) => (err += c));
+    const printed = async (id: string) => {
+      const started = Date.now();
+      while (!out.includes(id)) {
+        if (Date.now() - started > 15_000) throw new Error(`watch never printed ${id}:\n${out}\n${err}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    try {
+      await printed(early.id);
+      const live = (await request(base, 'POST', '/api/sessions/bob/messages', { message: 'while watching' })).body;
+      await printed(live.id);
+
+      first.proc.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+      while (!err.includes('retrying')) await new Promise((r) => setTimeout(r, 25));
+      const second = await startServerProcess(env);
+      const missed = (await request(base, 'POST', '/api/sessions/bob/messages', { message: 'sent during the reconnect' }, { 'x-session-id': 'alice' })).body;
+      await printed(missed.id);
+      // Delivered to the watcher: it reads its own inbox.
+      expect((await request(base, 'GET', `/api/messages/${missed.id}`)).body.status).toBe('delivered');
+      for (const m of [early, live, missed]) expect(out.split(m.id).length - 1, `${m.id} printed once`).toBe(1);
+      expect(err).toContain('reconnected');
+      second.proc.kill('SIGTERM');
+      await second.exited;
+    } finally {
+      watch.kill('SIGTERM');
+      await watch;
+    }
+  });
+});
+
+/** The hook of the README: Claude Code runs it on every prompt and adds what it prints to the agent's context. */
+export const CLAUDE_HOOK = { hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: 'maestro inbox --quiet' }] }] } };
+
+describe('a Claude Code UserPromptSubmit hook running maestro inbox --quiet', SLOW, () => {
+  it('puts new messages into the prompt\'s context once, prints nothing otherwise, and never fails the prompt', async () => {
+    const server = await startTestServer();
+    await seed(server.url, ['agent', 'lead']);
+    // `maestro` on the PATH, as after `npm install -g`.
+    const bin = tempDir('maestro-bin-');
+    writeFileSync(join(bin, 'maestro'), `#!/bin/sh\nexec "${process.execPath}" "${CLI_BIN}" "$@"\n`);
+    chmodSync(join(bin, 'maestro'), 0o755);
+    const hook = async (url: string) => {
+      const { command } = CLAUDE_HOOK.hooks.UserPromptSubmit[0]!.hooks[0]!;
+      // What Claude Code pipes into a UserPromptSubmit hook.
+      const input = JSON.stringify({ session_id: 'claude-1', transcript_path: '/tmp/t.jsonl', cwd: '/tmp', hook_event_name: 'UserPromptSubmit', prompt: 'go on' });
+      const r = await execa('sh', ['-c', command], {
+        input, reject: false, timeout: 15_000, extendEnv: false,
+        env: { ...baseEnv, PATH: `${bin}${delimiter}${baseEnv.PATH ?? ''}`, MAESTRO_API_URL: url, MAESTRO_SESSION_ID: 'agent' },
+      });
+      return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    };
+    expect(await hook(server.url)).toEqual({ code: 0, stdout: '', stderr: '' });
+    const m = (await server.call('POST', '/api/sessions/agent/messages', { message: 'Use the staging database, not prod.', metadata: { type: 'command' } }, { 'x-session-id': 'lead' })).body;
+    const first = await hook(server.url);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('[maestro] 1 new message:');
+    expect(first.stdout).toContain(`${m.id}  from lead to agent  [delivered]  command, medium`);
+    expect(first.stdout).toContain('    Use the staging database, not prod.');
+    expect((await server.call('GET', `/api/messages/${m.id}`)).body.status).toBe('delivered');
+    // Already in the context: the next prompt adds nothing.
+    expect(await hook(server.url)).toEqual({ code: 0, stdout: '', stderr: '' });
+    // A server that is down must not block the prompt (exit 2 would).
+    const down = await hook(`http://127.0.0.1:${await freePort()}`);
+    expect(down.code).toBe(0);
+    expect(down.stdout).toBe('');
+    expect(down.stderr).toContain('Cannot reach Maestro Server');
   });
 });
