@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
@@ -446,6 +446,26 @@ describe('restart', () => {
     const before = await Promise.all(paths.map(async (p) => (await s.call('GET', p)).body));
     const again = await setup({}, s.config.dataDir);
     for (const [i, p] of paths.entries()) expect((await again.call('GET', p)).body, p).toEqual(before[i]);
+  });
+});
+
+describe('startup repairs what a crash left between a session\'s end and its follow-up', () => {
+  it('fails pending messages of an ended receiver and removes the inbox of a session that is gone', async () => {
+    const s = await setup({ MAESTRO_MESSAGE_RATE: '0' });
+    await team(s);
+    const toEnded = (await s.send('w1', 'w2', { message: 'to w2' })).body;
+    const toGone = (await s.send('w1', 'boss', { message: 'to boss' })).body;
+    const kept = (await s.send('w2', 'w1', { message: 'to w1' })).body;
+    // As if the server died right after these session changes were written, before their follow-ups ran.
+    const sessionFile = (id: string) => join(s.config.dataDir, 'sessions', `${id}.json`);
+    const w2 = JSON.parse(readFileSync(sessionFile('w2'), 'utf8'));
+    writeFileSync(sessionFile('w2'), JSON.stringify({ ...w2, status: 'stopped' }, null, 2));
+    rmSync(sessionFile('boss'));
+    const again = await setup({}, s.config.dataDir);
+    expect((await again.call('GET', `/api/messages/${toEnded.id}`)).body).toEqual({ ...toEnded, status: 'failed', failReason: 'receiver ended before delivery' });
+    expectError(await again.call('GET', `/api/messages/${toGone.id}`), 404, 'NOT_FOUND');
+    expect((await again.call('GET', `/api/messages/${kept.id}`)).body).toEqual(kept);
+    expect(existsSync(join(s.config.dataDir, 'messages', 'by-receiver', 'boss', `${toGone.id}.json`))).toBe(false);
   });
 });
 
