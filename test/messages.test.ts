@@ -3,7 +3,8 @@ import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createApp } from '../lib/app.js';
+import { Hono } from 'hono';
+import { type AppEnv, createApp } from '../lib/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices, type Services } from '../lib/services.js';
 import { expectError } from './assertions.js';
@@ -249,6 +250,34 @@ describe('sending (§16.1, §16.2)', () => {
     const huge = await s.send('w1', 'w2', { message: 'x'.repeat(2 * 1024 * 1024) });
     expectError(huge, 413, 'PAYLOAD_TOO_LARGE');
     expect(s.messageFiles()).toEqual([]);
+  });
+});
+
+describe('sender identity by session token (§15.6)', () => {
+  it('the token\'s session is the sender and the reader; an X-Session-ID naming another session is 403', async () => {
+    const s = await setup();
+    await team(s);
+    // What the auth middleware does for a valid session token (the runners work): the context names the session.
+    const outer = new Hono<AppEnv>();
+    outer.use('*', async (c, next) => {
+      const token = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
+      if (token) c.set('tokenSession', token);
+      await next();
+    });
+    outer.route('/', (await createApp(s.services)).app);
+    const call = async (method: string, path: string, body: unknown, headers: Record<string, string>) => {
+      const res = await outer.request(path, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+    };
+    const spoof = await call('POST', '/api/sessions/w2/messages', { message: 'I am boss' }, { authorization: 'Bearer w1', 'x-session-id': 'boss' });
+    expectError(spoof, 403, 'FORBIDDEN', 'X-Session-ID names another session than the session token');
+    expect(s.messageFiles()).toEqual([]);
+    const same = await call('POST', '/api/sessions/w2/messages', { message: 'hello' }, { authorization: 'Bearer w1', 'x-session-id': 'w1' });
+    const plain = await call('POST', '/api/sessions/w2/messages', { message: 'hello again' }, { authorization: 'Bearer w1' });
+    expect([same.status, same.body.from, plain.status, plain.body.from]).toEqual([201, 'w1', 201, 'w1']);
+    const inbox = await call('GET', '/api/sessions/w2/messages', undefined, { authorization: 'Bearer w2' });
+    expect(inbox.body.map((m: any) => m.status)).toEqual(['delivered', 'delivered']);
+    expectError(await call('PATCH', `/api/messages/${same.body.id}`, { status: 'read' }, { authorization: 'Bearer w1' }), 403, 'FORBIDDEN');
   });
 });
 
