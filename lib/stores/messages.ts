@@ -22,6 +22,9 @@ const RETAIN_EVERY_MS = 3_600_000;
  */
 export type Notify = (sessionId: string, message: Message) => boolean | Promise<boolean>;
 
+/** The one-line notice a runner types into a receiver's terminal (§16.3). */
+export const wakeNotice = (m: Message) => `[maestro] New message from ${m.from}: run "maestro inbox"`;
+
 export interface MessageOptions {
   /** Messages a session may send per rolling minute; 0 = unlimited. */
   rate: number;
