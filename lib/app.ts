@@ -5,6 +5,7 @@ import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { ApiError } from './errors.js';
+import { eventSocket } from './event-stream.js';
 import { registerRoutes, type RouteFile, scanRoutes } from './routes.js';
 import type { Services } from './services.js';
 
@@ -13,6 +14,8 @@ export type AppEnv = {
     services: Services;
     /** The session whose session token authenticated the request (contract §15.6); unset for the admin or no token. */
     tokenSession?: string;
+    /** Every registered route, with its description (for `/api/openapi.json`). */
+    routes: RouteFile[];
   };
 };
 /** The context a route handler receives. */
@@ -24,6 +27,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export async function createApp(services: Services, upgradeWebSocket?: UpgradeWebSocket) {
   const { config, log, hub } = services;
   const app = new Hono<AppEnv>();
+  const routes = await scanRoutes();
 
   app.onError((error, c) => {
     if (error instanceof ApiError) return c.json(error.toBody(), error.status);
@@ -50,15 +54,7 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
   if (config.token) app.use('*', bearerToken(config.token));
 
   if (upgradeWebSocket) {
-    app.use(
-      '*',
-      upgradeWebSocket(() => ({
-        onOpen: (_event, ws) => void hub.clients.add(ws),
-        onMessage: (event, ws) => hub.receive(ws, event.data),
-        onClose: (_event, ws) => void hub.clients.delete(ws),
-        onError: (_event, ws) => void hub.clients.delete(ws),
-      })),
-    );
+    app.use('*', upgradeWebSocket((c) => eventSocket(c as Ctx, hub, log)));
   }
 
   app.use(
@@ -74,13 +70,14 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     }),
   );
   const conditional = etag();
-  app.use('/api/*', (c, next) => (c.req.method === 'GET' ? conditional(c, next) : next()));
+  // The event stream never ends, so it cannot have an ETag.
+  app.use('/api/*', (c, next) => (c.req.method === 'GET' && c.req.path !== '/api/events/stream' ? conditional(c, next) : next()));
   app.use('*', async (c, next) => {
     c.set('services', services);
+    c.set('routes', routes);
     await next();
   });
 
-  const routes = await scanRoutes();
   await registerRoutes(app, routes);
   return { app, routes };
 }
@@ -92,7 +89,9 @@ function bearerToken(token: string): MiddlewareHandler {
     given !== undefined && Buffer.byteLength(given) === expected.length && timingSafeEqual(Buffer.from(given), expected);
   return async (c, next) => {
     const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
-    if (upgrade || c.req.path === '/api' || c.req.path.startsWith('/api/')) {
+    // `/api/docs` is a page with no data: it asks for the token to fetch the description.
+    const api = (c.req.path === '/api' || c.req.path.startsWith('/api/')) && c.req.path !== '/api/docs';
+    if (upgrade || api) {
       const header = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim();
       if (!matches(header) && !(upgrade && matches(c.req.query('token')))) {
         throw new ApiError(401, 'UNAUTHORIZED', 'Missing or invalid bearer token');

@@ -25,6 +25,8 @@ export interface Config {
   debug: boolean;
   logLevel: LogLevel;
   nodeEnv: 'development' | 'production' | 'test';
+  /** Days logged events are kept (beyond the newest 100,000), `MAESTRO_EVENT_RETENTION_DAYS`. */
+  eventRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -89,9 +91,13 @@ export function parseConfig(env: Env = process.env): Config {
   if (!/^\d+$/.test(rateText)) {
     throw new ConfigError(`MAESTRO_MESSAGE_RATE must be a whole number of messages per minute (0 = unlimited), got "${rateText}"`);
   }
-  const retentionText = text(env, 'MAESTRO_MESSAGE_RETENTION_DAYS') ?? '7';
-  if (!/^\d+(\.\d+)?$/.test(retentionText) || Number(retentionText) <= 0) {
-    throw new ConfigError(`MAESTRO_MESSAGE_RETENTION_DAYS must be a positive number of days, got "${retentionText}"`);
+  const messageRetentionText = text(env, 'MAESTRO_MESSAGE_RETENTION_DAYS') ?? '7';
+  if (!/^\d+(\.\d+)?$/.test(messageRetentionText) || Number(messageRetentionText) <= 0) {
+    throw new ConfigError(`MAESTRO_MESSAGE_RETENTION_DAYS must be a positive number of days, got "${messageRetentionText}"`);
+  }
+  const retentionText = text(env, 'MAESTRO_EVENT_RETENTION_DAYS') ?? '7';
+  if (!/^\d+(\.\d+)?$/.test(retentionText)) {
+    throw new ConfigError(`MAESTRO_EVENT_RETENTION_DAYS must be a non-negative number of days, got "${retentionText}"`);
   }
   return {
     port: Number(portText),
@@ -109,9 +115,10 @@ export function parseConfig(env: Env = process.env): Config {
     cliPath: cliPath ? expandPath(cliPath) : undefined,
     cliTimeoutMs: Number(timeoutText),
     messageRate: Number(rateText),
-    messageRetentionDays: Number(retentionText),
+    messageRetentionDays: Number(messageRetentionText),
     debug,
     logLevel,
     nodeEnv,
+    eventRetentionDays: Number(retentionText),
   };
 }

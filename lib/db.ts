@@ -1,10 +1,12 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStorage, type Storage } from 'unstorage';
-import type { DomainEvent, EventHub, EventMap, EventName } from './events.js';
+import { ApiError } from './errors.js';
+import { type Emitted, type EventHub, type EventMap, type EventName, projectOf, type Published } from './events.js';
 import { isId } from './ids.js';
 import type { Logger } from './log.js';
-import { durableFsDriver } from './storage/driver.js';
+import { durableFsDriver, settleAll } from './storage/driver.js';
+import { type EventLog, FileEventLog } from './storage/log.js';
 import { normalizeLoaded } from './storage/migrate.js';
 import type { Message, Project, QueueState, Session, Task, Template } from './types.js';
 
@@ -66,10 +68,51 @@ class Index {
   }
 }
 
+type Change = { kind: Kind; id: string; entity: Collections[Kind] | null };
+interface Queued {
+  build: (tx: Tx) => unknown;
+  resolve: (value: any) => void;
+  reject: (error: unknown) => void;
+}
+
+/** What `Db.open` needs: where entities and events are kept, who hears of changes, and the clock. */
+export interface DbOptions {
+  storage: Storage;
+  events: EventLog;
+  hub: EventHub;
+  log: Logger;
+  now?: () => number;
+  /** Called when a failed flush could not be undone: disk and memory may disagree, so the process must stop. */
+  onFatal?: (error: unknown) => void;
+}
+
+/** The storage and event log of a data directory, as the server uses them. */
+export function dataDirStorage(dataDir: string): { storage: Storage; events: FileEventLog } {
+  // The layout exists from the start, for people and tools that read the files (§5).
+  for (const kind of KINDS) mkdirSync(join(dataDir, kind), { recursive: true });
+  return {
+    storage: createStorage({ driver: durableFsDriver({ base: dataDir }) }),
+    events: FileEventLog.open(join(dataDir, 'events')),
+  };
+}
+
+const storageFailed = (cause: unknown) =>
+  new ApiError(500, 'INTERNAL_ERROR', 'Internal server error', undefined, { cause });
+
+const isThenable = (value: unknown): boolean => typeof (value as { then?: unknown } | null)?.then === 'function';
+
 /**
  * All entities, held in memory and written through to unstorage. The only code that knows storage keys.
- * Mutations run one at a time, in arrival order: each is written to disk, then applied in memory, then its events
- * are broadcast, so every event carries the state right after its own mutation (contract §1.7).
+ *
+ * Mutations run one at a time in arrival order, each seeing the result of the ones before (group commit, as in
+ * SQLite's WAL or PostgreSQL's `commit_delay`): every mutation that arrives while a flush is running joins the next
+ * flush. One flush writes the batch's entity files and then its event-log lines; only once both are durable are the
+ * changes applied in memory, the events broadcast and the callers answered. So no reader ever sees a change before it
+ * is on disk, and every logged event belongs to a change that is (contract §1.7, §17).
+ *
+ * A flush that fails answers every mutation of its batch with 500 and applies none of them. Every write of the batch
+ * is settled first, then the files and the log are put back as they were; if that fails too, disk and memory could
+ * disagree, so `onFatal` stops the server.
  */
 export class Db {
   readonly #maps: { [K in Kind]: Map<string, Collections[K]> } = {
@@ -83,31 +126,50 @@ export class Db {
    * another ID): removed when the entity is next saved or deleted, so that a deleted entity cannot come back.
    */
   readonly #strayKeys = new Map<string, string[]>();
-  #tail: Promise<unknown> = Promise.resolve();
   readonly #listeners: ApplyListener[] = [];
+  readonly #queue: Queued[] = [];
+  #draining = false;
+  /** Set once storage failed beyond repair: every later mutation is refused. */
+  #broken: unknown;
+  /** While a build runs: its own changes, then the changes of the earlier builds of its batch. */
+  #active: { own: Map<string, Change>; batch: Map<string, Change> } | null = null;
+  readonly storage: Storage;
+  readonly events: EventLog;
+  readonly #hub: EventHub;
+  readonly #log: Logger;
+  readonly #onFatal: (error: unknown) => void;
+  /** The clock every mutation reads (`tx.now`); tests inject one to move time without sleeping. */
+  readonly now: () => number;
+  /** Batch sizes seen so far (mutations per flush), for the benchmarks and the debug log. */
+  readonly batchSizes: number[] = [];
 
-  private constructor(
-    readonly storage: Storage,
-    private readonly hub: EventHub,
-    private readonly log: Logger,
-    /** The clock every mutation reads (`tx.now`); tests inject one to move time without sleeping. */
-    readonly now: () => number = Date.now,
-  ) {}
+  private constructor(options: DbOptions) {
+    this.storage = options.storage;
+    this.events = options.events;
+    this.#hub = options.hub;
+    this.#log = options.log;
+    this.now = options.now ?? Date.now;
+    this.#onFatal = options.onFatal ?? (() => {});
+  }
+
+  /** Loads every entity into memory; the hub continues `seq` from the event log. */
+  static async open(options: DbOptions): Promise<Db> {
+    const db = new Db(options);
+    options.hub.attach(options.events);
+    for (const kind of KINDS) await db.#load(kind);
+    return db;
+  }
 
   /** Registers a listener told of every change after it is durable and applied in memory. */
   onApply(listener: ApplyListener): void {
     this.#listeners.push(listener);
   }
 
-  /** Opens the data directory, creating its sub-directories, and loads every entity into memory. */
-  static async open(dataDir: string, hub: EventHub, log: Logger, now?: () => number): Promise<Db> {
-    const db = new Db(createStorage({ driver: durableFsDriver({ base: dataDir }) }), hub, log, now);
-    await Promise.all(KINDS.map((kind) => mkdir(join(dataDir, kind), { recursive: true })));
-    for (const kind of KINDS) await db.#load(kind);
-    return db;
-  }
-
+  /** The committed entity; inside a mutation's build, the entity as that mutation sees it. */
   get<K extends Kind>(kind: K, id: string): Collections[K] | undefined {
+    const key = `${kind}/${id}`;
+    const change = this.#active?.own.get(key) ?? this.#active?.batch.get(key);
+    if (change) return (change.entity ?? undefined) as Collections[K] | undefined;
     return this.#maps[kind].get(id);
   }
 
@@ -119,52 +181,127 @@ export class Db {
     return this.#maps[kind].size;
   }
 
-  /** Runs `build` alone, persists what it put and removed, applies it in memory, then broadcasts its events. */
+  /**
+   * Runs `build` (synchronous: it only reads and records) after every mutation before it, then resolves with its
+   * result once its changes are durable, applied and broadcast. A `build` that throws changes nothing.
+   */
   mutate<T>(build: (tx: Tx) => T): Promise<T> {
-    const run = async () => {
-      const changes = new Map<string, { kind: Kind; id: string; entity: Collections[Kind] | null }>();
-      const events: DomainEvent[] = [];
-      const tx: Tx = {
-        now: this.now(),
-        get: <K extends Kind>(kind: K, id: string) => {
-          const change = changes.get(`${kind}/${id}`);
-          return change ? ((change.entity ?? undefined) as Collections[K] | undefined) : this.#maps[kind].get(id);
-        },
-        put: (kind, entity) => void changes.set(`${kind}/${idOf(kind, entity)}`, { kind, id: idOf(kind, entity), entity }),
-        remove: (kind, id) => void changes.set(`${kind}/${id}`, { kind, id, entity: null }),
-        emit: (type, data) => void events.push({ type, data } as DomainEvent),
-        ids: (index, key) => {
-          const kind = index === 'sessionsByProject' ? 'sessions' : 'tasks';
-          const field = index === 'tasksByParent' ? 'parentId' : 'projectId';
-          const ids = new Set(this[index].get(key));
-          for (const change of changes.values()) {
-            if (change.kind !== kind) continue;
-            const entity = change.entity as Record<string, unknown> | null;
-            if (entity?.[field] === key) ids.add(change.id);
-            else ids.delete(change.id);
-          }
-          return [...ids];
-        },
-      };
-      const result = build(tx);
-      await Promise.all([...changes.values()].map((c) => this.#persist(c.kind, c.id, c.entity)));
-      for (const { kind, id, entity } of changes.values()) this.#apply(kind, id, entity);
-      this.hub.publish(events);
-      return result;
-    };
-    const done = this.#tail.then(run);
-    this.#tail = done.catch(() => {});
-    return done;
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ build, resolve, reject });
+      if (!this.#draining) {
+        this.#draining = true;
+        // Mutations requested in the same tick join the first batch too.
+        queueMicrotask(() => void this.#drain());
+      }
+    });
   }
 
-  async #persist(kind: Kind, id: string, entity: Collections[Kind] | null): Promise<void> {
-    const current = this.#maps[kind].get(id);
-    if (entity) await this.storage.setItem(keyOf(kind, entity), `${JSON.stringify(entity, null, 2)}\n`);
-    else if (current) await this.storage.removeItem(keyOf(kind, current));
-    const stray = this.#strayKeys.get(`${kind}/${id}`);
-    if (stray) {
-      await Promise.all(stray.map((key) => this.storage.removeItem(key)));
-      this.#strayKeys.delete(`${kind}/${id}`);
+  async #drain(): Promise<void> {
+    while (this.#queue.length) {
+      const queued = this.#queue.splice(0);
+      if (this.#broken) {
+        for (const q of queued) q.reject(storageFailed(this.#broken));
+        continue;
+      }
+      const batch = new Map<string, Change>();
+      const events: Emitted[] = [];
+      const built: { q: Queued; result: unknown }[] = [];
+      for (const q of queued) {
+        const own = new Map<string, Change>();
+        const emitted: Emitted[] = [];
+        this.#active = { own, batch };
+        try {
+          const result = q.build(this.#tx(own, emitted));
+          if (isThenable(result)) throw new Error('A mutation must be synchronous, but its build returned a promise');
+          for (const [key, change] of own) batch.set(key, change);
+          events.push(...emitted);
+          built.push({ q, result });
+        } catch (error) {
+          q.reject(error);
+        } finally {
+          this.#active = null;
+        }
+      }
+      if (!built.length) continue;
+      const published = this.#hub.prepare(events, this.events.latestSeq);
+      try {
+        await this.#flush(batch, published);
+      } catch (error) {
+        // Answered only once the files are back as they were, so a retry starts from a consistent disk.
+        await this.#restore(batch, published, error);
+        for (const { q } of built) q.reject(storageFailed(error));
+        continue;
+      }
+      this.batchSizes.push(built.length);
+      for (const { kind, id, entity } of batch.values()) this.#apply(kind, id, entity);
+      this.#hub.publish(published);
+      for (const { q, result } of built) q.resolve(result);
+    }
+    this.#draining = false;
+  }
+
+  #tx(own: Map<string, Change>, emitted: Emitted[]): Tx {
+    const now = this.now();
+    const tx: Tx = {
+      now,
+      get: (kind, id) => this.get(kind, id),
+      put: (kind, entity) => void own.set(`${kind}/${idOf(kind, entity)}`, { kind, id: idOf(kind, entity), entity }),
+      remove: (kind, id) => void own.set(`${kind}/${id}`, { kind, id, entity: null }),
+      emit: (type, data) => {
+        // A deleted entity is gone from the transaction's view but still tells which project its event concerns.
+        const lookup = (kind: Kind, id: string) => (tx.get(kind, id) ?? this.#maps[kind]?.get(id)) as { projectId?: string } | undefined;
+        emitted.push({ type, data, projectId: projectOf(type, data, lookup), timestamp: now } as Emitted);
+      },
+      ids: (index, key) => {
+        const kind = index === 'sessionsByProject' ? 'sessions' : 'tasks';
+        const field = index === 'tasksByParent' ? 'parentId' : 'projectId';
+        const ids = new Set(this[index].get(key));
+        for (const changes of [this.#active!.batch, own]) {
+          for (const change of changes.values()) {
+            if (change.kind !== kind) continue;
+            if ((change.entity as Record<string, unknown> | null)?.[field] === key) ids.add(change.id);
+            else ids.delete(change.id);
+          }
+        }
+        return [...ids];
+      },
+    };
+    return tx;
+  }
+
+  /** Entity files first (written, flushed, renamed, directories flushed), then the log lines: both before any ack. */
+  async #flush(batch: Map<string, Change>, published: readonly Published[]): Promise<void> {
+    const writes: { key: string; value: string }[] = [];
+    const removals: string[] = [];
+    for (const { kind, id, entity } of batch.values()) {
+      const current = this.#maps[kind].get(id);
+      const target = entity && keyOf(kind, entity);
+      if (target) writes.push({ key: target, value: `${JSON.stringify(entity, null, 2)}\n` });
+      if (current && keyOf(kind, current) !== target) removals.push(keyOf(kind, current));
+      removals.push(...(this.#strayKeys.get(`${kind}/${id}`) ?? []));
+    }
+    await settleAll([this.storage.setItems(writes), ...removals.map((key) => this.storage.removeItem(key))]);
+    for (const { kind, id } of batch.values()) this.#strayKeys.delete(`${kind}/${id}`);
+    if (published.length) await this.events.append(published);
+  }
+
+  /** Puts back the files and log lines of a failed batch; stops the server if even that fails. */
+  async #restore(batch: Map<string, Change>, published: readonly Published[], cause: unknown): Promise<void> {
+    this.#log.error(`Storage failed; ${batch.size} change(s) were refused and are being undone`, cause);
+    try {
+      const writes: { key: string; value: string }[] = [];
+      const removals: string[] = [];
+      for (const { kind, id, entity } of batch.values()) {
+        const current = this.#maps[kind].get(id);
+        if (current) writes.push({ key: keyOf(kind, current), value: `${JSON.stringify(current, null, 2)}\n` });
+        if (entity && (!current || keyOf(kind, entity) !== keyOf(kind, current))) removals.push(keyOf(kind, entity));
+      }
+      await settleAll([this.storage.setItems(writes), ...removals.map((key) => this.storage.removeItem(key))]);
+      if (published.length) await this.events.truncate(published[0]!.seq - 1);
+    } catch (error) {
+      this.#broken = error;
+      this.#log.error('Storage failed and the failed changes could not be undone: stopping, so that disk and memory cannot disagree', error);
+      this.#onFatal(error);
     }
   }
 
@@ -173,7 +310,6 @@ export class Db {
     const before = map.get(id);
     if (entity) map.set(id, entity);
     else map.delete(id);
-    for (const listener of this.#listeners) listener(kind, before, entity);
     if (kind === 'tasks') {
       // Only a changed key leaves its index: an update must not move the entity to the end of filtered lists.
       const [b, a] = [before as Task | undefined, entity as Task | null];
@@ -186,6 +322,7 @@ export class Db {
       if (b && b.projectId !== a?.projectId) this.sessionsByProject.delete(b.projectId, id);
       if (a) this.sessionsByProject.add(a.projectId, id);
     }
+    for (const listener of this.#listeners) listener(kind, before, entity);
   }
 
   async #load(kind: Kind): Promise<void> {
@@ -196,10 +333,10 @@ export class Db {
           const raw = await this.storage.getItemRaw(key);
           const parsed: unknown = JSON.parse(String(raw));
           const result = normalizeLoaded(kind, parsed);
-          if (!result) this.log.warn(`Skipping ${key.replaceAll(':', '/')}: not a valid ${kind} entity`);
+          if (!result) this.#log.warn(`Skipping ${key.replaceAll(':', '/')}: not a valid ${kind} entity`);
           return result && { key, ...result };
         } catch (error) {
-          this.log.warn(`Skipping ${key.replaceAll(':', '/')}: ${(error as Error).message}`);
+          this.#log.warn(`Skipping ${key.replaceAll(':', '/')}: ${(error as Error).message}`);
           return undefined;
         }
       }),
@@ -222,7 +359,7 @@ export class Db {
       if (migrated) resave.push(entity);
     }
     if (resave.length) {
-      this.log.info(`Migrating ${resave.length} legacy ${kind} file(s) to the current layout`);
+      this.#log.info(`Migrating ${resave.length} legacy ${kind} file(s) to the current layout`);
       await this.mutate((tx) => resave.forEach((entity) => tx.put(kind, entity)));
     }
   }

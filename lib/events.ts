@@ -1,4 +1,6 @@
+import { ApiError } from './errors.js';
 import type { Logger } from './log.js';
+import { type EventLog, type LoggedEvent, sessionsOf } from './storage/log.js';
 import type { Message, Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
 
 /** What `session:spawn` carries (contract §6.7). */
@@ -60,61 +62,175 @@ export interface EventMap {
 export type EventName = keyof EventMap;
 export type DomainEvent = { [K in EventName]: { type: K; data: EventMap[K] } }[EventName];
 
-/** What the hub needs of an open socket; hono's WSContext fits. */
-export interface EventClient {
-  readonly readyState: number;
-  send(data: string): void;
-  /** The underlying socket, when it can tell how much is waiting to be sent and be cut off. */
-  readonly raw?: unknown;
+/** An event as a mutation emitted it, before it has a `seq`. */
+export type Emitted = DomainEvent & { projectId: string | undefined; timestamp: number };
+
+/** An event ready to send: its live envelope (`text`) and the redacted line the log keeps (`line`). */
+export interface Published extends LoggedEvent {
+  text: string;
 }
 
-const OPEN = 1;
-/** A client that lets this much pile up unread is cut off: it reconnects, sees the `seq` gap and refetches. */
+type Lookup = (kind: any, id: string) => { projectId?: string } | undefined;
+
+/**
+ * The project an event concerns (§17), or undefined for global events (`template:*`, `host:*`). Looked up through
+ * the emitting transaction for events whose data names only a task or session.
+ */
+export function projectOf(type: string, data: any, get: Lookup): string | undefined {
+  const scope = type.slice(0, type.indexOf(':'));
+  if (scope === 'template' || scope === 'host') return undefined;
+  if (scope === 'project') return data.id;
+  const direct = data.projectId ?? data.subtask?.projectId ?? data.message?.projectId ?? data.session?.projectId;
+  if (typeof direct === 'string') return direct;
+  if (scope === 'task' || scope === 'subtask') return get('tasks', data.taskId ?? data.id)?.projectId;
+  if (scope === 'session' || scope === 'queue') return get('sessions', data.sessionId ?? data.id)?.projectId;
+  if (scope === 'message') return get('messages', data.id)?.projectId;
+  return undefined;
+}
+
+/** Session tokens travel in live spawn events (a UI opening the terminal needs one) but never into the log (§15.6). */
+function redact(data: any): unknown {
+  const env = data?.envVars;
+  if (!env || typeof env.MAESTRO_SESSION_TOKEN !== 'string') return data;
+  return { ...data, envVars: { ...env, MAESTRO_SESSION_TOKEN: '<redacted>' } };
+}
+
+const envelope = (type: string, data: unknown, timestamp: number, seq: number, projectId: string | undefined) =>
+  JSON.stringify({ type, event: type, data, timestamp, seq, projectId });
+
+/** Which events a client wants (§17): one project's (plus global ones), or one session's messages only. */
+export interface EventFilter {
+  projectId?: string;
+  sessionId?: string;
+  messagesOnly?: boolean;
+}
+
+export function matches(filter: EventFilter, event: LoggedEvent): boolean {
+  if (filter.messagesOnly) return filter.sessionId !== undefined && (event.sessions?.includes(filter.sessionId) ?? false);
+  return !filter.projectId || event.projectId === undefined || event.projectId === filter.projectId;
+}
+
+/** A connected client: a WebSocket or an SSE stream. */
+export interface Subscriber {
+  readonly filter: EventFilter;
+  /** Sends an event (with its `seq`) or a frame outside the stream (resync, pong). */
+  send(text: string, event?: LoggedEvent): void;
+  /** For `/ws-status`: the socket's state (1 = open). */
+  readonly readyState: number;
+}
+
+const REPLAY_PAGE = 1000;
+/** A client that lets this much pile up unread is cut off: it reconnects with `since` and catches up. */
 export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 /**
- * Owns the sequence number and the set of open sockets. Each event is serialised once and the same string
- * is sent to every open socket, in emission order.
+ * Owns the set of connected clients. Each event is serialised once and the same string is sent to every client
+ * whose filter takes it, in `seq` order. A client that asks for `since` gets the logged events after it first, then
+ * the live ones, with no gap and no repeat: live events that arrive while it is being replayed wait in its queue.
  */
 export class EventHub {
-  #seq = 0;
-  readonly clients = new Set<EventClient>();
+  readonly clients = new Set<Subscriber>();
+  readonly #replaying = new Map<Subscriber, [string, LoggedEvent | undefined][]>();
+  #log: EventLog | undefined;
+  #latest = 0;
 
   constructor(private readonly log: Logger) {}
 
-  publish(events: readonly DomainEvent[]): void {
-    for (const { type, data } of events) {
-      const message = JSON.stringify({ type, event: type, data, timestamp: Date.now(), seq: ++this.#seq });
-      this.log.debug(`broadcast #${this.#seq} ${type} to ${this.clients.size} client(s)`);
-      for (const client of this.clients) {
-        if (client.readyState !== OPEN) continue;
-        try {
-          client.send(message);
-        } catch (error) {
-          this.log.warn(`dropping a WebSocket client that failed a send: ${String(error)}`);
-          this.clients.delete(client);
-          continue;
-        }
-        const socket = client.raw as { bufferedAmount?: number; terminate?: () => void } | undefined;
-        if ((socket?.bufferedAmount ?? 0) > MAX_BUFFERED_BYTES) {
-          this.log.warn('dropping a WebSocket client that stopped reading (over 8 MiB of events waiting)');
-          this.clients.delete(client);
-          socket?.terminate?.();
-        }
-      }
+  /** Continues `seq` from the event log (§13.6). */
+  attach(eventLog: EventLog): void {
+    this.#log = eventLog;
+    this.#latest = eventLog.latestSeq;
+  }
+
+  /** The `seq` of the newest broadcast event. */
+  get latestSeq(): number {
+    return this.#latest;
+  }
+
+  get oldestSeq(): number {
+    return this.#log?.oldestSeq ?? this.#latest + 1;
+  }
+
+  /** Numbers a batch's events after `lastSeq` and serialises each once (twice when a secret must be redacted). */
+  prepare(events: readonly Emitted[], lastSeq: number): Published[] {
+    return events.map(({ type, data, projectId, timestamp }, i) => {
+      const seq = lastSeq + 1 + i;
+      const text = envelope(type, data, timestamp, seq, projectId);
+      const redacted = redact(data);
+      const line = redacted === data ? text : envelope(type, redacted, timestamp, seq, projectId);
+      return { seq, type, text, line, projectId, sessions: sessionsOf(type, data) };
+    });
+  }
+
+  publish(events: readonly Published[]): void {
+    for (const event of events) {
+      this.#latest = event.seq;
+      this.log.debug(`broadcast #${event.seq} ${event.type} to ${this.clients.size} client(s)`);
+      for (const client of this.clients) if (matches(client.filter, event)) this.#deliver(client, event.text, event);
     }
   }
 
+  /**
+   * Adds a client. With `since`, replays the logged events after it first (§17); a `since` the log no longer
+   * holds, or one from the future, gets a `resync` frame instead.
+   */
+  async subscribe(client: Subscriber, since?: number): Promise<void> {
+    this.clients.add(client);
+    if (since === undefined) return;
+    if (!this.#log || since < this.oldestSeq - 1 || since > this.#latest) {
+      client.send(JSON.stringify({ type: 'resync', oldestSeq: this.oldestSeq, latestSeq: this.#latest }));
+      return;
+    }
+    const queue: [string, LoggedEvent | undefined][] = [];
+    this.#replaying.set(client, queue);
+    const upTo = this.#latest;
+    try {
+      for (let after = since; after < upTo; ) {
+        const page = await this.#log.read(after, REPLAY_PAGE, (e) => e.seq <= upTo);
+        if (!page.length) break;
+        for (const event of page) if (matches(client.filter, event)) client.send(event.line, event);
+        after = page.at(-1)!.seq;
+      }
+    } finally {
+      this.#replaying.delete(client);
+      for (const [text, event] of queue) client.send(text, event);
+    }
+  }
+
+  /** The logged events after `since` that pass `filter`, oldest first (`GET /api/events`, §17). */
+  async read(since: number | undefined, limit: number, filter: EventFilter) {
+    const range = { oldestSeq: this.oldestSeq, latestSeq: this.#latest };
+    const from = since ?? range.oldestSeq - 1;
+    if (!this.#log || from < range.oldestSeq - 1 || from > range.latestSeq) {
+      throw new ApiError(410, 'EVENTS_EXPIRED', 'The event log no longer holds events after that seq: refetch the state', range);
+    }
+    const upTo = this.#latest;
+    const events = await this.#log.read(from, limit, (e) => e.seq <= upTo && matches(filter, e));
+    return { events: events.map((e) => JSON.parse(e.line) as unknown), ...range };
+  }
+
+  unsubscribe(client: Subscriber): void {
+    this.clients.delete(client);
+    this.#replaying.delete(client);
+  }
+
   /** Handles a message from a client: only `{ "type": "ping" }` means something; anything else is ignored. */
-  receive(client: EventClient, raw: unknown): void {
+  receive(client: Subscriber, raw: unknown): void {
     if (typeof raw !== 'string' || raw.length > 1024) return;
     try {
       const message: unknown = JSON.parse(raw);
       if (message && typeof message === 'object' && (message as { type?: unknown }).type === 'ping') {
-        client.send(JSON.stringify({ type: 'pong', timestamp: Date.now() }));
+        this.#deliver(client, JSON.stringify({ type: 'pong', timestamp: Date.now() }));
       }
     } catch {
       // Garbage from a client is ignored by contract (§4.3).
     }
+  }
+
+  /** Sends now, or after the client's replay when one is running (a pong then fences the replay too). */
+  #deliver(client: Subscriber, text: string, event?: LoggedEvent): void {
+    const queue = this.#replaying.get(client);
+    if (queue) queue.push([text, event]);
+    else client.send(text, event);
   }
 }

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Handler, Hono } from 'hono';
+import type { RouteDoc } from './openapi.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 type Method = (typeof METHODS)[number];
@@ -12,6 +13,8 @@ export interface RouteFile {
   /** Hono path, e.g. `/api/tasks/:id/children`. */
   path: string;
   file: string;
+  /** What the file's `describe` export says of it, once registered (see lib/openapi.ts). */
+  doc?: RouteDoc;
 }
 
 /** The `routes/` folder next to this module's folder: the source tree, the compiled package and an installed copy alike. */
@@ -49,12 +52,16 @@ function comparePaths(a: string, b: string): number {
   return x.length - y.length;
 }
 
-/** Imports each route file (its default export is the handler) and registers it on `app`. */
+/**
+ * Imports each route file (its default export is the handler) and registers it on `app`; its optional `describe`
+ * export is kept as the route's `doc` for the API description.
+ */
 export async function registerRoutes<E extends object>(app: Hono<E & any>, routes: RouteFile[]): Promise<void> {
   const handlers = await Promise.all(
     routes.map(async (route) => {
-      const mod = (await import(pathToFileURL(route.file).href)) as { default?: Handler };
+      const mod = (await import(pathToFileURL(route.file).href)) as { default?: Handler; describe?: RouteDoc };
       if (typeof mod.default !== 'function') throw new Error(`Route file ${route.file} has no default export handler`);
+      route.doc = mod.describe;
       return mod.default;
     }),
   );

@@ -10,14 +10,30 @@ import {
 const MISSING = Symbol('missing');
 
 /**
+ * For the API description: schemas whose JSON Schema is better told by another schema (a pipe that starts from
+ * `unknown` converts to nothing useful), and fields that are required although their schema starts with `nullish`.
+ */
+export const DOCUMENTED_AS = new WeakMap<object, v.GenericSchema>();
+export const REQUIRED_FIELDS = new WeakSet<object>();
+const documentedAs = <S extends object>(schema: S, as: v.GenericSchema, required = false): S => {
+  DOCUMENTED_AS.set(schema, as);
+  if (required) REQUIRED_FIELDS.add(schema);
+  return schema;
+};
+
+/**
  * A field that must be present and non-null, then match `schema`. valibot reports a missing key with the object's
  * message, not the field's, so the field defaults to a marker that the check turns into "<name> is required".
  */
 const required = <S extends v.GenericSchema>(name: string, schema: S) =>
-  v.pipe(
-    v.nullish(v.unknown(), MISSING as unknown),
-    v.check((value) => value !== MISSING, `${name} is required`),
+  documentedAs(
+    v.pipe(
+      v.nullish(v.unknown(), MISSING as unknown),
+      v.check((value) => value !== MISSING, `${name} is required`),
+      schema,
+    ),
     schema,
+    true,
   ) as unknown as v.GenericSchema<unknown, v.InferOutput<S>>;
 
 const text = (name: string) => v.string(`${name} must be a string`);
@@ -30,12 +46,18 @@ const oneOf = <T extends readonly string[]>(name: string, values: T) =>
 const stringList = (name: string) => v.array(text(`${name}[]`), `${name} must be an array of strings`);
 /** A JSON object whose values match `value`: valibot's record alone takes an array as an object of its indexes. */
 const objectOf = <S extends v.GenericSchema>(value: S, message: string) =>
-  v.pipe(v.unknown(), v.check((input) => !Array.isArray(input), message), v.record(v.string(), value, message));
+  documentedAs(
+    v.pipe(v.unknown(), v.check((input) => !Array.isArray(input), message), v.record(v.string(), value, message)),
+    v.record(v.string(), value),
+  );
 const plainObject = (name: string) => objectOf(v.unknown(), `${name} must be an object`);
 const stringMap = (name: string) => objectOf(text(`each value of ${name}`), `${name} must be an object of strings`);
 /** An enum that also accepts documented aliases, stored in canonical form. */
 const aliased = <T extends readonly string[]>(name: string, values: T, aliases: Record<string, T[number]>) =>
-  v.pipe(text(name), v.transform((s) => aliases[s] ?? s), oneOf(name, values));
+  documentedAs(
+    v.pipe(text(name), v.transform((s) => aliases[s] ?? s), oneOf(name, values)),
+    v.picklist([...values, ...Object.keys(aliases)]),
+  );
 
 export const taskStatus = aliased('status', TASK_STATUSES, { pending: 'todo' });
 export const sessionStatus = aliased('status', SESSION_STATUSES, { running: 'working' });
@@ -151,7 +173,7 @@ export type TimelineInputValue = v.InferOutput<typeof TimelineInput>;
 // Templates (contract §3.6)
 export const ROLE_MESSAGE = 'Invalid role. Must be "worker" or "orchestrator"';
 export const roleParam = v.picklist(ROLES, ROLE_MESSAGE);
-export const CreateTemplate = v.pipe(
+export const CreateTemplate = documentedAs(v.pipe(
   // null counts as missing, as for every other required field.
   v.object({ name: v.nullish(text('name')), role: v.nullish(text('role')), content: v.nullish(text('content')) }),
   v.check((t) => Boolean(t.name?.trim() && t.role && t.content?.trim()), 'name, role, and content are required'),
@@ -159,7 +181,7 @@ export const CreateTemplate = v.pipe(
     if (dataset.typed && !(ROLES as readonly string[]).includes(dataset.value.role!)) addIssue({ message: ROLE_MESSAGE });
   }),
   v.transform((t) => ({ name: t.name!.trim(), role: t.role as (typeof ROLES)[number], content: t.content! })),
-);
+), v.object({ name: v.string(), role: v.picklist(ROLES), content: v.string() }));
 export const UpdateTemplate = v.pipe(
   v.object({ name: optionalText('name'), content: optionalText('content') }),
   v.check((t) => t.name !== undefined || t.content !== undefined, 'At least one of name or content is required'),
@@ -178,6 +200,14 @@ export const MAX_MESSAGE_CHARS = 10_000;
 const notArray = (message: string) => v.check((input: unknown) => !Array.isArray(input), message);
 const idText = (name: string) => v.pipe(text(name), v.regex(ID_PATTERN, `${name} must match ^[A-Za-z0-9_-]{1,128}$`));
 
+const MessageMetadata = v.object({
+  taskId: v.optional(idText('metadata.taskId')),
+  type: v.optional(oneOf('metadata.type', MESSAGE_TYPES)),
+  priority: v.optional(oneOf('metadata.priority', TASK_PRIORITIES), 'medium'),
+  requiresAck: v.optional(v.boolean('metadata.requiresAck must be a boolean'), false),
+  replyTo: v.optional(v.pipe(text('metadata.replyTo'), v.nonEmpty('metadata.replyTo cannot be empty'))),
+}, 'metadata must be an object');
+
 export const SendMessage = v.object({
   message: required('message', v.pipe(
     text('message'),
@@ -186,21 +216,8 @@ export const SendMessage = v.object({
     // Counted in Unicode characters (code points), not UTF-16 units.
     v.check((s) => [...s].length <= MAX_MESSAGE_CHARS, `message must be at most ${MAX_MESSAGE_CHARS} characters`),
   )),
-  metadata: v.optional(
-    v.pipe(
-      v.unknown(),
-      notArray('metadata must be an object'),
-      // v.object drops keys it does not list: unknown metadata keys are never stored (§16.1).
-      v.object({
-        taskId: v.optional(idText('metadata.taskId')),
-        type: v.optional(oneOf('metadata.type', MESSAGE_TYPES)),
-        priority: v.optional(oneOf('metadata.priority', TASK_PRIORITIES), 'medium'),
-        requiresAck: v.optional(v.boolean('metadata.requiresAck must be a boolean'), false),
-        replyTo: v.optional(v.pipe(text('metadata.replyTo'), v.nonEmpty('metadata.replyTo cannot be empty'))),
-      }, 'metadata must be an object'),
-    ),
-    {},
-  ),
+  // v.object drops keys it does not list: unknown metadata keys are never stored (§16.1).
+  metadata: v.optional(documentedAs(v.pipe(v.unknown(), notArray('metadata must be an object'), MessageMetadata), MessageMetadata), {}),
   expiresInMs: v.optional(v.pipe(
     v.number('expiresInMs must be a number'),
     v.integer('expiresInMs must be an integer from 1000 to 604800000'),
@@ -226,3 +243,12 @@ export const UpdateMessage = v.object({
 
 export type SendMessageInput = v.InferOutput<typeof SendMessage>;
 export type MessageQueryInput = v.InferOutput<typeof MessageQuery>;
+// The event log (contract §17)
+const limitText = 'limit must be an integer from 1 to 1000';
+export const EventsQuery = v.object({
+  since: v.optional(v.pipe(v.string(), v.description('Return the events after this seq (Last-Event-ID on the SSE stream)'))),
+  limit: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, limitText), v.transform(Number), v.minValue(1, limitText), v.maxValue(1000, limitText)), '100'),
+  projectId: v.optional(v.pipe(v.string(), v.description('Only this project\'s events, and global ones'))),
+  sessionId: v.optional(v.string()),
+  messages: v.optional(v.pipe(v.picklist(['only']), v.description('With sessionId: only that session\'s message events'))),
+});

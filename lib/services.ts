@@ -1,5 +1,5 @@
 import type { Config } from './config.js';
-import { Db } from './db.js';
+import { Db, dataDirStorage } from './db.js';
 import { EventHub } from './events.js';
 import type { Logger } from './log.js';
 import { SkillStore } from './skills.js';
@@ -33,7 +33,20 @@ export interface Services {
 /** Loads the data directory, repairs one-sided links, seeds the default templates and builds the stores. */
 export async function createServices(config: Config, log: Logger, now?: () => number): Promise<Services> {
   const hub = new EventHub(log);
-  const db = await Db.open(config.dataDir, hub, log, now);
+  const db = await Db.open({
+    ...dataDirStorage(config.dataDir),
+    hub,
+    log,
+    now,
+    onFatal: () => {
+      // Disk and memory may disagree after a failed write that could not be undone: stop rather than serve it.
+      process.exitCode = 1;
+      setImmediate(() => process.exit(1));
+    },
+  });
+  const pruneEvents = () => db.events.prune(db.now(), config.eventRetentionDays * 86_400_000, 100_000);
+  pruneEvents();
+  const pruning = setInterval(pruneEvents, 3_600_000).unref();
   const repaired = await repairLinks(db);
   if (repaired > 0) log.info(`Restored ${repaired} task↔session link(s) that only one side recorded`);
   const templates = new TemplateStore(db);
@@ -53,6 +66,6 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     messages,
     skills: new SkillStore(config.skillsDir, log),
     spawner: new Spawner(db, templates, config, log),
-    onClose: [stopMessages],
+    onClose: [stopMessages, () => clearInterval(pruning), () => db.events.close()],
   };
 }

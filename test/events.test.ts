@@ -28,7 +28,10 @@ function checkBatch(events: any[], types: string[], since: number) {
   if (events.length) lastSeq = events.at(-1).seq; // set first, so that one failure does not fail every later test
   expect(events.map((e) => e.type)).toEqual(types);
   events.forEach((e, i) => {
-    expect(Object.keys(e).sort()).toEqual(['data', 'event', 'seq', 'timestamp', 'type']);
+    // §17: every event that concerns one project names it; project events name their own project.
+    expect(Object.keys(e).sort()).toEqual(['data', 'event', 'projectId', 'seq', 'timestamp', 'type']);
+    if (e.type.startsWith('project:')) expect(e.projectId).toBe(e.data.id);
+    else if (e.data.projectId) expect(e.projectId).toBe(e.data.projectId);
     expect(e.event).toBe(e.type);
     expect(Number.isInteger(e.timestamp)).toBe(true);
     expect(e.timestamp).toBeGreaterThanOrEqual(since);

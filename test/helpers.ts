@@ -19,7 +19,7 @@ export const CLI_BIN = join(ROOT, 'dist/lib/cli/main.js');
  * word, so helpers called from tests register here instead; this module is evaluated once per test file.
  */
 const cleanups: (() => unknown)[] = [];
-const onFileEnd = (cleanup: () => unknown) => void cleanups.push(cleanup);
+export const onFileEnd = (cleanup: () => unknown) => void cleanups.push(cleanup);
 afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
@@ -58,7 +58,9 @@ export type Call = (method: string, path: string, body?: unknown, headers?: Reco
 
 const toAnswer = async (res: Response): Promise<Answer> => {
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+  // A page (`/api/docs`) is the one answer that is not JSON: its text is the body.
+  const json = res.headers.get('content-type')?.includes('json') !== false;
+  return { status: res.status, body: text ? (json ? JSON.parse(text) : text) : undefined, headers: res.headers };
 };
 const init = (method: string, body: unknown, headers: Record<string, string> = {}): RequestInit => ({
   method,

@@ -1,8 +1,38 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ServerProcess, ROOT, startServerProcess, tempDir, testEnv } from './helpers.js';
+import { onFileEnd, type ServerProcess, ROOT, tempDir, testEnv } from './helpers.js';
+
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+
+/**
+ * `npx <bin>` in `cwd`, in its own process group (npx runs the bin as a child: both are stopped together), resolved
+ * once the server logs its URL.
+ */
+function startNpx(cwd: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
+  const proc = spawn(npx, args, { cwd, env: { ...process.env, ...env }, stdio: 'pipe', detached: true });
+  let out = '';
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  onFileEnd(() => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  return new Promise((resolveStart, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk;
+      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+      if (url) resolveStart({ proc, url, output: () => out, exited });
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    exited.then((code) => reject(new Error(`npx ${args.join(' ')} exited with ${code} before listening:\n${out}`)));
+  });
+}
 
 /**
  * The package as npm installs it: only the files `npm pack` ships, in another directory, with no source tree.
@@ -11,22 +41,18 @@ import { type ServerProcess, ROOT, startServerProcess, tempDir, testEnv } from '
 describe('an npm-installed copy', () => {
   let server: ServerProcess;
   let files: string[];
+  let dir: string;
 
   beforeAll(async () => {
-    const dir = tempDir('maestro-install-');
-    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    dir = tempDir('maestro-install-');
     const [packed] = JSON.parse(
       execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' }),
     ) as [{ filename: string; files: { path: string }[] }];
     files = packed.files.map((f) => f.path);
-    const installed = join(dir, 'node_modules', 'maestro-server');
-    mkdirSync(installed, { recursive: true });
-    execFileSync('tar', ['-xzf', join(dir, packed.filename), '-C', installed, '--strip-components=1']);
-    // Its dependencies, as npm would have installed them.
-    symlinkSync(join(ROOT, 'node_modules'), join(installed, 'node_modules'), 'dir');
-    server = await startServerProcess({ ...testEnv(), LOG_LEVEL: 'info' }, join(installed, 'dist', 'lib', 'main.js'));
-  }, 60_000);
-
+    // Installed as a user would: the tarball and its production dependencies only (from the npm cache when it can).
+    execFileSync(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', `./${packed.filename}`], { cwd: dir, stdio: 'pipe' });
+    server = await startNpx(dir, ['maestro-server'], { ...testEnv(), LOG_LEVEL: 'info' });
+  }, 180_000);
   it('ships the compiled code and no tests or sources', () => {
     expect(files).toContain('dist/lib/main.js');
     expect(files).toContain('dist/lib/cli/main.js');
@@ -46,5 +72,16 @@ describe('an npm-installed copy', () => {
     expect(spawned.body.initialCommand).toBe('maestro worker init');
     const skills = await fetch(`${server.url}/api/skills`);
     expect(skills.status).toBe(200);
+    expect((await fetch(`${server.url}/api/openapi.json`)).status).toBe(200);
+  });
+
+  it('runs its CLI with npx, with production dependencies only', () => {
+    const help = execFileSync(npx, ['maestro', '--help'], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...testEnv() } });
+    expect(help).toMatch(/^Usage: maestro \[options\] \[command\]/);
+    expect(help).toContain('mcp');
+    const installed = join(dir, 'node_modules');
+    expect(existsSync(join(installed, 'maestro-server', 'dist', 'lib', 'main.js'))).toBe(true);
+    expect(existsSync(join(installed, 'vitest'))).toBe(false);
+    expect(existsSync(join(installed, 'typescript'))).toBe(false);
   });
 });

@@ -20,7 +20,7 @@ const { dataDir } = server.config;
 /** The events as `[type, data]` pairs, after checking each envelope (§4.2). */
 const pairs = (events: any[]) =>
   events.map((e) => {
-    expect(e).toEqual({ type: e.type, event: e.type, data: expect.anything(), timestamp: expect.any(Number), seq: expect.any(Number) });
+    expect(e).toEqual({ type: e.type, event: e.type, data: expect.anything(), timestamp: expect.any(Number), seq: expect.any(Number), projectId: expect.any(String) });
     return [e.type, e.data];
   });
 

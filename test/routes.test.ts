@@ -54,6 +54,13 @@ const CONTRACT = [
   'GET /api/messages/:id',
   'PATCH /api/messages/:id',
   'DELETE /api/messages/:id',
+  // §17
+  'GET /api/events',
+  'GET /api/events/stream',
+  // Contract 2, §19: the API description.
+  'GET /api/openapi.json',
+  'GET /api/asyncapi.json',
+  'GET /api/docs',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);
@@ -81,9 +88,16 @@ describe('file-based routes', () => {
   });
 
   it('answers every registered route (no route falls through to the JSON 404)', async () => {
-    const { routes, call } = await inProcess();
+    const { routes, call, app } = await inProcess();
     for (const route of routes) {
       const method = route.method.toUpperCase();
+      if (route.path === '/api/events/stream') {
+        // A stream never ends: its headers say it answered.
+        const res = await app.request(route.path);
+        expect(res.headers.get('content-type')).toBe('text/event-stream');
+        await res.body?.cancel();
+        continue;
+      }
       const res = await call(method, route.path.replace(/:\w+/g, 'x'), method === 'GET' ? undefined : {});
       expect(res.body?.message, `${route.method} ${route.path}`).not.toBe('Route not found');
     }

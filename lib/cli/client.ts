@@ -28,8 +28,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export class Client {
   constructor(
     readonly baseUrl: string,
-    private readonly token?: string,
-    /** Sent with every request: `X-Session-ID` from `$MAESTRO_SESSION_ID` names the calling session (§16.2). */
+    readonly token?: string,
+    /** Sent with every request, e.g. `X-Session-ID` from `$MAESTRO_SESSION_ID`: the calling session (§16.2). */
     private readonly headers: Record<string, string> = {},
   ) {}
 

@@ -9,6 +9,7 @@ import { projectCommands } from './projects.js';
 import { queueCommands } from './queue.js';
 import { sessionCommands } from './sessions.js';
 import { taskCommands } from './tasks.js';
+import { watchCommands } from './watch.js';
 
 // Compiled to dist/lib/cli/main.js: the package root is three levels up.
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,6 +34,15 @@ program
     await runServer();
   });
 
+program
+  .command('mcp')
+  .description('Serve the agent tools (tasks, reports, messages, spawn) over MCP on stdio, for Claude Code, Codex, Gemini CLI…')
+  .action(async () => {
+    const { serverUrl } = await import('./client.js');
+    const { runMcp } = await import('./mcp.js');
+    await runMcp(serverUrl(program.opts<{ server?: string }>().server, process.env), pkg.version);
+  });
+
 projectCommands(program);
 taskCommands(program);
 sessionCommands(program);
@@ -40,5 +50,6 @@ queueCommands(program);
 messageCommands(program);
 initCommands(program);
 manifestCommands(program);
+watchCommands(program);
 
 await program.parseAsync();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fsp, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { defineDriver, hasDotSegment } from 'unstorage';
 
@@ -35,7 +36,11 @@ export const durableFsDriver = defineDriver((options: { base: string }) => {
       return readOrNull(() => readFileSync(pathOf(key)));
     },
     async setItem(key, value: string) {
-      await writeDurably(pathOf(key), value);
+      await writeDurably([{ path: pathOf(key), data: value }]);
+    },
+    /** A batch: every file written and flushed, then all renamed, then each directory flushed once. */
+    async setItems(items: { key: string; value: string }[]) {
+      await writeDurably(items.map(({ key, value }) => ({ path: pathOf(key), data: value })));
     },
     async removeItem(key) {
       const path = pathOf(key);
@@ -51,32 +56,54 @@ export const durableFsDriver = defineDriver((options: { base: string }) => {
   };
 });
 
-async function writeDurably(path: string, data: string): Promise<void> {
-  const dir = dirname(path);
-  await fsp.mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
-  const handle = await fsp.open(temp, 'w', 0o644);
+async function writeDurably(files: readonly { path: string; data: string }[]): Promise<void> {
+  if (!files.length) return;
+  const dirs = [...new Set(files.map((f) => dirname(f.path)))];
+  await Promise.all(dirs.map((dir) => fsp.mkdir(dir, { recursive: true })));
+  const temps = files.map((f) => join(dirname(f.path), `.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`));
+  try {
+    await settleAll(files.map((f, i) => writeAndSync(temps[i]!, f.data)));
+    // Renames in order, one at a time: a failure leaves the earlier ones done and none of the later ones.
+    for (const [i, f] of files.entries()) await fsp.rename(temps[i]!, f.path);
+  } catch (error) {
+    await Promise.all(temps.map((temp) => fsp.unlink(temp).catch(() => {})));
+    throw error;
+  }
+  await settleAll(dirs.map(syncDir));
+}
+
+async function writeAndSync(path: string, data: string): Promise<void> {
+  const handle = await fsp.open(path, 'w', 0o644);
   try {
     await handle.writeFile(data, 'utf8');
     await handle.sync();
   } finally {
     await handle.close();
   }
-  try {
-    await fsp.rename(temp, path);
-  } catch (error) {
-    await fsp.unlink(temp).catch(() => {});
-    throw error;
-  }
-  await syncDir(dir);
 }
 
-/** Makes a rename or unlink in `dir` durable. Some platforms cannot open directories; there it is a no-op. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, 'r').catch(() => null);
-  if (!handle) return;
+/** Waits for every promise (so nothing of a failed batch lands later), then throws the first failure. */
+export async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
+/**
+ * Makes a rename or unlink in `dir` durable. Errors are real failures, except where the platform cannot flush a
+ * directory at all (Windows cannot open one; some filesystems answer EINVAL or ENOTSUP to a directory fsync).
+ */
+export async function syncDir(dir: string): Promise<void> {
+  let handle: fsp.FileHandle;
   try {
-    await handle.sync().catch(() => {});
+    handle = await fsp.open(dir, 'r');
+  } catch (error) {
+    if (process.platform === 'win32') return;
+    throw error;
+  }
+  try {
+    await handle.sync().catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EINVAL' && error.code !== 'ENOTSUP') throw error;
+    });
   } finally {
     await handle.close();
   }

@@ -39,8 +39,8 @@ export class ProjectStore {
   remove(id: string): Promise<{ success: true; id: string }> {
     return this.db.mutate((tx) => {
       this.get(id);
-      const tasks = this.db.tasksByProject.get(id).size;
-      const sessions = this.db.sessionsByProject.get(id).size;
+      const tasks = tx.ids('tasksByProject', id).length;
+      const sessions = tx.ids('sessionsByProject', id).length;
       if (tasks || sessions) {
         const [n, what] = tasks ? [tasks, 'task'] : [sessions, 'session'];
         throw new ApiError(400, 'PROJECT_HAS_DEPENDENCIES', `Cannot delete project with ${n} existing ${what}(s)`, {

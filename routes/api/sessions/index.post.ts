@@ -1,7 +1,16 @@
 import type { Ctx } from '../../../lib/app.js';
 import { CreateSession } from '../../../lib/schemas.js';
 import { readBody, parseInput } from '../../../lib/validation.js';
+import { Session } from '../../../lib/entities.js';
+import type { RouteDoc } from '../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Create a session by hand (no manifest, no terminal)',
+  body: CreateSession,
+  response: Session,
+  status: 201,
+  errors: { 404: 'PROJECT_NOT_FOUND or TASK_NOT_FOUND', 409: 'CONFLICT: the id exists' },
+};
 export default async (c: Ctx) => {
   const input = await readBody(c);
   // Legacy clients send one `taskId` instead of `taskIds` (contract §3.4).

@@ -1,5 +1,14 @@
 import type { Ctx } from '../../../lib/app.js';
 import { CreateTask } from '../../../lib/schemas.js';
 import { body } from '../../../lib/validation.js';
+import { Task } from '../../../lib/entities.js';
+import type { RouteDoc } from '../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Create a task',
+  body: CreateTask,
+  response: Task,
+  status: 201,
+  errors: { 404: 'PROJECT_NOT_FOUND or TASK_NOT_FOUND (parent)' },
+};
 export default async (c: Ctx) => c.json(await c.var.services.tasks.create(await body(c, CreateTask)), 201);

@@ -1,3 +1,6 @@
 import type { Ctx } from '../../../../lib/app.js';
+import { Project } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
 
+export const describe: RouteDoc = { summary: 'Get a project', response: Project, errors: { 404: 'PROJECT_NOT_FOUND' } };
 export default (c: Ctx) => c.json(c.var.services.projects.get(c.req.param('id')!));

@@ -1,3 +1,10 @@
 import type { Ctx } from '../../../../lib/app.js';
+import { Deleted } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Delete a session (its tasks are unlinked)',
+  response: Deleted,
+  errors: { 404: 'SESSION_NOT_FOUND' },
+};
 export default async (c: Ctx) => c.json(await c.var.services.sessions.remove(c.req.param('id')!));

@@ -1,3 +1,10 @@
 import type { Ctx } from '../../../../lib/app.js';
+import { Session } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Get a session with its events and timeline',
+  response: Session,
+  errors: { 404: 'SESSION_NOT_FOUND' },
+};
 export default (c: Ctx) => c.json(c.var.services.sessions.get(c.req.param('id')!));

@@ -1,5 +1,12 @@
 import type { Ctx } from '../../../../lib/app.js';
+import { Skill } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Get a skill with its instructions',
+  response: Skill,
+  errors: { 404: 'NOT_FOUND' },
+};
 export default async (c: Ctx) => {
   const { id, name, description, type, version, instructions } = await c.var.services.skills.get(c.req.param('id')!);
   return c.json({ id, name, description, type, version, instructions });

@@ -1,3 +1,10 @@
 import type { Ctx } from '../../../../lib/app.js';
+import { SkillReloaded } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Reload a skill from disk',
+  response: SkillReloaded,
+  errors: { 404: 'NOT_FOUND' },
+};
 export default async (c: Ctx) => c.json(await c.var.services.skills.reload(c.req.param('id')!));

@@ -1,3 +1,10 @@
 import type { Ctx } from '../../../../lib/app.js';
+import { Task } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'A task\'s direct children',
+  response: [Task],
+  errors: { 404: 'TASK_NOT_FOUND' },
+};
 export default (c: Ctx) => c.json(c.var.services.tasks.children(c.req.param('id')!));

@@ -1,3 +1,10 @@
 import type { Ctx } from '../../../../lib/app.js';
+import { Deleted } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Delete a task (its children stay)',
+  response: Deleted,
+  errors: { 404: 'TASK_NOT_FOUND' },
+};
 export default async (c: Ctx) => c.json(await c.var.services.tasks.remove(c.req.param('id')!));

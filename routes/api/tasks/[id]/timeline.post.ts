@@ -1,6 +1,14 @@
 import type { Ctx } from '../../../../lib/app.js';
 import { TaskTimelinePost } from '../../../../lib/schemas.js';
 import { body } from '../../../../lib/validation.js';
+import { TaskTimelineResult } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Write to a session\'s timeline on behalf of a task',
+  body: TaskTimelinePost,
+  response: TaskTimelineResult,
+  errors: { 404: 'TASK_NOT_FOUND or SESSION_NOT_FOUND' },
+};
 export default async (c: Ctx) =>
   c.json(await c.var.services.sessions.addTaskTimeline(c.req.param('id')!, await body(c, TaskTimelinePost)));

@@ -1,7 +1,15 @@
 import type { Ctx } from '../../../../lib/app.js';
 import { UpdateTemplate } from '../../../../lib/schemas.js';
 import { body } from '../../../../lib/validation.js';
+import { Template } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Update a template\'s name or content',
+  body: UpdateTemplate,
+  response: Template,
+  errors: { 404: 'NOT_FOUND' },
+};
 export default async (c: Ctx) => {
   const { templates } = c.var.services;
   templates.get(c.req.param('id')!);

@@ -1,3 +1,10 @@
 import type { Ctx } from '../../../../lib/app.js';
+import { Template } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Reset a template to its role\'s built-in content',
+  response: Template,
+  errors: { 404: 'NOT_FOUND' },
+};
 export default async (c: Ctx) => c.json(await c.var.services.templates.reset(c.req.param('id')!));

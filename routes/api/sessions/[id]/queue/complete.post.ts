@@ -1,3 +1,10 @@
 import type { Ctx } from '../../../../../lib/app.js';
+import { QueueResult } from '../../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'Complete the queue item being processed',
+  response: QueueResult,
+  errors: { 404: 'NOT_FOUND' },
+};
 export default async (c: Ctx) => c.json(await c.var.services.queues.complete(c.req.param('id')!));

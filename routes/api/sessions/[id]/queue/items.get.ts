@@ -1,5 +1,12 @@
 import type { Ctx } from '../../../../../lib/app.js';
+import { QueueItems } from '../../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'The queue\'s items, in order, and counts',
+  response: QueueItems,
+  errors: { 404: 'NOT_FOUND' },
+};
 export default (c: Ctx) => {
   const { queue, stats } = c.var.services.queues.read(c.req.param('id')!);
   return c.json({ items: queue.items, stats });

@@ -1,3 +1,10 @@
 import type { Ctx } from '../../../../../lib/app.js';
+import { QueueResult } from '../../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../../lib/openapi.js';
 
+export const describe: RouteDoc = {
+  summary: 'The next queued item, without starting it',
+  response: QueueResult,
+  errors: { 404: 'NOT_FOUND' },
+};
 export default (c: Ctx) => c.json(c.var.services.queues.top(c.req.param('id')!));

@@ -1,0 +1,89 @@
+import WebSocket from 'ws';
+
+/** An event envelope as the server sends it (§4.2, §17). */
+export interface Envelope {
+  type: string;
+  data: any;
+  timestamp: number;
+  seq: number;
+  projectId?: string;
+}
+
+export interface FollowOptions {
+  /** The server's base URL (http or https). */
+  baseUrl: string;
+  token?: string;
+  /** Resume after this `seq`; absent: only events from now on. */
+  since?: number;
+  query?: Record<string, string | undefined>;
+  onEvent(event: Envelope): void;
+  /** The log no longer holds what was missed: the caller should refetch what it shows. */
+  onResync?(info: { oldestSeq: number; latestSeq: number }): void;
+  /** Told of each lost connection and each reconnect, for a status line. */
+  onStatus?(status: 'connected' | 'disconnected'): void;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+/**
+ * Follows the event stream over WebSocket, reconnecting forever with capped backoff. Each reconnect asks for the
+ * events after the last `seq` it saw, so nothing is missed and nothing is repeated across a drop (§17).
+ * Resolves when `stop()` is called.
+ */
+export function followEvents(options: FollowOptions): { stop(): void; done: Promise<void> } {
+  let last = options.since;
+  let stopped = false;
+  let socket: WebSocket | undefined;
+  let wake: (() => void) | undefined;
+  const done = (async () => {
+    // Starting "from now" still needs a position to resume from if the first connection drops before any event.
+    last ??= await latestSeq(options).catch(() => undefined);
+    for (let attempt = 0; !stopped; attempt++) {
+      const url = new URL(options.baseUrl.replace(/^http/, 'ws'));
+      for (const [key, value] of Object.entries({ ...options.query, since: last?.toString() })) {
+        if (value !== undefined) url.searchParams.set(key, value);
+      }
+      const opened = await new Promise<boolean>((resolve) => {
+        const ws = new WebSocket(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
+        socket = ws;
+        ws.on('open', () => {
+          attempt = 0;
+          options.onStatus?.('connected');
+        });
+        ws.on('message', (raw) => {
+          const message = JSON.parse(String(raw)) as Envelope & { oldestSeq?: number; latestSeq?: number };
+          if (message.type === 'resync') {
+            last = message.latestSeq;
+            options.onResync?.({ oldestSeq: message.oldestSeq!, latestSeq: message.latestSeq! });
+          } else if (typeof message.seq === 'number' && (last === undefined || message.seq > last)) {
+            last = message.seq;
+            options.onEvent(message);
+          }
+        });
+        ws.on('close', () => resolve(true));
+        ws.on('error', () => resolve(false));
+      });
+      if (stopped) break;
+      if (opened) options.onStatus?.('disconnected');
+      const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempt, 6));
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, delay).unref();
+      });
+    }
+  })();
+  return {
+    stop() {
+      stopped = true;
+      socket?.terminate();
+      wake?.();
+    },
+    done,
+  };
+}
+
+async function latestSeq({ baseUrl, token }: FollowOptions): Promise<number> {
+  const res = await fetch(`${baseUrl}/api/events?limit=1`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return ((await res.json()) as { latestSeq: number }).latestSeq;
+}

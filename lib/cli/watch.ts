@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { CliError } from './client.js';
+import { action } from './context.js';
+import { type Envelope, followEvents } from './stream.js';
+
+/** One line per event: `#seq type id`, readable and greppable. */
+export const eventLine = (e: Envelope) => {
+  const id = e.data?.id ?? e.data?.sessionId ?? e.data?.taskId ?? e.data?.name ?? '';
+  return `#${e.seq}  ${new Date(e.timestamp).toISOString()}  ${e.type}  ${id}`.trimEnd();
+};
+
+export function watchCommands(program: Command) {
+  program
+    .command('watch')
+    .description('Print events as they happen; resumes after a lost connection without missing or repeating one')
+    .option('--project <id>', 'only events of this project (and global ones)')
+    .option('--since <seq>', 'first replay the logged events after this seq')
+    .action(action(async (ctx, opts: { project?: string; since?: string }) => {
+      if (opts.since !== undefined && !/^\d+$/.test(opts.since)) throw new CliError('--since must be a non-negative integer');
+      const follow = followEvents({
+        baseUrl: ctx.client.baseUrl,
+        token: ctx.client.token,
+        since: opts.since === undefined ? undefined : Number(opts.since),
+        query: { projectId: opts.project },
+        onEvent: (e) => process.stdout.write(`${ctx.json ? JSON.stringify(e) : eventLine(e)}\n`),
+        onResync: ({ oldestSeq, latestSeq }) =>
+          process.stderr.write(`maestro: events up to #${oldestSeq - 1} are no longer logged; continuing from #${latestSeq}\n`),
+        onStatus: (status) => process.stderr.write(status === 'connected' ? '' : 'maestro: connection lost, reconnecting…\n'),
+      });
+      const stop = () => follow.stop();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await follow.done;
+    }));
+}

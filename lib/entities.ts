@@ -1,0 +1,264 @@
+import * as v from 'valibot';
+import type { EventName } from './events.js';
+import {
+  MESSAGE_STATUSES, MESSAGE_TYPES, QUEUE_ITEM_STATUSES, ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES,
+  TIMELINE_TYPES,
+} from './types.js';
+
+/**
+ * What the server answers and broadcasts (contract §2), as valibot schemas. Nothing parses with them: they exist so
+ * that the API description (`/api/openapi.json`, `/api/asyncapi.json`) is generated from code, next to the request
+ * schemas in lib/schemas.ts. Keep them in step with lib/types.ts.
+ */
+
+const ms = v.pipe(v.number(), v.integer(), v.description('Milliseconds since the Unix epoch'));
+const msOrNull = v.nullable(ms);
+const strings = v.array(v.string());
+const object = v.record(v.string(), v.unknown());
+
+export const ErrorBody = v.pipe(
+  v.object({
+    error: v.literal(true),
+    code: v.pipe(v.string(), v.description('Machine-readable code, e.g. TASK_NOT_FOUND (contract §1.6)')),
+    message: v.string(),
+    details: v.optional(object),
+  }),
+  v.description('Every error answer (contract §1.4); VALIDATION_ERROR lists details.issues = [{ path, message }]'),
+);
+
+export const Deleted = v.object({ success: v.literal(true), id: v.string() });
+
+export const Project = v.object({
+  id: v.string(), name: v.string(), workingDir: v.string(), description: v.string(), createdAt: ms, updatedAt: ms,
+});
+
+export const Task = v.object({
+  id: v.string(),
+  projectId: v.string(),
+  parentId: v.nullable(v.string()),
+  title: v.string(),
+  description: v.string(),
+  status: v.picklist(TASK_STATUSES),
+  sessionStatus: v.optional(v.picklist(TASK_SESSION_STATUSES)),
+  priority: v.picklist(TASK_PRIORITIES),
+  createdAt: ms,
+  updatedAt: ms,
+  startedAt: msOrNull,
+  completedAt: msOrNull,
+  initialPrompt: v.string(),
+  sessionIds: strings,
+  skillIds: strings,
+  agentIds: strings,
+  dependencies: strings,
+  sessionCount: v.pipe(v.number(), v.integer(), v.description('Derived: the length of sessionIds')),
+});
+
+const SessionEvent = v.object({ id: v.string(), timestamp: ms, type: v.string(), data: v.optional(v.unknown()) });
+const TimelineEntry = v.object({
+  id: v.string(),
+  type: v.picklist(TIMELINE_TYPES),
+  timestamp: ms,
+  message: v.optional(v.string()),
+  taskId: v.optional(v.string()),
+  metadata: v.optional(object),
+});
+
+export const Session = v.object({
+  id: v.string(),
+  projectId: v.string(),
+  taskIds: strings,
+  name: v.string(),
+  agentId: v.optional(v.string()),
+  env: v.record(v.string(), v.string()),
+  strategy: v.picklist(STRATEGIES),
+  status: v.picklist(SESSION_STATUSES),
+  startedAt: ms,
+  lastActivity: ms,
+  completedAt: msOrNull,
+  hostname: v.string(),
+  platform: v.string(),
+  events: v.array(SessionEvent),
+  timeline: v.array(TimelineEntry),
+  metadata: v.optional(object),
+});
+
+export const QueueItem = v.object({
+  taskId: v.string(),
+  status: v.picklist(QUEUE_ITEM_STATUSES),
+  addedAt: ms,
+  startedAt: v.optional(ms),
+  completedAt: v.optional(ms),
+  failReason: v.optional(v.string()),
+});
+
+export const Queue = v.object({
+  sessionId: v.string(),
+  strategy: v.literal('queue'),
+  items: v.array(QueueItem),
+  currentIndex: v.number(),
+  createdAt: ms,
+  updatedAt: ms,
+});
+
+const count = v.pipe(v.number(), v.integer());
+export const QueueStats = v.object({
+  total: count, queued: count, processing: count, completed: count, failed: count, skipped: count,
+});
+
+/** The answer of the queue operations: which item moved, and a human message (contract §3.5). */
+export const QueueResult = v.looseObject({
+  success: v.optional(v.boolean()),
+  item: v.nullable(QueueItem),
+  message: v.optional(v.string()),
+  hasMore: v.optional(v.boolean()),
+  empty: v.optional(v.boolean()),
+  nextItem: v.optional(v.nullable(QueueItem)),
+});
+
+export const QueueView = v.object({ queue: Queue, stats: QueueStats });
+export const QueueItems = v.object({ items: v.array(QueueItem), stats: QueueStats });
+
+export const TaskTimelineResult = v.object({
+  success: v.literal(true), taskId: v.string(), sessionId: v.string(), message: v.string(), type: v.picklist(TIMELINE_TYPES),
+});
+
+export const Health = v.object({
+  status: v.literal('ok'), timestamp: ms, uptime: v.pipe(v.number(), v.description('Process uptime in seconds')),
+});
+export const WsStatus = v.object({
+  connectedClients: count,
+  clients: v.array(v.object({ readyState: count, readyStateText: v.picklist(['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) })),
+});
+
+export const Template = v.object({
+  id: v.string(), name: v.string(), role: v.picklist(ROLES), content: v.string(), isDefault: v.boolean(),
+  createdAt: ms, updatedAt: ms,
+});
+
+export const SkillSummary = v.object({
+  id: v.string(), name: v.string(), description: v.string(), type: v.string(), version: v.string(),
+});
+export const Skill = v.object({ ...SkillSummary.entries, instructions: v.string() });
+export const SkillReloaded = v.object({ ...SkillSummary.entries, reloaded: v.literal(true) });
+export const DefaultTemplate = v.object({ role: v.picklist(ROLES), content: v.string() });
+
+export const SpawnRequest = v.object({
+  projectId: v.string(),
+  taskIds: v.pipe(strings, v.minLength(1)),
+  role: v.optional(v.picklist(ROLES), 'worker'),
+  strategy: v.optional(v.picklist(STRATEGIES), 'simple'),
+  spawnSource: v.optional(v.picklist(['ui', 'session']), 'ui'),
+  sessionId: v.optional(v.pipe(v.string(), v.description('The parent session; required when spawnSource is "session"'))),
+  sessionName: v.optional(v.string()),
+  skills: v.optional(strings),
+  context: v.optional(object),
+  spawnedBy: v.optional(v.string()),
+});
+
+export const SpawnResult = v.object({
+  success: v.literal(true),
+  sessionId: v.string(),
+  manifestPath: v.string(),
+  message: v.string(),
+  session: Session,
+  envVars: v.record(v.string(), v.string()),
+  initialCommand: v.string(),
+  cwd: v.string(),
+});
+
+const SpawnEvent = v.object({
+  session: Session,
+  command: v.string(),
+  cwd: v.string(),
+  envVars: v.record(v.string(), v.string()),
+  manifest: v.unknown(),
+  projectId: v.string(),
+  taskIds: strings,
+  spawnSource: v.picklist(['ui', 'session']),
+  parentSessionId: v.nullable(v.string()),
+  _isSpawnCreated: v.literal(true),
+});
+
+/** A page of the event log (§17); each event is an envelope as on the WebSocket. */
+export const EventPage = v.object({
+  events: v.array(v.looseObject({ type: v.string(), event: v.string(), data: v.unknown(), timestamp: v.number(), seq: v.number(), projectId: v.optional(v.string()) })),
+  oldestSeq: v.number(),
+  latestSeq: v.number(),
+});
+
+/** A message between sessions (§16.1). */
+export const Message = v.object({
+  id: v.string(),
+  from: v.pipe(v.string(), v.description('The sender session ID, or "user" for a person')),
+  to: v.string(),
+  projectId: v.pipe(v.string(), v.description("The receiver's project")),
+  message: v.string(),
+  status: v.picklist(MESSAGE_STATUSES),
+  createdAt: ms,
+  deliveredAt: msOrNull,
+  readAt: msOrNull,
+  expiresAt: msOrNull,
+  failReason: v.optional(v.string()),
+  metadata: v.object({
+    taskId: v.optional(v.string()),
+    type: v.optional(v.picklist(MESSAGE_TYPES)),
+    priority: v.picklist(TASK_PRIORITIES),
+    requiresAck: v.boolean(),
+    replyTo: v.optional(v.string()),
+  }),
+});
+
+/** The schemas published under their own names (`components.schemas`), referenced everywhere else. */
+export const NAMED_SCHEMAS = {
+  Error: ErrorBody, Deleted, Project, Task, Session, SessionEvent, TimelineEntry, QueueItem, Queue, QueueStats,
+  QueueResult, Template, SkillSummary, Skill, SpawnRequest, SpawnResult, SpawnEvent, Message,
+};
+
+const id = v.object({ id: v.string() });
+const link = v.object({ taskId: v.string(), sessionId: v.string() });
+const queueItemEvent = v.object({ sessionId: v.string(), taskId: v.string(), item: QueueItem });
+const queueEvent = v.object({ sessionId: v.string(), queue: Queue });
+const subtask = v.object({ taskId: v.string(), subtask: Task });
+
+/**
+ * The `data` of every event (lib/events.ts's EventMap): a new event type does not compile until it is described here,
+ * so `/api/asyncapi.json` always lists every event.
+ */
+export const EVENT_DATA: Record<EventName, v.GenericSchema> = {
+  'project:created': Project,
+  'project:updated': Project,
+  'project:deleted': id,
+  'task:created': Task,
+  'task:updated': Task,
+  'task:deleted': id,
+  'session:created': Session,
+  'session:updated': Session,
+  'session:deleted': id,
+  'task:session_added': link,
+  'task:session_removed': link,
+  'session:task_added': link,
+  'session:task_removed': link,
+  'session:spawn': SpawnEvent,
+  'session:spawn_request': v.object({ ...SpawnEvent.entries, skillIds: strings, name: v.string() }),
+  'subtask:created': subtask,
+  'subtask:updated': subtask,
+  'subtask:deleted': v.object({ taskId: v.string(), subtaskId: v.string() }),
+  'queue:created': queueEvent,
+  'queue:updated': queueEvent,
+  'queue:item_started': queueItemEvent,
+  'queue:item_completed': queueItemEvent,
+  'queue:item_failed': v.object({ ...queueItemEvent.entries, reason: v.optional(v.string()) }),
+  'queue:item_skipped': queueItemEvent,
+  'queue:item_pushed': queueItemEvent,
+  'template:created': Template,
+  'template:updated': Template,
+  'template:deleted': id,
+  'message:created': Message,
+  'message:delivered': Message,
+  'message:read': Message,
+  'message:failed': Message,
+  'message:expired': Message,
+  'message:deleted': id,
+  'session:message_sent': v.object({ sessionId: v.string(), message: Message }),
+  'session:message_received': v.object({ sessionId: v.string(), message: Message }),
+};

@@ -1,0 +1,8 @@
+import type { Ctx } from '../../lib/app.js';
+import { asyncApiDocument, type RouteDoc } from '../../lib/openapi.js';
+
+export const describe: RouteDoc = {
+  summary: 'The live events: envelope and each event\'s data (AsyncAPI 3.0, JSON Schema payloads)',
+  tag: 'meta',
+};
+export default (c: Ctx) => c.json(asyncApiDocument());

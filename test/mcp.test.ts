@@ -1,0 +1,123 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_BIN, startTestServer, type TestServer } from './helpers.js';
+
+const TOKEN = 'mcp-test-token';
+
+/** `maestro mcp` as an agent's MCP client starts it: a child process on stdio, configured by environment variables. */
+async function connect(server: { url: string }, env: Record<string, string> = { MAESTRO_TOKEN: TOKEN }) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI_BIN, 'mcp'],
+    env: { PATH: process.env.PATH!, MAESTRO_API_URL: server.url, ...env },
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'maestro-test', version: '1.0.0' });
+  await client.connect(transport);
+  const call = async (name: string, args: Record<string, unknown> = {}) => {
+    const result = (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: { text: string }[] };
+    const text = result.content[0]!.text;
+    return result.isError ? { error: text } : { data: JSON.parse(text) };
+  };
+  return { client, call };
+}
+
+describe('maestro mcp', () => {
+  let server: TestServer;
+  const clients: Client[] = [];
+  const auth = { authorization: `Bearer ${TOKEN}` };
+
+  beforeAll(async () => {
+    server = await startTestServer({ MAESTRO_TOKEN: TOKEN });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  it('lists every agent tool, each with a description and a JSON schema', async () => {
+    const { client } = await connect(server);
+    clients.push(client);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      'message_inbox', 'message_read', 'message_send', 'report_blocked', 'report_needs_input', 'report_progress',
+      'spawn_worker', 'task_claim', 'task_complete', 'task_create', 'task_get', 'task_list', 'task_next', 'task_update', 'whoami',
+    ]);
+    for (const tool of tools) {
+      expect(tool.description!.length, tool.name).toBeGreaterThan(20);
+      expect(tool.inputSchema.type).toBe('object');
+    }
+    const create = tools.find((t) => t.name === 'task_create')!;
+    expect(create.inputSchema.required).toEqual(['title']);
+    expect((create.inputSchema.properties as any).priority.enum).toEqual(['low', 'medium', 'high']);
+  });
+
+  it('manages tasks and spawns a worker as a person would, then reports as that worker', async () => {
+    const project = await server.call('POST', '/api/projects', { name: 'MCP', workingDir: '/tmp' }, auth);
+    const person = await connect(server);
+    clients.push(person.client);
+
+    expect((await person.call('whoami')).data).toMatchObject({ server: server.url, sessionId: null, session: null });
+    const created = await person.call('task_create', { projectId: project.body.id, title: 'Write the parser', priority: 'high' });
+    const taskId = created.data.id;
+    expect(created.data).toMatchObject({ title: 'Write the parser', priority: 'high', status: 'todo' });
+    expect((await server.call('GET', `/api/tasks/${taskId}`, undefined, auth)).body.title).toBe('Write the parser');
+
+    const updated = await person.call('task_update', { taskId, description: 'Handle comments too' });
+    expect(updated.data.description).toBe('Handle comments too');
+    expect((await person.call('task_list', { projectId: project.body.id })).data.map((t: any) => t.id)).toEqual([taskId]);
+    expect((await person.call('task_get', { taskId })).data.id).toBe(taskId);
+    expect((await person.call('task_get', { taskId: 'task_missing' })).error).toMatch(/^TASK_NOT_FOUND: Task not found/);
+    expect((await person.call('report_progress', { message: 'hi' })).error).toMatch(/needs a Maestro session/);
+
+    const spawned = await person.call('spawn_worker', { taskIds: [taskId], name: 'Parser worker' });
+    expect(spawned.data).toMatchObject({ success: true, initialCommand: 'maestro worker init' });
+    const sessionId = spawned.data.sessionId;
+
+    // The worker's own MCP server, configured as its spawned terminal is.
+    const worker = await connect(server, {
+      MAESTRO_TOKEN: TOKEN, MAESTRO_SESSION_ID: sessionId, MAESTRO_TASK_IDS: taskId, MAESTRO_PROJECT_ID: project.body.id,
+    });
+    clients.push(worker.client);
+    const me = (await worker.call('whoami')).data;
+    expect(me).toMatchObject({ sessionId, projectId: project.body.id, taskIds: [taskId] });
+    expect(me.session.name).toBe('Parser worker');
+
+    expect((await worker.call('report_progress', { message: 'Lexer done' })).data).toMatchObject({ type: 'progress', message: 'Lexer done', taskId });
+    expect((await worker.call('report_needs_input', { question: 'Tabs or spaces?' })).data.sessionStatus).toBe('needs_input');
+    expect((await worker.call('report_blocked', { reason: 'No grammar' })).data.sessionStatus).toBe('blocked');
+    const done = await worker.call('task_complete', { summary: 'Parser written' });
+    expect(done.data).toMatchObject({ id: taskId, sessionStatus: 'completed', status: 'todo' });
+
+    const session = (await server.call('GET', `/api/sessions/${sessionId}`, undefined, auth)).body;
+    const entries = session.timeline.map((e: any) => `${e.type} ${e.message}`);
+    expect(entries).toEqual(expect.arrayContaining([
+      'progress Lexer done', 'needs_input Tabs or spaces?', 'task_blocked Blocked: No grammar', 'task_completed Completed: Parser written',
+    ]));
+  });
+
+  it('identifies the session with X-Session-ID and its session token when there is no admin token', async () => {
+    const seen: { url?: string; headers: IncomingHttpHeaders }[] = [];
+    const recorder = createServer((req, res) => {
+      seen.push({ url: req.url, headers: req.headers });
+      res.setHeader('content-type', 'application/json');
+      res.end('{"id":"sess_me"}');
+    });
+    await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+      const agent = await connect({ url }, { MAESTRO_SESSION_ID: 'sess_me', MAESTRO_SESSION_TOKEN: 'session-secret' });
+      clients.push(agent.client);
+      await agent.call('whoami');
+      expect(seen.at(-1)).toMatchObject({
+        url: '/api/sessions/sess_me',
+        headers: { 'x-session-id': 'sess_me', authorization: 'Bearer session-secret' },
+      });
+    } finally {
+      recorder.closeAllConnections();
+      recorder.close();
+    }
+  });
+});

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { openApiPath } from '../lib/openapi.js';
+import { EVENT_DATA } from '../lib/entities.js';
+import { inProcess, startTestServer } from './helpers.js';
+
+const refsOf = (node: unknown, found: string[] = []): string[] => {
+  if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref' && typeof value === 'string') found.push(value);
+      else refsOf(value, found);
+    }
+  }
+  return found;
+};
+const resolve = (doc: any, ref: string) => ref.slice(2).split('/').reduce((node, key) => node?.[key], doc);
+
+describe('GET /api/openapi.json', () => {
+  it('describes exactly the registered routes, each with a summary and the error body', async () => {
+    const { routes, call } = await inProcess();
+    const { status, body: doc } = await call('GET', '/api/openapi.json');
+    expect(status).toBe(200);
+    expect(doc.openapi).toBe('3.1.0');
+    const described = Object.entries<Record<string, any>>(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
+    const registered = routes.map((r) => `${r.method.toUpperCase()} ${openApiPath(r.path)}`);
+    const undescribed = routes.filter((r) => !r.doc).map((r) => `${r.file}: add \`export const describe: RouteDoc = { summary, … }\``);
+    expect(undescribed).toEqual([]);
+    expect(described.sort()).toEqual(registered.sort());
+    for (const ops of Object.values<Record<string, any>>(doc.paths)) {
+      for (const op of Object.values(ops)) {
+        expect(op.summary).toBeTruthy();
+        expect(op.responses.default.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
+      }
+    }
+    // Every reference resolves.
+    for (const ref of refsOf(doc)) expect(resolve(doc, ref), ref).toBeDefined();
+  });
+
+  it('is generated from the schemas that validate the requests', async () => {
+    const { call } = await inProcess();
+    const { body: doc } = await call('GET', '/api/openapi.json');
+    const createTask = doc.paths['/api/tasks'].post;
+    const body = createTask.requestBody.content['application/json'].schema;
+    expect(body.required).toEqual(['projectId', 'title']);
+    expect(body.properties.priority).toMatchObject({ enum: ['low', 'medium', 'high'], default: 'medium' });
+    expect(createTask.responses['201'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Task' });
+    const listTasks = doc.paths['/api/tasks'].get;
+    const status = listTasks.parameters.find((p: any) => p.name === 'status');
+    expect(status).toMatchObject({ in: 'query', required: false });
+    expect(status.schema.enum).toEqual(expect.arrayContaining(['todo', 'in_progress', 'pending']));
+    expect(listTasks.responses['200'].content['application/json'].schema).toEqual({ type: 'array', items: { $ref: '#/components/schemas/Task' } });
+    expect(doc.paths['/api/tasks/{id}'].get.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]);
+    // Fields that are required although their valibot schema starts as nullish, and objects behind a pipe.
+    const session = doc.paths['/api/sessions'].post.requestBody.content['application/json'].schema;
+    expect(session.required).toEqual(['taskIds', 'projectId']);
+    expect(session.properties.env).toMatchObject({ type: 'object', additionalProperties: { type: 'string' } });
+    expect(doc.components.schemas.Error.required).toEqual(['error', 'code', 'message']);
+  });
+
+  it('describes what the server really answers', async () => {
+    const { call } = await inProcess();
+    const { body: doc } = await call('GET', '/api/openapi.json');
+    const project = await call('POST', '/api/projects', { name: 'Docs' });
+    const task = await call('POST', '/api/tasks', { projectId: project.body.id, title: 'Check' });
+    const session = await call('POST', '/api/sessions', { projectId: project.body.id, taskIds: [task.body.id] });
+    for (const [name, value] of [['Project', project.body], ['Task', task.body], ['Session', session.body]] as const) {
+      const schema = doc.components.schemas[name];
+      expect(Object.keys(value).filter((k) => !(k in schema.properties)), name).toEqual([]);
+      expect(schema.required.filter((k: string) => !(k in value)), name).toEqual([]);
+    }
+  });
+});
+
+describe('GET /api/docs', () => {
+  it('is one page with no outside resources, open without the token while the description needs it', async () => {
+    const server = await startTestServer({ MAESTRO_TOKEN: 'docs-token' });
+    const page = await fetch(`${server.url}/api/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const html = await page.text();
+    expect(html).toContain("fetch('openapi.json'");
+    expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
+    expect((await fetch(`${server.url}/api/openapi.json`)).status).toBe(401);
+    const doc = await fetch(`${server.url}/api/openapi.json`, { headers: { authorization: 'Bearer docs-token' } });
+    expect(doc.status).toBe(200);
+  });
+});
+
+describe('GET /api/asyncapi.json', () => {
+  it('describes the envelope and the data of every event', async () => {
+    const server = await startTestServer();
+    const { body: doc } = await server.call('GET', '/api/asyncapi.json');
+    expect(doc.asyncapi).toBe('3.0.0');
+    const names = Object.values<any>(doc.components.messages).map((m) => m.name);
+    expect(names.sort()).toEqual(Object.keys(EVENT_DATA).sort());
+    for (const ref of refsOf(doc)) expect(resolve(doc, ref), ref).toBeDefined();
+
+    // A real event matches its description.
+    const socket = await server.listen();
+    await server.call('POST', '/api/projects', { name: 'Events' });
+    const [event] = (await socket.drain()).filter((m: any) => m.type === 'project:created');
+    const envelope = doc.components.schemas.Envelope;
+    expect(envelope.required.filter((k: string) => !(k in event))).toEqual([]);
+    expect(Object.keys(event).filter((k) => !(k in envelope.properties))).toEqual([]);
+    const message = doc.components.messages['project.created'];
+    expect(message.payload.allOf[1].properties.data).toEqual({ $ref: '#/components/schemas/Project' });
+    socket.close();
+  });
+});
