@@ -107,7 +107,7 @@ try {
     await new Promise((r) => setTimeout(r, 20 + Math.random() * 50));
   }
   watcher.kill('SIGTERM');
-  console.log(`send → inbox --watch printed (polling every 250 ms): ${seen.length} messages: ${stats(seen)}`);
+  console.log(`send → inbox --watch printed: ${seen.length} messages: ${stats(seen)}`);
 
   // 3. The inbox of 10,000 messages: a dashboard's read (no side effects), then the receiver's own first read.
   const reads = [];

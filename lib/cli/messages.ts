@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type Command, Option } from 'commander';
 import { MESSAGE_TYPES, type Message, TASK_PRIORITIES } from '../types.js';
 import { CliError, EXIT } from './client.js';
 import { action, type Ctx } from './context.js';
 import * as f from './format.js';
+import { followEvents } from './stream.js';
 
 const inboxPath = (id: string) => `/api/sessions/${encodeURIComponent(id)}/messages`;
 const messagePath = (id: string) => `/api/messages/${encodeURIComponent(id)}`;
@@ -118,7 +118,7 @@ async function inbox(ctx: Ctx, opts: InboxOptions) {
   const status = opts.quiet ? 'pending' : opts.all ? undefined : 'pending,delivered';
   if (status) query.set('status', status);
   if (opts.watch) {
-    for await (const m of pollMessages(ctx, sessionId, query)) {
+    for await (const m of watchMessages(ctx, sessionId, query)) {
       process.stdout.write(`${ctx.json ? JSON.stringify(m) : f.messageBlock(m)}\n`);
       await afterShown(ctx, [m], opts);
     }
@@ -138,43 +138,76 @@ async function afterShown(ctx: Ctx, messages: Message[], opts: InboxOptions) {
   }
 }
 
-const POLL_MS = 250;
+/** A fetch also runs this often without any event, in case the event stream cannot be reached. */
+const FALLBACK_MS = 2_000;
 /** Messages created up to this long before the newest one seen are asked for again (and skipped if seen). */
 const OVERLAP_MS = 5_000;
 
 /**
- * Every message of the box, each once, as it appears: polls `GET …/messages?since=` and keeps polling through a lost
- * connection (the messages are durable, so nothing sent meanwhile is missed, and the IDs already seen are skipped).
- * When the event log's `since=<seq>` replay exists, this is the one function to swap for a WebSocket
- * (`?sessionId=<id>&messages=only&since=<last seq>`) that resumes after the last `seq` it printed.
+ * Every new message of the box, each once, as it arrives. The inbox itself is the source of truth: it is fetched
+ * (as the receiver, which takes delivery) when the session's message events say something changed
+ * (`?sessionId=<id>&messages=only`, resumed after the last `seq` across reconnects, §17), on every (re)connect, and
+ * every 2 s regardless. So a message sent while the connection was down is fetched on reconnect, and the IDs
+ * already printed are skipped: no gap, no repeat.
  */
-export async function* pollMessages(ctx: Ctx, sessionId: string, query: URLSearchParams): AsyncGenerator<Message> {
+export async function* watchMessages(ctx: Ctx, sessionId: string, query: URLSearchParams): AsyncGenerator<Message> {
+  let due = true;
+  let wakeUp: (() => void) | undefined;
+  const wake = () => {
+    due = true;
+    wakeUp?.();
+  };
+  const follow = followEvents({
+    baseUrl: ctx.client.baseUrl,
+    token: ctx.client.token,
+    query: { sessionId, messages: 'only' },
+    onEvent: wake,
+    onResync: wake,
+    onStatus: wake,
+  });
+  const fetchNew = newMessagesOf(ctx, sessionId, query);
+  try {
+    for (;;) {
+      if (!due) {
+        await new Promise<void>((resolve) => {
+          wakeUp = resolve;
+          setTimeout(resolve, FALLBACK_MS); // not unref: it is what keeps `--watch` running while the server is down
+        });
+      }
+      due = false;
+      wakeUp = undefined;
+      for (const m of await fetchNew()) yield m;
+    }
+  } finally {
+    follow.stop();
+  }
+}
+
+/** A fetch of the box that returns only messages not returned before; a lost server is reported once and retried. */
+function newMessagesOf(ctx: Ctx, sessionId: string, query: URLSearchParams) {
   const seen = new Map<string, number>();
   let since: number | undefined;
   let lost = false;
-  for (;;) {
-    let batch: Message[] = [];
+  return async (): Promise<Message[]> => {
+    let batch: Message[];
     try {
       const q = new URLSearchParams(query);
       if (since !== undefined) q.set('since', String(since));
       batch = await ctx.client.get<Message[]>(`${inboxPath(sessionId)}?${q}`);
-      if (lost) process.stderr.write('maestro inbox: reconnected\n');
-      lost = false;
     } catch (error) {
       if (!(error instanceof CliError) || error.exitCode !== EXIT.unreachable) throw error;
       if (!lost) process.stderr.write(`maestro inbox: ${error.message}; retrying\n`);
       lost = true;
+      return [];
     }
-    for (const m of batch) {
-      if (seen.has(m.id)) continue;
-      seen.set(m.id, m.createdAt);
-      yield m;
-    }
-    const newest = Math.max(...seen.values());
-    if (Number.isFinite(newest)) {
-      since = Math.max(since ?? 0, newest - OVERLAP_MS);
+    if (lost) process.stderr.write('maestro inbox: reconnected\n');
+    lost = false;
+    const fresh = batch.filter((m) => !seen.has(m.id));
+    for (const m of fresh) seen.set(m.id, m.createdAt);
+    if (seen.size) {
+      since = Math.max(since ?? 0, Math.max(...seen.values()) - OVERLAP_MS);
       for (const [id, at] of seen) if (at <= since) seen.delete(id);
     }
-    await sleep(lost ? POLL_MS * 4 : POLL_MS);
-  }
+    return fresh;
+  };
 }
