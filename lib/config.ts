@@ -18,6 +18,10 @@ export interface Config {
   cliPath: string | undefined;
   /** How long `manifest generate` may run before a spawn fails (`MAESTRO_CLI_TIMEOUT_MS`, an extension). */
   cliTimeoutMs: number;
+  /** `MAESTRO_MESSAGE_RATE`: messages a session may send per rolling minute; 0 = unlimited (§16.2). */
+  messageRate: number;
+  /** `MAESTRO_MESSAGE_RETENTION_DAYS`: messages are deleted this long after they were created (§16.4). */
+  messageRetentionDays: number;
   debug: boolean;
   logLevel: LogLevel;
   nodeEnv: 'development' | 'production' | 'test';
@@ -83,6 +87,14 @@ export function parseConfig(env: Env = process.env): Config {
   if (!/^\d+$/.test(timeoutText) || Number(timeoutText) < 1) {
     throw new ConfigError(`MAESTRO_CLI_TIMEOUT_MS must be a positive integer (milliseconds), got "${timeoutText}"`);
   }
+  const rateText = text(env, 'MAESTRO_MESSAGE_RATE') ?? '10';
+  if (!/^\d+$/.test(rateText)) {
+    throw new ConfigError(`MAESTRO_MESSAGE_RATE must be a whole number of messages per minute (0 = unlimited), got "${rateText}"`);
+  }
+  const messageRetentionText = text(env, 'MAESTRO_MESSAGE_RETENTION_DAYS') ?? '7';
+  if (!/^\d+(\.\d+)?$/.test(messageRetentionText) || Number(messageRetentionText) <= 0) {
+    throw new ConfigError(`MAESTRO_MESSAGE_RETENTION_DAYS must be a positive number of days, got "${messageRetentionText}"`);
+  }
   const retentionText = text(env, 'MAESTRO_EVENT_RETENTION_DAYS') ?? '7';
   if (!/^\d+(\.\d+)?$/.test(retentionText)) {
     throw new ConfigError(`MAESTRO_EVENT_RETENTION_DAYS must be a non-negative number of days, got "${retentionText}"`);
@@ -102,6 +114,8 @@ export function parseConfig(env: Env = process.env): Config {
     skillsDir: expandPath(text(env, 'SKILLS_DIR') ?? '~/.agents-ui/maestro-skills'),
     cliPath: cliPath ? expandPath(cliPath) : undefined,
     cliTimeoutMs: Number(timeoutText),
+    messageRate: Number(rateText),
+    messageRetentionDays: Number(messageRetentionText),
     debug,
     logLevel,
     nodeEnv,

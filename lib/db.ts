@@ -8,7 +8,7 @@ import type { Logger } from './log.js';
 import { durableFsDriver, settleAll } from './storage/driver.js';
 import { type EventLog, FileEventLog } from './storage/log.js';
 import { normalizeLoaded } from './storage/migrate.js';
-import type { Project, QueueState, Session, Task, Template } from './types.js';
+import type { Message, Project, QueueState, Session, Task, Template } from './types.js';
 
 export interface Collections {
   projects: Project;
@@ -16,9 +16,10 @@ export interface Collections {
   sessions: Session;
   queues: QueueState;
   templates: Template;
+  messages: Message;
 }
 export type Kind = keyof Collections;
-export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates'];
+export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates', 'messages'];
 
 const idOf = (kind: Kind, entity: Collections[Kind]) =>
   kind === 'queues' ? (entity as QueueState).sessionId : (entity as { id: string }).id;
@@ -26,7 +27,10 @@ const idOf = (kind: Kind, entity: Collections[Kind]) =>
 /** The storage key of an entity: the contract's file layout (§5), shared with the CLI. */
 function keyOf(kind: Kind, entity: Collections[Kind]): string {
   const id = idOf(kind, entity);
-  const parts = kind === 'tasks' ? [kind, (entity as Task).projectId, id] : [kind, id];
+  const parts =
+    kind === 'tasks' ? [kind, (entity as Task).projectId, id]
+    : kind === 'messages' ? [kind, 'by-receiver', (entity as Message).to, id]
+    : [kind, id];
   if (!parts.slice(1).every(isId)) throw new Error(`Refusing to store ${kind} entity under unsafe key ${parts.join(':')}`);
   return `${parts.join(':')}.json`;
 }
@@ -112,7 +116,7 @@ const isThenable = (value: unknown): boolean => typeof (value as { then?: unknow
  */
 export class Db {
   readonly #maps: { [K in Kind]: Map<string, Collections[K]> } = {
-    projects: new Map(), tasks: new Map(), sessions: new Map(), queues: new Map(), templates: new Map(),
+    projects: new Map(), tasks: new Map(), sessions: new Map(), queues: new Map(), templates: new Map(), messages: new Map(),
   };
   readonly tasksByProject = new Index();
   readonly tasksByParent = new Index();

@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import type { EventName } from './events.js';
 import {
-  QUEUE_ITEM_STATUSES, ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES,
+  MESSAGE_STATUSES, MESSAGE_TYPES, QUEUE_ITEM_STATUSES, ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES,
   TIMELINE_TYPES,
 } from './types.js';
 
@@ -192,10 +192,32 @@ export const EventPage = v.object({
   latestSeq: v.number(),
 });
 
+/** A message between sessions (§16.1). */
+export const Message = v.object({
+  id: v.string(),
+  from: v.pipe(v.string(), v.description('The sender session ID, or "user" for a person')),
+  to: v.string(),
+  projectId: v.pipe(v.string(), v.description("The receiver's project")),
+  message: v.string(),
+  status: v.picklist(MESSAGE_STATUSES),
+  createdAt: ms,
+  deliveredAt: msOrNull,
+  readAt: msOrNull,
+  expiresAt: msOrNull,
+  failReason: v.optional(v.string()),
+  metadata: v.object({
+    taskId: v.optional(v.string()),
+    type: v.optional(v.picklist(MESSAGE_TYPES)),
+    priority: v.picklist(TASK_PRIORITIES),
+    requiresAck: v.boolean(),
+    replyTo: v.optional(v.string()),
+  }),
+});
+
 /** The schemas published under their own names (`components.schemas`), referenced everywhere else. */
 export const NAMED_SCHEMAS = {
   Error: ErrorBody, Deleted, Project, Task, Session, SessionEvent, TimelineEntry, QueueItem, Queue, QueueStats,
-  QueueResult, Template, SkillSummary, Skill, SpawnRequest, SpawnResult, SpawnEvent,
+  QueueResult, Template, SkillSummary, Skill, SpawnRequest, SpawnResult, SpawnEvent, Message,
 };
 
 const id = v.object({ id: v.string() });
@@ -239,4 +261,12 @@ export const EVENT_DATA: Record<EventName, v.GenericSchema> = {
   'template:created': Template,
   'template:updated': Template,
   'template:deleted': id,
+  'message:created': Message,
+  'message:delivered': Message,
+  'message:read': Message,
+  'message:failed': Message,
+  'message:expired': Message,
+  'message:deleted': id,
+  'session:message_sent': v.object({ sessionId: v.string(), message: Message }),
+  'session:message_received': v.object({ sessionId: v.string(), message: Message }),
 };

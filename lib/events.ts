@@ -1,7 +1,7 @@
 import { ApiError } from './errors.js';
 import type { Logger } from './log.js';
 import { type EventLog, type LoggedEvent, sessionsOf } from './storage/log.js';
-import type { Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
+import type { Message, Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
 
 /** What `session:spawn` carries (contract §6.7). */
 export interface SpawnEvent {
@@ -54,6 +54,14 @@ export interface EventMap {
   'template:created': Template;
   'template:updated': Template;
   'template:deleted': { id: string };
+  'message:created': Message;
+  'message:delivered': Message;
+  'message:read': Message;
+  'message:failed': Message;
+  'message:expired': Message;
+  'message:deleted': { id: string };
+  'session:message_sent': { sessionId: string; message: Message };
+  'session:message_received': { sessionId: string; message: Message };
 }
 
 export type EventName = keyof EventMap;

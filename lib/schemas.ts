@@ -1,7 +1,8 @@
 import * as v from 'valibot';
 import { ID_PATTERN } from './ids.js';
 import {
-  ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, TIMELINE_TYPES,
+  MESSAGE_STATUSES, MESSAGE_TYPES, ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES,
+  TIMELINE_TYPES,
 } from './types.js';
 
 /** Request schemas (contract §3). Messages are the contract's, since clients may show them. */
@@ -206,6 +207,56 @@ export const QueueFail = v.object({ reason: optionalText('reason') });
 // null counts as missing ("taskId is required"), as for every other required field.
 export const QueuePush = v.object({ taskId: v.pipe(v.nullish(text('taskId')), v.transform((id) => id ?? undefined)) });
 
+// Messages (contract §16)
+/** C0 controls except tab, LF and CR, DEL and the C1 controls: removed from a message before it is checked (§16.2). */
+const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
+export const MAX_MESSAGE_CHARS = 10_000;
+const notArray = (message: string) => v.check((input: unknown) => !Array.isArray(input), message);
+const idText = (name: string) => v.pipe(text(name), v.regex(ID_PATTERN, `${name} must match ^[A-Za-z0-9_-]{1,128}$`));
+
+const MessageMetadata = v.object({
+  taskId: v.optional(idText('metadata.taskId')),
+  type: v.optional(oneOf('metadata.type', MESSAGE_TYPES)),
+  priority: v.optional(oneOf('metadata.priority', TASK_PRIORITIES), 'medium'),
+  requiresAck: v.optional(v.boolean('metadata.requiresAck must be a boolean'), false),
+  replyTo: v.optional(v.pipe(text('metadata.replyTo'), v.nonEmpty('metadata.replyTo cannot be empty'))),
+}, 'metadata must be an object');
+
+export const SendMessage = v.object({
+  message: required('message', v.pipe(
+    text('message'),
+    v.transform((s) => s.replace(CONTROL_CHARS, '')),
+    v.check((s) => s.trim() !== '', 'message is required'),
+    // Counted in Unicode characters (code points), not UTF-16 units.
+    v.check((s) => [...s].length <= MAX_MESSAGE_CHARS, `message must be at most ${MAX_MESSAGE_CHARS} characters`),
+  )),
+  // v.object drops keys it does not list: unknown metadata keys are never stored (§16.1).
+  metadata: v.optional(documentedAs(v.pipe(v.unknown(), notArray('metadata must be an object'), MessageMetadata), MessageMetadata), {}),
+  expiresInMs: v.optional(v.pipe(
+    v.number('expiresInMs must be a number'),
+    v.integer('expiresInMs must be an integer from 1000 to 604800000'),
+    v.minValue(1000, 'expiresInMs must be an integer from 1000 to 604800000'),
+    v.maxValue(604_800_000, 'expiresInMs must be an integer from 1000 to 604800000'),
+  )),
+});
+
+export const MessageQuery = v.object({
+  box: v.optional(oneOf('box', ['inbox', 'sent'] as const), 'inbox'),
+  status: v.optional(v.pipe(
+    text('status'),
+    v.transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+    v.array(oneOf('status', MESSAGE_STATUSES)),
+  )),
+  since: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'since must be a time in ms'), v.transform(Number))),
+  limit: paging.limit,
+});
+
+export const UpdateMessage = v.object({
+  status: required('status', oneOf('status', ['delivered', 'read'] as const)),
+});
+
+export type SendMessageInput = v.InferOutput<typeof SendMessage>;
+export type MessageQueryInput = v.InferOutput<typeof MessageQuery>;
 // The event log (contract §17)
 const limitText = 'limit must be an integer from 1 to 1000';
 export const EventsQuery = v.object({

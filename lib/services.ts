@@ -7,6 +7,7 @@ import { SkillStore } from './skills.js';
 import { Spawner } from './spawn.js';
 import { ClaimStore } from './stores/claims.js';
 import { repairLinks } from './stores/links.js';
+import { MessageStore } from './stores/messages.js';
 import { ProjectStore } from './stores/projects.js';
 import { QueueStore } from './stores/queues.js';
 import { SessionStore } from './stores/sessions.js';
@@ -28,6 +29,7 @@ export interface Services {
   sessions: SessionStore;
   queues: QueueStore;
   templates: TemplateStore;
+  messages: MessageStore;
   skills: SkillStore;
   spawner: Spawner;
   /** Stops timers and background work started by the services; run by the server on close. */
@@ -57,6 +59,8 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
   await templates.seed();
   const graph = new TaskGraph(db);
   const claims = new ClaimStore(db, graph, log);
+  const messages = new MessageStore(db, { rate: config.messageRate, retentionDays: config.messageRetentionDays }, log);
+  const stopMessages = await messages.start();
   return {
     config,
     log,
@@ -69,8 +73,9 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     sessions: new SessionStore(db, graph),
     queues: new QueueStore(db),
     templates,
+    messages,
     skills: new SkillStore(config.skillsDir, log),
     spawner: new Spawner(db, templates, config, log),
-    onClose: [() => clearInterval(pruning), () => db.events.close(), () => claims.close()],
+    onClose: [stopMessages, () => clearInterval(pruning), () => db.events.close(), () => claims.close()],
   };
 }

@@ -128,6 +128,33 @@ export interface Template {
   updatedAt: number;
 }
 
+export const MESSAGE_STATUSES = ['pending', 'delivered', 'read', 'failed', 'expired'] as const;
+export const MESSAGE_TYPES = ['request', 'response', 'notification', 'command'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+/** A message between sessions, or from a person (`from: "user"`) to a session (contract §16.1). */
+export interface Message {
+  id: string;
+  from: string;
+  to: string;
+  projectId: string;
+  message: string;
+  status: MessageStatus;
+  createdAt: number;
+  deliveredAt: number | null;
+  readAt: number | null;
+  expiresAt: number | null;
+  failReason?: string;
+  metadata: {
+    taskId?: string;
+    type?: MessageType;
+    priority: TaskPriority;
+    requiresAck: boolean;
+    replyTo?: string;
+  };
+}
+
 /**
  * The dependencies of `task` that are not `completed`, looked up through `lookup` (a transaction's `tx.get` inside
  * a mutation, the committed state outside). An ID naming no task (legacy data) blocks nothing: it can never complete.

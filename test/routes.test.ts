@@ -53,6 +53,11 @@ const CONTRACT = [
   'GET /api/skills/:id',
   'GET /api/skills/role/:role',
   'POST /api/skills/:id/reload',
+  'POST /api/sessions/:id/messages',
+  'GET /api/sessions/:id/messages',
+  'GET /api/messages/:id',
+  'PATCH /api/messages/:id',
+  'DELETE /api/messages/:id',
   // §17
   'GET /api/events',
   'GET /api/events/stream',

@@ -29,7 +29,7 @@ export class Client {
   constructor(
     readonly baseUrl: string,
     readonly token?: string,
-    /** Sent with every request, e.g. `X-Session-ID` for the MCP server. */
+    /** Sent with every request, e.g. `X-Session-ID` from `$MAESTRO_SESSION_ID`: the calling session (§16.2). */
     private readonly headers: Record<string, string> = {},
   ) {}
 

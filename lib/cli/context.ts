@@ -23,7 +23,7 @@ export function createCtx(command: Command, env = process.env): Ctx {
     return id;
   };
   return {
-    client: new Client(serverUrl(opts.server, env), env.MAESTRO_TOKEN || undefined),
+    client: new Client(serverUrl(opts.server, env), env.MAESTRO_TOKEN || undefined, sessionHeader(env)),
     json,
     env,
     out: (data, human) => {
@@ -35,6 +35,12 @@ export function createCtx(command: Command, env = process.env): Ctx {
     projectId: (given) => fallback(given, env.MAESTRO_PROJECT_ID, 'project ID', '--project-id'),
   };
 }
+
+/** Inside a session's terminal every request names that session, so the server knows who sends or reads (§16). */
+const sessionHeader = (env: Record<string, string | undefined>): Record<string, string> => {
+  const id = env.MAESTRO_SESSION_ID?.trim();
+  return id ? { 'x-session-id': id } : {};
+};
 
 /** Wraps a command's action: builds its context and turns any failure into the right output and exit code. */
 export function action<A extends unknown[]>(fn: (ctx: Ctx, ...args: A) => Promise<void>) {

@@ -1,4 +1,4 @@
-import type { Project, QueueItem, Session, TaskView, TimelineEntry } from '../types.js';
+import type { Message, Project, QueueItem, Session, TaskView, TimelineEntry } from '../types.js';
 
 /** Human-readable output of the CLI. Plain text, one record per line, stable enough to grep. */
 
@@ -76,3 +76,16 @@ export const queueItemLine = (item: QueueItem, i: number) =>
 export const queueItems = (items: QueueItem[]) => (items.length ? items.map(queueItemLine).join('\n') : 'Queue is empty.');
 export const queueStats = (s: Record<string, number>) =>
   `${s.total} total: ${s.queued} queued, ${s.processing} processing, ${s.completed} completed, ${s.failed} failed, ${s.skipped} skipped`;
+
+/** A message: a header line, then its text indented (so a multi-line message stays readable and greppable). */
+export const messageBlock = (m: Message) => {
+  const tags = [m.metadata.type, m.metadata.priority, m.metadata.requiresAck && 'needs ack', m.metadata.taskId && `task ${m.metadata.taskId}`,
+    m.metadata.replyTo && `reply to ${m.metadata.replyTo}`, m.failReason].filter(Boolean).join(', ');
+  const text = m.message.trimEnd().split(/\r?\n/).map((line) => `    ${line}`).join('\n');
+  return `${m.id}  from ${m.from} to ${m.to}  [${m.status}]  ${tags}  ${time(m.createdAt)}\n${text}`;
+};
+export const messageList = (ms: Message[]) => (ms.length ? ms.map(messageBlock).join('\n') : empty('messages'));
+/** What a hook puts in front of an agent: the new messages and how to answer them. */
+export const newMessages = (ms: Message[]) =>
+  `[maestro] ${ms.length} new message${ms.length === 1 ? '' : 's'}:\n${ms.map(messageBlock).join('\n')}\n` +
+  'Reply: maestro session send --to <sender> --reply-to <msgId> --message "<text>"; acknowledge: maestro message read <msgId>';

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { initCommands } from './init.js';
 import { manifestCommands } from './manifest.js';
+import { messageCommands } from './messages.js';
 import { projectCommands } from './projects.js';
 import { queueCommands } from './queue.js';
 import { sessionCommands } from './sessions.js';
@@ -21,7 +22,8 @@ const program = new Command('maestro')
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', `
 Exit codes: 0 ok, 1 error, 2 not found, 3 server unreachable.
-Inside a terminal spawned by Maestro, $MAESTRO_SESSION_ID, $MAESTRO_TASK_IDS and $MAESTRO_PROJECT_ID are the defaults.
+Inside a terminal spawned by Maestro, $MAESTRO_SESSION_ID, $MAESTRO_TASK_IDS and $MAESTRO_PROJECT_ID are the defaults,
+and $MAESTRO_SESSION_ID is sent as X-Session-ID (the sender of messages, the reader of an inbox).
 MAESTRO_TOKEN, when set, is sent as a bearer token.`);
 
 program
@@ -45,6 +47,7 @@ projectCommands(program);
 taskCommands(program);
 sessionCommands(program);
 queueCommands(program);
+messageCommands(program);
 initCommands(program);
 manifestCommands(program);
 watchCommands(program);

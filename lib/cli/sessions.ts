@@ -3,6 +3,7 @@ import { ROLES, SESSION_STATUSES, STRATEGIES, type Session, TIMELINE_TYPES } fro
 import { CliError, EXIT } from './client.js';
 import { action } from './context.js';
 import * as f from './format.js';
+import { sendCommand } from './messages.js';
 import { currentTaskId } from './tasks.js';
 
 const path = (id: string) => `/api/sessions/${encodeURIComponent(id)}`;
@@ -85,6 +86,8 @@ export function sessionCommands(program: Command) {
       });
       ctx.out(result, (r) => `Spawned session ${r.sessionId}\nManifest: ${r.manifestPath}\nCommand:  ${r.initialCommand}  (in ${r.cwd || '.'})`);
     }));
+
+  sendCommand(session);
 
   session.command('delete <id>').description('Delete a session').action(action(async (ctx, id: string) => {
     ctx.out(await ctx.client.delete(path(id)), () => `Deleted session ${id}`);

@@ -27,6 +27,10 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
     case 'projects':
     case 'templates':
       return { id, entity: value, order: num(value.createdAt, 0), migrated: false };
+    case 'messages':
+      return isId(value.to) && typeof value.message === 'string' && isObject(value.metadata)
+        ? { id, entity: value, order: num(value.createdAt, 0), migrated: false }
+        : undefined;
     case 'queues':
       return Array.isArray(value.items)
         ? { id, entity: value, order: num(value.createdAt, 0), migrated: false }

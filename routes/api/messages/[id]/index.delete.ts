@@ -1,0 +1,11 @@
+import type { Ctx } from '../../../../lib/app.js';
+import { callerSession } from '../../../../lib/caller.js';
+import { Deleted } from '../../../../lib/entities.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
+
+export const describe: RouteDoc = {
+  summary: 'Delete a message (its receiver, its sender, or a person)',
+  response: Deleted,
+  errors: { 403: 'FORBIDDEN', 404: 'NOT_FOUND' },
+};
+export default async (c: Ctx) => c.json(await c.var.services.messages.remove(c.req.param('id')!, callerSession(c)));
