@@ -5,6 +5,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { defineDriver, hasDotSegment } from 'unstorage';
 
 const TEMP_SUFFIX = '.tmp';
+const OPEN_FILES = 256;
 
 /**
  * unstorage filesystem driver whose writes are atomic and durable (contract §1.7).
@@ -62,7 +63,10 @@ async function writeDurably(files: readonly { path: string; data: string }[]): P
   await Promise.all(dirs.map((dir) => fsp.mkdir(dir, { recursive: true })));
   const temps = files.map((f) => join(dirname(f.path), `.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`));
   try {
-    await settleAll(files.map((f, i) => writeAndSync(temps[i]!, f.data)));
+    // A bounded number of files open at once: one flush may carry thousands (a big inbox taking delivery).
+    for (let i = 0; i < files.length; i += OPEN_FILES) {
+      await settleAll(files.slice(i, i + OPEN_FILES).map((f, j) => writeAndSync(temps[i + j]!, f.data)));
+    }
     // Renames in order, one at a time: a failure leaves the earlier ones done and none of the later ones.
     for (const [i, f] of files.entries()) await fsp.rename(temps[i]!, f.path);
   } catch (error) {
