@@ -5,6 +5,7 @@ import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { ApiError } from './errors.js';
+import { isPrepared } from './reads.js';
 import { registerRoutes, type RouteFile, scanRoutes } from './routes.js';
 import type { Services } from './services.js';
 
@@ -45,7 +46,17 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     }
     await next();
   });
-  app.use('*', cors({ origin: (origin) => origin, exposeHeaders: ['ETag', 'X-Next-Cursor'], maxAge: 600 }));
+  const preflight = cors({ origin: (origin) => origin, exposeHeaders: ['ETag', 'X-Next-Cursor'], maxAge: 600 });
+  // The same headers as hono's cors, but set before the handler runs: hono's middleware touches `c.res` before and
+  // after it, which turns node-server's ready-to-write response into a web stream on every request.
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'OPTIONS') return preflight(c, next);
+    const origin = c.req.header('origin');
+    if (origin) c.header('Access-Control-Allow-Origin', origin);
+    c.header('Access-Control-Expose-Headers', 'ETag,X-Next-Cursor');
+    c.header('Vary', 'Origin');
+    await next();
+  });
 
   if (config.token) app.use('*', bearerToken(config.token));
 
@@ -73,8 +84,12 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
       },
     }),
   );
+  // Answers from the read cache carry their ETag and do their own 304; anything else is hashed on the way out.
   const conditional = etag();
-  app.use('/api/*', (c, next) => (c.req.method === 'GET' ? conditional(c, next) : next()));
+  app.use('/api/*', async (c, next) => {
+    await next();
+    if (c.req.method === 'GET' && !isPrepared(c.res)) await conditional(c, async () => {});
+  });
   app.use('*', async (c, next) => {
     c.set('services', services);
     await next();

@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import { Db } from './db.js';
 import { EventHub } from './events.js';
 import type { Logger } from './log.js';
+import { ReadCache } from './reads.js';
 import { SkillStore } from './skills.js';
 import { Spawner } from './spawn.js';
 import { repairLinks } from './stores/links.js';
@@ -17,6 +18,8 @@ export interface Services {
   log: Logger;
   hub: EventHub;
   db: Db;
+  /** Serialised GET answers, dropped on every change. */
+  reads: ReadCache;
   projects: ProjectStore;
   tasks: TaskStore;
   sessions: SessionStore;
@@ -41,6 +44,7 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     log,
     hub,
     db,
+    reads: new ReadCache(db),
     projects: new ProjectStore(db),
     tasks: new TaskStore(db),
     sessions: new SessionStore(db),

@@ -5,5 +5,5 @@ import { query } from '../../../lib/validation.js';
 
 export default (c: Ctx) => {
   const q = query(c, SessionQuery);
-  return listResponse(c, c.var.services.sessions.list(q), q, (s) => s.startedAt);
+  return listResponse(c, () => c.var.services.sessions.list(q), q, (s) => s.startedAt);
 };

@@ -5,5 +5,5 @@ import { query } from '../../../lib/validation.js';
 
 export default (c: Ctx) => {
   const q = query(c, TaskQuery);
-  return listResponse(c, c.var.services.tasks.list(q), q, (t) => t.createdAt);
+  return listResponse(c, () => c.var.services.tasks.list(q), q, (t) => t.createdAt);
 };

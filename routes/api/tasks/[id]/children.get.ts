@@ -1,3 +1,3 @@
 import type { Ctx } from '../../../../lib/app.js';
 
-export default (c: Ctx) => c.json(c.var.services.tasks.children(c.req.param('id')!));
+export default (c: Ctx) => c.var.services.reads.respond(c, () => ({ value: c.var.services.tasks.children(c.req.param('id')!) }));

@@ -1,4 +1,4 @@
 import type { Ctx } from '../../../../lib/app.js';
 import { taskView } from '../../../../lib/types.js';
 
-export default (c: Ctx) => c.json(taskView(c.var.services.tasks.get(c.req.param('id')!)));
+export default (c: Ctx) => c.var.services.reads.respond(c, () => ({ value: taskView(c.var.services.tasks.get(c.req.param('id')!)) }));
