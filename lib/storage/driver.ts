@@ -42,8 +42,11 @@ export const durableFsDriver = defineDriver((options: { base: string }) => {
       const removed = await fsp.unlink(path).then(() => true, ifMissing(false));
       if (removed) await syncDir(dirname(path));
     },
-    getKeys() {
-      return listFiles(base, '');
+    // Lists only under `base` (`tasks:` is `<base>/tasks/`): the stock driver walks the whole tree for every call.
+    getKeys(prefix) {
+      const parts = (prefix ?? '').split(':').filter(Boolean);
+      if (parts.length === 0) return listFiles(base, '');
+      return listFiles(pathOf(parts.join(':')), `${parts.join(':')}:`);
     },
     async clear() {
       await fsp.rm(base, { recursive: true, force: true });
