@@ -72,18 +72,17 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     );
   }
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => {
-        // The rest of the body is never read, so the connection cannot carry another request: say so, or a
-        // keep-alive client sends its next request into a socket the server drops.
-        c.header('Connection', 'close');
-        throw new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB', { limit: MAX_BODY_BYTES });
-      },
-    }),
-  );
+  // GET and HEAD carry no body: bodyLimit would still turn node-server's lazy request into a full web Request.
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => {
+      // The rest of the body is never read, so the connection cannot carry another request: say so, or a
+      // keep-alive client sends its next request into a socket the server drops.
+      c.header('Connection', 'close');
+      throw new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB', { limit: MAX_BODY_BYTES });
+    },
+  });
+  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next)));
   // Answers from the read cache carry their ETag and do their own 304; anything else is hashed on the way out.
   const conditional = etag();
   app.use('/api/*', async (c, next) => {
