@@ -26,7 +26,10 @@ const t0 = performance.now();
 for (const scenario of scenarios) {
   const started = performance.now();
   process.stderr.write(`running ${scenario.name}…`);
-  const result = await scenario.run({ root, quick, rounds: quick ? 1 : 3, bench });
+  const result = await scenario.run({ root, quick, rounds: quick ? 1 : 3, bench }).catch((error) => {
+    process.stderr.write(` failed: ${error.stack}\n`);
+    return [{ scenario: `${scenario.name}: failed (${String(error.message).split('\n')[0]})` }];
+  });
   process.stderr.write(` ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   rows.push(...result);
 }

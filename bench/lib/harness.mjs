@@ -1,9 +1,18 @@
 // Shared pieces of the benchmark scenarios: start the compiled server (or a floor script) as a child process on
 // loopback, write a data directory of a given size, drive HTTP load from this process, and summarise.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/**
+ * A fresh directory for data that is only read: on tmpfs when there is one, so that writing 100k files and reading
+ * them back does not wait on a disk other processes are flushing to (both sides of a comparison read the same files).
+ * Writes are measured on the real disk (`diskDir`).
+ */
+export const memoryDir = (prefix) => mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), prefix));
+export const diskDir = (prefix) => mkdtempSync(join(tmpdir(), prefix));
 
 /** Milliseconds on a clock shared by every process of the machine. */
 export const wallMs = () => performance.timeOrigin + performance.now();
@@ -85,14 +94,15 @@ export async function call(url, method, path, body) {
 
 /**
  * Writes a data directory as the server stores it: `projects` projects of `tasksPerProject` tasks each (a task is
- * about 600 bytes on disk, with a 200-character description), plus one session per project.
+ * about 600 bytes on disk, with a 200-character description), plus one session per project. `from` numbers the
+ * projects on from there, to grow a directory written before.
  */
-export function writeDataDir(data, { projects, tasksPerProject }) {
+export function writeDataDir(data, { projects, tasksPerProject, from = 0 }) {
   const write = (path, value) => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
-  let now = Date.now() - 1e8;
+  let now = Date.now() - 1e8 + from * (tasksPerProject + 1);
   for (const kind of ['projects', 'tasks', 'sessions', 'queues', 'templates']) mkdirSync(join(data, kind), { recursive: true });
   const projectIds = [];
-  for (let p = 0; p < projects; p++) {
+  for (let p = from; p < from + projects; p++) {
     const projectId = `proj_${now}_p${p}`;
     projectIds.push(projectId);
     write(join(data, 'projects', `${projectId}.json`), { id: projectId, name: `Project ${p}`, workingDir: `/src/p${p}`, description: '', createdAt: now, updatedAt: now });

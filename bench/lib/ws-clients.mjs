@@ -10,7 +10,7 @@ const now = () => performance.timeOrigin + performance.now();
 let open = 0;
 const sockets = [];
 for (let i = 0; i < Number(n); i++) {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true });
   sockets.push(ws);
   ws.on('open', () => {
     if (++open === Number(n)) console.log('ready');

@@ -26,7 +26,7 @@ async function paced(url, path, method, seconds, clients) {
     pending.push(fetch(url + path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ description: `mark-${k}` }) }).then((r) => r.arrayBuffer()));
   }
   await Promise.all(pending);
-  await sleep(1000); // let the last events arrive
+  await sleep(500); // let the last events arrive
   const seen = await clients.report();
   const latencies = [];
   let complete = 0;
@@ -56,7 +56,7 @@ async function startClients(bench, url) {
 
 export async function run({ root, quick, rounds, bench }) {
   const dir = mkdtempSync(join(tmpdir(), 'maestro-bench-fanout-'));
-  const seconds = quick ? 2 : 4;
+  const seconds = quick ? 2 : 3;
   const ours = [];
   const bare = [];
   const alone = [];

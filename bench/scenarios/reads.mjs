@@ -1,16 +1,15 @@
 // List reads: GET /api/tasks?projectId=P with 1,000 and 10,000 tasks in the project, against a bare node:http
 // server sending the same bytes. Closed loop, 8 keep-alive connections, alternating rounds.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { httpLoad, median, startChild, startMaestro, writeDataDir } from '../lib/harness.mjs';
+import { httpLoad, memoryDir, median, startChild, startMaestro, writeDataDir } from '../lib/harness.mjs';
 
 export const name = 'reads';
 
 export async function run({ root, quick, rounds, bench }) {
   const rows = [];
   for (const tasks of quick ? [1000] : [1000, 10_000]) {
-    const dir = mkdtempSync(join(tmpdir(), 'maestro-bench-reads-'));
+    const dir = memoryDir('maestro-bench-reads-');
     let maestro, floor;
     try {
       const [projectId] = writeDataDir(join(dir, 'data'), { projects: 1, tasksPerProject: tasks });
