@@ -196,7 +196,7 @@ export class Db {
         if (raw instanceof Promise) raw = await raw;
         const parsed: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
         const result = normalizeLoaded(kind, parsed);
-        if (result) loaded.push({ key, ...result });
+        if (result) loaded.push({ key, id: result.id, entity: result.entity, order: result.order, migrated: result.migrated });
         else this.log.warn(`Skipping ${key.replaceAll(':', '/')}: not a valid ${kind} entity`);
       } catch (error) {
         this.log.warn(`Skipping ${key.replaceAll(':', '/')}: ${(error as Error).message}`);
