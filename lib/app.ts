@@ -7,6 +7,7 @@ import type { UpgradeWebSocket } from 'hono/ws';
 import { serveDashboard } from './dashboard.js';
 import { ApiError } from './errors.js';
 import { eventSocket } from './event-stream.js';
+import { isPrepared } from './reads.js';
 import { registerRoutes, type RouteFile, scanRoutes } from './routes.js';
 import type { Services } from './services.js';
 
@@ -50,7 +51,17 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     }
     await next();
   });
-  app.use('*', cors({ origin: (origin) => origin, exposeHeaders: ['ETag', 'X-Next-Cursor'], maxAge: 600 }));
+  const preflight = cors({ origin: (origin) => origin, exposeHeaders: ['ETag', 'X-Next-Cursor'], maxAge: 600 });
+  // The same headers as hono's cors, but set before the handler runs: hono's middleware touches `c.res` before and
+  // after it, which turns node-server's ready-to-write response into a web stream on every request.
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'OPTIONS') return preflight(c, next);
+    const origin = c.req.header('origin');
+    if (origin) c.header('Access-Control-Allow-Origin', origin);
+    c.header('Access-Control-Expose-Headers', 'ETag,X-Next-Cursor');
+    c.header('Vary', 'Origin');
+    await next();
+  });
 
   if (config.token) app.use('*', bearerToken(config.token));
 
@@ -58,21 +69,24 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     app.use('*', upgradeWebSocket((c) => eventSocket(c as Ctx, hub, log)));
   }
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => {
-        // The rest of the body is never read, so the connection cannot carry another request: say so, or a
-        // keep-alive client sends its next request into a socket the server drops.
-        c.header('Connection', 'close');
-        throw new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB', { limit: MAX_BODY_BYTES });
-      },
-    }),
-  );
+  // GET and HEAD carry no body: bodyLimit would still turn node-server's lazy request into a full web Request.
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => {
+      // The rest of the body is never read, so the connection cannot carry another request: say so, or a
+      // keep-alive client sends its next request into a socket the server drops.
+      c.header('Connection', 'close');
+      throw new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB', { limit: MAX_BODY_BYTES });
+    },
+  });
+  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next)));
+  // Answers from the read cache carry their ETag and do their own 304; anything else is hashed on the way out.
   const conditional = etag();
-  // The event stream never ends, so it cannot have an ETag.
-  app.use('/api/*', (c, next) => (c.req.method === 'GET' && c.req.path !== '/api/events/stream' ? conditional(c, next) : next()));
+  app.use('/api/*', async (c, next) => {
+    await next();
+    // The event stream never ends, so it cannot be hashed.
+    if (c.req.method === 'GET' && c.req.path !== '/api/events/stream' && !isPrepared(c.res)) await conditional(c, async () => {});
+  });
   app.use('*', async (c, next) => {
     c.set('services', services);
     c.set('routes', routes);

@@ -326,27 +326,28 @@ export class Db {
   }
 
   async #load(kind: Kind): Promise<void> {
-    const keys = (await this.storage.getKeys(kind)).filter((key) => key.endsWith('.json'));
-    const loaded = await Promise.all(
-      keys.map(async (key) => {
-        try {
-          const raw = await this.storage.getItemRaw(key);
-          const parsed: unknown = JSON.parse(String(raw));
-          const result = normalizeLoaded(kind, parsed);
-          if (!result) this.#log.warn(`Skipping ${key.replaceAll(':', '/')}: not a valid ${kind} entity`);
-          return result && { key, ...result };
-        } catch (error) {
-          this.#log.warn(`Skipping ${key.replaceAll(':', '/')}: ${(error as Error).message}`);
-          return undefined;
-        }
-      }),
-    );
+    // Straight to the driver: ours lists one directory and reads each file synchronously, so loading costs no
+    // promise per file; a driver that answers with promises (another backend) is awaited instead.
+    const { driver } = this.storage.getMount(kind);
+    const keys = (await driver.getKeys(`${kind}:`, {})).filter((key) => key.endsWith('.json'));
+    const loaded: { key: string; id: string; entity: any; order: number; migrated: boolean }[] = [];
+    for (const key of keys) {
+      try {
+        let raw = driver.getItem(key, {}) as unknown;
+        if (raw instanceof Promise) raw = await raw;
+        const parsed: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+        const result = normalizeLoaded(kind, parsed);
+        if (result) loaded.push({ key, id: result.id, entity: result.entity, order: result.order, migrated: result.migrated });
+        else this.#log.warn(`Skipping ${key.replaceAll(':', '/')}: not a valid ${kind} entity`);
+      } catch (error) {
+        this.#log.warn(`Skipping ${key.replaceAll(':', '/')}: ${(error as Error).message}`);
+      }
+    }
     // The file where an entity belongs wins over stray copies (a legacy task file, a misnamed file), and every
     // stray copy is remembered so that the entity's next save or delete removes it: a crash between writing the
     // new file and unlinking the old one can leave both (§5).
-    const byId = new Map<string, NonNullable<(typeof loaded)[number]>>();
+    const byId = new Map<string, (typeof loaded)[number]>();
     for (const entry of loaded) {
-      if (!entry) continue;
       const home = entry.key === keyOf(kind, entry.entity);
       if (!home) this.#strayKeys.set(`${kind}/${entry.id}`, [...(this.#strayKeys.get(`${kind}/${entry.id}`) ?? []), entry.key]);
       const held = byId.get(entry.id);

@@ -52,27 +52,46 @@ export function eventSocket(c: Ctx, hub: EventHub, log: Logger): WSEvents {
   };
 }
 
+/** The parts of a `ws` socket (hono's WSContext `raw`) used to send shared frames in one corked write. */
+interface RawSocket {
+  bufferedAmount?: number;
+  terminate?: () => void;
+  send?: (data: Buffer, options: { binary: boolean }) => void;
+  _socket?: { cork(): void; uncork(): void };
+}
+
 function socketSubscriber(ws: WSContext, filter: EventFilter, log: Logger, drop: () => void): Subscriber {
-  const socket = ws.raw as { bufferedAmount?: number; terminate?: () => void } | undefined;
+  const socket = ws.raw as RawSocket | undefined;
+  const guarded = (write: () => void) => {
+    if (ws.readyState !== 1) return;
+    try {
+      write();
+    } catch (error) {
+      log.warn(`dropping a WebSocket client that failed a send: ${String(error)}`);
+      return drop();
+    }
+    if ((socket?.bufferedAmount ?? 0) > MAX_BUFFERED_BYTES) {
+      log.warn('dropping a WebSocket client that stopped reading (over 8 MiB of events waiting)');
+      drop();
+      socket?.terminate?.();
+    }
+  };
   return {
     filter,
     get readyState() {
       return ws.readyState;
     },
-    send(text) {
-      if (ws.readyState !== 1) return;
-      try {
-        ws.send(text);
-      } catch (error) {
-        log.warn(`dropping a WebSocket client that failed a send: ${String(error)}`);
-        return drop();
-      }
-      if ((socket?.bufferedAmount ?? 0) > MAX_BUFFERED_BYTES) {
-        log.warn('dropping a WebSocket client that stopped reading (over 8 MiB of events waiting)');
-        drop();
-        socket?.terminate?.();
-      }
-    },
+    send: (text) => guarded(() => ws.send(text)),
+    sendMany: (events) =>
+      guarded(() => {
+        if (!socket?.send) return events.forEach((e) => ws.send(e.text));
+        socket._socket?.cork();
+        try {
+          for (const event of events) socket.send(event.frame ??= Buffer.from(event.text), { binary: false });
+        } finally {
+          socket._socket?.uncork();
+        }
+      }),
   };
 }
 

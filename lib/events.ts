@@ -73,6 +73,8 @@ export type Emitted = DomainEvent & { projectId: string | undefined; timestamp: 
 /** An event ready to send: its live envelope (`text`) and the redacted line the log keeps (`line`). */
 export interface Published extends LoggedEvent {
   text: string;
+  /** `text` as bytes, made once and shared by every socket. */
+  frame?: Buffer;
 }
 
 type Lookup = (kind: any, id: string) => { projectId?: string } | undefined;
@@ -120,6 +122,8 @@ export interface Subscriber {
   readonly filter: EventFilter;
   /** Sends an event (with its `seq`) or a frame outside the stream (resync, pong). */
   send(text: string, event?: LoggedEvent): void;
+  /** Sends a batch of live events, in one write where the transport allows (a mutation's events, corked). */
+  sendMany?(events: Published[]): void;
   /** For `/ws-status`: the socket's state (1 = open). */
   readonly readyState: number;
 }
@@ -167,11 +171,22 @@ export class EventHub {
     });
   }
 
+  /**
+   * Sends a batch's events to every client whose filter takes them, before the mutations are answered (a client
+   * that got the HTTP answer has been sent its events). Each client gets the batch in one call, so a socket writes
+   * it in one corked write of frames shared by every socket.
+   */
   publish(events: readonly Published[]): void {
-    for (const event of events) {
-      this.#latest = event.seq;
-      this.log.debug(`broadcast #${event.seq} ${event.type} to ${this.clients.size} client(s)`);
-      for (const client of this.clients) if (matches(client.filter, event)) this.#deliver(client, event.text, event);
+    if (!events.length) return;
+    this.#latest = events.at(-1)!.seq;
+    this.log.debug(`broadcast #${events[0]!.seq}…#${this.#latest} to ${this.clients.size} client(s)`);
+    for (const client of this.clients) {
+      const wanted = events.filter((event) => matches(client.filter, event));
+      if (!wanted.length) continue;
+      const queue = this.#replaying.get(client);
+      if (queue) queue.push(...wanted.map((event): [string, LoggedEvent] => [event.text, event]));
+      else if (client.sendMany) client.sendMany(wanted);
+      else for (const event of wanted) client.send(event.text, event);
     }
   }
 

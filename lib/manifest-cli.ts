@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import type { Logger } from './log.js';
@@ -33,6 +32,8 @@ export async function runManifestCli(config: Config, log: Logger, request: Spawn
   // On POSIX the CLI runs in its own process group and a timeout ends the whole group: children of a wrapper
   // script inherit the output pipes, and the result would otherwise wait for them however long they run.
   const group = process.platform !== 'win32';
+  // Loaded on first spawn: execa is a third of what the server imports, and startup does not need it.
+  const { execa } = await import('execa');
   const subprocess = execa(file, argv, {
     stdin: 'ignore',
     reject: false,

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { Context } from 'hono';
+import type { Ctx } from './app.js';
 import { validationError } from './errors.js';
 
 /** One page of a list, and the cursor of the next page if there is one (contract §3.8). */
@@ -47,19 +46,18 @@ function decodeCursor(cursor: string): { order: number; id: string } {
   throw validationError('cursor is not a cursor this server handed out', { issues: [{ path: 'cursor', message: 'Invalid cursor' }] });
 }
 
-/** Answers a list endpoint: the whole array, or one page with `X-Next-Cursor` when `limit` is given. */
+/**
+ * Answers a list endpoint from the read cache: the whole array, or one page with `X-Next-Cursor` when `limit` is
+ * given. `items` runs only when the state changed since the last answer to the same URL.
+ */
 export function listResponse<T extends { id: string }>(
-  c: Context,
-  items: T[],
+  c: Ctx,
+  items: () => T[],
   opts: { limit?: number; cursor?: string },
   orderKey: (item: T) => number,
 ): Response {
-  const page = paginate(items, opts, orderKey);
-  if (page.nextCursor) c.header('X-Next-Cursor', page.nextCursor);
-  // The etag middleware hashes the body only, but a page's answer also changes when its next cursor does (§3.8).
-  if (opts.limit !== undefined) {
-    const hash = createHash('sha1').update(JSON.stringify(page.items)).update(`\n${page.nextCursor ?? ''}`);
-    c.header('ETag', `"${hash.digest('hex')}"`);
-  }
-  return c.json(page.items);
+  return c.var.services.reads.respond(c, () => {
+    const page = paginate(items(), opts, orderKey);
+    return { value: page.items, nextCursor: page.nextCursor };
+  });
 }

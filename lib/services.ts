@@ -3,6 +3,7 @@ import { Db, dataDirStorage } from './db.js';
 import { EventHub } from './events.js';
 import { TaskGraph } from './graph.js';
 import type { Logger } from './log.js';
+import { ReadCache } from './reads.js';
 import { SkillStore } from './skills.js';
 import { Spawner } from './spawn.js';
 import { ClaimStore } from './stores/claims.js';
@@ -20,6 +21,8 @@ export interface Services {
   log: Logger;
   hub: EventHub;
   db: Db;
+  /** Serialised GET answers, dropped on every change. */
+  reads: ReadCache;
   projects: ProjectStore;
   tasks: TaskStore;
   /** Next, claims and leases (contract §18.2, §18.3). */
@@ -66,6 +69,7 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     log,
     hub,
     db,
+    reads: new ReadCache(db),
     projects: new ProjectStore(db),
     tasks: new TaskStore(db, graph),
     claims,

@@ -3,12 +3,14 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../lib/cli/program.js';
 import { type Call, CLI_BIN, ROOT, startTestServer, tempDir } from './helpers.js';
 
 /*
- * The `maestro` CLI as a user runs it: the compiled dist/lib/cli/main.js in its own process, against a real
- * server on 127.0.0.1. Each test asserts the output a person reads and the exit code a script checks, and looks
- * at the server's state through the API where the command changed it.
+ * The `maestro` CLI against a real server on 127.0.0.1. Most tests run it in-process through `run()` (the same
+ * code the bin runs, with its own environment and output); a few smoke tests run the compiled
+ * dist/lib/cli/main.js in its own process, as a user does. Each test asserts the output a person reads and the
+ * exit code a script checks, and looks at the server's state through the API where the command changed it.
  */
 
 const server = await startTestServer();
@@ -36,11 +38,22 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `maestro <args>` against the test server (unless `env` says otherwise); `undefined` removes a variable. */
-async function maestro(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+const envFor = (env: Record<string, string | undefined>) => {
   const merged: Record<string, string | undefined> = { ...baseEnv, MAESTRO_API_URL: server.url, ...env };
-  const clean = Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));
-  const r = await execa(process.execPath, [CLI_BIN, ...args], { env: clean, extendEnv: false, reject: false, stdin: 'ignore', timeout: 15_000 });
+  return Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));
+};
+
+/** Runs `maestro <args>` in-process against the test server (unless `env` says otherwise); `undefined` removes a variable. */
+async function maestro(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  let [stdout, stderr] = ['', ''];
+  const code = await run(args, { env: envFor(env), stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  // As a process's output is read (by execa, by a shell's $(…)): without its final newline.
+  return { code, stdout: stdout.replace(/\n$/, ''), stderr: stderr.replace(/\n$/, '') };
+}
+
+/** Runs the compiled `maestro` bin in its own process: for the smoke tests. */
+async function maestroProcess(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  const r = await execa(process.execPath, [CLI_BIN, ...args], { env: envFor(env), extendEnv: false, reject: false, stdin: 'ignore', timeout: 15_000 });
   return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -70,7 +83,7 @@ const indentOf = (lines: string[], id: string) => {
 
 describe('help and command parsing', SLOW, () => {
   it('--help lists every command and the exit codes; --version prints the package version', async () => {
-    const [help, version] = await Promise.all([maestro(['--help']), maestro(['--version'])]);
+    const [help, version] = await Promise.all([maestroProcess(['--help']), maestroProcess(['--version'])]);
     expect(help.code).toBe(0);
     for (const command of ['serve', 'project|projects', 'task|tasks', 'session|sessions', 'report', 'queue', 'worker', 'orchestrator', 'manifest']) {
       expect(help.stdout).toMatch(new RegExp(`^\\s+${command.replace('|', '\\|')}\\b`, 'm'));
@@ -651,9 +664,9 @@ describe('manifest generate (reads DATA_DIR directly, no server)', SLOW, () => {
   it('writes the manifest of §6.5 from the files, with DATA_DIR absolute, ~-relative or defaulted', async () => {
     const paths = [join(out, 'absolute', 'manifest.json'), join(out, 'tilde.json'), join(out, 'default.json')];
     const runs = await Promise.all([
-      maestro(generate(paths[0]!, ['--skills', 'maestro-cli,maestro-worker', '--strategy', 'queue']), { ...offline, DATA_DIR: dataDir }),
-      maestro(generate(paths[1]!), { ...offline, DATA_DIR: '~/.maestro/data' }),
-      maestro(generate(paths[2]!), offline),
+      maestroProcess(generate(paths[0]!, ['--skills', 'maestro-cli,maestro-worker', '--strategy', 'queue']), { ...offline, DATA_DIR: dataDir }),
+      maestroProcess(generate(paths[1]!), { ...offline, DATA_DIR: '~/.maestro/data' }),
+      maestroProcess(generate(paths[2]!), offline),
     ]);
     runs.forEach((r, i) => expect(r, `run ${i}: ${r.stderr}`).toMatchObject({ code: 0, stdout: `Manifest written to ${paths[i]}` }));
 
@@ -737,8 +750,8 @@ describe('--json output', SLOW, () => {
 describe('which server the CLI talks to', SLOW, () => {
   it('an unreachable server: exit 3, and the message names the URL tried', async () => {
     const [text, asJson] = await Promise.all([
-      maestro(['project', 'list'], { MAESTRO_API_URL: deadUrl }),
-      maestro(['--json', 'task', 'list'], { MAESTRO_API_URL: deadUrl }),
+      maestroProcess(['project', 'list'], { MAESTRO_API_URL: deadUrl }),
+      maestroProcess(['--json', 'task', 'list'], { MAESTRO_API_URL: deadUrl }),
     ]);
     expect(text.code).toBe(3);
     expect(text.stderr).toContain(deadUrl);

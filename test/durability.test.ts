@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { createStorage } from 'unstorage';
 import { describe, expect, it } from 'vitest';
-import { startServerProcess, startTestServer, testEnv } from './helpers.js';
+import { durableFsDriver } from '../lib/storage/driver.js';
+import { startServerProcess, startTestServer, tempDir, testEnv } from './helpers.js';
 
 /**
  * Durability (contract §1.7, §5): restarts, `kill -9` in the middle of a burst of writes, the on-disk layout shared
@@ -384,5 +386,20 @@ describe('legacy files and load-time migration (§5)', () => {
     expect((await second.call('GET', '/api/sessions/sess_renamed')).status).toBe(404);
     expect((await second.ok('GET', '/api/projects/proj_copy')).name).toBe('Saved');
     await second.stop();
+  });
+});
+
+describe('the durable fs driver', () => {
+  it('lists only under the base it is asked for, and everything without one', async () => {
+    const dir = tempDir('maestro-driver-');
+    const storage = createStorage({ driver: durableFsDriver({ base: dir }) });
+    await storage.setItem('tasks:proj_a:task_1.json', '{}');
+    await storage.setItem('sessions:sess_1.json', '{}');
+    writeFileSync(join(dir, 'tasks', 'proj_a', '.half-written.tmp'), '{');
+    expect(await storage.getKeys('tasks')).toEqual(['tasks:proj_a:task_1.json']);
+    expect(await storage.getKeys('tasks:proj_a')).toEqual(['tasks:proj_a:task_1.json']);
+    expect(await storage.getKeys('queues')).toEqual([]);
+    expect((await storage.getKeys()).sort()).toEqual(['sessions:sess_1.json', 'tasks:proj_a:task_1.json']);
+    await expect(storage.getKeys('..:etc')).rejects.toThrow();
   });
 });

@@ -534,6 +534,18 @@ describe('paging and ETags of GET /api/tasks (§3.8)', () => {
     expectError(await call('GET', `/api/tasks?limit=${limit}`), 400, 'VALIDATION_ERROR');
   });
 
+  it('serves a list read again after any change as the current state, with a new ETag', async () => {
+    const task = await makeTask({ title: 'Before' });
+    const path = `/api/tasks?projectId=${projectId}`;
+    const first = await call('GET', path);
+    expect((await call('GET', path)).headers.get('etag')).toBe(first.headers.get('etag'));
+    await call('PATCH', `/api/tasks/${task.id}`, { title: 'After' });
+    const again = await call('GET', path, undefined, { 'if-none-match': first.headers.get('etag')! });
+    expect(again.status).toBe(200);
+    expect(again.body.find((t: any) => t.id === task.id).title).toBe('After');
+    expect(again.headers.get('etag')).not.toBe(first.headers.get('etag'));
+  });
+
   it('answers 304 to a matching If-None-Match until the task changes, even by a link', async () => {
     const task = await makeTask();
     for (const path of [`/api/tasks/${task.id}`, '/api/tasks', `/api/tasks?projectId=${projectId}`]) {

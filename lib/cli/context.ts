@@ -14,7 +14,31 @@ export interface Ctx {
   projectId(given?: string): string;
 }
 
-export function createCtx(command: Command, env = process.env): Ctx {
+/** Where a CLI run reads its environment and writes its output, and the exit code it ends with. */
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  exitCode: number;
+}
+
+const ios = new WeakMap<Command, CliIo>();
+
+/** Ties a program to its run's io; every subcommand finds it through its root. */
+export const bindIo = (program: Command, io: CliIo) => void ios.set(program, io);
+
+/** The io of the run a command belongs to. */
+export function ioOf(command: Command): CliIo {
+  let root = command;
+  while (root.parent) root = root.parent;
+  const io = ios.get(root);
+  if (!io) throw new Error('A CLI command ran outside run()');
+  return io;
+}
+
+export function createCtx(command: Command): Ctx {
+  const io = ioOf(command);
+  const env = io.env;
   const opts = command.optsWithGlobals<{ server?: string; json?: boolean }>();
   const json = Boolean(opts.json);
   const fallback = (given: string | undefined, value: string | undefined, what: string, flag: string) => {
@@ -28,7 +52,7 @@ export function createCtx(command: Command, env = process.env): Ctx {
     env,
     out: (data, human) => {
       const text = json ? JSON.stringify({ success: true, data }, null, 2) : human(data);
-      if (text) process.stdout.write(`${text}\n`);
+      if (text) io.stdout(`${text}\n`);
     },
     sessionId: (given) => fallback(given, env.MAESTRO_SESSION_ID, 'session ID', 'a session ID'),
     taskId: (given) => fallback(given, env.MAESTRO_TASK_IDS?.split(',')[0], 'task ID', 'a task ID'),
@@ -47,17 +71,18 @@ export function action<A extends unknown[]>(fn: (ctx: Ctx, ...args: A) => Promis
   return async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
     const json = Boolean(command.optsWithGlobals<{ json?: boolean }>().json);
+    const io = ioOf(command);
     try {
       await fn(createCtx(command), ...(args.slice(0, -1) as A));
     } catch (error) {
       const failure = error instanceof CliError ? error : new CliError((error as Error).message ?? String(error));
       if (json) {
         const body = { code: failure.code, message: failure.message, ...(failure.details !== undefined && { details: failure.details }) };
-        process.stdout.write(`${JSON.stringify({ success: false, error: body }, null, 2)}\n`);
+        io.stdout(`${JSON.stringify({ success: false, error: body }, null, 2)}\n`);
       } else {
-        process.stderr.write(`maestro: ${failure.message}\n`);
+        io.stderr(`maestro: ${failure.message}\n`);
       }
-      process.exitCode = failure.exitCode ?? EXIT.error;
+      io.exitCode = failure.exitCode ?? EXIT.error;
     }
   };
 }

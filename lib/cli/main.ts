@@ -1,55 +1,5 @@
 #!/usr/bin/env node
-// The `maestro` CLI: a REST client of Maestro Server, plus `serve` and `manifest generate`.
-import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
-import { initCommands } from './init.js';
-import { manifestCommands } from './manifest.js';
-import { messageCommands } from './messages.js';
-import { projectCommands } from './projects.js';
-import { queueCommands } from './queue.js';
-import { sessionCommands } from './sessions.js';
-import { taskCommands } from './tasks.js';
-import { watchCommands } from './watch.js';
+// The `maestro` bin: runs the CLI on this process's arguments, environment and streams.
+import { run } from './program.js';
 
-// Compiled to dist/lib/cli/main.js: the package root is three levels up.
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-
-const program = new Command('maestro')
-  .description('Maestro: coordinate several AI coding agents through Maestro Server')
-  .version(pkg.version)
-  .option('--server <url>', 'server URL (default: $MAESTRO_API_URL, $MAESTRO_SERVER_URL, or http://localhost:3000)')
-  .option('--json', 'print {"success":true,"data":…} or {"success":false,"error":…} instead of text')
-  .showHelpAfterError('(run with --help for usage)')
-  .addHelpText('after', `
-Exit codes: 0 ok, 1 error, 2 not found, 3 server unreachable.
-Inside a terminal spawned by Maestro, $MAESTRO_SESSION_ID, $MAESTRO_TASK_IDS and $MAESTRO_PROJECT_ID are the defaults,
-and $MAESTRO_SESSION_ID is sent as X-Session-ID (the sender of messages, the reader of an inbox).
-MAESTRO_TOKEN, when set, is sent as a bearer token.`);
-
-program
-  .command('serve')
-  .description('Start Maestro Server (configured by environment variables: PORT, HOST, DATA_DIR, …; see the README)')
-  .action(async () => {
-    const { runServer } = await import('../run.js');
-    await runServer();
-  });
-
-program
-  .command('mcp')
-  .description('Serve the agent tools (tasks, reports, messages, spawn) over MCP on stdio, for Claude Code, Codex, Gemini CLI…')
-  .action(async () => {
-    const { serverUrl } = await import('./client.js');
-    const { runMcp } = await import('./mcp.js');
-    await runMcp(serverUrl(program.opts<{ server?: string }>().server, process.env), pkg.version);
-  });
-
-projectCommands(program);
-taskCommands(program);
-sessionCommands(program);
-queueCommands(program);
-messageCommands(program);
-initCommands(program);
-manifestCommands(program);
-watchCommands(program);
-
-await program.parseAsync();
+process.exitCode = await run(process.argv.slice(2));

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolveDataDir } from '../config.js';
 import { buildManifest, writeJsonFile } from '../manifest.js';
+import { ioOf } from './context.js';
 
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -16,10 +17,11 @@ export function manifestCommands(program: Command) {
     .option('--skills <ids>', 'comma-separated skill IDs', '')
     .option('--strategy <strategy>', 'simple, queue or tree', 'simple')
     .requiredOption('--output <path>', 'where to write manifest.json')
-    .action(async (opts: { role: string; projectId: string; taskIds: string; skills: string; strategy: string; output: string }) => {
+    .action(async (opts: { role: string; projectId: string; taskIds: string; skills: string; strategy: string; output: string }, command: Command) => {
+      const io = ioOf(command);
       try {
         const result = await buildManifest({
-          dataDir: resolveDataDir(),
+          dataDir: resolveDataDir(io.env),
           role: opts.role,
           projectId: opts.projectId,
           taskIds: list(opts.taskIds),
@@ -27,10 +29,10 @@ export function manifestCommands(program: Command) {
           strategy: opts.strategy,
         });
         await writeJsonFile(opts.output, result);
-        process.stdout.write(`Manifest written to ${opts.output}\n`);
+        io.stdout(`Manifest written to ${opts.output}\n`);
       } catch (error) {
-        process.stderr.write(`maestro: ${(error as Error).message.split('\n')[0]}\n`);
-        process.exitCode = 1;
+        io.stderr(`maestro: ${(error as Error).message.split('\n')[0]}\n`);
+        io.exitCode = 1;
       }
     });
 }

@@ -19,7 +19,9 @@ export const durableFsDriver = defineDriver((options: { base: string }) => {
   const base = resolve(options.base);
   const pathOf = (key: string) => {
     if (!key || hasDotSegment(key)) throw new Error(`Invalid storage key ${JSON.stringify(key)}`);
-    const path = join(base, ...key.split(':'));
+    // Plain concatenation, not path.join: this runs once per file at startup, and with no dot segment there is
+    // nothing to normalise that the check below would not catch.
+    const path = base + sep + key.split(':').join(sep);
     if (!path.startsWith(base + sep)) throw new Error(`Storage key escapes the base directory: ${key}`);
     return path;
   };
@@ -48,8 +50,11 @@ export const durableFsDriver = defineDriver((options: { base: string }) => {
       const removed = await fsp.unlink(path).then(() => true, ifMissing(false));
       if (removed) await syncDir(dirname(path));
     },
-    getKeys() {
-      return listFiles(base, '');
+    // Lists only under `base` (`tasks:` is `<base>/tasks/`): the stock driver walks the whole tree for every call.
+    getKeys(prefix) {
+      const parts = (prefix ?? '').split(':').filter(Boolean);
+      if (parts.length === 0) return listFiles(base, '');
+      return listFiles(pathOf(parts.join(':')), `${parts.join(':')}:`);
     },
     async clear() {
       await fsp.rm(base, { recursive: true, force: true });

@@ -37,28 +37,25 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
         : undefined;
     case 'tasks': {
       if (!isId(value.projectId)) return undefined;
-      const task = {
-        ...value,
-        parentId: typeof value.parentId === 'string' ? value.parentId : null,
-        title: str(value.title, ''),
-        description: str(value.description, ''),
-        status: value.status === 'pending' ? 'todo' : str(value.status, 'todo'),
-        priority: str(value.priority, 'medium'),
-        createdAt: num(value.createdAt, 0),
-        updatedAt: num(value.updatedAt, num(value.createdAt, 0)),
-        startedAt: typeof value.startedAt === 'number' ? value.startedAt : null,
-        completedAt: typeof value.completedAt === 'number' ? value.completedAt : null,
-        initialPrompt: str(value.initialPrompt, ''),
-        sessionIds: strings(value.sessionIds),
-        skillIds: strings(value.skillIds),
-        agentIds: strings(value.agentIds),
-        dependencies: strings(value.dependencies),
-      };
+      // Filled in place, not copied: at startup every task passes through here, and a copy per file doubles the
+      // garbage of loading. Existing keys keep their place, so the stored form is as before.
+      const task = value;
+      task.parentId = typeof value.parentId === 'string' ? value.parentId : null;
+      task.title = str(value.title, '');
+      task.description = str(value.description, '');
+      task.status = value.status === 'pending' ? 'todo' : str(value.status, 'todo');
+      task.priority = str(value.priority, 'medium');
+      task.createdAt = num(value.createdAt, 0);
+      task.updatedAt = num(value.updatedAt, task.createdAt);
+      task.startedAt = typeof value.startedAt === 'number' ? value.startedAt : null;
+      task.completedAt = typeof value.completedAt === 'number' ? value.completedAt : null;
+      task.initialPrompt = str(value.initialPrompt, '');
+      for (const list of ['sessionIds', 'skillIds', 'agentIds', 'dependencies']) task[list] = strings(value[list]);
       // Derived fields are never stored; a claim that is not one (hand-edited file) is dropped.
-      for (const key of ['sessionCount', 'blockedBy', 'ready'] as const) delete (task as Record<string, unknown>)[key];
+      for (const key of ['sessionCount', 'blockedBy', 'ready']) delete task[key];
       const claim = value.claim;
       if (claim !== undefined && !(isObject(claim) && isId(claim.sessionId) && typeof claim.expiresAt === 'number' && typeof claim.leaseMs === 'number')) {
-        delete (task as Record<string, unknown>).claim;
+        delete task.claim;
       }
       return { id, entity: task, order: task.createdAt, migrated: false };
     }
@@ -68,17 +65,16 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
         !Array.isArray(value.taskIds) || typeof value.name !== 'string' || !isObject(value.env) ||
         !Array.isArray(value.events) || !Array.isArray(value.timeline) || typeof value.strategy !== 'string' ||
         'taskId' in value || value.status === 'running';
-      const { taskId, ...rest } = value;
-      const session = {
-        ...rest,
-        taskIds: Array.isArray(value.taskIds) ? strings(value.taskIds) : typeof taskId === 'string' ? [taskId] : [],
-        name: str(value.name, `Session ${id}`),
-        env: isObject(value.env) ? value.env : {},
-        events: Array.isArray(value.events) ? value.events : [],
-        timeline: Array.isArray(value.timeline) ? value.timeline : [],
-        strategy: str(value.strategy, 'simple'),
-        status: value.status === 'running' ? 'working' : str(value.status, 'idle'),
-      };
+      const session = value;
+      const { taskId } = value;
+      if ('taskId' in session) delete session.taskId;
+      session.taskIds = Array.isArray(value.taskIds) ? strings(value.taskIds) : typeof taskId === 'string' ? [taskId] : [];
+      session.name = str(value.name, `Session ${id}`);
+      session.env = isObject(value.env) ? value.env : {};
+      session.events = Array.isArray(value.events) ? value.events : [];
+      session.timeline = Array.isArray(value.timeline) ? value.timeline : [];
+      session.strategy = str(value.strategy, 'simple');
+      session.status = value.status === 'running' ? 'working' : str(value.status, 'idle');
       return { id, entity: session, order: num(value.startedAt, 0), migrated };
     }
   }

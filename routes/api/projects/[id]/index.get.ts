@@ -3,4 +3,4 @@ import { Project } from '../../../../lib/entities.js';
 import type { RouteDoc } from '../../../../lib/openapi.js';
 
 export const describe: RouteDoc = { summary: 'Get a project', response: Project, errors: { 404: 'PROJECT_NOT_FOUND' } };
-export default (c: Ctx) => c.json(c.var.services.projects.get(c.req.param('id')!));
+export default (c: Ctx) => c.var.services.reads.respond(c, () => ({ value: c.var.services.projects.get(c.req.param('id')!) }));

@@ -7,4 +7,4 @@ export const describe: RouteDoc = {
   response: Session,
   errors: { 404: 'SESSION_NOT_FOUND' },
 };
-export default (c: Ctx) => c.json(c.var.services.sessions.get(c.req.param('id')!));
+export default (c: Ctx) => c.var.services.reads.respond(c, () => ({ value: c.var.services.sessions.get(c.req.param('id')!) }));

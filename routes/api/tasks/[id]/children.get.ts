@@ -7,4 +7,4 @@ export const describe: RouteDoc = {
   response: [Task],
   errors: { 404: 'TASK_NOT_FOUND' },
 };
-export default (c: Ctx) => c.json(c.var.services.tasks.children(c.req.param('id')!));
+export default (c: Ctx) => c.var.services.reads.respond(c, () => ({ value: c.var.services.tasks.children(c.req.param('id')!) }));

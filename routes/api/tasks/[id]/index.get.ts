@@ -3,4 +3,4 @@ import { Task } from '../../../../lib/entities.js';
 import type { RouteDoc } from '../../../../lib/openapi.js';
 
 export const describe: RouteDoc = { summary: 'Get a task', response: Task, errors: { 404: 'TASK_NOT_FOUND' } };
-export default (c: Ctx) => c.json(c.var.services.tasks.view(c.req.param('id')!));
+export default (c: Ctx) => c.var.services.reads.respond(c, () => ({ value: c.var.services.tasks.view(c.req.param('id')!) }));

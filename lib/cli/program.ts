@@ -1,0 +1,83 @@
+// The `maestro` CLI: a REST client of Maestro Server, plus `serve` and `manifest generate`.
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { bindIo, type CliIo } from './context.js';
+import { initCommands } from './init.js';
+import { manifestCommands } from './manifest.js';
+import { messageCommands } from './messages.js';
+import { projectCommands } from './projects.js';
+import { queueCommands } from './queue.js';
+import { sessionCommands } from './sessions.js';
+import { taskCommands } from './tasks.js';
+import { watchCommands } from './watch.js';
+
+// Compiled to dist/lib/cli/, the package root is three levels up; run from source (tests), two.
+const pkgUrl = [new URL('../../../package.json', import.meta.url), new URL('../../package.json', import.meta.url)].find(
+  (url) => existsSync(url) && (JSON.parse(readFileSync(url, 'utf8')) as { name?: string }).name === 'maestro-server',
+);
+const version = pkgUrl ? (JSON.parse(readFileSync(pkgUrl, 'utf8')) as { version: string }).version : '0.0.0';
+
+/**
+ * Runs `maestro <argv>` and resolves to its exit code, without exiting: the bin passes its own process's
+ * environment and streams, tests pass theirs and run the CLI in-process.
+ */
+export async function run(argv: string[], options: Partial<CliIo> = {}): Promise<number> {
+  const io: CliIo = {
+    env: options.env ?? process.env,
+    stdout: options.stdout ?? ((text) => void process.stdout.write(text)),
+    stderr: options.stderr ?? ((text) => void process.stderr.write(text)),
+    exitCode: 0,
+  };
+  const program = createProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    return error.exitCode;
+  }
+  return io.exitCode;
+}
+
+function createProgram(io: CliIo): Command {
+  const program = new Command('maestro')
+    .description('Maestro: coordinate several AI coding agents through Maestro Server')
+    .version(version)
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .option('--server <url>', 'server URL (default: $MAESTRO_API_URL, $MAESTRO_SERVER_URL, or http://localhost:3000)')
+    .option('--json', 'print {"success":true,"data":…} or {"success":false,"error":…} instead of text')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `
+Exit codes: 0 ok, 1 error, 2 not found, 3 server unreachable.
+Inside a terminal spawned by Maestro, $MAESTRO_SESSION_ID, $MAESTRO_TASK_IDS and $MAESTRO_PROJECT_ID are the defaults,
+and $MAESTRO_SESSION_ID is sent as X-Session-ID (the sender of messages, the reader of an inbox).
+MAESTRO_TOKEN, when set, is sent as a bearer token.`);
+
+  program
+    .command('serve')
+    .description('Start Maestro Server (configured by environment variables: PORT, HOST, DATA_DIR, …; see the README)')
+    .action(async () => {
+      const { runServer } = await import('../run.js');
+      await runServer(io.env);
+    });
+
+  program
+    .command('mcp')
+    .description('Serve the agent tools (tasks, reports, messages, spawn) over MCP on stdio, for Claude Code, Codex, Gemini CLI…')
+    .action(async () => {
+      const { serverUrl } = await import('./client.js');
+      const { runMcp } = await import('./mcp.js');
+      await runMcp(serverUrl(program.opts<{ server?: string }>().server, io.env), version, io.env);
+    });
+
+  projectCommands(program);
+  taskCommands(program);
+  sessionCommands(program);
+  queueCommands(program);
+  messageCommands(program);
+  initCommands(program);
+  manifestCommands(program);
+  watchCommands(program);
+  bindIo(program, io);
+  return program;
+}
