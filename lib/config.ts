@@ -21,6 +21,14 @@ export interface Config {
   debug: boolean;
   logLevel: LogLevel;
   nodeEnv: 'development' | 'production' | 'test';
+  /** Extra `Host` header names accepted when no token is set (`MAESTRO_ALLOWED_HOSTS`, contract §13.4). */
+  allowedHosts: string[];
+  /** Start the embedded local runner in `maestro serve` (`MAESTRO_LOCAL_RUNNER`, default on; §15.2). */
+  localRunner: boolean;
+  /** The local runner's host name (`MAESTRO_HOST_NAME`); undefined for the machine's name. */
+  hostName: string | undefined;
+  /** Default agent preset of spawns (`MAESTRO_AGENT`, §15.3). */
+  agent: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -99,5 +107,12 @@ export function parseConfig(env: Env = process.env): Config {
     debug,
     logLevel,
     nodeEnv,
+    allowedHosts: (text(env, 'MAESTRO_ALLOWED_HOSTS') ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+    localRunner: text(env, 'MAESTRO_LOCAL_RUNNER') !== '0',
+    hostName: text(env, 'MAESTRO_HOST_NAME'),
+    agent: text(env, 'MAESTRO_AGENT'),
   };
 }

@@ -6,7 +6,7 @@ import { isId } from './ids.js';
 import type { Logger } from './log.js';
 import { durableFsDriver } from './storage/driver.js';
 import { normalizeLoaded } from './storage/migrate.js';
-import type { Project, QueueState, Session, Task, Template } from './types.js';
+import type { HostRecord, Project, QueueState, Session, SessionSecret, Task, Template } from './types.js';
 
 export interface Collections {
   projects: Project;
@@ -14,18 +14,29 @@ export interface Collections {
   sessions: Session;
   queues: QueueState;
   templates: Template;
+  hosts: HostRecord;
+  secrets: SessionSecret;
 }
 export type Kind = keyof Collections;
-export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates'];
+export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates', 'hosts', 'secrets'];
 
 const idOf = (kind: Kind, entity: Collections[Kind]) =>
-  kind === 'queues' ? (entity as QueueState).sessionId : (entity as { id: string }).id;
+  kind === 'queues' || kind === 'secrets'
+    ? (entity as QueueState).sessionId
+    : kind === 'hosts'
+      ? (entity as HostRecord).name
+      : (entity as { id: string }).id;
+
+/** Host names (contract §15.1) may hold dots, unlike IDs. */
+export const HOST_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+const safeKeyPart = (kind: Kind, part: string) =>
+  kind === 'hosts' ? HOST_NAME_PATTERN.test(part) && part !== '.' && part !== '..' : isId(part);
 
 /** The storage key of an entity: the contract's file layout (§5), shared with the CLI. */
 function keyOf(kind: Kind, entity: Collections[Kind]): string {
   const id = idOf(kind, entity);
   const parts = kind === 'tasks' ? [kind, (entity as Task).projectId, id] : [kind, id];
-  if (!parts.slice(1).every(isId)) throw new Error(`Refusing to store ${kind} entity under unsafe key ${parts.join(':')}`);
+  if (!parts.slice(1).every((part) => safeKeyPart(kind, part))) throw new Error(`Refusing to store ${kind} entity under unsafe key ${parts.join(':')}`);
   return `${parts.join(':')}.json`;
 }
 
@@ -69,7 +80,8 @@ class Index {
  */
 export class Db {
   readonly #maps: { [K in Kind]: Map<string, Collections[K]> } = {
-    projects: new Map(), tasks: new Map(), sessions: new Map(), queues: new Map(), templates: new Map(),
+    projects: new Map(), tasks: new Map(), sessions: new Map(), queues: new Map(), templates: new Map(), hosts: new Map(),
+    secrets: new Map(),
   };
   readonly tasksByProject = new Index();
   readonly tasksByParent = new Index();

@@ -1,7 +1,7 @@
 /** The one error type of the API: turned into `{ error, code, message, details? }` by the app's error handler. */
 export class ApiError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503,
     readonly code: string,
     message: string,
     readonly details?: Record<string, unknown>,

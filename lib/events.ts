@@ -1,5 +1,5 @@
 import type { Logger } from './log.js';
-import type { Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
+import type { Host, Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
 
 /** What `session:spawn` carries (contract §6.7). */
 export interface SpawnEvent {
@@ -12,6 +12,9 @@ export interface SpawnEvent {
   taskIds: string[];
   spawnSource: 'ui' | 'session';
   parentSessionId: string | null;
+  /** The runner and agent preset of the launch (§15.3); null when a UI opens the terminal. */
+  host: string | null;
+  agent: string | null;
   _isSpawnCreated: true;
 }
 
@@ -47,6 +50,9 @@ export interface EventMap {
   'template:created': Template;
   'template:updated': Template;
   'template:deleted': { id: string };
+  'host:online': Host;
+  'host:offline': Host;
+  'host:deleted': { name: string };
 }
 
 export type EventName = keyof EventMap;

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { AGENT_PRESETS } from './agents.js';
 import { ID_PATTERN } from './ids.js';
 import {
   ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, TIMELINE_TYPES,
@@ -48,17 +49,20 @@ const paging = {
   cursor: v.optional(v.string()),
 };
 export const ProjectQuery = v.object(paging);
+const agentPreset = v.picklist(AGENT_PRESETS, 'agent must be one of claude, codex, gemini, shell, custom');
 
 export const CreateProject = v.object({
   name: requiredText('name'),
   workingDir: textOr('workingDir', ''),
   description: textOr('description', ''),
+  agent: v.optional(agentPreset),
 });
 
 export const UpdateProject = v.object({
   name: v.optional(v.pipe(text('name'), v.trim(), v.nonEmpty('name cannot be empty'))),
   workingDir: optionalText('workingDir'),
   description: optionalText('description'),
+  agent: v.optional(agentPreset),
 });
 
 export const TaskQuery = v.object({
@@ -164,6 +168,19 @@ export const UpdateTemplate = v.pipe(
   v.check((t) => t.name !== undefined || t.content !== undefined, 'At least one of name or content is required'),
   v.check((t) => t.name === undefined || t.name.trim() !== '', 'name cannot be empty'),
 );
+
+// Controlling a running agent (contract §15.4)
+export const SessionStop = v.object({ reason: optionalText('reason') });
+export const SessionInput = v.object({
+  text: required('text', v.pipe(text('text'), v.check((t) => Buffer.byteLength(t) <= 64 * 1024, 'text must be at most 64 KiB'))),
+  submit: v.optional(v.boolean('submit must be a boolean'), true),
+});
+export const TerminalQuery = v.object({
+  lines: v.optional(
+    v.pipe(v.string(), v.regex(/^\d+$/, 'lines must be an integer from 1 to 5000'), v.transform(Number), v.minValue(1, 'lines must be an integer from 1 to 5000'), v.maxValue(5000, 'lines must be an integer from 1 to 5000')),
+    '200',
+  ),
+});
 
 // Queue operations (contract §3.5)
 export const QueueFail = v.object({ reason: optionalText('reason') });

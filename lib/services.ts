@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { Db } from './db.js';
 import { EventHub } from './events.js';
+import { HostManager } from './hosts/index.js';
 import type { Logger } from './log.js';
 import { SkillStore } from './skills.js';
 import { Spawner } from './spawn.js';
@@ -10,6 +11,7 @@ import { QueueStore } from './stores/queues.js';
 import { SessionStore } from './stores/sessions.js';
 import { TaskStore } from './stores/tasks.js';
 import { TemplateStore } from './stores/templates.js';
+import { TokenStore } from './tokens.js';
 
 /** Everything a route handler may call, built once per server. */
 export interface Services {
@@ -24,6 +26,8 @@ export interface Services {
   templates: TemplateStore;
   skills: SkillStore;
   spawner: Spawner;
+  tokens: TokenStore;
+  hosts: HostManager;
   /** Stops timers and background work started by the services; run by the server on close. */
   onClose: (() => void | Promise<void>)[];
 }
@@ -36,6 +40,8 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
   if (repaired > 0) log.info(`Restored ${repaired} task↔session link(s) that only one side recorded`);
   const templates = new TemplateStore(db);
   await templates.seed();
+  const tokens = new TokenStore(db, log);
+  const hosts = new HostManager(db, tokens, config, log);
   return {
     config,
     log,
@@ -47,7 +53,9 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     queues: new QueueStore(db),
     templates,
     skills: new SkillStore(config.skillsDir, log),
-    spawner: new Spawner(db, templates, config, log),
-    onClose: [],
+    spawner: new Spawner(db, templates, config, log, tokens, hosts),
+    tokens,
+    hosts,
+    onClose: [() => hosts.close()],
   };
 }

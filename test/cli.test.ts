@@ -563,7 +563,7 @@ describe('worker init / orchestrator init', SLOW, () => {
 
   it('worker init marks the session working and prints the prompt rendered from the manifest and template', async () => {
     const spawned = await api('POST', '/api/sessions/spawn', { projectId, taskIds: [task.id] });
-    const init = await maestro(['worker', 'init'], terminalEnv(spawned));
+    const init = await maestro(['worker', 'init', '--print-prompt'], terminalEnv(spawned));
     expect(init.code).toBe(0);
     expect(init.stdout).toContain(task.id);
     expect(init.stdout).toContain('Build the importer');
@@ -607,7 +607,7 @@ describe('worker init / orchestrator init', SLOW, () => {
     const [init, mismatch, noManifest, unreadable] = await Promise.all([
       maestro(['--json', 'orchestrator', 'init'], terminalEnv(orchestrator)),
       maestro(['orchestrator', 'init'], terminalEnv(worker)),
-      maestro(['worker', 'init']),
+      maestro(['worker', 'init', '--print-prompt']),
       maestro(['worker', 'init', '--manifest', join(tempDir(), 'nope.json')]),
     ]);
     expect(init.code).toBe(0);

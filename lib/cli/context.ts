@@ -23,7 +23,8 @@ export function createCtx(command: Command, env = process.env): Ctx {
     return id;
   };
   return {
-    client: new Client(serverUrl(opts.server, env), env.MAESTRO_TOKEN || undefined),
+    // A spawned agent holds its session token, never the admin token (§15.6).
+    client: new Client(serverUrl(opts.server, env), env.MAESTRO_TOKEN || env.MAESTRO_SESSION_TOKEN || undefined),
     json,
     env,
     out: (data, human) => {

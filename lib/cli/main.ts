@@ -2,6 +2,7 @@
 // The `maestro` CLI: a REST client of Maestro Server, plus `serve` and `manifest generate`.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { hostCommands } from './host.js';
 import { initCommands } from './init.js';
 import { manifestCommands } from './manifest.js';
 import { projectCommands } from './projects.js';
@@ -37,5 +38,6 @@ sessionCommands(program);
 queueCommands(program);
 initCommands(program);
 manifestCommands(program);
+hostCommands(program);
 
 await program.parseAsync();

@@ -179,6 +179,9 @@ export function createSession(tx: Tx, input: CreateSessionInput): { session: Ses
       ...taskIds.map((taskId) => entry(tx, { type: 'task_started', message: 'Started working on task', taskId })),
     ],
     ...(input.metadata !== undefined && { metadata: input.metadata }),
+    host: null,
+    agent: null,
+    run: null,
   };
   tx.put('sessions', session);
   const tasks = taskIds.map((tid) => taskWithSession(tx, tx.get('tasks', tid)!, id, true));

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { HOST_NAME_PATTERN } from '../db.js';
+import { defaultHostName, Runner } from '../runner/index.js';
+import { serverUrl } from './client.js';
+
+const version = () =>
+  (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** `maestro host` (contract §15.2): a runner in the foreground. */
+export function hostCommands(program: Command) {
+  program
+    .command('host')
+    .description('Run agents on this machine for a Maestro Server: connect out to it and launch its spawns in tmux')
+    .option('--name <name>', 'host name (default: $MAESTRO_HOST_NAME, else this machine\'s name)')
+    .action(async (opts: { name?: string }, command: Command) => {
+      const env = process.env;
+      const url = serverUrl(command.optsWithGlobals<{ server?: string }>().server, env);
+      const name = opts.name ?? env.MAESTRO_HOST_NAME ?? defaultHostName();
+      if (!HOST_NAME_PATTERN.test(name)) {
+        process.stderr.write(`maestro: invalid host name "${name}" (letters, digits, _ . - ; at most 64)\n`);
+        process.exit(1);
+      }
+      const runner = new Runner({
+        serverUrl: url,
+        token: env.MAESTRO_HOST_TOKEN || env.MAESTRO_TOKEN || undefined,
+        name,
+        tmuxSocket: env.MAESTRO_TMUX_SOCKET || undefined,
+        version: version(),
+        log: (message) => process.stderr.write(`maestro host ${name}: ${message}\n`),
+        onFatal: (message) => {
+          process.stderr.write(`maestro: ${message}\n`);
+          process.exit(1);
+        },
+      });
+      runner.start();
+      const stop = () => void runner.stop().then(() => process.exit(0));
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+}
