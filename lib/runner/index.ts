@@ -96,7 +96,10 @@ export class Runner {
     const url = `${this.options.serverUrl.replace(/^http/, 'ws').replace(/\/+$/, '')}/api/hosts/connect`;
     const ws = new WebSocket(url, { headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {} });
     this.#ws = ws;
-    ws.on('open', () => void this.#hello(ws));
+    ws.on('open', () => {
+      this.#log(`connected to ${url}; saying hello`);
+      void this.#hello(ws).catch((error) => this.#log(`hello failed: ${(error as Error).message}`));
+    });
     ws.on('message', (data) => void this.#receive(String(data)));
     ws.on('error', (error) => this.#log(`connection error: ${error.message}`));
     ws.on('unexpected-response', (_req, res) => {
