@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { AGENT_PRESETS } from './agents.js';
 import { ID_PATTERN } from './ids.js';
 import {
-  ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, TIMELINE_TYPES,
+  ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, TIMELINE_TYPES, type TimelineType,
 } from './types.js';
 
 /** Request schemas (contract §3). Messages are the contract's, since clients may show them. */
@@ -40,7 +40,15 @@ const aliased = <T extends readonly string[]>(name: string, values: T, aliases: 
 export const taskStatus = aliased('status', TASK_STATUSES, { pending: 'todo' });
 export const sessionStatus = aliased('status', SESSION_STATUSES, { running: 'working' });
 export const role = oneOf('role', ROLES);
-const timelineType = oneOf('type', TIMELINE_TYPES);
+// §13.1: the listed types, or any lower-case snake_case name (real clients send `task_status_changed`).
+const timelineType = v.pipe(
+  v.string('type must be a string'),
+  v.check(
+    (t) => (TIMELINE_TYPES as readonly string[]).includes(t) || /^[a-z][a-z0-9_]{0,63}$/.test(t),
+    `type must be one of ${TIMELINE_TYPES.join(', ')}, or match ^[a-z][a-z0-9_]{0,63}$`,
+  ),
+  v.transform((t) => t as TimelineType),
+);
 
 // Paging (contract §3.8)
 const paging = {
@@ -107,6 +115,7 @@ export const SessionQuery = v.object({
   taskId: v.optional(v.string()),
   status: v.optional(sessionStatus),
   active: v.optional(oneOf('active', ['true', 'false'] as const)),
+  parentSessionId: v.optional(v.string()),
 });
 
 export const CreateSession = v.object({

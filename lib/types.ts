@@ -18,7 +18,8 @@ export type TaskSessionStatus = (typeof TASK_SESSION_STATUSES)[number];
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
 export type Strategy = (typeof STRATEGIES)[number];
 export type Role = (typeof ROLES)[number];
-export type TimelineType = (typeof TIMELINE_TYPES)[number];
+/** A listed type, or any `^[a-z][a-z0-9_]{0,63}$` name a client sent (§13.1). */
+export type TimelineType = (typeof TIMELINE_TYPES)[number] | (string & {});
 export type QueueItemStatus = (typeof QUEUE_ITEM_STATUSES)[number];
 
 export interface Project {

@@ -71,6 +71,9 @@ describe('POST /api/sessions', () => {
       platform: process.platform,
       events: [],
       timeline: [{ id: EVT_ID, type: 'session_started', timestamp: expect.any(Number), message: 'Session created' }],
+      host: null,
+      agent: null,
+      run: null,
     });
     expect(res.body.startedAt).toBeGreaterThanOrEqual(before);
     expect(res.body.lastActivity).toBe(res.body.startedAt);

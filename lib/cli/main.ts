@@ -2,6 +2,8 @@
 // The `maestro` CLI: a REST client of Maestro Server, plus `serve` and `manifest generate`.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { attachCommands } from './attach.js';
+import { compatCommands } from './compat.js';
 import { hostCommands } from './host.js';
 import { initCommands } from './init.js';
 import { manifestCommands } from './manifest.js';
@@ -17,6 +19,7 @@ const program = new Command('maestro')
   .description('Maestro: coordinate several AI coding agents through Maestro Server')
   .version(pkg.version)
   .option('--server <url>', 'server URL (default: $MAESTRO_API_URL, $MAESTRO_SERVER_URL, or http://localhost:3000)')
+  .option('--project <id>', 'project for commands that take one (default: $MAESTRO_PROJECT_ID)')
   .option('--json', 'print {"success":true,"data":…} or {"success":false,"error":…} instead of text')
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', `
@@ -39,5 +42,7 @@ queueCommands(program);
 initCommands(program);
 manifestCommands(program);
 hostCommands(program);
+attachCommands(program);
+compatCommands(program);
 
 await program.parseAsync();

@@ -13,7 +13,7 @@ export class SessionStore {
   constructor(private readonly db: Db) {}
 
   list(query: Omit<SessionQueryInput, 'limit' | 'cursor'>): Session[] {
-    const { projectId, taskId, status, active } = query;
+    const { projectId, taskId, status, active, parentSessionId } = query;
     const candidates =
       taskId !== undefined
         ? (this.db.get('tasks', taskId)?.sessionIds ?? []).map((id) => this.db.get('sessions', id))
@@ -26,7 +26,8 @@ export class SessionStore {
         (projectId === undefined || s.projectId === projectId) &&
         (taskId === undefined || s.taskIds.includes(taskId)) &&
         (status === undefined || s.status === status) &&
-        (active !== 'true' || s.status !== 'completed'),
+        (active !== 'true' || s.status !== 'completed') &&
+        (parentSessionId === undefined || s.metadata?.spawnedBy === parentSessionId),
     );
   }
 
