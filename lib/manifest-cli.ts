@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { cleanEnv } from './runner/tmux.js';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import type { Logger } from './log.js';
@@ -37,7 +38,9 @@ export async function runManifestCli(config: Config, log: Logger, request: Spawn
     stdin: 'ignore',
     reject: false,
     detached: group,
-    env: { DATA_DIR: config.dataDir },
+    // §13.5: the CLI never sees the admin token (nor a runner's).
+    env: { ...cleanEnv(process.env), DATA_DIR: config.dataDir },
+    extendEnv: false,
     maxBuffer: 1024 * 1024,
   });
   let timedOut = false;

@@ -527,7 +527,7 @@ describe('queue', SLOW, () => {
 
     expect(await q(['skip'])).toMatchObject({ code: 0, stdout: `Skipped ${q3}. Next: ${q4}` });
     expect(await q(['skip'])).toMatchObject({ code: 0, stdout: `Skipped ${q4}. Queue is empty.` });
-    const [emptyTop, emptySkip, emptyStart, finalStatus] = await Promise.all([q(['top']), q(['skip']), q(['start']), q(['status'])]);
+    const [emptyTop, emptySkip, emptyStart, finalStatus] = await Promise.all([q(['top']), q(['skip']), q(['start', '--no-wait']), q(['status'])]);
     expect(emptyTop).toMatchObject({ code: 0, stdout: 'Queue is empty - all tasks processed' });
     expect(emptySkip).toMatchObject({ code: 1, stderr: 'maestro: No items left in queue to skip' });
     expect(emptyStart).toMatchObject({ code: 0, stdout: 'Queue is empty — no items to process' });
@@ -670,7 +670,7 @@ describe('manifest generate (reads DATA_DIR directly, no server)', SLOW, () => {
           projectId: 'proj_hand', createdAt: '2023-11-14T22:13:21.000Z', priority: 'high',
         },
         {
-          id: 'task_hand_2', title: 'Legacy child', description: '', acceptanceCriteria: [],
+          id: 'task_hand_2', title: 'Legacy child', description: '', acceptanceCriteria: ['Task completion as described'],
           projectId: 'proj_hand', createdAt: '2023-11-14T22:13:22.000Z', parentId: 'task_hand_1', priority: 'low',
         },
       ],

@@ -1,5 +1,6 @@
-import type { Command } from 'commander';
-import type { Session } from '../types.js';
+import { type Command, Option } from 'commander';
+import { type Session, TIMELINE_TYPES } from '../types.js';
+import * as f from './format.js';
 import { CliError } from './client.js';
 import { action, type Ctx } from './context.js';
 
@@ -28,33 +29,42 @@ export function hook<A extends unknown[]>(name: string, fn: (ctx: Ctx, ...args: 
   });
 }
 
-async function report(ctx: Ctx, kind: ReportKind, message: string, opts: { task?: string; sessionId?: string }) {
+async function report(
+  ctx: Ctx,
+  kind: ReportKind | undefined,
+  message: string,
+  opts: { task?: string; taskId?: string; sessionId?: string; type?: string },
+) {
   const sessionId = ctx.sessionId(opts.sessionId);
-  const taskIds = opts.task ? list(opts.task) : (ctx.env.MAESTRO_TASK_IDS ? list(ctx.env.MAESTRO_TASK_IDS) : []);
-  const type = REPORT_KINDS[kind];
+  // --task a,b: each of them; -t: that one; else the session's first task (as before).
+  const first = ctx.env.MAESTRO_TASK_IDS ? list(ctx.env.MAESTRO_TASK_IDS)[0] : undefined;
+  const taskIds = opts.task ? list(opts.task) : opts.taskId ? [opts.taskId] : first ? [first] : [];
+  const type = kind ? REPORT_KINDS[kind] : (opts.type ?? 'progress');
   const path = `/api/sessions/${encodeURIComponent(sessionId)}/timeline`;
-  const targets = taskIds.length ? taskIds : [undefined];
-  for (const taskId of targets) await ctx.client.post<Session>(path, { type, message, ...(taskId && { taskId }) });
+  let session: Session | undefined;
+  for (const taskId of taskIds.length ? taskIds : [undefined]) {
+    session = await ctx.client.post<Session>(path, { type, message, ...(taskId && { taskId }) });
+  }
   const sessionStatus = kind === 'complete' ? 'completed' : kind === 'blocked' ? 'blocked' : kind === 'needs-input' ? 'needs_input' : undefined;
   if (sessionStatus) {
     for (const taskId of taskIds) {
       await ctx.client.patch(`/api/tasks/${encodeURIComponent(taskId)}`, { sessionStatus, updateSource: 'session', sessionId });
     }
   }
-  ctx.out({ sessionId, type, message, taskIds }, () => `Reported ${kind}: ${message}`);
+  ctx.out(session?.timeline.at(-1), (e) => `Reported${kind ? ` ${kind}` : ''}: ${e ? (kind ? message : f.timelineLine(e)) : message}`);
 }
 
 export function compatCommands(program: Command) {
   program
     .command('report <kind> [message...]')
-    .description('Report to this session\'s timeline: report <progress|blocked|needs-input|error|complete> <message> (a lone message is progress)')
-    .option('--task <ids>', 'comma-separated task IDs it is about (default: $MAESTRO_TASK_IDS)')
-    .option('-t, --task-id <id>', 'one task it is about')
+    .description('Report to this session\'s timeline: report <progress|blocked|needs-input|error|complete> <message>; a lone message is progress (or --type)')
+    .option('--task <ids>', 'comma-separated task IDs it is about')
+    .option('-t, --task-id <id>', 'the task it is about (default: the session\'s first task)')
+    .addOption(new Option('--type <type>', 'timeline type of a lone message').choices(TIMELINE_TYPES))
     .option('--session-id <id>', 'session (default: $MAESTRO_SESSION_ID)')
-    .action(action(async (ctx, kind: string, words: string[], opts: { task?: string; taskId?: string; sessionId?: string }) => {
+    .action(action(async (ctx, kind: string, words: string[], opts: { task?: string; taskId?: string; sessionId?: string; type?: string }) => {
       const known = kind in REPORT_KINDS && words.length > 0;
-      const message = known ? words.join(' ') : [kind, ...words].join(' ');
-      await report(ctx, known ? (kind as ReportKind) : 'progress', message, { ...opts, task: opts.task ?? opts.taskId });
+      await report(ctx, known ? (kind as ReportKind) : undefined, known ? words.join(' ') : [kind, ...words].join(' '), opts);
     }));
 
   for (const kind of Object.keys(REPORT_KINDS) as ReportKind[]) {

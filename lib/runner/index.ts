@@ -28,6 +28,7 @@ const MAX_BACKOFF_MS = 10_000;
 const POLL_MS = 250;
 const ENTER_DELAY_MS = 120;
 const KILL_AFTER_MS = 5000;
+const SILENCE_MS = 75_000;
 
 /** The host name a runner uses by default (§15.1): the machine's, lower-cased, with characters outside the pattern as `-`. */
 export const defaultHostName = () => hostname().toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 64) || 'host';
@@ -101,6 +102,16 @@ export class Runner {
       void this.#hello(ws).catch((error) => this.#log(`hello failed: ${(error as Error).message}`));
     });
     ws.on('message', (data) => void this.#receive(String(data)));
+    // The server pings every 30 s: a server that went away without closing the connection is noticed too.
+    let silence: NodeJS.Timeout | undefined;
+    const alive = () => {
+      clearTimeout(silence);
+      silence = setTimeout(() => ws.terminate(), SILENCE_MS);
+      silence.unref?.();
+    };
+    ws.on('open', alive);
+    ws.on('ping', alive);
+    ws.on('close', () => clearTimeout(silence));
     ws.on('error', (error) => this.#log(`connection error: ${error.message}`));
     ws.on('unexpected-response', (_req, res) => {
       this.#log(`server refused the connection: HTTP ${res.statusCode}`);
