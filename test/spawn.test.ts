@@ -159,7 +159,7 @@ describe('spawn with the CLI shipped in this package', async () => {
           createdAt: new Date(t1.createdAt).toISOString(),
           priority: 'high',
         }),
-        expect.objectContaining({ id: t2.id, title: 'Document the parser', description: '', acceptanceCriteria: [], projectId: project.id }),
+        expect.objectContaining({ id: t2.id, title: 'Document the parser', description: '', acceptanceCriteria: ['Task completion as described'], projectId: project.id }),
       ],
       session: { model: 'sonnet', permissionMode: 'acceptEdits', thinkingMode: 'auto', workingDirectory: '/srv/code/spawn-project' },
       context: { custom: { taskIds: [t1.id, t2.id] } },
