@@ -382,3 +382,33 @@ describe('no value reaches a shell (§15.3)', SLOW, async () => {
     expect(readdirSync(trap)).toEqual([]);
   });
 });
+
+describe('maestro serve runs a local runner (§15.2)', SLOW, async () => {
+  const { startServerProcess, testEnv } = await import('./helpers.js');
+  const socket = `${RUN}-local`;
+  sockets.add(socket);
+  const proc = await startServerProcess(testEnv({ MAESTRO_LOCAL_RUNNER: '1', MAESTRO_HOST_NAME: 'here', MAESTRO_TMUX_SOCKET: socket, SHELL: '/bin/sh' }));
+  const call: Call = async (method, path, body) => {
+    const res = await fetch(proc.url + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+  };
+
+  it('is an online host with local: true, the default host of spawns, and runs the shell preset', async () => {
+    const host = await online(call, 'here');
+    expect(host).toMatchObject({ local: true, agents: expect.arrayContaining(['shell']) });
+    const { spawnTask } = await setup({ call } as TestServer);
+    const res = await spawnTask('Shell by default', { agent: undefined });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ host: 'here', agent: expect.stringMatching(/^(shell|claude)$/) });
+    if (res.body.agent !== 'shell') return; // a machine with Claude Code installed defaults to it
+    const id = res.body.sessionId;
+    const screen = await until(call, `${sessionPath(id)}/terminal`, (t) => t?.text?.includes('Shell by default'));
+    expect(screen.alive).toBe(true);
+    await call('POST', `${sessionPath(id)}/input`, { text: 'echo "$MAESTRO_SESSION_ID-ok"' });
+    await until(call, `${sessionPath(id)}/terminal`, (t) => t?.text?.includes(`${id}-ok`));
+    expect((await call('POST', `${sessionPath(id)}/stop`, {})).body.status).toBe('stopped');
+    proc.proc.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  });
+});

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
-import WebSocket from 'ws';
 import type { Session } from '../types.js';
 import { CliError } from './client.js';
 import { action } from './context.js';
@@ -27,7 +26,8 @@ export function attachCommands(program: Command) {
     }));
 }
 
-function remote(baseUrl: string, sessionId: string, token: string | undefined): Promise<void> {
+async function remote(baseUrl: string, sessionId: string, token: string | undefined): Promise<void> {
+  const { default: WebSocket } = await import('ws');
   const url = `${baseUrl.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(sessionId)}/terminal`;
   const ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   const { stdin, stdout } = process;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { HOST_NAME_PATTERN } from '../db.js';
-import { defaultHostName, Runner } from '../runner/index.js';
 import { serverUrl } from './client.js';
+
+const HOST_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 const version = () =>
   (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -14,6 +14,8 @@ export function hostCommands(program: Command) {
     .description('Run agents on this machine for a Maestro Server: connect out to it and launch its spawns in tmux')
     .option('--name <name>', 'host name (default: $MAESTRO_HOST_NAME, else this machine\'s name)')
     .action(async (opts: { name?: string }, command: Command) => {
+      // Loaded here, not at startup: every other command stays quick to start.
+      const { defaultHostName, Runner } = await import('../runner/index.js');
       const env = process.env;
       const url = serverUrl(command.optsWithGlobals<{ server?: string }>().server, env);
       const name = opts.name ?? env.MAESTRO_HOST_NAME ?? defaultHostName();
