@@ -387,7 +387,7 @@ describe('maestro serve runs a local runner (§15.2)', SLOW, async () => {
   const { startServerProcess, testEnv } = await import('./helpers.js');
   const socket = `${RUN}-local`;
   sockets.add(socket);
-  const proc = await startServerProcess(testEnv({ MAESTRO_LOCAL_RUNNER: '1', MAESTRO_HOST_NAME: 'here', MAESTRO_TMUX_SOCKET: socket, SHELL: '/bin/sh' }));
+  const proc = await startServerProcess(testEnv({ MAESTRO_LOCAL_RUNNER: '1', MAESTRO_HOST_NAME: 'here', MAESTRO_TMUX_SOCKET: socket, SHELL: '/bin/sh', LOG_LEVEL: 'info' }));
   const call: Call = async (method, path, body) => {
     const res = await fetch(proc.url + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();

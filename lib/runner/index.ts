@@ -26,6 +26,7 @@ export interface RunnerOptions {
 
 const MAX_BACKOFF_MS = 10_000;
 const POLL_MS = 250;
+const IDLE_POLL_MS = 2000;
 const ENTER_DELAY_MS = 120;
 const KILL_AFTER_MS = 5000;
 const SILENCE_MS = 75_000;
@@ -71,7 +72,15 @@ export class Runner {
 
   start(): void {
     this.#connect();
-    this.#poll = setInterval(() => void this.#checkPanes(), POLL_MS);
+    this.#schedulePoll(POLL_MS);
+  }
+
+  /** Looks for exited agents every 250 ms while some run, every 2 s otherwise (a tmux call each time). */
+  #schedulePoll(ms: number) {
+    this.#poll = setTimeout(async () => {
+      const live = await this.#checkPanes().catch(() => true);
+      if (!this.#stopped) this.#schedulePoll(live ? POLL_MS : IDLE_POLL_MS);
+    }, ms);
     this.#poll.unref?.();
   }
 
@@ -79,7 +88,7 @@ export class Runner {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    clearInterval(this.#poll);
+    clearTimeout(this.#poll);
     for (const tail of this.#tails.values()) tail.watcher.close();
     this.#tails.clear();
     const ws = this.#ws;
@@ -244,6 +253,8 @@ export class Runner {
       await this.tmux.must(['respawn-pane', '-k', '-t', name, '-c', cwd, '--', ...envArgs, ...command]);
       const pid = Number((await this.tmux.must(['display-message', '-p', '-t', name, '#{pane_pid}'])).trim());
       this.#send({ type: 'started', sessionId, ...(pid > 0 && { pid }) });
+      clearTimeout(this.#poll);
+      this.#schedulePoll(POLL_MS);
     } catch (error) {
       await this.tmux.run(['kill-session', '-t', `=${name}`]);
       fail(`tmux could not start the agent: ${(error as Error).message}`);
@@ -275,14 +286,9 @@ export class Runner {
   }
 
   /** Reports each dead pane once per connection (exit code and signal from tmux's `remain-on-exit`). */
-  async #checkPanes() {
-    if (this.#ws?.readyState !== WebSocket.OPEN) return;
-    let panes: PaneState[];
-    try {
-      panes = await this.tmux.panes();
-    } catch {
-      return;
-    }
+  async #checkPanes(): Promise<boolean> {
+    if (this.#ws?.readyState !== WebSocket.OPEN) return false;
+    const panes: PaneState[] = await this.tmux.panes();
     const now = Date.now();
     for (const pane of panes) {
       if (!pane.dead || this.#reported.has(pane.sessionId)) continue;
@@ -297,6 +303,7 @@ export class Runner {
       await this.#drain(pane.sessionId);
       this.#send({ type: 'exited', sessionId: pane.sessionId, exitCode: pane.exitCode, signal: pane.signal, lastLine: await this.#lastLine(pane.sessionId) });
     }
+    return panes.some((p) => !p.dead || !this.#reported.has(p.sessionId));
   }
 
   /** Screen first, then every byte tmux's pipe-pane appends to the session's log, as the file grows (inotify). */
