@@ -292,11 +292,13 @@ export class Runner {
     const now = Date.now();
     for (const pane of panes) {
       if (!pane.dead || this.#reported.has(pane.sessionId)) continue;
-      // The pty closes before tmux reaps the process: wait for the exit status (at most 2 s).
+      // The pty closes before tmux reaps the process: wait for the exit status while the process lives, and at
+      // least 2 s; past that, the exit is reported without a code.
       if (!pane.statusKnown) {
         const since = this.#deadSince.get(pane.sessionId) ?? now;
         this.#deadSince.set(pane.sessionId, since);
-        if (now - since < 2000) continue;
+        if (now - since < 2000 || isAlive(pane.pid)) continue;
+        this.#log(`${pane.sessionId}: the pane closed and tmux has no exit status for process ${pane.pid}`);
       }
       this.#deadSince.delete(pane.sessionId);
       this.#reported.add(pane.sessionId);
@@ -351,5 +353,15 @@ export class Runner {
     } finally {
       tail.reading = false;
     }
+  }
+}
+
+function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
