@@ -370,7 +370,7 @@ describe('no value reaches a shell (§15.3)', SLOW, async () => {
     const project = (await call('POST', '/api/projects', { name: payload(2), workingDir })).body;
     const task = (await call('POST', '/api/tasks', { projectId: project.id, title: payload(3), description: payload(4) })).body;
     const res = await call('POST', '/api/sessions/spawn', {
-      projectId: project.id, taskIds: [task.id], host: 'eps', agent: 'custom', skills: [payload(5)], sessionName: payload(6),
+      projectId: project.id, taskIds: [task.id], host: 'eps', agent: 'custom', skills: [payload(5), 'ends with a tmux separator;'], sessionName: payload(6),
     });
     expect(res.status).toBe(201);
     const done = await until(call, sessionPath(res.body.sessionId), final);
@@ -382,6 +382,7 @@ describe('no value reaches a shell (§15.3)', SLOW, async () => {
     const text = (await call('GET', `${sessionPath(done.id)}/terminal?lines=400`)).body.text as string;
     expect(text).toContain('prompt argument:');
     expect(text).toContain(`skills env: [${payload(5).split('\n')[0]}`);
+    expect(text).toContain(',ends with a tmux separator;]');
     const { readdirSync } = await import('node:fs');
     expect(readdirSync(trap)).toEqual([]);
   });

@@ -246,12 +246,17 @@ export class Runner {
     try {
       await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
       await writeFile(this.#logFile(sessionId), '');
-      await this.tmux.must(['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', 'sleep', '3600']);
-      await this.tmux.must(['set-option', '-w', '-t', name, 'remain-on-exit', 'on']);
-      await this.tmux.must(['pipe-pane', '-O', '-t', name, `exec cat >> '${this.#logFile(sessionId)}'`]);
       const envArgs = ['env', '-u', 'MAESTRO_TOKEN', '-u', 'MAESTRO_HOST_TOKEN', ...names.map((k) => `${k}=${env[k]}`)];
-      await this.tmux.must(['respawn-pane', '-k', '-t', name, '-c', cwd, '--', ...envArgs, ...command]);
-      const pid = Number((await this.tmux.must(['display-message', '-p', '-t', name, '#{pane_pid}'])).trim());
+      // One tmux process for the five steps: a launch costs one process start, not five.
+      const started = await this.tmux.chain([
+        ['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', 'sleep', '3600'],
+        ['set-option', '-w', '-t', name, 'remain-on-exit', 'on'],
+        ['pipe-pane', '-O', '-t', name, `exec cat >> '${this.#logFile(sessionId)}'`],
+        ['respawn-pane', '-k', '-t', name, '-c', cwd, '--', ...envArgs, ...command],
+        ['display-message', '-p', '-t', name, '#{pane_pid}'],
+      ]);
+      if (!started.ok) throw new Error(started.stderr || 'unknown error');
+      const pid = Number(started.stdout.trim());
       this.#send({ type: 'started', sessionId, ...(pid > 0 && { pid }) });
       clearTimeout(this.#poll);
       this.#schedulePoll(POLL_MS);

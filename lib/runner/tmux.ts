@@ -32,6 +32,15 @@ export class Tmux {
   constructor(readonly socket: string) {}
 
   async run(args: string[], input?: string) {
+    return this.#exec(args.map(escapeArg), input);
+  }
+
+  /** Several tmux commands in one tmux process (`cmd1 ; cmd2 ; …`), each argument escaped. */
+  chain(commands: string[][]) {
+    return this.#exec(commands.flatMap((args, i) => [...(i ? [';'] : []), ...args.map(escapeArg)]));
+  }
+
+  async #exec(args: string[], input?: string) {
     const result = await execa('tmux', ['-L', this.socket, ...args], {
       input,
       env: cleanEnv(),
@@ -76,6 +85,12 @@ export class Tmux {
     return rows.slice(-lines).join('\n');
   }
 }
+
+/**
+ * tmux ends a command at any argument that ends in `;` (even inside one argv), and turns a trailing `\;` into `;`:
+ * so a value ending in `;` gets a backslash before it, and reaches the program unchanged.
+ */
+const escapeArg = (arg: string) => (arg.endsWith(';') ? `${arg.slice(0, -1)}\\;` : arg);
 
 const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
 const signalName = (n: number) => SIGNALS[n] ?? `SIG${n}`;
