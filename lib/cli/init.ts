@@ -70,7 +70,10 @@ export function initCommands(program: Command) {
           manifestModel: manifest.session?.model,
           permissionMode: manifest.session?.permissionMode,
         });
-        process.exitCode = await runAgent(argv);
+        const code = await runAgent(argv);
+        // For the runner: tmux does not always report a pane's exit status (§15.3 step 5).
+        if (ctx.env.MAESTRO_EXIT_FILE) await writeFile(ctx.env.MAESTRO_EXIT_FILE, `${code}\n`).catch(() => {});
+        process.exitCode = code;
       }));
   }
 }

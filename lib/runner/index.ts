@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { arch, hostname, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,6 +229,7 @@ export class Runner {
   }
 
   #logFile = (sessionId: string) => join(this.#stateDir, `${sessionId}.log`);
+  #exitFile = (sessionId: string) => join(this.#stateDir, `${sessionId}.exit`);
 
   /**
    * One detached tmux session per agent (§15.3): created around a placeholder so that `remain-on-exit` and the
@@ -246,7 +247,10 @@ export class Runner {
     try {
       await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
       await writeFile(this.#logFile(sessionId), '');
-      const envArgs = ['env', '-u', 'MAESTRO_TOKEN', '-u', 'MAESTRO_HOST_TOKEN', ...names.map((k) => `${k}=${env[k]}`)];
+      const envArgs = [
+        'env', '-u', 'MAESTRO_TOKEN', '-u', 'MAESTRO_HOST_TOKEN', ...names.map((k) => `${k}=${env[k]}`),
+        `MAESTRO_EXIT_FILE=${this.#exitFile(sessionId)}`,
+      ];
       // One tmux process for the five steps: a launch costs one process start, not five.
       const started = await this.tmux.chain([
         ['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', 'sleep', '3600'],
@@ -281,7 +285,7 @@ export class Runner {
         }
       }, KILL_AFTER_MS).unref();
     }
-    await rm(this.#logFile(sessionId), { force: true });
+    await Promise.all([rm(this.#logFile(sessionId), { force: true }), rm(this.#exitFile(sessionId), { force: true })]);
     this.#send({ type: 'exited', sessionId, exitCode: pane?.dead ? pane.exitCode : null, signal: pane?.dead ? pane.signal : 'SIGHUP' });
   }
 
@@ -297,13 +301,18 @@ export class Runner {
     const now = Date.now();
     for (const pane of panes) {
       if (!pane.dead || this.#reported.has(pane.sessionId)) continue;
-      // The pty closes before tmux reaps the process: wait for the exit status while the process lives, and at
-      // least 2 s; past that, the exit is reported without a code.
+      // tmux sometimes marks a pane dead without ever giving its exit status (the process left as a zombie): the
+      // launcher also writes its exit code to a file, read then; past 2 s with neither, the exit has no code.
       if (!pane.statusKnown) {
-        const since = this.#deadSince.get(pane.sessionId) ?? now;
-        this.#deadSince.set(pane.sessionId, since);
-        if (now - since < 2000 || isAlive(pane.pid)) continue;
-        this.#log(`${pane.sessionId}: the pane closed and tmux has no exit status for process ${pane.pid}`);
+        const code = Number.parseInt(await readFile(this.#exitFile(pane.sessionId), 'utf8').catch(() => ''), 10);
+        if (Number.isInteger(code)) {
+          pane.exitCode = code;
+        } else {
+          const since = this.#deadSince.get(pane.sessionId) ?? now;
+          this.#deadSince.set(pane.sessionId, since);
+          if (now - since < 2000) continue;
+          this.#log(`${pane.sessionId}: the pane closed and tmux has no exit status for process ${pane.pid}`);
+        }
       }
       this.#deadSince.delete(pane.sessionId);
       this.#reported.add(pane.sessionId);
@@ -361,12 +370,3 @@ export class Runner {
   }
 }
 
-function isAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
