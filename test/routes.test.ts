@@ -49,6 +49,13 @@ const CONTRACT = [
   'GET /api/skills/:id',
   'GET /api/skills/role/:role',
   'POST /api/skills/:id/reload',
+  // Contract 2, §15
+  'GET /api/hosts',
+  'GET /api/hosts/:name',
+  'DELETE /api/hosts/:name',
+  'POST /api/sessions/:id/stop',
+  'POST /api/sessions/:id/input',
+  'GET /api/sessions/:id/terminal',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);
