@@ -111,5 +111,6 @@ try {
   try {
     execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
   } catch {}
+  rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid()}`, socket), { force: true });
   rmSync(dir, { recursive: true, force: true });
 }
