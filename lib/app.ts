@@ -5,6 +5,7 @@ import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { serveDashboard } from './dashboard.js';
+import { callerSession } from './caller.js';
 import { ApiError } from './errors.js';
 import { eventSocket } from './event-stream.js';
 import { isPrepared } from './reads.js';
@@ -63,9 +64,21 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     await next();
   });
 
-  if (config.token) app.use('*', bearerToken(config.token));
+  app.use('*', authenticate(services));
 
   if (upgradeWebSocket) {
+    // Runner and live-terminal sockets first (§15.2, §15.4): the event socket below takes every other upgrade.
+    app.get(
+      '/api/hosts/connect',
+      upgradeWebSocket(() => services.hosts.runnerSocket()),
+    );
+    app.get(
+      '/api/sessions/:id/terminal',
+      upgradeWebSocket((c) =>
+        // hono builds the handlers for every request: only an upgrade is checked here, a GET goes on to its route.
+        c.req.header('upgrade')?.toLowerCase() === 'websocket' ? services.hosts.viewerSocket(c.req.param('id')!, callerSession(c as Ctx)) : {},
+      ),
+    );
     app.use('*', upgradeWebSocket((c) => eventSocket(c as Ctx, hub, log)));
   }
 
@@ -98,19 +111,54 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
   return { app, routes };
 }
 
-/** `/api/*` and every WebSocket upgrade need the token when one is set; `/health` stays open (§1.1). */
-function bearerToken(token: string): MiddlewareHandler {
-  const expected = Buffer.from(token);
-  const matches = (given: string | undefined) =>
-    given !== undefined && Buffer.byteLength(given) === expected.length && timingSafeEqual(Buffer.from(given), expected);
+/** The `Host` names a tokenless server answers (§13.4): loopback names, any port, and `MAESTRO_ALLOWED_HOSTS`. */
+function hostAllowed(header: string, allowed: string[]): boolean {
+  const name = header.trim().toLowerCase().replace(/:\d+$/, '');
+  return name === 'localhost' || name === '127.0.0.1' || name === '[::1]' || allowed.includes(name) || allowed.includes(header.trim().toLowerCase());
+}
+
+/** What a session token may not do, whatever the route (§15.6). */
+function outOfScope(method: string, path: string): boolean {
+  if (path === '/api/hosts/connect') return true;
+  if (method === 'DELETE' && (path.startsWith('/api/projects/') || path.startsWith('/api/hosts/'))) return true;
+  return method !== 'GET' && method !== 'HEAD' && (path === '/api/templates' || path.startsWith('/api/templates/'));
+}
+
+/**
+ * Authentication (§1.1, §13.4, §15.6). `/api/*` and every WebSocket upgrade need the admin token or a live session
+ * token when `MAESTRO_TOKEN` is set; `/health` stays open. Without it the API is open, but only to loopback `Host`
+ * names, and a presented session token must still be valid. A session token identifies its session.
+ */
+function authenticate(services: Services): MiddlewareHandler<AppEnv> {
+  const { config, tokens } = services;
+  const expected = config.token ? Buffer.from(config.token) : undefined;
+  const isAdmin = (given: string) =>
+    expected !== undefined && Buffer.byteLength(given) === expected.length && timingSafeEqual(Buffer.from(given), expected);
   return async (c, next) => {
+    if (!config.token) {
+      const host = c.req.header('host');
+      if (host !== undefined && !hostAllowed(host, config.allowedHosts)) {
+        throw new ApiError(403, 'FORBIDDEN', `Host ${host} is not allowed (set MAESTRO_ALLOWED_HOSTS or MAESTRO_TOKEN)`, { host });
+      }
+    }
     const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
     // `/api/docs` is a page with no data: it asks for the token to fetch the description.
     const api = (c.req.path === '/api' || c.req.path.startsWith('/api/')) && c.req.path !== '/api/docs';
     if (upgrade || api) {
-      const header = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim();
-      if (!matches(header) && !(upgrade && matches(c.req.query('token')))) {
-        throw new ApiError(401, 'UNAUTHORIZED', 'Missing or invalid bearer token');
+      const given =
+        /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim() ?? (upgrade ? c.req.query('token') : undefined);
+      if (given === undefined || !isAdmin(given)) {
+        const sessionId = given === undefined ? undefined : tokens.sessionOf(given);
+        if (sessionId) {
+          c.set('tokenSession', sessionId);
+          const header = c.req.header('x-session-id')?.trim();
+          if (header && header !== sessionId) {
+            throw new ApiError(403, 'FORBIDDEN', 'X-Session-ID names another session than the session token', { sessionId: header });
+          }
+          if (outOfScope(c.req.method, c.req.path)) throw new ApiError(403, 'FORBIDDEN', 'A session token cannot do this');
+        } else if (given !== undefined || config.token) {
+          throw new ApiError(401, 'UNAUTHORIZED', sessionId === null ? 'The session of this token has ended' : 'Missing or invalid bearer token');
+        }
       }
     }
     await next();

@@ -27,6 +27,14 @@ export interface Config {
   nodeEnv: 'development' | 'production' | 'test';
   /** Days logged events are kept (beyond the newest 100,000), `MAESTRO_EVENT_RETENTION_DAYS`. */
   eventRetentionDays: number;
+  /** Extra `Host` header names accepted when no token is set (`MAESTRO_ALLOWED_HOSTS`, contract §13.4). */
+  allowedHosts: string[];
+  /** Start the embedded local runner in `maestro serve` (`MAESTRO_LOCAL_RUNNER`, default on; §15.2). */
+  localRunner: boolean;
+  /** The local runner's host name (`MAESTRO_HOST_NAME`); undefined for the machine's name. */
+  hostName: string | undefined;
+  /** Default agent preset of spawns (`MAESTRO_AGENT`, §15.3). */
+  agent: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -120,5 +128,12 @@ export function parseConfig(env: Env = process.env): Config {
     logLevel,
     nodeEnv,
     eventRetentionDays: Number(retentionText),
+    allowedHosts: (text(env, 'MAESTRO_ALLOWED_HOSTS') ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+    localRunner: text(env, 'MAESTRO_LOCAL_RUNNER') !== '0',
+    hostName: text(env, 'MAESTRO_HOST_NAME'),
+    agent: text(env, 'MAESTRO_AGENT'),
   };
 }

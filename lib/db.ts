@@ -8,7 +8,7 @@ import type { Logger } from './log.js';
 import { durableFsDriver, settleAll } from './storage/driver.js';
 import { type EventLog, FileEventLog } from './storage/log.js';
 import { normalizeLoaded } from './storage/migrate.js';
-import type { Message, Project, QueueState, Session, Task, Template } from './types.js';
+import type { HostRecord, Message, Project, QueueState, Session, SessionSecret, Task, Template } from './types.js';
 
 export interface Collections {
   projects: Project;
@@ -17,12 +17,23 @@ export interface Collections {
   queues: QueueState;
   templates: Template;
   messages: Message;
+  hosts: HostRecord;
+  secrets: SessionSecret;
 }
 export type Kind = keyof Collections;
-export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates', 'messages'];
+export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates', 'messages', 'hosts', 'secrets'];
 
 const idOf = (kind: Kind, entity: Collections[Kind]) =>
-  kind === 'queues' ? (entity as QueueState).sessionId : (entity as { id: string }).id;
+  kind === 'queues' || kind === 'secrets'
+    ? (entity as QueueState).sessionId
+    : kind === 'hosts'
+      ? (entity as HostRecord).name
+      : (entity as { id: string }).id;
+
+/** Host names (contract §15.1) may hold dots, unlike IDs. */
+export const HOST_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+const safeKeyPart = (kind: Kind, part: string) =>
+  kind === 'hosts' ? HOST_NAME_PATTERN.test(part) && part !== '.' && part !== '..' : isId(part);
 
 /** The storage key of an entity: the contract's file layout (§5), shared with the CLI. */
 function keyOf(kind: Kind, entity: Collections[Kind]): string {
@@ -31,7 +42,7 @@ function keyOf(kind: Kind, entity: Collections[Kind]): string {
     kind === 'tasks' ? [kind, (entity as Task).projectId, id]
     : kind === 'messages' ? [kind, 'by-receiver', (entity as Message).to, id]
     : [kind, id];
-  if (!parts.slice(1).every(isId)) throw new Error(`Refusing to store ${kind} entity under unsafe key ${parts.join(':')}`);
+  if (!parts.slice(1).every((part) => safeKeyPart(kind, part))) throw new Error(`Refusing to store ${kind} entity under unsafe key ${parts.join(':')}`);
   return `${parts.join(':')}.json`;
 }
 
@@ -117,6 +128,7 @@ const isThenable = (value: unknown): boolean => typeof (value as { then?: unknow
 export class Db {
   readonly #maps: { [K in Kind]: Map<string, Collections[K]> } = {
     projects: new Map(), tasks: new Map(), sessions: new Map(), queues: new Map(), templates: new Map(), messages: new Map(),
+    hosts: new Map(), secrets: new Map(),
   };
   readonly tasksByProject = new Index();
   readonly tasksByParent = new Index();

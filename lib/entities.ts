@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import type { EventName } from './events.js';
 import {
-  MESSAGE_STATUSES, MESSAGE_TYPES, QUEUE_ITEM_STATUSES, ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES,
+  MESSAGE_STATUSES, MESSAGE_TYPES, QUEUE_ITEM_STATUSES, ROLES, RUN_STATES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES,
   TIMELINE_TYPES,
 } from './types.js';
 
@@ -30,6 +30,7 @@ export const Deleted = v.object({ success: v.literal(true), id: v.string() });
 
 export const Project = v.object({
   id: v.string(), name: v.string(), workingDir: v.string(), description: v.string(), createdAt: ms, updatedAt: ms,
+  agent: v.optional(v.pipe(v.string(), v.description('The agent preset spawns in this project use by default'))),
 });
 
 export const Task = v.object({
@@ -86,6 +87,33 @@ export const Session = v.object({
   events: v.array(SessionEvent),
   timeline: v.array(TimelineEntry),
   metadata: v.optional(object),
+  host: v.pipe(v.nullable(v.string()), v.description('The runner the agent runs on; null when none launched it')),
+  agent: v.nullable(v.string()),
+  run: v.nullable(v.object({
+    state: v.picklist(RUN_STATES),
+    pid: v.optional(v.number()),
+    exitCode: v.optional(v.nullable(v.number())),
+    signal: v.optional(v.nullable(v.string())),
+    launchedAt: v.optional(ms),
+    endedAt: v.optional(ms),
+    reason: v.optional(v.string()),
+  })),
+});
+
+/** A runner's machine (§15.1). */
+export const Host = v.object({
+  name: v.string(), hostname: v.string(), platform: v.string(), arch: v.string(), version: v.string(),
+  agents: v.pipe(strings, v.description('Agent presets whose program the runner found on its PATH')),
+  local: v.boolean(),
+  status: v.picklist(['online', 'offline']),
+  connectedAt: msOrNull,
+  lastSeen: ms,
+  sessions: v.pipe(v.number(), v.description('Derived: sessions on this host that are not final')),
+});
+
+/** `GET /api/sessions/:id/terminal` (§15.4). */
+export const TerminalSnapshot = v.object({
+  sessionId: v.string(), host: v.string(), text: v.string(), cols: v.number(), rows: v.number(), alive: v.boolean(),
 });
 
 export const QueueItem = v.object({
@@ -159,6 +187,9 @@ export const SpawnRequest = v.object({
   skills: v.optional(strings),
   context: v.optional(object),
   spawnedBy: v.optional(v.string()),
+  host: v.optional(v.pipe(v.string(), v.description('The runner to launch on (default: the local runner, if any)'))),
+  agent: v.optional(v.pipe(v.string(), v.description('Agent preset: claude, codex, gemini, shell or custom'))),
+  model: v.optional(v.string()),
 });
 
 export const SpawnResult = v.object({
@@ -216,7 +247,7 @@ export const Message = v.object({
 
 /** The schemas published under their own names (`components.schemas`), referenced everywhere else. */
 export const NAMED_SCHEMAS = {
-  Error: ErrorBody, Deleted, Project, Task, Session, SessionEvent, TimelineEntry, QueueItem, Queue, QueueStats,
+  Error: ErrorBody, Deleted, Project, Task, Session, Host, SessionEvent, TimelineEntry, QueueItem, Queue, QueueStats,
   QueueResult, Template, SkillSummary, Skill, SpawnRequest, SpawnResult, SpawnEvent, Message,
 };
 
@@ -261,6 +292,9 @@ export const EVENT_DATA: Record<EventName, v.GenericSchema> = {
   'template:created': Template,
   'template:updated': Template,
   'template:deleted': id,
+  'host:online': Host,
+  'host:offline': Host,
+  'host:deleted': v.object({ name: v.string() }),
   'message:created': Message,
   'message:delivered': Message,
   'message:read': Message,

@@ -1,7 +1,7 @@
 import { ApiError } from './errors.js';
 import type { Logger } from './log.js';
 import { type EventLog, type LoggedEvent, sessionsOf } from './storage/log.js';
-import type { Message, Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
+import type { Host, Message, Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
 
 /** What `session:spawn` carries (contract §6.7). */
 export interface SpawnEvent {
@@ -14,6 +14,9 @@ export interface SpawnEvent {
   taskIds: string[];
   spawnSource: 'ui' | 'session';
   parentSessionId: string | null;
+  /** The runner and agent preset of the launch (§15.3); null when a UI opens the terminal. */
+  host: string | null;
+  agent: string | null;
   _isSpawnCreated: true;
 }
 
@@ -62,6 +65,9 @@ export interface EventMap {
   'message:deleted': { id: string };
   'session:message_sent': { sessionId: string; message: Message };
   'session:message_received': { sessionId: string; message: Message };
+  'host:online': Host;
+  'host:offline': Host;
+  'host:deleted': { name: string };
 }
 
 export type EventName = keyof EventMap;

@@ -73,7 +73,9 @@ async function findTask(dataDir: string, projectId: string, taskId: string) {
 /** Bullet items under an "Acceptance criteria" heading of a description, if it has one. */
 export function acceptanceCriteria(description: string): string[] {
   const block = /acceptance criteria:?\s*\n((?:[ \t]*[-*][^\n]*(?:\n|$))+)/i.exec(description)?.[1] ?? '';
-  return block.split('\n').map((line) => line.replace(/^\s*[-*]\s*(\[[ xX]\]\s*)?/, '').trim()).filter(Boolean);
+  const items = block.split('\n').map((line) => line.replace(/^\s*[-*]\s*(\[[ xX]\]\s*)?/, '').trim()).filter(Boolean);
+  // §13.2: never empty, the original CLI's schema requires one item.
+  return items.length ? items : ['Task completion as described'];
 }
 
 /** Builds the manifest from the files in `DATA_DIR`; throws ManifestError with a one-line reason. */

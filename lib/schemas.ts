@@ -1,8 +1,9 @@
 import * as v from 'valibot';
+import { AGENT_PRESETS } from './agents.js';
 import { ID_PATTERN } from './ids.js';
 import {
   MESSAGE_STATUSES, MESSAGE_TYPES, ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES,
-  TIMELINE_TYPES,
+  TIMELINE_TYPES, type TimelineType,
 } from './types.js';
 
 /** Request schemas (contract §3). Messages are the contract's, since clients may show them. */
@@ -62,7 +63,15 @@ const aliased = <T extends readonly string[]>(name: string, values: T, aliases: 
 export const taskStatus = aliased('status', TASK_STATUSES, { pending: 'todo' });
 export const sessionStatus = aliased('status', SESSION_STATUSES, { running: 'working' });
 export const role = oneOf('role', ROLES);
-const timelineType = oneOf('type', TIMELINE_TYPES);
+// §13.1: the listed types, or any lower-case snake_case name (real clients send `task_status_changed`).
+const timelineType = v.pipe(
+  v.string('type must be a string'),
+  v.check(
+    (t) => (TIMELINE_TYPES as readonly string[]).includes(t) || /^[a-z][a-z0-9_]{0,63}$/.test(t),
+    `type must be one of ${TIMELINE_TYPES.join(', ')}, or match ^[a-z][a-z0-9_]{0,63}$`,
+  ),
+  v.transform((t) => t as TimelineType),
+);
 
 // Paging (contract §3.8)
 const paging = {
@@ -71,17 +80,20 @@ const paging = {
   cursor: v.optional(v.string()),
 };
 export const ProjectQuery = v.object(paging);
+const agentPreset = v.picklist(AGENT_PRESETS, 'agent must be one of claude, codex, gemini, shell, custom');
 
 export const CreateProject = v.object({
   name: requiredText('name'),
   workingDir: textOr('workingDir', ''),
   description: textOr('description', ''),
+  agent: v.optional(agentPreset),
 });
 
 export const UpdateProject = v.object({
   name: v.optional(v.pipe(text('name'), v.trim(), v.nonEmpty('name cannot be empty'))),
   workingDir: optionalText('workingDir'),
   description: optionalText('description'),
+  agent: v.optional(agentPreset),
 });
 
 export const TaskQuery = v.object({
@@ -140,6 +152,7 @@ export const SessionQuery = v.object({
   taskId: v.optional(v.string()),
   status: v.optional(sessionStatus),
   active: v.optional(oneOf('active', ['true', 'false'] as const)),
+  parentSessionId: v.optional(v.string()),
 });
 
 export const CreateSession = v.object({
@@ -201,6 +214,19 @@ export const UpdateTemplate = v.pipe(
   v.check((t) => t.name !== undefined || t.content !== undefined, 'At least one of name or content is required'),
   v.check((t) => t.name === undefined || t.name.trim() !== '', 'name cannot be empty'),
 );
+
+// Controlling a running agent (contract §15.4)
+export const SessionStop = v.object({ reason: optionalText('reason') });
+export const SessionInput = v.object({
+  text: required('text', v.pipe(text('text'), v.check((t) => Buffer.byteLength(t) <= 64 * 1024, 'text must be at most 64 KiB'))),
+  submit: v.optional(v.boolean('submit must be a boolean'), true),
+});
+export const TerminalQuery = v.object({
+  lines: v.optional(
+    v.pipe(v.string(), v.regex(/^\d+$/, 'lines must be an integer from 1 to 5000'), v.transform(Number), v.minValue(1, 'lines must be an integer from 1 to 5000'), v.maxValue(5000, 'lines must be an integer from 1 to 5000')),
+    '200',
+  ),
+});
 
 // Queue operations (contract §3.5)
 export const QueueFail = v.object({ reason: optionalText('reason') });

@@ -2,18 +2,20 @@ import type { Config } from './config.js';
 import { Db, dataDirStorage } from './db.js';
 import { EventHub } from './events.js';
 import { TaskGraph } from './graph.js';
+import { HostManager } from './hosts/index.js';
 import type { Logger } from './log.js';
 import { ReadCache } from './reads.js';
 import { SkillStore } from './skills.js';
 import { Spawner } from './spawn.js';
 import { ClaimStore } from './stores/claims.js';
 import { repairLinks } from './stores/links.js';
-import { MessageStore } from './stores/messages.js';
+import { MessageStore, wakeNotice } from './stores/messages.js';
 import { ProjectStore } from './stores/projects.js';
 import { QueueStore } from './stores/queues.js';
 import { SessionStore } from './stores/sessions.js';
 import { TaskStore } from './stores/tasks.js';
 import { TemplateStore } from './stores/templates.js';
+import { TokenStore } from './tokens.js';
 
 /** Everything a route handler may call, built once per server. */
 export interface Services {
@@ -35,6 +37,8 @@ export interface Services {
   messages: MessageStore;
   skills: SkillStore;
   spawner: Spawner;
+  tokens: TokenStore;
+  hosts: HostManager;
   /** Stops timers and background work started by the services; run by the server on close. */
   onClose: (() => void | Promise<void>)[];
 }
@@ -64,6 +68,10 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
   const claims = new ClaimStore(db, graph, log);
   const messages = new MessageStore(db, { rate: config.messageRate, retentionDays: config.messageRetentionDays }, log);
   const stopMessages = await messages.start();
+  const tokens = new TokenStore(db, log);
+  const hosts = new HostManager(db, tokens, config, log);
+  // The wake-up notice (§16.3) is typed into runner-managed agents' terminals like any input (§15.4).
+  messages.notify = (sessionId, message) => hosts.input(sessionId, wakeNotice(message), true, null).then(() => true, () => false);
   return {
     config,
     log,
@@ -79,7 +87,9 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     templates,
     messages,
     skills: new SkillStore(config.skillsDir, log),
-    spawner: new Spawner(db, templates, config, log),
-    onClose: [stopMessages, () => clearInterval(pruning), () => db.events.close(), () => claims.close()],
+    spawner: new Spawner(db, templates, config, log, tokens, hosts),
+    tokens,
+    hosts,
+    onClose: [() => hosts.close(), stopMessages, () => clearInterval(pruning), () => db.events.close(), () => claims.close()],
   };
 }

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import type { Db } from './db.js';
-import { ApiError } from './errors.js';
+import { ApiError, validationError } from './errors.js';
 import type { SpawnEvent } from './events.js';
 import type { Logger } from './log.js';
 import { writeJsonFile } from './manifest.js';
@@ -11,6 +11,9 @@ import { newQueue } from './stores/queues.js';
 import { createSession } from './stores/sessions.js';
 import { emitTask } from './stores/links.js';
 import type { TemplateStore } from './stores/templates.js';
+import { isAgentPreset } from './agents.js';
+import { hostNotFound, type HostManager } from './hosts/index.js';
+import type { TokenStore } from './tokens.js';
 import { ROLES, type Role, type Session, STRATEGIES, type Strategy, type Task } from './types.js';
 
 export interface SpawnRequest {
@@ -25,6 +28,10 @@ export interface SpawnRequest {
   context: Record<string, unknown>;
   spawnedBy?: string;
   spawnReason?: string;
+  /** §15.3: the runner to launch on, the agent preset, the model. */
+  host?: string;
+  agent?: string;
+  model?: string;
 }
 
 const spawnError = (status: 400 | 404, code: string, message: string, details?: Record<string, unknown>) =>
@@ -63,7 +70,23 @@ export function parseSpawnRequest(body: Record<string, unknown>, db: Db): SpawnR
   if (!STRATEGIES.includes(strategy as Strategy)) {
     throw spawnError(400, 'invalid_strategy', 'strategy must be "simple", "queue", or "tree"');
   }
+  const optionalText = (name: 'host' | 'agent' | 'model') => {
+    const value = body[name];
+    if (value === undefined || value === null) return undefined;
+    if (!nonBlank(value)) throw validationError(`${name} must be a non-empty string`, { issues: [{ path: name, message: 'Expected a non-empty string' }] });
+    return value.trim();
+  };
+  const host = optionalText('host');
+  const agent = optionalText('agent');
+  const model = optionalText('model');
+  if (host !== undefined && !db.get('hosts', host)) throw hostNotFound(host);
+  if (agent !== undefined && !isAgentPreset(agent)) {
+    throw validationError('agent must be one of claude, codex, gemini, shell, custom', { issues: [{ path: 'agent', message: 'Unknown agent preset' }] });
+  }
   return {
+    host,
+    agent,
+    model,
     projectId: body.projectId,
     taskIds: [...new Set(taskIds as string[])],
     role: role as Role,
@@ -91,6 +114,8 @@ export class Spawner {
     private readonly templates: TemplateStore,
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly tokens: TokenStore,
+    private readonly hosts: HostManager,
   ) {}
 
   async spawn(request: SpawnRequest) {
@@ -107,12 +132,23 @@ export class Spawner {
       ...(request.spawnReason !== undefined && { spawnReason: request.spawnReason }),
     };
 
+    // §15.3: the runner (the local one by default) and the agent preset it runs.
+    const host = request.host ?? this.hosts.localName ?? null;
+    const hostRecord = host ? this.db.get('hosts', host) : undefined;
+    const agent = host
+      ? (request.agent ?? this.db.get('projects', projectId)?.agent ?? this.config.agent ??
+        (hostRecord?.agents.includes('claude') ? 'claude' : 'shell'))
+      : null;
+
     // 1–2: the session, its links and its queue, on disk but announced to nobody yet.
     const created = await this.db.mutate((tx) => {
       const before = taskIds.map((id) => tx.get('tasks', id)!);
       // A queue works on one task at a time: only its first item is started (contract §18.4).
       const started = strategy === 'queue' ? taskIds.slice(0, 1) : taskIds;
-      const { session, tasks } = createSession(tx, { projectId, taskIds, name, strategy, status: 'spawning', env: {}, metadata }, started);
+      const made = createSession(tx, { projectId, taskIds, name, strategy, status: 'spawning', env: {}, metadata }, started);
+      const session: Session = { ...made.session, host, agent, run: host ? { state: 'pending' } : null };
+      tx.put('sessions', session);
+      const { tasks } = made;
       if (strategy === 'queue') newQueue(tx, session);
       return { session, before, after: tasks };
     });
@@ -132,10 +168,11 @@ export class Spawner {
 
     try {
       const template = this.templates.forRole(role);
-      if (template) {
-        manifest.templateId = template.id;
-        await writeJsonFile(manifestPath, manifest);
+      if (template) manifest.templateId = template.id;
+      if (request.model && typeof manifest.session === 'object' && manifest.session !== null) {
+        (manifest.session as Record<string, unknown>).model = request.model;
       }
+      if (template || request.model) await writeJsonFile(manifestPath, manifest);
       const project = this.db.get('projects', projectId);
       const envVars: Record<string, string> = {
         MAESTRO_SESSION_ID: session.id,
@@ -145,6 +182,8 @@ export class Spawner {
         MAESTRO_PROJECT_ID: projectId,
         MAESTRO_TASK_IDS: taskIds.join(','),
         MAESTRO_SKILLS: request.skills.join(','),
+        ...(agent && { MAESTRO_AGENT: agent }),
+        ...(request.model && { MAESTRO_MODEL: request.model }),
       };
       const command = `maestro ${role} init`;
       const cwd = project?.workingDir ?? '';
@@ -156,8 +195,10 @@ export class Spawner {
         const updated: Session = { ...current, env: { ...current.env, ...envVars }, lastActivity: tx.now };
         tx.put('sessions', updated);
         tx.emit('session:updated', updated);
+        // §15.6: the token reaches the terminal through the spawn events and the launch, never the stored session.
+        const token = this.tokens.mint(tx, session.id);
         const event: SpawnEvent = {
-          session: updated, command, cwd, envVars, manifest, projectId, taskIds, spawnSource, parentSessionId, _isSpawnCreated: true,
+          session: updated, command, cwd, envVars: { ...envVars, MAESTRO_SESSION_TOKEN: token }, manifest, host, agent, projectId, taskIds, spawnSource, parentSessionId, _isSpawnCreated: true,
         };
         tx.emit('session:spawn', event);
         tx.emit('session:spawn_request', { ...event, skillIds: request.skills, name: updated.name });
@@ -168,16 +209,19 @@ export class Spawner {
         }
         const queue = tx.get('queues', session.id);
         if (queue) tx.emit('queue:created', { sessionId: session.id, queue });
-        return updated;
+        return { session: updated, token };
       });
+      if (host) await this.hosts.spawned(spawned.session, spawned.token);
 
       return {
         success: true as const,
         sessionId: session.id,
         manifestPath,
-        message: 'Spawn request sent to Agents UI',
-        session: spawned,
-        envVars,
+        message: host ? `Launching on ${host}` : 'Spawn request sent to Agents UI',
+        session: spawned.session,
+        host,
+        agent,
+        envVars: { ...envVars, MAESTRO_SESSION_TOKEN: spawned.token },
         initialCommand: command,
         cwd,
       };

@@ -18,7 +18,8 @@ export type TaskSessionStatus = (typeof TASK_SESSION_STATUSES)[number];
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
 export type Strategy = (typeof STRATEGIES)[number];
 export type Role = (typeof ROLES)[number];
-export type TimelineType = (typeof TIMELINE_TYPES)[number];
+/** A listed type, or any `^[a-z][a-z0-9_]{0,63}$` name a client sent (§13.1). */
+export type TimelineType = (typeof TIMELINE_TYPES)[number] | (string & {});
 export type QueueItemStatus = (typeof QUEUE_ITEM_STATUSES)[number];
 
 export interface Project {
@@ -26,6 +27,8 @@ export interface Project {
   name: string;
   workingDir: string;
   description: string;
+  /** The agent preset spawns in this project use by default (contract §15.3). */
+  agent?: string;
   createdAt: number;
   updatedAt: number;
 }
@@ -98,7 +101,49 @@ export interface Session {
   events: SessionEvent[];
   timeline: TimelineEntry[];
   metadata?: Record<string, unknown>;
+  /** The runner the agent runs on (contract §15.3); null when no runner launched it. */
+  host: string | null;
+  /** The agent preset (§15.5) it was launched with. */
+  agent: string | null;
+  run: SessionRun | null;
 }
+
+export const RUN_STATES = ['pending', 'running', 'exited', 'lost'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+/** What a runner knows of the agent process of a session (contract §15.3). */
+export interface SessionRun {
+  state: RunState;
+  pid?: number;
+  exitCode?: number | null;
+  signal?: string | null;
+  launchedAt?: number;
+  endedAt?: number;
+  reason?: string;
+}
+
+/** A runner's machine (contract §15.1), as stored: `status` and `sessions` are derived when served. */
+export interface HostRecord {
+  name: string;
+  hostname: string;
+  platform: string;
+  arch: string;
+  version: string;
+  agents: string[];
+  local: boolean;
+  connectedAt: number | null;
+  lastSeen: number;
+}
+export type Host = HostRecord & { status: 'online' | 'offline'; sessions: number };
+
+/** The SHA-256 of a session's token (contract §15.6), kept outside the served session. */
+export interface SessionSecret {
+  sessionId: string;
+  tokenHash: string;
+  createdAt: number;
+}
+
+export const FINAL_SESSION_STATUSES: readonly SessionStatus[] = ['completed', 'failed', 'stopped'];
 
 export interface QueueItem {
   taskId: string;

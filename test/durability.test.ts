@@ -326,7 +326,7 @@ describe('legacy files and load-time migration (§5)', () => {
     const migrated = {
       id: 'sess_old', projectId: PID, taskIds: ['task_kept'], name: 'Session sess_old', env: {}, events: [],
       timeline: [], strategy: 'simple', status: 'working', startedAt: 3000, lastActivity: 3000, completedAt: null,
-      hostname: 'h', platform: 'linux',
+      hostname: 'h', platform: 'linux', host: null, agent: null, run: null,
     };
     const session = await ok('GET', '/api/sessions/sess_old');
     expect(session).toEqual(migrated);

@@ -422,7 +422,7 @@ describe('no events', () => {
       ['PATCH', `/api/sessions/${session.id}`, { taskIds: ['task_1_nope'] }],
       ['DELETE', '/api/sessions/sess_1_nope', undefined],
       ['POST', `/api/sessions/${session.id}/events`, {}],
-      ['POST', `/api/sessions/${session.id}/timeline`, { message: 'm', type: 'nope' }],
+      ['POST', `/api/sessions/${session.id}/timeline`, { message: 'm', type: 'Nope!' }],
       ['POST', `/api/sessions/${session.id}/tasks/task_1_nope`, undefined],
       ['DELETE', `/api/sessions/sess_1_nope/tasks/${task.id}`, undefined],
     ];

@@ -41,6 +41,8 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
     SKILLS_DIR: join(base, 'skills'),
     LOG_LEVEL: 'error',
     NODE_ENV: 'test',
+    // No embedded runner unless a test asks for one: it would start tmux sessions.
+    MAESTRO_LOCAL_RUNNER: '0',
     ...extra,
   };
 }

@@ -148,7 +148,7 @@ const CASES: Case[] = [
   { name: 'huge number for an enum', method: 'PATCH', path: '/api/tasks/{T}', body: '{"priority": 1e308}', status: 400, code: 'VALIDATION_ERROR', issue: 'priority' },
   { name: 'unknown session strategy', method: 'POST', path: '/api/sessions', body: json({ projectId: '{P}', taskIds: [], strategy: 'random' }), status: 400, code: 'VALIDATION_ERROR', issue: 'strategy' },
   { name: 'unknown session status', method: 'PATCH', path: '/api/sessions/{S}', body: json({ status: 'zombie' }), status: 400, code: 'VALIDATION_ERROR', issue: 'status' },
-  { name: 'unknown timeline type', method: 'POST', path: '/api/sessions/{S}/timeline', body: json({ message: 'm', type: 'explosion' }), status: 400, code: 'VALIDATION_ERROR', issue: 'type' },
+  { name: 'unknown timeline type', method: 'POST', path: '/api/sessions/{S}/timeline', body: json({ message: 'm', type: 'Explosion!' }), status: 400, code: 'VALIDATION_ERROR', issue: 'type' },
   // Session bodies
   { name: 'missing taskIds', method: 'POST', path: '/api/sessions', body: json({ projectId: '{P}' }), status: 400, code: 'VALIDATION_ERROR', message: 'taskIds is required' },
   { name: 'string for taskIds', method: 'POST', path: '/api/sessions', body: json({ projectId: '{P}', taskIds: 'x' }), status: 400, code: 'VALIDATION_ERROR', issue: 'taskIds' },

@@ -65,6 +65,13 @@ const CONTRACT = [
   'GET /api/openapi.json',
   'GET /api/asyncapi.json',
   'GET /api/docs',
+  // Contract 2, §15
+  'GET /api/hosts',
+  'GET /api/hosts/:name',
+  'DELETE /api/hosts/:name',
+  'POST /api/sessions/:id/stop',
+  'POST /api/sessions/:id/input',
+  'GET /api/sessions/:id/terminal',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);

@@ -71,6 +71,9 @@ describe('POST /api/sessions', () => {
       platform: process.platform,
       events: [],
       timeline: [{ id: EVT_ID, type: 'session_started', timestamp: expect.any(Number), message: 'Session created' }],
+      host: null,
+      agent: null,
+      run: null,
     });
     expect(res.body.startedAt).toBeGreaterThanOrEqual(before);
     expect(res.body.lastActivity).toBe(res.body.startedAt);
@@ -349,7 +352,7 @@ describe('PATCH /api/sessions/:id', () => {
     ['taskIds', { taskIds: 'task_1' }],
     ['env', { env: 'A=1' }],
     ['events', { events: [{ data: 1 }] }],
-    ['timeline', { timeline: [{ type: 'update', message: 'm' }] }],
+    ['timeline', { timeline: [{ type: 'Update!', message: 'm' }] }],
     ['timeline', { timeline: [{ type: 'progress' }] }],
   ])('refuses an invalid %s with 400 VALIDATION_ERROR and changes nothing', async (field, body) => {
     const session = await makeSession();
@@ -481,7 +484,7 @@ describe('POST /api/sessions/:id/timeline', () => {
   it.each([
     ['message', {}, 'message is required'],
     ['message', { message: ' ' }, 'message is required'],
-    ['type', { message: 'm', type: 'update' }, undefined],
+    ['type', { message: 'm', type: 'Update!' }, undefined],
     ['metadata', { message: 'm', metadata: [1] }, undefined],
   ])('refuses a bad %s with 400 VALIDATION_ERROR', async (field, body, message) => {
     const session = await makeSession();

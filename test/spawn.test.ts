@@ -92,6 +92,8 @@ describe('spawn with the CLI shipped in this package', async () => {
       MAESTRO_TASK_IDS: `${t1.id},${t2.id}`,
       MAESTRO_SKILLS: '',
     };
+    // The session's own token (§15.6) reaches the terminal through the answer and the spawn events, never session.env.
+    const withToken = { ...envVars, MAESTRO_SESSION_TOKEN: expect.stringMatching(/^mst_[A-Za-z0-9_-]{32}$/) };
     // Without SERVER_URL, the config value is derived from the port actually bound.
     expect(server.config.serverUrl).toBe(`http://localhost:${server.port}`);
     expect(res.body).toEqual({
@@ -100,7 +102,9 @@ describe('spawn with the CLI shipped in this package', async () => {
       manifestPath,
       message: 'Spawn request sent to Agents UI',
       session: expect.any(Object),
-      envVars,
+      host: null,
+      agent: null,
+      envVars: withToken,
       initialCommand: 'maestro worker init',
       cwd: '/srv/code/spawn-project',
     });
@@ -155,7 +159,7 @@ describe('spawn with the CLI shipped in this package', async () => {
           createdAt: new Date(t1.createdAt).toISOString(),
           priority: 'high',
         }),
-        expect.objectContaining({ id: t2.id, title: 'Document the parser', description: '', acceptanceCriteria: [], projectId: project.id }),
+        expect.objectContaining({ id: t2.id, title: 'Document the parser', description: '', acceptanceCriteria: ['Task completion as described'], projectId: project.id }),
       ],
       session: { model: 'sonnet', permissionMode: 'acceptEdits', thinkingMode: 'auto', workingDirectory: '/srv/code/spawn-project' },
       context: { custom: { taskIds: [t1.id, t2.id] } },
@@ -188,15 +192,18 @@ describe('spawn with the CLI shipped in this package', async () => {
       session,
       command: 'maestro worker init',
       cwd: '/srv/code/spawn-project',
-      envVars,
+      envVars: withToken,
       manifest,
       projectId: project.id,
       taskIds: [t1.id, t2.id],
       spawnSource: 'ui',
       parentSessionId: null,
+      host: null,
+      agent: null,
       _isSpawnCreated: true,
     };
     expect(events[1].data).toEqual(spawnEvent);
+    expect(events[1].data.envVars.MAESTRO_SESSION_TOKEN).toBe(res.body.envVars.MAESTRO_SESSION_TOKEN);
     expect(events[2].data).toEqual({ ...spawnEvent, skillIds: [], name: `Worker for ${t1.id}` });
     expect(events[3].data).toEqual({ taskId: t1.id, sessionId: sid });
     expect(events[4].data).toEqual(await getTask(call, t1.id));

@@ -472,7 +472,7 @@ describe('POST /api/tasks/:id/timeline', () => {
     ['message', { sessionId: 'sess_x' }, 'message is required'],
     ['message', { message: '  ', sessionId: 'sess_x' }, 'message is required'],
     ['sessionId', { message: 'm' }, 'sessionId is required'],
-    ['type', { message: 'm', sessionId: 'sess_x', type: 'update' }, undefined],
+    ['type', { message: 'm', sessionId: 'sess_x', type: 'Update!' }, undefined],
   ])('refuses a bad %s with 400 VALIDATION_ERROR', async (field, body, message) => {
     const task = await makeTask();
     const res = await call('POST', `/api/tasks/${task.id}/timeline`, body);

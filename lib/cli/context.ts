@@ -6,6 +6,8 @@ export interface Ctx {
   client: Client;
   json: boolean;
   env: Record<string, string | undefined>;
+  /** The global `--project <id>` (the original CLI's). */
+  globalProject: string | undefined;
   /** Prints a result: `{"success":true,"data":…}` with --json, else the human form. */
   out<T>(data: T, human: (data: T) => string): void;
   /** The ID given, else the one the terminal's environment names, else a usage error. */
@@ -39,7 +41,7 @@ export function ioOf(command: Command): CliIo {
 export function createCtx(command: Command): Ctx {
   const io = ioOf(command);
   const env = io.env;
-  const opts = command.optsWithGlobals<{ server?: string; json?: boolean }>();
+  const opts = command.optsWithGlobals<{ server?: string; json?: boolean; project?: string }>();
   const json = Boolean(opts.json);
   const fallback = (given: string | undefined, value: string | undefined, what: string, flag: string) => {
     const id = given ?? value;
@@ -47,16 +49,18 @@ export function createCtx(command: Command): Ctx {
     return id;
   };
   return {
-    client: new Client(serverUrl(opts.server, env), env.MAESTRO_TOKEN || undefined, sessionHeader(env)),
+    // A spawned agent holds its session token, never the admin token (§15.6).
+    client: new Client(serverUrl(opts.server, env), env.MAESTRO_TOKEN || env.MAESTRO_SESSION_TOKEN || undefined, sessionHeader(env)),
     json,
     env,
+    globalProject: opts.project,
     out: (data, human) => {
       const text = json ? JSON.stringify({ success: true, data }, null, 2) : human(data);
       if (text) io.stdout(`${text}\n`);
     },
     sessionId: (given) => fallback(given, env.MAESTRO_SESSION_ID, 'session ID', 'a session ID'),
     taskId: (given) => fallback(given, env.MAESTRO_TASK_IDS?.split(',')[0], 'task ID', 'a task ID'),
-    projectId: (given) => fallback(given, env.MAESTRO_PROJECT_ID, 'project ID', '--project-id'),
+    projectId: (given) => fallback(given ?? opts.project, env.MAESTRO_PROJECT_ID, 'project ID', '--project-id'),
   };
 }
 

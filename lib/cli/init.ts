@@ -1,5 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
+import { type AgentPreset, agentCommand, isAgentPreset, which } from '../agents.js';
 import type { Manifest } from '../manifest.js';
 import type { Template } from '../types.js';
 import { CliError } from './client.js';
@@ -32,9 +35,11 @@ export function initCommands(program: Command) {
       .command(role)
       .description(`Commands run in ${article(role)} ${role} session`)
       .command('init')
-      .description(`Start ${article(role)} ${role} session: mark it working and print the agent's prompt from its manifest and template`)
+      .description(`Start ${article(role)} ${role} session: mark it working, write the agent's prompt to prompt.md and run the agent`)
       .option('--manifest <path>', 'manifest file (default: $MAESTRO_MANIFEST_PATH)')
-      .action(action(async (ctx, opts: { manifest?: string }) => {
+      .option('--agent <preset>', 'claude, codex, gemini, shell or custom (default: $MAESTRO_AGENT, else claude when installed, else shell)')
+      .option('--print-prompt', 'print the prompt and exit without starting the agent')
+      .action(action(async (ctx, opts: { manifest?: string; agent?: string; printPrompt?: boolean }) => {
         const manifestPath = opts.manifest ?? ctx.env.MAESTRO_MANIFEST_PATH;
         if (!manifestPath) throw new CliError('No manifest: pass --manifest, or run inside a spawned session terminal');
         let manifest: Manifest;
@@ -50,7 +55,40 @@ export function initCommands(program: Command) {
           ? ctx.client.get<Template>(`/api/templates/${encodeURIComponent(manifest.templateId)}`).catch(() => undefined)
           : undefined) ?? (await ctx.client.get<Template>(`/api/templates/role/${role}`));
         const prompt = renderPrompt(template.content, manifest);
-        ctx.out({ sessionId: sessionId ?? null, role, manifestPath, templateId: template.id, prompt }, (r) => r.prompt);
+        if (opts.printPrompt || ctx.json) {
+          ctx.out({ sessionId: sessionId ?? null, role, manifestPath, templateId: template.id, prompt }, (r) => r.prompt);
+          return;
+        }
+        const preset = opts.agent ?? ctx.env.MAESTRO_AGENT ?? (which('claude') ? 'claude' : 'shell');
+        if (!isAgentPreset(preset)) throw new CliError(`Unknown agent preset "${preset}" (claude, codex, gemini, shell, custom)`);
+        const promptFile = join(dirname(manifestPath), 'prompt.md');
+        await writeFile(promptFile, `${prompt}\n`);
+        const argv = agentCommand(preset as AgentPreset, {
+          prompt,
+          promptFile,
+          model: ctx.env.MAESTRO_MODEL || undefined,
+          manifestModel: manifest.session?.model,
+          permissionMode: manifest.session?.permissionMode,
+        });
+        const code = await runAgent(argv);
+        // For the runner: tmux does not always report a pane's exit status (§15.3 step 5).
+        if (ctx.env.MAESTRO_EXIT_FILE) await writeFile(ctx.env.MAESTRO_EXIT_FILE, `${code}\n`).catch(() => {});
+        process.exitCode = code;
       }));
   }
+}
+
+/** Runs the agent in this terminal (stdio inherited, signals forwarded); resolves with its exit code (§15.5). */
+function runAgent(argv: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((signal) => [signal, forward(signal)] as const);
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+    child.once('error', (error) => reject(new CliError(`Cannot start ${argv[0]}: ${error.message}`)));
+    child.once('exit', (code, signal) => {
+      for (const [name, handler] of handlers) process.off(name, handler);
+      resolve(code ?? (signal ? 128 + (({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }) as Record<string, number>)[signal]! || 1 : 1));
+    });
+  });
 }

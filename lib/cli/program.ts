@@ -1,7 +1,10 @@
 // The `maestro` CLI: a REST client of Maestro Server, plus `serve` and `manifest generate`.
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { attachCommands } from './attach.js';
+import { compatCommands } from './compat.js';
 import { bindIo, type CliIo } from './context.js';
+import { hostCommands } from './host.js';
 import { initCommands } from './init.js';
 import { manifestCommands } from './manifest.js';
 import { messageCommands } from './messages.js';
@@ -45,6 +48,7 @@ function createProgram(io: CliIo): Command {
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .option('--server <url>', 'server URL (default: $MAESTRO_API_URL, $MAESTRO_SERVER_URL, or http://localhost:3000)')
+    .option('--project <id>', 'project for commands that take one (default: $MAESTRO_PROJECT_ID)')
     .option('--json', 'print {"success":true,"data":…} or {"success":false,"error":…} instead of text')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', `
@@ -78,6 +82,9 @@ MAESTRO_TOKEN, when set, is sent as a bearer token.`);
   initCommands(program);
   manifestCommands(program);
   watchCommands(program);
+  hostCommands(program);
+  attachCommands(program);
+  compatCommands(program);
   bindIo(program, io);
   return program;
 }

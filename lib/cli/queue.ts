@@ -25,9 +25,19 @@ export function queueCommands(program: Command) {
     ctx.out(await ctx.client.get(path(ctx, queue, '/top')), (r) => (r.item ? `Next: ${r.item.taskId}` : r.message));
   }));
 
-  queue.command('start').description('Start the next queued item').action(action(async (ctx) => {
-    ctx.out(await ctx.client.post(path(ctx, queue, '/start')), nextLine);
-  }));
+  queue
+    .command('start')
+    .description('Start the next queued item; when the queue is empty, wait (polling) until one is pushed')
+    .option('--no-wait', 'return at once when the queue is empty')
+    .option('--poll <ms>', 'how often to look while waiting', '2000')
+    .action(action(async (ctx, opts: { wait: boolean; poll: string }) => {
+      const poll = Math.max(100, Number(opts.poll) || 2000);
+      for (;;) {
+        const r = await ctx.client.post(path(ctx, queue, '/start'));
+        if (r.item || !opts.wait) return ctx.out(r, nextLine);
+        await new Promise((resolve) => setTimeout(resolve, poll));
+      }
+    }));
 
   queue.command('complete').description('Complete the item being processed').action(action(async (ctx) => {
     ctx.out(await ctx.client.post(path(ctx, queue, '/complete')), nextLine);

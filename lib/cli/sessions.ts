@@ -1,10 +1,10 @@
 import { type Command, Option } from 'commander';
-import { ROLES, SESSION_STATUSES, STRATEGIES, type Session, TIMELINE_TYPES } from '../types.js';
+import { ROLES, SESSION_STATUSES, STRATEGIES, type Session } from '../types.js';
 import { CliError, EXIT } from './client.js';
 import { action } from './context.js';
+import { hook } from './compat.js';
 import * as f from './format.js';
 import { sendCommand } from './messages.js';
-import { currentTaskId } from './tasks.js';
 
 const path = (id: string) => `/api/sessions/${encodeURIComponent(id)}`;
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -41,7 +41,7 @@ export function sessionCommands(program: Command) {
     .option('-p, --project-id <id>', 'project, when the session must be created (default: $MAESTRO_PROJECT_ID)')
     .option('--task-ids <ids>', 'comma-separated task IDs, when the session must be created (default: $MAESTRO_TASK_IDS)')
     .option('--agent-id <id>', 'which agent runs in this session')
-    .action(action(async (ctx, opts: { sessionId?: string; projectId?: string; taskIds?: string; agentId?: string }) => {
+    .action(hook('session register', async (ctx, opts: { sessionId?: string; projectId?: string; taskIds?: string; agentId?: string }) => {
       const id = ctx.sessionId(opts.sessionId);
       const existing = await ctx.client.get<Session>(path(id)).catch((error) => {
         if (error instanceof CliError && error.exitCode === EXIT.notFound) return undefined;
@@ -60,7 +60,7 @@ export function sessionCommands(program: Command) {
     .command('complete [id]')
     .description('Mark a session completed (default: $MAESTRO_SESSION_ID)')
     .addOption(new Option('--status <status>', 'end with another status').choices(['completed', 'failed', 'stopped']).default('completed'))
-    .action(action(async (ctx, id: string | undefined, opts: { status: string }) => {
+    .action(hook('session complete', async (ctx, id: string | undefined, opts: { status: string }) => {
       const s = await ctx.client.patch<Session>(path(ctx.sessionId(id)), { status: opts.status });
       ctx.out(s, () => `Session ${s.id} is now ${s.status}`);
     }));
@@ -68,21 +68,27 @@ export function sessionCommands(program: Command) {
   session
     .command('spawn')
     .description('Ask the server to spawn an agent session for tasks; connected UIs open its terminal')
-    .requiredOption('-t, --task-ids <ids>', 'comma-separated task IDs')
+    .option('-t, --task-ids <ids>', 'comma-separated task IDs')
+    .option('--task <ids>', 'same as --task-ids (the original CLI\'s name)')
+    .option('--host <name>', 'runner to launch on (default: the server\'s local runner)')
+    .option('--agent <preset>', 'claude, codex, gemini, shell or custom')
+    .option('--model <model>', 'model for the agent')
     .option('-p, --project-id <id>', 'project (default: $MAESTRO_PROJECT_ID, or the first task\'s)')
     .addOption(new Option('--role <role>').choices(ROLES).default('worker'))
     .addOption(new Option('--strategy <strategy>').choices(STRATEGIES).default('simple'))
     .option('--skills <ids>', 'comma-separated skill IDs')
     .option('-n, --name <name>', 'session name')
     .option('--reason <text>', 'why, recorded in the session\'s context')
-    .action(action(async (ctx, opts: { taskIds: string; projectId?: string; role: string; strategy: string; skills?: string; name?: string; reason?: string }) => {
-      const taskIds = list(opts.taskIds);
-      const projectId = opts.projectId ?? ctx.env.MAESTRO_PROJECT_ID ?? (taskIds[0] ? (await ctx.client.get(`/api/tasks/${encodeURIComponent(taskIds[0])}`)).projectId : undefined);
+    .action(action(async (ctx, opts: { taskIds?: string; task?: string; projectId?: string; role: string; strategy: string; skills?: string; name?: string; reason?: string; host?: string; agent?: string; model?: string }) => {
+      const taskIds = list(opts.taskIds ?? opts.task ?? '');
+      if (!taskIds.length) throw new CliError('Pass the tasks: --task-ids a,b (or --task a,b)');
+      const projectId = opts.projectId ?? ctx.globalProject ?? ctx.env.MAESTRO_PROJECT_ID ?? (taskIds[0] ? (await ctx.client.get(`/api/tasks/${encodeURIComponent(taskIds[0])}`)).projectId : undefined);
       const parent = ctx.env.MAESTRO_SESSION_ID;
       const result = await ctx.client.post('/api/sessions/spawn', {
         projectId, taskIds, role: opts.role, strategy: opts.strategy, skills: opts.skills ? list(opts.skills) : [],
         sessionName: opts.name, spawnSource: parent ? 'session' : 'ui', sessionId: parent,
         context: opts.reason ? { reason: opts.reason } : {},
+        ...(opts.host && { host: opts.host }), ...(opts.agent && { agent: opts.agent }), ...(opts.model && { model: opts.model }),
       });
       ctx.out(result, (r) => `Spawned session ${r.sessionId}\nManifest: ${r.manifestPath}\nCommand:  ${r.initialCommand}  (in ${r.cwd || '.'})`);
     }));
@@ -93,15 +99,4 @@ export function sessionCommands(program: Command) {
     ctx.out(await ctx.client.delete(path(id)), () => `Deleted session ${id}`);
   }));
 
-  program
-    .command('report <message>')
-    .description('Add an entry to this session\'s timeline (progress by default)')
-    .addOption(new Option('--type <type>').choices(TIMELINE_TYPES).default('progress'))
-    .option('-t, --task-id <id>', 'the task it is about (default: the session\'s first task)')
-    .option('--session-id <id>', 'session (default: $MAESTRO_SESSION_ID)')
-    .action(action(async (ctx, message: string, opts: { type: string; taskId?: string; sessionId?: string }) => {
-      const taskId = opts.taskId ?? (await currentTaskId(ctx)) ?? ctx.env.MAESTRO_TASK_IDS?.split(',')[0] ?? undefined;
-      const s = await ctx.client.post<Session>(`${path(ctx.sessionId(opts.sessionId))}/timeline`, { message, type: opts.type, taskId });
-      ctx.out(s.timeline.at(-1), (e) => `Reported: ${e ? f.timelineLine(e) : message}`);
-    }));
 }

@@ -61,14 +61,17 @@ export function taskCommands(program: Command) {
   const sessionOption = () => new Option('--session-id <id>', 'report as this session (default: $MAESTRO_SESSION_ID)');
 
   task
-    .command('list')
-    .description('List tasks')
+    .command('list [parentId]')
+    .description('List tasks (with a task ID: that task\'s children)')
     .option('-p, --project-id <id>', 'only this project\'s tasks (default: $MAESTRO_PROJECT_ID)')
     .addOption(new Option('-s, --status <status>', 'only tasks with this status').choices([...TASK_STATUSES, 'pending']))
     .option('--parent-id <id>', 'only children of this task ("null" for root tasks)')
     .option('--all', 'every project, even inside a session terminal')
-    .action(action(async (ctx, opts: { projectId?: string; status?: string; parentId?: string; all?: boolean }) => {
-      const projectId = opts.all ? undefined : (opts.projectId ?? ctx.env.MAESTRO_PROJECT_ID);
+    .action(action(async (ctx, parent: string | undefined, opts: { projectId?: string; status?: string; parentId?: string; all?: boolean }) => {
+      if (parent !== undefined) {
+        return ctx.out(await ctx.client.get<TaskView[]>(`${path(parent)}/children`), f.taskList);
+      }
+      const projectId = opts.all ? undefined : (opts.projectId ?? ctx.globalProject ?? ctx.env.MAESTRO_PROJECT_ID);
       ctx.out(await ctx.client.get<TaskView[]>(`/api/tasks${query({ projectId, status: opts.status, parentId: opts.parentId })}`), f.taskList);
     }));
 
@@ -77,12 +80,13 @@ export function taskCommands(program: Command) {
     .description('Create a task')
     .option('-p, --project-id <id>', 'project (default: $MAESTRO_PROJECT_ID)')
     .option('--parent-id <id>', 'make it a child of this task')
+    .option('--parent <id>', 'same as --parent-id (the original CLI\'s name)')
     .option('-d, --description <text>', 'what done means')
     .addOption(new Option('--priority <priority>').choices(TASK_PRIORITIES))
     .option('--prompt <text>', 'initial prompt for the agent')
-    .action(action(async (ctx, title: string, opts: { projectId?: string; parentId?: string; description?: string; priority?: string; prompt?: string }) => {
+    .action(action(async (ctx, title: string, opts: { projectId?: string; parentId?: string; parent?: string; description?: string; priority?: string; prompt?: string }) => {
       const created = await ctx.client.post<TaskView>('/api/tasks', {
-        projectId: ctx.projectId(opts.projectId), title, parentId: opts.parentId, description: opts.description,
+        projectId: ctx.projectId(opts.projectId), title, parentId: opts.parentId ?? opts.parent, description: opts.description,
         priority: opts.priority, initialPrompt: opts.prompt,
       });
       ctx.out(created, (t) => `Created task ${t.id}\n${f.taskDetails(t)}`);

@@ -21,9 +21,16 @@ const str = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallb
  */
 export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined {
   if (!isObject(value)) return undefined;
-  const id = kind === 'queues' ? value.sessionId : value.id;
+  if (kind === 'hosts') {
+    return typeof value.name === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(value.name)
+      ? { id: value.name, entity: value, order: num(value.lastSeen, 0), migrated: false }
+      : undefined;
+  }
+  const id = kind === 'queues' || kind === 'secrets' ? value.sessionId : value.id;
   if (!isId(id)) return undefined;
   switch (kind) {
+    case 'secrets':
+      return typeof value.tokenHash === 'string' ? { id, entity: value, order: num(value.createdAt, 0), migrated: false } : undefined;
     case 'projects':
     case 'templates':
       return { id, entity: value, order: num(value.createdAt, 0), migrated: false };
@@ -75,6 +82,9 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
       session.timeline = Array.isArray(value.timeline) ? value.timeline : [];
       session.strategy = str(value.strategy, 'simple');
       session.status = value.status === 'running' ? 'working' : str(value.status, 'idle');
+      session.host = typeof value.host === 'string' ? value.host : null;
+      session.agent = typeof value.agent === 'string' ? value.agent : null;
+      session.run = isObject(value.run) ? value.run : null;
       return { id, entity: session, order: num(value.startedAt, 0), migrated };
     }
   }

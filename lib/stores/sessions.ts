@@ -18,7 +18,7 @@ export class SessionStore {
   ) {}
 
   list(query: Omit<SessionQueryInput, 'limit' | 'cursor'>): Session[] {
-    const { projectId, taskId, status, active } = query;
+    const { projectId, taskId, status, active, parentSessionId } = query;
     const candidates =
       taskId !== undefined
         ? (this.db.get('tasks', taskId)?.sessionIds ?? []).map((id) => this.db.get('sessions', id))
@@ -31,7 +31,8 @@ export class SessionStore {
         (projectId === undefined || s.projectId === projectId) &&
         (taskId === undefined || s.taskIds.includes(taskId)) &&
         (status === undefined || s.status === status) &&
-        (active !== 'true' || s.status !== 'completed'),
+        (active !== 'true' || s.status !== 'completed') &&
+        (parentSessionId === undefined || s.metadata?.spawnedBy === parentSessionId),
     );
   }
 
@@ -190,6 +191,9 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
       ...(startedTaskIds ?? taskIds).map((taskId) => entry(tx, { type: 'task_started', message: 'Started working on task', taskId })),
     ],
     ...(input.metadata !== undefined && { metadata: input.metadata }),
+    host: null,
+    agent: null,
+    run: null,
   };
   tx.put('sessions', session);
   const tasks = taskIds.map((tid) => taskWithSession(tx, tx.get('tasks', tid)!, id, true));

@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import type { Command } from 'commander';
+import type { Session } from '../types.js';
+import { CliError } from './client.js';
+import { action } from './context.js';
+
+const DETACH = 0x1d; // Ctrl-]
+
+/** `maestro attach <sessionId>` (contract §15.4): tmux attach on this machine, else the server's live terminal. */
+export function attachCommands(program: Command) {
+  program
+    .command('attach <sessionId>')
+    .description('Attach this terminal to an agent\'s terminal (detach: Ctrl-b d locally, Ctrl-] remotely; the agent keeps running)')
+    .action(action(async (ctx, sessionId: string) => {
+      const session = await ctx.client.get<Session>(`/api/sessions/${encodeURIComponent(sessionId)}`);
+      if (!session.host) throw new CliError('This session was not launched by a runner: it has no terminal to attach to');
+      const socket = ctx.env.MAESTRO_TMUX_SOCKET || `maestro-${session.host}`;
+      const target = `maestro-${session.id}`;
+      const here = spawnSync('tmux', ['-L', socket, 'has-session', '-t', `=${target}`], { stdio: 'ignore' });
+      if (here.status === 0) {
+        const result = spawnSync('tmux', ['-L', socket, 'attach-session', '-t', `=${target}`], { stdio: 'inherit' });
+        process.exitCode = result.status ?? 1;
+        return;
+      }
+      await remote(ctx.client.baseUrl, session.id, ctx.env.MAESTRO_TOKEN || ctx.env.MAESTRO_SESSION_TOKEN);
+    }));
+}
+
+async function remote(baseUrl: string, sessionId: string, token: string | undefined): Promise<void> {
+  const { default: WebSocket } = await import('ws');
+  const url = `${baseUrl.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(sessionId)}/terminal`;
+  const ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const { stdin, stdout } = process;
+  return new Promise((resolve, reject) => {
+    const resize = () => ws.send(JSON.stringify({ type: 'resize', cols: stdout.columns, rows: stdout.rows }));
+    const done = () => {
+      if (stdin.isTTY) stdin.setRawMode(false);
+      stdin.pause();
+      process.off('SIGWINCH', resize);
+      resolve();
+    };
+    ws.on('unexpected-response', (_req, res) => reject(new CliError(`The server refused the terminal: HTTP ${res.statusCode}`)));
+    ws.on('error', (error) => reject(new CliError(`Terminal connection failed: ${error.message}`)));
+    ws.on('open', () => {
+      process.stderr.write(`Attached to ${sessionId} (Ctrl-] detaches)\r\n`);
+      if (stdin.isTTY) stdin.setRawMode(true);
+      if (stdout.isTTY) {
+        resize();
+        process.on('SIGWINCH', resize);
+      }
+      stdin.on('data', (chunk: Buffer) => {
+        const at = chunk.indexOf(DETACH);
+        if (at >= 0) {
+          if (at > 0) ws.send(chunk.subarray(0, at).toString('utf8'));
+          ws.close();
+          return;
+        }
+        ws.send(chunk.toString('utf8'));
+      });
+      stdin.resume();
+    });
+    ws.on('message', (data) => stdout.write(data as Buffer));
+    ws.on('close', () => {
+      process.stderr.write('\r\nDetached; the agent keeps running.\r\n');
+      done();
+    });
+  });
+}

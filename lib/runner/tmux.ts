@@ -1,0 +1,96 @@
+import { execa } from 'execa';
+
+/** Variables a runner never hands to tmux or to an agent (contract §15.6). */
+export const SECRET_VARS = ['MAESTRO_TOKEN', 'MAESTRO_HOST_TOKEN'] as const;
+
+/** The runner's own environment without secrets, and without `TMUX` so that a runner started inside tmux works. */
+export function cleanEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && !SECRET_VARS.includes(key as never) && key !== 'TMUX' && key !== 'TMUX_PANE') out[key] = value;
+  }
+  return out;
+}
+
+export interface PaneState {
+  sessionId: string;
+  dead: boolean;
+  /** tmux has reaped the process: `exitCode`/`signal` are known (the pane can close a moment before). */
+  statusKnown: boolean;
+  exitCode: number | null;
+  signal: string | null;
+  pid: number | undefined;
+}
+
+export const tmuxName = (sessionId: string) => `maestro-${sessionId}`;
+
+/**
+ * tmux on one server socket (`tmux -L <socket>`). Every call is an argument vector handed to execa without a shell,
+ * so no value (directory, environment value, command argument) is ever parsed by a shell or by tmux's command parser.
+ */
+export class Tmux {
+  constructor(readonly socket: string) {}
+
+  async run(args: string[], input?: string) {
+    return this.#exec(args.map(escapeArg), input);
+  }
+
+  /** Several tmux commands in one tmux process (`cmd1 ; cmd2 ; …`), each argument escaped. */
+  chain(commands: string[][]) {
+    return this.#exec(commands.flatMap((args, i) => [...(i ? [';'] : []), ...args.map(escapeArg)]));
+  }
+
+  async #exec(args: string[], input?: string) {
+    const result = await execa('tmux', ['-L', this.socket, ...args], {
+      input,
+      env: cleanEnv(),
+      extendEnv: false,
+      reject: false,
+      timeout: 10_000,
+    });
+    return { ok: result.exitCode === 0, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '').trim() };
+  }
+
+  async must(args: string[], input?: string): Promise<string> {
+    const result = await this.run(args, input);
+    if (!result.ok) throw new Error(`tmux ${args[0]} failed: ${result.stderr || 'unknown error'}`);
+    return result.stdout;
+  }
+
+  /** Every Maestro pane on this socket (none when the tmux server is not running). */
+  async panes(): Promise<PaneState[]> {
+    const result = await this.run(['list-panes', '-a', '-F', '#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}\t#{pane_pid}']);
+    if (!result.ok) return [];
+    const panes: PaneState[] = [];
+    for (const line of result.stdout.split('\n')) {
+      const [name, dead, status, signal, pid] = line.split('\t');
+      if (!name?.startsWith('maestro-')) continue;
+      panes.push({
+        sessionId: name.slice('maestro-'.length),
+        dead: dead === '1',
+        statusKnown: dead === '1' && (status !== '' || signal !== ''),
+        exitCode: dead === '1' && status !== '' && !signal ? Number(status) : null,
+        signal: dead === '1' && signal ? signalName(Number(signal)) : null,
+        pid: pid ? Number(pid) : undefined,
+      });
+    }
+    return panes;
+  }
+
+  /** The last `lines` lines of the pane (history included), without tmux's "Pane is dead" notice and trailing blanks. */
+  async text(sessionId: string, lines: number): Promise<string> {
+    const out = await this.must(['capture-pane', '-p', '-J', '-t', tmuxName(sessionId), '-S', `-${lines}`]);
+    const rows = out.split('\n').filter((row) => !/^Pane is dead \(/.test(row));
+    while (rows.length && rows.at(-1)!.trim() === '') rows.pop();
+    return rows.slice(-lines).join('\n');
+  }
+}
+
+/**
+ * tmux ends a command at any argument that ends in `;` (even inside one argv), and turns a trailing `\;` into `;`:
+ * so a value ending in `;` gets a backslash before it, and reaches the program unchanged.
+ */
+const escapeArg = (arg: string) => (arg.endsWith(';') ? `${arg.slice(0, -1)}\\;` : arg);
+
+const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
+const signalName = (n: number) => SIGNALS[n] ?? `SIG${n}`;

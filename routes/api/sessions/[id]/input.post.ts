@@ -1,0 +1,17 @@
+import * as v from 'valibot';
+import type { Ctx } from '../../../../lib/app.js';
+import { callerSession } from '../../../../lib/caller.js';
+import type { RouteDoc } from '../../../../lib/openapi.js';
+import { SessionInput } from '../../../../lib/schemas.js';
+import { body } from '../../../../lib/validation.js';
+
+export const describe: RouteDoc = {
+  summary: "Type into the agent's terminal (a bracketed paste, then Enter as a separate key)",
+  body: SessionInput,
+  response: v.object({ success: v.literal(true) }),
+  errors: { 403: 'FORBIDDEN', 404: 'SESSION_NOT_FOUND', 409: 'SESSION_NOT_RUNNING', 503: 'HOST_OFFLINE' },
+};
+export default async (c: Ctx) => {
+  const { text, submit } = await body(c, SessionInput);
+  return c.json(await c.var.services.hosts.input(c.req.param('id')!, text, submit, callerSession(c)));
+};
