@@ -257,27 +257,22 @@ describe('sender identity by session token (§15.6)', () => {
   it('the token\'s session is the sender and the reader; an X-Session-ID naming another session is 403', async () => {
     const s = await setup();
     await team(s);
-    // What the auth middleware does for a valid session token (the runners work): the context names the session.
-    const outer = new Hono<AppEnv>();
-    outer.use('*', async (c, next) => {
-      const token = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
-      if (token) c.set('tokenSession', token);
-      await next();
-    });
-    outer.route('/', (await createApp(s.services)).app);
+    // Real session tokens, as a spawn mints them (§15.6).
+    const [w1, w2] = await s.services.db.mutate((tx) => [s.services.tokens.mint(tx, 'w1'), s.services.tokens.mint(tx, 'w2')]);
+    const { app } = await createApp(s.services);
     const call = async (method: string, path: string, body: unknown, headers: Record<string, string>) => {
-      const res = await outer.request(path, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await app.request(path, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as any, headers: res.headers };
     };
-    const spoof = await call('POST', '/api/sessions/w2/messages', { message: 'I am boss' }, { authorization: 'Bearer w1', 'x-session-id': 'boss' });
+    const spoof = await call('POST', '/api/sessions/w2/messages', { message: 'I am boss' }, { authorization: `Bearer ${w1}`, 'x-session-id': 'boss' });
     expectError(spoof, 403, 'FORBIDDEN', 'X-Session-ID names another session than the session token');
     expect(s.messageFiles()).toEqual([]);
-    const same = await call('POST', '/api/sessions/w2/messages', { message: 'hello' }, { authorization: 'Bearer w1', 'x-session-id': 'w1' });
-    const plain = await call('POST', '/api/sessions/w2/messages', { message: 'hello again' }, { authorization: 'Bearer w1' });
+    const same = await call('POST', '/api/sessions/w2/messages', { message: 'hello' }, { authorization: `Bearer ${w1}`, 'x-session-id': 'w1' });
+    const plain = await call('POST', '/api/sessions/w2/messages', { message: 'hello again' }, { authorization: `Bearer ${w1}` });
     expect([same.status, same.body.from, plain.status, plain.body.from]).toEqual([201, 'w1', 201, 'w1']);
-    const inbox = await call('GET', '/api/sessions/w2/messages', undefined, { authorization: 'Bearer w2' });
+    const inbox = await call('GET', '/api/sessions/w2/messages', undefined, { authorization: `Bearer ${w2}` });
     expect(inbox.body.map((m: any) => m.status)).toEqual(['delivered', 'delivered']);
-    expectError(await call('PATCH', `/api/messages/${same.body.id}`, { status: 'read' }, { authorization: 'Bearer w1' }), 403, 'FORBIDDEN');
+    expectError(await call('PATCH', `/api/messages/${same.body.id}`, { status: 'read' }, { authorization: `Bearer ${w1}` }), 403, 'FORBIDDEN');
   });
 });
 

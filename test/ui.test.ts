@@ -1,13 +1,13 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startTestServer, tempDir, testEnv, type TestServer } from './helpers.js';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { CLI_BIN, ROOT, startTestServer, tempDir, testEnv, type TestServer } from './helpers.js';
 
 /**
  * The dashboard in a real browser (contract §19): Debian's Chromium driven by playwright-core. Nothing is downloaded;
@@ -453,15 +453,23 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await page.close();
   });
 
-  /*
-   * RUNNERS: needs contract §15 (hosts, the local runner, the terminal WebSocket, stop). Until that branch is merged
-   * this test reports itself skipped with the reason; once the server has an online host offering the `shell` agent it
-   * runs: spawn from the dialog, see the agent's terminal, type into it, stop it.
-   */
-  it('spawns from the dialog and shows a live terminal that takes input (runners)', async (ctx) => {
-    const server = await startTestServer({ MAESTRO_LOCAL_RUNNER: '1', MAESTRO_MESSAGE_RATE: '0' });
-    const hosts = await server.call('GET', '/api/hosts');
-    if (hosts.status === 404) return ctx.skip('the runners endpoints (§15) are not on this branch yet');
+  /* A real runner (`maestro host`, on a tmux socket of its own) and the `shell` agent: spawn from the dialog, see the
+   * agent's terminal, type into it, stop it. */
+  it('spawns from the dialog and shows a live terminal that takes input (runners)', async () => {
+    const server = await startTestServer({ MAESTRO_MESSAGE_RATE: '0' });
+    const name = `ui-${process.pid}`;
+    const runner = spawn(process.execPath, [CLI_BIN, 'host', '--name', name, '--server', server.url], {
+      env: { ...process.env, MAESTRO_TMUX_SOCKET: `maestro-test-${name}`, MAESTRO_TOKEN: '', SHELL: '/bin/sh' },
+      stdio: 'ignore',
+    });
+    onTestFinished(() => {
+      runner.kill('SIGTERM');
+      try {
+        execFileSync('tmux', ['-L', `maestro-test-${name}`, 'kill-server'], { stdio: 'ignore' });
+      } catch {
+        // No tmux server was left.
+      }
+    });
     let host: { name: string; agents: string[] } | undefined;
     for (let i = 0; i < 50 && !host; i++) {
       host = ((await server.call('GET', '/api/hosts')).body as any[]).find((h) => h.status === 'online');
@@ -479,6 +487,8 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await dialog.getByRole('button', { name: 'Spawn' }).click();
     await page.getByRole('status', { name: 'Terminal connected' }).waitFor({ timeout: 10_000 });
     await page.locator('.xterm-helper-textarea').focus();
+    // The shell preset prints the prompt, then starts the shell: type once the prompt is on the screen.
+    await page.locator('.xterm-rows').getByText('maestro session info', { exact: false }).waitFor({ timeout: 10_000 });
     await page.keyboard.type('echo ui-$((6*7))\n');
     await page.locator('.xterm-rows').getByText('ui-42', { exact: true }).waitFor({ timeout: 5000 });
     await page.getByLabel('Input for the agent').fill('echo typed-$((20+3))');

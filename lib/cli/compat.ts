@@ -25,7 +25,7 @@ export function hook<A extends unknown[]>(name: string, fn: (ctx: Ctx, ...args: 
     try {
       await fn(ctx, ...args);
     } catch (error) {
-      process.stderr.write(`maestro ${name}: warning: ${(error as Error).message}\n`);
+      ctx.warn(`maestro ${name}: warning: ${(error as Error).message}\n`);
     }
   });
 }

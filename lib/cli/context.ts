@@ -10,6 +10,10 @@ export interface Ctx {
   globalProject: string | undefined;
   /** Prints a result: `{"success":true,"data":…}` with --json, else the human form. */
   out<T>(data: T, human: (data: T) => string): void;
+  /** Prints text as it is (streams of events, messages). */
+  print(text: string): void;
+  /** Writes to stderr (warnings, progress). */
+  warn(text: string): void;
   /** The ID given, else the one the terminal's environment names, else a usage error. */
   sessionId(given?: string): string;
   taskId(given?: string): string;
@@ -58,6 +62,8 @@ export function createCtx(command: Command): Ctx {
       const text = json ? JSON.stringify({ success: true, data }, null, 2) : human(data);
       if (text) io.stdout(`${text}\n`);
     },
+    print: io.stdout,
+    warn: io.stderr,
     sessionId: (given) => fallback(given, env.MAESTRO_SESSION_ID, 'session ID', 'a session ID'),
     taskId: (given) => fallback(given, env.MAESTRO_TASK_IDS?.split(',')[0], 'task ID', 'a task ID'),
     projectId: (given) => fallback(given ?? opts.project, env.MAESTRO_PROJECT_ID, 'project ID', '--project-id'),

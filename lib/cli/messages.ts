@@ -97,7 +97,7 @@ export function messageCommands(program: Command) {
       } catch (error) {
         if (!opts.quiet) throw error;
         // A hook must never break the agent's prompt (Claude Code blocks the prompt on exit code 2).
-        process.stderr.write(`maestro inbox: ${(error as Error).message}\n`);
+        ctx.warn(`maestro inbox: ${(error as Error).message}\n`);
       }
     }));
 
@@ -119,7 +119,7 @@ async function inbox(ctx: Ctx, opts: InboxOptions) {
   if (status) query.set('status', status);
   if (opts.watch) {
     for await (const m of watchMessages(ctx, sessionId, query)) {
-      process.stdout.write(`${ctx.json ? JSON.stringify(m) : f.messageBlock(m)}\n`);
+      ctx.print(`${ctx.json ? JSON.stringify(m) : f.messageBlock(m)}\n`);
       await afterShown(ctx, [m], opts);
     }
     return;
@@ -196,11 +196,11 @@ function newMessagesOf(ctx: Ctx, sessionId: string, query: URLSearchParams) {
       batch = await ctx.client.get<Message[]>(`${inboxPath(sessionId)}?${q}`);
     } catch (error) {
       if (!(error instanceof CliError) || error.exitCode !== EXIT.unreachable) throw error;
-      if (!lost) process.stderr.write(`maestro inbox: ${error.message}; retrying\n`);
+      if (!lost) ctx.warn(`maestro inbox: ${error.message}; retrying\n`);
       lost = true;
       return [];
     }
-    if (lost) process.stderr.write('maestro inbox: reconnected\n');
+    if (lost) ctx.warn('maestro inbox: reconnected\n');
     lost = false;
     const fresh = batch.filter((m) => !seen.has(m.id));
     for (const m of fresh) seen.set(m.id, m.createdAt);

@@ -22,10 +22,10 @@ export function watchCommands(program: Command) {
         token: ctx.client.token,
         since: opts.since === undefined ? undefined : Number(opts.since),
         query: { projectId: opts.project },
-        onEvent: (e) => process.stdout.write(`${ctx.json ? JSON.stringify(e) : eventLine(e)}\n`),
+        onEvent: (e) => ctx.print(`${ctx.json ? JSON.stringify(e) : eventLine(e)}\n`),
         onResync: ({ oldestSeq, latestSeq }) =>
-          process.stderr.write(`maestro: events up to #${oldestSeq - 1} are no longer logged; continuing from #${latestSeq}\n`),
-        onStatus: (status) => process.stderr.write(status === 'connected' ? '' : 'maestro: connection lost, reconnecting…\n'),
+          ctx.warn(`maestro: events up to #${oldestSeq - 1} are no longer logged; continuing from #${latestSeq}\n`),
+        onStatus: (status) => ctx.warn(status === 'connected' ? '' : 'maestro: connection lost, reconnecting…\n'),
       });
       const stop = () => follow.stop();
       process.once('SIGINT', stop);
