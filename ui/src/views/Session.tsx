@@ -54,6 +54,9 @@ export function SessionView({ id }: { id: string }) {
         <p class="muted">No live terminal: this session was not launched by a runner.</p>
       ) : s.run.state === 'pending' ? (
         <p class="muted">Waiting for {s.host ?? 'the host'} to launch the agent…</p>
+      ) : s.run.state === 'lost' || (s.run.state === 'exited' && s.status === 'stopped') ? (
+        // A stop ends the terminal with the agent; a lost agent has none left (§15.4: 409 for both).
+        <p class="muted">No live terminal: the agent {s.run.state === 'lost' ? 'was lost' : 'was stopped'}.</p>
       ) : (
         // A new state (running → exited) opens the terminal afresh: an ended agent's last screen is kept (§15.4).
         <Terminal key={`${id}-${s.run.state}`} sessionId={id} alive={s.run.state === 'running'} />
