@@ -1,8 +1,11 @@
-// Writes: 16 concurrent clients alternating task creates and PATCHes (every answered write is on disk before its
-// answer), against a bare script that makes same-size files durable one at a time (write, fsync, rename, fsync dir).
+// Writes (issue: storage engine v2). Durable task creates and PATCHes over HTTP at 10 connections and at 1, against
+// a bare script that makes same-size files durable one at a time (write, fsync, rename, fsync dir); and the event
+// log's share of the commit path: the same mutations through the Db in this process with the file log and with a log
+// that keeps nothing.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { call, httpLoad, median, startChild, startMaestro } from '../lib/harness.mjs';
 
 export const name = 'writes';
@@ -15,26 +18,65 @@ export async function run({ root, quick, rounds, bench }) {
     const project = await call(server.url, 'POST', '/api/projects', { name: 'Bench' });
     const task = await call(server.url, 'POST', '/api/tasks', { projectId: project.id, title: 'Bench' });
     const seconds = quick ? 1.5 : 3;
-    const ours = [];
-    const creates = [];
-    const bare = [];
+    const m = { patch10: [], create10: [], patch1: [], floor: [] };
     for (let r = 0; r < rounds; r++) {
-      ours.push(await httpLoad(server.url, { path: `/api/tasks/${task.id}`, method: 'PATCH', connections: 16, seconds, next: (i) => ({ description: `step ${i}` }) }));
-      creates.push(await httpLoad(server.url, { path: '/api/tasks', method: 'POST', connections: 16, seconds, next: (i) => ({ projectId: project.id, title: `Task ${i}` }) }));
+      const patch = (connections) => httpLoad(server.url, { path: `/api/tasks/${task.id}`, method: 'PATCH', connections, seconds, next: (i) => ({ description: `step ${i}` }) });
+      m.patch10.push(await patch(10));
+      m.create10.push(await httpLoad(server.url, { path: '/api/tasks', method: 'POST', connections: 10, seconds, next: (i) => ({ projectId: project.id, title: `Task ${i}` }) }));
+      m.patch1.push(await patch(1));
       const floor = await startChild(join(bench, 'floor/durable-writes.mjs'), [join(dir, 'floor'), String(seconds), '700'], { ready: /([\d.]+) writes\/s/ });
-      bare.push(Number(floor.match[1]));
+      m.floor.push(Number(floor.match[1]));
       await floor.stop();
     }
-    const floorRate = median(bare);
-    const patch = median(ours.map((x) => x.rps));
-    const create = median(creates.map((x) => x.rps));
-    return [
-      { scenario: 'durable PATCH, 16 clients: writes/s', value: patch, floor: floorRate, unit: '/s' },
-      { scenario: 'durable PATCH, 16 clients: p99 latency', value: median(ours.map((x) => x.p99)), floor: 1000 / floorRate, unit: 'ms' },
-      { scenario: 'durable task create, 16 clients: writes/s', value: create, floor: floorRate, unit: '/s' },
+    const floorRate = median(m.floor);
+    const single = 1000 / floorRate;
+    const log = await logShare(root, dir, quick ? 1.5 : 3);
+    const rows = [
+      { scenario: 'durable PATCH, 10 connections: writes/s', value: median(m.patch10.map((x) => x.rps)), floor: floorRate, unit: '/s', target: '≥ 4×', check: (v, f) => v >= 4 * f },
+      { scenario: 'durable PATCH, 10 connections: p99', value: median(m.patch10.map((x) => x.p99)), floor: single, unit: 'ms', target: '≤ 4×', check: (v, f) => v <= 4 * f },
+      { scenario: 'durable create, 10 connections: writes/s', value: median(m.create10.map((x) => x.rps)), floor: floorRate, unit: '/s', target: '≥ 4×', check: (v, f) => v >= 4 * f },
+      { scenario: 'durable create, 10 connections: p99', value: median(m.create10.map((x) => x.p99)), floor: single, unit: 'ms', target: '≤ 4×', check: (v, f) => v <= 4 * f },
+      { scenario: 'durable PATCH, 1 connection: p50', value: median(m.patch1.map((x) => x.p50)), floor: single, unit: 'ms', target: '≤ 1.5×', check: (v, f) => v <= 1.5 * f },
+      { scenario: 'commit path with the event log vs without: mutations/s', value: log.with, floor: log.without, unit: '/s', target: '≥ 0.9×', check: (v, f) => v >= 0.9 * f },
     ];
+    return rows.map(({ check, ...row }) => ({ ...row, met: check(row.value, row.floor) }));
   } finally {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Mutations/s through the Db with 10 in flight, with the real event log and with one that keeps nothing. */
+async function logShare(root, dir, seconds) {
+  const lib = (path) => import(pathToFileURL(join(root, 'dist/lib', path)).href);
+  const [{ Db, dataDirStorage }, { EventHub }, { createLogger }] = await Promise.all([lib('db.js'), lib('events.js'), lib('log.js')]);
+  const nullLog = { latestSeq: 0, oldestSeq: 1, append: async () => {}, truncate: async () => {}, read: async () => [], prune() {}, close: async () => {} };
+  const rate = async (withLog) => {
+    const { storage, events } = dataDirStorage(mkdtempSync(join(dir, 'db-')));
+    const log = createLogger('error');
+    const db = await Db.open({ storage, events: withLog ? events : nullLog, hub: new EventHub(log), log });
+    const project = { id: 'proj_bench', name: 'x', workingDir: '', description: '', createdAt: 1, updatedAt: 1 };
+    let n = 0;
+    const deadline = performance.now() + seconds * 1000;
+    const worker = async () => {
+      while (performance.now() < deadline) {
+        await db.mutate((tx) => {
+          const p = { ...project, description: `step ${n++}`, updatedAt: tx.now };
+          tx.put('projects', p);
+          tx.emit('project:updated', p);
+        });
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 10 }, worker));
+    await events.close();
+    return n / ((performance.now() - t0) / 1000);
+  };
+  const withLog = [];
+  const without = [];
+  for (let r = 0; r < 3; r++) {
+    without.push(await rate(false));
+    withLog.push(await rate(true));
+  }
+  return { with: median(withLog), without: median(without) };
 }
