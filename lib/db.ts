@@ -140,7 +140,9 @@ export class Db {
   readonly #strayKeys = new Map<string, string[]>();
   readonly #listeners: ApplyListener[] = [];
   readonly #queue: Queued[] = [];
-  #draining = false;
+  /** The running drain of the queue, if any. */
+  #draining: Promise<void> | undefined;
+  #closed = false;
   /** Set once storage failed beyond repair: every later mutation is refused. */
   #broken: unknown;
   /** While a build runs: its own changes, then the changes of the earlier builds of its batch. */
@@ -198,14 +200,23 @@ export class Db {
    * result once its changes are durable, applied and broadcast. A `build` that throws changes nothing.
    */
   mutate<T>(build: (tx: Tx) => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new ApiError(500, 'INTERNAL_ERROR', 'The server is shutting down'));
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ build, resolve, reject });
       if (!this.#draining) {
-        this.#draining = true;
-        // Mutations requested in the same tick join the first batch too.
-        queueMicrotask(() => void this.#drain());
+        this.#draining = new Promise<void>((done) =>
+          // Mutations requested in the same tick join the first batch too.
+          queueMicrotask(() => void this.#drain().finally(done)),
+        );
       }
     });
+  }
+
+  /** Finishes the mutations already asked for, refuses later ones, and closes the event log. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#draining;
+    await this.events.close();
   }
 
   async #drain(): Promise<void> {
@@ -249,7 +260,7 @@ export class Db {
       this.#hub.publish(published);
       for (const { q, result } of built) q.resolve(result);
     }
-    this.#draining = false;
+    this.#draining = undefined;
   }
 
   #tx(own: Map<string, Change>, emitted: Emitted[]): Tx {

@@ -82,7 +82,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         for (const ws of wss.clients) ws.close(1001, 'Server shutting down');
         services.hub.clients.clear();
         wss.close();
-        Promise.all(services.onClose.map((stop) => stop()))
+        // In order: what stops last (the data store) may still be written to by what stops first.
+        services.onClose
+          .reduce<Promise<unknown>>((done, stop) => done.then(stop), Promise.resolve())
           .then(() => server.close((error) => (error ? reject(error) : resolve())))
           .catch(reject);
         // Keep-alive connections would hold close() open until they time out.

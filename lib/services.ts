@@ -90,6 +90,6 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     spawner: new Spawner(db, templates, config, log, tokens, hosts),
     tokens,
     hosts,
-    onClose: [() => hosts.close(), stopMessages, () => clearInterval(pruning), () => db.events.close(), () => claims.close()],
+    onClose: [() => hosts.close(), stopMessages, () => clearInterval(pruning), () => claims.close(), () => db.close()],
   };
 }

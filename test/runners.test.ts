@@ -180,6 +180,22 @@ describe('a runner launches agents in tmux and reports their lives', SLOW, async
     expect(again.body.completedAt).toBe(stopped.body.completedAt);
   });
 
+  it('a message wakes the agent: the notice is typed into its terminal and the message is delivered (§16.3)', async () => {
+    const res = await spawnTask('MODE:echo', { host: 'alpha' });
+    const id = res.body.sessionId;
+    await until(call, `${sessionPath(id)}/terminal`, (t) => typeof t?.text === 'string' && t.text.includes('READY'));
+    const sent = await call('POST', `${sessionPath(id)}/messages`, { message: 'Please rebase', metadata: { priority: 'high' } });
+    expect(sent.status).toBe(201);
+    const notice = `ECHO:[maestro] New message from user: run "maestro inbox"`;
+    await until(call, `${sessionPath(id)}/terminal`, (t) => typeof t?.text === 'string' && t.text.includes(notice));
+    const message = await until(call, `/api/messages/${sent.body.id}`, (m) => m?.status === 'delivered');
+    expect(message.deliveredAt).toBeGreaterThan(0);
+    // Low priority wakes nobody: it waits for the agent to read its inbox.
+    const quiet = await call('POST', `${sessionPath(id)}/messages`, { message: 'fyi', metadata: { priority: 'low' } });
+    expect((await call('GET', `/api/messages/${quiet.body.id}`)).body.status).toBe('pending');
+    await call('POST', `${sessionPath(id)}/stop`, {});
+  });
+
   it('a missing working directory fails the launch with a reason', async () => {
     const project = (await call('POST', '/api/projects', { name: 'Gone', workingDir: join(workingDir, 'missing') })).body;
     const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'x' })).body;
