@@ -489,8 +489,13 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await page.locator('.xterm-helper-textarea').focus();
     // The shell preset prints the prompt, then starts the shell: type once the prompt is on the screen.
     await page.locator('.xterm-rows').getByText('maestro session info', { exact: false }).waitFor({ timeout: 10_000 });
-    await page.keyboard.type('echo ui-$((6*7))\n');
-    await page.locator('.xterm-rows').getByText('ui-42', { exact: true }).waitFor({ timeout: 5000 });
+    // Keys typed while the shell is still starting can be lost with it: type again until the shell answers.
+    const answer = page.locator('.xterm-rows').getByText('ui-42', { exact: true }).first();
+    for (let attempt = 0; attempt < 3 && !(await answer.isVisible()); attempt++) {
+      await page.keyboard.type('echo ui-$((6*7))\n');
+      await answer.waitFor({ timeout: 4000 }).catch(() => {});
+    }
+    await answer.waitFor({ timeout: 1000 });
     await page.getByLabel('Input for the agent').fill('echo typed-$((20+3))');
     await page.getByRole('button', { name: 'Send input' }).click();
     await page.locator('.xterm-rows').getByText('typed-23', { exact: true }).waitFor({ timeout: 5000 });
