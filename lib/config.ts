@@ -1,6 +1,8 @@
 import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
+import { AGENT_PRESETS, isAgentPreset } from './agents.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { HOST_NAME_PATTERN } from './protocol.js';
 
 /** Server configuration, read from the environment only (contract §10). */
 export interface Config {
@@ -107,6 +109,14 @@ export function parseConfig(env: Env = process.env): Config {
   if (!/^\d+(\.\d+)?$/.test(retentionText)) {
     throw new ConfigError(`MAESTRO_EVENT_RETENTION_DAYS must be a non-negative number of days, got "${retentionText}"`);
   }
+  const hostName = text(env, 'MAESTRO_HOST_NAME');
+  if (hostName !== undefined && (!HOST_NAME_PATTERN.test(hostName) || hostName === '.' || hostName === '..')) {
+    throw new ConfigError(`MAESTRO_HOST_NAME must be 1–64 letters, digits, "_", "." or "-", got "${hostName}"`);
+  }
+  const agent = text(env, 'MAESTRO_AGENT');
+  if (agent !== undefined && !isAgentPreset(agent)) {
+    throw new ConfigError(`MAESTRO_AGENT must be one of ${AGENT_PRESETS.join(', ')}, got "${agent}"`);
+  }
   return {
     port: Number(portText),
     host,
@@ -133,7 +143,7 @@ export function parseConfig(env: Env = process.env): Config {
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean),
     localRunner: text(env, 'MAESTRO_LOCAL_RUNNER') !== '0',
-    hostName: text(env, 'MAESTRO_HOST_NAME'),
-    agent: text(env, 'MAESTRO_AGENT'),
+    hostName,
+    agent,
   };
 }

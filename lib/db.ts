@@ -4,6 +4,7 @@ import { createStorage, type Storage } from 'unstorage';
 import { ApiError } from './errors.js';
 import { type Emitted, type EventHub, type EventMap, type EventName, projectOf, type Published } from './events.js';
 import { isId } from './ids.js';
+import { HOST_NAME_PATTERN } from './protocol.js';
 import type { Logger } from './log.js';
 import { durableFsDriver, settleAll } from './storage/driver.js';
 import { type EventLog, FileEventLog } from './storage/log.js';
@@ -31,7 +32,6 @@ const idOf = (kind: Kind, entity: Collections[Kind]) =>
       : (entity as { id: string }).id;
 
 /** Host names (contract §15.1) may hold dots, unlike IDs. */
-export const HOST_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const safeKeyPart = (kind: Kind, part: string) =>
   kind === 'hosts' ? HOST_NAME_PATTERN.test(part) && part !== '.' && part !== '..' : isId(part);
 

@@ -9,6 +9,9 @@ const sessionId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,128}$/));
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 
 /** One agent session the runner still has: its tmux session exists (`running`), or its pane is dead (`exited`). */
+/** A runner's (host's) name (§15.1). */
+export const HOST_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
 export const RunnerSession = v.object({
   sessionId,
   state: v.picklist(['running', 'exited']),
@@ -21,7 +24,7 @@ export const RunnerSession = v.object({
 export const RunnerMessage = v.variant('type', [
   v.object({
     type: v.literal('hello'),
-    name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/)),
+    name: v.pipe(v.string(), v.regex(HOST_NAME_PATTERN)),
     hostname: v.string(),
     platform: v.string(),
     arch: v.string(),

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../lib/config.js';
 import WebSocket from 'ws';
 import { runToExit, type ServerProcess, startServerProcess, tempDir, testEnv } from './helpers.js';
 
@@ -29,6 +30,22 @@ async function createProject(base: string, name: string) {
   expect(res.status).toBe(201);
   return (await res.json()) as { id: string; name: string };
 }
+
+describe('configuration of runners and the event log', () => {
+  it.each([
+    ['MAESTRO_HOST_NAME', '../evil'],
+    ['MAESTRO_HOST_NAME', 'a'.repeat(65)],
+    ['MAESTRO_AGENT', 'robot'],
+    ['MAESTRO_EVENT_RETENTION_DAYS', 'forever'],
+  ])('%s=%s is refused with a message naming the variable', (name, value) => {
+    expect(() => parseConfig(testEnv({ [name]: value }))).toThrow(new RegExp(name));
+  });
+
+  it('takes valid values', () => {
+    const config = parseConfig(testEnv({ MAESTRO_HOST_NAME: 'build-box.1', MAESTRO_AGENT: 'codex', MAESTRO_EVENT_RETENTION_DAYS: '0.5' }));
+    expect([config.hostName, config.agent, config.eventRetentionDays]).toEqual(['build-box.1', 'codex', 0.5]);
+  });
+});
 
 describe('configuration errors', () => {
   it.each([

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { serverUrl } from './client.js';
-
-const HOST_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+import { HOST_NAME_PATTERN } from '../protocol.js';
 
 const version = () =>
   (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
