@@ -108,6 +108,7 @@ export function eventStream(c: Ctx) {
     const client: Subscriber = {
       filter,
       readyState: 1,
+      close: () => void stream.close(),
       send: (text, event) =>
         void stream.writeSSE(event ? { id: String(event.seq), event: event.type, data: text } : { event: 'resync', data: text }),
     };

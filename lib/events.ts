@@ -132,6 +132,8 @@ export interface Subscriber {
   sendMany?(events: Published[]): void;
   /** For `/ws-status`: the socket's state (1 = open). */
   readonly readyState: number;
+  /** Ends the connection (server shutdown); WebSockets are closed by the server itself. */
+  close?(): void;
 }
 
 const REPLAY_PAGE = 1000;

@@ -80,6 +80,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       (closing ??= new Promise<void>((resolve, reject) => {
         clearInterval(heartbeat);
         for (const ws of wss.clients) ws.close(1001, 'Server shutting down');
+        // SSE streams are plain responses that never end by themselves: end them, or close() waits for them.
+        for (const client of services.hub.clients) client.close?.();
         services.hub.clients.clear();
         wss.close();
         // In order: what stops last (the data store) may still be written to by what stops first.

@@ -173,6 +173,15 @@ describe('Server-Sent Events', () => {
     expect(frames.map((f) => [f.id, f.event, f.data.data.name])).toEqual([['2', 'project:created', 'B'], ['3', 'project:created', 'C']]);
   });
 
+  it('an open stream does not hold up the server shutting down', async () => {
+    const server = await startTestServer();
+    const res = await fetch(`${server.url}/api/events/stream`);
+    expect(res.status).toBe(200);
+    const closed = await Promise.race([server.close().then(() => 'closed'), new Promise((r) => setTimeout(r, 3000, 'still open'))]);
+    expect(closed).toBe('closed');
+    await res.body?.cancel().catch(() => {});
+  });
+
   it('sends a resync event when the log no longer holds what was asked for', async () => {
     const server = await startTestServer();
     const res = await fetch(`${server.url}/api/events/stream?since=50`);
