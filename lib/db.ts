@@ -154,8 +154,8 @@ export class Db {
   readonly #onFatal: (error: unknown) => void;
   /** The clock every mutation reads (`tx.now`); tests inject one to move time without sleeping. */
   readonly now: () => number;
-  /** Batch sizes seen so far (mutations per flush), for the benchmarks and the debug log. */
-  readonly batchSizes: number[] = [];
+  /** Flushes and the mutations they carried, for the benchmarks. */
+  readonly stats = { flushes: 0, mutations: 0, largestBatch: 0 };
 
   private constructor(options: DbOptions) {
     this.storage = options.storage;
@@ -255,7 +255,9 @@ export class Db {
         for (const { q } of built) q.reject(storageFailed(error));
         continue;
       }
-      this.batchSizes.push(built.length);
+      this.stats.flushes++;
+      this.stats.mutations += built.length;
+      this.stats.largestBatch = Math.max(this.stats.largestBatch, built.length);
       for (const { kind, id, entity } of batch.values()) this.#apply(kind, id, entity);
       this.#hub.publish(published);
       for (const { q, result } of built) q.resolve(result);

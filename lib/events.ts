@@ -1,6 +1,6 @@
 import { ApiError } from './errors.js';
 import type { Logger } from './log.js';
-import { type EventLog, type LoggedEvent, sessionsOf } from './storage/log.js';
+import { type EventLog, type LoggedEvent, SEGMENT_EVENTS, sessionsOf } from './storage/log.js';
 import type { Host, Message, Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
 
 /** What `session:spawn` carries (contract §6.7). */
@@ -136,7 +136,8 @@ export interface Subscriber {
   close?(): void;
 }
 
-const REPLAY_PAGE = 1000;
+/** Events read per step of a replay: a whole segment, so an old replay parses each segment file once. */
+const REPLAY_PAGE = SEGMENT_EVENTS;
 /** A client that lets this much pile up unread is cut off: it reconnects with `since` and catches up. */
 export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
@@ -205,7 +206,7 @@ export class EventHub {
   async subscribe(client: Subscriber, since?: number): Promise<void> {
     this.clients.add(client);
     if (since === undefined) return;
-    if (!this.#log || since < this.oldestSeq - 1 || since > this.#latest) {
+    if (!this.#holds(since)) {
       client.send(JSON.stringify({ type: 'resync', oldestSeq: this.oldestSeq, latestSeq: this.#latest }));
       return;
     }
@@ -214,7 +215,7 @@ export class EventHub {
     const upTo = this.#latest;
     try {
       for (let after = since; after < upTo; ) {
-        const page = await this.#log.read(after, REPLAY_PAGE, (e) => e.seq <= upTo);
+        const page = await this.#log!.read(after, REPLAY_PAGE, (e) => e.seq <= upTo);
         if (!page.length) break;
         for (const event of page) if (matches(client.filter, event)) client.send(event.line, event);
         after = page.at(-1)!.seq;
@@ -229,12 +230,17 @@ export class EventHub {
   async read(since: number | undefined, limit: number, filter: EventFilter) {
     const range = { oldestSeq: this.oldestSeq, latestSeq: this.#latest };
     const from = since ?? range.oldestSeq - 1;
-    if (!this.#log || from < range.oldestSeq - 1 || from > range.latestSeq) {
+    if (!this.#holds(from)) {
       throw new ApiError(410, 'EVENTS_EXPIRED', 'The event log no longer holds events after that seq: refetch the state', range);
     }
     const upTo = this.#latest;
-    const events = await this.#log.read(from, limit, (e) => e.seq <= upTo && matches(filter, e));
+    const events = await this.#log!.read(from, limit, (e) => e.seq <= upTo && matches(filter, e));
     return { events: events.map((e) => JSON.parse(e.line) as unknown), ...range };
+  }
+
+  /** Whether the log holds every event after `since` (older than its oldest or past its newest: it does not). */
+  #holds(since: number): boolean {
+    return this.#log !== undefined && since >= this.oldestSeq - 1 && since <= this.#latest;
   }
 
   unsubscribe(client: Subscriber): void {

@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/program.js';
-import { type Call, CLI_BIN, ROOT, startTestServer, tempDir } from './helpers.js';
+import { type Call, CLI_BIN, ROOT, startTestServer, tempDir, cliBaseEnv, unusedLoopbackUrl } from './helpers.js';
 
 /*
  * The `maestro` CLI against a real server on 127.0.0.1. Most tests run it in-process through `run()` (the same
@@ -19,18 +18,9 @@ const { call } = server;
 const empty = await startTestServer();
 const secured = await startTestServer({ MAESTRO_TOKEN: 'cli-secret' });
 
-/** A loopback URL where nothing listens: a port that was free a moment ago. */
-const deadUrl = await new Promise<string>((resolve) => {
-  const probe = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = probe.address() as { port: number };
-    probe.close(() => resolve(`http://127.0.0.1:${port}`));
-  });
-});
+const deadUrl = await unusedLoopbackUrl();
 
-// Nothing of the environment this suite runs in may leak into the CLI (it could run inside a Maestro session).
-const baseEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !k.startsWith('MAESTRO_') && !['DATA_DIR', 'SESSION_DIR', 'SKILLS_DIR', 'SERVER_URL'].includes(k)),
-) as Record<string, string>;
+const baseEnv = cliBaseEnv();
 
 interface Run {
   code: number;

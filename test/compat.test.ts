@@ -1,8 +1,7 @@
-import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { CLI_BIN, startTestServer } from './helpers.js';
+import { CLI_BIN, startTestServer, cliBaseEnv, unusedLoopbackUrl } from './helpers.js';
 
 /*
  * Compatibility with the original `maestro` CLI and its clients (contract §13.1–§13.3, §13.7, §15.7): the compiled
@@ -11,15 +10,8 @@ import { CLI_BIN, startTestServer } from './helpers.js';
 
 const server = await startTestServer();
 const { call } = server;
-const deadUrl = await new Promise<string>((resolve) => {
-  const probe = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = probe.address() as { port: number };
-    probe.close(() => resolve(`http://127.0.0.1:${port}`));
-  });
-});
-const baseEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !k.startsWith('MAESTRO_') && !['DATA_DIR', 'SESSION_DIR', 'SKILLS_DIR', 'SERVER_URL'].includes(k)),
-) as Record<string, string>;
+const deadUrl = await unusedLoopbackUrl();
+const baseEnv = cliBaseEnv();
 
 async function maestro(args: string[], env: Record<string, string> = {}) {
   const r = await execa(process.execPath, [CLI_BIN, ...args], {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
 import WebSocket from 'ws';
@@ -179,9 +180,14 @@ export interface ServerProcess {
 /** Starts the compiled server (`dist/lib/main.js`, or `bin`) as its own process and waits for its URL. */
 export function startServerProcess(env: Record<string, string>, bin = SERVER_BIN): Promise<ServerProcess> {
   const proc = spawn(process.execPath, [bin], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: 'pipe' });
+  onFileEnd(() => void (proc.exitCode === null && proc.kill('SIGKILL')));
+  return untilListening(proc, 'server');
+}
+
+/** Resolves once a server process logs its URL; rejects if it exits first. */
+export function untilListening(proc: ChildProcess, what: string): Promise<ServerProcess> {
   let out = '';
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  onFileEnd(() => void (proc.exitCode === null && proc.kill('SIGKILL')));
   return new Promise((resolveStart, reject) => {
     const onData = (chunk: Buffer) => {
       out += chunk;
@@ -190,9 +196,24 @@ export function startServerProcess(env: Record<string, string>, bin = SERVER_BIN
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
-    exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
+    exited.then((code) => reject(new Error(`${what} exited with ${code} before listening:\n${out}`)));
   });
 }
+
+/** A loopback URL where nothing listens: a port that was free a moment ago. */
+export const unusedLoopbackUrl = (): Promise<string> =>
+  new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(`http://127.0.0.1:${port}`));
+    });
+  });
+
+/** This process's environment without anything Maestro reads: the CLI under test must not see the suite's own. */
+export const cliBaseEnv = (): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('MAESTRO_') && !['DATA_DIR', 'SESSION_DIR', 'SKILLS_DIR', 'SERVER_URL'].includes(k)),
+  ) as Record<string, string>;
 
 /** Runs the compiled server until it exits by itself (bounded, killed after `ms`), with everything it printed. */
 export function runToExit(env: Record<string, string>, ms = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { onFileEnd, type ServerProcess, ROOT, tempDir, testEnv } from './helpers.js';
+import { onFileEnd, ROOT, type ServerProcess, tempDir, testEnv, untilListening } from './helpers.js';
 
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
@@ -13,8 +13,6 @@ const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
  */
 function startNpx(cwd: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
   const proc = spawn(npx, args, { cwd, env: { ...process.env, ...env }, stdio: 'pipe', detached: true });
-  let out = '';
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   onFileEnd(() => {
     try {
       process.kill(-proc.pid!, 'SIGKILL');
@@ -22,16 +20,7 @@ function startNpx(cwd: string, args: string[], env: Record<string, string>): Pro
       // already gone
     }
   });
-  return new Promise((resolveStart, reject) => {
-    const onData = (chunk: Buffer) => {
-      out += chunk;
-      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
-      if (url) resolveStart({ proc, url, output: () => out, exited });
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    exited.then((code) => reject(new Error(`npx ${args.join(' ')} exited with ${code} before listening:\n${out}`)));
-  });
+  return untilListening(proc, `npx ${args.join(' ')}`);
 }
 
 /**
