@@ -77,11 +77,7 @@ export class FileEventLog implements EventLog {
       .map(Number)
       .sort((a, b) => a - b);
     const newest = log.#segments.at(-1);
-    if (newest !== undefined) {
-      const lines = log.#readSegment(newest, true);
-      log.#latest = lines.at(-1)?.seq ?? newest - 1;
-      log.#tail = lines.slice(-TAIL_EVENTS);
-    }
+    if (newest !== undefined) log.#latest = log.#lastSeqOf(newest);
     return log;
   }
 
@@ -178,18 +174,31 @@ export class FileEventLog implements EventLog {
     return this.#file;
   }
 
-  /** Parses a segment; with `repair`, cuts off a torn or unparseable end so the next append starts a whole line. */
-  #readSegment(first: number, repair = false): LoggedEvent[] {
+  /**
+   * The last seq of the newest segment, read at startup without parsing the whole file. A torn last line (a crash
+   * mid-append) is cut off, so the next append starts a whole line; an unparseable whole line, which only damage
+   * from outside could leave, makes the segment be parsed line by line and cut at the first bad one.
+   */
+  #lastSeqOf(first: number): number {
     const path = join(this.dir, segmentName(first));
-    return parseSegment(readFileSync(path, 'utf8'), repair ? (bytes) => {
-      truncateSync(path, bytes);
+    const text = readFileSync(path, 'utf8');
+    const end = text.lastIndexOf('\n') + 1;
+    const cut = (chars: number) => {
+      truncateSync(path, Buffer.byteLength(text.slice(0, chars)));
       const fd = openSync(path, 'r+');
       try {
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
-    } : undefined);
+    };
+    if (end < text.length) cut(end);
+    if (end === 0) return first - 1;
+    try {
+      return parseLine(text.slice(text.lastIndexOf('\n', end - 2) + 1, end - 1)).seq;
+    } catch {
+      return parseSegment(text.slice(0, end), cut).at(-1)?.seq ?? first - 1;
+    }
   }
 
   async #readSegmentAsync(first: number): Promise<LoggedEvent[]> {
