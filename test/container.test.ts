@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './helpers.js';
@@ -38,6 +38,14 @@ afterEach(() => {
   for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 });
 
+function copyTree(from: string, to: string) {
+  try {
+    execFileSync('cp', ['-al', from, to], { stdio: 'ignore' });
+  } catch {
+    cpSync(from, to, { recursive: true, verbatimSymlinks: true });
+  }
+}
+
 /** A copy of the image's file system: /app with the compiled package, and an empty /data owned by the `node` user. */
 function imageRoot(stage: ReturnType<typeof finalStage>) {
   const root = tempDir('maestro-image-');
@@ -45,8 +53,9 @@ function imageRoot(stage: ReturnType<typeof finalStage>) {
   const app = join(root, stage.workdir);
   mkdirSync(app, { recursive: true });
   copyFileSync(join(ROOT, 'package.json'), join(app, 'package.json'));
-  symlinkSync(join(ROOT, 'dist'), join(app, 'dist'), 'dir');
-  symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'), 'dir');
+  // Copies, not symlinks: the container's user must not need to reach into the checkout, whose folders may be
+  // private to their owner. Hard links make the copy cheap where both sit on one filesystem.
+  for (const dir of ['dist', 'node_modules']) copyTree(join(ROOT, dir), join(app, dir));
   const data = join(root, stage.volume!.replace(/^\["?|"?\]$/g, ''));
   mkdirSync(data);
   if (asRoot) chownSync(data, UID, UID);
