@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { DIST_DIR } from './package-root.js';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Hono } from 'hono';
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The built dashboard: `dist/ui` beside the compiled `dist/lib`, or under `dist/` when running from source. */
-export const UI_DIR = basename(dirname(here)) === 'dist' ? join(here, '../ui') : join(here, '../dist/ui');
+/** The built dashboard, `dist/ui`, whether this module runs from source or compiled. */
+export const UI_DIR = join(DIST_DIR, 'ui');
 
 /**
  * Serves the dashboard (contract §19): `GET /` is its page, its files live under `/ui/`. A file that is not there falls

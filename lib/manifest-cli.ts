@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { DIST_DIR } from './package-root.js';
 import { execa } from 'execa';
 import { cleanEnv } from './runner/tmux.js';
 import type { Config } from './config.js';
@@ -11,9 +11,7 @@ import type { SpawnRequest } from './spawn.js';
 
 /** This package's own CLI, compiled: `dist/lib/cli/main.js` whether this file runs from source or from `dist/`. */
 export function bundledCliPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const root = resolve(here, here.endsWith(join('dist', 'lib')) ? '../..' : '..');
-  return join(root, 'dist', 'lib', 'cli', 'main.js');
+  return join(DIST_DIR, 'lib', 'cli', 'main.js');
 }
 
 /**

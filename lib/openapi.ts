@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { PACKAGE_INFO } from './package-root.js';
 import { type ConversionConfig, type JsonSchema, toJsonSchema } from '@valibot/to-json-schema';
 import type * as v from 'valibot';
 import { EVENT_DATA, NAMED_SCHEMAS } from './entities.js';
@@ -26,16 +26,7 @@ export interface RouteDoc {
   errors?: Record<number, string>;
 }
 
-// The package root is one level up from lib/ in the source tree, two from dist/lib/ when compiled.
-const pkg = ['../package.json', '../../package.json']
-  .map((path) => {
-    try {
-      return JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { name: string; version: string; description: string };
-    } catch {
-      return undefined;
-    }
-  })
-  .find((p) => p?.name === 'maestro-server')!;
+const pkg = PACKAGE_INFO;
 
 type Json = Record<string, any>;
 type Entry = v.GenericSchema & { type: string; wrapped?: v.GenericSchema; default?: unknown };

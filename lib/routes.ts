@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { CODE_ROOT } from './package-root.js';
 import type { Handler, Hono } from 'hono';
 import type { RouteDoc } from './openapi.js';
 
@@ -18,7 +19,7 @@ export interface RouteFile {
 }
 
 /** The `routes/` folder next to this module's folder: the source tree, the compiled package and an installed copy alike. */
-export const ROUTES_DIR = fileURLToPath(new URL('../routes', import.meta.url));
+export const ROUTES_DIR = join(CODE_ROOT, 'routes');
 
 /**
  * Finds every route file, named as in nitro: `routes/api/tasks/[id]/children.get.ts` is `GET /api/tasks/:id/children`,

@@ -1,6 +1,6 @@
 import { ConfigError, parseConfig } from './config.js';
 import { createLogger } from './log.js';
-import { readFileSync } from 'node:fs';
+import { PACKAGE_INFO } from './package-root.js';
 import { which } from './agents.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -64,14 +64,13 @@ async function startLocalRunner(config: Config, server: RunningServer, log: Logg
   const name = config.hostName ?? defaultHostName();
   const local = ['0.0.0.0', '::', '127.0.0.1', 'localhost', '::1'].includes(config.host);
   const host = local ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
-  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const runner = new Runner({
     serverUrl: `http://${host}:${server.port}`,
     token: config.token,
     name,
     tmuxSocket: process.env.MAESTRO_TMUX_SOCKET || undefined,
     localKey: server.services.hosts.localKey,
-    version,
+    version: PACKAGE_INFO.version,
     log: (message) => log.debug(`local runner: ${message}`),
     onFatal: (message) => log.error(`local runner: ${message}`),
   });

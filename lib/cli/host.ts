@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { PACKAGE_INFO } from '../package-root.js';
 import type { Command } from 'commander';
 import { serverUrl } from './client.js';
 import { HOST_NAME_PATTERN } from '../protocol.js';
 
-const version = () =>
-  (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** `maestro host` (contract §15.2): a runner in the foreground. */
 export function hostCommands(program: Command) {
@@ -27,7 +25,7 @@ export function hostCommands(program: Command) {
         token: env.MAESTRO_HOST_TOKEN || env.MAESTRO_TOKEN || undefined,
         name,
         tmuxSocket: env.MAESTRO_TMUX_SOCKET || undefined,
-        version: version(),
+        version: PACKAGE_INFO.version,
         log: (message) => process.stderr.write(`maestro host ${name}: ${message}\n`),
         onFatal: (message) => {
           process.stderr.write(`maestro: ${message}\n`);

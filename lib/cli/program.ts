@@ -1,5 +1,4 @@
 // The `maestro` CLI: a REST client of Maestro Server, plus `serve` and `manifest generate`.
-import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { attachCommands } from './attach.js';
 import { compatCommands } from './compat.js';
@@ -13,12 +12,9 @@ import { queueCommands } from './queue.js';
 import { sessionCommands } from './sessions.js';
 import { taskCommands } from './tasks.js';
 import { watchCommands } from './watch.js';
+import { PACKAGE_INFO } from '../package-root.js';
 
-// Compiled to dist/lib/cli/, the package root is three levels up; run from source (tests), two.
-const pkgUrl = [new URL('../../../package.json', import.meta.url), new URL('../../package.json', import.meta.url)].find(
-  (url) => existsSync(url) && (JSON.parse(readFileSync(url, 'utf8')) as { name?: string }).name === 'maestro-server',
-);
-const version = pkgUrl ? (JSON.parse(readFileSync(pkgUrl, 'utf8')) as { version: string }).version : '0.0.0';
+const { version } = PACKAGE_INFO;
 
 /**
  * Runs `maestro <argv>` and resolves to its exit code, without exiting: the bin passes its own process's

@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { arch, hostname, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { LIB_DIR } from '../package-root.js';
 import WebSocket from 'ws';
 import { availableAgents } from '../agents.js';
 import { decode, NAME_TAKEN, type RunnerMessage, ServerMessage } from '../protocol.js';
@@ -36,7 +36,7 @@ export const defaultHostName = () => hostname().toLowerCase().replace(/[^a-z0-9_
 
 /** The `maestro` CLI of this package, so that launched commands do not depend on `PATH`. */
 function maestroArgv(): string[] {
-  const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const cli = join(LIB_DIR, 'cli/main.js');
   return existsSync(cli) ? [process.execPath, cli] : ['maestro'];
 }
 
