@@ -1,8 +1,8 @@
 import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import { AGENT_PRESETS, isAgentPreset } from './agents.js';
+import { AGENT_PRESETS, isAgentPreset } from './domain/agents.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
-import { HOST_NAME_PATTERN } from './protocol.js';
+import { HOST_NAME_PATTERN } from './runner-protocol.js';
 
 /** Server configuration, read from the environment only (contract §10). */
 export interface Config {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // The `maestro-server` bin.
-import { runServer } from './run.js';
+import { runServer } from './start.js';
 
 await runServer();

@@ -1,21 +1,21 @@
 import type { Config } from './config.js';
-import { Db, dataDirStorage } from './db.js';
-import { EventHub } from './events.js';
-import { TaskGraph } from './graph.js';
+import { Db, dataDirStorage } from './storage/db.js';
+import { EventHub } from './domain/events.js';
+import { TaskGraph } from './domain/graph.js';
 import { HostManager } from './hosts/index.js';
 import type { Logger } from './log.js';
-import { ReadCache } from './reads.js';
-import { SkillStore } from './skills.js';
-import { Spawner } from './spawn.js';
-import { ClaimStore } from './stores/claims.js';
-import { repairLinks } from './stores/links.js';
-import { MessageStore, wakeNotice } from './stores/messages.js';
-import { ProjectStore } from './stores/projects.js';
-import { QueueStore } from './stores/queues.js';
-import { SessionStore } from './stores/sessions.js';
-import { TaskStore } from './stores/tasks.js';
-import { TemplateStore } from './stores/templates.js';
-import { TokenStore } from './tokens.js';
+import { ReadCache } from './http/response-cache.js';
+import { SkillStore } from './domain/skills.js';
+import { Spawner } from './domain/spawn.js';
+import { ClaimStore } from './domain/stores/claims.js';
+import { repairLinks } from './domain/stores/links.js';
+import { MessageStore, wakeNotice } from './domain/stores/messages.js';
+import { ProjectStore } from './domain/stores/projects.js';
+import { QueueStore } from './domain/stores/queues.js';
+import { SessionStore } from './domain/stores/sessions.js';
+import { TaskStore } from './domain/stores/tasks.js';
+import { TemplateStore } from './domain/stores/templates.js';
+import { TokenStore } from './domain/tokens.js';
 
 /** Everything a route handler may call, built once per server. */
 export interface Services {

@@ -1,6 +1,6 @@
-import type { Ctx } from '../lib/app.js';
-import { WsStatus } from '../lib/entities.js';
-import type { RouteDoc } from '../lib/openapi.js';
+import type { Ctx } from '../lib/http/app.js';
+import { WsStatus } from '../lib/domain/entities.js';
+import type { RouteDoc } from '../lib/http/openapi.js';
 
 const STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../lib/app.js';
+import { createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices } from '../lib/services.js';
 import { expectError } from './assertions.js';

@@ -5,10 +5,10 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
 import WebSocket from 'ws';
-import { createApp } from '../lib/app.js';
+import { createApp } from '../lib/http/app.js';
 import { type Config, parseConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import { type RunningServer, startServer } from '../lib/server.js';
+import { type RunningServer, startServer } from '../lib/http/server.js';
 import { createServices } from '../lib/services.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');

@@ -4,7 +4,7 @@ import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
-import { type AppEnv, createApp } from '../lib/app.js';
+import { type AppEnv, createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices, type Services } from '../lib/services.js';
 import { expectError } from './assertions.js';

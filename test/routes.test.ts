@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scanRoutes } from '../lib/routes.js';
+import { scanRoutes } from '../lib/http/route-table.js';
 import { inProcess, ROOT } from './helpers.js';
 
 /** The endpoint index of the contract (§3.0), plus the task graph's endpoints (§18.2). */

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
-import type { Session } from '../types.js';
+import type { Session } from '../domain/types.js';
 import { CliError } from './client.js';
 import { action } from './context.js';
 

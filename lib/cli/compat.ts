@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { type Session, TIMELINE_TYPES } from '../types.js';
+import { type Session, TIMELINE_TYPES } from '../domain/types.js';
 import * as f from './format.js';
 import { CliError } from './client.js';
 import { currentTaskId } from './tasks.js';

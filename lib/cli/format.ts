@@ -1,4 +1,4 @@
-import type { Message, Project, QueueItem, Session, TaskView, TimelineEntry } from '../types.js';
+import type { Message, Project, QueueItem, Session, TaskView, TimelineEntry } from '../domain/types.js';
 
 /** Human-readable output of the CLI. Plain text, one record per line, stable enough to grep. */
 

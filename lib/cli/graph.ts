@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { TaskView } from '../types.js';
+import type { TaskView } from '../domain/types.js';
 import { CliError } from './client.js';
 import { action, type Ctx } from './context.js';
 import * as f from './format.js';

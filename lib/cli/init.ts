@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { type AgentPreset, agentCommand, isAgentPreset, which } from '../agents.js';
-import type { Manifest } from '../manifest.js';
-import type { Template } from '../types.js';
+import { type AgentPreset, agentCommand, isAgentPreset, which } from '../domain/agents.js';
+import type { Manifest } from '../domain/manifest.js';
+import type { Template } from '../domain/types.js';
 import { CliError } from './client.js';
 import { action } from './context.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { resolveDataDir } from '../config.js';
-import { buildManifest, writeJsonFile } from '../manifest.js';
+import { buildManifest, writeJsonFile } from '../domain/manifest.js';
 import { ioOf } from './context.js';
 
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);

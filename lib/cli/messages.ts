@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { MESSAGE_TYPES, type Message, TASK_PRIORITIES } from '../types.js';
+import { MESSAGE_TYPES, type Message, TASK_PRIORITIES } from '../domain/types.js';
 import { CliError, EXIT } from './client.js';
 import { action, type Ctx } from './context.js';
 import * as f from './format.js';

@@ -57,7 +57,7 @@ MAESTRO_TOKEN, when set, is sent as a bearer token.`);
     .command('serve')
     .description('Start Maestro Server (configured by environment variables: PORT, HOST, DATA_DIR, …; see the README)')
     .action(async () => {
-      const { runServer } = await import('../run.js');
+      const { runServer } = await import('../start.js');
       await runServer(io.env);
     });
 

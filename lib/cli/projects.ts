@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Project } from '../types.js';
+import type { Project } from '../domain/types.js';
 import { action } from './context.js';
 import * as f from './format.js';
 

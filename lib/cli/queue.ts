@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { QueueItem } from '../types.js';
+import type { QueueItem } from '../domain/types.js';
 import { action } from './context.js';
 import * as f from './format.js';
 

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { ROLES, SESSION_STATUSES, STRATEGIES, type Session } from '../types.js';
+import { ROLES, SESSION_STATUSES, STRATEGIES, type Session } from '../domain/types.js';
 import { CliError, EXIT } from './client.js';
 import { action } from './context.js';
 import { hook } from './compat.js';

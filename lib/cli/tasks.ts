@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, type TaskView } from '../types.js';
+import { TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, type TaskView } from '../domain/types.js';
 import { action, type Ctx } from './context.js';
 import * as f from './format.js';
 import { graphCommands } from './graph.js';

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { WSContext, WSEvents } from 'hono/ws';
 import type { Config } from '../config.js';
-import type { Db, Tx } from '../db.js';
+import type { Db, Tx } from '../storage/db.js';
 import { ApiError, sessionNotFound, validationError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
-import { decode, NAME_TAKEN, RunnerMessage, type ServerMessage } from '../protocol.js';
-import type { TokenStore } from '../tokens.js';
-import { FINAL_SESSION_STATUSES, type Host, type HostRecord, type Session, type SessionRun, type TimelineEntry } from '../types.js';
+import { decode, NAME_TAKEN, RunnerMessage, type ServerMessage } from '../runner-protocol.js';
+import type { TokenStore } from '../domain/tokens.js';
+import { FINAL_SESSION_STATUSES, type Host, type HostRecord, type Session, type SessionRun, type TimelineEntry } from '../domain/types.js';
 
 const REPLY_TIMEOUT_MS = 10_000;
 export const MAX_INPUT_BYTES = 64 * 1024;

@@ -5,8 +5,8 @@ import { arch, hostname, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LIB_DIR } from '../package-root.js';
 import WebSocket from 'ws';
-import { availableAgents } from '../agents.js';
-import { decode, NAME_TAKEN, type RunnerMessage, ServerMessage } from '../protocol.js';
+import { availableAgents } from '../domain/agents.js';
+import { decode, NAME_TAKEN, type RunnerMessage, ServerMessage } from '../runner-protocol.js';
 import { type PaneState, Tmux, tmuxName } from './tmux.js';
 
 export interface RunnerOptions {

@@ -1,5 +1,5 @@
-import type { Ctx } from '../../lib/app.js';
-import { asyncApiDocument, type RouteDoc } from '../../lib/openapi.js';
+import type { Ctx } from '../../lib/http/app.js';
+import { asyncApiDocument, type RouteDoc } from '../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'The live events: envelope and each event\'s data (AsyncAPI 3.0, JSON Schema payloads)',

@@ -1,6 +1,6 @@
-import type { Ctx } from '../../lib/app.js';
-import { DOCS_PAGE } from '../../lib/docs-page.js';
-import type { RouteDoc } from '../../lib/openapi.js';
+import type { Ctx } from '../../lib/http/app.js';
+import { DOCS_PAGE } from '../../lib/http/docs-page.js';
+import type { RouteDoc } from '../../lib/http/openapi.js';
 
 export const describe: RouteDoc = { summary: 'A page that renders /api/openapi.json (HTML; needs no token itself)', tag: 'meta' };
 export default (c: Ctx) => c.html(DOCS_PAGE);

@@ -1,9 +1,9 @@
-import type { Ctx } from '../../../lib/app.js';
-import { listResponse } from '../../../lib/paging.js';
-import { ProjectQuery } from '../../../lib/schemas.js';
-import { query } from '../../../lib/validation.js';
-import { Project } from '../../../lib/entities.js';
-import type { RouteDoc } from '../../../lib/openapi.js';
+import type { Ctx } from '../../../lib/http/app.js';
+import { listResponse } from '../../../lib/http/paging.js';
+import { ProjectQuery } from '../../../lib/domain/requests.js';
+import { query } from '../../../lib/http/input.js';
+import { Project } from '../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = { summary: 'List projects', query: ProjectQuery, response: [Project] };
 export default (c: Ctx) => listResponse(c, () => c.var.services.projects.list(), query(c, ProjectQuery), (p) => p.createdAt);

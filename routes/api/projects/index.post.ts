@@ -1,8 +1,8 @@
-import type { Ctx } from '../../../lib/app.js';
-import { CreateProject } from '../../../lib/schemas.js';
-import { body } from '../../../lib/validation.js';
-import { Project } from '../../../lib/entities.js';
-import type { RouteDoc } from '../../../lib/openapi.js';
+import type { Ctx } from '../../../lib/http/app.js';
+import { CreateProject } from '../../../lib/domain/requests.js';
+import { body } from '../../../lib/http/input.js';
+import { Project } from '../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = { summary: 'Create a project', body: CreateProject, response: Project, status: 201 };
 export default async (c: Ctx) => c.json(await c.var.services.projects.create(await body(c, CreateProject)), 201);

@@ -1,8 +1,8 @@
-import type { Ctx } from '../../../lib/app.js';
-import { CreateSession } from '../../../lib/schemas.js';
-import { readBody, parseInput } from '../../../lib/validation.js';
-import { Session } from '../../../lib/entities.js';
-import type { RouteDoc } from '../../../lib/openapi.js';
+import type { Ctx } from '../../../lib/http/app.js';
+import { CreateSession } from '../../../lib/domain/requests.js';
+import { readBody, parseInput } from '../../../lib/http/input.js';
+import { Session } from '../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Create a session by hand (no manifest, no terminal)',

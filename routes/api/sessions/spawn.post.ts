@@ -1,8 +1,8 @@
-import type { Ctx } from '../../../lib/app.js';
-import { parseSpawnRequest } from '../../../lib/spawn.js';
-import { readBody } from '../../../lib/validation.js';
-import { SpawnRequest, SpawnResult } from '../../../lib/entities.js';
-import type { RouteDoc } from '../../../lib/openapi.js';
+import type { Ctx } from '../../../lib/http/app.js';
+import { parseSpawnRequest } from '../../../lib/domain/spawn.js';
+import { readBody } from '../../../lib/http/input.js';
+import { SpawnRequest, SpawnResult } from '../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Spawn an agent session for tasks: its manifest is written and its terminal requested',

@@ -1,6 +1,6 @@
-import type { Ctx } from '../../../lib/app.js';
-import { Template } from '../../../lib/entities.js';
-import type { RouteDoc } from '../../../lib/openapi.js';
+import type { Ctx } from '../../../lib/http/app.js';
+import { Template } from '../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = { summary: 'List templates', response: [Template] };
 export default (c: Ctx) => c.json(c.var.services.templates.list());

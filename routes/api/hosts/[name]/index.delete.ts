@@ -1,6 +1,6 @@
 import * as v from 'valibot';
-import type { Ctx } from '../../../../lib/app.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Forget an offline runner (refused while it is online or has sessions that are not final)',

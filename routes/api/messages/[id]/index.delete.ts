@@ -1,7 +1,7 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { callerSession } from '../../../../lib/caller.js';
-import { Deleted } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { callerSession } from '../../../../lib/http/caller.js';
+import { Deleted } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Delete a message (its receiver, its sender, or a person)',

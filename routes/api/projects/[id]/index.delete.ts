@@ -1,6 +1,6 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { Deleted } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { Deleted } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Delete a project (refused while tasks or sessions reference it)',

@@ -1,8 +1,8 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { UpdateProject } from '../../../../lib/schemas.js';
-import { body } from '../../../../lib/validation.js';
-import { Project } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { UpdateProject } from '../../../../lib/domain/requests.js';
+import { body } from '../../../../lib/http/input.js';
+import { Project } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Update a project\'s name, workingDir or description',

@@ -1,9 +1,9 @@
 import * as v from 'valibot';
-import type { Ctx } from '../../../../lib/app.js';
-import { callerSession } from '../../../../lib/caller.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
-import { SessionInput } from '../../../../lib/schemas.js';
-import { body } from '../../../../lib/validation.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { callerSession } from '../../../../lib/http/caller.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
+import { SessionInput } from '../../../../lib/domain/requests.js';
+import { body } from '../../../../lib/http/input.js';
 
 export const describe: RouteDoc = {
   summary: "Type into the agent's terminal (a bracketed paste, then Enter as a separate key)",

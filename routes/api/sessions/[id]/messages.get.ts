@@ -1,9 +1,9 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { callerSession } from '../../../../lib/caller.js';
-import { MessageQuery } from '../../../../lib/schemas.js';
-import { query } from '../../../../lib/validation.js';
-import { Message } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { callerSession } from '../../../../lib/http/caller.js';
+import { MessageQuery } from '../../../../lib/domain/requests.js';
+import { query } from '../../../../lib/http/input.js';
+import { Message } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: "A session's inbox or sent box, oldest first",

@@ -1,10 +1,10 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { callerSession } from '../../../../lib/caller.js';
-import { withRetryAfter } from '../../../../lib/rate-limit.js';
-import { readBody } from '../../../../lib/validation.js';
-import { Message } from '../../../../lib/entities.js';
-import { SendMessage } from '../../../../lib/schemas.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { callerSession } from '../../../../lib/http/caller.js';
+import { withRetryAfter } from '../../../../lib/http/retry-after.js';
+import { readBody } from '../../../../lib/http/input.js';
+import { Message } from '../../../../lib/domain/entities.js';
+import { SendMessage } from '../../../../lib/domain/requests.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Send a message to a session',

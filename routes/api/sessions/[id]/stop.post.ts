@@ -1,9 +1,9 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { callerSession } from '../../../../lib/caller.js';
-import { Session } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
-import { SessionStop } from '../../../../lib/schemas.js';
-import { body } from '../../../../lib/validation.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { callerSession } from '../../../../lib/http/caller.js';
+import { Session } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
+import { SessionStop } from '../../../../lib/domain/requests.js';
+import { body } from '../../../../lib/http/input.js';
 
 export const describe: RouteDoc = {
   summary: 'Stop a session (its runner ends the agent\'s terminal)',

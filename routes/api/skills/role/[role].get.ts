@@ -1,8 +1,8 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { roleParam } from '../../../../lib/schemas.js';
-import { parseInput } from '../../../../lib/validation.js';
-import { SkillSummary } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { roleParam } from '../../../../lib/domain/requests.js';
+import { parseInput } from '../../../../lib/http/input.js';
+import { SkillSummary } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = { summary: 'The skills a role loads', response: [SkillSummary] };
 export default async (c: Ctx) => c.json(await c.var.services.skills.forRole(parseInput(roleParam, c.req.param('role'))));

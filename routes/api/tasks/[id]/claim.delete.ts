@@ -1,7 +1,7 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { callerSession } from '../../../../lib/caller.js';
-import { Task } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { callerSession } from '../../../../lib/http/caller.js';
+import { Task } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Release a claim (the holder or a person)',

@@ -1,6 +1,6 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { Task } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { Task } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = { summary: 'Get a task', response: Task, errors: { 404: 'TASK_NOT_FOUND' } };
 export default (c: Ctx) => c.var.services.reads.respond(c, () => ({ value: c.var.services.tasks.view(c.req.param('id')!) }));

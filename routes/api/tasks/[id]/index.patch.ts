@@ -1,9 +1,9 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { callerSession } from '../../../../lib/caller.js';
-import { UpdateTask } from '../../../../lib/schemas.js';
-import { body } from '../../../../lib/validation.js';
-import { Task } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { callerSession } from '../../../../lib/http/caller.js';
+import { UpdateTask } from '../../../../lib/domain/requests.js';
+import { body } from '../../../../lib/http/input.js';
+import { Task } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Update a task (with updateSource "session" only sessionStatus applies)',

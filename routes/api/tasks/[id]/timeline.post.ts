@@ -1,8 +1,8 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { TaskTimelinePost } from '../../../../lib/schemas.js';
-import { body } from '../../../../lib/validation.js';
-import { TaskTimelineResult } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { TaskTimelinePost } from '../../../../lib/domain/requests.js';
+import { body } from '../../../../lib/http/input.js';
+import { TaskTimelineResult } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Write to a session\'s timeline on behalf of a task',

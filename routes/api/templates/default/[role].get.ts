@@ -1,9 +1,9 @@
-import type { Ctx } from '../../../../lib/app.js';
-import { DEFAULT_TEMPLATES } from '../../../../lib/prompts.js';
-import { roleParam } from '../../../../lib/schemas.js';
-import { parseInput } from '../../../../lib/validation.js';
-import { DefaultTemplate } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { DEFAULT_TEMPLATES } from '../../../../lib/domain/prompts.js';
+import { roleParam } from '../../../../lib/domain/requests.js';
+import { parseInput } from '../../../../lib/http/input.js';
+import { DefaultTemplate } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = { summary: 'The built-in template content of a role', response: DefaultTemplate };
 export default (c: Ctx) => {

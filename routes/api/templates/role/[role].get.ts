@@ -1,9 +1,9 @@
-import type { Ctx } from '../../../../lib/app.js';
+import type { Ctx } from '../../../../lib/http/app.js';
 import { notFound } from '../../../../lib/errors.js';
-import { roleParam } from '../../../../lib/schemas.js';
-import { parseInput } from '../../../../lib/validation.js';
-import { Template } from '../../../../lib/entities.js';
-import type { RouteDoc } from '../../../../lib/openapi.js';
+import { roleParam } from '../../../../lib/domain/requests.js';
+import { parseInput } from '../../../../lib/http/input.js';
+import { Template } from '../../../../lib/domain/entities.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'The template a role uses',

@@ -1,0 +1,141 @@
+import type { Db } from '../storage/db.js';
+import { blockedBy, type Task, type TaskClaim, type TaskPriority } from './types.js';
+
+const RANKS: readonly TaskPriority[] = ['high', 'medium', 'low'];
+
+/** Unknown priorities (legacy files) rank as `medium`. */
+const rankOf = (priority: TaskPriority) => (RANKS.includes(priority) ? RANKS.indexOf(priority) : 1);
+
+interface Entry {
+  createdAt: number;
+  id: string;
+}
+const compare = (a: Entry, b: Entry) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Entries kept in `next` order (oldest `createdAt`, then smallest ID); binary search on insert and delete. */
+class SortedEntries {
+  readonly items: Entry[] = [];
+  #at(entry: Entry): number {
+    let [lo, hi] = [0, this.items.length];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compare(this.items[mid]!, entry) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+  add(entry: Entry) {
+    this.items.splice(this.#at(entry), 0, entry);
+  }
+  delete(entry: Entry) {
+    const i = this.#at(entry);
+    if (this.items[i]?.id === entry.id) this.items.splice(i, 1);
+  }
+}
+
+/** Whether a task is ready (contract §18.1): `todo`, no open dependency, no claim. */
+export const isReady = (task: Task, lookup: (id: string) => Task | undefined) =>
+  task.status === 'todo' && task.claim === undefined && blockedBy(task, lookup).length === 0;
+
+/**
+ * Derived, in-memory indexes of the task graph, kept up to date by `db.onApply` (never stored): who depends on a
+ * task, each project's ready tasks in `next` order, and the live claims by session. They reflect committed state;
+ * code inside a mutation uses them to find candidates and checks each one through the transaction.
+ */
+export class TaskGraph {
+  readonly #dependents = new Map<string, Set<string>>();
+  /** Per project, one sorted list per priority, high first. */
+  readonly #ready = new Map<string, SortedEntries[]>();
+  /** Where each ready task sits in `#ready`, to take it out again when its priority or readiness changes. */
+  readonly #readyAt = new Map<string, { projectId: string; rank: number; entry: Entry }>();
+  readonly #claims = new Map<string, TaskClaim>();
+  readonly #claimsBySession = new Map<string, Set<string>>();
+
+  constructor(private readonly db: Db) {
+    for (const task of db.all('tasks')) this.#edges(undefined, task);
+    for (const task of db.all('tasks')) {
+      this.#claim(undefined, task);
+      this.#refresh(task.id);
+    }
+    db.onApply((kind, before, after) => {
+      if (kind === 'tasks') this.#onTask(before as Task | undefined, after as Task | null);
+    });
+  }
+
+  /** IDs of the tasks that list `id` among their dependencies. */
+  dependents(id: string): ReadonlySet<string> {
+    return this.#dependents.get(id) ?? new Set();
+  }
+
+  /** A project's ready task IDs in `next` order: highest priority, oldest `createdAt`, smallest ID. */
+  *readyIds(projectId: string): Generator<string> {
+    for (const list of this.#ready.get(projectId) ?? []) for (const { id } of list.items) yield id;
+  }
+
+  /** Every claim, by task ID. */
+  claims(): ReadonlyMap<string, TaskClaim> {
+    return this.#claims;
+  }
+
+  /** IDs of the tasks `sessionId` holds a claim on. */
+  claimsOf(sessionId: string): string[] {
+    return [...(this.#claimsBySession.get(sessionId) ?? [])];
+  }
+
+  #onTask(before: Task | undefined, after: Task | null) {
+    const id = (after ?? before)!.id;
+    this.#edges(before, after);
+    this.#claim(before, after);
+    this.#refresh(id);
+    // A blocker that completes, reopens, appears or goes away changes its dependents' readiness.
+    if (!before || !after || before.status !== after.status) for (const d of this.dependents(id)) this.#refresh(d);
+  }
+
+  #edges(before: Task | undefined, after: Task | null) {
+    const id = (after ?? before)!.id;
+    for (const dep of before?.dependencies ?? []) {
+      const set = this.#dependents.get(dep);
+      set?.delete(id);
+      if (set?.size === 0) this.#dependents.delete(dep);
+    }
+    for (const dep of after?.dependencies ?? []) {
+      let set = this.#dependents.get(dep);
+      if (!set) this.#dependents.set(dep, (set = new Set()));
+      set.add(id);
+    }
+  }
+
+  #claim(before: Task | undefined, after: Task | null) {
+    const id = (after ?? before)!.id;
+    if (before?.claim) {
+      this.#claims.delete(id);
+      const set = this.#claimsBySession.get(before.claim.sessionId);
+      set?.delete(id);
+      if (set?.size === 0) this.#claimsBySession.delete(before.claim.sessionId);
+    }
+    if (after?.claim) {
+      this.#claims.set(id, after.claim);
+      let set = this.#claimsBySession.get(after.claim.sessionId);
+      if (!set) this.#claimsBySession.set(after.claim.sessionId, (set = new Set()));
+      set.add(id);
+    }
+  }
+
+  /** Puts a task into, or takes it out of, its project's ready list, from the committed state. */
+  #refresh(id: string) {
+    const task = this.db.get('tasks', id);
+    const ready = task !== undefined && isReady(task, (dep) => this.db.get('tasks', dep));
+    const held = this.#readyAt.get(id);
+    const rank = task ? rankOf(task.priority) : 0;
+    if (held && (!ready || held.projectId !== task.projectId || held.rank !== rank || held.entry.createdAt !== task.createdAt)) {
+      this.#ready.get(held.projectId)?.[held.rank]?.delete(held.entry);
+      this.#readyAt.delete(id);
+    } else if (held) return;
+    if (!ready) return;
+    let lists = this.#ready.get(task.projectId);
+    if (!lists) this.#ready.set(task.projectId, (lists = RANKS.map(() => new SortedEntries())));
+    const entry = { createdAt: task.createdAt, id };
+    lists[rank]!.add(entry);
+    this.#readyAt.set(id, { projectId: task.projectId, rank, entry });
+  }
+}

@@ -1,0 +1,337 @@
+import type { Db, Tx } from '../../storage/db.js';
+import { ApiError, notFound, sessionNotFound, validationError } from '../../errors.js';
+import { newId } from '../../ids.js';
+import type { Logger } from '../../log.js';
+import { type MessageQueryInput, SendMessage } from '../requests.js';
+import type { Message, MessageStatus, Session } from '../types.js';
+import { parseInput } from '../../http/input.js';
+
+const ENDED = new Set(['completed', 'failed', 'stopped']);
+/** Statuses a message can still leave: it may be delivered, read, expire or fail. */
+const LIVE = new Set<MessageStatus>(['pending', 'delivered']);
+export const FAIL_REASON = 'receiver ended before delivery';
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const NOTIFY_EVERY_MS = 30_000;
+const SWEEP_EVERY_MS = 250;
+const RETAIN_EVERY_MS = 3_600_000;
+
+/**
+ * Types the wake-up notice into a runner-managed receiver's terminal (§16.3). Set by the runner hub; resolves true
+ * when the notice was typed (the message then becomes `delivered`), false when the receiver has no running agent.
+ */
+export type Notify = (sessionId: string, message: Message) => boolean | Promise<boolean>;
+
+/** The one-line notice a runner types into a receiver's terminal (§16.3). */
+export const wakeNotice = (m: Message) => `[maestro] New message from ${m.from}: run "maestro inbox"`;
+
+export interface MessageOptions {
+  /** Messages a session may send per rolling minute; 0 = unlimited. */
+  rate: number;
+  retentionDays: number;
+}
+
+const byAge = (a: Message, b: Message) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const roleOf = (s: Session) => (s.metadata?.role === 'orchestrator' ? 'orchestrator' : 'worker');
+/** §16.2 rule 5: an orchestrator may message anyone; a worker an orchestrator or a worker of its own project. */
+const mayMessage = (from: Session, to: Session) =>
+  roleOf(from) === 'orchestrator' || roleOf(to) === 'orchestrator' || from.projectId === to.projectId;
+
+class IdSets {
+  readonly #map = new Map<string, Set<string>>();
+  add(key: string, id: string) {
+    const set = this.#map.get(key) ?? new Set();
+    this.#map.set(key, set.add(id));
+  }
+  delete(key: string, id: string) {
+    const set = this.#map.get(key);
+    set?.delete(id);
+    if (set?.size === 0) this.#map.delete(key);
+  }
+  get(key: string): string[] {
+    return [...(this.#map.get(key) ?? [])];
+  }
+  keys() {
+    return [...this.#map.keys()];
+  }
+}
+
+/**
+ * Messages between sessions (contract §16): sending with its rules, delivery, acknowledgement, expiry, failure when
+ * the receiver ends, retention. Files live under `messages/by-receiver/<to>/`; the by-sender index is in memory.
+ */
+export class MessageStore {
+  readonly #byReceiver = new IdSets();
+  readonly #bySender = new IdSets();
+  /** Accepted sends per session within the last minute, for the rate limit (recorded as they are accepted). */
+  readonly #recent = new Map<string, number[]>();
+  readonly #expiring = new Map<string, number>();
+  readonly #notifiedAt = new Map<string, number>();
+  #sweeping: Promise<number> | undefined;
+  /** The wake-up hook (§16.3), set by whoever can type into agents' terminals; unset = no wake-up. */
+  notify: Notify | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly options: MessageOptions,
+    private readonly log: Logger,
+  ) {
+    const since = db.now() - MINUTE;
+    for (const m of [...db.all('messages')].sort(byAge)) {
+      this.#index(undefined, m);
+      if (m.from !== 'user' && m.createdAt > since) this.#recent.set(m.from, [...(this.#recent.get(m.from) ?? []), m.createdAt]);
+    }
+    db.onApply((kind, before, after) => {
+      if (kind === 'messages') this.#index(before as Message | undefined, after as Message | null);
+      else if (kind === 'sessions') this.#sessionChanged(before as Session | undefined, after as Session | null);
+    });
+  }
+
+  /** Repairs what a crash between a session's end and its follow-up left, applies retention, starts the timers. */
+  async start(): Promise<() => void> {
+    for (const receiverId of this.#byReceiver.keys()) {
+      const session = this.db.get('sessions', receiverId);
+      if (!session) await this.#receiverEnded(receiverId, true);
+      else if (ENDED.has(session.status)) await this.#receiverEnded(receiverId, false);
+    }
+    await this.retain();
+    const sweep = setInterval(() => void this.sweep().catch((e) => this.log.error('message expiry failed', e)), SWEEP_EVERY_MS);
+    const retain = setInterval(() => void this.retain().catch((e) => this.log.error('message retention failed', e)), RETAIN_EVERY_MS);
+    sweep.unref();
+    retain.unref();
+    return () => {
+      clearInterval(sweep);
+      clearInterval(retain);
+    };
+  }
+
+  get(id: string): Message {
+    const message = this.db.get('messages', id);
+    if (!message) throw notFound('Message not found', { messageId: id });
+    return message;
+  }
+
+  /** `POST /api/sessions/:id/messages`: every rule of §16.2 in its order; `from` null = a person. */
+  async send(receiverId: string, input: unknown, from: string | null): Promise<Message> {
+    const message = await this.db.mutate((tx) => {
+      const receiver = tx.get('sessions', receiverId);
+      if (!receiver) throw sessionNotFound(receiverId);
+      const body = parseInput(SendMessage, input);
+      const replyTo = body.metadata.replyTo;
+      if (replyTo !== undefined) {
+        const original = tx.get('messages', replyTo);
+        if (!original) throw notFound('Message not found', { messageId: replyTo });
+        if ([original.from, original.to].sort().join() !== [from ?? 'user', receiverId].sort().join()) {
+          throw validationError('metadata.replyTo must name a message between the same sender and receiver', { messageId: replyTo });
+        }
+      }
+      const sender = from === null ? undefined : tx.get('sessions', from);
+      if (from !== null && !sender) throw sessionNotFound(from);
+      if (from === receiverId) throw validationError('A session cannot send a message to itself', { sessionId: from });
+      for (const s of [sender, receiver]) {
+        if (s && ENDED.has(s.status)) {
+          throw new ApiError(400, 'SESSION_NOT_ACTIVE', `Session ${s.id} has ended (${s.status})`, { sessionId: s.id, status: s.status });
+        }
+      }
+      if (sender && !mayMessage(sender, receiver)) {
+        throw new ApiError(403, 'FORBIDDEN', 'A worker may message only an orchestrator or a worker of its own project', {
+          from: sender.id, to: receiver.id,
+        });
+      }
+      const recent = sender ? this.#checkRate(sender.id, tx.now) : undefined;
+      const message: Message = {
+        id: newId('msg', tx.now),
+        from: from ?? 'user',
+        to: receiverId,
+        projectId: receiver.projectId,
+        message: body.message,
+        status: 'pending',
+        createdAt: tx.now,
+        deliveredAt: null,
+        readAt: null,
+        expiresAt: body.expiresInMs === undefined ? null : tx.now + body.expiresInMs,
+        metadata: body.metadata,
+      };
+      tx.put('messages', message);
+      tx.emit('message:created', message);
+      if (sender) tx.emit('session:message_sent', { sessionId: sender.id, message });
+      tx.emit('session:message_received', { sessionId: receiverId, message });
+      recent?.push(tx.now);
+      return message;
+    });
+    this.#wake(message);
+    return message;
+  }
+
+  /**
+   * `GET /api/sessions/:id/messages`, oldest first. The receiver reading its own inbox takes delivery of every
+   * `pending` message it is shown (§16.3); any other reader sees the messages as they are.
+   */
+  async list(sessionId: string, query: MessageQueryInput, caller: string | null): Promise<Message[]> {
+    if (!this.db.get('sessions', sessionId)) throw sessionNotFound(sessionId);
+    const select = (get: (id: string) => Message | undefined) => {
+      const ids = query.box === 'sent' ? this.#bySender.get(sessionId) : this.#byReceiver.get(sessionId);
+      const found = ids
+        .map(get)
+        .filter((m): m is Message => !!m && (!query.status || query.status.includes(m.status)) && (query.since === undefined || m.createdAt > query.since))
+        .sort(byAge);
+      return query.limit === undefined ? found : found.slice(0, query.limit);
+    };
+    const found = select((id) => this.db.get('messages', id));
+    if (caller !== sessionId || query.box !== 'inbox' || !found.some((m) => m.status === 'pending')) return found;
+    return this.db.mutate((tx) => {
+      if (!tx.get('sessions', sessionId)) throw sessionNotFound(sessionId);
+      return select((id) => tx.get('messages', id)).map((m) => (m.status === 'pending' ? this.#deliver(tx, m) : m));
+    });
+  }
+
+  /** `PATCH /api/messages/:id`: `pending`→`delivered`, `pending`/`delivered`→`read`, by the receiver or a person. */
+  update(id: string, status: 'delivered' | 'read', caller: string | null): Promise<Message> {
+    return this.db.mutate((tx) => {
+      const m = tx.get('messages', id);
+      if (!m) throw notFound('Message not found', { messageId: id });
+      if (caller !== null && caller !== m.to) {
+        throw new ApiError(403, 'FORBIDDEN', 'Only the receiver can mark a message delivered or read', { messageId: id, sessionId: caller });
+      }
+      if (m.status === status) return m;
+      if (status === 'delivered' && m.status === 'pending') return this.#deliver(tx, m);
+      if (status === 'read' && LIVE.has(m.status)) {
+        const read: Message = { ...m, status: 'read', readAt: tx.now, deliveredAt: m.deliveredAt ?? tx.now };
+        tx.put('messages', read);
+        tx.emit('message:read', read);
+        return read;
+      }
+      throw validationError(`A message that is ${m.status} cannot become ${status}`, { messageId: id, status: m.status });
+    });
+  }
+
+  /** `DELETE /api/messages/:id`: the receiver, the sender or a person. */
+  remove(id: string, caller: string | null): Promise<{ success: true; id: string }> {
+    return this.db.mutate((tx) => {
+      const m = tx.get('messages', id);
+      if (!m) throw notFound('Message not found', { messageId: id });
+      if (caller !== null && caller !== m.to && caller !== m.from) {
+        throw new ApiError(403, 'FORBIDDEN', 'Only the receiver or the sender can delete a message', { messageId: id, sessionId: caller });
+      }
+      tx.remove('messages', id);
+      tx.emit('message:deleted', { id });
+      return { success: true as const, id };
+    });
+  }
+
+  /** Expires every message not read by its deadline (§16.4); the timer runs it 4 times a second. Returns how many. */
+  sweep(): Promise<number> {
+    const now = this.db.now();
+    if (![...this.#expiring.values()].some((at) => at <= now)) return Promise.resolve(0);
+    this.#sweeping ??= this.db
+      .mutate((tx) => {
+        let count = 0;
+        for (const [id, at] of this.#expiring) {
+          const m = tx.get('messages', id);
+          if (at > tx.now || !m || !LIVE.has(m.status)) continue;
+          const expired: Message = { ...m, status: 'expired' };
+          tx.put('messages', expired);
+          tx.emit('message:expired', expired);
+          count++;
+        }
+        return count;
+      })
+      .finally(() => (this.#sweeping = undefined));
+    return this.#sweeping;
+  }
+
+  /** Deletes messages older than the retention period, without events (§16.4). Returns how many. */
+  async retain(): Promise<number> {
+    const cutoff = this.db.now() - this.options.retentionDays * DAY;
+    const old = [...this.db.all('messages')].filter((m) => m.createdAt <= cutoff).map((m) => m.id);
+    if (old.length) await this.db.mutate((tx) => old.forEach((id) => tx.remove('messages', id)));
+    return old.length;
+  }
+
+  /** The sends of the last minute, or 429 when the session has used its rate (§16.2 rule 6). */
+  #checkRate(sessionId: string, now: number): number[] | undefined {
+    if (this.options.rate === 0) return undefined;
+    const recent = (this.#recent.get(sessionId) ?? []).filter((t) => t > now - MINUTE);
+    this.#recent.set(sessionId, recent);
+    if (recent.length >= this.options.rate) {
+      const retryAfterMs = Math.max(1, recent[recent.length - this.options.rate]! + MINUTE - now);
+      throw new ApiError(429, 'RATE_LIMITED', `Session ${sessionId} may send at most ${this.options.rate} messages per minute`, {
+        sessionId, limit: this.options.rate, retryAfterMs,
+      });
+    }
+    return recent;
+  }
+
+  #deliver(tx: Tx, m: Message): Message {
+    const delivered: Message = { ...m, status: 'delivered', deliveredAt: tx.now };
+    tx.put('messages', delivered);
+    tx.emit('message:delivered', delivered);
+    return delivered;
+  }
+
+  #index(before: Message | undefined, after: Message | null) {
+    const m = after ?? before;
+    if (!m) return;
+    if (after) {
+      this.#byReceiver.add(after.to, after.id);
+      this.#bySender.add(after.from, after.id);
+    } else {
+      this.#byReceiver.delete(m.to, m.id);
+      this.#bySender.delete(m.from, m.id);
+    }
+    if (after?.expiresAt != null && LIVE.has(after.status)) this.#expiring.set(m.id, after.expiresAt);
+    else this.#expiring.delete(m.id);
+  }
+
+  /** A receiver that ends or is deleted: its pending messages fail (follow-up mutation, §16.4). */
+  #sessionChanged(before: Session | undefined, after: Session | null) {
+    const ended = after === null ? before !== undefined : ENDED.has(after.status) && !(before && ENDED.has(before.status));
+    if (!ended) return;
+    this.#receiverEnded((after ?? before)!.id, after === null).catch((e) => this.log.error('failing messages of an ended session', e));
+  }
+
+  async #receiverEnded(sessionId: string, deleted: boolean): Promise<void> {
+    await this.db.mutate((tx) => {
+      for (const id of this.#byReceiver.get(sessionId)) {
+        const m = tx.get('messages', id);
+        if (m?.status !== 'pending') continue;
+        const failed: Message = { ...m, status: 'failed', failReason: FAIL_REASON };
+        tx.put('messages', failed);
+        tx.emit('message:failed', failed);
+      }
+    });
+    if (!deleted) return;
+    // The failures are on disk (and announced) first; then the deleted session's inbox goes.
+    await this.db.mutate((tx) => {
+      if (tx.get('sessions', sessionId)) return; // re-created with the same ID meanwhile: keep its inbox
+      for (const id of this.#byReceiver.get(sessionId)) {
+        if (!tx.get('messages', id)) continue;
+        tx.remove('messages', id);
+        tx.emit('message:deleted', { id });
+      }
+    });
+  }
+
+  /** The wake-up notice for a runner-managed receiver: medium or high priority, at most once per 30 s per session. */
+  #wake(m: Message) {
+    const notify = this.notify;
+    if (!notify || m.metadata.priority === 'low') return;
+    const now = this.db.now();
+    const last = this.#notifiedAt.get(m.to);
+    if (last !== undefined && now - last < NOTIFY_EVERY_MS) return;
+    this.#notifiedAt.set(m.to, now);
+    Promise.resolve()
+      .then(() => notify(m.to, m))
+      .then(async (typed) => {
+        if (!typed) {
+          if (this.#notifiedAt.get(m.to) === now) this.#notifiedAt.delete(m.to);
+          return;
+        }
+        await this.db.mutate((tx) => {
+          const current = tx.get('messages', m.id);
+          if (current?.status === 'pending') this.#deliver(tx, current);
+        });
+      })
+      .catch((e) => this.log.warn(`wake-up notice for ${m.to} failed: ${String(e)}`));
+  }
+}

@@ -1,0 +1,45 @@
+import type { Context } from 'hono';
+import * as v from 'valibot';
+import { ApiError, validationError } from '../errors.js';
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** JSON.parse that drops `__proto__`, `constructor` and `prototype` keys at every depth (contract §1.1). */
+export const parseJson = (text: string): unknown =>
+  JSON.parse(text, (key, value) => (FORBIDDEN_KEYS.has(key) ? undefined : value));
+
+/** The request body as an object: absent or empty counts as `{}`; anything but a JSON object is refused. */
+export async function readBody(c: Context): Promise<Record<string, unknown>> {
+  const bytes = await c.req.arrayBuffer();
+  let body: unknown;
+  try {
+    // Fatal decoding: invalid UTF-8 is not JSON text (RFC 8259 §8.1), and would otherwise be stored as U+FFFD.
+    const text = utf8.decode(bytes);
+    if (text.trim() === '') return {};
+    body = parseJson(text);
+  } catch (error) {
+    throw new ApiError(400, 'INVALID_JSON', `Request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw validationError('Request body must be a JSON object', { issues: [{ path: '', message: 'Expected an object' }] });
+  }
+  return body as Record<string, unknown>;
+}
+
+/** Validates input against a schema; the first issue's message is the error's message, all issues are in details. */
+export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  const result = v.safeParse(schema, input);
+  if (result.success) return result.output;
+  const issues = result.issues.map((issue) => ({
+    path: issue.path?.map((p) => String(p.key)).join('.') ?? '',
+    message: issue.message,
+  }));
+  throw validationError(issues[0]?.message ?? 'Invalid input', { issues });
+}
+
+/** Validates the JSON body of a request. */
+export const body = async <S extends v.GenericSchema>(c: Context, schema: S) => parseInput(schema, await readBody(c));
+
+/** Validates the query string of a request (each parameter taken once). */
+export const query = <S extends v.GenericSchema>(c: Context, schema: S) => parseInput(schema, c.req.query());

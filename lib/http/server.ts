@@ -1,0 +1,96 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { createNodeWebSocket } from '@hono/node-ws';
+import type { Hono } from 'hono';
+import { type AppEnv, createApp, MAX_BODY_BYTES } from './app.js';
+import type { Config } from '../config.js';
+import { createLogger, type Logger } from '../log.js';
+import { createServices, type Services } from '../services.js';
+
+/** A running server. All transport code (HTTP listener, WebSocket upgrade) lives in this file. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  services: Services;
+  /** Closes every WebSocket, then the listener; resolves when the listener has closed. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+const HEARTBEAT_MS = 30_000;
+
+// @hono/node-ws reports a socket error (a client's oversized or malformed frame) with `new ErrorEvent(...)`, a global
+// only from Node 23 on: without it, Node 20 logs a ReferenceError stack instead of handling the error.
+(globalThis as { ErrorEvent?: unknown }).ErrorEvent ??= class ErrorEvent extends Event {
+  readonly error: unknown;
+  readonly message: string;
+  constructor(type: string, init: { error?: unknown; message?: string } = {}) {
+    super(type);
+    this.error = init.error;
+    this.message = init.message ?? (init.error instanceof Error ? init.error.message : '');
+  }
+};
+
+/** Loads storage, builds the app and listens on `config.host:config.port` (port 0 picks a free one). */
+export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const services = await createServices(config, log);
+  // node-ws wants the app before the app (which needs node-ws's upgrade helper) exists: hand it a forwarder.
+  let app: Hono<AppEnv> | undefined;
+  const forward = { request: (...args: Parameters<Hono['request']>) => app!.request(...args) } as unknown as Hono;
+  const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app: forward });
+  // A client message larger than an HTTP body closes that one connection instead of growing memory.
+  (wss.options as { maxPayload?: number }).maxPayload = MAX_BODY_BYTES;
+  ({ app } = await createApp(services, upgradeWebSocket));
+  const { fetch } = app;
+
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch, hostname: config.host, port: config.port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  server.on('error', (error) => log.error('HTTP server error', error));
+  injectWebSocket(server);
+
+  // Drop connections that stopped answering pings, so dead clients do not pile up.
+  const alive = new WeakSet<object>();
+  wss.on('connection', (ws) => {
+    alive.add(ws);
+    ws.on('pong', () => alive.add(ws));
+  });
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!alive.has(ws)) ws.terminate();
+      else {
+        alive.delete(ws);
+        ws.ping();
+      }
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  config.serverUrl ??= `http://localhost:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    services,
+    close: () =>
+      (closing ??= new Promise<void>((resolve, reject) => {
+        clearInterval(heartbeat);
+        for (const ws of wss.clients) ws.close(1001, 'Server shutting down');
+        // SSE streams are plain responses that never end by themselves: end them, or close() waits for them.
+        for (const client of services.hub.clients) client.close?.();
+        services.hub.clients.clear();
+        wss.close();
+        // In order: what stops last (the data store) may still be written to by what stops first.
+        services.onClose
+          .reduce<Promise<unknown>>((done, stop) => done.then(stop), Promise.resolve())
+          .then(() => server.close((error) => (error ? reject(error) : resolve())))
+          .catch(reject);
+        // Keep-alive connections would hold close() open until they time out.
+        (server as Server).closeIdleConnections();
+      })),
+  };
+}
