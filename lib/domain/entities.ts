@@ -8,7 +8,7 @@ import {
 /**
  * What the server answers and broadcasts (contract §2), as valibot schemas. Nothing parses with them: they exist so
  * that the API description (`/api/openapi.json`, `/api/asyncapi.json`) is generated from code, next to the request
- * schemas in lib/schemas.ts. Keep them in step with lib/types.ts.
+ * schemas in requests.ts. Keep them in step with types.ts.
  */
 
 const ms = v.pipe(v.number(), v.integer(), v.description('Milliseconds since the Unix epoch'));
@@ -258,7 +258,7 @@ const queueEvent = v.object({ sessionId: v.string(), queue: Queue });
 const subtask = v.object({ taskId: v.string(), subtask: Task });
 
 /**
- * The `data` of every event (lib/events.ts's EventMap): a new event type does not compile until it is described here,
+ * The `data` of every event (events.ts's EventMap): a new event type does not compile until it is described here,
  * so `/api/asyncapi.json` always lists every event.
  */
 export const EVENT_DATA: Record<EventName, v.GenericSchema> = {

@@ -42,7 +42,7 @@ function converter(target: ConversionConfig['target']) {
     overrideSchema: ({ valibotSchema, jsonSchema }) => {
       const entries = (valibotSchema as { entries?: Record<string, Entry> }).entries;
       if (!entries || jsonSchema.type !== 'object') return undefined;
-      // Fields whose schemas convert poorly (lib/schemas.ts marks them), and required fields that start as nullish.
+      // Fields whose schemas convert poorly (domain/requests.ts marks them), and required fields that start as nullish.
       for (const [key, entry] of Object.entries(entries)) {
         const inner = entry.wrapped && DOCUMENTED_AS.has(entry.wrapped) ? entry.wrapped : undefined;
         const as = DOCUMENTED_AS.get(entry) ?? (inner && DOCUMENTED_AS.get(inner));

@@ -14,7 +14,7 @@ export interface RouteFile {
   /** Hono path, e.g. `/api/tasks/:id/children`. */
   path: string;
   file: string;
-  /** What the file's `describe` export says of it, once registered (see lib/openapi.ts). */
+  /** What the file's `describe` export says of it, once registered (see http/openapi.ts). */
   doc?: RouteDoc;
 }
 
