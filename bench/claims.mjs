@@ -19,11 +19,14 @@ const priorities = ['low', 'medium', 'high'];
 mkdirSync(join(dataDir, 'projects'), { recursive: true });
 mkdirSync(join(dataDir, 'tasks', projectId), { recursive: true });
 const t0 = Date.now() - taskCount;
-writeFileSync(join(dataDir, 'projects', `${projectId}.json`), JSON.stringify({ id: projectId, name: 'Bench', workingDir: '', description: '', createdAt: t0, updatedAt: t0 }));
+writeFileSync(
+  join(dataDir, 'projects', `${projectId}.json`),
+  JSON.stringify({ id: projectId, name: 'Bench', workingDir: '', description: '', createdAt: t0, updatedAt: t0 }),
+);
 const ids = Array.from({ length: taskCount }, (_, i) => `task_bench_${String(i).padStart(5, '0')}`);
 const deps = ids.map(() => []);
 let seed = 42;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 for (let e = 0; e < edgeCount; e++) {
   const i = 1 + Math.floor(random() * (taskCount - 1));
   const j = Math.floor(random() * i);
@@ -31,16 +34,37 @@ for (let e = 0; e < edgeCount; e++) {
 }
 ids.forEach((id, i) => {
   const task = {
-    id, projectId, parentId: null, title: `Task ${i}`, description: '', status: 'todo', priority: priorities[i % 3],
-    createdAt: t0 + i, updatedAt: t0 + i, startedAt: null, completedAt: null, initialPrompt: '', sessionIds: [], skillIds: [],
-    agentIds: [], dependencies: deps[i],
+    id,
+    projectId,
+    parentId: null,
+    title: `Task ${i}`,
+    description: '',
+    status: 'todo',
+    priority: priorities[i % 3],
+    createdAt: t0 + i,
+    updatedAt: t0 + i,
+    startedAt: null,
+    completedAt: null,
+    initialPrompt: '',
+    sessionIds: [],
+    skillIds: [],
+    agentIds: [],
+    dependencies: deps[i],
   };
   writeFileSync(join(dataDir, 'tasks', projectId, `${id}.json`), JSON.stringify(task));
 });
 const edges = deps.reduce((n, d) => n + d.length, 0);
 
 const server = spawn(process.execPath, ['dist/lib/main.js'], {
-  env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, SESSION_DIR: join(dir, 's'), SKILLS_DIR: join(dir, 'k'), LOG_LEVEL: 'info' },
+  env: {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    SESSION_DIR: join(dir, 's'),
+    SKILLS_DIR: join(dir, 'k'),
+    LOG_LEVEL: 'info',
+  },
   stdio: ['ignore', 'ignore', 'pipe'],
 });
 const killer = setTimeout(() => server.kill('SIGKILL'), (seconds + 120) * 1000); // bounded, whatever happens
@@ -93,8 +117,12 @@ try {
   reads.sort((a, b) => a - b);
 
   console.log(`project: ${taskCount} tasks, ${edges} dependency edges`);
-  console.log(`claim-next, ${connections} connections, ${elapsed.toFixed(1)} s: ${latencies.length} claims (${(latencies.length / elapsed).toFixed(0)}/s), no task twice`);
-  console.log(`  latency ms: p50 ${quantile(latencies, 0.5)}, p90 ${quantile(latencies, 0.9)}, p99 ${quantile(latencies, 0.99)}, max ${quantile(latencies, 1)}`);
+  console.log(
+    `claim-next, ${connections} connections, ${elapsed.toFixed(1)} s: ${latencies.length} claims (${(latencies.length / elapsed).toFixed(0)}/s), no task twice`,
+  );
+  console.log(
+    `  latency ms: p50 ${quantile(latencies, 0.5)}, p90 ${quantile(latencies, 0.9)}, p99 ${quantile(latencies, 0.99)}, max ${quantile(latencies, 1)}`,
+  );
   console.log(`GET /api/tasks/next, sequential, ${reads.length} requests: p50 ${quantile(reads, 0.5)} ms, p99 ${quantile(reads, 0.99)} ms`);
 } finally {
   clearTimeout(killer);

@@ -17,8 +17,21 @@ const dataDir = join(dir, 'data');
 // The big inbox, written as the server would have: one file per message under the receiver.
 const project = { id: 'proj_bench', name: 'Bench', workingDir: '', description: '', createdAt: 1, updatedAt: 1 };
 const session = (id, role) => ({
-  id, projectId: project.id, taskIds: [], name: id, env: {}, strategy: 'simple', status: 'working', startedAt: 1, lastActivity: 1,
-  completedAt: null, hostname: 'bench', platform: process.platform, events: [], timeline: [], metadata: { role },
+  id,
+  projectId: project.id,
+  taskIds: [],
+  name: id,
+  env: {},
+  strategy: 'simple',
+  status: 'working',
+  startedAt: 1,
+  lastActivity: 1,
+  completedAt: null,
+  hostname: 'bench',
+  platform: process.platform,
+  events: [],
+  timeline: [],
+  metadata: { role },
 });
 const write = (path, value) => {
   mkdirSync(join(path, '..'), { recursive: true });
@@ -32,15 +45,30 @@ const now = Date.now();
 for (let i = 0; i < INBOX; i++) {
   const id = `msg_${now - INBOX + i}_b${i}`;
   write(join(dataDir, 'messages', 'by-receiver', 'big', `${id}.json`), {
-    id, from: 'user', to: 'big', projectId: project.id, message: `Message ${i}: ${'lorem ipsum '.repeat(8)}`, status: 'pending',
-    createdAt: now - INBOX + i, deliveredAt: null, readAt: null, expiresAt: null, metadata: { priority: 'medium', requiresAck: false },
+    id,
+    from: 'user',
+    to: 'big',
+    projectId: project.id,
+    message: `Message ${i}: ${'lorem ipsum '.repeat(8)}`,
+    status: 'pending',
+    createdAt: now - INBOX + i,
+    deliveredAt: null,
+    readAt: null,
+    expiresAt: null,
+    metadata: { priority: 'medium', requiresAck: false },
   });
 }
 
 const server = spawn(process.execPath, ['dist/lib/main.js'], {
   env: {
-    ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, SESSION_DIR: join(dir, 's'), SKILLS_DIR: join(dir, 'k'),
-    LOG_LEVEL: 'info', MAESTRO_MESSAGE_RATE: '0',
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    SESSION_DIR: join(dir, 's'),
+    SKILLS_DIR: join(dir, 'k'),
+    LOG_LEVEL: 'info',
+    MAESTRO_MESSAGE_RATE: '0',
   },
   stdio: ['ignore', 'ignore', 'pipe'],
 });
@@ -56,7 +84,8 @@ const url = await new Promise((resolve, reject) => {
 
 const call = async (method, path, body, sessionId) => {
   const res = await fetch(url + path, {
-    method, body: body && JSON.stringify(body),
+    method,
+    body: body && JSON.stringify(body),
     headers: { 'content-type': 'application/json', ...(sessionId && { 'x-session-id': sessionId }) },
   });
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
@@ -73,19 +102,24 @@ try {
   const sends = [];
   const deadline = Date.now() + seconds * 1000;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: senders }, async (_, i) => {
-    for (let n = 0; Date.now() < deadline; n++) {
-      const started = performance.now();
-      await call('POST', '/api/sessions/receiver/messages', { message: `from ${i}: ${n}` }, `sender${i}`);
-      sends.push(performance.now() - started);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: senders }, async (_, i) => {
+      for (let n = 0; Date.now() < deadline; n++) {
+        const started = performance.now();
+        await call('POST', '/api/sessions/receiver/messages', { message: `from ${i}: ${n}` }, `sender${i}`);
+        sends.push(performance.now() - started);
+      }
+    }),
+  );
   const elapsed = (performance.now() - t0) / 1000;
-  console.log(`send: ${sends.length} durable sends in ${elapsed.toFixed(1)} s from ${senders} concurrent sessions (${(sends.length / elapsed).toFixed(0)}/s): ${stats(sends)}`);
+  console.log(
+    `send: ${sends.length} durable sends in ${elapsed.toFixed(1)} s from ${senders} concurrent sessions (${(sends.length / elapsed).toFixed(0)}/s): ${stats(sends)}`,
+  );
 
   // 2. Send → printed by the receiver's `maestro inbox --watch`.
   const watcher = spawn(process.execPath, ['dist/lib/cli/main.js', 'inbox', '--watch', '--json'], {
-    env: { ...process.env, MAESTRO_API_URL: url, MAESTRO_SESSION_ID: 'watcher' }, stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, MAESTRO_API_URL: url, MAESTRO_SESSION_ID: 'watcher' },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   await call('POST', '/api/sessions', { id: 'watcher', projectId: project.id, taskIds: [] });
   const sentAt = new Map();

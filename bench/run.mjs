@@ -20,7 +20,10 @@ const scenarios = (await Promise.all(files.map((f) => import(pathToFileURL(`${be
   .filter((s) => wanted.length === 0 || wanted.includes(s.name))
   .sort((a, b) => (ORDER.indexOf(a.name) + 1 || 99) - (ORDER.indexOf(b.name) + 1 || 99));
 
-const fmt = (n, unit) => (typeof n !== 'number' || Number.isNaN(n) ? '–' : `${n >= 100 || unit === '' ? n.toFixed(0) : n.toFixed(1)}${unit && unit !== '/s' ? ` ${unit}` : ''}`);
+const fmt = (n, unit) =>
+  typeof n !== 'number' || Number.isNaN(n)
+    ? '–'
+    : `${n >= 100 || unit === '' ? n.toFixed(0) : n.toFixed(1)}${unit && unit !== '/s' ? ` ${unit}` : ''}`;
 const rows = [];
 const t0 = performance.now();
 for (const scenario of scenarios) {
@@ -50,4 +53,6 @@ const line = (row) => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]
 console.log(line(table[0]));
 console.log(`|${widths.map((w, i) => (i === 0 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`);
 for (const row of table.slice(1)) console.log(line(row));
-console.log(`\n${quick ? 'quick run, 1 round' : 'medians of 3 alternating rounds'}; ${((performance.now() - t0) / 1000).toFixed(0)} s in all; node ${process.version}`);
+console.log(
+  `\n${quick ? 'quick run, 1 round' : 'medians of 3 alternating rounds'}; ${((performance.now() - t0) / 1000).toFixed(0)} s in all; node ${process.version}`,
+);

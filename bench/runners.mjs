@@ -17,9 +17,19 @@ const socket = `maestro-bench-${process.pid}`;
 const ticker = resolve('bench/ticker.mjs');
 const server = spawn(process.execPath, ['dist/lib/main.js'], {
   env: {
-    ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), SESSION_DIR: join(dir, 's'), SKILLS_DIR: join(dir, 'k'),
-    LOG_LEVEL: 'info', MAESTRO_TOKEN: '', MAESTRO_LOCAL_RUNNER: '1', MAESTRO_HOST_NAME: 'bench', MAESTRO_TMUX_SOCKET: socket,
-    MAESTRO_AGENT_COMMAND: `${process.execPath} ${ticker}`, TICKS: '1',
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: join(dir, 'data'),
+    SESSION_DIR: join(dir, 's'),
+    SKILLS_DIR: join(dir, 'k'),
+    LOG_LEVEL: 'info',
+    MAESTRO_TOKEN: '',
+    MAESTRO_LOCAL_RUNNER: '1',
+    MAESTRO_HOST_NAME: 'bench',
+    MAESTRO_TMUX_SOCKET: socket,
+    MAESTRO_AGENT_COMMAND: `${process.execPath} ${ticker}`,
+    TICKS: '1',
   },
   stdio: ['ignore', 'ignore', 'pipe'],
 });
@@ -102,7 +112,9 @@ try {
   await call('POST', `/api/sessions/${sh.sessionId}/input`, { text: `TICKS=300 ${process.execPath} ${ticker}` });
   for (let i = 0; i < 200 && latencies.length < 280; i++) await sleep(50);
   // The echo of the typed command line contains no full timestamp, so every sample is agent output.
-  console.log(`terminal output latency (n=${latencies.length}): median ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms, max ${Math.max(...latencies)} ms`);
+  console.log(
+    `terminal output latency (n=${latencies.length}): median ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms, max ${Math.max(...latencies)} ms`,
+  );
   viewer.close();
 } finally {
   events.close();

@@ -11,7 +11,16 @@ import { chromium } from 'playwright-core';
 const [taskCount = 2000, rate = 50, seconds = 10] = process.argv.slice(2).map(Number);
 const dir = mkdtempSync(join(tmpdir(), 'maestro-bench-ui-'));
 const server = spawn(process.execPath, ['dist/lib/main.js'], {
-  env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), SESSION_DIR: join(dir, 's'), SKILLS_DIR: join(dir, 'k'), LOG_LEVEL: 'info', MAESTRO_LOCAL_RUNNER: '0' },
+  env: {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: join(dir, 'data'),
+    SESSION_DIR: join(dir, 's'),
+    SKILLS_DIR: join(dir, 'k'),
+    LOG_LEVEL: 'info',
+    MAESTRO_LOCAL_RUNNER: '0',
+  },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 const url = await new Promise((resolve, reject) => {
@@ -36,13 +45,22 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
 });
 try {
   const project = await call('POST', '/api/projects', { name: 'Bench' });
   const ids = [];
   for (let i = 0; i < taskCount; i += 25) {
-    const batch = Array.from({ length: Math.min(25, taskCount - i) }, (_, k) => call('POST', '/api/tasks', { projectId: project.id, title: `Task ${i + k}` }));
+    const batch = Array.from({ length: Math.min(25, taskCount - i) }, (_, k) =>
+      call('POST', '/api/tasks', { projectId: project.id, title: `Task ${i + k}` }),
+    );
     ids.push(...(await Promise.all(batch)).map((t) => t.id));
   }
   const statuses = ['todo', 'in_progress', 'blocked', 'completed'];
@@ -53,7 +71,10 @@ try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const t0 = performance.now();
   await page.goto(`${url}/#/p/${project.id}`);
-  await page.waitForFunction((n) => document.querySelectorAll('.task').length >= n, Math.min(taskCount, 600), { timeout: 60_000, polling: 'raf' });
+  await page.waitForFunction((n) => document.querySelectorAll('.task').length >= n, Math.min(taskCount, 600), {
+    timeout: 60_000,
+    polling: 'raf',
+  });
   const loaded = performance.now() - t0;
   // Render alone: leave the board and come back (the data is in memory already).
   const render = await page.evaluate(async (hash) => {
@@ -66,7 +87,9 @@ try {
     return performance.now() - start;
   }, `#/p/${project.id}`);
   console.log(`load average ${loadavg()[0].toFixed(1)} on this machine while measuring`);
-  console.log(`board of ${taskCount} tasks: ${loaded.toFixed(0)} ms from navigation to every column drawn; ${render.toFixed(0)} ms to render it again from memory`);
+  console.log(
+    `board of ${taskCount} tasks: ${loaded.toFixed(0)} ms from navigation to every column drawn; ${render.toFixed(0)} ms to render it again from memory`,
+  );
 
   // Main-thread lag probe: a 10 ms timer records how late it fires; long tasks are counted by the browser.
   await page.evaluate(() => {
@@ -94,7 +117,10 @@ try {
   // The server sends a mutation's event before its answer: from here on the delay is the page's.
   const sent = performance.now();
   const lastTitle = `Task ${(total - 1) % 100} v${total - 1}`;
-  await page.waitForFunction((t) => [...document.querySelectorAll('.task-title')].some((e) => e.textContent === t), lastTitle, { timeout: 30_000, polling: 50 });
+  await page.waitForFunction((t) => [...document.querySelectorAll('.task-title')].some((e) => e.textContent === t), lastTitle, {
+    timeout: 30_000,
+    polling: 50,
+  });
   const behind = performance.now() - sent;
   const { lags, long } = await page.evaluate(() => ({ lags: window.__lags, long: window.__long }));
   lags.sort((a, b) => a - b);

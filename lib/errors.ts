@@ -29,14 +29,10 @@ export interface ErrorBody {
 export const validationError = (message: string, details?: Record<string, unknown>) =>
   new ApiError(400, 'VALIDATION_ERROR', message, { issues: [{ path: '', message }], ...details });
 
-export const projectNotFound = (projectId: string) =>
-  new ApiError(404, 'PROJECT_NOT_FOUND', 'Project not found', { projectId });
+export const projectNotFound = (projectId: string) => new ApiError(404, 'PROJECT_NOT_FOUND', 'Project not found', { projectId });
 
-export const taskNotFound = (taskId: string, message = 'Task not found') =>
-  new ApiError(404, 'TASK_NOT_FOUND', message, { taskId });
+export const taskNotFound = (taskId: string, message = 'Task not found') => new ApiError(404, 'TASK_NOT_FOUND', message, { taskId });
 
-export const sessionNotFound = (sessionId: string) =>
-  new ApiError(404, 'SESSION_NOT_FOUND', 'Session not found', { sessionId });
+export const sessionNotFound = (sessionId: string) => new ApiError(404, 'SESSION_NOT_FOUND', 'Session not found', { sessionId });
 
-export const notFound = (message: string, details?: Record<string, unknown>) =>
-  new ApiError(404, 'NOT_FOUND', message, details);
+export const notFound = (message: string, details?: Record<string, unknown>) => new ApiError(404, 'NOT_FOUND', message, details);

@@ -11,9 +11,11 @@ export interface Logger {
 
 export function createLogger(level: LogLevel = 'info'): Logger {
   const max = LOG_LEVELS.indexOf(level);
-  const at = (l: LogLevel) => (message: string, ...rest: unknown[]) => {
-    if (LOG_LEVELS.indexOf(l) > max) return;
-    console.error(`${new Date().toISOString()} ${l.toUpperCase().padEnd(5)} ${message}`, ...rest);
-  };
+  const at =
+    (l: LogLevel) =>
+    (message: string, ...rest: unknown[]) => {
+      if (LOG_LEVELS.indexOf(l) > max) return;
+      console.error(`${new Date().toISOString()} ${l.toUpperCase().padEnd(5)} ${message}`, ...rest);
+    };
   return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }

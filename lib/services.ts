@@ -71,7 +71,11 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
   const tokens = new TokenStore(db, log);
   const hosts = new HostManager(db, tokens, config, log);
   // The wake-up notice (§16.3) is typed into runner-managed agents' terminals like any input (§15.4).
-  messages.notify = (sessionId, message) => hosts.input(sessionId, wakeNotice(message), true, null).then(() => true, () => false);
+  messages.notify = (sessionId, message) =>
+    hosts.input(sessionId, wakeNotice(message), true, null).then(
+      () => true,
+      () => false,
+    );
   return {
     config,
     log,

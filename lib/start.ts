@@ -27,7 +27,9 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
   });
   const { db } = server.services;
   await startLocalRunner(config, server, log);
-  log.info(`Maestro Server listening on ${server.url} (data in ${config.dataDir}; ${db.count('projects')} projects, ${db.count('tasks')} tasks, ${db.count('sessions')} sessions)`);
+  log.info(
+    `Maestro Server listening on ${server.url} (data in ${config.dataDir}; ${db.count('projects')} projects, ${db.count('tasks')} tasks, ${db.count('sessions')} sessions)`,
+  );
   if (config.token === undefined && config.allowInsecure) log.warn('Listening without a token (MAESTRO_ALLOW_INSECURE=1)');
 
   let stopping = false;

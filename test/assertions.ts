@@ -15,7 +15,11 @@ export function expectError(
   const type = res.headers instanceof Headers ? res.headers.get('content-type') : res.headers['content-type'];
   expect(res.status, JSON.stringify(res.body)).toBe(status);
   expect(type).toMatch(/^application\/json/);
-  expect(Object.keys(res.body).filter((k) => k !== 'details').sort()).toEqual(['code', 'error', 'message']);
+  expect(
+    Object.keys(res.body)
+      .filter((k) => k !== 'details')
+      .sort(),
+  ).toEqual(['code', 'error', 'message']);
   expect(res.body.error).toBe(true);
   expect(res.body.code).toBe(code);
   expect(res.body.message).toEqual(expect.any(String));

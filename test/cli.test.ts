@@ -43,7 +43,13 @@ async function maestro(args: string[], env: Record<string, string | undefined> =
 
 /** Runs the compiled `maestro` bin in its own process: for the smoke tests. */
 async function maestroProcess(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const r = await execa(process.execPath, [CLI_BIN, ...args], { env: envFor(env), extendEnv: false, reject: false, stdin: 'ignore', timeout: 15_000 });
+  const r = await execa(process.execPath, [CLI_BIN, ...args], {
+    env: envFor(env),
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    timeout: 15_000,
+  });
   return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -57,8 +63,10 @@ async function api(method: string, path: string, body?: unknown, via: Call = cal
   if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body;
 }
-const newProject = (name: string, workingDir = `/srv/${name.toLowerCase().replace(/\W+/g, '-')}`) => api('POST', '/api/projects', { name, workingDir });
-const newTask = (projectId: string, title: string, extra: Record<string, unknown> = {}) => api('POST', '/api/tasks', { projectId, title, ...extra });
+const newProject = (name: string, workingDir = `/srv/${name.toLowerCase().replace(/\W+/g, '-')}`) =>
+  api('POST', '/api/projects', { name, workingDir });
+const newTask = (projectId: string, title: string, extra: Record<string, unknown> = {}) =>
+  api('POST', '/api/tasks', { projectId, title, ...extra });
 const idFrom = (text: string, pattern: RegExp) => {
   const id = pattern.exec(text)?.[1];
   expect(id, `no ID in:\n${text}`).toBeDefined();
@@ -75,7 +83,17 @@ describe('help and command parsing', SLOW, () => {
   it('--help lists every command and the exit codes; --version prints the package version', async () => {
     const [help, version] = await Promise.all([maestroProcess(['--help']), maestroProcess(['--version'])]);
     expect(help.code).toBe(0);
-    for (const command of ['serve', 'project|projects', 'task|tasks', 'session|sessions', 'report', 'queue', 'worker', 'orchestrator', 'manifest']) {
+    for (const command of [
+      'serve',
+      'project|projects',
+      'task|tasks',
+      'session|sessions',
+      'report',
+      'queue',
+      'worker',
+      'orchestrator',
+      'manifest',
+    ]) {
       expect(help.stdout).toMatch(new RegExp(`^\\s+${command.replace('|', '\\|')}\\b`, 'm'));
     }
     expect(help.stdout).toContain('Exit codes: 0 ok, 1 error, 2 not found, 3 server unreachable.');
@@ -85,10 +103,22 @@ describe('help and command parsing', SLOW, () => {
 
   it('--help on each command group lists its subcommands', async () => {
     const groups: [string[], string[]][] = [
-      [['project', '--help'], ['list', 'create', 'get', 'delete']],
-      [['task', '--help'], ['list', 'create', 'get', 'update', 'start', 'complete', 'block', 'children', 'tree', 'delete']],
-      [['session', '--help'], ['list', 'info', 'timeline', 'register', 'complete', 'spawn', 'delete']],
-      [['queue', '--help'], ['status', 'list', 'top', 'start', 'complete', 'fail', 'skip', 'push']],
+      [
+        ['project', '--help'],
+        ['list', 'create', 'get', 'delete'],
+      ],
+      [
+        ['task', '--help'],
+        ['list', 'create', 'get', 'update', 'start', 'complete', 'block', 'children', 'tree', 'delete'],
+      ],
+      [
+        ['session', '--help'],
+        ['list', 'info', 'timeline', 'register', 'complete', 'spawn', 'delete'],
+      ],
+      [
+        ['queue', '--help'],
+        ['status', 'list', 'top', 'start', 'complete', 'fail', 'skip', 'push'],
+      ],
       [['help', 'manifest'], ['generate']],
       [['worker', '--help'], ['init']],
       [['orchestrator', '--help'], ['init']],
@@ -100,7 +130,8 @@ describe('help and command parsing', SLOW, () => {
     });
     const generate = await maestro(['manifest', 'generate', '--help']);
     expect(generate.code).toBe(0);
-    for (const flag of ['--role', '--project-id', '--task-ids', '--skills', '--strategy', '--output']) expect(generate.stdout).toContain(flag);
+    for (const flag of ['--role', '--project-id', '--task-ids', '--skills', '--strategy', '--output'])
+      expect(generate.stdout).toContain(flag);
   });
 
   it('refuses unknown commands, unknown options, missing arguments and values outside the choices', async () => {
@@ -135,7 +166,11 @@ describe('projects', SLOW, () => {
     expect(created.stdout).toMatch(/^Name:\s+Website$/m);
     expect(created.stdout).toMatch(/^Working dir:\s+\/srv\/website$/m);
     expect(created.stdout).toMatch(/^Description:\s+The public site$/m);
-    expect(await api('GET', `/api/projects/${id}`)).toMatchObject({ name: 'Website', workingDir: '/srv/website', description: 'The public site' });
+    expect(await api('GET', `/api/projects/${id}`)).toMatchObject({
+      name: 'Website',
+      workingDir: '/srv/website',
+      description: 'The public site',
+    });
 
     const [listed, alias, shown, missing] = await Promise.all([
       maestro(['project', 'list']),
@@ -172,7 +207,17 @@ describe('tasks', SLOW, () => {
 
   it('create (with flags or $MAESTRO_PROJECT_ID), list with filters, get', async () => {
     const created = await maestro([
-      'task', 'create', 'Write docs', '-p', projectId, '-d', 'All of them', '--priority', 'high', '--prompt', 'Start with the README',
+      'task',
+      'create',
+      'Write docs',
+      '-p',
+      projectId,
+      '-d',
+      'All of them',
+      '--priority',
+      'high',
+      '--prompt',
+      'Start with the README',
     ]);
     expect(created.code).toBe(0);
     const id = idFrom(created.stdout, /^Created task (task_\S+)$/m);
@@ -180,7 +225,12 @@ describe('tasks', SLOW, () => {
     expect(created.stdout).toMatch(/^Status:\s+todo$/m);
     expect(created.stdout).toMatch(/^Priority:\s+high$/m);
     expect(await api('GET', `/api/tasks/${id}`)).toMatchObject({
-      projectId, title: 'Write docs', description: 'All of them', priority: 'high', initialPrompt: 'Start with the README', status: 'todo',
+      projectId,
+      title: 'Write docs',
+      description: 'All of them',
+      priority: 'high',
+      initialPrompt: 'Start with the README',
+      status: 'todo',
     });
 
     const [fromEnv, noProject, unknownProject] = await Promise.all([
@@ -217,14 +267,30 @@ describe('tasks', SLOW, () => {
 
   it('update changes the given fields and refuses an empty update', async () => {
     const task = await newTask(projectId, 'Rename me');
-    const updated = await maestro(['task', 'update', task.id, '--title', 'Renamed', '--status', 'in_progress', '--priority', 'low', '-d', 'New text']);
+    const updated = await maestro([
+      'task',
+      'update',
+      task.id,
+      '--title',
+      'Renamed',
+      '--status',
+      'in_progress',
+      '--priority',
+      'low',
+      '-d',
+      'New text',
+    ]);
     expect(updated.code).toBe(0);
     expect(updated.stdout).toMatch(new RegExp(`^Updated task ${task.id}$`, 'm'));
     expect(updated.stdout).toMatch(/^Title:\s+Renamed$/m);
     expect(updated.stdout).toMatch(/^Status:\s+in_progress$/m);
     expect(updated.stdout).toMatch(/^Started:\s+\d{4}-\d\d-\d\dT/m);
     expect(await api('GET', `/api/tasks/${task.id}`)).toMatchObject({
-      title: 'Renamed', status: 'in_progress', priority: 'low', description: 'New text', startedAt: expect.any(Number),
+      title: 'Renamed',
+      status: 'in_progress',
+      priority: 'low',
+      description: 'New text',
+      startedAt: expect.any(Number),
     });
 
     const [nothing, missing, alias] = await Promise.all([
@@ -308,7 +374,11 @@ describe('tasks', SLOW, () => {
     const lines = tree.stdout.split('\n');
     // Depth first: each task right under its parent, children indented further than their parent.
     expect(lines.map((l) => [root, childA, grandchild, childB, other].find((t) => l.includes(t.id))?.title)).toEqual([
-      'Root', 'Child A', 'Grandchild', 'Child B', 'Another root',
+      'Root',
+      'Child A',
+      'Grandchild',
+      'Child B',
+      'Another root',
     ]);
     for (const line of lines) expect(line).toMatch(/\[todo\]\s+medium\s+\S/);
     expect(indentOf(lines, root.id)).toBe(0);
@@ -430,7 +500,18 @@ describe('sessions', SLOW, () => {
 
   it('spawn: from a person (ui) or from inside a session (spawnSource session)', async () => {
     const spawned = await maestro([
-      'session', 'spawn', '-t', `${t1},${t2}`, '--strategy', 'queue', '--skills', 'maestro-worker,review', '-n', 'CLI worker', '--reason', 'from the CLI',
+      'session',
+      'spawn',
+      '-t',
+      `${t1},${t2}`,
+      '--strategy',
+      'queue',
+      '--skills',
+      'maestro-worker,review',
+      '-n',
+      'CLI worker',
+      '--reason',
+      'from the CLI',
     ]);
     expect(spawned.code).toBe(0);
     const spawnedId = idFrom(spawned.stdout, /^Spawned session (sess_\S+)$/m);
@@ -440,8 +521,18 @@ describe('sessions', SLOW, () => {
     expect(existsSync(manifestPath)).toBe(true);
     // The project came from the first task.
     expect(await api('GET', `/api/sessions/${spawnedId}`)).toMatchObject({
-      projectId, name: 'CLI worker', strategy: 'queue', status: 'spawning', taskIds: [t1, t2],
-      metadata: { spawnSource: 'ui', spawnedBy: null, role: 'worker', skills: ['maestro-worker', 'review'], context: { reason: 'from the CLI' } },
+      projectId,
+      name: 'CLI worker',
+      strategy: 'queue',
+      status: 'spawning',
+      taskIds: [t1, t2],
+      metadata: {
+        spawnSource: 'ui',
+        spawnedBy: null,
+        role: 'worker',
+        skills: ['maestro-worker', 'review'],
+        context: { reason: 'from the CLI' },
+      },
     });
 
     const [child, missingTask] = await Promise.all([
@@ -451,7 +542,11 @@ describe('sessions', SLOW, () => {
     expect(child.code).toBe(0);
     expect(child.stdout).toMatch(/^Command:\s+maestro orchestrator init/m);
     const childId = idFrom(child.stdout, /^Spawned session (sess_\S+)$/m);
-    expect((await api('GET', `/api/sessions/${childId}`)).metadata).toMatchObject({ spawnSource: 'session', spawnedBy: spawnedId, role: 'orchestrator' });
+    expect((await api('GET', `/api/sessions/${childId}`)).metadata).toMatchObject({
+      spawnSource: 'session',
+      spawnedBy: spawnedId,
+      role: 'orchestrator',
+    });
     expect(missingTask).toMatchObject({ code: 2, stderr: 'maestro: Task task_missing not found' });
   });
 
@@ -533,7 +628,12 @@ describe('queue', SLOW, () => {
 
     expect(await q(['skip'])).toMatchObject({ code: 0, stdout: `Skipped ${q3}. Next: ${q4}` });
     expect(await q(['skip'])).toMatchObject({ code: 0, stdout: `Skipped ${q4}. Queue is empty.` });
-    const [emptyTop, emptySkip, emptyStart, finalStatus] = await Promise.all([q(['top']), q(['skip']), q(['start', '--no-wait']), q(['status'])]);
+    const [emptyTop, emptySkip, emptyStart, finalStatus] = await Promise.all([
+      q(['top']),
+      q(['skip']),
+      q(['start', '--no-wait']),
+      q(['status']),
+    ]);
     expect(emptyTop).toMatchObject({ code: 0, stdout: 'Queue is empty - all tasks processed' });
     expect(emptySkip).toMatchObject({ code: 1, stderr: 'maestro: No items left in queue to skip' });
     expect(emptyStart).toMatchObject({ code: 0, stdout: 'Queue is empty — no items to process' });
@@ -634,14 +734,42 @@ describe('manifest generate (reads DATA_DIR directly, no server)', SLOW, () => {
   // A home directory holding a data directory written by hand, in the layout of contract §5.
   const home = tempDir('maestro-home-');
   const dataDir = join(home, '.maestro', 'data');
-  const project = { id: 'proj_hand', name: 'Hand made', workingDir: '/code/hand', description: '', createdAt: 1_700_000_000_000, updatedAt: 1_700_000_000_000 };
+  const project = {
+    id: 'proj_hand',
+    name: 'Hand made',
+    workingDir: '/code/hand',
+    description: '',
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_000,
+  };
   const task1 = {
-    id: 'task_hand_1', projectId: 'proj_hand', parentId: null, title: 'Hand task', description: 'Do it.\nAcceptance criteria:\n- one\n- [x] two',
-    status: 'todo', priority: 'high', createdAt: 1_700_000_001_000, updatedAt: 1_700_000_001_000, startedAt: null, completedAt: null,
-    initialPrompt: '', sessionIds: [], skillIds: [], agentIds: [], dependencies: [],
+    id: 'task_hand_1',
+    projectId: 'proj_hand',
+    parentId: null,
+    title: 'Hand task',
+    description: 'Do it.\nAcceptance criteria:\n- one\n- [x] two',
+    status: 'todo',
+    priority: 'high',
+    createdAt: 1_700_000_001_000,
+    updatedAt: 1_700_000_001_000,
+    startedAt: null,
+    completedAt: null,
+    initialPrompt: '',
+    sessionIds: [],
+    skillIds: [],
+    agentIds: [],
+    dependencies: [],
   };
   // A legacy task file, directly under tasks/ (§5).
-  const task2 = { ...task1, id: 'task_hand_2', parentId: 'task_hand_1', title: 'Legacy child', description: '', priority: 'low', createdAt: 1_700_000_002_000 };
+  const task2 = {
+    ...task1,
+    id: 'task_hand_2',
+    parentId: 'task_hand_1',
+    title: 'Legacy child',
+    description: '',
+    priority: 'low',
+    createdAt: 1_700_000_002_000,
+  };
   mkdirSync(join(dataDir, 'projects'), { recursive: true });
   mkdirSync(join(dataDir, 'tasks', 'proj_hand'), { recursive: true });
   writeFileSync(join(dataDir, 'projects', 'proj_hand.json'), JSON.stringify(project));
@@ -651,13 +779,26 @@ describe('manifest generate (reads DATA_DIR directly, no server)', SLOW, () => {
   // The server URL points nowhere: the command must not need it.
   const offline = { MAESTRO_API_URL: deadUrl, HOME: home, USERPROFILE: home };
   const generate = (output: string, extra: string[] = []) => [
-    'manifest', 'generate', '--role', 'worker', '--project-id', 'proj_hand', '--task-ids', 'task_hand_1,task_hand_2', '--output', output, ...extra,
+    'manifest',
+    'generate',
+    '--role',
+    'worker',
+    '--project-id',
+    'proj_hand',
+    '--task-ids',
+    'task_hand_1,task_hand_2',
+    '--output',
+    output,
+    ...extra,
   ];
 
   it('writes the manifest of §6.5 from the files, with DATA_DIR absolute, ~-relative or defaulted', async () => {
     const paths = [join(out, 'absolute', 'manifest.json'), join(out, 'tilde.json'), join(out, 'default.json')];
     const runs = await Promise.all([
-      maestroProcess(generate(paths[0]!, ['--skills', 'maestro-cli,maestro-worker', '--strategy', 'queue']), { ...offline, DATA_DIR: dataDir }),
+      maestroProcess(generate(paths[0]!, ['--skills', 'maestro-cli,maestro-worker', '--strategy', 'queue']), {
+        ...offline,
+        DATA_DIR: dataDir,
+      }),
       maestroProcess(generate(paths[1]!), { ...offline, DATA_DIR: '~/.maestro/data' }),
       maestroProcess(generate(paths[2]!), offline),
     ]);
@@ -672,12 +813,23 @@ describe('manifest generate (reads DATA_DIR directly, no server)', SLOW, () => {
       strategy: 'queue',
       tasks: [
         {
-          id: 'task_hand_1', title: 'Hand task', description: task1.description, acceptanceCriteria: ['one', 'two'],
-          projectId: 'proj_hand', createdAt: '2023-11-14T22:13:21.000Z', priority: 'high',
+          id: 'task_hand_1',
+          title: 'Hand task',
+          description: task1.description,
+          acceptanceCriteria: ['one', 'two'],
+          projectId: 'proj_hand',
+          createdAt: '2023-11-14T22:13:21.000Z',
+          priority: 'high',
         },
         {
-          id: 'task_hand_2', title: 'Legacy child', description: '', acceptanceCriteria: ['Task completion as described'],
-          projectId: 'proj_hand', createdAt: '2023-11-14T22:13:22.000Z', parentId: 'task_hand_1', priority: 'low',
+          id: 'task_hand_2',
+          title: 'Legacy child',
+          description: '',
+          acceptanceCriteria: ['Task completion as described'],
+          projectId: 'proj_hand',
+          createdAt: '2023-11-14T22:13:22.000Z',
+          parentId: 'task_hand_1',
+          priority: 'low',
         },
       ],
       session: { model: 'sonnet', permissionMode: 'acceptEdits', thinkingMode: 'auto', workingDirectory: '/code/hand' },
@@ -732,11 +884,17 @@ describe('--json output', SLOW, () => {
     expect(json(trailing)).toEqual(json(ok));
 
     expect(notFound).toMatchObject({ code: 2, stderr: '' });
-    expect(json(notFound)).toEqual({ success: false, error: { code: 'TASK_NOT_FOUND', message: 'Task not found', details: { taskId: 'task_missing' } } });
+    expect(json(notFound)).toEqual({
+      success: false,
+      error: { code: 'TASK_NOT_FOUND', message: 'Task not found', details: { taskId: 'task_missing' } },
+    });
     expect(invalid.code).toBe(1);
     expect(json(invalid)).toMatchObject({ success: false, error: { code: 'VALIDATION_ERROR', message: 'title is required' } });
     expect(local.code).toBe(1);
-    expect(json(local)).toEqual({ success: false, error: { code: expect.any(String), message: expect.stringContaining('No session ID given') } });
+    expect(json(local)).toEqual({
+      success: false,
+      error: { code: expect.any(String), message: expect.stringContaining('No session ID given') },
+    });
   });
 });
 

@@ -15,7 +15,11 @@ const baseEnv = cliBaseEnv();
 
 async function maestro(args: string[], env: Record<string, string> = {}) {
   const r = await execa(process.execPath, [CLI_BIN, ...args], {
-    env: { ...baseEnv, MAESTRO_API_URL: server.url, ...env }, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000,
+    env: { ...baseEnv, MAESTRO_API_URL: server.url, ...env },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    timeout: 60_000,
   });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
@@ -48,7 +52,7 @@ describe('hooks never break an agent (§13.7)', SLOW, () => {
   });
 });
 
-describe('the original CLI\'s commands (§15.7)', SLOW, () => {
+describe("the original CLI's commands (§15.7)", SLOW, () => {
   it('report <kind> <message> --task, the update:* aliases, a lone message', async () => {
     const blocked = await maestro(['report', 'blocked', 'need', 'the', 'keys', '--task', task.id], inSession);
     expect(blocked.code).toBe(0);
@@ -59,7 +63,9 @@ describe('the original CLI\'s commands (§15.7)', SLOW, () => {
     expect(lone.code).toBe(0);
     const s = (await call('GET', `/api/sessions/${session.id}`)).body;
     expect(s.timeline.slice(-3).map((t: any) => [t.type, t.message])).toEqual([
-      ['task_blocked', 'need the keys'], ['progress', 'halfway'], ['progress', 'just a note'],
+      ['task_blocked', 'need the keys'],
+      ['progress', 'halfway'],
+      ['progress', 'just a note'],
     ]);
     expect((await call('GET', `/api/tasks/${task.id}`)).body.sessionStatus).toBe('blocked');
   });
@@ -73,7 +79,9 @@ describe('the original CLI\'s commands (§15.7)', SLOW, () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(new RegExp(`Session: ${session.id} \\w+`));
     const commands = await maestro(['commands']);
-    expect(commands.stdout.split('\n')).toEqual(expect.arrayContaining(['whoami', 'track-file', 'task create', 'update:complete', 'host', 'attach']));
+    expect(commands.stdout.split('\n')).toEqual(
+      expect.arrayContaining(['whoami', 'track-file', 'task create', 'update:complete', 'host', 'attach']),
+    );
   });
 
   it('task create --parent, task list <id>, the global --project, session spawn --task', async () => {
@@ -127,9 +135,14 @@ describe('server amendments (§13.1, §13.3)', () => {
 
   it('GET /api/sessions?parentSessionId= keeps the sessions it spawned', async () => {
     const t = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Sub' })).body;
-    const child = (await call('POST', '/api/sessions/spawn', {
-      projectId: project.id, taskIds: [t.id], spawnSource: 'session', sessionId: session.id,
-    })).body;
+    const child = (
+      await call('POST', '/api/sessions/spawn', {
+        projectId: project.id,
+        taskIds: [t.id],
+        spawnSource: 'session',
+        sessionId: session.id,
+      })
+    ).body;
     const res = await call('GET', `/api/sessions?parentSessionId=${session.id}`);
     expect(res.body.map((s: any) => s.id)).toEqual([child.sessionId]);
   });

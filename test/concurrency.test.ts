@@ -87,13 +87,20 @@ describe('concurrent PATCHes of one task', () => {
     const SESSION_STATUSES = ['queued', 'working', 'needs_input', 'blocked', 'completed', 'failed', 'skipped'];
     const patchOf = (i: number): [field: string, value: unknown] => {
       switch (i % 7) {
-        case 0: return ['title', `title ${i}`];
-        case 1: return ['description', `description ${i}`];
-        case 2: return ['status', STATUSES[i % STATUSES.length]];
-        case 3: return ['priority', PRIORITIES[i % PRIORITIES.length]];
-        case 4: return ['sessionStatus', SESSION_STATUSES[i % SESSION_STATUSES.length]];
-        case 5: return ['skillIds', [`skill-${i}`, 'shared']];
-        default: return ['agentIds', [`agent-${i}`]];
+        case 0:
+          return ['title', `title ${i}`];
+        case 1:
+          return ['description', `description ${i}`];
+        case 2:
+          return ['status', STATUSES[i % STATUSES.length]];
+        case 3:
+          return ['priority', PRIORITIES[i % PRIORITIES.length]];
+        case 4:
+          return ['sessionStatus', SESSION_STATUSES[i % SESSION_STATUSES.length]];
+        case 5:
+          return ['skillIds', [`skill-${i}`, 'shared']];
+        default:
+          return ['agentIds', [`agent-${i}`]];
       }
     };
     const N = 50;
@@ -113,7 +120,10 @@ describe('concurrent PATCHes of one task', () => {
       used.add(k);
       return k;
     });
-    const applied = patches.map((p, i) => ({ p, at: position[i]! })).sort((a, b) => a.at - b.at).map((x) => x.p);
+    const applied = patches
+      .map((p, i) => ({ p, at: position[i]! }))
+      .sort((a, b) => a.at - b.at)
+      .map((x) => x.p);
 
     // Each state differs from the one before only in the field its PATCH set (plus the timestamps it moves).
     const FIELDS = ['title', 'description', 'status', 'priority', 'sessionStatus', 'skillIds', 'agentIds'];
@@ -145,10 +155,14 @@ describe('concurrent PATCHes of one task', () => {
     const N = 60;
     const ops = Array.from({ length: N }, (_, i) => {
       switch (i % 4) {
-        case 0: return call('POST', `/api/sessions/${session.id}/events`, { type: `event-${i}`, data: { i } });
-        case 1: return call('POST', `/api/sessions/${session.id}/timeline`, { message: `entry ${i}`, type: 'progress' });
-        case 2: return call('PATCH', `/api/sessions/${session.id}`, { env: { [`KEY_${i}`]: `${i}` }, events: [{ type: `event-${i}` }] });
-        default: return call('PATCH', `/api/sessions/${session.id}`, { timeline: [{ message: `entry ${i}` }], env: { [`KEY_${i}`]: `${i}` } });
+        case 0:
+          return call('POST', `/api/sessions/${session.id}/events`, { type: `event-${i}`, data: { i } });
+        case 1:
+          return call('POST', `/api/sessions/${session.id}/timeline`, { message: `entry ${i}`, type: 'progress' });
+        case 2:
+          return call('PATCH', `/api/sessions/${session.id}`, { env: { [`KEY_${i}`]: `${i}` }, events: [{ type: `event-${i}` }] });
+        default:
+          return call('PATCH', `/api/sessions/${session.id}`, { timeline: [{ message: `entry ${i}` }], env: { [`KEY_${i}`]: `${i}` } });
       }
     });
     const replies = await Promise.all(ops);
@@ -158,7 +172,10 @@ describe('concurrent PATCHes of one task', () => {
     const eventTypes = final.events.map((e: any) => e.type);
     const messages = final.timeline.slice(1).map((t: any) => t.message);
     const expect_ = (kind: number[], make: (i: number) => string) =>
-      Array.from({ length: N }, (_, i) => i).filter((i) => kind.includes(i % 4)).map(make).sort();
+      Array.from({ length: N }, (_, i) => i)
+        .filter((i) => kind.includes(i % 4))
+        .map(make)
+        .sort();
     expect([...eventTypes].sort()).toEqual(expect_([0, 2], (i) => `event-${i}`));
     expect([...messages].sort()).toEqual(expect_([1, 3], (i) => `entry ${i}`));
     expect(Object.keys(final.env).sort()).toEqual(expect_([2, 3], (i) => `KEY_${i}`));

@@ -12,13 +12,20 @@ import { ROOT, tempDir } from './helpers.js';
  */
 function finalStage() {
   const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stage = lines.slice(lines.findLastIndex((l) => /^FROM\s/i.test(l)));
   const env: Record<string, string> = {};
   for (const line of stage.filter((l) => /^ENV\s/i.test(l))) {
     for (const [, key, value] of line.slice(4).matchAll(/(\w+)=(\S+)/g)) env[key!] = value!;
   }
-  const arg = (directive: string) => stage.find((l) => l.startsWith(`${directive} `))?.slice(directive.length + 1).trim();
+  const arg = (directive: string) =>
+    stage
+      .find((l) => l.startsWith(`${directive} `))
+      ?.slice(directive.length + 1)
+      .trim();
   const json = (value: string | undefined) => JSON.parse(value!.replace(/^.*?CMD\s+/, '')) as string[];
   return {
     from: stage[0]!,
@@ -66,9 +73,7 @@ function imageRoot(stage: ReturnType<typeof finalStage>) {
 
 /** Runs a command as the container would: in WORKDIR, with only its environment, as uid 1000 when possible. */
 function run(command: string[], cwd: string, env: Record<string, string>) {
-  const [file, ...args] = asRoot
-    ? ['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', '--', ...command]
-    : command;
+  const [file, ...args] = asRoot ? ['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', '--', ...command] : command;
   const proc = spawn(file!, args, { cwd, env, stdio: 'pipe' });
   procs.push(proc);
   let out = '';
@@ -143,7 +148,9 @@ describe('.dockerignore', () => {
     const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git', '.env']));
     // What the build stage copies must not be ignored.
-    const copied = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
+    const copied = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) =>
+      m[1]!.split(' '),
+    );
     expect(copied.filter((f) => ignored.includes(f))).toEqual([]);
     expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'lib', 'routes']));
   });

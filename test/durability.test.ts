@@ -90,7 +90,11 @@ describe('restart on the same DATA_DIR', () => {
 
     const s1 = await ok('POST', '/api/sessions', { projectId: alpha.id, taskIds: [root.id, child.id], name: 'Worker' });
     const s2 = await ok('POST', '/api/sessions', {
-      id: 'client_supplied-1', projectId: beta.id, taskIds: [other.id], env: { A: '1' }, metadata: { k: [1, 2] },
+      id: 'client_supplied-1',
+      projectId: beta.id,
+      taskIds: [other.id],
+      env: { A: '1' },
+      metadata: { k: [1, 2] },
     });
     const s3 = await ok('POST', '/api/sessions', { projectId: beta.id, taskIds: [gone.id], strategy: 'queue' });
     await ok('POST', `/api/sessions/${s2.id}/tasks/${root.id}`, undefined, 200);
@@ -163,7 +167,12 @@ describe('crash safety (kill -9 during a burst of writes)', () => {
       const body =
         kind === 'project'
           ? { name: `Burst ${i}`, description: 'x'.repeat(i * 50) }
-          : { projectId: projects[i % 3].id, title: `Burst ${i}`, description: 'y'.repeat(i * 50), ...(i % 5 === 0 && { parentId: parent.id }) };
+          : {
+              projectId: projects[i % 3].id,
+              title: `Burst ${i}`,
+              description: 'y'.repeat(i * 50),
+              ...(i % 5 === 0 && { parentId: parent.id }),
+            };
       try {
         const res = await request(first.base, 'POST', kind === 'project' ? '/api/projects' : '/api/tasks', body);
         if (res.status !== 201) throw new Error(`unexpected ${res.status}: ${res.text}`);
@@ -183,10 +192,20 @@ describe('crash safety (kill -9 during a burst of writes)', () => {
 
     // A temporary file left by an interrupted write is never an entity, even when it holds a valid one.
     writeJson(join(dataDir, 'projects', '.0123456789ab.tmp'), {
-      id: 'proj_planted', name: 'Planted', workingDir: '', description: '', createdAt: 1, updatedAt: 1,
+      id: 'proj_planted',
+      name: 'Planted',
+      workingDir: '',
+      description: '',
+      createdAt: 1,
+      updatedAt: 1,
     });
     writeJson(join(dataDir, 'projects', '.hidden.json'), {
-      id: 'proj_hidden', name: 'Hidden', workingDir: '', description: '', createdAt: 1, updatedAt: 1,
+      id: 'proj_hidden',
+      name: 'Hidden',
+      workingDir: '',
+      description: '',
+      createdAt: 1,
+      updatedAt: 1,
     });
 
     const second = await boot(env);
@@ -273,8 +292,19 @@ describe('legacy files and load-time migration (§5)', () => {
   const project = { id: PID, name: 'Legacy', workingDir: '/old', description: '', createdAt: 1000, updatedAt: 1000 };
   /** A task as an older version wrote it: no sessionIds, skillIds or agentIds. */
   const oldTask = (id: string, title: string, createdAt: number) => ({
-    id, projectId: PID, parentId: null, title, description: '', status: 'todo', priority: 'medium',
-    createdAt, updatedAt: createdAt, startedAt: null, completedAt: null, initialPrompt: '', dependencies: [],
+    id,
+    projectId: PID,
+    parentId: null,
+    title,
+    description: '',
+    status: 'todo',
+    priority: 'medium',
+    createdAt,
+    updatedAt: createdAt,
+    startedAt: null,
+    completedAt: null,
+    initialPrompt: '',
+    dependencies: [],
   });
 
   it('loads legacy tasks, moves them on save, removes them on delete, migrates sessions and skips bad files', async () => {
@@ -287,11 +317,23 @@ describe('legacy files and load-time migration (§5)', () => {
     writeJson(at('tasks', 'task_deleted.json'), oldTask('task_deleted', 'Deleted', 2001));
     writeJson(at('tasks', 'task_kept.json'), oldTask('task_kept', 'Never touched', 2002));
     // A crash between writing the new file and removing the legacy copy leaves both; the current one wins.
-    writeJson(at('tasks', PID, 'task_twice.json'), { ...oldTask('task_twice', 'Current copy', 2003), sessionIds: [], skillIds: [], agentIds: [] });
+    writeJson(at('tasks', PID, 'task_twice.json'), {
+      ...oldTask('task_twice', 'Current copy', 2003),
+      sessionIds: [],
+      skillIds: [],
+      agentIds: [],
+    });
     writeJson(at('tasks', 'task_twice.json'), oldTask('task_twice', 'Stale legacy copy', 2003));
     writeJson(at('sessions', 'sess_old.json'), {
-      id: 'sess_old', projectId: PID, taskId: 'task_kept', status: 'running', startedAt: 3000, lastActivity: 3000,
-      completedAt: null, hostname: 'h', platform: 'linux',
+      id: 'sess_old',
+      projectId: PID,
+      taskId: 'task_kept',
+      status: 'running',
+      startedAt: 3000,
+      lastActivity: 3000,
+      completedAt: null,
+      hostname: 'h',
+      platform: 'linux',
     });
     // Files that must be skipped, with the server still starting.
     writeJson(at('projects', 'broken.json'), '{ "id": "proj_broken", "name": ');
@@ -307,7 +349,16 @@ describe('legacy files and load-time migration (§5)', () => {
     const first = await boot(env);
     const { ok } = first;
     // Unparseable and unsafe files are skipped with a warning naming them.
-    for (const file of ['broken.json', 'empty.json', 'array.json', 'escape.json', 'long.json', 'task_evil.json', 'task_slash.json', 'sess_evil.json']) {
+    for (const file of [
+      'broken.json',
+      'empty.json',
+      'array.json',
+      'escape.json',
+      'long.json',
+      'task_evil.json',
+      'task_slash.json',
+      'sess_evil.json',
+    ]) {
       expect(first.output(), file).toContain(file);
     }
     expect((await ok('GET', '/api/projects')).map((p: any) => p.id)).toEqual([PID]);
@@ -324,9 +375,23 @@ describe('legacy files and load-time migration (§5)', () => {
 
     // The legacy session was migrated and re-saved at startup.
     const migrated = {
-      id: 'sess_old', projectId: PID, taskIds: ['task_kept'], name: 'Session sess_old', env: {}, events: [],
-      timeline: [], strategy: 'simple', status: 'working', startedAt: 3000, lastActivity: 3000, completedAt: null,
-      hostname: 'h', platform: 'linux', host: null, agent: null, run: null,
+      id: 'sess_old',
+      projectId: PID,
+      taskIds: ['task_kept'],
+      name: 'Session sess_old',
+      env: {},
+      events: [],
+      timeline: [],
+      strategy: 'simple',
+      status: 'working',
+      startedAt: 3000,
+      lastActivity: 3000,
+      completedAt: null,
+      hostname: 'h',
+      platform: 'linux',
+      host: null,
+      agent: null,
+      run: null,
     };
     const session = await ok('GET', '/api/sessions/sess_old');
     expect(session).toEqual(migrated);
@@ -370,8 +435,20 @@ describe('legacy files and load-time migration (§5)', () => {
     // Files named after another ID than the one they hold, as a copy made by hand would be.
     writeJson(at('projects', 'copy-of-project.json'), { ...project, id: 'proj_copy', name: 'Copied' });
     writeJson(at('sessions', 'old-name.json'), {
-      id: 'sess_renamed', projectId: PID, taskIds: [], name: 'Renamed', env: {}, events: [], timeline: [], strategy: 'simple',
-      status: 'idle', startedAt: 1, lastActivity: 1, completedAt: null, hostname: 'h', platform: 'linux',
+      id: 'sess_renamed',
+      projectId: PID,
+      taskIds: [],
+      name: 'Renamed',
+      env: {},
+      events: [],
+      timeline: [],
+      strategy: 'simple',
+      status: 'idle',
+      startedAt: 1,
+      lastActivity: 1,
+      completedAt: null,
+      hostname: 'h',
+      platform: 'linux',
     });
     const first = await boot(env);
     expect((await first.ok('GET', '/api/projects/proj_copy')).name).toBe('Copied');

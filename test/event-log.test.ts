@@ -12,7 +12,11 @@ import { CLI_BIN, listen, startServerProcess, startTestServer, testEnv } from '.
 const logLines = (dataDir: string) =>
   readdirSync(join(dataDir, 'events'))
     .sort()
-    .flatMap((f) => readFileSync(join(dataDir, 'events', f), 'utf8').split('\n').filter(Boolean))
+    .flatMap((f) =>
+      readFileSync(join(dataDir, 'events', f), 'utf8')
+        .split('\n')
+        .filter(Boolean),
+    )
     .map((line) => JSON.parse(line));
 
 const seqs = (events: { seq: number }[]) => events.map((e) => e.seq);
@@ -30,7 +34,10 @@ describe('seq and the log files', () => {
 
     const lines = logLines(env.DATA_DIR!);
     expect(lines.slice(-2)).toEqual(live);
-    expect(live.map((e) => [e.type, e.projectId])).toEqual([['project:created', project.id], ['task:created', project.id]]);
+    expect(live.map((e) => [e.type, e.projectId])).toEqual([
+      ['project:created', project.id],
+      ['task:created', project.id],
+    ]);
 
     const second = await startTestServer(env);
     const again = await second.listen();
@@ -130,7 +137,10 @@ describe('GET /api/events', () => {
     const future = await server.call('GET', '/api/events?since=99');
     expect(future.status).toBe(410);
     expect(future.body).toEqual({
-      error: true, code: 'EVENTS_EXPIRED', message: expect.any(String), details: { oldestSeq: 1, latestSeq: 3 },
+      error: true,
+      code: 'EVENTS_EXPIRED',
+      message: expect.any(String),
+      details: { oldestSeq: 1, latestSeq: 3 },
     });
   });
 });
@@ -170,7 +180,10 @@ describe('Server-Sent Events', () => {
     const reading = readSse(res, 2);
     await server.call('POST', '/api/projects', { name: 'C' });
     const frames = await reading;
-    expect(frames.map((f) => [f.id, f.event, f.data.data.name])).toEqual([['2', 'project:created', 'B'], ['3', 'project:created', 'C']]);
+    expect(frames.map((f) => [f.id, f.event, f.data.data.name])).toEqual([
+      ['2', 'project:created', 'B'],
+      ['3', 'project:created', 'C'],
+    ]);
   });
 
   it('an open stream does not hold up the server shutting down', async () => {
@@ -201,7 +214,9 @@ describe('secrets', () => {
     const [live] = await ws.drain();
     expect(live.data.envVars).toEqual({ MAESTRO_SESSION_TOKEN: 'tok-secret', OTHER: 'kept' });
     const dir = join(server.config.dataDir, 'events');
-    const text = readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+    const text = readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('');
     expect(text).not.toContain('tok-secret');
     const replayed = (await server.call('GET', '/api/events?since=0')).body.events[0];
     expect(replayed.data.envVars).toEqual({ MAESTRO_SESSION_TOKEN: '<redacted>', OTHER: 'kept' });
@@ -267,13 +282,18 @@ describe('kill -9 during a burst of mixed mutations', () => {
       const disk = onDisk(id);
       expect(disk.updatedAt, id).toBeGreaterThanOrEqual(data.updatedAt);
       if (disk.description !== data.description) {
-        expect(lines.some((l) => l.data.id === id && l.data.description === disk.description), id).toBe(false);
+        expect(
+          lines.some((l) => l.data.id === id && l.data.description === disk.description),
+          id,
+        ).toBe(false);
       }
     }
 
     // The server comes back with every acknowledged change and continues the log.
     const again = await startServerProcess(env);
-    const after = await fetch(`${again.url.replace('//localhost:', '//127.0.0.1:')}/api/events?since=${lines.length - 1}`).then((r) => r.json() as Promise<any>);
+    const after = await fetch(`${again.url.replace('//localhost:', '//127.0.0.1:')}/api/events?since=${lines.length - 1}`).then(
+      (r) => r.json() as Promise<any>,
+    );
     expect(after.latestSeq).toBe(lines.length);
     again.proc.kill('SIGTERM');
     await again.exited;
@@ -292,7 +312,11 @@ describe('maestro watch', () => {
     });
     let out = '';
     cli.stdout.on('data', (c) => (out += c));
-    const printed = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const printed = () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     const waitFor = async (n: number) => {
       for (let i = 0; i < 200 && printed().length < n; i++) await new Promise((r) => setTimeout(r, 50));
       return printed();
@@ -305,7 +329,11 @@ describe('maestro watch', () => {
       const second = await startTestServer({ ...env, PORT: String(port) });
       await second.call('POST', '/api/projects', { name: 'After restart' });
       const all = await waitFor(3);
-      expect(all.map((e) => [e.seq, e.data.name])).toEqual([[1, 'Before'], [2, 'Live'], [3, 'After restart']]);
+      expect(all.map((e) => [e.seq, e.data.name])).toEqual([
+        [1, 'Before'],
+        [2, 'Live'],
+        [3, 'After restart'],
+      ]);
     } finally {
       cli.kill('SIGTERM');
     }

@@ -67,7 +67,10 @@ async function setup(request: () => Promise<Answer>, types: string[]) {
 
 const makeProject = (name = 'Alpha') => setup(() => call('POST', '/api/projects', { name }), ['project:created']);
 const makeTask = (projectId: string, parentId?: string) =>
-  setup(() => call('POST', '/api/tasks', { projectId, title: 'T', parentId }), parentId ? ['task:created', 'subtask:created'] : ['task:created']);
+  setup(
+    () => call('POST', '/api/tasks', { projectId, title: 'T', parentId }),
+    parentId ? ['task:created', 'subtask:created'] : ['task:created'],
+  );
 const makeSession = (projectId: string, tasks: { id: string; parentId: string | null }[] = []) =>
   setup(
     () => call('POST', '/api/sessions', { projectId, taskIds: tasks.map((t) => t.id) }),
@@ -439,7 +442,14 @@ describe('no events', () => {
   it('for reads', async () => {
     const project = await makeProject();
     client.clear();
-    for (const path of ['/api/projects', `/api/projects/${project.id}`, '/api/tasks', '/api/sessions?active=true', '/health', '/ws-status']) {
+    for (const path of [
+      '/api/projects',
+      `/api/projects/${project.id}`,
+      '/api/tasks',
+      '/api/sessions?active=true',
+      '/health',
+      '/ws-status',
+    ]) {
       expect((await call('GET', path)).status).toBe(200);
     }
     await settle();
@@ -485,8 +495,18 @@ describe('the event stream', () => {
   it('ignores garbage, invalid JSON and binary frames from a client, without closing its socket', async () => {
     client.clear();
     const junk: (string | Buffer)[] = [
-      'not json', '{"type":"ping"', '', 'null', '42', '[]', '"ping"', '{"type":"pong"}', '{"type":"PING"}',
-      '{"kind":"ping"}', JSON.stringify({ type: 'subscribe', data: { all: true } }), Buffer.from([0, 1, 2, 255]),
+      'not json',
+      '{"type":"ping"',
+      '',
+      'null',
+      '42',
+      '[]',
+      '"ping"',
+      '{"type":"pong"}',
+      '{"type":"PING"}',
+      '{"kind":"ping"}',
+      JSON.stringify({ type: 'subscribe', data: { all: true } }),
+      Buffer.from([0, 1, 2, 255]),
     ];
     for (const frame of junk) client.ws.send(frame, { binary: Buffer.isBuffer(frame) });
     await settle();
@@ -526,7 +546,10 @@ describe('GET /ws-status (§3.1)', () => {
     await until(async () => (await status()).connectedClients === 2);
     expect(await status()).toEqual({
       connectedClients: 2,
-      clients: [{ readyState: 1, readyStateText: 'OPEN' }, { readyState: 1, readyStateText: 'OPEN' }],
+      clients: [
+        { readyState: 1, readyStateText: 'OPEN' },
+        { readyState: 1, readyStateText: 'OPEN' },
+      ],
     });
     first.close();
     await until(async () => (await status()).connectedClients === 1);

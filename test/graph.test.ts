@@ -24,7 +24,9 @@ async function clocked() {
   await services.hub.subscribe({ filter: {}, readyState: 1, send: (m: string) => void events.push(JSON.parse(m)) });
   const call: Call = async (method, path, body, headers) => {
     const res = await app.request(path, {
-      method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body),
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
@@ -46,10 +48,18 @@ async function clocked() {
     return events.splice(0).map((e) => [e.type, e.data] as [string, any]);
   };
   return {
-    services, config, call, ok, project, task, session, drain,
+    services,
+    config,
+    call,
+    ok,
+    project,
+    task,
+    session,
+    drain,
     advance: (ms: number) => void (now += ms),
     now: () => now,
-    file: (t: { projectId: string; id: string }) => JSON.parse(readFileSync(join(config.dataDir, 'tasks', t.projectId, `${t.id}.json`), 'utf8')),
+    file: (t: { projectId: string; id: string }) =>
+      JSON.parse(readFileSync(join(config.dataDir, 'tasks', t.projectId, `${t.id}.json`), 'utf8')),
   };
 }
 
@@ -69,7 +79,11 @@ describe('dependencies (§18.1)', () => {
     const patched = await g.ok('PATCH', `/api/tasks/${c.id}`, { dependencies: [a.id, b.id] });
     expect(patched).toMatchObject({ dependencies: [a.id, b.id], blockedBy: [a.id, b.id], ready: false });
     expect(await g.drain()).toEqual([['task:updated', patched]]);
-    expect((await g.ok('GET', `/api/tasks?projectId=${g.project}`)).map((t: any) => [t.title, t.ready])).toEqual([['A', true], ['B', false], ['C', false]]);
+    expect((await g.ok('GET', `/api/tasks?projectId=${g.project}`)).map((t: any) => [t.title, t.ready])).toEqual([
+      ['A', true],
+      ['B', false],
+      ['C', false],
+    ]);
 
     // An agent (updateSource session) cannot change them.
     const bySession = await g.ok('PATCH', `/api/tasks/${c.id}`, { dependencies: [], updateSource: 'session' });
@@ -103,8 +117,16 @@ describe('dependencies (§18.1)', () => {
 
     res = await patch(a.id, [foreign.id]);
     expectError(res, 400, 'VALIDATION_ERROR', `Task ${foreign.id} belongs to another project`);
-    expect(res.body.details).toMatchObject({ taskId: foreign.id, projectId: other, issues: [{ path: 'dependencies', message: `Task ${foreign.id} belongs to another project` }] });
-    expectError(await g.call('POST', '/api/tasks', { projectId: g.project, title: 'X', dependencies: [foreign.id] }), 400, 'VALIDATION_ERROR');
+    expect(res.body.details).toMatchObject({
+      taskId: foreign.id,
+      projectId: other,
+      issues: [{ path: 'dependencies', message: `Task ${foreign.id} belongs to another project` }],
+    });
+    expectError(
+      await g.call('POST', '/api/tasks', { projectId: g.project, title: 'X', dependencies: [foreign.id] }),
+      400,
+      'VALIDATION_ERROR',
+    );
 
     // Length 1: itself.
     res = await patch(a.id, [a.id]);
@@ -147,7 +169,12 @@ describe('dependencies (§18.1)', () => {
     expect(g.file(c2).dependencies).toEqual([b.id]);
     const events = await g.drain();
     expect(events.map(([type]) => type)).toEqual(['task:deleted', 'task:updated', 'task:updated']);
-    expect(events.slice(1).map(([, t]) => t).sort((x: any, y: any) => x.title.localeCompare(y.title))).toEqual([b2, c2]);
+    expect(
+      events
+        .slice(1)
+        .map(([, t]) => t)
+        .sort((x: any, y: any) => x.title.localeCompare(y.title)),
+    ).toEqual([b2, c2]);
   });
 
   it('completing a blocker updates each dependent, and the last one emits task:ready', async () => {
@@ -181,7 +208,9 @@ describe('dependencies (§18.1)', () => {
     // Reopening a blocker blocks its dependents again (task:updated, no task:ready).
     await g.ok('PATCH', `/api/tasks/${b.id}`, { status: 'in_progress' });
     expect((await g.drain()).map(([type, t]) => [type, t.id ?? t.taskId, t.ready])).toEqual([
-      ['task:updated', b.id, false], ['task:updated', c.id, false], ['subtask:updated', a.id, undefined],
+      ['task:updated', b.id, false],
+      ['task:updated', c.id, false],
+      ['subtask:updated', a.id, undefined],
     ]);
     expect(await g.ok('GET', `/api/tasks/next?projectId=${g.project}`)).toEqual({ task: null });
   });
@@ -212,7 +241,10 @@ describe('GET /api/tasks/next (§18.2)', () => {
     // Same priority and createdAt: the smaller ID first.
     const h = await clocked();
     h.advance(-1); // the next two tasks share a millisecond
-    const [x, y] = await Promise.all([h.ok('POST', '/api/tasks', { projectId: h.project, title: 'x' }), h.ok('POST', '/api/tasks', { projectId: h.project, title: 'y' })]);
+    const [x, y] = await Promise.all([
+      h.ok('POST', '/api/tasks', { projectId: h.project, title: 'x' }),
+      h.ok('POST', '/api/tasks', { projectId: h.project, title: 'y' }),
+    ]);
     expect(x.createdAt).toBe(y.createdAt);
     expect((await h.ok('GET', `/api/tasks/next?projectId=${h.project}`)).task.id).toBe([x.id, y.id].sort()[0]);
   });
@@ -235,13 +267,25 @@ describe('claims (§18.2)', () => {
     const claimed = await g.ok('POST', `/api/tasks/${t.id}/claim`, { sessionId: s.id });
     const now = g.now();
     expect(claimed).toEqual({
-      ...t, status: 'in_progress', startedAt: now, updatedAt: now, sessionIds: [s.id], sessionCount: 1, ready: false,
+      ...t,
+      status: 'in_progress',
+      startedAt: now,
+      updatedAt: now,
+      sessionIds: [s.id],
+      sessionCount: 1,
+      ready: false,
       claim: { sessionId: s.id, claimedAt: now, expiresAt: now + 900_000, leaseMs: 900_000 },
     });
     expect(g.file(t).claim).toEqual(claimed.claim);
     const session = await g.ok('GET', `/api/sessions/${s.id}`);
     expect(session.taskIds).toEqual([t.id]);
-    expect(session.timeline.at(-1)).toEqual({ id: expect.any(String), type: 'task_started', timestamp: now, message: 'Added task to session', taskId: t.id });
+    expect(session.timeline.at(-1)).toEqual({
+      id: expect.any(String),
+      type: 'task_started',
+      timestamp: now,
+      message: 'Added task to session',
+      taskId: t.id,
+    });
     expect(await g.drain()).toEqual([
       ['session:task_added', { sessionId: s.id, taskId: t.id }],
       ['task:session_added', { taskId: t.id, sessionId: s.id }],
@@ -275,7 +319,12 @@ describe('claims (§18.2)', () => {
     let res = await claim(t.id, {});
     expectError(res, 400, 'VALIDATION_ERROR', 'sessionId is required');
     for (const leaseMs of [59_999, 86_400_001, 1.5, '60000', null]) {
-      expectError(await claim(dep.id, { sessionId: other.id, leaseMs }), 400, 'VALIDATION_ERROR', 'leaseMs must be an integer from 60000 to 86400000');
+      expectError(
+        await claim(dep.id, { sessionId: other.id, leaseMs }),
+        400,
+        'VALIDATION_ERROR',
+        'leaseMs must be an integer from 60000 to 86400000',
+      );
     }
     expectError(await claim('task_nope', { sessionId: other.id }), 404, 'TASK_NOT_FOUND', 'Task not found');
     res = await claim(dep.id, { sessionId: 'sess_nope' });
@@ -361,7 +410,7 @@ describe('claims (§18.2)', () => {
 });
 
 describe('leases (§18.3)', () => {
-  it('expire with the injected clock, unless the holder\'s activity renews them', async () => {
+  it("expire with the injected clock, unless the holder's activity renews them", async () => {
     const g = await clocked();
     const [t, u] = [await g.task('T'), await g.task('U')];
     const s = await g.session();
@@ -404,8 +453,14 @@ describe('leases (§18.3)', () => {
     const events = await g.drain();
     const byTask = (id: string) => events.filter(([, d]) => (d.id ?? d.taskId) === id);
     expect(events).toHaveLength(4);
-    expect(byTask(t.id)).toEqual([['task:updated', t2], ['task:claim_released', { taskId: t.id, sessionId: s.id, reason: 'expired' }]]);
-    expect(byTask(u.id)).toEqual([['task:updated', u2], ['task:claim_released', { taskId: u.id, sessionId: s.id, reason: 'expired' }]]);
+    expect(byTask(t.id)).toEqual([
+      ['task:updated', t2],
+      ['task:claim_released', { taskId: t.id, sessionId: s.id, reason: 'expired' }],
+    ]);
+    expect(byTask(u.id)).toEqual([
+      ['task:updated', u2],
+      ['task:claim_released', { taskId: u.id, sessionId: s.id, reason: 'expired' }],
+    ]);
     expect(await g.services.claims.sweep()).toBe(0);
   });
 
@@ -419,7 +474,11 @@ describe('leases (§18.3)', () => {
     const taken = await g.ok('POST', `/api/tasks/${t.id}/claim`, { sessionId: s2.id });
     expect(taken.claim.sessionId).toBe(s2.id);
     expect((await g.drain()).map(([type]) => type)).toEqual([
-      'task:claim_released', 'session:task_added', 'task:session_added', 'session:updated', 'task:updated',
+      'task:claim_released',
+      'session:task_added',
+      'task:session_added',
+      'session:updated',
+      'task:updated',
     ]);
   });
 
@@ -456,7 +515,9 @@ describe('exactly one winner (real server, real files, restart)', () => {
     const { call } = server;
     const project = (await call('POST', '/api/projects', { name: 'Race' })).body.id;
     const task = (await call('POST', '/api/tasks', { projectId: project, title: 'Prize' })).body;
-    const sessions = await Promise.all(Array.from({ length: 50 }, () => call('POST', '/api/sessions', { projectId: project, taskIds: [] }).then((r) => r.body.id)));
+    const sessions = await Promise.all(
+      Array.from({ length: 50 }, () => call('POST', '/api/sessions', { projectId: project, taskIds: [] }).then((r) => r.body.id)),
+    );
     const results = await Promise.all(sessions.map((sessionId) => call('POST', `/api/tasks/${task.id}/claim`, { sessionId })));
     const winners = results.filter((r) => r.status === 200);
     expect(winners).toHaveLength(1);
@@ -476,7 +537,11 @@ describe('exactly one winner (real server, real files, restart)', () => {
     await server.close();
     const again = await startTestServer({ DATA_DIR: server.config.dataDir });
     expect((await again.call('GET', `/api/tasks/${task.id}`)).body).toEqual(served);
-    expectError(await again.call('POST', `/api/tasks/${task.id}/claim`, { sessionId: sessions.find((s) => s !== winner) }), 409, 'TASK_CLAIMED');
+    expectError(
+      await again.call('POST', `/api/tasks/${task.id}/claim`, { sessionId: sessions.find((s) => s !== winner) }),
+      409,
+      'TASK_CLAIMED',
+    );
   });
 
   it('50 concurrent claim-next on 10 ready tasks: 10 winners, no task twice, 40 × { task: null }', async () => {
@@ -487,8 +552,12 @@ describe('exactly one winner (real server, real files, restart)', () => {
     for (let i = 0; i < 10; i++) tasks.push((await call('POST', '/api/tasks', { projectId: project, title: `T${i}` })).body.id);
     // Ten more that are not ready: blocked by T0, or closed.
     for (let i = 0; i < 5; i++) await call('POST', '/api/tasks', { projectId: project, title: `B${i}`, dependencies: [tasks[0]] });
-    const sessions = await Promise.all(Array.from({ length: 50 }, () => call('POST', '/api/sessions', { projectId: project, taskIds: [] }).then((r) => r.body.id)));
-    const results = await Promise.all(sessions.map((sessionId) => call('POST', '/api/tasks/claim-next', { projectId: project, sessionId })));
+    const sessions = await Promise.all(
+      Array.from({ length: 50 }, () => call('POST', '/api/sessions', { projectId: project, taskIds: [] }).then((r) => r.body.id)),
+    );
+    const results = await Promise.all(
+      sessions.map((sessionId) => call('POST', '/api/tasks/claim-next', { projectId: project, sessionId })),
+    );
     expect(results.every((r) => r.status === 200)).toBe(true);
     const won = results.filter((r) => r.body.task).map((r) => [r.body.task.id, r.body.task.claim.sessionId] as [string, string]);
     expect(won).toHaveLength(10);
@@ -510,7 +579,9 @@ describe('exactly one winner (real server, real files, restart)', () => {
     await server.close();
     const again = await startTestServer({ DATA_DIR: server.config.dataDir });
     await check(again.call, server.config.dataDir);
-    expect((await again.call('POST', '/api/tasks/claim-next', { projectId: project, sessionId: sessions[0] })).body).toEqual({ task: null });
+    expect((await again.call('POST', '/api/tasks/claim-next', { projectId: project, sessionId: sessions[0] })).body).toEqual({
+      task: null,
+    });
   });
 
   it('after a restart, claims of sessions that ended meanwhile are released', async () => {
@@ -544,10 +615,16 @@ describe('maestro task next --claim (CLI)', () => {
     const project = (await call('POST', '/api/projects', { name: 'Drain' })).body.id;
     const env = { MAESTRO_API_URL: server.url, MAESTRO_PROJECT_ID: project, PATH: process.env.PATH ?? '' };
     const cli = async (args: string[], extra: Record<string, string> = {}) => {
-      const r = await execa(process.execPath, [CLI_BIN, ...args], { env: { ...env, ...extra }, extendEnv: false, reject: false, stdin: 'ignore' });
+      const r = await execa(process.execPath, [CLI_BIN, ...args], {
+        env: { ...env, ...extra },
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+      });
       return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
     };
-    const create = async (title: string, extra: Record<string, unknown> = {}) => (await call('POST', '/api/tasks', { projectId: project, title, ...extra })).body.id as string;
+    const create = async (title: string, extra: Record<string, unknown> = {}) =>
+      (await call('POST', '/api/tasks', { projectId: project, title, ...extra })).body.id as string;
     const schema = await create('Schema', { priority: 'high' });
     const api = await create('API');
     const ui = await create('UI', { dependencies: [api] });
@@ -558,17 +635,22 @@ describe('maestro task next --claim (CLI)', () => {
     expect(cycle.stderr).toContain('Dependencies would form a cycle');
     const [list, tree, next] = await Promise.all([cli(['task', 'deps', 'list', docs]), cli(['task', 'tree']), cli(['task', 'next'])]);
     expect(list.stdout.split('\n')).toEqual([
-      expect.stringMatching(new RegExp(`^${api} .*API  <open>$`)), expect.stringMatching(new RegExp(`^${ui} .*UI  <open>$`)),
+      expect.stringMatching(new RegExp(`^${api} .*API  <open>$`)),
+      expect.stringMatching(new RegExp(`^${ui} .*UI  <open>$`)),
     ]);
     expect(tree.stdout).toMatch(new RegExp(`${schema} .*Schema  <ready>`));
     expect(tree.stdout).toMatch(new RegExp(`${docs} .*<blocked by ${api}, ${ui}>`));
     expect(next.stdout).toMatch(new RegExp(`^Next: ${schema} `));
 
-    const agents = await Promise.all([1, 2, 3].map(() => call('POST', '/api/sessions', { projectId: project, taskIds: [] }).then((r) => r.body.id as string)));
+    const agents = await Promise.all(
+      [1, 2, 3].map(() => call('POST', '/api/sessions', { projectId: project, taskIds: [] }).then((r) => r.body.id as string)),
+    );
     const order: string[] = [];
     // Rounds: every agent asks for the next ready task at once; whoever got one completes it.
     for (let round = 0; round < 6 && order.length < 4; round++) {
-      const got = await Promise.all(agents.map((sessionId) => cli(['task', 'next', '--claim', '--quiet'], { MAESTRO_SESSION_ID: sessionId })));
+      const got = await Promise.all(
+        agents.map((sessionId) => cli(['task', 'next', '--claim', '--quiet'], { MAESTRO_SESSION_ID: sessionId })),
+      );
       const claimed = got.map((r, i) => [r.stdout.trim(), agents[i]!] as const).filter(([taskId]) => taskId);
       expect(claimed).toHaveLength(1); // one ready task at a time in this graph: exactly one agent gets it
       for (const [taskId, sessionId] of claimed) {
@@ -583,11 +665,15 @@ describe('maestro task next --claim (CLI)', () => {
 
     // claim / release from the CLI.
     const extra = await create('Extra');
-    expect((await cli(['task', 'claim', extra], { MAESTRO_SESSION_ID: agents[1]! })).stdout).toMatch(new RegExp(`^Claimed ${extra} .*claimed by ${agents[1]}`));
+    expect((await cli(['task', 'claim', extra], { MAESTRO_SESSION_ID: agents[1]! })).stdout).toMatch(
+      new RegExp(`^Claimed ${extra} .*claimed by ${agents[1]}`),
+    );
     const refused = await cli(['task', 'release', extra], { MAESTRO_SESSION_ID: agents[2]! });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('Only the session holding the claim');
-    expect((await cli(['task', 'release', extra], { MAESTRO_SESSION_ID: agents[1]! })).stdout).toMatch(new RegExp(`^Released ${extra} .*<ready>`));
+    expect((await cli(['task', 'release', extra], { MAESTRO_SESSION_ID: agents[1]! })).stdout).toMatch(
+      new RegExp(`^Released ${extra} .*<ready>`),
+    );
   });
 });
 
@@ -616,11 +702,25 @@ describe('queue sessions in the CLI (§18.4)', () => {
     const complete = await cli(['task', 'complete']);
     expect(complete.stdout).toBe(`Task ${t2} reported completed by session ${sessionId}`);
     const timeline = (await call('GET', `/api/sessions/${sessionId}`)).body.timeline;
-    expect(timeline.filter((e: any) => ['progress', 'task_completed'].includes(e.type)).map((e: any) => [e.type, e.taskId]).slice(-3)).toEqual([
-      ['task_completed', t1], ['progress', t2], ['task_completed', t2],
+    expect(
+      timeline
+        .filter((e: any) => ['progress', 'task_completed'].includes(e.type))
+        .map((e: any) => [e.type, e.taskId])
+        .slice(-3),
+    ).toEqual([
+      ['task_completed', t1],
+      ['progress', t2],
+      ['task_completed', t2],
     ]);
     // Outside a queue, the first of MAESTRO_TASK_IDS stays the default.
-    expect((await execa(process.execPath, [CLI_BIN, 'task', 'get'], { env: { ...env, MAESTRO_STRATEGY: 'simple' }, extendEnv: false, reject: false })).stdout)
-      .toMatch(new RegExp(`^ID:\\s+${t1}$`, 'm'));
+    expect(
+      (
+        await execa(process.execPath, [CLI_BIN, 'task', 'get'], {
+          env: { ...env, MAESTRO_STRATEGY: 'simple' },
+          extendEnv: false,
+          reject: false,
+        })
+      ).stdout,
+    ).toMatch(new RegExp(`^ID:\\s+${t1}$`, 'm'));
   });
 });

@@ -76,8 +76,7 @@ export async function inProcess(extra: Record<string, string> = {}) {
   const config = testConfig(extra);
   const services = await createServices(config, createLogger('error'));
   const { app, routes } = await createApp(services);
-  const call: Call = async (method, path, body, headers) =>
-    toAnswer(await app.request(path, init(method, body, headers)));
+  const call: Call = async (method, path, body, headers) => toAnswer(await app.request(path, init(method, body, headers)));
   return { app, routes, services, config, call };
 }
 
@@ -152,7 +151,13 @@ export function listen(url: string, options: WebSocket.ClientOptions = {}): Prom
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`expected ${count} events, got ${events().length}: ${events().map((e) => e.type).join(', ')}`));
+          reject(
+            new Error(
+              `expected ${count} events, got ${events().length}: ${events()
+                .map((e) => e.type)
+                .join(', ')}`,
+            ),
+          );
         }, ms);
         waiters.add(check);
         check();
@@ -162,7 +167,9 @@ export function listen(url: string, options: WebSocket.ClientOptions = {}): Prom
   return new Promise((resolveOpen, reject) => {
     ws.once('open', () => resolveOpen(listener));
     ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { statusCode: res.statusCode })));
+    ws.once('unexpected-response', (_req, res) =>
+      reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { statusCode: res.statusCode })),
+    );
   });
 }
 
@@ -212,7 +219,9 @@ export const unusedLoopbackUrl = (): Promise<string> =>
 /** This process's environment without anything Maestro reads: the CLI under test must not see the suite's own. */
 export const cliBaseEnv = (): Record<string, string> =>
   Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('MAESTRO_') && !['DATA_DIR', 'SESSION_DIR', 'SKILLS_DIR', 'SERVER_URL'].includes(k)),
+    Object.entries(process.env).filter(
+      ([k]) => !k.startsWith('MAESTRO_') && !['DATA_DIR', 'SESSION_DIR', 'SKILLS_DIR', 'SERVER_URL'].includes(k),
+    ),
   ) as Record<string, string>;
 
 /** Runs the compiled server until it exits by itself (bounded, killed after `ms`), with everything it printed. */

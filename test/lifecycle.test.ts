@@ -19,14 +19,17 @@ afterAll(() => {
 /** Variables inherited from the environment running the tests must not change what is tested. */
 const CLEAN = { HOST: '', MAESTRO_TOKEN: '', MAESTRO_ALLOW_INSECURE: '', CORS_ORIGINS: '', DEBUG: '' };
 
-
 async function boot(env: Record<string, string>) {
   const p: ServerProcess = await startServerProcess({ ...CLEAN, ...env, LOG_LEVEL: 'info' });
   return { ...p, base: p.url.replace('//localhost:', '//127.0.0.1:') };
 }
 
 async function createProject(base: string, name: string) {
-  const res = await fetch(`${base}/api/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+  const res = await fetch(`${base}/api/projects`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
   expect(res.status).toBe(201);
   return (await res.json()) as { id: string; name: string };
 }
@@ -129,7 +132,9 @@ describe('port already in use', () => {
   it('exits 1 with a clear message', async () => {
     const blocker = createServer();
     blockers.add(blocker);
-    const port = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as { port: number }).port)));
+    const port = await new Promise<number>((resolve) =>
+      blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as { port: number }).port)),
+    );
     const { code, stderr } = await runToExit({ ...CLEAN, ...testEnv({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' }) });
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(new RegExp(`port ${port} is already in use`));

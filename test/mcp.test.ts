@@ -42,8 +42,21 @@ describe('maestro mcp', () => {
     clients.push(client);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
-      'message_inbox', 'message_read', 'message_send', 'report_blocked', 'report_needs_input', 'report_progress',
-      'spawn_worker', 'task_claim', 'task_complete', 'task_create', 'task_get', 'task_list', 'task_next', 'task_update', 'whoami',
+      'message_inbox',
+      'message_read',
+      'message_send',
+      'report_blocked',
+      'report_needs_input',
+      'report_progress',
+      'spawn_worker',
+      'task_claim',
+      'task_complete',
+      'task_create',
+      'task_get',
+      'task_list',
+      'task_next',
+      'task_update',
+      'whoami',
     ]);
     for (const tool of tools) {
       expect(tool.description!.length, tool.name).toBeGreaterThan(20);
@@ -78,14 +91,21 @@ describe('maestro mcp', () => {
 
     // The worker's own MCP server, configured as its spawned terminal is.
     const worker = await connect(server, {
-      MAESTRO_TOKEN: TOKEN, MAESTRO_SESSION_ID: sessionId, MAESTRO_TASK_IDS: taskId, MAESTRO_PROJECT_ID: project.body.id,
+      MAESTRO_TOKEN: TOKEN,
+      MAESTRO_SESSION_ID: sessionId,
+      MAESTRO_TASK_IDS: taskId,
+      MAESTRO_PROJECT_ID: project.body.id,
     });
     clients.push(worker.client);
     const me = (await worker.call('whoami')).data;
     expect(me).toMatchObject({ sessionId, projectId: project.body.id, taskIds: [taskId] });
     expect(me.session.name).toBe('Parser worker');
 
-    expect((await worker.call('report_progress', { message: 'Lexer done' })).data).toMatchObject({ type: 'progress', message: 'Lexer done', taskId });
+    expect((await worker.call('report_progress', { message: 'Lexer done' })).data).toMatchObject({
+      type: 'progress',
+      message: 'Lexer done',
+      taskId,
+    });
     expect((await worker.call('report_needs_input', { question: 'Tabs or spaces?' })).data.sessionStatus).toBe('needs_input');
     expect((await worker.call('report_blocked', { reason: 'No grammar' })).data.sessionStatus).toBe('blocked');
     const done = await worker.call('task_complete', { summary: 'Parser written' });
@@ -93,9 +113,14 @@ describe('maestro mcp', () => {
 
     const session = (await server.call('GET', `/api/sessions/${sessionId}`, undefined, auth)).body;
     const entries = session.timeline.map((e: any) => `${e.type} ${e.message}`);
-    expect(entries).toEqual(expect.arrayContaining([
-      'progress Lexer done', 'needs_input Tabs or spaces?', 'task_blocked Blocked: No grammar', 'task_completed Completed: Parser written',
-    ]));
+    expect(entries).toEqual(
+      expect.arrayContaining([
+        'progress Lexer done',
+        'needs_input Tabs or spaces?',
+        'task_blocked Blocked: No grammar',
+        'task_completed Completed: Parser written',
+      ]),
+    );
   });
 
   it('identifies the session with X-Session-ID and its session token when there is no admin token', async () => {

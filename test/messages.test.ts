@@ -50,12 +50,13 @@ async function setup(env: Record<string, string> = {}, dataDir?: string) {
   /** Waits for follow-up mutations queued so far (a receiver's end fails its messages in a follow-up). */
   const fence = () => services.db.mutate(() => undefined);
   const as = (id: string) => ({ 'x-session-id': id });
-  const send = (from: string | null, to: string, body: unknown) =>
-    call('POST', `/api/sessions/${to}/messages`, body, from ? as(from) : {});
+  const send = (from: string | null, to: string, body: unknown) => call('POST', `/api/sessions/${to}/messages`, body, from ? as(from) : {});
   const messageFiles = () => {
     const dir = join(config.dataDir, 'messages', 'by-receiver');
     return existsSync(dir)
-      ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name))
+      ? readdirSync(dir, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => join(e.parentPath, e.name))
       : [];
   };
   return { clock, config, services, call, ok, project, other, session, fence, as, send, messageFiles };
@@ -84,9 +85,15 @@ describe('sending (§16.1, §16.2)', () => {
     const m = res.body;
     expect(m).toEqual({
       id: expect.stringMatching(/^msg_1800000000000_[0-9a-z]{1,9}$/),
-      from: 'w1', to: 'w2', projectId: s.project.id,
+      from: 'w1',
+      to: 'w2',
+      projectId: s.project.id,
       message: 'Hi there\tnow\r\n[31mred',
-      status: 'pending', createdAt: T0, deliveredAt: null, readAt: null, expiresAt: null,
+      status: 'pending',
+      createdAt: T0,
+      deliveredAt: null,
+      readAt: null,
+      expiresAt: null,
       metadata: { taskId: 'task_1', type: 'request', priority: 'medium', requiresAck: false },
     });
     const file = join(s.config.dataDir, 'messages', 'by-receiver', 'w2', `${m.id}.json`);
@@ -99,9 +106,19 @@ describe('sending (§16.1, §16.2)', () => {
     const s = await setup({ MAESTRO_MESSAGE_RATE: '1' });
     await team(s);
     for (let i = 0; i < 3; i++) {
-      const res = await s.send(null, 'q1', { message: `answer ${i}`, expiresInMs: 5000, metadata: { priority: 'high', requiresAck: true } });
+      const res = await s.send(null, 'q1', {
+        message: `answer ${i}`,
+        expiresInMs: 5000,
+        metadata: { priority: 'high', requiresAck: true },
+      });
       expect(res.status).toBe(201);
-      expect(res.body).toMatchObject({ from: 'user', to: 'q1', projectId: s.other.id, expiresAt: T0 + 5000, metadata: { priority: 'high', requiresAck: true } });
+      expect(res.body).toMatchObject({
+        from: 'user',
+        to: 'q1',
+        projectId: s.other.id,
+        expiresAt: T0 + 5000,
+        metadata: { priority: 'high', requiresAck: true },
+      });
     }
   });
 
@@ -129,7 +146,11 @@ describe('sending (§16.1, §16.2)', () => {
       [{ message: 'hi', metadata: [] }, 'metadata must be an object', 'metadata'],
       [{ message: 'hi', metadata: 'high' }, 'metadata must be an object', 'metadata'],
       [{ message: 'hi', metadata: { priority: 'urgent' } }, 'metadata.priority must be one of: low, medium, high', 'metadata.priority'],
-      [{ message: 'hi', metadata: { type: 'question' } }, 'metadata.type must be one of: request, response, notification, command', 'metadata.type'],
+      [
+        { message: 'hi', metadata: { type: 'question' } },
+        'metadata.type must be one of: request, response, notification, command',
+        'metadata.type',
+      ],
       [{ message: 'hi', metadata: { requiresAck: 'yes' } }, 'metadata.requiresAck must be a boolean', 'metadata.requiresAck'],
       [{ message: 'hi', metadata: { taskId: '../etc' } }, 'metadata.taskId must match ^[A-Za-z0-9_-]{1,128}$', 'metadata.taskId'],
       [{ message: 'hi', metadata: { replyTo: 7 } }, 'metadata.replyTo must be a string', 'metadata.replyTo'],
@@ -187,7 +208,11 @@ describe('sending (§16.1, §16.2)', () => {
     await team(s);
     await s.session('done', 'worker');
     await s.ok('PATCH', '/api/sessions/done', { status: 'completed' });
-    for (const [from, to] of [['done', 'w1'], ['w1', 'done'], [null, 'done']] as const) {
+    for (const [from, to] of [
+      ['done', 'w1'],
+      ['w1', 'done'],
+      [null, 'done'],
+    ] as const) {
       const res = await s.send(from, to, { message: 'hi' });
       expectError(res, 400, 'SESSION_NOT_ACTIVE', 'Session done has ended (completed)');
       expect(res.body.details).toEqual({ sessionId: 'done', status: 'completed' });
@@ -203,9 +228,19 @@ describe('sending (§16.1, §16.2)', () => {
     const s = await setup();
     await team(s);
     await s.session('qboss', 'orchestrator', s.other.id);
-    const allowed = [['w1', 'w2'], ['w1', 'boss'], ['w1', 'qboss'], ['boss', 'q1'], ['qboss', 'w1'], ['boss', 'qboss']];
+    const allowed = [
+      ['w1', 'w2'],
+      ['w1', 'boss'],
+      ['w1', 'qboss'],
+      ['boss', 'q1'],
+      ['qboss', 'w1'],
+      ['boss', 'qboss'],
+    ];
     for (const [from, to] of allowed) expect((await s.send(from!, to!, { message: 'hi' })).status, `${from} → ${to}`).toBe(201);
-    for (const [from, to] of [['w1', 'q1'], ['q1', 'w2']]) {
+    for (const [from, to] of [
+      ['w1', 'q1'],
+      ['q1', 'w2'],
+    ]) {
       const res = await s.send(from!, to!, { message: 'hi' });
       expectError(res, 403, 'FORBIDDEN', 'A worker may message only an orchestrator or a worker of its own project');
       expect(res.body.details).toEqual({ from, to });
@@ -254,25 +289,43 @@ describe('sending (§16.1, §16.2)', () => {
 });
 
 describe('sender identity by session token (§15.6)', () => {
-  it('the token\'s session is the sender and the reader; an X-Session-ID naming another session is 403', async () => {
+  it("the token's session is the sender and the reader; an X-Session-ID naming another session is 403", async () => {
     const s = await setup();
     await team(s);
     // Real session tokens, as a spawn mints them (§15.6).
     const [w1, w2] = await s.services.db.mutate((tx) => [s.services.tokens.mint(tx, 'w1'), s.services.tokens.mint(tx, 'w2')]);
     const { app } = await createApp(s.services);
     const call = async (method: string, path: string, body: unknown, headers: Record<string, string>) => {
-      const res = await app.request(path, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await app.request(path, {
+        method,
+        headers: { 'content-type': 'application/json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       return { status: res.status, body: (await res.json()) as any, headers: res.headers };
     };
-    const spoof = await call('POST', '/api/sessions/w2/messages', { message: 'I am boss' }, { authorization: `Bearer ${w1}`, 'x-session-id': 'boss' });
+    const spoof = await call(
+      'POST',
+      '/api/sessions/w2/messages',
+      { message: 'I am boss' },
+      { authorization: `Bearer ${w1}`, 'x-session-id': 'boss' },
+    );
     expectError(spoof, 403, 'FORBIDDEN', 'X-Session-ID names another session than the session token');
     expect(s.messageFiles()).toEqual([]);
-    const same = await call('POST', '/api/sessions/w2/messages', { message: 'hello' }, { authorization: `Bearer ${w1}`, 'x-session-id': 'w1' });
+    const same = await call(
+      'POST',
+      '/api/sessions/w2/messages',
+      { message: 'hello' },
+      { authorization: `Bearer ${w1}`, 'x-session-id': 'w1' },
+    );
     const plain = await call('POST', '/api/sessions/w2/messages', { message: 'hello again' }, { authorization: `Bearer ${w1}` });
     expect([same.status, same.body.from, plain.status, plain.body.from]).toEqual([201, 'w1', 201, 'w1']);
     const inbox = await call('GET', '/api/sessions/w2/messages', undefined, { authorization: `Bearer ${w2}` });
     expect(inbox.body.map((m: any) => m.status)).toEqual(['delivered', 'delivered']);
-    expectError(await call('PATCH', `/api/messages/${same.body.id}`, { status: 'read' }, { authorization: `Bearer ${w1}` }), 403, 'FORBIDDEN');
+    expectError(
+      await call('PATCH', `/api/messages/${same.body.id}`, { status: 'read' }, { authorization: `Bearer ${w1}` }),
+      403,
+      'FORBIDDEN',
+    );
   });
 });
 
@@ -286,7 +339,10 @@ describe('reading, delivery and acknowledgement (§16.3)', () => {
     // A person, the sender, another session: nothing changes.
     for (const headers of [{}, s.as('w1'), s.as('boss')]) {
       const res = await s.call('GET', '/api/sessions/w2/messages', undefined, headers);
-      expect(res.body.map((m: any) => [m.id, m.status])).toEqual([[a.id, 'pending'], [b.id, 'pending']]);
+      expect(res.body.map((m: any) => [m.id, m.status])).toEqual([
+        [a.id, 'pending'],
+        [b.id, 'pending'],
+      ]);
     }
     expect((await s.call('GET', `/api/messages/${a.id}`, undefined, s.as('w2'))).body.status).toBe('pending');
     s.clock.now += 5;
@@ -326,7 +382,10 @@ describe('reading, delivery and acknowledgement (§16.3)', () => {
     expect((await s.call('GET', '/api/sessions/w1/messages')).body).toEqual([]);
     // The receiver asking for its pending messages takes delivery of exactly those.
     const own = await s.call('GET', '/api/sessions/w2/messages?status=pending&limit=2', undefined, s.as('w2'));
-    expect(own.body.map((m: any) => [ids.indexOf(m.id), m.status])).toEqual([[2, 'delivered'], [3, 'delivered']]);
+    expect(own.body.map((m: any) => [ids.indexOf(m.id), m.status])).toEqual([
+      [2, 'delivered'],
+      [3, 'delivered'],
+    ]);
     expect(await get('?status=pending')).toEqual([4]);
     for (const q of ['?box=outbox', '?status=new', '?status=pending,bogus', '?since=yesterday', '?limit=0', '?limit=1001']) {
       expectError(await s.call('GET', `/api/sessions/w2/messages${q}`), 400, 'VALIDATION_ERROR');
@@ -346,7 +405,12 @@ describe('reading, delivery and acknowledgement (§16.3)', () => {
     const read = await s.call('PATCH', `/api/messages/${m.id}`, { status: 'read' }, s.as('w2'));
     expect(read.body).toEqual({ ...m, status: 'read', deliveredAt: T0 + 10, readAt: T0 + 20 });
     expect((await s.call('PATCH', `/api/messages/${m.id}`, { status: 'read' })).body).toEqual(read.body);
-    expectError(await s.call('PATCH', `/api/messages/${m.id}`, { status: 'delivered' }), 400, 'VALIDATION_ERROR', 'A message that is read cannot become delivered');
+    expectError(
+      await s.call('PATCH', `/api/messages/${m.id}`, { status: 'delivered' }),
+      400,
+      'VALIDATION_ERROR',
+      'A message that is read cannot become delivered',
+    );
 
     // pending → read sets both times; a person may acknowledge; the sender or a third session may not.
     const n = (await s.send('w1', 'w2', { message: 'again' })).body;
@@ -370,8 +434,17 @@ describe('reading, delivery and acknowledgement (§16.3)', () => {
     await team(s);
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push((await s.send('w1', 'w2', { message: `m${i}` })).body.id);
-    expectError(await s.call('DELETE', `/api/messages/${ids[0]}`, undefined, s.as('boss')), 403, 'FORBIDDEN', 'Only the receiver or the sender can delete a message');
-    for (const [id, headers] of [[ids[0], s.as('w2')], [ids[1], s.as('w1')], [ids[2], {}]] as const) {
+    expectError(
+      await s.call('DELETE', `/api/messages/${ids[0]}`, undefined, s.as('boss')),
+      403,
+      'FORBIDDEN',
+      'Only the receiver or the sender can delete a message',
+    );
+    for (const [id, headers] of [
+      [ids[0], s.as('w2')],
+      [ids[1], s.as('w1')],
+      [ids[2], {}],
+    ] as const) {
       expect((await s.call('DELETE', `/api/messages/${id}`, undefined, headers)).body).toEqual({ success: true, id });
       expectError(await s.call('GET', `/api/messages/${id}`), 404, 'NOT_FOUND');
     }
@@ -395,10 +468,19 @@ describe('deadlines, failures and retention (§16.4)', () => {
     s.clock.now += 1;
     expect(await s.services.messages.sweep()).toBe(2);
     const status = async (id: string) => (await s.call('GET', `/api/messages/${id}`)).body.status;
-    expect([await status(pending.id), await status(delivered.id), await status(read.id), await status(forever.id)])
-      .toEqual(['expired', 'expired', 'read', 'pending']);
+    expect([await status(pending.id), await status(delivered.id), await status(read.id), await status(forever.id)]).toEqual([
+      'expired',
+      'expired',
+      'read',
+      'pending',
+    ]);
     expect(await s.services.messages.sweep()).toBe(0);
-    expectError(await s.call('PATCH', `/api/messages/${pending.id}`, { status: 'read' }), 400, 'VALIDATION_ERROR', 'A message that is expired cannot become read');
+    expectError(
+      await s.call('PATCH', `/api/messages/${pending.id}`, { status: 'read' }),
+      400,
+      'VALIDATION_ERROR',
+      'A message that is expired cannot become read',
+    );
   });
 
   it('the expiry timer runs by itself within a second of the deadline', async () => {
@@ -422,7 +504,11 @@ describe('deadlines, failures and retention (§16.4)', () => {
     const toOther = (await s.send('w2', 'w1', { message: 'from the ending one' })).body;
     await s.ok('PATCH', '/api/sessions/w2', { status: 'failed' });
     await s.fence();
-    expect((await s.call('GET', `/api/messages/${pending.id}`)).body).toEqual({ ...pending, status: 'failed', failReason: 'receiver ended before delivery' });
+    expect((await s.call('GET', `/api/messages/${pending.id}`)).body).toEqual({
+      ...pending,
+      status: 'failed',
+      failReason: 'receiver ended before delivery',
+    });
     expect((await s.call('GET', `/api/messages/${delivered.id}`)).body.status).toBe('delivered');
     expect((await s.call('GET', `/api/messages/${toOther.id}`)).body.status).toBe('pending');
     // The sender sees it in its sent box.
@@ -466,14 +552,19 @@ describe('restart', () => {
     for (let i = 0; i < 6; i++) await s.send(i % 2 ? 'w1' : 'boss', 'w2', { message: `m${i}`, metadata: { priority: 'low' } });
     await s.send('w2', 'boss', { message: 'reply', expiresInMs: 60_000 });
     await s.call('GET', '/api/sessions/w2/messages?limit=2', undefined, s.as('w2'));
-    const paths = ['/api/sessions/w2/messages', '/api/sessions/w1/messages?box=sent', '/api/sessions/boss/messages', '/api/sessions/boss/messages?box=sent'];
+    const paths = [
+      '/api/sessions/w2/messages',
+      '/api/sessions/w1/messages?box=sent',
+      '/api/sessions/boss/messages',
+      '/api/sessions/boss/messages?box=sent',
+    ];
     const before = await Promise.all(paths.map(async (p) => (await s.call('GET', p)).body));
     const again = await setup({}, s.config.dataDir);
     for (const [i, p] of paths.entries()) expect((await again.call('GET', p)).body, p).toEqual(before[i]);
   });
 });
 
-describe('startup repairs what a crash left between a session\'s end and its follow-up', () => {
+describe("startup repairs what a crash left between a session's end and its follow-up", () => {
   it('fails pending messages of an ended receiver and removes the inbox of a session that is gone', async () => {
     const s = await setup({ MAESTRO_MESSAGE_RATE: '0' });
     await team(s);
@@ -486,7 +577,11 @@ describe('startup repairs what a crash left between a session\'s end and its fol
     writeFileSync(sessionFile('w2'), JSON.stringify({ ...w2, status: 'stopped' }, null, 2));
     rmSync(sessionFile('boss'));
     const again = await setup({}, s.config.dataDir);
-    expect((await again.call('GET', `/api/messages/${toEnded.id}`)).body).toEqual({ ...toEnded, status: 'failed', failReason: 'receiver ended before delivery' });
+    expect((await again.call('GET', `/api/messages/${toEnded.id}`)).body).toEqual({
+      ...toEnded,
+      status: 'failed',
+      failReason: 'receiver ended before delivery',
+    });
     expectError(await again.call('GET', `/api/messages/${toGone.id}`), 404, 'NOT_FOUND');
     expect((await again.call('GET', `/api/messages/${kept.id}`)).body).toEqual(kept);
     expect(existsSync(join(s.config.dataDir, 'messages', 'by-receiver', 'boss', `${toGone.id}.json`))).toBe(false);
@@ -508,16 +603,26 @@ describe('the wake-up hook (§16.3)', () => {
     const second = (await s.send('boss', 'w2', { message: 'again', metadata: { priority: 'high' } })).body;
     const elsewhere = (await s.send('w2', 'w1', { message: 'to w1, not typed' })).body;
     await s.fence();
-    expect(calls).toEqual([['w2', first.id], ['w1', elsewhere.id]]);
+    expect(calls).toEqual([
+      ['w2', first.id],
+      ['w1', elsewhere.id],
+    ]);
     const status = async (id: string) => (await s.call('GET', `/api/messages/${id}`)).body.status;
-    expect([await status(low.id), await status(first.id), await status(second.id), await status(elsewhere.id)])
-      .toEqual(['pending', 'delivered', 'pending', 'pending']);
+    expect([await status(low.id), await status(first.id), await status(second.id), await status(elsewhere.id)]).toEqual([
+      'pending',
+      'delivered',
+      'pending',
+      'pending',
+    ]);
     // Not typed for w1 (no running agent): the next message to w1 tries again at once.
     const retry = (await s.send('w2', 'w1', { message: 'again' })).body;
     s.clock.now += 30_000;
     const later = (await s.send('w1', 'w2', { message: 'after 30 s' })).body;
     await s.fence();
-    expect(calls.slice(2)).toEqual([['w1', retry.id], ['w2', later.id]]);
+    expect(calls.slice(2)).toEqual([
+      ['w1', retry.id],
+      ['w2', later.id],
+    ]);
   });
 });
 
@@ -607,7 +712,10 @@ const freePort = () =>
 const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAESTRO_'))) as Record<string, string>;
 const maestro = async (url: string, args: string[], env: Record<string, string> = {}, input?: string) => {
   const r = await execa(process.execPath, [CLI_BIN, ...args], {
-    env: { ...baseEnv, MAESTRO_API_URL: url, ...env }, extendEnv: false, reject: false, timeout: 15_000,
+    env: { ...baseEnv, MAESTRO_API_URL: url, ...env },
+    extendEnv: false,
+    reject: false,
+    timeout: 15_000,
     ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
   });
   return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
@@ -625,9 +733,20 @@ describe('crash safety of sends (kill -9 during a burst)', SLOW, () => {
     let failed = 0;
     await Promise.all(
       Array.from({ length: TOTAL }, async (_, i) => {
-        const [from, to] = [['a', 'b'], ['b', 'c'], [null, 'a'], ['c', 'a']][i % 4]!;
+        const [from, to] = [
+          ['a', 'b'],
+          ['b', 'c'],
+          [null, 'a'],
+          ['c', 'a'],
+        ][i % 4]!;
         try {
-          const res = await request(base, 'POST', `/api/sessions/${to}/messages`, { message: `burst ${i} ${'z'.repeat(i * 40)}` }, from ? { 'x-session-id': from } : {});
+          const res = await request(
+            base,
+            'POST',
+            `/api/sessions/${to}/messages`,
+            { message: `burst ${i} ${'z'.repeat(i * 40)}` },
+            from ? { 'x-session-id': from } : {},
+          );
           if (res.status !== 201) throw new Error(`unexpected ${res.status}: ${res.text}`);
           answered.push(res.body);
           if (answered.length === KILL_AFTER) first.proc.kill('SIGKILL');
@@ -658,18 +777,41 @@ describe('crash safety of sends (kill -9 during a burst)', SLOW, () => {
 });
 
 describe('the maestro CLI between two sessions in separate processes (§16.5)', SLOW, () => {
-  it('a request and its response, delivery on the receiver\'s read, --mark-read, message read and delete', async () => {
+  it("a request and its response, delivery on the receiver's read, --mark-read, message read and delete", async () => {
     const server = await startTestServer();
     await seed(server.url, ['alice', 'bob']);
     const alice = { MAESTRO_SESSION_ID: 'alice' };
     const bob = { MAESTRO_SESSION_ID: 'bob' };
 
-    const sent = await maestro(server.url, ['session', 'send', '--to', 'bob', '--type', 'request', '--priority', 'high', '--requires-ack', '--expires-in', '1h', '--message', 'Please review PR 12'], alice);
+    const sent = await maestro(
+      server.url,
+      [
+        'session',
+        'send',
+        '--to',
+        'bob',
+        '--type',
+        'request',
+        '--priority',
+        'high',
+        '--requires-ack',
+        '--expires-in',
+        '1h',
+        '--message',
+        'Please review PR 12',
+      ],
+      alice,
+    );
     expect(sent, sent.stderr).toMatchObject({ code: 0 });
     const requestId = sent.stdout.trim();
     expect(requestId).toMatch(/^msg_\d+_[0-9a-z]+$/);
     const stored = (await server.call('GET', `/api/messages/${requestId}`)).body;
-    expect(stored).toMatchObject({ from: 'alice', to: 'bob', status: 'pending', metadata: { type: 'request', priority: 'high', requiresAck: true } });
+    expect(stored).toMatchObject({
+      from: 'alice',
+      to: 'bob',
+      status: 'pending',
+      metadata: { type: 'request', priority: 'high', requiresAck: true },
+    });
     expect(stored.expiresAt - stored.createdAt).toBe(3_600_000);
 
     // Alice looking at Bob's inbox changes nothing; Bob reading it takes delivery.
@@ -677,16 +819,26 @@ describe('the maestro CLI between two sessions in separate processes (§16.5)', 
     expect(peek.stdout).toContain(`${requestId}  from alice to bob  [pending]  request, high, needs ack`);
     const inbox = await maestro(server.url, ['inbox'], bob);
     expect(inbox.code).toBe(0);
-    expect(inbox.stdout.split('\n')).toEqual([expect.stringMatching(new RegExp(`^${requestId}  from alice to bob  \\[delivered\\]`)), '    Please review PR 12']);
+    expect(inbox.stdout.split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^${requestId}  from alice to bob  \\[delivered\\]`)),
+      '    Please review PR 12',
+    ]);
 
-    const reply = await maestro(server.url, ['session', 'send', '--to', 'alice', '--type', 'response', '--reply-to', requestId, '-'], bob, 'Approved.\nTwo nits inline.\n');
+    const reply = await maestro(
+      server.url,
+      ['session', 'send', '--to', 'alice', '--type', 'response', '--reply-to', requestId, '-'],
+      bob,
+      'Approved.\nTwo nits inline.\n',
+    );
     expect(reply.code, reply.stderr).toBe(0);
     const replyId = reply.stdout.trim();
     expect((await maestro(server.url, ['message', 'read', requestId], bob)).stdout).toBe(`Message ${requestId} is read`);
 
     const answer = await maestro(server.url, ['inbox', '--mark-read', '--json'], alice);
     const shown = JSON.parse(answer.stdout).data;
-    expect(shown.map((m: any) => [m.id, m.message, m.metadata.replyTo, m.status])).toEqual([[replyId, 'Approved.\nTwo nits inline.', requestId, 'delivered']]);
+    expect(shown.map((m: any) => [m.id, m.message, m.metadata.replyTo, m.status])).toEqual([
+      [replyId, 'Approved.\nTwo nits inline.', requestId, 'delivered'],
+    ]);
     expect((await server.call('GET', `/api/messages/${replyId}`)).body.status).toBe('read');
     expect((await maestro(server.url, ['inbox'], alice)).stdout).toBe('No messages.');
     expect((await maestro(server.url, ['inbox', '--all'], alice)).stdout).toContain(`${replyId}  from bob to alice  [read]`);
@@ -718,10 +870,14 @@ describe('the maestro CLI between two sessions in separate processes (§16.5)', 
     const first = await startServerProcess(env);
     const base = `http://127.0.0.1:${port}`;
     await seed(base, ['alice', 'bob']);
-    const early = (await request(base, 'POST', '/api/sessions/bob/messages', { message: 'before the watch' }, { 'x-session-id': 'alice' })).body;
+    const early = (await request(base, 'POST', '/api/sessions/bob/messages', { message: 'before the watch' }, { 'x-session-id': 'alice' }))
+      .body;
 
     const watch = execa(process.execPath, [CLI_BIN, 'inbox', '--watch'], {
-      env: { ...baseEnv, MAESTRO_API_URL: base, MAESTRO_SESSION_ID: 'bob' }, extendEnv: false, reject: false, stdin: 'ignore',
+      env: { ...baseEnv, MAESTRO_API_URL: base, MAESTRO_SESSION_ID: 'bob' },
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
     });
     let out = '';
     let err = '';
@@ -743,7 +899,9 @@ describe('the maestro CLI between two sessions in separate processes (§16.5)', 
       expect(await first.exited).toBe(0);
       while (!err.includes('retrying')) await new Promise((r) => setTimeout(r, 25));
       const second = await startServerProcess(env);
-      const missed = (await request(base, 'POST', '/api/sessions/bob/messages', { message: 'sent during the reconnect' }, { 'x-session-id': 'alice' })).body;
+      const missed = (
+        await request(base, 'POST', '/api/sessions/bob/messages', { message: 'sent during the reconnect' }, { 'x-session-id': 'alice' })
+      ).body;
       await printed(missed.id);
       // Delivered to the watcher: it reads its own inbox.
       expect((await request(base, 'GET', `/api/messages/${missed.id}`)).body.status).toBe('delivered');
@@ -762,7 +920,7 @@ describe('the maestro CLI between two sessions in separate processes (§16.5)', 
 export const CLAUDE_HOOK = { hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: 'maestro inbox --quiet' }] }] } };
 
 describe('a Claude Code UserPromptSubmit hook running maestro inbox --quiet', SLOW, () => {
-  it('puts new messages into the prompt\'s context once, prints nothing otherwise, and never fails the prompt', async () => {
+  it("puts new messages into the prompt's context once, prints nothing otherwise, and never fails the prompt", async () => {
     const server = await startTestServer();
     await seed(server.url, ['agent', 'lead']);
     // `maestro` on the PATH, as after `npm install -g`.
@@ -772,15 +930,31 @@ describe('a Claude Code UserPromptSubmit hook running maestro inbox --quiet', SL
     const hook = async (url: string) => {
       const { command } = CLAUDE_HOOK.hooks.UserPromptSubmit[0]!.hooks[0]!;
       // What Claude Code pipes into a UserPromptSubmit hook.
-      const input = JSON.stringify({ session_id: 'claude-1', transcript_path: '/tmp/t.jsonl', cwd: '/tmp', hook_event_name: 'UserPromptSubmit', prompt: 'go on' });
+      const input = JSON.stringify({
+        session_id: 'claude-1',
+        transcript_path: '/tmp/t.jsonl',
+        cwd: '/tmp',
+        hook_event_name: 'UserPromptSubmit',
+        prompt: 'go on',
+      });
       const r = await execa('sh', ['-c', command], {
-        input, reject: false, timeout: 15_000, extendEnv: false,
+        input,
+        reject: false,
+        timeout: 15_000,
+        extendEnv: false,
         env: { ...baseEnv, PATH: `${bin}${delimiter}${baseEnv.PATH ?? ''}`, MAESTRO_API_URL: url, MAESTRO_SESSION_ID: 'agent' },
       });
       return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
     };
     expect(await hook(server.url)).toEqual({ code: 0, stdout: '', stderr: '' });
-    const m = (await server.call('POST', '/api/sessions/agent/messages', { message: 'Use the staging database, not prod.', metadata: { type: 'command' } }, { 'x-session-id': 'lead' })).body;
+    const m = (
+      await server.call(
+        'POST',
+        '/api/sessions/agent/messages',
+        { message: 'Use the staging database, not prod.', metadata: { type: 'command' } },
+        { 'x-session-id': 'lead' },
+      )
+    ).body;
     const first = await hook(server.url);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('[maestro] 1 new message:');

@@ -12,7 +12,11 @@ const refsOf = (node: unknown, found: string[] = []): string[] => {
   }
   return found;
 };
-const resolve = (doc: any, ref: string) => ref.slice(2).split('/').reduce((node, key) => node?.[key], doc);
+const resolve = (doc: any, ref: string) =>
+  ref
+    .slice(2)
+    .split('/')
+    .reduce((node, key) => node?.[key], doc);
 
 describe('GET /api/openapi.json', () => {
   it('describes exactly the registered routes, each with a summary and the error body', async () => {
@@ -21,7 +25,8 @@ describe('GET /api/openapi.json', () => {
     expect(status).toBe(200);
     expect(doc.openapi).toBe('3.1.0');
     const described = Object.entries<Record<string, any>>(doc.paths).flatMap(([path, ops]) =>
-      Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
+      Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`),
+    );
     const registered = routes.map((r) => `${r.method.toUpperCase()} ${openApiPath(r.path)}`);
     const undescribed = routes.filter((r) => !r.doc).map((r) => `${r.file}: add \`export const describe: RouteDoc = { summary, … }\``);
     expect(undescribed).toEqual([]);
@@ -48,7 +53,10 @@ describe('GET /api/openapi.json', () => {
     const status = listTasks.parameters.find((p: any) => p.name === 'status');
     expect(status).toMatchObject({ in: 'query', required: false });
     expect(status.schema.enum).toEqual(expect.arrayContaining(['todo', 'in_progress', 'pending']));
-    expect(listTasks.responses['200'].content['application/json'].schema).toEqual({ type: 'array', items: { $ref: '#/components/schemas/Task' } });
+    expect(listTasks.responses['200'].content['application/json'].schema).toEqual({
+      type: 'array',
+      items: { $ref: '#/components/schemas/Task' },
+    });
     expect(doc.paths['/api/tasks/{id}'].get.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]);
     // Fields that are required although their valibot schema starts as nullish, and objects behind a pipe.
     const session = doc.paths['/api/sessions'].post.requestBody.content['application/json'].schema;
@@ -63,10 +71,20 @@ describe('GET /api/openapi.json', () => {
     const project = await call('POST', '/api/projects', { name: 'Docs' });
     const task = await call('POST', '/api/tasks', { projectId: project.body.id, title: 'Check' });
     const session = await call('POST', '/api/sessions', { projectId: project.body.id, taskIds: [task.body.id] });
-    for (const [name, value] of [['Project', project.body], ['Task', task.body], ['Session', session.body]] as const) {
+    for (const [name, value] of [
+      ['Project', project.body],
+      ['Task', task.body],
+      ['Session', session.body],
+    ] as const) {
       const schema = doc.components.schemas[name];
-      expect(Object.keys(value).filter((k) => !(k in schema.properties)), name).toEqual([]);
-      expect(schema.required.filter((k: string) => !(k in value)), name).toEqual([]);
+      expect(
+        Object.keys(value).filter((k) => !(k in schema.properties)),
+        name,
+      ).toEqual([]);
+      expect(
+        schema.required.filter((k: string) => !(k in value)),
+        name,
+      ).toEqual([]);
     }
   });
 });

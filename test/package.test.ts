@@ -52,7 +52,10 @@ describe('an npm-installed copy', () => {
 
   it('serves every route and spawns with its own CLI', async () => {
     const post = (path: string, body: unknown) =>
-      fetch(server.url + path, { method: 'POST', body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      fetch(server.url + path, { method: 'POST', body: JSON.stringify(body) }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as any,
+      }));
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
     const project = await post('/api/projects', { name: 'Installed', workingDir: '/tmp' });
     const task = await post('/api/tasks', { projectId: project.body.id, title: 'Work' });

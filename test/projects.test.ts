@@ -9,7 +9,10 @@ import { expectError, issuePaths, tick } from './assertions.js';
 let call: Call;
 let dataDir: string;
 beforeEach(async () => {
-  ({ call, config: { dataDir } } = await inProcess());
+  ({
+    call,
+    config: { dataDir },
+  } = await inProcess());
 });
 
 async function makeProject(body: Record<string, unknown> = {}) {
@@ -55,7 +58,12 @@ describe('POST /api/projects', () => {
 
   it('ignores unknown and server-owned fields and never stores them', async () => {
     const res = await call('POST', '/api/projects', {
-      name: 'Alpha', id: 'proj_mine', createdAt: 1, updatedAt: 2, color: 'red', constructor: 'x',
+      name: 'Alpha',
+      id: 'proj_mine',
+      createdAt: 1,
+      updatedAt: 2,
+      color: 'red',
+      constructor: 'x',
     });
     expect(res.status).toBe(201);
     expect(res.body.id).not.toBe('proj_mine');
@@ -152,7 +160,10 @@ describe('PUT /api/projects/:id', () => {
   it('ignores id, createdAt and any other key', async () => {
     const project = await makeProject();
     const res = await call('PUT', `/api/projects/${project.id}`, {
-      id: 'proj_other', createdAt: 5, color: 'blue', name: 'Renamed',
+      id: 'proj_other',
+      createdAt: 5,
+      color: 'blue',
+      name: 'Renamed',
     });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ ...project, name: 'Renamed', updatedAt: expect.any(Number) });
@@ -216,8 +227,12 @@ describe('DELETE /api/projects/:id', () => {
     const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 't' })).body;
     const session = (await call('POST', '/api/sessions', { projectId: project.id, taskIds: [task.id] })).body;
     await call('DELETE', `/api/tasks/${task.id}`);
-    expectError(await call('DELETE', `/api/projects/${project.id}`), 400, 'PROJECT_HAS_DEPENDENCIES',
-      'Cannot delete project with 1 existing session(s)');
+    expectError(
+      await call('DELETE', `/api/projects/${project.id}`),
+      400,
+      'PROJECT_HAS_DEPENDENCIES',
+      'Cannot delete project with 1 existing session(s)',
+    );
     await call('DELETE', `/api/sessions/${session.id}`);
     expect((await call('DELETE', `/api/projects/${project.id}`)).body).toEqual({ success: true, id: project.id });
   });

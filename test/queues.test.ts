@@ -16,11 +16,17 @@ const ws = await server.listen();
 const { call } = server;
 const { dataDir } = server.config;
 
-
 /** The events as `[type, data]` pairs, after checking each envelope (§4.2). */
 const pairs = (events: any[]) =>
   events.map((e) => {
-    expect(e).toEqual({ type: e.type, event: e.type, data: expect.anything(), timestamp: expect.any(Number), seq: expect.any(Number), projectId: expect.any(String) });
+    expect(e).toEqual({
+      type: e.type,
+      event: e.type,
+      data: expect.anything(),
+      timestamp: expect.any(Number),
+      seq: expect.any(Number),
+      projectId: expect.any(String),
+    });
     return [e.type, e.data];
   });
 
@@ -115,8 +121,14 @@ describe('the queue a spawn creates', () => {
 
 describe('common checks of every queue endpoint, in order (§3.5)', () => {
   const endpoints: [string, string][] = [
-    ['GET', 'queue'], ['GET', 'queue/items'], ['GET', 'queue/top'], ['POST', 'queue/start'], ['POST', 'queue/complete'],
-    ['POST', 'queue/fail'], ['POST', 'queue/skip'], ['POST', 'queue/push'],
+    ['GET', 'queue'],
+    ['GET', 'queue/items'],
+    ['GET', 'queue/top'],
+    ['POST', 'queue/start'],
+    ['POST', 'queue/complete'],
+    ['POST', 'queue/fail'],
+    ['POST', 'queue/skip'],
+    ['POST', 'queue/push'],
   ];
   let simple: string;
   let tree: string;
@@ -158,7 +170,8 @@ describe('common checks of every queue endpoint, in order (§3.5)', () => {
   });
 
   it('a refused operation emits nothing and creates no queue', async () => {
-    for (const [method, path] of endpoints) await call(method, `/api/sessions/${queueWithoutQueue}/${path}`, method === 'POST' ? { taskId } : undefined);
+    for (const [method, path] of endpoints)
+      await call(method, `/api/sessions/${queueWithoutQueue}/${path}`, method === 'POST' ? { taskId } : undefined);
     expect(await ws.drain()).toEqual([]);
     expect(existsSync(queueFile(queueWithoutQueue))).toBe(false);
     expect(existsSync(queueFile(simple))).toBe(false);
@@ -180,7 +193,10 @@ describe('POST …/queue/start', () => {
 
     const after = await getQueue(sessionId);
     expect(after.queue).toEqual({
-      ...before.queue, items: [res.body.item, ...before.queue.items.slice(1)], currentIndex: 0, updatedAt: res.body.item.startedAt,
+      ...before.queue,
+      items: [res.body.item, ...before.queue.items.slice(1)],
+      currentIndex: 0,
+      updatedAt: res.body.item.startedAt,
     });
     expect(after.stats).toEqual(stats({ processing: 1, queued: 2 }));
 
@@ -197,7 +213,11 @@ describe('POST …/queue/start', () => {
     ]);
     // Each queue step is on the session's timeline (§18.4).
     expect((await getSession(sessionId)).timeline.at(-1)).toEqual({
-      id: expect.any(String), type: 'task_started', timestamp: res.body.item.startedAt, message: `Started processing task ${taskIds[0]}`, taskId: taskIds[0],
+      id: expect.any(String),
+      type: 'task_started',
+      timestamp: res.body.item.startedAt,
+      message: `Started processing task ${taskIds[0]}`,
+      taskId: taskIds[0],
     });
   });
 
@@ -246,13 +266,19 @@ describe('POST …/queue/complete', () => {
     expect(res.status).toBe(200);
     const completedItem = { ...started, status: 'completed', completedAt: expect.any(Number) };
     expect(res.body).toEqual({
-      success: true, completedItem, nextItem: before.queue.items[1], hasMore: true, message: `Completed ${taskIds[0]}. Next: ${taskIds[1]}`,
+      success: true,
+      completedItem,
+      nextItem: before.queue.items[1],
+      hasMore: true,
+      message: `Completed ${taskIds[0]}. Next: ${taskIds[1]}`,
     });
     expect(res.body.completedItem.completedAt).toBeGreaterThan(started.startedAt);
 
     const after = await getQueue(sessionId);
     expect(after.queue).toEqual({
-      ...before.queue, items: [res.body.completedItem, ...before.queue.items.slice(1)], currentIndex: -1,
+      ...before.queue,
+      items: [res.body.completedItem, ...before.queue.items.slice(1)],
+      currentIndex: -1,
       updatedAt: res.body.completedItem.completedAt,
     });
     expect(after.stats).toEqual(stats({ completed: 1, queued: 2 }));
@@ -266,7 +292,11 @@ describe('POST …/queue/complete', () => {
       ['task:updated', task],
       ['session:updated', await getSession(sessionId)],
     ]);
-    expect((await getSession(sessionId)).timeline.at(-1)).toMatchObject({ type: 'task_completed', message: `Completed task ${taskIds[0]}`, taskId: taskIds[0] });
+    expect((await getSession(sessionId)).timeline.at(-1)).toMatchObject({
+      type: 'task_completed',
+      message: `Completed task ${taskIds[0]}`,
+      taskId: taskIds[0],
+    });
   });
 
   it('says "Queue is empty." when nothing is left', async () => {
@@ -274,8 +304,11 @@ describe('POST …/queue/complete', () => {
     await op(sessionId, 'start');
     const res = await op(sessionId, 'complete');
     expect(res.body).toEqual({
-      success: true, completedItem: expect.objectContaining({ taskId: taskIds[0], status: 'completed' }),
-      nextItem: null, hasMore: false, message: `Completed ${taskIds[0]}. Queue is empty.`,
+      success: true,
+      completedItem: expect.objectContaining({ taskId: taskIds[0], status: 'completed' }),
+      nextItem: null,
+      hasMore: false,
+      message: `Completed ${taskIds[0]}. Queue is empty.`,
     });
   });
 
@@ -305,7 +338,11 @@ describe('POST …/queue/fail', () => {
     expect(res.status).toBe(200);
     const failedItem = { ...started, status: 'failed', completedAt: expect.any(Number), failReason: 'tests do not compile' };
     expect(res.body).toEqual({
-      success: true, failedItem, nextItem: before.queue.items[1], hasMore: true, message: `Failed ${taskIds[0]}. Next: ${taskIds[1]}`,
+      success: true,
+      failedItem,
+      nextItem: before.queue.items[1],
+      hasMore: true,
+      message: `Failed ${taskIds[0]}. Next: ${taskIds[1]}`,
     });
     const after = await getQueue(sessionId);
     expect(after.queue.items[0]).toEqual(res.body.failedItem);
@@ -321,7 +358,9 @@ describe('POST …/queue/fail', () => {
       ['session:updated', await getSession(sessionId)],
     ]);
     expect((await getSession(sessionId)).timeline.at(-1)).toMatchObject({
-      type: 'task_failed', message: `Failed task ${taskIds[0]}: tests do not compile`, taskId: taskIds[0],
+      type: 'task_failed',
+      message: `Failed task ${taskIds[0]}: tests do not compile`,
+      taskId: taskIds[0],
     });
   });
 
@@ -344,7 +383,12 @@ describe('POST …/queue/fail', () => {
 
   it('refuses without a processing item', async () => {
     const { sessionId } = await spawnQueue();
-    expectError(await op(sessionId, 'fail', { reason: 'x' }), 400, 'VALIDATION_ERROR', 'No item currently being processed. Run "start" first.');
+    expectError(
+      await op(sessionId, 'fail', { reason: 'x' }),
+      400,
+      'VALIDATION_ERROR',
+      'No item currently being processed. Run "start" first.',
+    );
     expect(await ws.drain()).toEqual([]);
   });
 
@@ -388,7 +432,11 @@ describe('POST …/queue/skip', () => {
       ['task:updated', skipped],
       ['session:updated', await getSession(sessionId)],
     ]);
-    expect((await getSession(sessionId)).timeline.at(-1)).toMatchObject({ type: 'task_skipped', message: `Skipped task ${taskIds[0]}`, taskId: taskIds[0] });
+    expect((await getSession(sessionId)).timeline.at(-1)).toMatchObject({
+      type: 'task_skipped',
+      message: `Skipped task ${taskIds[0]}`,
+      taskId: taskIds[0],
+    });
   });
 
   it('skips the first queued item when nothing is processing', async () => {
@@ -408,12 +456,21 @@ describe('POST …/queue/skip', () => {
     expect(after.queue.items.map((i: any) => i.status)).toEqual(['skipped', 'skipped', 'queued']);
     expect(after.queue.currentIndex).toBe(-1);
     expect(await getTask(taskIds[1]!)).toEqual({ ...task, sessionStatus: 'skipped', updatedAt: expect.any(Number) });
-    expect(pairs(await ws.drain()).map(([type]) => type)).toEqual(['queue:item_skipped', 'queue:updated', 'task:updated', 'session:updated']);
+    expect(pairs(await ws.drain()).map(([type]) => type)).toEqual([
+      'queue:item_skipped',
+      'queue:updated',
+      'task:updated',
+      'session:updated',
+    ]);
   });
 
   it('says "Queue is empty." after the last one, then refuses with "No items left in queue to skip"', async () => {
     const { sessionId, taskIds } = await spawnQueue(1);
-    expect((await op(sessionId, 'skip')).body).toMatchObject({ nextItem: null, hasMore: false, message: `Skipped ${taskIds[0]}. Queue is empty.` });
+    expect((await op(sessionId, 'skip')).body).toMatchObject({
+      nextItem: null,
+      hasMore: false,
+      message: `Skipped ${taskIds[0]}. Queue is empty.`,
+    });
     const done = await getQueue(sessionId);
     await ws.drain();
     expectError(await op(sessionId, 'skip'), 400, 'VALIDATION_ERROR', 'No items left in queue to skip');
@@ -520,7 +577,11 @@ describe('stats', () => {
     expect((await getQueue(sessionId)).stats).toEqual(expected);
     expect((await call('GET', `/api/sessions/${sessionId}/queue/items`)).body.stats).toEqual(expected);
     expect((await getQueue(sessionId)).queue.items.map((i: any) => i.status)).toEqual([
-      'completed', 'failed', 'skipped', 'processing', 'queued',
+      'completed',
+      'failed',
+      'skipped',
+      'processing',
+      'queued',
     ]);
   });
 });
@@ -546,27 +607,44 @@ describe('a full run through a 3-task queue', () => {
     expect((await top()).item.taskId).toBe(t1);
     expect((await step('start', undefined, finishTypes('started'))).message).toBe(`Started processing task ${t1}`);
     expect(await step('complete', undefined, finishTypes('completed'))).toMatchObject({
-      nextItem: { taskId: t2 }, hasMore: true, message: `Completed ${t1}. Next: ${t2}`,
+      nextItem: { taskId: t2 },
+      hasMore: true,
+      message: `Completed ${t1}. Next: ${t2}`,
     });
     expect((await top()).item.taskId).toBe(t2);
     await step('start', undefined, finishTypes('started'));
     expect(await step('fail', { reason: 'flaky' }, finishTypes('failed'))).toMatchObject({
-      failedItem: { taskId: t2, failReason: 'flaky' }, nextItem: { taskId: t3 }, hasMore: true, message: `Failed ${t2}. Next: ${t3}`,
+      failedItem: { taskId: t2, failReason: 'flaky' },
+      nextItem: { taskId: t3 },
+      hasMore: true,
+      message: `Failed ${t2}. Next: ${t3}`,
     });
     await step('start', undefined, finishTypes('started'));
     expect(await step('complete', undefined, finishTypes('completed'))).toMatchObject({
-      completedItem: { taskId: t3 }, nextItem: null, hasMore: false, message: `Completed ${t3}. Queue is empty.`,
+      completedItem: { taskId: t3 },
+      nextItem: null,
+      hasMore: false,
+      message: `Completed ${t3}. Queue is empty.`,
     });
 
     const final = await getQueue(sessionId);
     expect(final.stats).toEqual(stats({ completed: 2, failed: 1 }));
     expect(final.queue.currentIndex).toBe(-1);
-    expect(final.queue.items.map((i: any) => [i.taskId, i.status])).toEqual([[t1, 'completed'], [t2, 'failed'], [t3, 'completed']]);
+    expect(final.queue.items.map((i: any) => [i.taskId, i.status])).toEqual([
+      [t1, 'completed'],
+      [t2, 'failed'],
+      [t3, 'completed'],
+    ]);
     for (const item of final.queue.items) expect(item.completedAt).toBeGreaterThanOrEqual(item.startedAt);
     expect(await Promise.all(taskIds.map(async (id) => (await getTask(id)).sessionStatus))).toEqual(['completed', 'failed', 'completed']);
 
     expect(await top()).toEqual({ hasMore: false, item: null, message: 'Queue is empty - all tasks processed' });
-    expect((await op(sessionId, 'start')).body).toEqual({ success: true, item: null, empty: true, message: 'Queue is empty — no items to process' });
+    expect((await op(sessionId, 'start')).body).toEqual({
+      success: true,
+      item: null,
+      empty: true,
+      message: 'Queue is empty — no items to process',
+    });
     expectError(await op(sessionId, 'complete'), 400, 'VALIDATION_ERROR', 'No item currently being processed. Run "start" first.');
     expectError(await op(sessionId, 'fail'), 400, 'VALIDATION_ERROR', 'No item currently being processed. Run "start" first.');
     expectError(await op(sessionId, 'skip'), 400, 'VALIDATION_ERROR', 'No items left in queue to skip');

@@ -91,7 +91,12 @@ async function setup(server: TestServer, headers: Record<string, string> = {}) {
   const project = (await server.call('POST', '/api/projects', { name: 'Runner project', workingDir }, headers)).body;
   const spawnTask = async (title: string, extra: Record<string, unknown> = {}) => {
     const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title }, headers)).body;
-    const res = await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], agent: 'custom', ...extra }, headers);
+    const res = await server.call(
+      'POST',
+      '/api/sessions/spawn',
+      { projectId: project.id, taskIds: [task.id], agent: 'custom', ...extra },
+      headers,
+    );
     return res;
   };
   return { project, workingDir, spawnTask };
@@ -116,7 +121,11 @@ describe('a runner launches agents in tmux and reports their lives', SLOW, async
 
     const res = await spawnTask('Say hello', { host: 'alpha' });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ host: 'alpha', agent: 'custom', session: { host: 'alpha', agent: 'custom', run: { state: 'pending' } } });
+    expect(res.body).toMatchObject({
+      host: 'alpha',
+      agent: 'custom',
+      session: { host: 'alpha', agent: 'custom', run: { state: 'pending' } },
+    });
     expect(res.body.envVars.MAESTRO_SESSION_TOKEN).toMatch(/^mst_/);
     expect(res.body.session.env.MAESTRO_SESSION_TOKEN).toBeUndefined();
 
@@ -264,7 +273,12 @@ describe('runner restarts, lost agents, launches that wait, several hosts', SLOW
     const done = await until(call, sessionPath(res.body.sessionId), final);
     expect(done).toMatchObject({ status: 'completed', host: 'gamma', run: { state: 'exited', exitCode: 0 } });
     const hosts = (await call('GET', '/api/hosts')).body;
-    expect(hosts.filter((h: any) => h.status === 'online').map((h: any) => h.name).sort()).toEqual(['beta', 'gamma']);
+    expect(
+      hosts
+        .filter((h: any) => h.status === 'online')
+        .map((h: any) => h.name)
+        .sort(),
+    ).toEqual(['beta', 'gamma']);
     const unknownHost = await spawnTask('Nowhere', { host: 'nowhere' });
     expect(unknownHost.status).toBe(404);
     expect(unknownHost.body.code).toBe('HOST_NOT_FOUND');
@@ -319,9 +333,19 @@ describe('session tokens on a token-protected server (§15.6)', SLOW, async () =
 
     // A session it spawned is within reach.
     const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'MODE:echo' })).body;
-    const child = await server.call('POST', '/api/sessions/spawn', {
-      projectId: project.id, taskIds: [task.id], host: 'delta', agent: 'custom', spawnSource: 'session', sessionId: id,
-    }, as);
+    const child = await server.call(
+      'POST',
+      '/api/sessions/spawn',
+      {
+        projectId: project.id,
+        taskIds: [task.id],
+        host: 'delta',
+        agent: 'custom',
+        spawnSource: 'session',
+        sessionId: id,
+      },
+      as,
+    );
     expect(child.status).toBe(201);
     expect(child.body.session.metadata.spawnedBy).toBe(id);
     expect((await server.call('POST', `${sessionPath(child.body.sessionId)}/stop`, {}, as)).status).toBe(200);
@@ -366,7 +390,14 @@ describe('the Host check without a token (§13.4), and a session token on an ope
     expect(await get('evil.example')).toBe(403);
     expect(await get(`evil.example:${server.port}`, '/health')).toBe(403);
     expect(await get('localhost.evil.example')).toBe(403);
-    expect(await get('evil.example', '/ws', { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' })).toBe(403);
+    expect(
+      await get('evil.example', '/ws', {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      }),
+    ).toBe(403);
   });
 
   it('a presented bearer must be a live session token', async () => {
@@ -388,7 +419,12 @@ describe('no value reaches a shell (§15.3)', SLOW, async () => {
     const project = (await call('POST', '/api/projects', { name: payload(2), workingDir })).body;
     const task = (await call('POST', '/api/tasks', { projectId: project.id, title: payload(3), description: payload(4) })).body;
     const res = await call('POST', '/api/sessions/spawn', {
-      projectId: project.id, taskIds: [task.id], host: 'eps', agent: 'custom', skills: [payload(5), 'ends with a tmux separator;'], sessionName: payload(6),
+      projectId: project.id,
+      taskIds: [task.id],
+      host: 'eps',
+      agent: 'custom',
+      skills: [payload(5), 'ends with a tmux separator;'],
+      sessionName: payload(6),
     });
     expect(res.status).toBe(201);
     const done = await until(call, sessionPath(res.body.sessionId), final);
@@ -408,9 +444,15 @@ describe('maestro serve runs a local runner (§15.2)', SLOW, async () => {
   const { startServerProcess, testEnv } = await import('./helpers.js');
   const socket = `${RUN}-local`;
   sockets.add(socket);
-  const proc = await startServerProcess(testEnv({ MAESTRO_LOCAL_RUNNER: '1', MAESTRO_HOST_NAME: 'here', MAESTRO_TMUX_SOCKET: socket, SHELL: '/bin/sh', LOG_LEVEL: 'info' }));
+  const proc = await startServerProcess(
+    testEnv({ MAESTRO_LOCAL_RUNNER: '1', MAESTRO_HOST_NAME: 'here', MAESTRO_TMUX_SOCKET: socket, SHELL: '/bin/sh', LOG_LEVEL: 'info' }),
+  );
   const call: Call = async (method, path, body) => {
-    const res = await fetch(proc.url + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(proc.url + path, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
   };

@@ -26,12 +26,16 @@ interface Reply {
   body: any;
 }
 
-async function send(base: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+async function send(
+  base: string,
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
   const res = await fetch(base + path, { method, headers: opts.headers, body: opts.body });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
-
 
 /** A WebSocket upgrade: 101 and the open socket, or the status the server refused it with. */
 function upgrade(url: string, options: WebSocket.ClientOptions = {}): Promise<{ status: number; ws?: WebSocket }> {
@@ -96,7 +100,10 @@ describe('MAESTRO_TOKEN', () => {
   });
 
   it('accepts the right token', async () => {
-    const created = await send(base, 'POST', '/api/projects', { headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Mine' }) });
+    const created = await send(base, 'POST', '/api/projects', {
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Mine' }),
+    });
     expect(created.status).toBe(201);
     const list = await send(base, 'GET', '/api/projects', { headers: auth });
     expect(list.status).toBe(200);
@@ -120,7 +127,10 @@ describe('MAESTRO_TOKEN', () => {
     const viaQuery = await upgrade(wsUrl(s, `/ws?token=${encodeURIComponent(TOKEN)}`));
     expect([viaHeader.status, viaQuery.status]).toEqual([101, 101]);
     const events = [nextEvent(viaHeader.ws!), nextEvent(viaQuery.ws!)];
-    await send(base, 'POST', '/api/projects', { headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Live' }) });
+    await send(base, 'POST', '/api/projects', {
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Live' }),
+    });
     for (const event of await Promise.all(events)) expect(event).toMatchObject({ type: 'project:created', data: { name: 'Live' } });
   });
 });
@@ -132,7 +142,13 @@ describe('CORS and browser origins', () => {
   });
 
   const LOOPBACK = ['http://localhost:5173', 'http://127.0.0.1:8080', 'http://[::1]:3000', 'http://localhost'];
-  const FOREIGN = ['http://evil.example', 'http://localhost.evil.example', 'http://127.0.0.1.nip.io:8080', 'null', 'http://evil.example:5173'];
+  const FOREIGN = [
+    'http://evil.example',
+    'http://localhost.evil.example',
+    'http://127.0.0.1.nip.io:8080',
+    'null',
+    'http://evil.example:5173',
+  ];
 
   it.each(LOOPBACK)('allows the loopback origin %s and echoes it', async (origin) => {
     const res = await send(s.url, 'GET', '/api/projects', { headers: { origin } });
@@ -154,7 +170,14 @@ describe('CORS and browser origins', () => {
     expectError(get, 403, 'FORBIDDEN');
     expect(get.headers.get('access-control-allow-origin')).toBeNull();
     // Browsers send these cross-site without a preflight.
-    expectError(await send(s.url, 'POST', '/api/projects', { headers: { origin, 'content-type': 'text/plain' }, body: JSON.stringify({ name: 'csrf' }) }), 403, 'FORBIDDEN');
+    expectError(
+      await send(s.url, 'POST', '/api/projects', {
+        headers: { origin, 'content-type': 'text/plain' },
+        body: JSON.stringify({ name: 'csrf' }),
+      }),
+      403,
+      'FORBIDDEN',
+    );
     expectError(await send(s.url, 'DELETE', `/api/projects/${victim.body.id}`, { headers: { origin } }), 403, 'FORBIDDEN');
     const preflight = await send(s.url, 'OPTIONS', '/api/projects', { headers: { origin, 'access-control-request-method': 'POST' } });
     expectError(preflight, 403, 'FORBIDDEN');
@@ -201,7 +224,6 @@ describe('CORS and browser origins', () => {
     expect((await upgrade(wsUrl(open), { origin })).status).toBe(101);
   });
 });
-
 
 async function boot(env: Record<string, string>) {
   const p: ServerProcess = await startServerProcess({ ...env, LOG_LEVEL: 'info' });

@@ -11,7 +11,10 @@ let call: Call;
 let dataDir: string;
 let projectId: string;
 beforeEach(async () => {
-  ({ call, config: { dataDir } } = await inProcess());
+  ({
+    call,
+    config: { dataDir },
+  } = await inProcess());
   projectId = (await call('POST', '/api/projects', { name: 'Alpha' })).body.id;
 });
 
@@ -104,13 +107,25 @@ describe('POST /api/sessions', () => {
 
   it('keeps id, name, agentId, strategy, status (alias running = working), env and metadata when given', async () => {
     const res = await call('POST', '/api/sessions', {
-      projectId, taskIds: [], id: 'my-Session_1', name: 'Builder', agentId: 'agent-7', strategy: 'queue', status: 'running',
-      env: { A: '1' }, metadata: { origin: 'cli', nested: { n: 1 } },
+      projectId,
+      taskIds: [],
+      id: 'my-Session_1',
+      name: 'Builder',
+      agentId: 'agent-7',
+      strategy: 'queue',
+      status: 'running',
+      env: { A: '1' },
+      metadata: { origin: 'cli', nested: { n: 1 } },
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
-      id: 'my-Session_1', name: 'Builder', agentId: 'agent-7', strategy: 'queue', status: 'working',
-      env: { A: '1' }, metadata: { origin: 'cli', nested: { n: 1 } },
+      id: 'my-Session_1',
+      name: 'Builder',
+      agentId: 'agent-7',
+      strategy: 'queue',
+      status: 'working',
+      env: { A: '1' },
+      metadata: { origin: 'cli', nested: { n: 1 } },
     });
     expectStored(res.body);
     expect(await getSession('my-Session_1')).toEqual(res.body);
@@ -128,8 +143,16 @@ describe('POST /api/sessions', () => {
 
   it('ignores server-owned and unknown fields and never stores them', async () => {
     const res = await call('POST', '/api/sessions', {
-      projectId, taskIds: [], hostname: 'evil', platform: 'plan9', startedAt: 1, lastActivity: 1, completedAt: 1,
-      events: [{ type: 'x' }], timeline: [{ type: 'milestone', message: 'm' }], color: 'red',
+      projectId,
+      taskIds: [],
+      hostname: 'evil',
+      platform: 'plan9',
+      startedAt: 1,
+      lastActivity: 1,
+      completedAt: 1,
+      events: [{ type: 'x' }],
+      timeline: [{ type: 'milestone', message: 'm' }],
+      color: 'red',
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ hostname: hostname(), platform: process.platform, completedAt: null, events: [] });
@@ -197,12 +220,15 @@ describe('POST /api/sessions', () => {
     expect(issuePaths(res).some((p) => p.startsWith(field))).toBe(true);
   });
 
-  it.each(['has space', 'dot.dot', '../escape', 'x'.repeat(129), ''])('refuses the supplied id %j with 400 VALIDATION_ERROR', async (id) => {
-    const res = await call('POST', '/api/sessions', { projectId, taskIds: [], id });
-    expectError(res, 400, 'VALIDATION_ERROR');
-    expect(issuePaths(res)).toContain('id');
-    expect((await call('GET', '/api/sessions')).body).toEqual([]);
-  });
+  it.each(['has space', 'dot.dot', '../escape', 'x'.repeat(129), ''])(
+    'refuses the supplied id %j with 400 VALIDATION_ERROR',
+    async (id) => {
+      const res = await call('POST', '/api/sessions', { projectId, taskIds: [], id });
+      expectError(res, 400, 'VALIDATION_ERROR');
+      expect(issuePaths(res)).toContain('id');
+      expect((await call('GET', '/api/sessions')).body).toEqual([]);
+    },
+  );
 
   it('accepts a supplied id of 128 characters', async () => {
     expect((await makeSession({ id: 'x'.repeat(128) })).id).toBe('x'.repeat(128));
@@ -219,7 +245,12 @@ describe('POST /api/sessions', () => {
   });
 
   it('answers 404 PROJECT_NOT_FOUND for an unknown project', async () => {
-    expectError(await call('POST', '/api/sessions', { projectId: 'proj_1_nope', taskIds: [] }), 404, 'PROJECT_NOT_FOUND', 'Project not found');
+    expectError(
+      await call('POST', '/api/sessions', { projectId: 'proj_1_nope', taskIds: [] }),
+      404,
+      'PROJECT_NOT_FOUND',
+      'Project not found',
+    );
   });
 
   it('answers 404 TASK_NOT_FOUND for any unknown task, and links nothing', async () => {
@@ -337,8 +368,16 @@ describe('PATCH /api/sessions/:id', () => {
     const session = await makeSession({ metadata: { a: 1 } });
     await tick();
     const res = await call('PATCH', `/api/sessions/${session.id}`, {
-      name: 'New', metadata: { b: 2 }, strategy: 'queue', projectId: 'proj_other', completedAt: 1, startedAt: 1,
-      hostname: 'evil', platform: 'plan9', id: 'sess_other', color: 'red',
+      name: 'New',
+      metadata: { b: 2 },
+      strategy: 'queue',
+      projectId: 'proj_other',
+      completedAt: 1,
+      startedAt: 1,
+      hostname: 'evil',
+      platform: 'plan9',
+      id: 'sess_other',
+      color: 'red',
     });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ ...session, lastActivity: expect.any(Number) });
@@ -473,11 +512,19 @@ describe('POST /api/sessions/:id/timeline', () => {
   it('keeps type, metadata and an unchecked taskId', async () => {
     const session = await makeSession();
     const res = await call('POST', `/api/sessions/${session.id}/timeline`, {
-      message: 'Stuck', type: 'task_blocked', taskId: 'task_1_unknown', metadata: { reason: 'deps' },
+      message: 'Stuck',
+      type: 'task_blocked',
+      taskId: 'task_1_unknown',
+      metadata: { reason: 'deps' },
     });
     expect(res.status).toBe(200);
     expect(res.body.timeline.at(-1)).toEqual({
-      id: EVT_ID, type: 'task_blocked', timestamp: res.body.lastActivity, message: 'Stuck', taskId: 'task_1_unknown', metadata: { reason: 'deps' },
+      id: EVT_ID,
+      type: 'task_blocked',
+      timestamp: res.body.lastActivity,
+      message: 'Stuck',
+      taskId: 'task_1_unknown',
+      metadata: { reason: 'deps' },
     });
   });
 

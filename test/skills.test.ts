@@ -82,7 +82,11 @@ describe('GET /api/skills', () => {
     const res = await call('GET', '/api/skills');
     expect(res.status).toBe(200);
     expect(res.body.find((s: { id: string }) => s.id === 'odd')).toEqual({
-      id: 'odd', name: 'odd', description: '', type: 'system', version: '1.0.0',
+      id: 'odd',
+      name: 'odd',
+      description: '',
+      type: 'system',
+      version: '1.0.0',
     });
   });
 
@@ -165,7 +169,11 @@ describe('GET /api/skills/role/:role', () => {
     expect(res.status).toBe(200);
     expect(res.body.map((s: { id: string }) => s.id)).toEqual(['maestro-cli-skill', 'maestro-orchestrator']);
     expect(res.body[1]).toEqual({
-      id: 'maestro-orchestrator', name: 'maestro-orchestrator', description: 'Orchestrates', type: 'system', version: '1.0.0',
+      id: 'maestro-orchestrator',
+      name: 'maestro-orchestrator',
+      description: 'Orchestrates',
+      type: 'system',
+      version: '1.0.0',
     });
   });
 
@@ -234,7 +242,12 @@ describe('caching and POST /api/skills/:id/reload', () => {
     writeSkill(skillsDir, 'maestro-cli', { name: 'cli-two' });
     expect((await call('GET', '/api/skills/role/worker')).body.map((s: { id: string }) => s.id)).toEqual(['cli-one']);
     expect((await call('POST', '/api/skills/maestro-cli/reload')).body).toEqual({
-      id: 'maestro-cli', name: 'cli-two', description: '', type: 'system', version: '1.0.0', reloaded: true,
+      id: 'maestro-cli',
+      name: 'cli-two',
+      description: '',
+      type: 'system',
+      version: '1.0.0',
+      reloaded: true,
     });
     expect((await call('GET', '/api/skills/role/worker')).body.map((s: { id: string }) => s.id)).toEqual(['cli-two']);
   });
@@ -256,7 +269,11 @@ describe('caching and POST /api/skills/:id/reload', () => {
     await call('GET', '/api/skills');
     writeSkill(skillsDir, 'beta', { name: 'Beta' });
     expect((await call('GET', '/api/skills')).body.map((s: { id: string }) => s.id)).toEqual([
-      'alpha', 'bare', 'beta', 'no-instructions', 'zulu',
+      'alpha',
+      'bare',
+      'beta',
+      'no-instructions',
+      'zulu',
     ]);
   });
 });

@@ -159,7 +159,13 @@ describe('spawn with the CLI shipped in this package', async () => {
           createdAt: new Date(t1.createdAt).toISOString(),
           priority: 'high',
         }),
-        expect.objectContaining({ id: t2.id, title: 'Document the parser', description: '', acceptanceCriteria: ['Task completion as described'], projectId: project.id }),
+        expect.objectContaining({
+          id: t2.id,
+          title: 'Document the parser',
+          description: '',
+          acceptanceCriteria: ['Task completion as described'],
+          projectId: project.id,
+        }),
       ],
       session: { model: 'sonnet', permissionMode: 'acceptEdits', thinkingMode: 'auto', workingDirectory: '/srv/code/spawn-project' },
       context: { custom: { taskIds: [t1.id, t2.id] } },
@@ -234,7 +240,10 @@ describe('spawn with the CLI shipped in this package', async () => {
     const sid = res.body.sessionId;
     expect(res.body.session).toMatchObject({ name: 'Night shift', strategy: 'queue', status: 'spawning' });
     // A queue starts one task at a time: only its first item gets a task_started entry (§18.4).
-    expect(res.body.session.timeline.map((e: any) => [e.type, e.taskId])).toEqual([['session_started', undefined], ['task_started', taskIds[0]]]);
+    expect(res.body.session.timeline.map((e: any) => [e.type, e.taskId])).toEqual([
+      ['session_started', undefined],
+      ['task_started', taskIds[0]],
+    ]);
     expect(res.body.session.metadata).toEqual({
       skills: ['maestro-worker', 'code-review'],
       spawnedBy: null,
@@ -243,7 +252,11 @@ describe('spawn with the CLI shipped in this package', async () => {
       strategy: 'queue',
       context: {},
     });
-    expect(res.body.envVars).toMatchObject({ MAESTRO_STRATEGY: 'queue', MAESTRO_SKILLS: 'maestro-worker,code-review', MAESTRO_TASK_IDS: taskIds.join(',') });
+    expect(res.body.envVars).toMatchObject({
+      MAESTRO_STRATEGY: 'queue',
+      MAESTRO_SKILLS: 'maestro-worker,code-review',
+      MAESTRO_TASK_IDS: taskIds.join(','),
+    });
 
     const manifest = readJson(res.body.manifestPath);
     expect(manifest).toMatchObject({ strategy: 'queue', skills: ['maestro-worker', 'code-review'], context: { custom: { taskIds } } });
@@ -370,19 +383,79 @@ describe('spawn validation (§6.2, first failure wins)', async () => {
   type Case = [name: string, body: () => unknown, status: number, code: string, message: () => string];
   const cases: Case[] = [
     ['no body at all', () => undefined, 400, 'missing_project_id', () => 'projectId is required'],
-    ['projectId missing (and everything else wrong)', () => ({ taskIds: 'x', spawnSource: 'x', role: 'x', strategy: 'x' }), 400, 'missing_project_id', () => 'projectId is required'],
+    [
+      'projectId missing (and everything else wrong)',
+      () => ({ taskIds: 'x', spawnSource: 'x', role: 'x', strategy: 'x' }),
+      400,
+      'missing_project_id',
+      () => 'projectId is required',
+    ],
     ['projectId blank', () => ({ projectId: '  ', taskIds: [taskId] }), 400, 'missing_project_id', () => 'projectId is required'],
     ['taskIds missing', () => ({ projectId }), 400, 'invalid_task_ids', () => 'taskIds must be a non-empty array'],
-    ['taskIds empty (and a bad spawnSource)', () => ({ projectId, taskIds: [], spawnSource: 'robot' }), 400, 'invalid_task_ids', () => 'taskIds must be a non-empty array'],
+    [
+      'taskIds empty (and a bad spawnSource)',
+      () => ({ projectId, taskIds: [], spawnSource: 'robot' }),
+      400,
+      'invalid_task_ids',
+      () => 'taskIds must be a non-empty array',
+    ],
     ['taskIds a string', () => ({ projectId, taskIds: taskId }), 400, 'invalid_task_ids', () => 'taskIds must be a non-empty array'],
-    ['spawnSource invalid (and a bad role)', () => ({ projectId, taskIds: [taskId], spawnSource: 'robot', role: 'boss' }), 400, 'invalid_spawn_source', () => 'spawnSource must be "ui" or "session"'],
-    ['spawnSource session without sessionId (and a bad role)', () => ({ projectId, taskIds: [taskId], spawnSource: 'session', role: 'boss' }), 400, 'missing_session_id', () => 'sessionId is required when spawnSource is "session"'],
-    ['unknown parent session (and a bad role)', () => ({ projectId, taskIds: [taskId], spawnSource: 'session', sessionId: 'sess_nobody', role: 'boss' }), 404, 'parent_session_not_found', () => 'Parent session sess_nobody not found'],
-    ['role invalid (and an unknown task)', () => ({ projectId, taskIds: ['task_missing'], role: 'boss' }), 400, 'invalid_role', () => 'role must be "worker" or "orchestrator"'],
-    ['role invalid with a valid parent', () => ({ projectId, taskIds: [taskId], spawnSource: 'session', sessionId: parentId, role: 'boss' }), 400, 'invalid_role', () => 'role must be "worker" or "orchestrator"'],
-    ['unknown task (and an unknown project)', () => ({ projectId: 'proj_missing', taskIds: [taskId, 'task_missing'], strategy: 'bogus' }), 404, 'task_not_found', () => 'Task task_missing not found'],
-    ['unknown project (and a bad strategy)', () => ({ projectId: 'proj_missing', taskIds: [taskId], strategy: 'bogus' }), 404, 'project_not_found', () => 'Project proj_missing not found'],
-    ['strategy invalid', () => ({ projectId, taskIds: [taskId], strategy: 'bogus' }), 400, 'invalid_strategy', () => 'strategy must be "simple", "queue", or "tree"'],
+    [
+      'spawnSource invalid (and a bad role)',
+      () => ({ projectId, taskIds: [taskId], spawnSource: 'robot', role: 'boss' }),
+      400,
+      'invalid_spawn_source',
+      () => 'spawnSource must be "ui" or "session"',
+    ],
+    [
+      'spawnSource session without sessionId (and a bad role)',
+      () => ({ projectId, taskIds: [taskId], spawnSource: 'session', role: 'boss' }),
+      400,
+      'missing_session_id',
+      () => 'sessionId is required when spawnSource is "session"',
+    ],
+    [
+      'unknown parent session (and a bad role)',
+      () => ({ projectId, taskIds: [taskId], spawnSource: 'session', sessionId: 'sess_nobody', role: 'boss' }),
+      404,
+      'parent_session_not_found',
+      () => 'Parent session sess_nobody not found',
+    ],
+    [
+      'role invalid (and an unknown task)',
+      () => ({ projectId, taskIds: ['task_missing'], role: 'boss' }),
+      400,
+      'invalid_role',
+      () => 'role must be "worker" or "orchestrator"',
+    ],
+    [
+      'role invalid with a valid parent',
+      () => ({ projectId, taskIds: [taskId], spawnSource: 'session', sessionId: parentId, role: 'boss' }),
+      400,
+      'invalid_role',
+      () => 'role must be "worker" or "orchestrator"',
+    ],
+    [
+      'unknown task (and an unknown project)',
+      () => ({ projectId: 'proj_missing', taskIds: [taskId, 'task_missing'], strategy: 'bogus' }),
+      404,
+      'task_not_found',
+      () => 'Task task_missing not found',
+    ],
+    [
+      'unknown project (and a bad strategy)',
+      () => ({ projectId: 'proj_missing', taskIds: [taskId], strategy: 'bogus' }),
+      404,
+      'project_not_found',
+      () => 'Project proj_missing not found',
+    ],
+    [
+      'strategy invalid',
+      () => ({ projectId, taskIds: [taskId], strategy: 'bogus' }),
+      400,
+      'invalid_strategy',
+      () => 'strategy must be "simple", "queue", or "tree"',
+    ],
   ];
 
   it.each(cases)('%s', async (_name, body, status, code, message) => {
@@ -453,7 +526,11 @@ fs.writeFileSync(opt('--output'), JSON.stringify({
   });
   installCli(recordingCli);
   // Short enough for the hanging CLI, long enough for a node-based fake to start on a busy machine.
-  const server = await startTestServer({ MAESTRO_CLI_PATH: cliPath, MAESTRO_CLI_TIMEOUT_MS: '3000', SERVER_URL: 'http://maestro.test:4000' });
+  const server = await startTestServer({
+    MAESTRO_CLI_PATH: cliPath,
+    MAESTRO_CLI_TIMEOUT_MS: '3000',
+    SERVER_URL: 'http://maestro.test:4000',
+  });
   const { call } = server;
   const ws = await server.listen();
   const project = await createProject(call, 'Fake CLI project', '/srv/fake');
@@ -469,7 +546,20 @@ fs.writeFileSync(opt('--output'), JSON.stringify({
     const recorded = lastCall();
     expect(recorded).toEqual({
       // No --skills when there are none.
-      argv: ['manifest', 'generate', '--role', 'worker', '--project-id', project.id, '--task-ids', `${taskA.id},${taskB.id}`, '--strategy', 'simple', '--output', output],
+      argv: [
+        'manifest',
+        'generate',
+        '--role',
+        'worker',
+        '--project-id',
+        project.id,
+        '--task-ids',
+        `${taskA.id},${taskB.id}`,
+        '--strategy',
+        'simple',
+        '--output',
+        output,
+      ],
       dataDir: server.config.dataDir,
       marker: 'inherited',
       stdin: '',
@@ -503,8 +593,20 @@ fs.writeFileSync(opt('--output'), JSON.stringify({
     });
     expect(res.status).toBe(201);
     expect(lastCall().argv).toEqual([
-      'manifest', 'generate', '--role', 'orchestrator', '--project-id', project.id, '--task-ids', taskB.id,
-      '--skills', 'maestro-cli,maestro-orchestrator', '--strategy', 'tree', '--output', res.body.manifestPath,
+      'manifest',
+      'generate',
+      '--role',
+      'orchestrator',
+      '--project-id',
+      project.id,
+      '--task-ids',
+      taskB.id,
+      '--skills',
+      'maestro-cli,maestro-orchestrator',
+      '--strategy',
+      'tree',
+      '--output',
+      res.body.manifestPath,
     ]);
     expect(readJson(res.body.manifestPath).skills).toEqual(['maestro-cli', 'maestro-orchestrator']);
     expect(res.body.envVars.MAESTRO_SKILLS).toBe('maestro-cli,maestro-orchestrator');
@@ -553,8 +655,16 @@ fs.writeFileSync(opt('--output'), JSON.stringify({
       reason('maestro CLI not found. Please install maestro: npm install -g maestro-cli'),
     ],
     ['does not exist', () => rmSync(cliPath, { force: true }), /^Failed to generate manifest: Failed to spawn maestro CLI: .*ENOENT/],
-    ['is not executable', () => installCli('#!/bin/sh\nexit 0\n', 0o644), /^Failed to generate manifest: Failed to spawn maestro CLI: .*EACCES/],
-    ['exits 0 without writing the manifest', () => installCli('#!/bin/sh\nexit 0\n'), /^Failed to generate manifest: Failed to read manifest: .*ENOENT/],
+    [
+      'is not executable',
+      () => installCli('#!/bin/sh\nexit 0\n', 0o644),
+      /^Failed to generate manifest: Failed to spawn maestro CLI: .*EACCES/,
+    ],
+    [
+      'exits 0 without writing the manifest',
+      () => installCli('#!/bin/sh\nexit 0\n'),
+      /^Failed to generate manifest: Failed to read manifest: .*ENOENT/,
+    ],
     [
       'exits 0 after writing something that is not JSON',
       () => installCli('#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --output ] && out="$2"; shift; done\necho "not json {" > "$out"\n'),
@@ -562,46 +672,54 @@ fs.writeFileSync(opt('--output'), JSON.stringify({
     ],
   ];
 
-  it.each(failures)('a CLI that %s: 500 manifest_generation_failed, full rollback, no event, server fine', async (_name, setUp, expected, after) => {
-    const sessionsBefore = (await call('GET', '/api/sessions')).body;
-    const tasksBefore = [await getTask(call, taskA.id), await getTask(call, taskB.id)];
-    const files = () => ({
-      sessions: list(join(server.config.dataDir, 'sessions')),
-      queues: list(join(server.config.dataDir, 'queues')),
-      manifests: list(server.config.sessionDir),
-    });
-    const filesBefore = files();
-    setUp();
-    ws.clear();
+  it.each(failures)(
+    'a CLI that %s: 500 manifest_generation_failed, full rollback, no event, server fine',
+    async (_name, setUp, expected, after) => {
+      const sessionsBefore = (await call('GET', '/api/sessions')).body;
+      const tasksBefore = [await getTask(call, taskA.id), await getTask(call, taskB.id)];
+      const files = () => ({
+        sessions: list(join(server.config.dataDir, 'sessions')),
+        queues: list(join(server.config.dataDir, 'queues')),
+        manifests: list(server.config.sessionDir),
+      });
+      const filesBefore = files();
+      setUp();
+      ws.clear();
 
-    const res = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [taskA.id, taskB.id], strategy: 'queue' });
-    expect(res.status).toBe(500);
-    expect(Object.keys(res.body).sort()).toEqual(['code', 'error', 'message']);
-    expect(res.body).toMatchObject({ error: true, code: 'manifest_generation_failed' });
-    if (typeof expected === 'string') expect(res.body.message).toBe(expected);
-    else expect(res.body.message).toMatch(expected);
-    await after?.();
+      const res = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [taskA.id, taskB.id], strategy: 'queue' });
+      expect(res.status).toBe(500);
+      expect(Object.keys(res.body).sort()).toEqual(['code', 'error', 'message']);
+      expect(res.body).toMatchObject({ error: true, code: 'manifest_generation_failed' });
+      if (typeof expected === 'string') expect(res.body.message).toBe(expected);
+      else expect(res.body.message).toMatch(expected);
+      await after?.();
 
-    // Rolled back: no session, no link, no queue, no manifest directory.
-    expect((await call('GET', '/api/sessions')).body).toEqual(sessionsBefore);
-    expect(files()).toEqual(filesBefore);
-    for (const before of tasksBefore) {
-      const after = await getTask(call, before.id);
-      expect(after.sessionIds).toEqual(before.sessionIds);
-      expect(readJson(join(server.config.dataDir, 'tasks', project.id, `${before.id}.json`)).sessionIds).toEqual(before.sessionIds);
-    }
-    await settle();
-    expect(ws.events()).toEqual([]);
+      // Rolled back: no session, no link, no queue, no manifest directory.
+      expect((await call('GET', '/api/sessions')).body).toEqual(sessionsBefore);
+      expect(files()).toEqual(filesBefore);
+      for (const before of tasksBefore) {
+        const after = await getTask(call, before.id);
+        expect(after.sessionIds).toEqual(before.sessionIds);
+        expect(readJson(join(server.config.dataDir, 'tasks', project.id, `${before.id}.json`)).sessionIds).toEqual(before.sessionIds);
+      }
+      await settle();
+      expect(ws.events()).toEqual([]);
 
-    // Still serving, and the next spawn with a working CLI goes through.
-    expect((await call('GET', '/health')).status).toBe(200);
-    installCli(recordingCli);
-    const good = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [taskA.id], strategy: 'queue' });
-    expect(good.status).toBe(201);
-    expect(existsSync(join(server.config.dataDir, 'queues', `${good.body.sessionId}.json`))).toBe(true);
-    const events = await eventsExactly(ws, 6);
-    expect(events.map((e) => e.type)).toEqual([
-      'session:updated', 'session:spawn', 'session:spawn_request', 'task:session_added', 'task:updated', 'queue:created',
-    ]);
-  });
+      // Still serving, and the next spawn with a working CLI goes through.
+      expect((await call('GET', '/health')).status).toBe(200);
+      installCli(recordingCli);
+      const good = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [taskA.id], strategy: 'queue' });
+      expect(good.status).toBe(201);
+      expect(existsSync(join(server.config.dataDir, 'queues', `${good.body.sessionId}.json`))).toBe(true);
+      const events = await eventsExactly(ws, 6);
+      expect(events.map((e) => e.type)).toEqual([
+        'session:updated',
+        'session:spawn',
+        'session:spawn_request',
+        'task:session_added',
+        'task:updated',
+        'queue:created',
+      ]);
+    },
+  );
 });

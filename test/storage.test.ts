@@ -24,7 +24,10 @@ describe('the durable filesystem driver', () => {
   it('sets, gets, lists and removes keys as files under its base', async () => {
     const s = storage();
     await s.setItem('projects:p1.json', '{"a":1}');
-    await s.setItems([{ key: 'tasks:p1:t1.json', value: 'one' }, { key: 'tasks:p1:t2.json', value: 'two' }]);
+    await s.setItems([
+      { key: 'tasks:p1:t1.json', value: 'one' },
+      { key: 'tasks:p1:t2.json', value: 'two' },
+    ]);
     expect(await s.getItem('projects:p1.json')).toEqual({ a: 1 });
     expect(String(await s.getItemRaw('tasks:p1:t2.json'))).toBe('two');
     expect(await s.hasItem('tasks:p1:t1.json')).toBe(true);
@@ -149,10 +152,12 @@ function faultyStorage(base: string) {
     name: 'faulty',
     async setItems(items: { key: string; value: string }[]) {
       // Each item on its own, like a driver without batches: some land, some fail.
-      const results = await Promise.allSettled(items.map(async (item) => {
-        await maybeFail(item.key);
-        await inner.setItem!(item.key, item.value, {});
-      }));
+      const results = await Promise.allSettled(
+        items.map(async (item) => {
+          await maybeFail(item.key);
+          await inner.setItem!(item.key, item.value, {});
+        }),
+      );
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     },
@@ -174,8 +179,14 @@ async function openDb(storage: Storage, dir: string, onFatal?: (error: unknown) 
   return { db, hub, events, seen };
 }
 
-const project = (id: string, name: string, now = 1): Project =>
-  ({ id, name, workingDir: '', description: '', createdAt: now, updatedAt: now });
+const project = (id: string, name: string, now = 1): Project => ({
+  id,
+  name,
+  workingDir: '',
+  description: '',
+  createdAt: now,
+  updatedAt: now,
+});
 
 const createProject = (db: Db, id: string, name = id) =>
   db.mutate((tx) => {

@@ -10,7 +10,10 @@ let call: Call;
 let dataDir: string;
 let projectId: string;
 beforeEach(async () => {
-  ({ call, config: { dataDir } } = await inProcess());
+  ({
+    call,
+    config: { dataDir },
+  } = await inProcess());
   projectId = (await call('POST', '/api/projects', { name: 'Alpha' })).body.id;
 });
 
@@ -88,10 +91,20 @@ describe('POST /api/tasks', () => {
   it('keeps every optional field it accepts', async () => {
     const parent = await makeTask({ title: 'Parent' });
     const child = await makeTask({
-      title: 'Child', parentId: parent.id, description: 'd', priority: 'high', initialPrompt: 'go', skillIds: ['s1', 's2'],
+      title: 'Child',
+      parentId: parent.id,
+      description: 'd',
+      priority: 'high',
+      initialPrompt: 'go',
+      skillIds: ['s1', 's2'],
     });
     expect(child).toMatchObject({
-      parentId: parent.id, description: 'd', priority: 'high', initialPrompt: 'go', skillIds: ['s1', 's2'], status: 'todo',
+      parentId: parent.id,
+      description: 'd',
+      priority: 'high',
+      initialPrompt: 'go',
+      skillIds: ['s1', 's2'],
+      status: 'todo',
     });
     expectStored(child);
   });
@@ -102,11 +115,26 @@ describe('POST /api/tasks', () => {
 
   it('ignores status, timestamps, links and unknown fields, and never stores them', async () => {
     const task = await makeTask({
-      status: 'completed', createdAt: 1, updatedAt: 1, startedAt: 1, completedAt: 1,
-      sessionIds: ['sess_x'], agentIds: ['a'], sessionCount: 9, sessionStatus: 'working', id: 'task_mine', color: 'red',
+      status: 'completed',
+      createdAt: 1,
+      updatedAt: 1,
+      startedAt: 1,
+      completedAt: 1,
+      sessionIds: ['sess_x'],
+      agentIds: ['a'],
+      sessionCount: 9,
+      sessionStatus: 'working',
+      id: 'task_mine',
+      color: 'red',
     });
     expect(task).toMatchObject({
-      status: 'todo', dependencies: [], startedAt: null, completedAt: null, sessionIds: [], agentIds: [], sessionCount: 0,
+      status: 'todo',
+      dependencies: [],
+      startedAt: null,
+      completedAt: null,
+      sessionIds: [],
+      agentIds: [],
+      sessionCount: 0,
     });
     expect(task.id).not.toBe('task_mine');
     expect(task.createdAt).not.toBe(1);
@@ -230,12 +258,23 @@ describe('PATCH /api/tasks/:id', () => {
     const task = await makeTask();
     await tick();
     const res = await call('PATCH', `/api/tasks/${task.id}`, {
-      title: ' New title ', description: 'new', priority: 'low', skillIds: ['k'], agentIds: ['a1', 'a2'], sessionStatus: 'needs_input',
+      title: ' New title ',
+      description: 'new',
+      priority: 'low',
+      skillIds: ['k'],
+      agentIds: ['a1', 'a2'],
+      sessionStatus: 'needs_input',
     });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      ...task, title: 'New title', description: 'new', priority: 'low', skillIds: ['k'], agentIds: ['a1', 'a2'],
-      sessionStatus: 'needs_input', updatedAt: expect.any(Number),
+      ...task,
+      title: 'New title',
+      description: 'new',
+      priority: 'low',
+      skillIds: ['k'],
+      agentIds: ['a1', 'a2'],
+      sessionStatus: 'needs_input',
+      updatedAt: expect.any(Number),
     });
     expect(res.body.updatedAt).toBeGreaterThan(task.updatedAt);
     expect(await getTask(task.id)).toEqual(res.body);
@@ -291,9 +330,19 @@ describe('PATCH /api/tasks/:id', () => {
     const task = await makeTask({ parentId: parent.id, initialPrompt: 'p' });
     await tick();
     const res = await call('PATCH', `/api/tasks/${task.id}`, {
-      id: 'task_other', projectId: 'proj_other', parentId: null, initialPrompt: 'changed',
-      createdAt: 1, startedAt: 2, completedAt: 3, timeline: [{ type: 'x' }], sessionCount: 7, blockedBy: ['x'], ready: false,
-      claim: { sessionId: 'sess_x', claimedAt: 1, expiresAt: 2, leaseMs: 1 }, color: 'red',
+      id: 'task_other',
+      projectId: 'proj_other',
+      parentId: null,
+      initialPrompt: 'changed',
+      createdAt: 1,
+      startedAt: 2,
+      completedAt: 3,
+      timeline: [{ type: 'x' }],
+      sessionCount: 7,
+      blockedBy: ['x'],
+      ready: false,
+      claim: { sessionId: 'sess_x', claimedAt: 1, expiresAt: 2, leaseMs: 1 },
+      color: 'red',
     });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ ...task, updatedAt: expect.any(Number) });
@@ -317,8 +366,15 @@ describe('PATCH /api/tasks/:id', () => {
       const session = await makeSession();
       await tick();
       const res = await call('PATCH', `/api/tasks/${task.id}`, {
-        updateSource: 'session', sessionId: session.id, sessionStatus: 'working',
-        title: 'Agent title', description: 'x', status: 'completed', priority: 'high', skillIds: ['s'], agentIds: ['a'],
+        updateSource: 'session',
+        sessionId: session.id,
+        sessionStatus: 'working',
+        title: 'Agent title',
+        description: 'x',
+        status: 'completed',
+        priority: 'high',
+        skillIds: ['s'],
+        agentIds: ['a'],
         sessionIds: [session.id],
       });
       expect(res.status).toBe(200);
@@ -455,7 +511,13 @@ describe('POST /api/tasks/:id/timeline', () => {
     const after = await getSession(session.id);
     expect(after.timeline).toEqual([
       ...session.timeline,
-      { id: expect.stringMatching(/^evt_\d+_[0-9a-z]{1,9}$/), type: 'progress', timestamp: after.lastActivity, message: 'Half done', taskId: task.id },
+      {
+        id: expect.stringMatching(/^evt_\d+_[0-9a-z]{1,9}$/),
+        type: 'progress',
+        timestamp: after.lastActivity,
+        message: 'Half done',
+        taskId: task.id,
+      },
     ]);
     expect(after.lastActivity).toBeGreaterThan(session.lastActivity);
   });

@@ -8,8 +8,14 @@ import { expectError, tick } from './assertions.js';
 
 const ROLE_MESSAGE = 'Invalid role. Must be "worker" or "orchestrator"';
 const PLACEHOLDERS = [
-  '${TASK_ID}', '${TASK_TITLE}', '${TASK_DESCRIPTION}', '${TASK_PRIORITY}',
-  '${ACCEPTANCE_CRITERIA}', '${CODEBASE_CONTEXT}', '${RELATED_TASKS}', '${PROJECT_STANDARDS}',
+  '${TASK_ID}',
+  '${TASK_TITLE}',
+  '${TASK_DESCRIPTION}',
+  '${TASK_PRIORITY}',
+  '${ACCEPTANCE_CRITERIA}',
+  '${CODEBASE_CONTEXT}',
+  '${RELATED_TASKS}',
+  '${PROJECT_STANDARDS}',
 ];
 const TEMPLATE_ID = /^tmpl_\d+_[0-9a-z]{1,9}$/;
 
@@ -21,7 +27,10 @@ function readStored(dataDir: string, id: string) {
   return value;
 }
 
-const templateFiles = (dataDir: string) => readdirSync(join(dataDir, 'templates')).filter((f) => f.endsWith('.json')).sort();
+const templateFiles = (dataDir: string) =>
+  readdirSync(join(dataDir, 'templates'))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
 // One real server for the event tests; its lifetime is the file's.
 const server = await startTestServer();
@@ -30,7 +39,10 @@ const ws = await server.listen();
 let call: Call;
 let dataDir: string;
 beforeEach(async () => {
-  ({ call, config: { dataDir } } = await inProcess());
+  ({
+    call,
+    config: { dataDir },
+  } = await inProcess());
 });
 
 const list = async () => (await call('GET', '/api/templates')).body as any[];
@@ -89,7 +101,12 @@ describe('startup seeding', () => {
     const restarted = await inProcess({ DATA_DIR: dataDir });
     const after = (await restarted.call('GET', '/api/templates')).body as any[];
     expect(after).toHaveLength(3);
-    expect(after.filter((t) => t.isDefault).map((t) => t.id).sort()).toEqual(before.map((t) => t.id).sort());
+    expect(
+      after
+        .filter((t) => t.isDefault)
+        .map((t) => t.id)
+        .sort(),
+    ).toEqual(before.map((t) => t.id).sort());
     expect(after.find((t) => t.id === worker.id)).toEqual(edited);
     expect(after.find((t) => t.id === custom.id)).toEqual(custom);
     expect(templateFiles(dataDir)).toHaveLength(3);
@@ -282,7 +299,10 @@ describe('POST /api/templates/:id/reset', () => {
     const res = await call('POST', `/api/templates/${worker.id}/reset`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      ...worker, name: 'My worker prompt', content: original, updatedAt: expect.any(Number),
+      ...worker,
+      name: 'My worker prompt',
+      content: original,
+      updatedAt: expect.any(Number),
     });
     expect(res.body.updatedAt).toBeGreaterThan(worker.updatedAt);
     expect(readStored(dataDir, worker.id)).toEqual(res.body);
@@ -346,7 +366,6 @@ describe('template events over a real WebSocket [OP-23]', () => {
   beforeEach(async () => {
     await ws.drain();
   });
-
 
   const envelope = (type: string, data: unknown) => ({ type, event: type, data, timestamp: expect.any(Number), seq: expect.any(Number) });
 

@@ -14,7 +14,14 @@ import { CLI_BIN, ROOT, startTestServer, tempDir, testEnv, type TestServer } fro
  * without /usr/bin/chromium the suite fails (`apt-get install -y chromium`), it does not skip.
  */
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 /** A change must reach an open page within this (seed 003). */
 const LIVE_MS = 2000;
 
@@ -29,7 +36,11 @@ let browser: Browser;
 
 /** The newest modification time of any file under `dir`. */
 const newest = (dir: string): number =>
-  Math.max(...readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => statSync(join(e.parentPath, e.name)).mtimeMs));
+  Math.max(
+    ...readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => statSync(join(e.parentPath, e.name)).mtimeMs),
+  );
 
 beforeAll(async () => {
   // Build the dashboard unless dist/ui is newer than every file of ui/ (`npm ci` and `npm run build` build it too).
@@ -55,7 +66,11 @@ interface Watched {
 }
 
 /** Opens a page on the server and records everything that must not happen. */
-async function open(server: TestServer, hash = '', options: { waitLive?: boolean; forgive401?: boolean; token?: string } = {}): Promise<Watched> {
+async function open(
+  server: TestServer,
+  hash = '',
+  options: { waitLive?: boolean; forgive401?: boolean; token?: string } = {},
+): Promise<Watched> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const origin = new URL(server.url).origin;
   const wsOrigin = origin.replace(/^http/, 'ws');
@@ -153,7 +168,8 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await link.waitFor({ timeout: LIVE_MS });
     const groups = await link.evaluate((a) => {
       const names: string[] = [];
-      for (let d = a.closest('details'); d; d = d.parentElement!.closest('details')) names.unshift(d.querySelector('summary')!.textContent!.replace(/\s*\(\d+\)$/, ''));
+      for (let d = a.closest('details'); d; d = d.parentElement!.closest('details'))
+        names.unshift(d.querySelector('summary')!.textContent!.replace(/\s*\(\d+\)$/, ''));
       return names;
     });
     expect(groups).toEqual(['No runner', 'shop', 'api']);
@@ -248,7 +264,9 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await server.call('PATCH', `/api/tasks/${ids[0]}`, { status: 'in_progress' });
     await server.call('PATCH', `/api/tasks/${ids[3]}`, { status: 'completed' });
     await server.call('PATCH', `/api/tasks/${ids[4]}`, { status: 'blocked', priority: 'high' });
-    const session = (await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [ids[0]], name: 'shop-web-checkout', status: 'working' })).body;
+    const session = (
+      await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [ids[0]], name: 'shop-web-checkout', status: 'working' })
+    ).body;
     await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [ids[1]], name: 'shop-api-payments' });
     await project(server, 'Docs site');
 
@@ -296,7 +314,8 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await page.keyboard.press('Enter');
     const spawn = page.getByRole('dialog', { name: 'Spawn an agent' });
     await spawn.waitFor();
-    for (const label of ['Project', 'Tasks', 'Role', 'Strategy', 'Host', 'Agent', 'Model']) await spawn.getByLabel(label, { exact: true }).waitFor();
+    for (const label of ['Project', 'Tasks', 'Role', 'Strategy', 'Host', 'Agent', 'Model'])
+      await spawn.getByLabel(label, { exact: true }).waitFor();
     expect(await unnamed()).toEqual([]);
     await page.keyboard.press('Escape');
     await spawn.waitFor({ state: 'detached' });
@@ -310,29 +329,88 @@ describe('dashboard', { timeout: 60_000 }, () => {
    * claims, blockedBy) are exercised here against a stand-in that answers exactly as the contract says: the page is
    * served by the real server, only /api/* and the sockets are answered by the browser's request router.
    */
-  it('drives the contract-2 API as the contract says (stand-in for hosts, terminal, messages, replay and claims)', { timeout: 60_000 }, async () => {
+  it('drives the contract-2 API as the contract says (stand-in for hosts, terminal, messages, replay and claims)', {
+    timeout: 60_000,
+  }, async () => {
     const server = await startTestServer();
     const now = Date.now();
     const project = { id: 'proj_1', name: 'Shop', workingDir: '/w', description: '', createdAt: now, updatedAt: now };
-    const base = { projectId: 'proj_1', parentId: null, description: '', priority: 'medium', sessionIds: [], createdAt: now, updatedAt: now };
+    const base = {
+      projectId: 'proj_1',
+      parentId: null,
+      description: '',
+      priority: 'medium',
+      sessionIds: [],
+      createdAt: now,
+      updatedAt: now,
+    };
     const tasks = [
-      { ...base, id: 'task_a', title: 'Schema', status: 'in_progress', dependencies: [], blockedBy: [], ready: false, claim: { sessionId: 'sess_1', claimedAt: now, expiresAt: now + 9e5, leaseMs: 9e5 } },
+      {
+        ...base,
+        id: 'task_a',
+        title: 'Schema',
+        status: 'in_progress',
+        dependencies: [],
+        blockedBy: [],
+        ready: false,
+        claim: { sessionId: 'sess_1', claimedAt: now, expiresAt: now + 9e5, leaseMs: 9e5 },
+      },
       { ...base, id: 'task_b', title: 'Endpoints', status: 'todo', dependencies: ['task_a'], blockedBy: ['task_a'], ready: false },
       { ...base, id: 'task_c', title: 'Docs', status: 'todo', dependencies: [], blockedBy: [], ready: true },
     ];
     let session: any = {
-      id: 'sess_1', projectId: 'proj_1', taskIds: ['task_a'], name: 'shop-api-auth', status: 'working', strategy: 'simple', startedAt: now,
-      lastActivity: now, completedAt: null, hostname: 'devbox', host: 'devbox', agent: 'shell', run: { state: 'running', pid: 4242 },
-      timeline: [{ id: 'evt_1', type: 'session_started', timestamp: now, message: 'Launched on devbox' }], env: {}, events: [],
+      id: 'sess_1',
+      projectId: 'proj_1',
+      taskIds: ['task_a'],
+      name: 'shop-api-auth',
+      status: 'working',
+      strategy: 'simple',
+      startedAt: now,
+      lastActivity: now,
+      completedAt: null,
+      hostname: 'devbox',
+      host: 'devbox',
+      agent: 'shell',
+      run: { state: 'running', pid: 4242 },
+      timeline: [{ id: 'evt_1', type: 'session_started', timestamp: now, message: 'Launched on devbox' }],
+      env: {},
+      events: [],
     };
-    const host = { name: 'devbox', hostname: 'devbox.lan', platform: 'linux', arch: 'x64', version: '1.0.0', agents: ['shell', 'claude'], local: true, status: 'online', connectedAt: now, lastSeen: now, sessions: 1 };
-    const inbox = [{ id: 'msg_1', from: 'user', to: 'sess_1', projectId: 'proj_1', message: 'Please add tests', status: 'delivered', createdAt: now, deliveredAt: now, readAt: null, expiresAt: null, metadata: { priority: 'medium', requiresAck: false } }];
+    const host = {
+      name: 'devbox',
+      hostname: 'devbox.lan',
+      platform: 'linux',
+      arch: 'x64',
+      version: '1.0.0',
+      agents: ['shell', 'claude'],
+      local: true,
+      status: 'online',
+      connectedAt: now,
+      lastSeen: now,
+      sessions: 1,
+    };
+    const inbox = [
+      {
+        id: 'msg_1',
+        from: 'user',
+        to: 'sess_1',
+        projectId: 'proj_1',
+        message: 'Please add tests',
+        status: 'delivered',
+        createdAt: now,
+        deliveredAt: now,
+        readAt: null,
+        expiresAt: null,
+        metadata: { priority: 'medium', requiresAck: false },
+      },
+    ];
     const posted: Record<string, any[]> = {};
     const gets: string[] = [];
     const sockets: string[] = [];
     let events: import('playwright-core').WebSocketRoute | undefined;
     let seq = 41;
-    const push = (type: string, data: unknown) => events!.send(JSON.stringify({ type, event: type, data, timestamp: Date.now(), seq: ++seq, projectId: 'proj_1' }));
+    const push = (type: string, data: unknown) =>
+      events!.send(JSON.stringify({ type, event: type, data, timestamp: Date.now(), seq: ++seq, projectId: 'proj_1' }));
 
     const { page, problems } = await open(server, '#/p/proj_1/tree', { waitLive: false });
     await page.route(/\/api\//, async (route) => {
@@ -342,12 +420,24 @@ describe('dashboard', { timeout: 60_000 }, () => {
       if (method !== 'GET') {
         (posted[url.pathname] ??= []).push(route.request().postDataJSON());
         if (url.pathname === '/api/sessions/sess_1/stop') {
-          session = { ...session, status: 'stopped', completedAt: Date.now(), lastActivity: Date.now() + 1, run: { state: 'exited', exitCode: null, signal: 'SIGHUP' } };
+          session = {
+            ...session,
+            status: 'stopped',
+            completedAt: Date.now(),
+            lastActivity: Date.now() + 1,
+            run: { state: 'exited', exitCode: null, signal: 'SIGHUP' },
+          };
           push('session:updated', session);
           return json(session);
         }
         if (url.pathname === '/api/sessions/sess_1/messages') {
-          const message = { ...inbox[0], id: 'msg_2', message: route.request().postDataJSON().message, status: 'pending', createdAt: Date.now() };
+          const message = {
+            ...inbox[0],
+            id: 'msg_2',
+            message: route.request().postDataJSON().message,
+            status: 'pending',
+            createdAt: Date.now(),
+          };
           push('message:created', message);
           return json(message, 201);
         }
@@ -358,12 +448,21 @@ describe('dashboard', { timeout: 60_000 }, () => {
         case '/api/events':
           return url.searchParams.get('limit') === '1'
             ? json({ events: [], oldestSeq: 1, latestSeq: 41 })
-            : json({ events: [{ type: 'task:created', event: 'task:created', data: tasks[2], timestamp: now, seq: 40, projectId: 'proj_1' }], oldestSeq: 1, latestSeq: 41 });
-        case '/api/projects': return json([project]);
-        case '/api/tasks': return json(tasks);
-        case '/api/sessions': return json([session]);
-        case '/api/hosts': return json([host]);
-        case '/api/sessions/sess_1/messages': return json(url.searchParams.get('box') === 'sent' ? [] : inbox);
+            : json({
+                events: [{ type: 'task:created', event: 'task:created', data: tasks[2], timestamp: now, seq: 40, projectId: 'proj_1' }],
+                oldestSeq: 1,
+                latestSeq: 41,
+              });
+        case '/api/projects':
+          return json([project]);
+        case '/api/tasks':
+          return json(tasks);
+        case '/api/sessions':
+          return json([session]);
+        case '/api/hosts':
+          return json([host]);
+        case '/api/sessions/sess_1/messages':
+          return json(url.searchParams.get('box') === 'sent' ? [] : inbox);
       }
       return json({ error: true, code: 'NOT_FOUND', message: 'Route not found' }, 404);
     });
@@ -445,9 +544,20 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await dialog.getByLabel('Agent', { exact: true }).selectOption('claude');
     await dialog.getByLabel('Model').fill('opus');
     await dialog.getByRole('button', { name: 'Spawn' }).click();
-    await expect.poll(() => posted['/api/sessions/spawn']).toEqual([
-      { projectId: 'proj_1', taskIds: ['task_c'], role: 'orchestrator', strategy: 'queue', spawnSource: 'ui', host: 'devbox', agent: 'claude', model: 'opus' },
-    ]);
+    await expect
+      .poll(() => posted['/api/sessions/spawn'])
+      .toEqual([
+        {
+          projectId: 'proj_1',
+          taskIds: ['task_c'],
+          role: 'orchestrator',
+          strategy: 'queue',
+          spawnSource: 'ui',
+          host: 'devbox',
+          agent: 'claude',
+          model: 'opus',
+        },
+      ]);
     expect(sockets.every((u) => u.startsWith(server.url.replace(/^http/, 'ws')))).toBe(true);
     expect(await problems()).toEqual([]);
     await page.close();

@@ -78,8 +78,13 @@ export async function startMaestro(root, dir, env = {}) {
   const started = await startChild(join(root, 'dist/lib/main.js'), [], {
     cwd: root,
     env: {
-      PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), SESSION_DIR: join(dir, 'sessions'), SKILLS_DIR: join(dir, 'skills'),
-      LOG_LEVEL: 'info', ...env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: join(dir, 'data'),
+      SESSION_DIR: join(dir, 'sessions'),
+      SKILLS_DIR: join(dir, 'skills'),
+      LOG_LEVEL: 'info',
+      ...env,
     },
   });
   return { ...started, url: started.match[1].replace('localhost', '127.0.0.1') };
@@ -87,7 +92,11 @@ export async function startMaestro(root, dir, env = {}) {
 
 /** A JSON call to a server. */
 export async function call(url, method, path, body) {
-  const res = await fetch(url + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(url + path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
   return res.json();
 }
@@ -105,22 +114,53 @@ export function writeDataDir(data, { projects, tasksPerProject, from = 0 }) {
   for (let p = from; p < from + projects; p++) {
     const projectId = `proj_${now}_p${p}`;
     projectIds.push(projectId);
-    write(join(data, 'projects', `${projectId}.json`), { id: projectId, name: `Project ${p}`, workingDir: `/src/p${p}`, description: '', createdAt: now, updatedAt: now });
+    write(join(data, 'projects', `${projectId}.json`), {
+      id: projectId,
+      name: `Project ${p}`,
+      workingDir: `/src/p${p}`,
+      description: '',
+      createdAt: now,
+      updatedAt: now,
+    });
     mkdirSync(join(data, 'tasks', projectId));
     let first;
     for (let t = 0; t < tasksPerProject; t++) {
       const id = `task_${++now}_t${p}x${t}`;
       first ??= id;
       write(join(data, 'tasks', projectId, `${id}.json`), {
-        id, projectId, parentId: t > 0 ? first : null, title: `Task ${t} of project ${p}`, description: 'x'.repeat(200),
-        status: 'todo', priority: 'medium', createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
-        initialPrompt: '', sessionIds: [], skillIds: [], agentIds: [], dependencies: [],
+        id,
+        projectId,
+        parentId: t > 0 ? first : null,
+        title: `Task ${t} of project ${p}`,
+        description: 'x'.repeat(200),
+        status: 'todo',
+        priority: 'medium',
+        createdAt: now,
+        updatedAt: now,
+        startedAt: null,
+        completedAt: null,
+        initialPrompt: '',
+        sessionIds: [],
+        skillIds: [],
+        agentIds: [],
+        dependencies: [],
       });
     }
     const sessionId = `sess_${++now}_s${p}`;
     write(join(data, 'sessions', `${sessionId}.json`), {
-      id: sessionId, projectId, taskIds: [], name: `Session ${p}`, env: {}, strategy: 'simple', status: 'idle',
-      startedAt: now, lastActivity: now, completedAt: null, hostname: 'bench', platform: 'linux', events: [],
+      id: sessionId,
+      projectId,
+      taskIds: [],
+      name: `Session ${p}`,
+      env: {},
+      strategy: 'simple',
+      status: 'idle',
+      startedAt: now,
+      lastActivity: now,
+      completedAt: null,
+      hostname: 'bench',
+      platform: 'linux',
+      events: [],
       timeline: [{ id: `evt_${now}_a`, type: 'session_started', timestamp: now, message: 'Session created' }],
     });
   }
@@ -141,14 +181,18 @@ export async function httpLoad(url, { path, method = 'GET', body, headers = {}, 
     new Promise((resolve) => {
       const started = performance.now();
       const payload = typeof next === 'function' ? next(i) : body;
-      const req = request(target, { agent, method, headers: payload === undefined ? headers : { 'content-type': 'application/json', ...headers } }, (res) => {
-        res.on('data', () => {});
-        res.on('end', () => {
-          if (res.statusCode >= 400) errors++;
-          latencies.push(performance.now() - started);
-          resolve();
-        });
-      });
+      const req = request(
+        target,
+        { agent, method, headers: payload === undefined ? headers : { 'content-type': 'application/json', ...headers } },
+        (res) => {
+          res.on('data', () => {});
+          res.on('end', () => {
+            if (res.statusCode >= 400) errors++;
+            latencies.push(performance.now() - started);
+            resolve();
+          });
+        },
+      );
       req.on('error', () => {
         errors++;
         resolve();
@@ -157,11 +201,19 @@ export async function httpLoad(url, { path, method = 'GET', body, headers = {}, 
     });
   const t0 = performance.now();
   let n = 0;
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (performance.now() < deadline) await one(n++);
-  }));
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < deadline) await one(n++);
+    }),
+  );
   const elapsed = (performance.now() - t0) / 1000;
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  return { rps: latencies.length / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), count: latencies.length, errors };
+  return {
+    rps: latencies.length / elapsed,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    count: latencies.length,
+    errors,
+  };
 }

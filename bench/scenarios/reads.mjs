@@ -29,9 +29,24 @@ export async function run({ root, quick, rounds, bench }) {
       const [rps, floorRps] = [median(ours.map((x) => x.rps)), median(bare.map((x) => x.rps))];
       const [p99, floorP99] = [median(ours.map((x) => x.p99)), median(bare.map((x) => x.p99))];
       const want = tasks >= 10_000 ? 0.5 : 0.6;
-      rows.push({ scenario: `${label}: requests/s`, value: rps, floor: floorRps, unit: '/s', target: `≥ ${want}× floor`, met: rps >= want * floorRps });
-      rows.push({ scenario: `${label}: p99 latency`, value: p99, floor: floorP99, unit: 'ms', target: '≤ 2× floor', met: p99 <= 2 * floorP99 });
-      if (ours.some((x) => x.errors) || bare.some((x) => x.errors)) rows.push({ scenario: `${label}: errors`, value: ours.reduce((a, x) => a + x.errors, 0), floor: 0, unit: '' });
+      rows.push({
+        scenario: `${label}: requests/s`,
+        value: rps,
+        floor: floorRps,
+        unit: '/s',
+        target: `≥ ${want}× floor`,
+        met: rps >= want * floorRps,
+      });
+      rows.push({
+        scenario: `${label}: p99 latency`,
+        value: p99,
+        floor: floorP99,
+        unit: 'ms',
+        target: '≤ 2× floor',
+        met: p99 <= 2 * floorP99,
+      });
+      if (ours.some((x) => x.errors) || bare.some((x) => x.errors))
+        rows.push({ scenario: `${label}: errors`, value: ours.reduce((a, x) => a + x.errors, 0), floor: 0, unit: '' });
     } finally {
       await maestro?.stop();
       await floor?.stop();

@@ -32,9 +32,23 @@ export async function run({ root, quick, rounds, bench }) {
       const label = `startup ${tasks.toLocaleString('en')} tasks`;
       const [ms, floorMs] = [median(ours.map((x) => x.ms)), median(bare.map((x) => x.ms))];
       const [rss, floorRss] = [median(ours.map((x) => x.rss)), median(bare.map((x) => x.rss))];
-      rows.push({ scenario: `${label}: time to listening`, value: ms, floor: floorMs, unit: 'ms', target: '≤ 1.5× floor', met: ms <= 1.5 * floorMs });
+      rows.push({
+        scenario: `${label}: time to listening`,
+        value: ms,
+        floor: floorMs,
+        unit: 'ms',
+        target: '≤ 1.5× floor',
+        met: ms <= 1.5 * floorMs,
+      });
       const cap = tasks >= 100_000 ? ', ≤ 300 MiB' : '';
-      rows.push({ scenario: `${label}: resident memory`, value: rss, floor: floorRss, unit: 'MiB', target: `≤ 1.5× floor${cap}`, met: rss <= 1.5 * floorRss && (!cap || rss <= 300) });
+      rows.push({
+        scenario: `${label}: resident memory`,
+        value: rss,
+        floor: floorRss,
+        unit: 'MiB',
+        target: `≤ 1.5× floor${cap}`,
+        met: rss <= 1.5 * floorRss && (!cap || rss <= 300),
+      });
       rows.push({ scenario: `${label}: memory after 1 s idle`, value: median(ours.map((x) => x.idle)), floor: floorRss, unit: 'MiB' });
     }
   } finally {

@@ -20,11 +20,28 @@ export async function run({ root, quick, rounds, bench }) {
     const seconds = quick ? 1.5 : 3;
     const m = { patch10: [], create10: [], patch1: [], floor: [] };
     for (let r = 0; r < rounds; r++) {
-      const patch = (connections) => httpLoad(server.url, { path: `/api/tasks/${task.id}`, method: 'PATCH', connections, seconds, next: (i) => ({ description: `step ${i}` }) });
+      const patch = (connections) =>
+        httpLoad(server.url, {
+          path: `/api/tasks/${task.id}`,
+          method: 'PATCH',
+          connections,
+          seconds,
+          next: (i) => ({ description: `step ${i}` }),
+        });
       m.patch10.push(await patch(10));
-      m.create10.push(await httpLoad(server.url, { path: '/api/tasks', method: 'POST', connections: 10, seconds, next: (i) => ({ projectId: project.id, title: `Task ${i}` }) }));
+      m.create10.push(
+        await httpLoad(server.url, {
+          path: '/api/tasks',
+          method: 'POST',
+          connections: 10,
+          seconds,
+          next: (i) => ({ projectId: project.id, title: `Task ${i}` }),
+        }),
+      );
       m.patch1.push(await patch(1));
-      const floor = await startChild(join(bench, 'floor/durable-writes.mjs'), [join(dir, 'floor'), String(seconds), '700'], { ready: /([\d.]+) writes\/s/ });
+      const floor = await startChild(join(bench, 'floor/durable-writes.mjs'), [join(dir, 'floor'), String(seconds), '700'], {
+        ready: /([\d.]+) writes\/s/,
+      });
       m.floor.push(Number(floor.match[1]));
       await floor.stop();
     }
@@ -32,13 +49,55 @@ export async function run({ root, quick, rounds, bench }) {
     const single = 1000 / floorRate;
     const log = await logShare(root, dir, quick ? 1.5 : 3);
     const rows = [
-      { scenario: 'durable PATCH, 10 connections: writes/s', value: median(m.patch10.map((x) => x.rps)), floor: floorRate, unit: '/s', target: '≥ 4×', check: (v, f) => v >= 4 * f },
-      { scenario: 'durable PATCH, 10 connections: p99', value: median(m.patch10.map((x) => x.p99)), floor: single, unit: 'ms', target: '≤ 4×', check: (v, f) => v <= 4 * f },
-      { scenario: 'durable create, 10 connections: writes/s', value: median(m.create10.map((x) => x.rps)), floor: floorRate, unit: '/s', target: '≥ 4×', check: (v, f) => v >= 4 * f },
-      { scenario: 'durable create, 10 connections: p99', value: median(m.create10.map((x) => x.p99)), floor: single, unit: 'ms', target: '≤ 4×', check: (v, f) => v <= 4 * f },
-      { scenario: 'durable PATCH, 1 connection: p50', value: median(m.patch1.map((x) => x.p50)), floor: single, unit: 'ms', target: '≤ 1.5×', check: (v, f) => v <= 1.5 * f },
+      {
+        scenario: 'durable PATCH, 10 connections: writes/s',
+        value: median(m.patch10.map((x) => x.rps)),
+        floor: floorRate,
+        unit: '/s',
+        target: '≥ 4×',
+        check: (v, f) => v >= 4 * f,
+      },
+      {
+        scenario: 'durable PATCH, 10 connections: p99',
+        value: median(m.patch10.map((x) => x.p99)),
+        floor: single,
+        unit: 'ms',
+        target: '≤ 4×',
+        check: (v, f) => v <= 4 * f,
+      },
+      {
+        scenario: 'durable create, 10 connections: writes/s',
+        value: median(m.create10.map((x) => x.rps)),
+        floor: floorRate,
+        unit: '/s',
+        target: '≥ 4×',
+        check: (v, f) => v >= 4 * f,
+      },
+      {
+        scenario: 'durable create, 10 connections: p99',
+        value: median(m.create10.map((x) => x.p99)),
+        floor: single,
+        unit: 'ms',
+        target: '≤ 4×',
+        check: (v, f) => v <= 4 * f,
+      },
+      {
+        scenario: 'durable PATCH, 1 connection: p50',
+        value: median(m.patch1.map((x) => x.p50)),
+        floor: single,
+        unit: 'ms',
+        target: '≤ 1.5×',
+        check: (v, f) => v <= 1.5 * f,
+      },
       { scenario: 'commit path, 10 in flight: mutations per flush', value: log.batch, unit: '', check: () => undefined },
-      { scenario: 'commit path with the event log vs without: mutations/s', value: log.with, floor: log.without, unit: '/s', target: '≥ 0.9×', check: (v, f) => v >= 0.9 * f },
+      {
+        scenario: 'commit path with the event log vs without: mutations/s',
+        value: log.with,
+        floor: log.without,
+        unit: '/s',
+        target: '≥ 0.9×',
+        check: (v, f) => v >= 0.9 * f,
+      },
     ];
     return rows.map(({ check, ...row }) => ({ ...row, met: check(row.value, row.floor) }));
   } finally {
@@ -51,7 +110,15 @@ export async function run({ root, quick, rounds, bench }) {
 async function logShare(root, dir, seconds) {
   const lib = (path) => import(pathToFileURL(join(root, 'dist/lib', path)).href);
   const [{ Db, dataDirStorage }, { EventHub }, { createLogger }] = await Promise.all([lib('db.js'), lib('events.js'), lib('log.js')]);
-  const nullLog = { latestSeq: 0, oldestSeq: 1, append: async () => {}, truncate: async () => {}, read: async () => [], prune() {}, close: async () => {} };
+  const nullLog = {
+    latestSeq: 0,
+    oldestSeq: 1,
+    append: async () => {},
+    truncate: async () => {},
+    read: async () => [],
+    prune() {},
+    close: async () => {},
+  };
   const rate = async (withLog) => {
     const { storage, events } = dataDirStorage(mkdtempSync(join(dir, 'db-')));
     const log = createLogger('error');

@@ -10,20 +10,22 @@ const DETACH = 0x1d; // Ctrl-]
 export function attachCommands(program: Command) {
   program
     .command('attach <sessionId>')
-    .description('Attach this terminal to an agent\'s terminal (detach: Ctrl-b d locally, Ctrl-] remotely; the agent keeps running)')
-    .action(action(async (ctx, sessionId: string) => {
-      const session = await ctx.client.get<Session>(`/api/sessions/${encodeURIComponent(sessionId)}`);
-      if (!session.host) throw new CliError('This session was not launched by a runner: it has no terminal to attach to');
-      const socket = ctx.env.MAESTRO_TMUX_SOCKET || `maestro-${session.host}`;
-      const target = `maestro-${session.id}`;
-      const here = spawnSync('tmux', ['-L', socket, 'has-session', '-t', `=${target}`], { stdio: 'ignore' });
-      if (here.status === 0) {
-        const result = spawnSync('tmux', ['-L', socket, 'attach-session', '-t', `=${target}`], { stdio: 'inherit' });
-        process.exitCode = result.status ?? 1;
-        return;
-      }
-      await remote(ctx.client.baseUrl, session.id, ctx.env.MAESTRO_TOKEN || ctx.env.MAESTRO_SESSION_TOKEN);
-    }));
+    .description("Attach this terminal to an agent's terminal (detach: Ctrl-b d locally, Ctrl-] remotely; the agent keeps running)")
+    .action(
+      action(async (ctx, sessionId: string) => {
+        const session = await ctx.client.get<Session>(`/api/sessions/${encodeURIComponent(sessionId)}`);
+        if (!session.host) throw new CliError('This session was not launched by a runner: it has no terminal to attach to');
+        const socket = ctx.env.MAESTRO_TMUX_SOCKET || `maestro-${session.host}`;
+        const target = `maestro-${session.id}`;
+        const here = spawnSync('tmux', ['-L', socket, 'has-session', '-t', `=${target}`], { stdio: 'ignore' });
+        if (here.status === 0) {
+          const result = spawnSync('tmux', ['-L', socket, 'attach-session', '-t', `=${target}`], { stdio: 'inherit' });
+          process.exitCode = result.status ?? 1;
+          return;
+        }
+        await remote(ctx.client.baseUrl, session.id, ctx.env.MAESTRO_TOKEN || ctx.env.MAESTRO_SESSION_TOKEN);
+      }),
+    );
 }
 
 async function remote(baseUrl: string, sessionId: string, token: string | undefined): Promise<void> {

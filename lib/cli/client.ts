@@ -57,14 +57,23 @@ export class Client {
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       const reason = cause?.code ?? cause?.message ?? (error as Error).message;
-      throw new CliError(`Cannot reach Maestro Server at ${this.baseUrl} (${reason}). Is it running? Start it with: maestro serve`, EXIT.unreachable, 'SERVER_UNREACHABLE', { url });
+      throw new CliError(
+        `Cannot reach Maestro Server at ${this.baseUrl} (${reason}). Is it running? Start it with: maestro serve`,
+        EXIT.unreachable,
+        'SERVER_UNREACHABLE',
+        { url },
+      );
     }
     const text = await res.text();
     let data: any;
     try {
       data = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new CliError(`${method} ${path}: the server answered ${res.status} with something that is not JSON`, EXIT.error, 'BAD_RESPONSE');
+      throw new CliError(
+        `${method} ${path}: the server answered ${res.status} with something that is not JSON`,
+        EXIT.error,
+        'BAD_RESPONSE',
+      );
     }
     if (!res.ok) {
       const message = typeof data?.message === 'string' ? data.message : `HTTP ${res.status}`;

@@ -12,18 +12,35 @@ const empty = (what: string) => `No ${what}.`;
 export const projectLine = (p: Project) => `${p.id}  ${p.name}${p.workingDir ? `  (${p.workingDir})` : ''}`;
 export const projectList = (ps: Project[]) => (ps.length ? ps.map(projectLine).join('\n') : empty('projects'));
 export const projectDetails = (p: Project) =>
-  fields([['ID', p.id], ['Name', p.name], ['Working dir', p.workingDir || '-'], ['Description', p.description || '-'], ['Created', time(p.createdAt)], ['Updated', time(p.updatedAt)]]);
+  fields([
+    ['ID', p.id],
+    ['Name', p.name],
+    ['Working dir', p.workingDir || '-'],
+    ['Description', p.description || '-'],
+    ['Created', time(p.createdAt)],
+    ['Updated', time(p.updatedAt)],
+  ]);
 
 export const taskLine = (t: TaskView) =>
   `${t.id}  [${t.status}]${t.sessionStatus ? ` (${t.sessionStatus})` : ''}  ${t.priority}  ${t.title}`;
 export const taskList = (ts: TaskView[]) => (ts.length ? ts.map(taskLine).join('\n') : empty('tasks'));
 export const taskDetails = (t: TaskView) =>
   fields([
-    ['ID', t.id], ['Title', t.title], ['Project', t.projectId], ['Parent', t.parentId ?? '-'], ['Status', t.status],
-    ['Session status', t.sessionStatus ?? '-'], ['Priority', t.priority], ['Sessions', t.sessionIds.join(', ') || '-'],
-    ['Depends on', t.dependencies?.join(', ') || '-'], ['Blocked by', t.blockedBy?.join(', ') || '-'], ['Ready', t.ready ? 'yes' : 'no'],
+    ['ID', t.id],
+    ['Title', t.title],
+    ['Project', t.projectId],
+    ['Parent', t.parentId ?? '-'],
+    ['Status', t.status],
+    ['Session status', t.sessionStatus ?? '-'],
+    ['Priority', t.priority],
+    ['Sessions', t.sessionIds.join(', ') || '-'],
+    ['Depends on', t.dependencies?.join(', ') || '-'],
+    ['Blocked by', t.blockedBy?.join(', ') || '-'],
+    ['Ready', t.ready ? 'yes' : 'no'],
     ['Claim', t.claim ? `${t.claim.sessionId} until ${time(t.claim.expiresAt)}` : '-'],
-    ['Created', time(t.createdAt)], ['Started', time(t.startedAt)], ['Completed', time(t.completedAt)],
+    ['Created', time(t.createdAt)],
+    ['Started', time(t.startedAt)],
+    ['Completed', time(t.completedAt)],
     ['Description', t.description || '-'],
   ]);
 
@@ -33,7 +50,10 @@ export const graphMarks = (t: TaskView) =>
     t.ready ? 'ready' : '',
     t.blockedBy?.length ? `blocked by ${t.blockedBy.join(', ')}` : '',
     t.claim ? `claimed by ${t.claim.sessionId} until ${time(t.claim.expiresAt)}` : '',
-  ].filter(Boolean).map((m) => `  <${m}>`).join('');
+  ]
+    .filter(Boolean)
+    .map((m) => `  <${m}>`)
+    .join('');
 export const taskGraphLine = (t: TaskView) => `${taskLine(t)}${graphMarks(t)}`;
 
 /** Tasks as a tree: roots first, each child indented under its parent; orphans (parent gone) count as roots. */
@@ -59,16 +79,24 @@ export function taskTree(tasks: TaskView[], rootIds?: string[]): string {
   return lines.length ? lines.join('\n') : empty('tasks');
 }
 
-export const sessionLine = (s: Session) => `${s.id}  [${s.status}]  ${s.name}  (${s.taskIds.length} task${s.taskIds.length === 1 ? '' : 's'})`;
+export const sessionLine = (s: Session) =>
+  `${s.id}  [${s.status}]  ${s.name}  (${s.taskIds.length} task${s.taskIds.length === 1 ? '' : 's'})`;
 export const sessionList = (ss: Session[]) => (ss.length ? ss.map(sessionLine).join('\n') : empty('sessions'));
 export const timelineLine = (e: TimelineEntry) =>
   `${time(e.timestamp)}  ${e.type}${e.taskId ? ` [${e.taskId}]` : ''}${e.message ? `  ${e.message}` : ''}`;
 export const timeline = (s: Session) => (s.timeline.length ? s.timeline.map(timelineLine).join('\n') : empty('timeline entries'));
 export const sessionDetails = (s: Session) =>
   `${fields([
-    ['ID', s.id], ['Name', s.name], ['Status', s.status], ['Project', s.projectId], ['Strategy', s.strategy],
-    ['Tasks', s.taskIds.join(', ') || '-'], ['Host', `${s.hostname} (${s.platform})`], ['Started', time(s.startedAt)],
-    ['Last activity', time(s.lastActivity)], ['Completed', time(s.completedAt)],
+    ['ID', s.id],
+    ['Name', s.name],
+    ['Status', s.status],
+    ['Project', s.projectId],
+    ['Strategy', s.strategy],
+    ['Tasks', s.taskIds.join(', ') || '-'],
+    ['Host', `${s.hostname} (${s.platform})`],
+    ['Started', time(s.startedAt)],
+    ['Last activity', time(s.lastActivity)],
+    ['Completed', time(s.completedAt)],
   ])}\n\nTimeline:\n${timeline(s)}`;
 
 export const queueItemLine = (item: QueueItem, i: number) =>
@@ -79,9 +107,21 @@ export const queueStats = (s: Record<string, number>) =>
 
 /** A message: a header line, then its text indented (so a multi-line message stays readable and greppable). */
 export const messageBlock = (m: Message) => {
-  const tags = [m.metadata.type, m.metadata.priority, m.metadata.requiresAck && 'needs ack', m.metadata.taskId && `task ${m.metadata.taskId}`,
-    m.metadata.replyTo && `reply to ${m.metadata.replyTo}`, m.failReason].filter(Boolean).join(', ');
-  const text = m.message.trimEnd().split(/\r?\n/).map((line) => `    ${line}`).join('\n');
+  const tags = [
+    m.metadata.type,
+    m.metadata.priority,
+    m.metadata.requiresAck && 'needs ack',
+    m.metadata.taskId && `task ${m.metadata.taskId}`,
+    m.metadata.replyTo && `reply to ${m.metadata.replyTo}`,
+    m.failReason,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const text = m.message
+    .trimEnd()
+    .split(/\r?\n/)
+    .map((line) => `    ${line}`)
+    .join('\n');
   return `${m.id}  from ${m.from} to ${m.to}  [${m.status}]  ${tags}  ${time(m.createdAt)}\n${text}`;
 };
 export const messageList = (ms: Message[]) => (ms.length ? ms.map(messageBlock).join('\n') : empty('messages'));

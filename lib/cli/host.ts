@@ -3,13 +3,12 @@ import type { Command } from 'commander';
 import { serverUrl } from './client.js';
 import { HOST_NAME_PATTERN } from '../runner-protocol.js';
 
-
 /** `maestro host` (contract §15.2): a runner in the foreground. */
 export function hostCommands(program: Command) {
   program
     .command('host')
     .description('Run agents on this machine for a Maestro Server: connect out to it and launch its spawns in tmux')
-    .option('--name <name>', 'host name (default: $MAESTRO_HOST_NAME, else this machine\'s name)')
+    .option('--name <name>', "host name (default: $MAESTRO_HOST_NAME, else this machine's name)")
     .action(async (opts: { name?: string }, command: Command) => {
       // Loaded here, not at startup: every other command stays quick to start.
       const { defaultHostName, Runner } = await import('../runner/index.js');

@@ -21,9 +21,15 @@ export function renderPrompt(content: string, manifest: Manifest): string {
     TASK_PRIORITY: task?.priority ?? 'medium',
     ACCEPTANCE_CRITERIA: bullets(task?.acceptanceCriteria ?? [], '- The task as described is done and verified.'),
     CODEBASE_CONTEXT: manifest.session.workingDirectory ? `Working directory: ${manifest.session.workingDirectory}` : '(none given)',
-    RELATED_TASKS: bullets(others.map((t) => `${t.id}: ${t.title}`), '(none)'),
+    RELATED_TASKS: bullets(
+      others.map((t) => `${t.id}: ${t.title}`),
+      '(none)',
+    ),
     PROJECT_STANDARDS: 'Follow the conventions already in the codebase; keep changes small and tested.',
-    ALL_TASKS: bullets(manifest.tasks.map((t) => `${t.id}: ${t.title}${t.priority ? ` (${t.priority})` : ''}`), '(none)'),
+    ALL_TASKS: bullets(
+      manifest.tasks.map((t) => `${t.id}: ${t.title}${t.priority ? ` (${t.priority})` : ''}`),
+      '(none)',
+    ),
   };
   return content.replace(/\$\{([A-Z_]+)\}/g, (match, name: string) => values[name] ?? match);
 }
@@ -37,44 +43,51 @@ export function initCommands(program: Command) {
       .command('init')
       .description(`Start ${article(role)} ${role} session: mark it working, write the agent's prompt to prompt.md and run the agent`)
       .option('--manifest <path>', 'manifest file (default: $MAESTRO_MANIFEST_PATH)')
-      .option('--agent <preset>', 'claude, codex, gemini, shell or custom (default: $MAESTRO_AGENT, else claude when installed, else shell)')
+      .option(
+        '--agent <preset>',
+        'claude, codex, gemini, shell or custom (default: $MAESTRO_AGENT, else claude when installed, else shell)',
+      )
       .option('--print-prompt', 'print the prompt and exit without starting the agent')
-      .action(action(async (ctx, opts: { manifest?: string; agent?: string; printPrompt?: boolean }) => {
-        const manifestPath = opts.manifest ?? ctx.env.MAESTRO_MANIFEST_PATH;
-        if (!manifestPath) throw new CliError('No manifest: pass --manifest, or run inside a spawned session terminal');
-        let manifest: Manifest;
-        try {
-          manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest;
-        } catch (error) {
-          throw new CliError(`Cannot read manifest ${manifestPath}: ${(error as Error).message}`);
-        }
-        if (manifest.role !== role) throw new CliError(`The manifest is for ${article(manifest.role)} ${manifest.role}, not ${article(role)} ${role}`);
-        const sessionId = ctx.env.MAESTRO_SESSION_ID;
-        if (sessionId) await ctx.client.patch(`/api/sessions/${encodeURIComponent(sessionId)}`, { status: 'working' });
-        const template = await (manifest.templateId
-          ? ctx.client.get<Template>(`/api/templates/${encodeURIComponent(manifest.templateId)}`).catch(() => undefined)
-          : undefined) ?? (await ctx.client.get<Template>(`/api/templates/role/${role}`));
-        const prompt = renderPrompt(template.content, manifest);
-        if (opts.printPrompt || ctx.json) {
-          ctx.out({ sessionId: sessionId ?? null, role, manifestPath, templateId: template.id, prompt }, (r) => r.prompt);
-          return;
-        }
-        const preset = opts.agent ?? ctx.env.MAESTRO_AGENT ?? (which('claude') ? 'claude' : 'shell');
-        if (!isAgentPreset(preset)) throw new CliError(`Unknown agent preset "${preset}" (claude, codex, gemini, shell, custom)`);
-        const promptFile = join(dirname(manifestPath), 'prompt.md');
-        await writeFile(promptFile, `${prompt}\n`);
-        const argv = agentCommand(preset as AgentPreset, {
-          prompt,
-          promptFile,
-          model: ctx.env.MAESTRO_MODEL || undefined,
-          manifestModel: manifest.session?.model,
-          permissionMode: manifest.session?.permissionMode,
-        });
-        const code = await runAgent(argv);
-        // For the runner: tmux does not always report a pane's exit status (§15.3 step 5).
-        if (ctx.env.MAESTRO_EXIT_FILE) await writeFile(ctx.env.MAESTRO_EXIT_FILE, `${code}\n`).catch(() => {});
-        process.exitCode = code;
-      }));
+      .action(
+        action(async (ctx, opts: { manifest?: string; agent?: string; printPrompt?: boolean }) => {
+          const manifestPath = opts.manifest ?? ctx.env.MAESTRO_MANIFEST_PATH;
+          if (!manifestPath) throw new CliError('No manifest: pass --manifest, or run inside a spawned session terminal');
+          let manifest: Manifest;
+          try {
+            manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest;
+          } catch (error) {
+            throw new CliError(`Cannot read manifest ${manifestPath}: ${(error as Error).message}`);
+          }
+          if (manifest.role !== role)
+            throw new CliError(`The manifest is for ${article(manifest.role)} ${manifest.role}, not ${article(role)} ${role}`);
+          const sessionId = ctx.env.MAESTRO_SESSION_ID;
+          if (sessionId) await ctx.client.patch(`/api/sessions/${encodeURIComponent(sessionId)}`, { status: 'working' });
+          const template =
+            (await (manifest.templateId
+              ? ctx.client.get<Template>(`/api/templates/${encodeURIComponent(manifest.templateId)}`).catch(() => undefined)
+              : undefined)) ?? (await ctx.client.get<Template>(`/api/templates/role/${role}`));
+          const prompt = renderPrompt(template.content, manifest);
+          if (opts.printPrompt || ctx.json) {
+            ctx.out({ sessionId: sessionId ?? null, role, manifestPath, templateId: template.id, prompt }, (r) => r.prompt);
+            return;
+          }
+          const preset = opts.agent ?? ctx.env.MAESTRO_AGENT ?? (which('claude') ? 'claude' : 'shell');
+          if (!isAgentPreset(preset)) throw new CliError(`Unknown agent preset "${preset}" (claude, codex, gemini, shell, custom)`);
+          const promptFile = join(dirname(manifestPath), 'prompt.md');
+          await writeFile(promptFile, `${prompt}\n`);
+          const argv = agentCommand(preset as AgentPreset, {
+            prompt,
+            promptFile,
+            model: ctx.env.MAESTRO_MODEL || undefined,
+            manifestModel: manifest.session?.model,
+            permissionMode: manifest.session?.permissionMode,
+          });
+          const code = await runAgent(argv);
+          // For the runner: tmux does not always report a pane's exit status (§15.3 step 5).
+          if (ctx.env.MAESTRO_EXIT_FILE) await writeFile(ctx.env.MAESTRO_EXIT_FILE, `${code}\n`).catch(() => {});
+          process.exitCode = code;
+        }),
+      );
   }
 }
 
@@ -88,7 +101,7 @@ function runAgent(argv: string[]): Promise<number> {
     child.once('error', (error) => reject(new CliError(`Cannot start ${argv[0]}: ${error.message}`)));
     child.once('exit', (code, signal) => {
       for (const [name, handler] of handlers) process.off(name, handler);
-      resolve(code ?? (signal ? 128 + (({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }) as Record<string, number>)[signal]! || 1 : 1));
+      resolve(code ?? (signal ? 128 + ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal]! || 1 : 1));
     });
   });
 }

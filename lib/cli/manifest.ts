@@ -3,7 +3,11 @@ import { resolveDataDir } from '../config.js';
 import { buildManifest, writeJsonFile } from '../domain/manifest.js';
 import { ioOf } from './context.js';
 
-const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** `maestro manifest generate`: run by the server on spawn; reads `DATA_DIR` directly, not over HTTP (contract §6.4). */
 export function manifestCommands(program: Command) {
@@ -17,22 +21,27 @@ export function manifestCommands(program: Command) {
     .option('--skills <ids>', 'comma-separated skill IDs', '')
     .option('--strategy <strategy>', 'simple, queue or tree', 'simple')
     .requiredOption('--output <path>', 'where to write manifest.json')
-    .action(async (opts: { role: string; projectId: string; taskIds: string; skills: string; strategy: string; output: string }, command: Command) => {
-      const io = ioOf(command);
-      try {
-        const result = await buildManifest({
-          dataDir: resolveDataDir(io.env),
-          role: opts.role,
-          projectId: opts.projectId,
-          taskIds: list(opts.taskIds),
-          skills: list(opts.skills),
-          strategy: opts.strategy,
-        });
-        await writeJsonFile(opts.output, result);
-        io.stdout(`Manifest written to ${opts.output}\n`);
-      } catch (error) {
-        io.stderr(`maestro: ${(error as Error).message.split('\n')[0]}\n`);
-        io.exitCode = 1;
-      }
-    });
+    .action(
+      async (
+        opts: { role: string; projectId: string; taskIds: string; skills: string; strategy: string; output: string },
+        command: Command,
+      ) => {
+        const io = ioOf(command);
+        try {
+          const result = await buildManifest({
+            dataDir: resolveDataDir(io.env),
+            role: opts.role,
+            projectId: opts.projectId,
+            taskIds: list(opts.taskIds),
+            skills: list(opts.skills),
+            strategy: opts.strategy,
+          });
+          await writeJsonFile(opts.output, result);
+          io.stdout(`Manifest written to ${opts.output}\n`);
+        } catch (error) {
+          io.stderr(`maestro: ${(error as Error).message.split('\n')[0]}\n`);
+          io.exitCode = 1;
+        }
+      },
+    );
 }

@@ -79,111 +79,208 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
     return updated;
   };
 
-  const taskId = z.string().describe('Task ID (default: this session\'s first task)');
-  const projectId = z.string().describe('Project ID (default: this session\'s project)');
+  const taskId = z.string().describe("Task ID (default: this session's first task)");
+  const projectId = z.string().describe("Project ID (default: this session's project)");
 
-  tool('whoami', 'Who this agent is to Maestro: the server, its session (with status and tasks) and project. Call it first.', {}, async () => ({
-    server: baseUrl,
-    sessionId: me ?? null,
-    projectId: env.MAESTRO_PROJECT_ID ?? null,
-    taskIds: env.MAESTRO_TASK_IDS ? env.MAESTRO_TASK_IDS.split(',') : [],
-    session: me ? await client.get(`/api/sessions/${enc(me)}`) : null,
-  }), true);
+  tool(
+    'whoami',
+    'Who this agent is to Maestro: the server, its session (with status and tasks) and project. Call it first.',
+    {},
+    async () => ({
+      server: baseUrl,
+      sessionId: me ?? null,
+      projectId: env.MAESTRO_PROJECT_ID ?? null,
+      taskIds: env.MAESTRO_TASK_IDS ? env.MAESTRO_TASK_IDS.split(',') : [],
+      session: me ? await client.get(`/api/sessions/${enc(me)}`) : null,
+    }),
+    true,
+  );
 
-  tool('task_list', 'List the tasks of a project, optionally only those with a status or parent.', {
-    projectId: projectId.optional(),
-    status: z.enum(TASK_STATUSES).optional().describe('Only tasks with this status'),
-    parentId: z.string().optional().describe('Only the children of this task ("null" for root tasks)'),
-  }, async (a) => client.get(`/api/tasks${query({ projectId: a.projectId ?? env.MAESTRO_PROJECT_ID, status: a.status, parentId: a.parentId })}`), true);
+  tool(
+    'task_list',
+    'List the tasks of a project, optionally only those with a status or parent.',
+    {
+      projectId: projectId.optional(),
+      status: z.enum(TASK_STATUSES).optional().describe('Only tasks with this status'),
+      parentId: z.string().optional().describe('Only the children of this task ("null" for root tasks)'),
+    },
+    async (a) =>
+      client.get(`/api/tasks${query({ projectId: a.projectId ?? env.MAESTRO_PROJECT_ID, status: a.status, parentId: a.parentId })}`),
+    true,
+  );
 
-  tool('task_get', 'Get one task: title, description, status, priority, dependencies, sessions.', {
-    taskId: taskId.optional(),
-  }, async (a) => client.get(`/api/tasks/${enc(task(a.taskId))}`), true);
+  tool(
+    'task_get',
+    'Get one task: title, description, status, priority, dependencies, sessions.',
+    {
+      taskId: taskId.optional(),
+    },
+    async (a) => client.get(`/api/tasks/${enc(task(a.taskId))}`),
+    true,
+  );
 
-  tool('task_create', 'Create a task (or a subtask with parentId) in a project. Returns the task with its ID.', {
-    title: z.string().min(1).describe('Short title'),
-    description: z.string().optional().describe('What to do, in detail'),
-    priority: z.enum(TASK_PRIORITIES).optional().describe('Default medium'),
-    parentId: z.string().optional().describe('Make it a subtask of this task'),
-    dependencies: z.array(z.string()).optional().describe('IDs of tasks that must be completed first'),
-    projectId: projectId.optional(),
-  }, async ({ projectId: given, ...fields }) => client.post('/api/tasks', { projectId: project(given), ...fields }));
+  tool(
+    'task_create',
+    'Create a task (or a subtask with parentId) in a project. Returns the task with its ID.',
+    {
+      title: z.string().min(1).describe('Short title'),
+      description: z.string().optional().describe('What to do, in detail'),
+      priority: z.enum(TASK_PRIORITIES).optional().describe('Default medium'),
+      parentId: z.string().optional().describe('Make it a subtask of this task'),
+      dependencies: z.array(z.string()).optional().describe('IDs of tasks that must be completed first'),
+      projectId: projectId.optional(),
+    },
+    async ({ projectId: given, ...fields }) => client.post('/api/tasks', { projectId: project(given), ...fields }),
+  );
 
-  tool('task_update', 'Change a task\'s title, description, status, priority or dependencies (as a person would).', {
-    taskId: z.string().describe('Task ID'),
-    title: z.string().min(1).optional(),
-    description: z.string().optional(),
-    status: z.enum(TASK_STATUSES).optional(),
-    priority: z.enum(TASK_PRIORITIES).optional(),
-    dependencies: z.array(z.string()).optional(),
-  }, async ({ taskId: id, ...fields }) => client.patch(`/api/tasks/${enc(id)}`, fields));
+  tool(
+    'task_update',
+    "Change a task's title, description, status, priority or dependencies (as a person would).",
+    {
+      taskId: z.string().describe('Task ID'),
+      title: z.string().min(1).optional(),
+      description: z.string().optional(),
+      status: z.enum(TASK_STATUSES).optional(),
+      priority: z.enum(TASK_PRIORITIES).optional(),
+      dependencies: z.array(z.string()).optional(),
+    },
+    async ({ taskId: id, ...fields }) => client.patch(`/api/tasks/${enc(id)}`, fields),
+  );
 
-  tool('task_next', 'The next task ready to work on in a project (highest priority, then oldest), or null. Does not claim it.', {
-    projectId: projectId.optional(),
-  }, async (a) => client.get(`/api/tasks/next${query({ projectId: project(a.projectId) })}`), true);
+  tool(
+    'task_next',
+    'The next task ready to work on in a project (highest priority, then oldest), or null. Does not claim it.',
+    {
+      projectId: projectId.optional(),
+    },
+    async (a) => client.get(`/api/tasks/next${query({ projectId: project(a.projectId) })}`),
+    true,
+  );
 
-  tool('task_claim', 'Claim a task for this session so no other agent takes it; sets it in progress. Claim again to renew.', {
-    taskId: z.string().describe('Task ID'),
-    leaseMs: z.number().int().min(60_000).max(86_400_000).optional().describe('How long the claim lasts without activity (default 15 minutes)'),
-  }, async (a) => client.post(`/api/tasks/${enc(a.taskId)}/claim`, { sessionId: session(), ...(a.leaseMs && { leaseMs: a.leaseMs }) }));
+  tool(
+    'task_claim',
+    'Claim a task for this session so no other agent takes it; sets it in progress. Claim again to renew.',
+    {
+      taskId: z.string().describe('Task ID'),
+      leaseMs: z
+        .number()
+        .int()
+        .min(60_000)
+        .max(86_400_000)
+        .optional()
+        .describe('How long the claim lasts without activity (default 15 minutes)'),
+    },
+    async (a) => client.post(`/api/tasks/${enc(a.taskId)}/claim`, { sessionId: session(), ...(a.leaseMs && { leaseMs: a.leaseMs }) }),
+  );
 
-  tool('task_complete', 'Report a task completed by this session, with a short summary of what was done.', {
-    taskId: taskId.optional(),
-    summary: z.string().optional().describe('What was done'),
-  }, async (a) => reportTask(task(a.taskId), 'completed', 'task_completed', a.summary ? `Completed: ${a.summary}` : 'Completed'));
+  tool(
+    'task_complete',
+    'Report a task completed by this session, with a short summary of what was done.',
+    {
+      taskId: taskId.optional(),
+      summary: z.string().optional().describe('What was done'),
+    },
+    async (a) => reportTask(task(a.taskId), 'completed', 'task_completed', a.summary ? `Completed: ${a.summary}` : 'Completed'),
+  );
 
-  tool('report_progress', 'Add a progress note to this session\'s timeline, so the people watching know where things stand.', {
-    message: z.string().min(1).describe('What happened or what is next'),
-    taskId: taskId.optional(),
-  }, async (a) => {
-    const s = await client.post(`/api/sessions/${enc(session())}/timeline`, { type: 'progress', message: a.message, taskId: a.taskId ?? env.MAESTRO_TASK_IDS?.split(',')[0] });
-    return s.timeline.at(-1);
-  });
+  tool(
+    'report_progress',
+    "Add a progress note to this session's timeline, so the people watching know where things stand.",
+    {
+      message: z.string().min(1).describe('What happened or what is next'),
+      taskId: taskId.optional(),
+    },
+    async (a) => {
+      const s = await client.post(`/api/sessions/${enc(session())}/timeline`, {
+        type: 'progress',
+        message: a.message,
+        taskId: a.taskId ?? env.MAESTRO_TASK_IDS?.split(',')[0],
+      });
+      return s.timeline.at(-1);
+    },
+  );
 
-  tool('report_blocked', 'Report that this session cannot go on with a task, and why.', {
-    reason: z.string().min(1).describe('What blocks the task'),
-    taskId: taskId.optional(),
-  }, async (a) => reportTask(task(a.taskId), 'blocked', 'task_blocked', `Blocked: ${a.reason}`));
+  tool(
+    'report_blocked',
+    'Report that this session cannot go on with a task, and why.',
+    {
+      reason: z.string().min(1).describe('What blocks the task'),
+      taskId: taskId.optional(),
+    },
+    async (a) => reportTask(task(a.taskId), 'blocked', 'task_blocked', `Blocked: ${a.reason}`),
+  );
 
-  tool('report_needs_input', 'Ask the people watching for a decision or information this session needs to go on.', {
-    question: z.string().min(1).describe('The question'),
-    taskId: taskId.optional(),
-  }, async (a) => reportTask(task(a.taskId), 'needs_input', 'needs_input', a.question));
+  tool(
+    'report_needs_input',
+    'Ask the people watching for a decision or information this session needs to go on.',
+    {
+      question: z.string().min(1).describe('The question'),
+      taskId: taskId.optional(),
+    },
+    async (a) => reportTask(task(a.taskId), 'needs_input', 'needs_input', a.question),
+  );
 
-  tool('message_send', 'Send a message to another session (an orchestrator, or a worker of this project).', {
-    to: z.string().describe('The receiving session ID'),
-    message: z.string().min(1).max(10_000),
-    priority: z.enum(['low', 'medium', 'high']).optional().describe('Default medium; medium and high wake a runner-managed receiver'),
-    type: z.enum(['request', 'response', 'notification', 'command']).optional(),
-    taskId: z.string().optional().describe('The task it is about'),
-    replyTo: z.string().optional().describe('The message this answers'),
-    requiresAck: z.boolean().optional(),
-  }, async ({ to, message, ...metadata }) => client.post(`/api/sessions/${enc(to)}/messages`, { message, metadata }));
+  tool(
+    'message_send',
+    'Send a message to another session (an orchestrator, or a worker of this project).',
+    {
+      to: z.string().describe('The receiving session ID'),
+      message: z.string().min(1).max(10_000),
+      priority: z.enum(['low', 'medium', 'high']).optional().describe('Default medium; medium and high wake a runner-managed receiver'),
+      type: z.enum(['request', 'response', 'notification', 'command']).optional(),
+      taskId: z.string().optional().describe('The task it is about'),
+      replyTo: z.string().optional().describe('The message this answers'),
+      requiresAck: z.boolean().optional(),
+    },
+    async ({ to, message, ...metadata }) => client.post(`/api/sessions/${enc(to)}/messages`, { message, metadata }),
+  );
 
-  tool('message_inbox', 'This session\'s messages, oldest first (taking delivery of new ones), or the ones it sent.', {
-    sent: z.boolean().optional().describe('The sent box instead of the inbox'),
-    status: z.string().optional().describe('Comma list of pending, delivered, read, failed, expired'),
-  }, async (a) => client.get(`/api/sessions/${enc(session())}/messages${query({ box: a.sent ? 'sent' : 'inbox', status: a.status })}`));
+  tool(
+    'message_inbox',
+    "This session's messages, oldest first (taking delivery of new ones), or the ones it sent.",
+    {
+      sent: z.boolean().optional().describe('The sent box instead of the inbox'),
+      status: z.string().optional().describe('Comma list of pending, delivered, read, failed, expired'),
+    },
+    async (a) => client.get(`/api/sessions/${enc(session())}/messages${query({ box: a.sent ? 'sent' : 'inbox', status: a.status })}`),
+  );
 
-  tool('message_read', 'Read one message and acknowledge it (status read).', {
-    messageId: z.string().describe('Message ID'),
-  }, async (a) => client.patch(`/api/messages/${enc(a.messageId)}`, { status: 'read' }));
+  tool(
+    'message_read',
+    'Read one message and acknowledge it (status read).',
+    {
+      messageId: z.string().describe('Message ID'),
+    },
+    async (a) => client.patch(`/api/messages/${enc(a.messageId)}`, { status: 'read' }),
+  );
 
-  tool('spawn_worker', 'Start a new agent session (a worker by default) for some tasks; its terminal opens where the UI or runner runs.', {
-    taskIds: z.array(z.string()).min(1).describe('The tasks it works on'),
-    role: z.enum(ROLES).optional(),
-    strategy: z.enum(STRATEGIES).optional().describe('simple: all tasks at once; queue: one after another'),
-    name: z.string().optional().describe('Session name'),
-    skills: z.array(z.string()).optional().describe('Skill IDs to load'),
-    reason: z.string().optional().describe('Why, recorded in its context'),
-    projectId: projectId.optional(),
-  }, async (a) => {
-    const projectId = a.projectId ?? env.MAESTRO_PROJECT_ID ?? (await client.get(`/api/tasks/${enc(a.taskIds[0]!)}`)).projectId;
-    return client.post('/api/sessions/spawn', {
-      projectId, taskIds: a.taskIds, role: a.role ?? 'worker', strategy: a.strategy ?? 'simple', skills: a.skills ?? [],
-      sessionName: a.name, spawnSource: me ? 'session' : 'ui', sessionId: me, context: a.reason ? { reason: a.reason } : {},
-    });
-  });
+  tool(
+    'spawn_worker',
+    'Start a new agent session (a worker by default) for some tasks; its terminal opens where the UI or runner runs.',
+    {
+      taskIds: z.array(z.string()).min(1).describe('The tasks it works on'),
+      role: z.enum(ROLES).optional(),
+      strategy: z.enum(STRATEGIES).optional().describe('simple: all tasks at once; queue: one after another'),
+      name: z.string().optional().describe('Session name'),
+      skills: z.array(z.string()).optional().describe('Skill IDs to load'),
+      reason: z.string().optional().describe('Why, recorded in its context'),
+      projectId: projectId.optional(),
+    },
+    async (a) => {
+      const projectId = a.projectId ?? env.MAESTRO_PROJECT_ID ?? (await client.get(`/api/tasks/${enc(a.taskIds[0]!)}`)).projectId;
+      return client.post('/api/sessions/spawn', {
+        projectId,
+        taskIds: a.taskIds,
+        role: a.role ?? 'worker',
+        strategy: a.strategy ?? 'simple',
+        skills: a.skills ?? [],
+        sessionName: a.name,
+        spawnSource: me ? 'session' : 'ui',
+        sessionId: me,
+        context: a.reason ? { reason: a.reason } : {},
+      });
+    },
+  );
 
   return server;
 }

@@ -31,29 +31,32 @@ export function sendCommand(session: Command) {
     .option('--reply-to <msgId>', 'the message this answers')
     .option('--requires-ack', 'ask the receiver to acknowledge it')
     .option('--expires-in <duration>', 'expire unless read within this time (30s, 10m, 2h, 7d)')
-    .action(action(async (ctx, source: string | undefined, opts: SendOptions) => {
-      const sources = [opts.message !== undefined, opts.file !== undefined, source === '-'].filter(Boolean).length;
-      if (source !== undefined && source !== '-') throw new CliError(`Unexpected argument "${source}": pass --message <text>, --file <path> or -`);
-      if (sources !== 1) throw new CliError('Give the message exactly one way: --message <text>, --file <path>, or - for stdin');
-      // A file or a pipe (`echo … |`) ends with a newline that is not part of the message.
-      const text = opts.message ?? readFileSync(opts.file ?? 0, 'utf8').replace(/\r?\n$/, '');
-      const metadata = {
-        ...(opts.priority && { priority: opts.priority }),
-        ...(opts.type && { type: opts.type }),
-        ...(opts.task && { taskId: opts.task }),
-        ...(opts.replyTo && { replyTo: opts.replyTo }),
-        ...(opts.requiresAck && { requiresAck: true }),
-      };
-      const body = { message: text, metadata, ...(opts.expiresIn && { expiresInMs: parseDuration(opts.expiresIn) }) };
-      const m = await ctx.client.post<Message>(inboxPath(opts.to), body).catch((error: unknown) => {
-        const retry = (error as CliError).details as { retryAfterMs?: number } | undefined;
-        if (error instanceof CliError && error.code === 'RATE_LIMITED' && retry?.retryAfterMs) {
-          error.message += ` (retry in ${Math.ceil(retry.retryAfterMs / 1000)} s)`;
-        }
-        throw error;
-      });
-      ctx.out(m, () => m.id);
-    }));
+    .action(
+      action(async (ctx, source: string | undefined, opts: SendOptions) => {
+        const sources = [opts.message !== undefined, opts.file !== undefined, source === '-'].filter(Boolean).length;
+        if (source !== undefined && source !== '-')
+          throw new CliError(`Unexpected argument "${source}": pass --message <text>, --file <path> or -`);
+        if (sources !== 1) throw new CliError('Give the message exactly one way: --message <text>, --file <path>, or - for stdin');
+        // A file or a pipe (`echo … |`) ends with a newline that is not part of the message.
+        const text = opts.message ?? readFileSync(opts.file ?? 0, 'utf8').replace(/\r?\n$/, '');
+        const metadata = {
+          ...(opts.priority && { priority: opts.priority }),
+          ...(opts.type && { type: opts.type }),
+          ...(opts.task && { taskId: opts.task }),
+          ...(opts.replyTo && { replyTo: opts.replyTo }),
+          ...(opts.requiresAck && { requiresAck: true }),
+        };
+        const body = { message: text, metadata, ...(opts.expiresIn && { expiresInMs: parseDuration(opts.expiresIn) }) };
+        const m = await ctx.client.post<Message>(inboxPath(opts.to), body).catch((error: unknown) => {
+          const retry = (error as CliError).details as { retryAfterMs?: number } | undefined;
+          if (error instanceof CliError && error.code === 'RATE_LIMITED' && retry?.retryAfterMs) {
+            error.message += ` (retry in ${Math.ceil(retry.retryAfterMs / 1000)} s)`;
+          }
+          throw error;
+        });
+        ctx.out(m, () => m.id);
+      }),
+    );
 }
 
 interface SendOptions {
@@ -90,25 +93,37 @@ export function messageCommands(program: Command) {
     .option('--clear', 'delete the messages shown')
     .option('--quiet', 'only new (pending) messages; print nothing and exit 0 when there are none, or on any error (for hooks)')
     .option('--watch', 'keep running and print each new message as it arrives')
-    .action(action(async (ctx, opts: InboxOptions) => {
-      if (opts.sent && opts.markRead) throw new CliError('--mark-read acknowledges received messages: it does not go with --sent');
-      try {
-        await inbox(ctx, opts);
-      } catch (error) {
-        if (!opts.quiet) throw error;
-        // A hook must never break the agent's prompt (Claude Code blocks the prompt on exit code 2).
-        ctx.warn(`maestro inbox: ${(error as Error).message}\n`);
-      }
-    }));
+    .action(
+      action(async (ctx, opts: InboxOptions) => {
+        if (opts.sent && opts.markRead) throw new CliError('--mark-read acknowledges received messages: it does not go with --sent');
+        try {
+          await inbox(ctx, opts);
+        } catch (error) {
+          if (!opts.quiet) throw error;
+          // A hook must never break the agent's prompt (Claude Code blocks the prompt on exit code 2).
+          ctx.warn(`maestro inbox: ${(error as Error).message}\n`);
+        }
+      }),
+    );
 
   const message = program.command('message').alias('messages').description('Acknowledge or delete one message');
-  message.command('read <msgId>').description('Mark a message read (acknowledge it)').action(action(async (ctx, id: string) => {
-    const m = await ctx.client.patch<Message>(messagePath(id), { status: 'read' });
-    ctx.out(m, () => `Message ${m.id} is ${m.status}`);
-  }));
-  message.command('delete <msgId>').description('Delete a message (its receiver, its sender or a person)').action(action(async (ctx, id: string) => {
-    ctx.out(await ctx.client.delete(messagePath(id)), () => `Deleted message ${id}`);
-  }));
+  message
+    .command('read <msgId>')
+    .description('Mark a message read (acknowledge it)')
+    .action(
+      action(async (ctx, id: string) => {
+        const m = await ctx.client.patch<Message>(messagePath(id), { status: 'read' });
+        ctx.out(m, () => `Message ${m.id} is ${m.status}`);
+      }),
+    );
+  message
+    .command('delete <msgId>')
+    .description('Delete a message (its receiver, its sender or a person)')
+    .action(
+      action(async (ctx, id: string) => {
+        ctx.out(await ctx.client.delete(messagePath(id)), () => `Deleted message ${id}`);
+      }),
+    );
 }
 
 async function inbox(ctx: Ctx, opts: InboxOptions) {
@@ -134,7 +149,8 @@ async function inbox(ctx: Ctx, opts: InboxOptions) {
 async function afterShown(ctx: Ctx, messages: Message[], opts: InboxOptions) {
   for (const m of messages) {
     if (opts.clear) await ctx.client.delete(messagePath(m.id));
-    else if (opts.markRead && (m.status === 'pending' || m.status === 'delivered')) await ctx.client.patch(messagePath(m.id), { status: 'read' });
+    else if (opts.markRead && (m.status === 'pending' || m.status === 'delivered'))
+      await ctx.client.patch(messagePath(m.id), { status: 'read' });
   }
 }
 

@@ -47,11 +47,14 @@ function createProgram(io: CliIo): Command {
     .option('--project <id>', 'project for commands that take one (default: $MAESTRO_PROJECT_ID)')
     .option('--json', 'print {"success":true,"data":…} or {"success":false,"error":…} instead of text')
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Exit codes: 0 ok, 1 error, 2 not found, 3 server unreachable.
 Inside a terminal spawned by Maestro, $MAESTRO_SESSION_ID, $MAESTRO_TASK_IDS and $MAESTRO_PROJECT_ID are the defaults,
 and $MAESTRO_SESSION_ID is sent as X-Session-ID (the sender of messages, the reader of an inbox).
-MAESTRO_TOKEN, when set, is sent as a bearer token.`);
+MAESTRO_TOKEN, when set, is sent as a bearer token.`,
+    );
 
   program
     .command('serve')

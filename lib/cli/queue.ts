@@ -12,50 +12,84 @@ export function queueCommands(program: Command) {
     `/api/sessions/${encodeURIComponent(ctx.sessionId(cmd.optsWithGlobals<{ sessionId?: string }>().sessionId))}/queue${op}`;
   const nextLine = (r: { message: string }) => r.message;
 
-  queue.command('status').description('Counts and items').action(action(async (ctx, _opts: unknown) => {
-    const r = await ctx.client.get(path(ctx, queue));
-    ctx.out(r, (x) => `${f.queueStats(x.stats)}\n${f.queueItems(x.queue.items)}`);
-  }));
+  queue
+    .command('status')
+    .description('Counts and items')
+    .action(
+      action(async (ctx, _opts: unknown) => {
+        const r = await ctx.client.get(path(ctx, queue));
+        ctx.out(r, (x) => `${f.queueStats(x.stats)}\n${f.queueItems(x.queue.items)}`);
+      }),
+    );
 
-  queue.command('list').description('The items, in order').action(action(async (ctx) => {
-    ctx.out(await ctx.client.get<{ items: QueueItem[] }>(path(ctx, queue, '/items')), (r) => f.queueItems(r.items));
-  }));
+  queue
+    .command('list')
+    .description('The items, in order')
+    .action(
+      action(async (ctx) => {
+        ctx.out(await ctx.client.get<{ items: QueueItem[] }>(path(ctx, queue, '/items')), (r) => f.queueItems(r.items));
+      }),
+    );
 
-  queue.command('top').description('The next queued item, without starting it').action(action(async (ctx) => {
-    ctx.out(await ctx.client.get(path(ctx, queue, '/top')), (r) => (r.item ? `Next: ${r.item.taskId}` : r.message));
-  }));
+  queue
+    .command('top')
+    .description('The next queued item, without starting it')
+    .action(
+      action(async (ctx) => {
+        ctx.out(await ctx.client.get(path(ctx, queue, '/top')), (r) => (r.item ? `Next: ${r.item.taskId}` : r.message));
+      }),
+    );
 
   queue
     .command('start')
     .description('Start the next queued item; when the queue is empty, wait (polling) until one is pushed')
     .option('--no-wait', 'return at once when the queue is empty')
     .option('--poll <ms>', 'how often to look while waiting', '2000')
-    .action(action(async (ctx, opts: { wait: boolean; poll: string }) => {
-      const poll = Math.max(100, Number(opts.poll) || 2000);
-      for (;;) {
-        const r = await ctx.client.post(path(ctx, queue, '/start'));
-        if (r.item || !opts.wait) return ctx.out(r, nextLine);
-        await new Promise((resolve) => setTimeout(resolve, poll));
-      }
-    }));
+    .action(
+      action(async (ctx, opts: { wait: boolean; poll: string }) => {
+        const poll = Math.max(100, Number(opts.poll) || 2000);
+        for (;;) {
+          const r = await ctx.client.post(path(ctx, queue, '/start'));
+          if (r.item || !opts.wait) return ctx.out(r, nextLine);
+          await new Promise((resolve) => setTimeout(resolve, poll));
+        }
+      }),
+    );
 
-  queue.command('complete').description('Complete the item being processed').action(action(async (ctx) => {
-    ctx.out(await ctx.client.post(path(ctx, queue, '/complete')), nextLine);
-  }));
+  queue
+    .command('complete')
+    .description('Complete the item being processed')
+    .action(
+      action(async (ctx) => {
+        ctx.out(await ctx.client.post(path(ctx, queue, '/complete')), nextLine);
+      }),
+    );
 
   queue
     .command('fail')
     .description('Fail the item being processed')
     .option('-r, --reason <text>', 'why it failed')
-    .action(action(async (ctx, opts: { reason?: string }) => {
-      ctx.out(await ctx.client.post(path(ctx, queue, '/fail'), { reason: opts.reason }), nextLine);
-    }));
+    .action(
+      action(async (ctx, opts: { reason?: string }) => {
+        ctx.out(await ctx.client.post(path(ctx, queue, '/fail'), { reason: opts.reason }), nextLine);
+      }),
+    );
 
-  queue.command('skip').description('Skip the item being processed, or the next queued one').action(action(async (ctx) => {
-    ctx.out(await ctx.client.post(path(ctx, queue, '/skip')), nextLine);
-  }));
+  queue
+    .command('skip')
+    .description('Skip the item being processed, or the next queued one')
+    .action(
+      action(async (ctx) => {
+        ctx.out(await ctx.client.post(path(ctx, queue, '/skip')), nextLine);
+      }),
+    );
 
-  queue.command('push <taskId>').description('Append a task to the queue').action(action(async (ctx, taskId: string) => {
-    ctx.out(await ctx.client.post(path(ctx, queue, '/push'), { taskId }), (r) => `Queued ${r.item.taskId}`);
-  }));
+  queue
+    .command('push <taskId>')
+    .description('Append a task to the queue')
+    .action(
+      action(async (ctx, taskId: string) => {
+        ctx.out(await ctx.client.post(path(ctx, queue, '/push'), { taskId }), (r) => `Queued ${r.item.taskId}`);
+      }),
+    );
 }

@@ -14,12 +14,17 @@ const query = (params: Record<string, string | undefined>) => {
  * `start`, `complete` and `block` as a person sets them (task `status`), or, inside a session terminal, as that
  * session reports them: the task's `sessionStatus` plus a timeline entry, since agents cannot change user-owned fields.
  */
-async function report(ctx: Ctx, id: string | undefined, opts: { sessionId?: string; reason?: string }, change: {
-  status: 'in_progress' | 'completed' | 'blocked';
-  sessionStatus: 'working' | 'completed' | 'blocked';
-  type: 'task_started' | 'task_completed' | 'task_blocked';
-  verb: string;
-}) {
+async function report(
+  ctx: Ctx,
+  id: string | undefined,
+  opts: { sessionId?: string; reason?: string },
+  change: {
+    status: 'in_progress' | 'completed' | 'blocked';
+    sessionStatus: 'working' | 'completed' | 'blocked';
+    type: 'task_started' | 'task_completed' | 'task_blocked';
+    verb: string;
+  },
+) {
   const taskId = id ?? (await currentTaskId(ctx)) ?? ctx.taskId();
   const sessionId = opts.sessionId ?? ctx.env.MAESTRO_SESSION_ID;
   if (!sessionId) {
@@ -31,11 +36,17 @@ async function report(ctx: Ctx, id: string | undefined, opts: { sessionId?: stri
   const owns = change.status === 'completed' && (await ctx.client.get<TaskView>(path(taskId))).claim?.sessionId === sessionId;
   const task = await ctx.client.patch<TaskView>(
     path(taskId),
-    owns ? { status: 'completed', sessionStatus: 'completed', sessionId } : { sessionStatus: change.sessionStatus, updateSource: 'session', sessionId },
+    owns
+      ? { status: 'completed', sessionStatus: 'completed', sessionId }
+      : { sessionStatus: change.sessionStatus, updateSource: 'session', sessionId },
   );
   const message = `${change.verb}${opts.reason ? `: ${opts.reason}` : ''}`;
   await ctx.client.post(`/api/sessions/${encodeURIComponent(sessionId)}/timeline`, { type: change.type, message, taskId });
-  ctx.out(task, (t) => (owns ? `Task ${t.id} is now completed by session ${sessionId}, its claim holder` : `Task ${t.id} reported ${change.sessionStatus} by session ${sessionId}`));
+  ctx.out(task, (t) =>
+    owns
+      ? `Task ${t.id} is now completed by session ${sessionId}, its claim holder`
+      : `Task ${t.id} reported ${change.sessionStatus} by session ${sessionId}`,
+  );
 }
 
 /**
@@ -62,84 +73,139 @@ export function taskCommands(program: Command) {
 
   task
     .command('list [parentId]')
-    .description('List tasks (with a task ID: that task\'s children)')
-    .option('-p, --project-id <id>', 'only this project\'s tasks (default: $MAESTRO_PROJECT_ID)')
+    .description("List tasks (with a task ID: that task's children)")
+    .option('-p, --project-id <id>', "only this project's tasks (default: $MAESTRO_PROJECT_ID)")
     .addOption(new Option('-s, --status <status>', 'only tasks with this status').choices([...TASK_STATUSES, 'pending']))
     .option('--parent-id <id>', 'only children of this task ("null" for root tasks)')
     .option('--all', 'every project, even inside a session terminal')
-    .action(action(async (ctx, parent: string | undefined, opts: { projectId?: string; status?: string; parentId?: string; all?: boolean }) => {
-      if (parent !== undefined) {
-        return ctx.out(await ctx.client.get<TaskView[]>(`${path(parent)}/children`), f.taskList);
-      }
-      const projectId = opts.all ? undefined : (opts.projectId ?? ctx.globalProject ?? ctx.env.MAESTRO_PROJECT_ID);
-      ctx.out(await ctx.client.get<TaskView[]>(`/api/tasks${query({ projectId, status: opts.status, parentId: opts.parentId })}`), f.taskList);
-    }));
+    .action(
+      action(async (ctx, parent: string | undefined, opts: { projectId?: string; status?: string; parentId?: string; all?: boolean }) => {
+        if (parent !== undefined) {
+          return ctx.out(await ctx.client.get<TaskView[]>(`${path(parent)}/children`), f.taskList);
+        }
+        const projectId = opts.all ? undefined : (opts.projectId ?? ctx.globalProject ?? ctx.env.MAESTRO_PROJECT_ID);
+        ctx.out(
+          await ctx.client.get<TaskView[]>(`/api/tasks${query({ projectId, status: opts.status, parentId: opts.parentId })}`),
+          f.taskList,
+        );
+      }),
+    );
 
   task
     .command('create <title>')
     .description('Create a task')
     .option('-p, --project-id <id>', 'project (default: $MAESTRO_PROJECT_ID)')
     .option('--parent-id <id>', 'make it a child of this task')
-    .option('--parent <id>', 'same as --parent-id (the original CLI\'s name)')
+    .option('--parent <id>', "same as --parent-id (the original CLI's name)")
     .option('-d, --description <text>', 'what done means')
     .addOption(new Option('--priority <priority>').choices(TASK_PRIORITIES))
     .option('--prompt <text>', 'initial prompt for the agent')
-    .action(action(async (ctx, title: string, opts: { projectId?: string; parentId?: string; parent?: string; description?: string; priority?: string; prompt?: string }) => {
-      const created = await ctx.client.post<TaskView>('/api/tasks', {
-        projectId: ctx.projectId(opts.projectId), title, parentId: opts.parentId ?? opts.parent, description: opts.description,
-        priority: opts.priority, initialPrompt: opts.prompt,
-      });
-      ctx.out(created, (t) => `Created task ${t.id}\n${f.taskDetails(t)}`);
-    }));
+    .action(
+      action(
+        async (
+          ctx,
+          title: string,
+          opts: { projectId?: string; parentId?: string; parent?: string; description?: string; priority?: string; prompt?: string },
+        ) => {
+          const created = await ctx.client.post<TaskView>('/api/tasks', {
+            projectId: ctx.projectId(opts.projectId),
+            title,
+            parentId: opts.parentId ?? opts.parent,
+            description: opts.description,
+            priority: opts.priority,
+            initialPrompt: opts.prompt,
+          });
+          ctx.out(created, (t) => `Created task ${t.id}\n${f.taskDetails(t)}`);
+        },
+      ),
+    );
 
-  task.command('get [id]').description('Show a task (default: the queue\'s current task, else the session\'s first task)').action(action(async (ctx, id?: string) => {
-    ctx.out(await ctx.client.get<TaskView>(path(id ?? (await currentTaskId(ctx)) ?? ctx.taskId())), f.taskDetails);
-  }));
+  task
+    .command('get [id]')
+    .description("Show a task (default: the queue's current task, else the session's first task)")
+    .action(
+      action(async (ctx, id?: string) => {
+        ctx.out(await ctx.client.get<TaskView>(path(id ?? (await currentTaskId(ctx)) ?? ctx.taskId())), f.taskDetails);
+      }),
+    );
 
   task
     .command('update <id>')
-    .description('Change a task\'s fields')
+    .description("Change a task's fields")
     .option('--title <title>')
     .option('-d, --description <text>')
     .addOption(new Option('-s, --status <status>').choices([...TASK_STATUSES, 'pending']))
     .addOption(new Option('--priority <priority>').choices(TASK_PRIORITIES))
     .addOption(new Option('--session-status <status>').choices(TASK_SESSION_STATUSES))
-    .action(action(async (ctx, id: string, opts: Record<string, string | undefined>) => {
-      if (Object.values(opts).every((v) => v === undefined)) throw new Error('Nothing to update: pass at least one of --title, --description, --status, --priority, --session-status');
-      ctx.out(await ctx.client.patch<TaskView>(path(id), opts), (t) => `Updated task ${t.id}\n${f.taskDetails(t)}`);
-    }));
+    .action(
+      action(async (ctx, id: string, opts: Record<string, string | undefined>) => {
+        if (Object.values(opts).every((v) => v === undefined))
+          throw new Error('Nothing to update: pass at least one of --title, --description, --status, --priority, --session-status');
+        ctx.out(await ctx.client.patch<TaskView>(path(id), opts), (t) => `Updated task ${t.id}\n${f.taskDetails(t)}`);
+      }),
+    );
 
-  task.command('start [id]').description('Mark a task in progress (inside a session: report it working)').addOption(sessionOption())
-    .action(action(async (ctx, id: string | undefined, opts: { sessionId?: string }) =>
-      report(ctx, id, opts, { status: 'in_progress', sessionStatus: 'working', type: 'task_started', verb: 'Started task' })));
+  task
+    .command('start [id]')
+    .description('Mark a task in progress (inside a session: report it working)')
+    .addOption(sessionOption())
+    .action(
+      action(async (ctx, id: string | undefined, opts: { sessionId?: string }) =>
+        report(ctx, id, opts, { status: 'in_progress', sessionStatus: 'working', type: 'task_started', verb: 'Started task' }),
+      ),
+    );
 
-  task.command('complete [id]').description('Mark a task completed (inside a session: report it completed)').addOption(sessionOption())
-    .action(action(async (ctx, id: string | undefined, opts: { sessionId?: string }) =>
-      report(ctx, id, opts, { status: 'completed', sessionStatus: 'completed', type: 'task_completed', verb: 'Completed task' })));
+  task
+    .command('complete [id]')
+    .description('Mark a task completed (inside a session: report it completed)')
+    .addOption(sessionOption())
+    .action(
+      action(async (ctx, id: string | undefined, opts: { sessionId?: string }) =>
+        report(ctx, id, opts, { status: 'completed', sessionStatus: 'completed', type: 'task_completed', verb: 'Completed task' }),
+      ),
+    );
 
-  task.command('block [id]').description('Mark a task blocked (inside a session: report it blocked)').addOption(sessionOption())
+  task
+    .command('block [id]')
+    .description('Mark a task blocked (inside a session: report it blocked)')
+    .addOption(sessionOption())
     .option('-r, --reason <text>', 'what is needed to go on')
-    .action(action(async (ctx, id: string | undefined, opts: { sessionId?: string; reason?: string }) =>
-      report(ctx, id, opts, { status: 'blocked', sessionStatus: 'blocked', type: 'task_blocked', verb: 'Blocked' })));
+    .action(
+      action(async (ctx, id: string | undefined, opts: { sessionId?: string; reason?: string }) =>
+        report(ctx, id, opts, { status: 'blocked', sessionStatus: 'blocked', type: 'task_blocked', verb: 'Blocked' }),
+      ),
+    );
 
-  task.command('children <id>').description('List a task\'s direct children').action(action(async (ctx, id: string) => {
-    ctx.out(await ctx.client.get<TaskView[]>(`${path(id)}/children`), f.taskList);
-  }));
+  task
+    .command('children <id>')
+    .description("List a task's direct children")
+    .action(
+      action(async (ctx, id: string) => {
+        ctx.out(await ctx.client.get<TaskView[]>(`${path(id)}/children`), f.taskList);
+      }),
+    );
 
   task
     .command('tree [id]')
-    .description('Show a project\'s tasks as a tree, or the tree under one task')
-    .option('-p, --project-id <id>', 'project (default: $MAESTRO_PROJECT_ID, or the task\'s)')
-    .action(action(async (ctx, id: string | undefined, opts: { projectId?: string }) => {
-      const root = id ? await ctx.client.get<TaskView>(path(id)) : undefined;
-      const projectId = root?.projectId ?? ctx.projectId(opts.projectId);
-      const tasks = await ctx.client.get<TaskView[]>(`/api/tasks${query({ projectId })}`);
-      ctx.out(tasks, (ts) => f.taskTree(ts, root && [root.id]));
-    }));
+    .description("Show a project's tasks as a tree, or the tree under one task")
+    .option('-p, --project-id <id>', "project (default: $MAESTRO_PROJECT_ID, or the task's)")
+    .action(
+      action(async (ctx, id: string | undefined, opts: { projectId?: string }) => {
+        const root = id ? await ctx.client.get<TaskView>(path(id)) : undefined;
+        const projectId = root?.projectId ?? ctx.projectId(opts.projectId);
+        const tasks = await ctx.client.get<TaskView[]>(`/api/tasks${query({ projectId })}`);
+        ctx.out(tasks, (ts) => f.taskTree(ts, root && [root.id]));
+      }),
+    );
 
   graphCommands(task);
 
-  task.command('delete <id>').description('Delete a task (its children stay)').action(action(async (ctx, id: string) => {
-    ctx.out(await ctx.client.delete(path(id)), () => `Deleted task ${id}`);
-  }));
+  task
+    .command('delete <id>')
+    .description('Delete a task (its children stay)')
+    .action(
+      action(async (ctx, id: string) => {
+        ctx.out(await ctx.client.delete(path(id)), () => `Deleted task ${id}`);
+      }),
+    );
 }

@@ -15,21 +15,23 @@ export function watchCommands(program: Command) {
     .description('Print events as they happen; resumes after a lost connection without missing or repeating one')
     .option('--project <id>', 'only events of this project (and global ones)')
     .option('--since <seq>', 'first replay the logged events after this seq')
-    .action(action(async (ctx, opts: { project?: string; since?: string }) => {
-      if (opts.since !== undefined && !/^\d+$/.test(opts.since)) throw new CliError('--since must be a non-negative integer');
-      const follow = followEvents({
-        baseUrl: ctx.client.baseUrl,
-        token: ctx.client.token,
-        since: opts.since === undefined ? undefined : Number(opts.since),
-        query: { projectId: opts.project },
-        onEvent: (e) => ctx.print(`${ctx.json ? JSON.stringify(e) : eventLine(e)}\n`),
-        onResync: ({ oldestSeq, latestSeq }) =>
-          ctx.warn(`maestro: events up to #${oldestSeq - 1} are no longer logged; continuing from #${latestSeq}\n`),
-        onStatus: (status) => ctx.warn(status === 'connected' ? '' : 'maestro: connection lost, reconnecting…\n'),
-      });
-      const stop = () => follow.stop();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      await follow.done;
-    }));
+    .action(
+      action(async (ctx, opts: { project?: string; since?: string }) => {
+        if (opts.since !== undefined && !/^\d+$/.test(opts.since)) throw new CliError('--since must be a non-negative integer');
+        const follow = followEvents({
+          baseUrl: ctx.client.baseUrl,
+          token: ctx.client.token,
+          since: opts.since === undefined ? undefined : Number(opts.since),
+          query: { projectId: opts.project },
+          onEvent: (e) => ctx.print(`${ctx.json ? JSON.stringify(e) : eventLine(e)}\n`),
+          onResync: ({ oldestSeq, latestSeq }) =>
+            ctx.warn(`maestro: events up to #${oldestSeq - 1} are no longer logged; continuing from #${latestSeq}\n`),
+          onStatus: (status) => ctx.warn(status === 'connected' ? '' : 'maestro: connection lost, reconnecting…\n'),
+        });
+        const stop = () => follow.stop();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        await follow.done;
+      }),
+    );
 }

@@ -73,7 +73,8 @@ export function agentCommand(preset: AgentPreset, launch: AgentLaunch, env: Node
     }
     case 'custom': {
       const line = env.MAESTRO_AGENT_COMMAND?.trim();
-      if (!line) throw new Error('The custom agent preset needs MAESTRO_AGENT_COMMAND (a command line; {promptFile} and {prompt} are replaced)');
+      if (!line)
+        throw new Error('The custom agent preset needs MAESTRO_AGENT_COMMAND (a command line; {promptFile} and {prompt} are replaced)');
       const command = line.replace(/\{(promptFile|prompt)\}/g, (_, key: string) => shellQuote(key === 'prompt' ? prompt : promptFile));
       return ['sh', '-c', command];
     }

@@ -1,7 +1,16 @@
 import * as v from 'valibot';
 import type { EventName } from './events.js';
 import {
-  MESSAGE_STATUSES, MESSAGE_TYPES, QUEUE_ITEM_STATUSES, ROLES, RUN_STATES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES,
+  MESSAGE_STATUSES,
+  MESSAGE_TYPES,
+  QUEUE_ITEM_STATUSES,
+  ROLES,
+  RUN_STATES,
+  SESSION_STATUSES,
+  STRATEGIES,
+  TASK_PRIORITIES,
+  TASK_SESSION_STATUSES,
+  TASK_STATUSES,
   TIMELINE_TYPES,
 } from './types.js';
 
@@ -29,7 +38,12 @@ export const ErrorBody = v.pipe(
 export const Deleted = v.object({ success: v.literal(true), id: v.string() });
 
 export const Project = v.object({
-  id: v.string(), name: v.string(), workingDir: v.string(), description: v.string(), createdAt: ms, updatedAt: ms,
+  id: v.string(),
+  name: v.string(),
+  workingDir: v.string(),
+  description: v.string(),
+  createdAt: ms,
+  updatedAt: ms,
   agent: v.optional(v.pipe(v.string(), v.description('The agent preset spawns in this project use by default'))),
 });
 
@@ -89,20 +103,26 @@ export const Session = v.object({
   metadata: v.optional(object),
   host: v.pipe(v.nullable(v.string()), v.description('The runner the agent runs on; null when none launched it')),
   agent: v.nullable(v.string()),
-  run: v.nullable(v.object({
-    state: v.picklist(RUN_STATES),
-    pid: v.optional(v.number()),
-    exitCode: v.optional(v.nullable(v.number())),
-    signal: v.optional(v.nullable(v.string())),
-    launchedAt: v.optional(ms),
-    endedAt: v.optional(ms),
-    reason: v.optional(v.string()),
-  })),
+  run: v.nullable(
+    v.object({
+      state: v.picklist(RUN_STATES),
+      pid: v.optional(v.number()),
+      exitCode: v.optional(v.nullable(v.number())),
+      signal: v.optional(v.nullable(v.string())),
+      launchedAt: v.optional(ms),
+      endedAt: v.optional(ms),
+      reason: v.optional(v.string()),
+    }),
+  ),
 });
 
 /** A runner's machine (§15.1). */
 export const Host = v.object({
-  name: v.string(), hostname: v.string(), platform: v.string(), arch: v.string(), version: v.string(),
+  name: v.string(),
+  hostname: v.string(),
+  platform: v.string(),
+  arch: v.string(),
+  version: v.string(),
   agents: v.pipe(strings, v.description('Agent presets whose program the runner found on its PATH')),
   local: v.boolean(),
   status: v.picklist(['online', 'offline']),
@@ -113,7 +133,12 @@ export const Host = v.object({
 
 /** `GET /api/sessions/:id/terminal` (§15.4). */
 export const TerminalSnapshot = v.object({
-  sessionId: v.string(), host: v.string(), text: v.string(), cols: v.number(), rows: v.number(), alive: v.boolean(),
+  sessionId: v.string(),
+  host: v.string(),
+  text: v.string(),
+  cols: v.number(),
+  rows: v.number(),
+  alive: v.boolean(),
 });
 
 export const QueueItem = v.object({
@@ -136,7 +161,12 @@ export const Queue = v.object({
 
 const count = v.pipe(v.number(), v.integer());
 export const QueueStats = v.object({
-  total: count, queued: count, processing: count, completed: count, failed: count, skipped: count,
+  total: count,
+  queued: count,
+  processing: count,
+  completed: count,
+  failed: count,
+  skipped: count,
 });
 
 /** The answer of the queue operations: which item moved, and a human message (contract §3.5). */
@@ -153,11 +183,17 @@ export const QueueView = v.object({ queue: Queue, stats: QueueStats });
 export const QueueItems = v.object({ items: v.array(QueueItem), stats: QueueStats });
 
 export const TaskTimelineResult = v.object({
-  success: v.literal(true), taskId: v.string(), sessionId: v.string(), message: v.string(), type: v.picklist(TIMELINE_TYPES),
+  success: v.literal(true),
+  taskId: v.string(),
+  sessionId: v.string(),
+  message: v.string(),
+  type: v.picklist(TIMELINE_TYPES),
 });
 
 export const Health = v.object({
-  status: v.literal('ok'), timestamp: ms, uptime: v.pipe(v.number(), v.description('Process uptime in seconds')),
+  status: v.literal('ok'),
+  timestamp: ms,
+  uptime: v.pipe(v.number(), v.description('Process uptime in seconds')),
 });
 export const WsStatus = v.object({
   connectedClients: count,
@@ -165,12 +201,21 @@ export const WsStatus = v.object({
 });
 
 export const Template = v.object({
-  id: v.string(), name: v.string(), role: v.picklist(ROLES), content: v.string(), isDefault: v.boolean(),
-  createdAt: ms, updatedAt: ms,
+  id: v.string(),
+  name: v.string(),
+  role: v.picklist(ROLES),
+  content: v.string(),
+  isDefault: v.boolean(),
+  createdAt: ms,
+  updatedAt: ms,
 });
 
 export const SkillSummary = v.object({
-  id: v.string(), name: v.string(), description: v.string(), type: v.string(), version: v.string(),
+  id: v.string(),
+  name: v.string(),
+  description: v.string(),
+  type: v.string(),
+  version: v.string(),
 });
 export const Skill = v.object({ ...SkillSummary.entries, instructions: v.string() });
 export const SkillReloaded = v.object({ ...SkillSummary.entries, reloaded: v.literal(true) });
@@ -218,7 +263,16 @@ const SpawnEvent = v.object({
 
 /** A page of the event log (§17); each event is an envelope as on the WebSocket. */
 export const EventPage = v.object({
-  events: v.array(v.looseObject({ type: v.string(), event: v.string(), data: v.unknown(), timestamp: v.number(), seq: v.number(), projectId: v.optional(v.string()) })),
+  events: v.array(
+    v.looseObject({
+      type: v.string(),
+      event: v.string(),
+      data: v.unknown(),
+      timestamp: v.number(),
+      seq: v.number(),
+      projectId: v.optional(v.string()),
+    }),
+  ),
   oldestSeq: v.number(),
   latestSeq: v.number(),
 });
@@ -247,8 +301,25 @@ export const Message = v.object({
 
 /** The schemas published under their own names (`components.schemas`), referenced everywhere else. */
 export const NAMED_SCHEMAS = {
-  Error: ErrorBody, Deleted, Project, Task, Session, Host, SessionEvent, TimelineEntry, QueueItem, Queue, QueueStats,
-  QueueResult, Template, SkillSummary, Skill, SpawnRequest, SpawnResult, SpawnEvent, Message,
+  Error: ErrorBody,
+  Deleted,
+  Project,
+  Task,
+  Session,
+  Host,
+  SessionEvent,
+  TimelineEntry,
+  QueueItem,
+  Queue,
+  QueueStats,
+  QueueResult,
+  Template,
+  SkillSummary,
+  Skill,
+  SpawnRequest,
+  SpawnResult,
+  SpawnEvent,
+  Message,
 };
 
 const id = v.object({ id: v.string() });
@@ -269,7 +340,11 @@ export const EVENT_DATA: Record<EventName, v.GenericSchema> = {
   'task:updated': Task,
   'task:deleted': id,
   'task:ready': Task,
-  'task:claim_released': v.object({ taskId: v.string(), sessionId: v.string(), reason: v.picklist(['expired', 'session_ended', 'released']) }),
+  'task:claim_released': v.object({
+    taskId: v.string(),
+    sessionId: v.string(),
+    reason: v.picklist(['expired', 'session_ended', 'released']),
+  }),
   'session:created': Session,
   'session:updated': Session,
   'session:deleted': id,

@@ -24,24 +24,38 @@ export async function runManifestCli(config: Config, log: Logger, request: Spawn
   if (!config.cliPath) {
     try {
       const manifest = await buildManifest({
-        dataDir: config.dataDir, role: request.role, projectId: request.projectId, taskIds: request.taskIds,
-        skills: request.skills, strategy: request.strategy,
+        dataDir: config.dataDir,
+        role: request.role,
+        projectId: request.projectId,
+        taskIds: request.taskIds,
+        skills: request.skills,
+        strategy: request.strategy,
       });
       await writeJsonFile(output, manifest);
       return manifest as unknown as Record<string, unknown>;
     } catch (error) {
       const reason = (error as Error).message;
-      throw new ApiError(500, 'manifest_generation_failed', `Failed to generate manifest: Manifest generation failed (exit code 1): ${reason}`);
+      throw new ApiError(
+        500,
+        'manifest_generation_failed',
+        `Failed to generate manifest: Manifest generation failed (exit code 1): ${reason}`,
+      );
     }
   }
   const args = [
-    'manifest', 'generate',
-    '--role', request.role,
-    '--project-id', request.projectId,
-    '--task-ids', request.taskIds.join(','),
+    'manifest',
+    'generate',
+    '--role',
+    request.role,
+    '--project-id',
+    request.projectId,
+    '--task-ids',
+    request.taskIds.join(','),
     ...(request.skills.length ? ['--skills', request.skills.join(',')] : []),
-    '--strategy', request.strategy,
-    '--output', output,
+    '--strategy',
+    request.strategy,
+    '--output',
+    output,
   ];
   const [file, argv] = config.cliPath ? [config.cliPath, args] : [process.execPath, [bundledCliPath(), ...args]];
   const timeout = config.cliTimeoutMs;

@@ -73,7 +73,10 @@ async function findTask(dataDir: string, projectId: string, taskId: string) {
 /** Bullet items under an "Acceptance criteria" heading of a description, if it has one. */
 export function acceptanceCriteria(description: string): string[] {
   const block = /acceptance criteria:?\s*\n((?:[ \t]*[-*][^\n]*(?:\n|$))+)/i.exec(description)?.[1] ?? '';
-  const items = block.split('\n').map((line) => line.replace(/^\s*[-*]\s*(\[[ xX]\]\s*)?/, '').trim()).filter(Boolean);
+  const items = block
+    .split('\n')
+    .map((line) => line.replace(/^\s*[-*]\s*(\[[ xX]\]\s*)?/, '').trim())
+    .filter(Boolean);
   // §13.2: never empty, the original CLI's schema requires one item.
   return items.length ? items : ['Task completion as described'];
 }
@@ -81,7 +84,8 @@ export function acceptanceCriteria(description: string): string[] {
 /** Builds the manifest from the files in `DATA_DIR`; throws ManifestError with a one-line reason. */
 export async function buildManifest(opts: ManifestOptions): Promise<Manifest> {
   if (!ROLES.includes(opts.role as Role)) throw new ManifestError(`Invalid role "${opts.role}": must be worker or orchestrator`);
-  if (!STRATEGIES.includes(opts.strategy as Strategy)) throw new ManifestError(`Invalid strategy "${opts.strategy}": must be simple, queue or tree`);
+  if (!STRATEGIES.includes(opts.strategy as Strategy))
+    throw new ManifestError(`Invalid strategy "${opts.strategy}": must be simple, queue or tree`);
   if (!isId(opts.projectId)) throw new ManifestError(`Invalid project ID "${opts.projectId}"`);
   if (opts.taskIds.length === 0) throw new ManifestError('No task IDs given');
   const badId = opts.taskIds.find((id) => !isId(id));

@@ -2,8 +2,16 @@ import * as v from 'valibot';
 import { AGENT_PRESETS } from './agents.js';
 import { ID_PATTERN } from '../ids.js';
 import {
-  MESSAGE_STATUSES, MESSAGE_TYPES, ROLES, SESSION_STATUSES, STRATEGIES, TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES,
-  TIMELINE_TYPES, type TimelineType,
+  MESSAGE_STATUSES,
+  MESSAGE_TYPES,
+  ROLES,
+  SESSION_STATUSES,
+  STRATEGIES,
+  TASK_PRIORITIES,
+  TASK_SESSION_STATUSES,
+  TASK_STATUSES,
+  TIMELINE_TYPES,
+  type TimelineType,
 } from './types.js';
 
 /** Request schemas (contract §3). Messages are the contract's, since clients may show them. */
@@ -42,13 +50,16 @@ const text = (name: string) => v.string(`${name} must be a string`);
 const requiredText = (name: string) => required(name, v.pipe(text(name), v.trim(), v.nonEmpty(`${name} is required`)));
 const optionalText = (name: string) => v.optional(text(name));
 const textOr = (name: string, fallback: string) => v.optional(text(name), fallback);
-const oneOf = <T extends readonly string[]>(name: string, values: T) =>
-  v.picklist(values, `${name} must be one of: ${values.join(', ')}`);
+const oneOf = <T extends readonly string[]>(name: string, values: T) => v.picklist(values, `${name} must be one of: ${values.join(', ')}`);
 const stringList = (name: string) => v.array(text(`${name}[]`), `${name} must be an array of strings`);
 /** A JSON object whose values match `value`: valibot's record alone takes an array as an object of its indexes. */
 const objectOf = <S extends v.GenericSchema>(value: S, message: string) =>
   documentedAs(
-    v.pipe(v.unknown(), v.check((input) => !Array.isArray(input), message), v.record(v.string(), value, message)),
+    v.pipe(
+      v.unknown(),
+      v.check((input) => !Array.isArray(input), message),
+      v.record(v.string(), value, message),
+    ),
     v.record(v.string(), value),
   );
 const plainObject = (name: string) => objectOf(v.unknown(), `${name} must be an object`);
@@ -56,7 +67,11 @@ const stringMap = (name: string) => objectOf(text(`each value of ${name}`), `${n
 /** An enum that also accepts documented aliases, stored in canonical form. */
 const aliased = <T extends readonly string[]>(name: string, values: T, aliases: Record<string, T[number]>) =>
   documentedAs(
-    v.pipe(text(name), v.transform((s) => aliases[s] ?? s), oneOf(name, values)),
+    v.pipe(
+      text(name),
+      v.transform((s) => aliases[s] ?? s),
+      oneOf(name, values),
+    ),
     v.picklist([...values, ...Object.keys(aliases)]),
   );
 
@@ -75,8 +90,15 @@ const timelineType = v.pipe(
 
 // Paging (contract §3.8)
 const paging = {
-  limit: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'limit must be an integer from 1 to 1000'), v.transform(Number),
-    v.minValue(1, 'limit must be an integer from 1 to 1000'), v.maxValue(1000, 'limit must be an integer from 1 to 1000'))),
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d+$/, 'limit must be an integer from 1 to 1000'),
+      v.transform(Number),
+      v.minValue(1, 'limit must be an integer from 1 to 1000'),
+      v.maxValue(1000, 'limit must be an integer from 1 to 1000'),
+    ),
+  ),
   cursor: v.optional(v.string()),
 };
 export const ProjectQuery = v.object(paging);
@@ -200,15 +222,18 @@ export type TimelineInputValue = v.InferOutput<typeof TimelineInput>;
 // Templates (contract §3.6)
 export const ROLE_MESSAGE = 'Invalid role. Must be "worker" or "orchestrator"';
 export const roleParam = v.picklist(ROLES, ROLE_MESSAGE);
-export const CreateTemplate = documentedAs(v.pipe(
-  // null counts as missing, as for every other required field.
-  v.object({ name: v.nullish(text('name')), role: v.nullish(text('role')), content: v.nullish(text('content')) }),
-  v.check((t) => Boolean(t.name?.trim() && t.role && t.content?.trim()), 'name, role, and content are required'),
-  v.rawCheck(({ dataset, addIssue }) => {
-    if (dataset.typed && !(ROLES as readonly string[]).includes(dataset.value.role!)) addIssue({ message: ROLE_MESSAGE });
-  }),
-  v.transform((t) => ({ name: t.name!.trim(), role: t.role as (typeof ROLES)[number], content: t.content! })),
-), v.object({ name: v.string(), role: v.picklist(ROLES), content: v.string() }));
+export const CreateTemplate = documentedAs(
+  v.pipe(
+    // null counts as missing, as for every other required field.
+    v.object({ name: v.nullish(text('name')), role: v.nullish(text('role')), content: v.nullish(text('content')) }),
+    v.check((t) => Boolean(t.name?.trim() && t.role && t.content?.trim()), 'name, role, and content are required'),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (dataset.typed && !(ROLES as readonly string[]).includes(dataset.value.role!)) addIssue({ message: ROLE_MESSAGE });
+    }),
+    v.transform((t) => ({ name: t.name!.trim(), role: t.role as (typeof ROLES)[number], content: t.content! })),
+  ),
+  v.object({ name: v.string(), role: v.picklist(ROLES), content: v.string() }),
+);
 export const UpdateTemplate = v.pipe(
   v.object({ name: optionalText('name'), content: optionalText('content') }),
   v.check((t) => t.name !== undefined || t.content !== undefined, 'At least one of name or content is required'),
@@ -218,12 +243,24 @@ export const UpdateTemplate = v.pipe(
 // Controlling a running agent (contract §15.4)
 export const SessionStop = v.object({ reason: optionalText('reason') });
 export const SessionInput = v.object({
-  text: required('text', v.pipe(text('text'), v.check((t) => Buffer.byteLength(t) <= 64 * 1024, 'text must be at most 64 KiB'))),
+  text: required(
+    'text',
+    v.pipe(
+      text('text'),
+      v.check((t) => Buffer.byteLength(t) <= 64 * 1024, 'text must be at most 64 KiB'),
+    ),
+  ),
   submit: v.optional(v.boolean('submit must be a boolean'), true),
 });
 export const TerminalQuery = v.object({
   lines: v.optional(
-    v.pipe(v.string(), v.regex(/^\d+$/, 'lines must be an integer from 1 to 5000'), v.transform(Number), v.minValue(1, 'lines must be an integer from 1 to 5000'), v.maxValue(5000, 'lines must be an integer from 1 to 5000')),
+    v.pipe(
+      v.string(),
+      v.regex(/^\d+$/, 'lines must be an integer from 1 to 5000'),
+      v.transform(Number),
+      v.minValue(1, 'lines must be an integer from 1 to 5000'),
+      v.maxValue(5000, 'lines must be an integer from 1 to 5000'),
+    ),
     '200',
   ),
 });
@@ -231,7 +268,12 @@ export const TerminalQuery = v.object({
 // Queue operations (contract §3.5)
 export const QueueFail = v.object({ reason: optionalText('reason') });
 // null counts as missing ("taskId is required"), as for every other required field.
-export const QueuePush = v.object({ taskId: v.pipe(v.nullish(text('taskId')), v.transform((id) => id ?? undefined)) });
+export const QueuePush = v.object({
+  taskId: v.pipe(
+    v.nullish(text('taskId')),
+    v.transform((id) => id ?? undefined),
+  ),
+});
 
 // Messages (contract §16)
 /** C0 controls except tab, LF and CR, DEL and the C1 controls: removed from a message before it is checked (§16.2). */
@@ -240,39 +282,54 @@ export const MAX_MESSAGE_CHARS = 10_000;
 const notArray = (message: string) => v.check((input: unknown) => !Array.isArray(input), message);
 const idText = (name: string) => v.pipe(text(name), v.regex(ID_PATTERN, `${name} must match ^[A-Za-z0-9_-]{1,128}$`));
 
-const MessageMetadata = v.object({
-  taskId: v.optional(idText('metadata.taskId')),
-  type: v.optional(oneOf('metadata.type', MESSAGE_TYPES)),
-  priority: v.optional(oneOf('metadata.priority', TASK_PRIORITIES), 'medium'),
-  requiresAck: v.optional(v.boolean('metadata.requiresAck must be a boolean'), false),
-  replyTo: v.optional(v.pipe(text('metadata.replyTo'), v.nonEmpty('metadata.replyTo cannot be empty'))),
-}, 'metadata must be an object');
+const MessageMetadata = v.object(
+  {
+    taskId: v.optional(idText('metadata.taskId')),
+    type: v.optional(oneOf('metadata.type', MESSAGE_TYPES)),
+    priority: v.optional(oneOf('metadata.priority', TASK_PRIORITIES), 'medium'),
+    requiresAck: v.optional(v.boolean('metadata.requiresAck must be a boolean'), false),
+    replyTo: v.optional(v.pipe(text('metadata.replyTo'), v.nonEmpty('metadata.replyTo cannot be empty'))),
+  },
+  'metadata must be an object',
+);
 
 export const SendMessage = v.object({
-  message: required('message', v.pipe(
-    text('message'),
-    v.transform((s) => s.replace(CONTROL_CHARS, '')),
-    v.check((s) => s.trim() !== '', 'message is required'),
-    // Counted in Unicode characters (code points), not UTF-16 units.
-    v.check((s) => [...s].length <= MAX_MESSAGE_CHARS, `message must be at most ${MAX_MESSAGE_CHARS} characters`),
-  )),
+  message: required(
+    'message',
+    v.pipe(
+      text('message'),
+      v.transform((s) => s.replace(CONTROL_CHARS, '')),
+      v.check((s) => s.trim() !== '', 'message is required'),
+      // Counted in Unicode characters (code points), not UTF-16 units.
+      v.check((s) => [...s].length <= MAX_MESSAGE_CHARS, `message must be at most ${MAX_MESSAGE_CHARS} characters`),
+    ),
+  ),
   // v.object drops keys it does not list: unknown metadata keys are never stored (§16.1).
   metadata: v.optional(documentedAs(v.pipe(v.unknown(), notArray('metadata must be an object'), MessageMetadata), MessageMetadata), {}),
-  expiresInMs: v.optional(v.pipe(
-    v.number('expiresInMs must be a number'),
-    v.integer('expiresInMs must be an integer from 1000 to 604800000'),
-    v.minValue(1000, 'expiresInMs must be an integer from 1000 to 604800000'),
-    v.maxValue(604_800_000, 'expiresInMs must be an integer from 1000 to 604800000'),
-  )),
+  expiresInMs: v.optional(
+    v.pipe(
+      v.number('expiresInMs must be a number'),
+      v.integer('expiresInMs must be an integer from 1000 to 604800000'),
+      v.minValue(1000, 'expiresInMs must be an integer from 1000 to 604800000'),
+      v.maxValue(604_800_000, 'expiresInMs must be an integer from 1000 to 604800000'),
+    ),
+  ),
 });
 
 export const MessageQuery = v.object({
   box: v.optional(oneOf('box', ['inbox', 'sent'] as const), 'inbox'),
-  status: v.optional(v.pipe(
-    text('status'),
-    v.transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
-    v.array(oneOf('status', MESSAGE_STATUSES)),
-  )),
+  status: v.optional(
+    v.pipe(
+      text('status'),
+      v.transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
+      v.array(oneOf('status', MESSAGE_STATUSES)),
+    ),
+  ),
   since: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'since must be a time in ms'), v.transform(Number))),
   limit: paging.limit,
 });
@@ -287,8 +344,11 @@ export type MessageQueryInput = v.InferOutput<typeof MessageQuery>;
 const limitText = 'limit must be an integer from 1 to 1000';
 export const EventsQuery = v.object({
   since: v.optional(v.pipe(v.string(), v.description('Return the events after this seq (Last-Event-ID on the SSE stream)'))),
-  limit: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, limitText), v.transform(Number), v.minValue(1, limitText), v.maxValue(1000, limitText)), '100'),
-  projectId: v.optional(v.pipe(v.string(), v.description('Only this project\'s events, and global ones'))),
+  limit: v.optional(
+    v.pipe(v.string(), v.regex(/^\d+$/, limitText), v.transform(Number), v.minValue(1, limitText), v.maxValue(1000, limitText)),
+    '100',
+  ),
+  projectId: v.optional(v.pipe(v.string(), v.description("Only this project's events, and global ones"))),
   sessionId: v.optional(v.string()),
-  messages: v.optional(v.pipe(v.picklist(['only']), v.description('With sessionId: only that session\'s message events'))),
+  messages: v.optional(v.pipe(v.picklist(['only']), v.description("With sessionId: only that session's message events"))),
 });

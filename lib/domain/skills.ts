@@ -40,13 +40,19 @@ const ROLE_SKILLS: Record<Role, string[]> = {
 export class SkillStore {
   readonly #cache = new Map<string, Skill>();
 
-  constructor(private readonly dir: string, private readonly log: Logger) {}
+  constructor(
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {}
 
   /** Every loadable skill, by directory name; never fails (a missing directory is an empty list). */
   async list(): Promise<SkillSummary[]> {
     try {
       const entries = await readdir(this.dir, { withFileTypes: true }).catch(() => []);
-      const ids = entries.filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isId(e.name)).map((e) => e.name).sort();
+      const ids = entries
+        .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isId(e.name))
+        .map((e) => e.name)
+        .sort();
       const skills = await Promise.all(ids.map((id) => this.#load(id)));
       return skills.filter((s): s is Skill => s !== undefined).map(summary);
     } catch (error) {

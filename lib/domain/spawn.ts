@@ -73,7 +73,8 @@ export function parseSpawnRequest(body: Record<string, unknown>, db: Db): SpawnR
   const optionalText = (name: 'host' | 'agent' | 'model') => {
     const value = body[name];
     if (value === undefined || value === null) return undefined;
-    if (!nonBlank(value)) throw validationError(`${name} must be a non-empty string`, { issues: [{ path: name, message: 'Expected a non-empty string' }] });
+    if (!nonBlank(value))
+      throw validationError(`${name} must be a non-empty string`, { issues: [{ path: name, message: 'Expected a non-empty string' }] });
     return value.trim();
   };
   const host = optionalText('host');
@@ -81,7 +82,9 @@ export function parseSpawnRequest(body: Record<string, unknown>, db: Db): SpawnR
   const model = optionalText('model');
   if (host !== undefined && !db.get('hosts', host)) throw hostNotFound(host);
   if (agent !== undefined && !isAgentPreset(agent)) {
-    throw validationError('agent must be one of claude, codex, gemini, shell, custom', { issues: [{ path: 'agent', message: 'Unknown agent preset' }] });
+    throw validationError('agent must be one of claude, codex, gemini, shell, custom', {
+      issues: [{ path: 'agent', message: 'Unknown agent preset' }],
+    });
   }
   return {
     host,
@@ -136,7 +139,9 @@ export class Spawner {
     const host = request.host ?? this.hosts.localName ?? null;
     const hostRecord = host ? this.db.get('hosts', host) : undefined;
     const agent = host
-      ? (request.agent ?? this.db.get('projects', projectId)?.agent ?? this.config.agent ??
+      ? (request.agent ??
+        this.db.get('projects', projectId)?.agent ??
+        this.config.agent ??
         (hostRecord?.agents.includes('claude') ? 'claude' : 'shell'))
       : null;
 
@@ -198,7 +203,18 @@ export class Spawner {
         // §15.6: the token reaches the terminal through the spawn events and the launch, never the stored session.
         const token = this.tokens.mint(tx, session.id);
         const event: SpawnEvent = {
-          session: updated, command, cwd, envVars: { ...envVars, MAESTRO_SESSION_TOKEN: token }, manifest, host, agent, projectId, taskIds, spawnSource, parentSessionId, _isSpawnCreated: true,
+          session: updated,
+          command,
+          cwd,
+          envVars: { ...envVars, MAESTRO_SESSION_TOKEN: token },
+          manifest,
+          host,
+          agent,
+          projectId,
+          taskIds,
+          spawnSource,
+          parentSessionId,
+          _isSpawnCreated: true,
         };
         tx.emit('session:spawn', event);
         tx.emit('session:spawn_request', { ...event, skillIds: request.skills, name: updated.name });

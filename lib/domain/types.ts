@@ -7,8 +7,17 @@ export const SESSION_STATUSES = ['spawning', 'idle', 'working', 'completed', 'fa
 export const STRATEGIES = ['simple', 'queue', 'tree'] as const;
 export const ROLES = ['worker', 'orchestrator'] as const;
 export const TIMELINE_TYPES = [
-  'session_started', 'session_stopped', 'task_started', 'task_completed', 'task_failed', 'task_skipped',
-  'task_blocked', 'needs_input', 'progress', 'error', 'milestone',
+  'session_started',
+  'session_stopped',
+  'task_started',
+  'task_completed',
+  'task_failed',
+  'task_skipped',
+  'task_blocked',
+  'needs_input',
+  'progress',
+  'error',
+  'milestone',
 ] as const;
 export const QUEUE_ITEM_STATUSES = ['queued', 'processing', 'completed', 'failed', 'skipped'] as const;
 

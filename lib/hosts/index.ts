@@ -29,7 +29,10 @@ const hostOffline = (name: string) => new ApiError(503, 'HOST_OFFLINE', `Host ${
 
 const isFinal = (s: Session) => FINAL_SESSION_STATUSES.includes(s.status);
 const timeline = (tx: Tx, type: TimelineEntry['type'], message: string): TimelineEntry => ({
-  id: newId('evt', tx.now), type, timestamp: tx.now, message,
+  id: newId('evt', tx.now),
+  type,
+  timestamp: tx.now,
+  message,
 });
 
 /**
@@ -96,7 +99,8 @@ export class HostManager {
     const conn: Partial<Conn> = {};
     return {
       onOpen: (_e, ws) => void (conn.ws = ws),
-      onMessage: (event, ws) => void this.#fromRunner(conn as Conn, ws, event.data).catch((error) => this.log.error('Runner message failed', error)),
+      onMessage: (event, ws) =>
+        void this.#fromRunner(conn as Conn, ws, event.data).catch((error) => this.log.error('Runner message failed', error)),
       onClose: () => this.#disconnected(conn as Conn),
       onError: () => this.#disconnected(conn as Conn),
     };
@@ -158,8 +162,15 @@ export class HostManager {
     const local = hello.localKey === this.localKey;
     await this.db.mutate((tx) => {
       const record: HostRecord = {
-        name, hostname: hello.hostname, platform: hello.platform, arch: hello.arch, version: hello.version,
-        agents: hello.agents, local, connectedAt: tx.now, lastSeen: tx.now,
+        name,
+        hostname: hello.hostname,
+        platform: hello.platform,
+        arch: hello.arch,
+        version: hello.version,
+        agents: hello.agents,
+        local,
+        connectedAt: tx.now,
+        lastSeen: tx.now,
       };
       tx.put('hosts', record);
       tx.emit('host:online', { ...record, status: 'online', sessions: 0 });
@@ -195,7 +206,17 @@ export class HostManager {
   }
 
   /** §15.3 step 6, and the launches that waited for this host (step 2). */
-  async #reconcile(name: string, reported: { sessionId: string; state: 'running' | 'exited'; pid?: number; exitCode?: number | null; signal?: string | null; lastLine?: string }[]) {
+  async #reconcile(
+    name: string,
+    reported: {
+      sessionId: string;
+      state: 'running' | 'exited';
+      pid?: number;
+      exitCode?: number | null;
+      signal?: string | null;
+      lastLine?: string;
+    }[],
+  ) {
     const byId = new Map(reported.map((r) => [r.sessionId, r]));
     for (const r of reported) {
       const session = this.db.get('sessions', r.sessionId);
@@ -264,7 +285,10 @@ export class HostManager {
         status: ok ? 'completed' : 'failed',
         completedAt: tx.now,
         run,
-        timeline: [...s.timeline, timeline(tx, ok ? 'session_stopped' : 'error', `Agent ${how}${lastLine ? `; last output: ${lastLine}` : ''}`)],
+        timeline: [
+          ...s.timeline,
+          timeline(tx, ok ? 'session_stopped' : 'error', `Agent ${how}${lastLine ? `; last output: ${lastLine}` : ''}`),
+        ],
       };
     });
   }
@@ -361,7 +385,10 @@ export class HostManager {
 
   #running(sessionId: string, caller: string | null, allowExited = false): Session & { host: string } {
     const s = this.controllable(sessionId, caller);
-    const ok = s.host && s.run && (s.run.state === 'running' || (allowExited && s.run.state === 'exited' && s.status !== 'stopped' && !s.run.reason));
+    const ok =
+      s.host &&
+      s.run &&
+      (s.run.state === 'running' || (allowExited && s.run.state === 'exited' && s.status !== 'stopped' && !s.run.reason));
     if (!ok) throw notRunning(sessionId);
     if (!this.isOnline(s.host!)) throw hostOffline(s.host!);
     return s as Session & { host: string };
@@ -380,7 +407,10 @@ export class HostManager {
   async snapshot(sessionId: string, lines: number, caller: string | null) {
     const s = this.#running(sessionId, caller, true);
     const reply = await this.#request<{ text: string; cols: number; rows: number; alive: boolean }>(s.host, {
-      type: 'snapshot', id: this.#nextId++, sessionId, lines,
+      type: 'snapshot',
+      id: this.#nextId++,
+      sessionId,
+      lines,
     }).catch((error) => {
       throw error instanceof ApiError ? error : new ApiError(409, 'SESSION_NOT_RUNNING', (error as Error).message, { sessionId });
     });

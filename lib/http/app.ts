@@ -76,10 +76,15 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
       '/api/sessions/:id/terminal',
       upgradeWebSocket((c) =>
         // hono builds the handlers for every request: only an upgrade is checked here, a GET goes on to its route.
-        c.req.header('upgrade')?.toLowerCase() === 'websocket' ? services.hosts.viewerSocket(c.req.param('id')!, callerSession(c as Ctx)) : {},
+        c.req.header('upgrade')?.toLowerCase() === 'websocket'
+          ? services.hosts.viewerSocket(c.req.param('id')!, callerSession(c as Ctx))
+          : {},
       ),
     );
-    app.use('*', upgradeWebSocket((c) => eventSocket(c as Ctx, hub, log)));
+    app.use(
+      '*',
+      upgradeWebSocket((c) => eventSocket(c as Ctx, hub, log)),
+    );
   }
 
   // GET and HEAD carry no body: bodyLimit would still turn node-server's lazy request into a full web Request.
@@ -114,7 +119,13 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
 /** The `Host` names a tokenless server answers (§13.4): loopback names, any port, and `MAESTRO_ALLOWED_HOSTS`. */
 function hostAllowed(header: string, allowed: string[]): boolean {
   const name = header.trim().toLowerCase().replace(/:\d+$/, '');
-  return name === 'localhost' || name === '127.0.0.1' || name === '[::1]' || allowed.includes(name) || allowed.includes(header.trim().toLowerCase());
+  return (
+    name === 'localhost' ||
+    name === '127.0.0.1' ||
+    name === '[::1]' ||
+    allowed.includes(name) ||
+    allowed.includes(header.trim().toLowerCase())
+  );
 }
 
 /** What a session token may not do, whatever the route (§15.6). */
@@ -157,7 +168,11 @@ function authenticate(services: Services): MiddlewareHandler<AppEnv> {
           }
           if (outOfScope(c.req.method, c.req.path)) throw new ApiError(403, 'FORBIDDEN', 'A session token cannot do this');
         } else if (given !== undefined || config.token) {
-          throw new ApiError(401, 'UNAUTHORIZED', sessionId === null ? 'The session of this token has ended' : 'Missing or invalid bearer token');
+          throw new ApiError(
+            401,
+            'UNAUTHORIZED',
+            sessionId === null ? 'The session of this token has ended' : 'Missing or invalid bearer token',
+          );
         }
       }
     }

@@ -22,8 +22,7 @@ export function serveDashboard<E extends object>(app: Hono<E & any>, dir = UI_DI
     serveStatic({
       root: dir,
       rewriteRequestPath: (path) => path.replace(/^\/ui/, ''),
-      onFound: (path, c) =>
-        void c.header('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'),
+      onFound: (path, c) => void c.header('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'),
     }),
   );
 }

@@ -6,8 +6,7 @@ import { type EventFilter, type EventHub, MAX_BUFFERED_BYTES, type Subscriber } 
 import { isId } from '../ids.js';
 import type { Logger } from '../log.js';
 
-const invalid = (path: string, message: string) =>
-  new ApiError(400, 'VALIDATION_ERROR', message, { issues: [{ path, message }] });
+const invalid = (path: string, message: string) => new ApiError(400, 'VALIDATION_ERROR', message, { issues: [{ path, message }] });
 
 /** Parses a `seq` given by a client (`since`, `Last-Event-ID`): a non-negative integer. */
 export function parseSeq(value: string | undefined, path: string): number | undefined {
@@ -87,7 +86,7 @@ function socketSubscriber(ws: WSContext, filter: EventFilter, log: Logger, drop:
         if (!socket?.send) return events.forEach((e) => ws.send(e.text));
         socket._socket?.cork();
         try {
-          for (const event of events) socket.send(event.frame ??= Buffer.from(event.text), { binary: false });
+          for (const event of events) socket.send((event.frame ??= Buffer.from(event.text)), { binary: false });
         } finally {
           socket._socket?.uncork();
         }

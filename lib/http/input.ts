@@ -6,8 +6,7 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** JSON.parse that drops `__proto__`, `constructor` and `prototype` keys at every depth (contract §1.1). */
-export const parseJson = (text: string): unknown =>
-  JSON.parse(text, (key, value) => (FORBIDDEN_KEYS.has(key) ? undefined : value));
+export const parseJson = (text: string): unknown => JSON.parse(text, (key, value) => (FORBIDDEN_KEYS.has(key) ? undefined : value));
 
 /** The request body as an object: absent or empty counts as `{}`; anything but a JSON object is refused. */
 export async function readBody(c: Context): Promise<Record<string, unknown>> {

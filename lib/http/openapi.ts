@@ -96,7 +96,10 @@ function buildOpenApi(routes: readonly RouteFile[]): Json {
     const doc = route.doc;
     if (!doc) continue;
     const parameters: Json[] = [...route.path.matchAll(/:(\w+)/g)].map(([, name]) => ({
-      name, in: 'path', required: true, schema: { type: 'string' },
+      name,
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
     }));
     if (doc.query) {
       const query = convert(doc.query);
@@ -169,11 +172,15 @@ function buildAsyncApi(): Json {
         'Every change is broadcast as one JSON envelope per WebSocket text frame (contract §4), and logged (§17). Connect ' +
         'with an HTTP upgrade on any path of the server, with ?token= when MAESTRO_TOKEN is set; ?since=<seq> replays ' +
         'the logged events after it first (or sends {"type":"resync","oldestSeq","latestSeq"} when the log no longer ' +
-        'holds them), ?projectId= keeps one project\'s events (and global ones), ?sessionId=&messages=only one ' +
-        'session\'s messages. The same stream is served as Server-Sent Events at /api/events/stream.',
+        "holds them), ?projectId= keeps one project's events (and global ones), ?sessionId=&messages=only one " +
+        "session's messages. The same stream is served as Server-Sent Events at /api/events/stream.",
     },
     channels: {
-      events: { address: '/', title: 'WebSocket event stream', messages: Object.fromEntries(Object.keys(messages).map((k) => [k, { $ref: `#/components/messages/${k}` }])) },
+      events: {
+        address: '/',
+        title: 'WebSocket event stream',
+        messages: Object.fromEntries(Object.keys(messages).map((k) => [k, { $ref: `#/components/messages/${k}` }])),
+      },
     },
     operations: {
       receiveEvents: { action: 'receive', channel: { $ref: '#/channels/events' }, summary: 'Events, in seq order' },
@@ -189,7 +196,10 @@ function buildAsyncApi(): Json {
             event: { type: 'string', description: 'The same as type (older clients read this key)' },
             data: { description: 'Depends on type: see each message' },
             timestamp: { type: 'integer', description: 'Milliseconds since the Unix epoch' },
-            seq: { type: 'integer', description: 'The event\'s position in the log: increases by one per event and continues across restarts' },
+            seq: {
+              type: 'integer',
+              description: "The event's position in the log: increases by one per event and continues across restarts",
+            },
             projectId: { type: 'string', description: 'The project the event concerns, when it concerns one' },
           },
         },

@@ -29,9 +29,7 @@ export function paginate<T extends { id: string }>(
   }
   const page = items.slice(start, start + opts.limit);
   const last = page.at(-1);
-  return start + opts.limit < items.length && last
-    ? { items: page, nextCursor: encodeCursor(orderKey(last), last.id) }
-    : { items: page };
+  return start + opts.limit < items.length && last ? { items: page, nextCursor: encodeCursor(orderKey(last), last.id) } : { items: page };
 }
 
 const encodeCursor = (order: number, id: string) => Buffer.from(JSON.stringify([order, id])).toString('base64url');

@@ -32,7 +32,11 @@ const KILL_AFTER_MS = 5000;
 const SILENCE_MS = 75_000;
 
 /** The host name a runner uses by default (§15.1): the machine's, lower-cased, with characters outside the pattern as `-`. */
-export const defaultHostName = () => hostname().toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 64) || 'host';
+export const defaultHostName = () =>
+  hostname()
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]/g, '-')
+    .slice(0, 64) || 'host';
 
 /** The `maestro` CLI of this package, so that launched commands do not depend on `PATH`. */
 function maestroArgv(): string[] {
@@ -211,7 +215,11 @@ export class Runner {
           try {
             const target = tmuxName(message.sessionId);
             const text = await this.tmux.text(message.sessionId, message.lines);
-            const [cols, rows, dead] = (await this.tmux.must(['display-message', '-p', '-t', target, '#{pane_width}\t#{pane_height}\t#{pane_dead}'])).trim().split('\t');
+            const [cols, rows, dead] = (
+              await this.tmux.must(['display-message', '-p', '-t', target, '#{pane_width}\t#{pane_height}\t#{pane_dead}'])
+            )
+              .trim()
+              .split('\t');
             this.#send({ type: 'reply', id: message.id, ok: true, text, cols: Number(cols), rows: Number(rows), alive: dead !== '1' });
           } catch (error) {
             this.#send({ type: 'reply', id: message.id, ok: false, error: (error as Error).message });
@@ -248,7 +256,12 @@ export class Runner {
       await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
       await writeFile(this.#logFile(sessionId), '');
       const envArgs = [
-        'env', '-u', 'MAESTRO_TOKEN', '-u', 'MAESTRO_HOST_TOKEN', ...names.map((k) => `${k}=${env[k]}`),
+        'env',
+        '-u',
+        'MAESTRO_TOKEN',
+        '-u',
+        'MAESTRO_HOST_TOKEN',
+        ...names.map((k) => `${k}=${env[k]}`),
         `MAESTRO_EXIT_FILE=${this.#exitFile(sessionId)}`,
       ];
       // One tmux process for the five steps: a launch costs one process start, not five.
@@ -291,7 +304,14 @@ export class Runner {
 
   async #lastLine(sessionId: string): Promise<string> {
     const text = await this.tmux.text(sessionId, 50).catch(() => '');
-    return text.split('\n').filter((l) => l.trim()).at(-1)?.trim().slice(0, 500) ?? '';
+    return (
+      text
+        .split('\n')
+        .filter((l) => l.trim())
+        .at(-1)
+        ?.trim()
+        .slice(0, 500) ?? ''
+    );
   }
 
   /** Reports each dead pane once per connection (exit code and signal from tmux's `remain-on-exit`). */
@@ -317,7 +337,13 @@ export class Runner {
       this.#deadSince.delete(pane.sessionId);
       this.#reported.add(pane.sessionId);
       await this.#drain(pane.sessionId);
-      this.#send({ type: 'exited', sessionId: pane.sessionId, exitCode: pane.exitCode, signal: pane.signal, lastLine: await this.#lastLine(pane.sessionId) });
+      this.#send({
+        type: 'exited',
+        sessionId: pane.sessionId,
+        exitCode: pane.exitCode,
+        signal: pane.signal,
+        lastLine: await this.#lastLine(pane.sessionId),
+      });
     }
     return panes.some((p) => !p.dead || !this.#reported.has(p.sessionId));
   }
@@ -369,4 +395,3 @@ export class Runner {
     }
   }
 }
-

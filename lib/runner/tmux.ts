@@ -59,7 +59,12 @@ export class Tmux {
 
   /** Every Maestro pane on this socket (none when the tmux server is not running). */
   async panes(): Promise<PaneState[]> {
-    const result = await this.run(['list-panes', '-a', '-F', '#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}\t#{pane_pid}']);
+    const result = await this.run([
+      'list-panes',
+      '-a',
+      '-F',
+      '#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}\t#{pane_pid}',
+    ]);
     if (!result.ok) return [];
     const panes: PaneState[] = [];
     for (const line of result.stdout.split('\n')) {
@@ -92,5 +97,14 @@ export class Tmux {
  */
 const escapeArg = (arg: string) => (arg.endsWith(';') ? `${arg.slice(0, -1)}\\;` : arg);
 
-const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
+const SIGNALS: Record<number, string> = {
+  1: 'SIGHUP',
+  2: 'SIGINT',
+  3: 'SIGQUIT',
+  6: 'SIGABRT',
+  9: 'SIGKILL',
+  11: 'SIGSEGV',
+  13: 'SIGPIPE',
+  15: 'SIGTERM',
+};
 const signalName = (n: number) => SIGNALS[n] ?? `SIG${n}`;

@@ -39,10 +39,13 @@ const safeKeyPart = (kind: Kind, part: string) =>
 function keyOf(kind: Kind, entity: Collections[Kind]): string {
   const id = idOf(kind, entity);
   const parts =
-    kind === 'tasks' ? [kind, (entity as Task).projectId, id]
-    : kind === 'messages' ? [kind, 'by-receiver', (entity as Message).to, id]
-    : [kind, id];
-  if (!parts.slice(1).every((part) => safeKeyPart(kind, part))) throw new Error(`Refusing to store ${kind} entity under unsafe key ${parts.join(':')}`);
+    kind === 'tasks'
+      ? [kind, (entity as Task).projectId, id]
+      : kind === 'messages'
+        ? [kind, 'by-receiver', (entity as Message).to, id]
+        : [kind, id];
+  if (!parts.slice(1).every((part) => safeKeyPart(kind, part)))
+    throw new Error(`Refusing to store ${kind} entity under unsafe key ${parts.join(':')}`);
   return `${parts.join(':')}.json`;
 }
 
@@ -107,8 +110,7 @@ export function dataDirStorage(dataDir: string): { storage: Storage; events: Fil
   };
 }
 
-const storageFailed = (cause: unknown) =>
-  new ApiError(500, 'INTERNAL_ERROR', 'Internal server error', undefined, { cause });
+const storageFailed = (cause: unknown) => new ApiError(500, 'INTERNAL_ERROR', 'Internal server error', undefined, { cause });
 
 const isThenable = (value: unknown): boolean => typeof (value as { then?: unknown } | null)?.then === 'function';
 
@@ -127,8 +129,14 @@ const isThenable = (value: unknown): boolean => typeof (value as { then?: unknow
  */
 export class Db {
   readonly #maps: { [K in Kind]: Map<string, Collections[K]> } = {
-    projects: new Map(), tasks: new Map(), sessions: new Map(), queues: new Map(), templates: new Map(), messages: new Map(),
-    hosts: new Map(), secrets: new Map(),
+    projects: new Map(),
+    tasks: new Map(),
+    sessions: new Map(),
+    queues: new Map(),
+    templates: new Map(),
+    messages: new Map(),
+    hosts: new Map(),
+    secrets: new Map(),
   };
   readonly tasksByProject = new Index();
   readonly tasksByParent = new Index();
@@ -325,7 +333,10 @@ export class Db {
       if (published.length) await this.events.truncate(published[0]!.seq - 1);
     } catch (error) {
       this.#broken = error;
-      this.#log.error('Storage failed and the failed changes could not be undone: stopping, so that disk and memory cannot disagree', error);
+      this.#log.error(
+        'Storage failed and the failed changes could not be undone: stopping, so that disk and memory cannot disagree',
+        error,
+      );
       this.#onFatal(error);
     }
   }

@@ -124,11 +124,7 @@ function listFiles(dir: string, prefix: string): string[] {
   return entries
     .filter((entry) => !entry.name.startsWith('.'))
     .flatMap((entry) =>
-      entry.isDirectory()
-        ? listFiles(join(dir, entry.name), `${prefix}${entry.name}:`)
-        : entry.isFile()
-          ? [prefix + entry.name]
-          : [],
+      entry.isDirectory() ? listFiles(join(dir, entry.name), `${prefix}${entry.name}:`) : entry.isFile() ? [prefix + entry.name] : [],
     );
 }
 

@@ -43,7 +43,13 @@ const segmentName = (firstSeq: number) => `${String(firstSeq).padStart(12, '0')}
 /** Reads the metadata the filters need back out of a stored envelope line. */
 export function parseLine(line: string): LoggedEvent {
   const envelope = JSON.parse(line) as { seq: number; projectId?: string; type: string; data: any };
-  return { seq: envelope.seq, type: envelope.type, line, projectId: envelope.projectId, sessions: sessionsOf(envelope.type, envelope.data) };
+  return {
+    seq: envelope.seq,
+    type: envelope.type,
+    line,
+    projectId: envelope.projectId,
+    sessions: sessionsOf(envelope.type, envelope.data),
+  };
 }
 
 /** The sessions a messaging event concerns (§17 `messages=only`). */

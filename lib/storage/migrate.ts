@@ -39,9 +39,7 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
         ? { id, entity: value, order: num(value.createdAt, 0), migrated: false }
         : undefined;
     case 'queues':
-      return Array.isArray(value.items)
-        ? { id, entity: value, order: num(value.createdAt, 0), migrated: false }
-        : undefined;
+      return Array.isArray(value.items) ? { id, entity: value, order: num(value.createdAt, 0), migrated: false } : undefined;
     case 'tasks': {
       if (!isId(value.projectId)) return undefined;
       // Filled in place, not copied: at startup every task passes through here, and a copy per file doubles the
@@ -61,7 +59,10 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
       // Derived fields are never stored; a claim that is not one (hand-edited file) is dropped.
       for (const key of ['sessionCount', 'blockedBy', 'ready']) delete task[key];
       const claim = value.claim;
-      if (claim !== undefined && !(isObject(claim) && isId(claim.sessionId) && typeof claim.expiresAt === 'number' && typeof claim.leaseMs === 'number')) {
+      if (
+        claim !== undefined &&
+        !(isObject(claim) && isId(claim.sessionId) && typeof claim.expiresAt === 'number' && typeof claim.leaseMs === 'number')
+      ) {
         delete task.claim;
       }
       return { id, entity: task, order: task.createdAt, migrated: false };
@@ -69,9 +70,14 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
     case 'sessions': {
       if (!isId(value.projectId)) return undefined;
       const migrated =
-        !Array.isArray(value.taskIds) || typeof value.name !== 'string' || !isObject(value.env) ||
-        !Array.isArray(value.events) || !Array.isArray(value.timeline) || typeof value.strategy !== 'string' ||
-        'taskId' in value || value.status === 'running';
+        !Array.isArray(value.taskIds) ||
+        typeof value.name !== 'string' ||
+        !isObject(value.env) ||
+        !Array.isArray(value.events) ||
+        !Array.isArray(value.timeline) ||
+        typeof value.strategy !== 'string' ||
+        'taskId' in value ||
+        value.status === 'running';
       const session = value;
       const { taskId } = value;
       if ('taskId' in session) delete session.taskId;

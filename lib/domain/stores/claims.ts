@@ -114,7 +114,8 @@ export class ClaimStore {
       if (!task.claim) return taskView(task, lookup);
       if (caller !== null && caller !== task.claim.sessionId) {
         throw new ApiError(403, 'FORBIDDEN', 'Only the session holding the claim, or a person, may release it', {
-          sessionId: caller, holder: task.claim.sessionId,
+          sessionId: caller,
+          holder: task.claim.sessionId,
         });
       }
       return taskView(release(tx, { ...task, claim: task.claim }, 'released'), lookup);
@@ -157,7 +158,8 @@ export class ClaimStore {
   #session(tx: Tx, sessionId: string, projectId: string): Session {
     const session = tx.get('sessions', sessionId);
     if (!session) throw sessionNotFound(sessionId);
-    if (ENDED.has(session.status)) throw new ApiError(400, 'SESSION_NOT_ACTIVE', `Session ${sessionId} has ended (${session.status})`, { sessionId });
+    if (ENDED.has(session.status))
+      throw new ApiError(400, 'SESSION_NOT_ACTIVE', `Session ${sessionId} has ended (${session.status})`, { sessionId });
     if (session.projectId !== projectId) {
       const message = `Session ${sessionId} belongs to another project than the task`;
       throw new ApiError(400, 'VALIDATION_ERROR', message, { issues: [{ path: 'sessionId', message }], sessionId });
@@ -173,7 +175,8 @@ export class ClaimStore {
     const held = live(task, tx.now);
     if (held && held.sessionId !== session.id) {
       throw new ApiError(409, 'TASK_CLAIMED', `Task ${task.id} is claimed by session ${held.sessionId}`, {
-        sessionId: held.sessionId, expiresAt: held.expiresAt,
+        sessionId: held.sessionId,
+        expiresAt: held.expiresAt,
       });
     }
     const blocked = blockedBy(task, lookup);
@@ -192,7 +195,10 @@ export class ClaimStore {
     const linked = sessionWithTask(tx, session, task.id, true);
     const updatedSession: Session = {
       ...linked,
-      timeline: [...linked.timeline, { id: newId('evt', tx.now), type: 'task_started', timestamp: tx.now, message: 'Added task to session', taskId: task.id }],
+      timeline: [
+        ...linked.timeline,
+        { id: newId('evt', tx.now), type: 'task_started', timestamp: tx.now, message: 'Added task to session', taskId: task.id },
+      ],
     };
     tx.put('sessions', updatedSession);
     const updated: Task = {

@@ -25,7 +25,11 @@ export function checkDependencies(tx: Tx, id: string | undefined, projectId: str
     if (!task) throw taskNotFound(dep);
     if (task.projectId !== projectId) {
       const message = `Task ${dep} belongs to another project`;
-      throw new ApiError(400, 'VALIDATION_ERROR', message, { issues: [{ path: 'dependencies', message }], taskId: dep, projectId: task.projectId });
+      throw new ApiError(400, 'VALIDATION_ERROR', message, {
+        issues: [{ path: 'dependencies', message }],
+        taskId: dep,
+        projectId: task.projectId,
+      });
     }
   }
   if (id === undefined) return list;

@@ -135,7 +135,8 @@ export class MessageStore {
       }
       if (sender && !mayMessage(sender, receiver)) {
         throw new ApiError(403, 'FORBIDDEN', 'A worker may message only an orchestrator or a worker of its own project', {
-          from: sender.id, to: receiver.id,
+          from: sender.id,
+          to: receiver.id,
         });
       }
       const recent = sender ? this.#checkRate(sender.id, tx.now) : undefined;
@@ -173,7 +174,10 @@ export class MessageStore {
       const ids = query.box === 'sent' ? this.#bySender.get(sessionId) : this.#byReceiver.get(sessionId);
       const found = ids
         .map(get)
-        .filter((m): m is Message => !!m && (!query.status || query.status.includes(m.status)) && (query.since === undefined || m.createdAt > query.since))
+        .filter(
+          (m): m is Message =>
+            !!m && (!query.status || query.status.includes(m.status)) && (query.since === undefined || m.createdAt > query.since),
+        )
         .sort(byAge);
       return query.limit === undefined ? found : found.slice(0, query.limit);
     };
@@ -191,7 +195,10 @@ export class MessageStore {
       const m = tx.get('messages', id);
       if (!m) throw notFound('Message not found', { messageId: id });
       if (caller !== null && caller !== m.to) {
-        throw new ApiError(403, 'FORBIDDEN', 'Only the receiver can mark a message delivered or read', { messageId: id, sessionId: caller });
+        throw new ApiError(403, 'FORBIDDEN', 'Only the receiver can mark a message delivered or read', {
+          messageId: id,
+          sessionId: caller,
+        });
       }
       if (m.status === status) return m;
       if (status === 'delivered' && m.status === 'pending') return this.#deliver(tx, m);
@@ -256,7 +263,9 @@ export class MessageStore {
     if (recent.length >= this.options.rate) {
       const retryAfterMs = Math.max(1, recent[recent.length - this.options.rate]! + MINUTE - now);
       throw new ApiError(429, 'RATE_LIMITED', `Session ${sessionId} may send at most ${this.options.rate} messages per minute`, {
-        sessionId, limit: this.options.rate, retryAfterMs,
+        sessionId,
+        limit: this.options.rate,
+        retryAfterMs,
       });
     }
     return recent;

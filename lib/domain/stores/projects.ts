@@ -44,7 +44,9 @@ export class ProjectStore {
       if (tasks || sessions) {
         const [n, what] = tasks ? [tasks, 'task'] : [sessions, 'session'];
         throw new ApiError(400, 'PROJECT_HAS_DEPENDENCIES', `Cannot delete project with ${n} existing ${what}(s)`, {
-          projectId: id, tasks, sessions,
+          projectId: id,
+          tasks,
+          sessions,
         });
       }
       tx.remove('projects', id);

@@ -115,9 +115,15 @@ export class QueueStore {
           status === 'skipped' ? 'No items left in queue to skip' : 'No item currently being processed. Run "start" first.',
         );
       }
-      const item: QueueItem = { ...queue.items[index]!, status, completedAt: tx.now, ...(status === 'failed' && reason !== undefined && { failReason: reason }) };
+      const item: QueueItem = {
+        ...queue.items[index]!,
+        status,
+        completedAt: tx.now,
+        ...(status === 'failed' && reason !== undefined && { failReason: reason }),
+      };
       const updated = this.#save(tx, queue, index, item, -1);
-      if (status === 'failed') tx.emit('queue:item_failed', { sessionId, taskId: item.taskId, item, ...(reason !== undefined && { reason }) });
+      if (status === 'failed')
+        tx.emit('queue:item_failed', { sessionId, taskId: item.taskId, item, ...(reason !== undefined && { reason }) });
       else tx.emit(status === 'completed' ? 'queue:item_completed' : 'queue:item_skipped', { sessionId, taskId: item.taskId, item });
       const message = `${VERB[status]} task ${item.taskId}${status === 'failed' && reason ? `: ${reason}` : ''}`;
       this.#afterChange(tx, sessionId, item.taskId, status, { type: TIMELINE[status], message });
@@ -148,7 +154,13 @@ export class QueueStore {
    * `queue:updated` after every change, then the task whose `sessionStatus` the change set, then the session whose
    * timeline records the step (contract §18.4).
    */
-  #afterChange(tx: Tx, sessionId: string, taskId?: string, sessionStatus?: TaskSessionStatus, step?: { type: TimelineType; message: string }) {
+  #afterChange(
+    tx: Tx,
+    sessionId: string,
+    taskId?: string,
+    sessionStatus?: TaskSessionStatus,
+    step?: { type: TimelineType; message: string },
+  ) {
     tx.emit('queue:updated', { sessionId, queue: tx.get('queues', sessionId)! });
     const task = taskId && sessionStatus ? tx.get('tasks', taskId) : undefined;
     if (task && sessionStatus) {

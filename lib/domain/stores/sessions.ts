@@ -112,9 +112,13 @@ export class SessionStore {
   /** `POST /api/tasks/:id/timeline`: a task's progress, written to the reporting session's timeline. */
   async addTaskTimeline(taskId: string, input: { sessionId: string; message: string; type: TimelineType }) {
     const { sessionId, message, type } = input;
-    await this.#append(sessionId, (tx, s) => ({ ...s, timeline: [...s.timeline, entry(tx, { type, message, taskId })] }), () => {
-      if (!this.db.get('tasks', taskId)) throw taskNotFound(taskId);
-    });
+    await this.#append(
+      sessionId,
+      (tx, s) => ({ ...s, timeline: [...s.timeline, entry(tx, { type, message, taskId })] }),
+      () => {
+        if (!this.db.get('tasks', taskId)) throw taskNotFound(taskId);
+      },
+    );
     return { success: true as const, taskId, sessionId, message, type };
   }
 

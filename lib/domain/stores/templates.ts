@@ -15,7 +15,12 @@ export class TemplateStore {
     await this.db.mutate((tx) => {
       for (const role of missing) {
         tx.put('templates', {
-          id: newId('tmpl', tx.now), ...DEFAULT_TEMPLATES[role], role, isDefault: true, createdAt: tx.now, updatedAt: tx.now,
+          id: newId('tmpl', tx.now),
+          ...DEFAULT_TEMPLATES[role],
+          role,
+          isDefault: true,
+          createdAt: tx.now,
+          updatedAt: tx.now,
         });
       }
     });
@@ -47,7 +52,11 @@ export class TemplateStore {
   }
 
   update(id: string, input: { name?: string; content?: string }): Promise<Template> {
-    return this.#change(id, (t) => ({ ...t, ...(input.name !== undefined && { name: input.name }), ...(input.content !== undefined && { content: input.content }) }));
+    return this.#change(id, (t) => ({
+      ...t,
+      ...(input.name !== undefined && { name: input.name }),
+      ...(input.content !== undefined && { content: input.content }),
+    }));
   }
 
   /** Restores the built-in content for the template's role; name and isDefault stay. */

@@ -6,4 +6,10 @@ import { Project } from '../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = { summary: 'List projects', query: ProjectQuery, response: [Project] };
-export default (c: Ctx) => listResponse(c, () => c.var.services.projects.list(), query(c, ProjectQuery), (p) => p.createdAt);
+export default (c: Ctx) =>
+  listResponse(
+    c,
+    () => c.var.services.projects.list(),
+    query(c, ProjectQuery),
+    (p) => p.createdAt,
+  );

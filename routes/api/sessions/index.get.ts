@@ -8,5 +8,10 @@ import type { RouteDoc } from '../../../lib/http/openapi.js';
 export const describe: RouteDoc = { summary: 'List sessions', query: SessionQuery, response: [Session] };
 export default (c: Ctx) => {
   const q = query(c, SessionQuery);
-  return listResponse(c, () => c.var.services.sessions.list(q), q, (s) => s.startedAt);
+  return listResponse(
+    c,
+    () => c.var.services.sessions.list(q),
+    q,
+    (s) => s.startedAt,
+  );
 };

@@ -12,5 +12,10 @@ export const describe: RouteDoc = {
 };
 export default (c: Ctx) => {
   const q = query(c, TaskQuery);
-  return listResponse(c, () => c.var.services.tasks.list(q), q, (t) => t.createdAt);
+  return listResponse(
+    c,
+    () => c.var.services.tasks.list(q),
+    q,
+    (t) => t.createdAt,
+  );
 };

@@ -54,9 +54,7 @@ export function ProjectView({ id, tab, openSpawn }: { id: string; tab: 'board' |
         }}
       >
         <Field label="Task title">
-          {(id) => (
-            <input id={id} required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
-          )}
+          {(id) => <input id={id} required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />}
         </Field>
         <button type="submit" class="primary" disabled={busy}>
           Add task
@@ -130,7 +128,11 @@ export function TaskBadges({ task }: { task: Task }) {
           blocked by {blocked}
         </Badge>
       )}
-      {task.sessionIds.length > 0 && <Badge>{task.sessionIds.length} session{task.sessionIds.length === 1 ? '' : 's'}</Badge>}
+      {task.sessionIds.length > 0 && (
+        <Badge>
+          {task.sessionIds.length} session{task.sessionIds.length === 1 ? '' : 's'}
+        </Badge>
+      )}
     </>
   );
 }
@@ -215,5 +217,11 @@ function Tree({ tasks, onEdit, onComplete }: { tasks: Task[] } & Actions) {
       </li>
     );
   };
-  return roots.length ? <ul class="tree" aria-label="Task tree">{roots.map(node)}</ul> : <p class="muted">No tasks yet.</p>;
+  return roots.length ? (
+    <ul class="tree" aria-label="Task tree">
+      {roots.map(node)}
+    </ul>
+  ) : (
+    <p class="muted">No tasks yet.</p>
+  );
 }

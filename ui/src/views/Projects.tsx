@@ -54,14 +54,10 @@ export function ProjectsView() {
         }}
       >
         <Field label="Project name">
-          {(id) => (
-            <input id={id} required value={name} onInput={(e) => setName(e.currentTarget.value)} />
-          )}
+          {(id) => <input id={id} required value={name} onInput={(e) => setName(e.currentTarget.value)} />}
         </Field>
         <Field label="Working directory">
-          {(id) => (
-            <input id={id} value={dir} placeholder="/path/to/repo" onInput={(e) => setDir(e.currentTarget.value)} />
-          )}
+          {(id) => <input id={id} value={dir} placeholder="/path/to/repo" onInput={(e) => setDir(e.currentTarget.value)} />}
         </Field>
         <button type="submit" class="primary" disabled={busy}>
           Create project

@@ -22,7 +22,9 @@ export function SessionView({ id }: { id: string }) {
           type="button"
           class="danger"
           disabled={final || stop.busy}
-          onClick={() => stop.run(() => api('POST', `/api/sessions/${encodeURIComponent(id)}/stop`, { reason: 'Stopped from the dashboard' }))}
+          onClick={() =>
+            stop.run(() => api('POST', `/api/sessions/${encodeURIComponent(id)}/stop`, { reason: 'Stopped from the dashboard' }))
+          }
         >
           Stop session
         </button>
@@ -144,9 +146,7 @@ function Messages({ sessionId, ended }: { sessionId: string; ended: boolean }) {
         }}
       >
         <Field label="Message to this session">
-          {(id) => (
-            <textarea id={id} rows={2} required value={text} disabled={ended} onInput={(e) => setText(e.currentTarget.value)} />
-          )}
+          {(id) => <textarea id={id} rows={2} required value={text} disabled={ended} onInput={(e) => setText(e.currentTarget.value)} />}
         </Field>
         <ErrorLine error={send.error} />
         <div class="actions">

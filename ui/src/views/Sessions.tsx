@@ -49,9 +49,11 @@ function GroupView({ group, level }: { group: Group; level: number }) {
         </Heading>
       </summary>
       <div class="group-body">
-        {[...group.groups.values()].sort((a, b) => a.name.localeCompare(b.name)).map((g) => (
-          <GroupView key={g.name} group={g} level={level + 1} />
-        ))}
+        {[...group.groups.values()]
+          .sort((a, b) => a.name.localeCompare(b.name))
+          .map((g) => (
+            <GroupView key={g.name} group={g} level={level + 1} />
+          ))}
         {group.sessions.length > 0 && (
           <ul class="plain">
             {group.sessions.map((s) => (
@@ -77,8 +79,7 @@ export function SessionsView() {
       <div class="title-row">
         <h1 id="sessions-title">Sessions</h1>
         <label class="check">
-          <input type="checkbox" checked={showEnded} onChange={(e) => setShowEnded(e.currentTarget.checked)} /> Show ended
-          sessions
+          <input type="checkbox" checked={showEnded} onChange={(e) => setShowEnded(e.currentTarget.checked)} /> Show ended sessions
         </label>
       </div>
       {tree.groups.size === 0 && <p class="muted">No {showEnded ? '' : 'active '}sessions.</p>}

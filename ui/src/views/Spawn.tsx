@@ -118,9 +118,7 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
             )}
           </Field>
           <Field label="Model">
-            {(id) => (
-              <input id={id} value={model} placeholder="default" onInput={(e) => setModel(e.currentTarget.value)} />
-            )}
+            {(id) => <input id={id} value={model} placeholder="default" onInput={(e) => setModel(e.currentTarget.value)} />}
           </Field>
         </div>
         <ErrorLine error={error} />

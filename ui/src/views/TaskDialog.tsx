@@ -31,7 +31,11 @@ export function TaskDialog({ projectId, task, onClose }: { projectId: string; ta
     e.preventDefault();
     const ok = await run(() =>
       task
-        ? api('PATCH', `/api/tasks/${encodeURIComponent(task.id)}`, changes(task, { title, description, priority, status, dependencies: deps }))
+        ? api(
+            'PATCH',
+            `/api/tasks/${encodeURIComponent(task.id)}`,
+            changes(task, { title, description, priority, status, dependencies: deps }),
+          )
         : api('POST', '/api/tasks', {
             projectId,
             title,
@@ -47,15 +51,9 @@ export function TaskDialog({ projectId, task, onClose }: { projectId: string; ta
   return (
     <Modal title={task ? 'Edit task' : 'New task'} onClose={onClose}>
       <form onSubmit={submit} class="stack">
-        <Field label="Title">
-          {(id) => (
-            <input id={id} required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
-          )}
-        </Field>
+        <Field label="Title">{(id) => <input id={id} required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />}</Field>
         <Field label="Description">
-          {(id) => (
-            <textarea id={id} rows={4} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
-          )}
+          {(id) => <textarea id={id} rows={4} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />}
         </Field>
         <div class="row">
           <Field label="Priority">

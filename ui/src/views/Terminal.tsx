@@ -78,9 +78,7 @@ function TerminalInput({ sessionId }: { sessionId: string }) {
       }}
     >
       <Field label="Input for the agent">
-        {(id) => (
-          <input id={id} value={text} required onInput={(e) => setText(e.currentTarget.value)} />
-        )}
+        {(id) => <input id={id} value={text} required onInput={(e) => setText(e.currentTarget.value)} />}
       </Field>
       <button type="submit" disabled={busy}>
         Send input

@@ -5,10 +5,9 @@ import { Project } from '../../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
-  summary: 'Update a project\'s name, workingDir or description',
+  summary: "Update a project's name, workingDir or description",
   body: UpdateProject,
   response: Project,
   errors: { 404: 'PROJECT_NOT_FOUND' },
 };
-export default async (c: Ctx) =>
-  c.json(await c.var.services.projects.update(c.req.param('id')!, await body(c, UpdateProject)));
+export default async (c: Ctx) => c.json(await c.var.services.projects.update(c.req.param('id')!, await body(c, UpdateProject)));

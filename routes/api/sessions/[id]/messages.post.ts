@@ -8,13 +8,19 @@ import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Send a message to a session',
-  description: 'The sender is the session of X-Session-ID or of a session token, else "user". Rules in order (contract §16.2): ' +
+  description:
+    'The sender is the session of X-Session-ID or of a session token, else "user". Rules in order (contract §16.2): ' +
     'receiver, body, replyTo, sender, active sessions, roles, rate limit (429 with Retry-After and details.retryAfterMs).',
   tag: 'messages',
   body: SendMessage,
   response: Message,
   status: 201,
-  errors: { 400: 'VALIDATION_ERROR, SESSION_NOT_ACTIVE', 403: 'FORBIDDEN', 404: 'SESSION_NOT_FOUND, NOT_FOUND (replyTo)', 429: 'RATE_LIMITED' },
+  errors: {
+    400: 'VALIDATION_ERROR, SESSION_NOT_ACTIVE',
+    403: 'FORBIDDEN',
+    404: 'SESSION_NOT_FOUND, NOT_FOUND (replyTo)',
+    429: 'RATE_LIMITED',
+  },
 };
 export default async (c: Ctx) => {
   const from = callerSession(c);

@@ -6,7 +6,7 @@ import { SessionStop } from '../../../../lib/domain/requests.js';
 import { body } from '../../../../lib/http/input.js';
 
 export const describe: RouteDoc = {
-  summary: 'Stop a session (its runner ends the agent\'s terminal)',
+  summary: "Stop a session (its runner ends the agent's terminal)",
   body: SessionStop,
   response: Session,
   errors: { 403: 'FORBIDDEN', 404: 'SESSION_NOT_FOUND' },

@@ -10,5 +10,4 @@ export const describe: RouteDoc = {
   response: Session,
   errors: { 404: 'SESSION_NOT_FOUND' },
 };
-export default async (c: Ctx) =>
-  c.json(await c.var.services.sessions.addTimeline(c.req.param('id')!, await body(c, SessionTimelinePost)));
+export default async (c: Ctx) => c.json(await c.var.services.sessions.addTimeline(c.req.param('id')!, await body(c, SessionTimelinePost)));

@@ -3,7 +3,7 @@ import { Task } from '../../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
-  summary: 'A task\'s direct children',
+  summary: "A task's direct children",
   response: [Task],
   errors: { 404: 'TASK_NOT_FOUND' },
 };

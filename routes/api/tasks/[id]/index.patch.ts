@@ -11,5 +11,4 @@ export const describe: RouteDoc = {
   response: Task,
   errors: { 404: 'TASK_NOT_FOUND' },
 };
-export default async (c: Ctx) =>
-  c.json(await c.var.services.tasks.update(c.req.param('id')!, await body(c, UpdateTask), callerSession(c)));
+export default async (c: Ctx) => c.json(await c.var.services.tasks.update(c.req.param('id')!, await body(c, UpdateTask), callerSession(c)));

@@ -5,10 +5,9 @@ import { TaskTimelineResult } from '../../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
-  summary: 'Write to a session\'s timeline on behalf of a task',
+  summary: "Write to a session's timeline on behalf of a task",
   body: TaskTimelinePost,
   response: TaskTimelineResult,
   errors: { 404: 'TASK_NOT_FOUND or SESSION_NOT_FOUND' },
 };
-export default async (c: Ctx) =>
-  c.json(await c.var.services.sessions.addTaskTimeline(c.req.param('id')!, await body(c, TaskTimelinePost)));
+export default async (c: Ctx) => c.json(await c.var.services.sessions.addTaskTimeline(c.req.param('id')!, await body(c, TaskTimelinePost)));

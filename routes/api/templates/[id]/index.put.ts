@@ -5,7 +5,7 @@ import { Template } from '../../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
-  summary: 'Update a template\'s name or content',
+  summary: "Update a template's name or content",
   body: UpdateTemplate,
   response: Template,
   errors: { 404: 'NOT_FOUND' },

@@ -3,7 +3,7 @@ import { Template } from '../../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
-  summary: 'Reset a template to its role\'s built-in content',
+  summary: "Reset a template to its role's built-in content",
   response: Template,
   errors: { 404: 'NOT_FOUND' },
 };

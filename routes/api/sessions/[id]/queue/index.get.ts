@@ -3,7 +3,7 @@ import { QueueView } from '../../../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
-  summary: 'A queue session\'s queue and its counts',
+  summary: "A queue session's queue and its counts",
   response: QueueView,
   errors: { 404: 'NOT_FOUND' },
 };

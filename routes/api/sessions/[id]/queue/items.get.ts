@@ -3,7 +3,7 @@ import { QueueItems } from '../../../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
-  summary: 'The queue\'s items, in order, and counts',
+  summary: "The queue's items, in order, and counts",
   response: QueueItems,
   errors: { 404: 'NOT_FOUND' },
 };

@@ -7,5 +7,4 @@ export const describe: RouteDoc = {
   response: Session,
   errors: { 404: 'NOT_FOUND' },
 };
-export default async (c: Ctx) =>
-  c.json(await c.var.services.sessions.setLink(c.req.param('id')!, c.req.param('taskId')!, false));
+export default async (c: Ctx) => c.json(await c.var.services.sessions.setLink(c.req.param('id')!, c.req.param('taskId')!, false));
