@@ -53,7 +53,7 @@ const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Mat
 // Every session:updated with run.state running, timestamped on arrival.
 const running = new Map();
 const waiters = new Map();
-const events = new WebSocket(url.replace(/^http/, 'ws') + '/ws');
+const events = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`);
 events.on('message', (data) => {
   const m = JSON.parse(String(data));
   if (m.type === 'session:updated' && m.data.run?.state === 'running' && !running.has(m.data.id)) {

@@ -1,10 +1,6 @@
 import type { Config } from './config.js';
-import { Db, dataDirStorage } from './storage/db.js';
 import { EventHub } from './domain/events.js';
 import { TaskGraph } from './domain/graph.js';
-import { HostManager } from './hosts/index.js';
-import type { Logger } from './log.js';
-import { ReadCache } from './http/response-cache.js';
 import { SkillStore } from './domain/skills.js';
 import { Spawner } from './domain/spawn.js';
 import { ClaimStore } from './domain/stores/claims.js';
@@ -16,6 +12,10 @@ import { SessionStore } from './domain/stores/sessions.js';
 import { TaskStore } from './domain/stores/tasks.js';
 import { TemplateStore } from './domain/stores/templates.js';
 import { TokenStore } from './domain/tokens.js';
+import { HostManager } from './hosts/index.js';
+import { ReadCache } from './http/response-cache.js';
+import type { Logger } from './log.js';
+import { Db, dataDirStorage } from './storage/db.js';
 
 /** Everything a route handler may call, built once per server. */
 export interface Services {
@@ -69,7 +69,7 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
   const messages = new MessageStore(db, { rate: config.messageRate, retentionDays: config.messageRetentionDays }, log);
   const stopMessages = await messages.start();
   const tokens = new TokenStore(db, log);
-  const hosts = new HostManager(db, tokens, config, log);
+  const hosts = new HostManager(db, tokens, log);
   // The wake-up notice (§16.3) is typed into runner-managed agents' terminals like any input (§15.4).
   messages.notify = (sessionId, message) =>
     hosts.input(sessionId, wakeNotice(message), true, null).then(

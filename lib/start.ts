@@ -1,17 +1,17 @@
+import type { Config } from './config.js';
 import { ConfigError, parseConfig } from './config.js';
+import { which } from './domain/agents.js';
+import { type RunningServer, startServer } from './http/server.js';
+import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { PACKAGE_INFO } from './package-root.js';
-import { which } from './domain/agents.js';
-import type { Config } from './config.js';
-import type { Logger } from './log.js';
 import { defaultHostName, Runner } from './runner/index.js';
-import { type RunningServer, startServer } from './http/server.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5000;
 
 /** Starts the server from the environment and stops it cleanly on SIGINT/SIGTERM (contract §11). */
 export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = parseConfig(env);
   } catch (error) {

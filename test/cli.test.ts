@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/program.js';
-import { type Call, CLI_BIN, ROOT, startTestServer, tempDir, cliBaseEnv, unusedLoopbackUrl } from './helpers.js';
+import { type Call, CLI_BIN, cliBaseEnv, ROOT, startTestServer, tempDir, unusedLoopbackUrl } from './helpers.js';
 
 /*
  * The `maestro` CLI against a real server on 127.0.0.1. Most tests run it in-process through `run()` (the same

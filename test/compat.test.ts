@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { CLI_BIN, startTestServer, cliBaseEnv, unusedLoopbackUrl } from './helpers.js';
+import { CLI_BIN, cliBaseEnv, startTestServer, unusedLoopbackUrl } from './helpers.js';
 
 /*
  * Compatibility with the original `maestro` CLI and its clients (contract §13.1–§13.3, §13.7, §15.7): the compiled

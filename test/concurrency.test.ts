@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { listen, type Listener, type ServerProcess, startServerProcess, testEnv } from './helpers.js';
+import { type Listener, listen, type ServerProcess, startServerProcess, testEnv } from './helpers.js';
 
 /**
  * Concurrency (contract §1.7, §2.8): mutations are applied one at a time, so concurrent requests never lose a

@@ -154,7 +154,7 @@ async function readSse(res: Response, count: number) {
     const { value, done } = await reader.read();
     if (done) break;
     buffer += new TextDecoder().decode(value);
-    let end;
+    let end: number;
     while ((end = buffer.indexOf('\n\n')) !== -1) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);

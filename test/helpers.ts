@@ -1,14 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
 import WebSocket from 'ws';
-import { createApp } from '../lib/http/app.js';
 import { type Config, parseConfig } from '../lib/config.js';
-import { createLogger } from '../lib/log.js';
+import { createApp } from '../lib/http/app.js';
 import { type RunningServer, startServer } from '../lib/http/server.js';
+import { createLogger } from '../lib/log.js';
 import { createServices } from '../lib/services.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');

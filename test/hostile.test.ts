@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { startTestServer, type TestServer } from './helpers.js';
 import { expectError } from './assertions.js';
+import { startTestServer, type TestServer } from './helpers.js';
 
 /**
  * Hostile input (contract §1.1, §1.4): every refused request gets a 4xx contract error body, the server stays up,
@@ -830,7 +830,7 @@ describe('__proto__, constructor and prototype keys', () => {
 
 describe('hostile WebSocket clients', () => {
   it('ignore garbage, close an oversized message, and leave other clients and the server unaffected', async () => {
-    const url = server.url.replace(/^http/, 'ws') + '/ws';
+    const url = `${server.url.replace(/^http/, 'ws')}/ws`;
     const open = (): Promise<WebSocket> =>
       new Promise((resolve, reject) => {
         const ws = new WebSocket(url);

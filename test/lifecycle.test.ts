@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../lib/config.js';
 import WebSocket from 'ws';
+import { parseConfig } from '../lib/config.js';
 import { runToExit, type ServerProcess, startServerProcess, tempDir, testEnv } from './helpers.js';
 
 /** The server process (contract §10, §11): configuration errors, paths, graceful shutdown, a busy port. */
@@ -99,7 +99,7 @@ describe('graceful shutdown', () => {
     const server = await boot(testEnv());
     const open = () =>
       new Promise<WebSocket>((resolve, reject) => {
-        const ws = new WebSocket(server.base.replace(/^http/, 'ws') + '/ws');
+        const ws = new WebSocket(`${server.base.replace(/^http/, 'ws')}/ws`);
         sockets.add(ws);
         ws.once('open', () => resolve(ws));
         ws.once('error', reject);

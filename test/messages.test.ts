@@ -3,8 +3,7 @@ import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Hono } from 'hono';
-import { type AppEnv, createApp } from '../lib/http/app.js';
+import { createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices, type Services } from '../lib/services.js';
 import { expectError } from './assertions.js';
@@ -917,7 +916,7 @@ describe('the maestro CLI between two sessions in separate processes (§16.5)', 
 });
 
 /** The hook of the README: Claude Code runs it on every prompt and adds what it prints to the agent's context. */
-export const CLAUDE_HOOK = { hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: 'maestro inbox --quiet' }] }] } };
+const CLAUDE_HOOK = { hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: 'maestro inbox --quiet' }] }] } };
 
 describe('a Claude Code UserPromptSubmit hook running maestro inbox --quiet', SLOW, () => {
   it("puts new messages into the prompt's context once, prints nothing otherwise, and never fails the prompt", async () => {

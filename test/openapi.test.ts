@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { openApiPath } from '../lib/http/openapi.js';
 import { EVENT_DATA } from '../lib/domain/entities.js';
+import { openApiPath } from '../lib/http/openapi.js';
 import { inProcess, startTestServer } from './helpers.js';
 
 const refsOf = (node: unknown, found: string[] = []): string[] => {

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type Answer, type Call, inProcess } from './helpers.js';
 import { expectError, issuePaths, tick } from './assertions.js';
+import { type Call, inProcess } from './helpers.js';
 
 /** Projects (contract §3.2), service endpoints (§3.1), paging and conditional reads (§3.8), unknown routes (§1.1). */
 

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Answer, inProcess, type Listener, startTestServer } from './helpers.js';
 import { expectError, tick } from './assertions.js';
+import { inProcess, startTestServer } from './helpers.js';
 
 /**
  * The queue strategy (contract §2.6, §3.5, §8) over a real server on 127.0.0.1: every transition and refusal with its

@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Call, CLI_BIN, ROOT, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { type Call, CLI_BIN, ROOT, startTestServer, type TestServer, tempDir } from './helpers.js';
 
 /*
  * Runners (contract §15) end to end: a real server, `maestro host` processes, real tmux on sockets of this test run

@@ -2,8 +2,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { runToExit, type ServerProcess, startServerProcess, startTestServer, testEnv, type TestServer } from './helpers.js';
 import { expectError } from './assertions.js';
+import { runToExit, type ServerProcess, startServerProcess, startTestServer, type TestServer, testEnv } from './helpers.js';
 
 /**
  * Security (contract §1.1, §4.1, §10): the bearer token, the browser-origin rule for HTTP and WebSocket upgrades,

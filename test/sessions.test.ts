@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type Answer, type Call, inProcess } from './helpers.js';
 import { expectError, issuePaths, tick } from './assertions.js';
+import { type Call, inProcess } from './helpers.js';
 
 /** Sessions (contract §3.4), their links to tasks and the mirror (§2.8), paging and ETags (§3.8). */
 

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type Answer, type Call, inProcess, tempDir } from './helpers.js';
 import { expectError } from './assertions.js';
+import { type Call, inProcess, tempDir } from './helpers.js';
 
 /** Skills (contract §3.7, §7): read from SKILLS_DIR/<id>/manifest.json + skill.md, cached, refreshed by reload. */
 

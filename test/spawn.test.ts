@@ -624,7 +624,7 @@ fs.writeFileSync(opt('--output'), JSON.stringify({
     try {
       return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     } catch {
-      return existsSync('/proc') ? false : true;
+      return !existsSync('/proc');
     }
   };
   const failures: [name: string, setUp: () => void, expected: string | RegExp, after?: () => Promise<void>][] = [

@@ -2,13 +2,13 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStorage, type Driver, type Storage } from 'unstorage';
 import { describe, expect, it } from 'vitest';
-import { Db } from '../lib/storage/db.js';
-import { ApiError } from '../lib/errors.js';
 import { EventHub, type Subscriber } from '../lib/domain/events.js';
+import type { Project } from '../lib/domain/types.js';
+import type { ApiError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
+import { Db } from '../lib/storage/db.js';
 import { durableFsDriver } from '../lib/storage/driver.js';
 import { FileEventLog, type LoggedEvent, SEGMENT_EVENTS } from '../lib/storage/event-log.js';
-import type { Project } from '../lib/domain/types.js';
 import { tempDir } from './helpers.js';
 
 /*

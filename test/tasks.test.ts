@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type Answer, type Call, inProcess } from './helpers.js';
 import { expectError, issuePaths, tick } from './assertions.js';
+import { type Call, inProcess } from './helpers.js';
 
 /** Tasks (contract §3.3), their stored form (§5), the task↔session mirror (§2.8), paging and ETags (§3.8). */
 

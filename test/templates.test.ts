@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type Answer, type Call, inProcess, type Listener, startTestServer, tempDir } from './helpers.js';
 import { expectError, tick } from './assertions.js';
+import { type Call, inProcess, startTestServer, tempDir } from './helpers.js';
 
 /** Templates (contract §2.7, §3.6, §9): seeding, CRUD, reset, role lookups, and the template:* events [OP-23]. */
 

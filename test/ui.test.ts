@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { CLI_BIN, ROOT, startTestServer, tempDir, testEnv, type TestServer } from './helpers.js';
+import { CLI_BIN, ROOT, startTestServer, type TestServer, tempDir, testEnv } from './helpers.js';
 
 /**
  * The dashboard in a real browser (contract §19): Debian's Chromium driven by playwright-core. Nothing is downloaded;

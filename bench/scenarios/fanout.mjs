@@ -49,7 +49,7 @@ async function paced(url, path, method, seconds, clients) {
 }
 
 async function startClients(bench, url) {
-  const clients = await startChild(join(bench, 'lib/ws-clients.mjs'), [url.replace('http', 'ws') + '/ws', String(CLIENTS)], {
+  const clients = await startChild(join(bench, 'lib/ws-clients.mjs'), [`${url.replace('http', 'ws')}/ws`, String(CLIENTS)], {
     ready: /ready/,
   });
   const lines = createInterface({ input: clients.child.stdout });

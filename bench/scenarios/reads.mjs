@@ -2,7 +2,7 @@
 // server sending the same bytes. Closed loop, 8 keep-alive connections, alternating rounds.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { httpLoad, memoryDir, median, startChild, startMaestro, writeDataDir } from '../lib/harness.mjs';
+import { httpLoad, median, memoryDir, startChild, startMaestro, writeDataDir } from '../lib/harness.mjs';
 
 export const name = 'reads';
 

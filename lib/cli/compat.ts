@@ -1,9 +1,9 @@
 import { type Command, Option } from 'commander';
 import { type Session, TIMELINE_TYPES } from '../domain/types.js';
-import * as f from './format.js';
 import { CliError } from './client.js';
-import { currentTaskId } from './tasks.js';
 import { action, type Ctx } from './context.js';
+import * as f from './format.js';
+import { currentTaskId } from './tasks.js';
 
 /*
  * Commands of the original `maestro` CLI that agents' prompts and hooks call (contract §13.7, §15.7).

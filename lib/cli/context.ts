@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Client, CliError, EXIT, serverUrl } from './client.js';
+import { CliError, Client, EXIT, serverUrl } from './client.js';
 
 /** What every command needs: the client, the output mode, and the spawned terminal's `MAESTRO_*` defaults. */
 export interface Ctx {

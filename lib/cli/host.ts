@@ -1,7 +1,7 @@
-import { PACKAGE_INFO } from '../package-root.js';
 import type { Command } from 'commander';
-import { serverUrl } from './client.js';
+import { PACKAGE_INFO } from '../package-root.js';
 import { HOST_NAME_PATTERN } from '../runner-protocol.js';
+import { serverUrl } from './client.js';
 
 /** `maestro host` (contract §15.2): a runner in the foreground. */
 export function hostCommands(program: Command) {

@@ -2,7 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import * as z from 'zod';
 import { ROLES, STRATEGIES, TASK_PRIORITIES, TASK_STATUSES, type TaskView } from '../domain/types.js';
-import { Client, CliError } from './client.js';
+import { CliError, Client } from './client.js';
 
 type Env = Record<string, string | undefined>;
 type Args = Record<string, any>;

@@ -1,5 +1,6 @@
 // The `maestro` CLI: a REST client of Maestro Server, plus `serve` and `manifest generate`.
 import { Command, CommanderError } from 'commander';
+import { PACKAGE_INFO } from '../package-root.js';
 import { attachCommands } from './attach.js';
 import { compatCommands } from './compat.js';
 import { bindIo, type CliIo } from './context.js';
@@ -12,7 +13,6 @@ import { queueCommands } from './queue.js';
 import { sessionCommands } from './sessions.js';
 import { taskCommands } from './tasks.js';
 import { watchCommands } from './watch.js';
-import { PACKAGE_INFO } from '../package-root.js';
 
 const { version } = PACKAGE_INFO;
 

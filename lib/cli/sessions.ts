@@ -1,8 +1,8 @@
 import { type Command, Option } from 'commander';
-import { ROLES, SESSION_STATUSES, STRATEGIES, type Session } from '../domain/types.js';
+import { ROLES, SESSION_STATUSES, type Session, STRATEGIES } from '../domain/types.js';
 import { CliError, EXIT } from './client.js';
-import { action } from './context.js';
 import { hook } from './compat.js';
+import { action } from './context.js';
 import * as f from './format.js';
 import { sendCommand } from './messages.js';
 

@@ -1,12 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DIST_DIR } from '../package-root.js';
-import { execa } from 'execa';
-import { cleanEnv } from '../runner/tmux.js';
 import type { Config } from '../config.js';
 import { ApiError } from '../errors.js';
-import { buildManifest, writeJsonFile } from './manifest.js';
 import type { Logger } from '../log.js';
+import { DIST_DIR } from '../package-root.js';
+import { cleanEnv } from '../runner/tmux.js';
+import { buildManifest, writeJsonFile } from './manifest.js';
 import type { SpawnRequest } from './spawn.js';
 
 /** This package's own CLI, compiled: `dist/lib/cli/main.js` whether this file runs from source or from `dist/`. */

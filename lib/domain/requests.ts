@@ -1,6 +1,6 @@
 import * as v from 'valibot';
-import { AGENT_PRESETS } from './agents.js';
 import { ID_PATTERN } from '../ids.js';
+import { AGENT_PRESETS } from './agents.js';
 import {
   MESSAGE_STATUSES,
   MESSAGE_TYPES,

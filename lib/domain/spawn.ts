@@ -1,18 +1,18 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import type { Db } from '../storage/db.js';
 import { ApiError, validationError } from '../errors.js';
-import type { SpawnEvent } from './events.js';
+import { type HostManager, hostNotFound } from '../hosts/index.js';
 import type { Logger } from '../log.js';
+import type { Db } from '../storage/db.js';
+import { isAgentPreset } from './agents.js';
+import type { SpawnEvent } from './events.js';
 import { writeJsonFile } from './manifest.js';
 import { runManifestCli } from './manifest-cli.js';
+import { emitTask } from './stores/links.js';
 import { newQueue } from './stores/queues.js';
 import { createSession } from './stores/sessions.js';
-import { emitTask } from './stores/links.js';
 import type { TemplateStore } from './stores/templates.js';
-import { isAgentPreset } from './agents.js';
-import { hostNotFound, type HostManager } from '../hosts/index.js';
 import type { TokenStore } from './tokens.js';
 import { ROLES, type Role, type Session, STRATEGIES, type Strategy, type Task } from './types.js';
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db, Tx } from '../storage/db.js';
 import type { Logger } from '../log.js';
+import type { Db, Tx } from '../storage/db.js';
 import { FINAL_SESSION_STATUSES, type Session } from './types.js';
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');

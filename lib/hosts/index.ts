@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { WSContext, WSEvents } from 'hono/ws';
-import type { Config } from '../config.js';
-import type { Db, Tx } from '../storage/db.js';
+import type { TokenStore } from '../domain/tokens.js';
+import { FINAL_SESSION_STATUSES, type Host, type HostRecord, type Session, type SessionRun, type TimelineEntry } from '../domain/types.js';
 import { ApiError, sessionNotFound, validationError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
 import { decode, NAME_TAKEN, RunnerMessage, type ServerMessage } from '../runner-protocol.js';
-import type { TokenStore } from '../domain/tokens.js';
-import { FINAL_SESSION_STATUSES, type Host, type HostRecord, type Session, type SessionRun, type TimelineEntry } from '../domain/types.js';
+import type { Db, Tx } from '../storage/db.js';
 
 const REPLY_TIMEOUT_MS = 10_000;
 export const MAX_INPUT_BYTES = 64 * 1024;
@@ -46,7 +45,7 @@ export class HostManager {
   localName: string | undefined;
   readonly #conns = new Map<string, Conn>();
   /** Raw tokens minted at spawn for launches not sent yet; never written anywhere. */
-  readonly #tokens = new Map<string, string>();
+  readonly #launchTokens = new Map<string, string>();
   readonly #replies = new Map<number, { host: string; resolve: (m: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   #nextId = 1;
   readonly #viewers = new Map<string, Set<Viewer>>();
@@ -54,7 +53,6 @@ export class HostManager {
   constructor(
     private readonly db: Db,
     private readonly tokens: TokenStore,
-    private readonly config: Config,
     private readonly log: Logger,
   ) {}
 
@@ -310,17 +308,17 @@ export class HostManager {
 
   /** Remembers the spawn's token for the launch, then launches at once if the host is online (§15.3 steps 1–2). */
   async spawned(session: Session, token: string) {
-    this.#tokens.set(session.id, token);
+    this.#launchTokens.set(session.id, token);
     if (session.host && this.isOnline(session.host)) await this.#launch(session);
   }
 
   async #launch(session: Session) {
     const host = session.host!;
     const current = this.db.get('sessions', session.id);
-    if (!current || isFinal(current) || current.run?.state !== 'pending') return void this.#tokens.delete(session.id);
+    if (!current || isFinal(current) || current.run?.state !== 'pending') return void this.#launchTokens.delete(session.id);
     // After a server restart the spawn's token is gone (only its hash was kept): the launch gets a fresh one.
-    const token = this.#tokens.get(session.id) ?? (await this.db.mutate((tx) => this.tokens.mint(tx, session.id)));
-    this.#tokens.delete(session.id);
+    const token = this.#launchTokens.get(session.id) ?? (await this.db.mutate((tx) => this.tokens.mint(tx, session.id)));
+    this.#launchTokens.delete(session.id);
     const project = this.db.get('projects', current.projectId);
     const role = current.metadata?.role === 'orchestrator' ? 'orchestrator' : 'worker';
     this.#send(host, {
@@ -378,7 +376,7 @@ export class HostManager {
       tx.emit('session:updated', updated);
       return { session: updated, host: active && s.run!.state === 'running' ? s.host : undefined };
     });
-    this.#tokens.delete(sessionId);
+    this.#launchTokens.delete(sessionId);
     if (result.host) this.#send(result.host, { type: 'stop', sessionId });
     return result.session;
   }

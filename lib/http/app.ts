@@ -4,13 +4,13 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
-import { serveDashboard } from './dashboard.js';
-import { callerSession } from './caller.js';
 import { ApiError } from '../errors.js';
+import type { Services } from '../services.js';
+import { callerSession } from './caller.js';
+import { serveDashboard } from './dashboard.js';
 import { eventSocket } from './event-stream.js';
 import { isPrepared } from './response-cache.js';
-import { registerRoutes, type RouteFile, scanRoutes } from './route-table.js';
-import type { Services } from '../services.js';
+import { type RouteFile, registerRoutes, scanRoutes } from './route-table.js';
 
 export type AppEnv = {
   Variables: {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIST_DIR } from '../package-root.js';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Hono } from 'hono';
+import { DIST_DIR } from '../package-root.js';
 
 /** The built dashboard, `dist/ui`, whether this module runs from source or compiled. */
 export const UI_DIR = join(DIST_DIR, 'ui');

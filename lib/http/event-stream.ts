@@ -1,10 +1,10 @@
 import { streamSSE } from 'hono/streaming';
 import type { WSContext, WSEvents } from 'hono/ws';
-import type { Ctx } from './app.js';
-import { ApiError } from '../errors.js';
 import { type EventFilter, type EventHub, MAX_BUFFERED_BYTES, type Subscriber } from '../domain/events.js';
+import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Logger } from '../log.js';
+import type { Ctx } from './app.js';
 
 const invalid = (path: string, message: string) => new ApiError(400, 'VALIDATION_ERROR', message, { issues: [{ path, message }] });
 

@@ -1,9 +1,9 @@
-import { PACKAGE_INFO } from '../package-root.js';
 import { type ConversionConfig, type JsonSchema, toJsonSchema } from '@valibot/to-json-schema';
 import type * as v from 'valibot';
 import { EVENT_DATA, NAMED_SCHEMAS } from '../domain/entities.js';
-import type { RouteFile } from './route-table.js';
 import { DOCUMENTED_AS, REQUIRED_FIELDS } from '../domain/requests.js';
+import { PACKAGE_INFO } from '../package-root.js';
+import type { RouteFile } from './route-table.js';
 
 /**
  * How a route file describes itself for `/api/openapi.json`: `export const describe: RouteDoc = { … }` next to its

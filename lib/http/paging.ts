@@ -1,5 +1,5 @@
-import type { Ctx } from './app.js';
 import { validationError } from '../errors.js';
+import type { Ctx } from './app.js';
 
 /** One page of a list, and the cursor of the next page if there is one (contract §3.8). */
 export interface Page<T> {

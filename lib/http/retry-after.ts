@@ -1,5 +1,5 @@
-import type { Ctx } from './app.js';
 import { ApiError } from '../errors.js';
+import type { Ctx } from './app.js';
 
 /** Awaits `result`; a 429 `RATE_LIMITED` refusal also gets its `Retry-After` header, in whole seconds (§16.2). */
 export async function withRetryAfter<T>(c: Ctx, result: Promise<T>): Promise<T> {

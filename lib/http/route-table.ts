@@ -1,8 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CODE_ROOT } from '../package-root.js';
 import type { Handler, Hono } from 'hono';
+import { CODE_ROOT } from '../package-root.js';
 import type { RouteDoc } from './openapi.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;

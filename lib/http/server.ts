@@ -1,12 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import { type ServerType, serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
 import type { Hono } from 'hono';
-import { type AppEnv, createApp, MAX_BODY_BYTES } from './app.js';
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { createServices, type Services } from '../services.js';
+import { type AppEnv, createApp, MAX_BODY_BYTES } from './app.js';
 
 /** A running server. All transport code (HTTP listener, WebSocket upgrade) lives in this file. */
 export interface RunningServer {

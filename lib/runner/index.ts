@@ -1,11 +1,10 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, type FSWatcher, statSync, watch } from 'node:fs';
 import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { watch, type FSWatcher } from 'node:fs';
 import { arch, hostname, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LIB_DIR } from '../package-root.js';
 import WebSocket from 'ws';
 import { availableAgents } from '../domain/agents.js';
+import { LIB_DIR } from '../package-root.js';
 import { decode, NAME_TAKEN, type RunnerMessage, ServerMessage } from '../runner-protocol.js';
 import { type PaneState, Tmux, tmuxName } from './tmux.js';
 

@@ -1,15 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStorage, type Storage } from 'unstorage';
+import { type Emitted, type EventHub, type EventMap, type EventName, type Published, projectOf } from '../domain/events.js';
+import type { HostRecord, Message, Project, QueueState, Session, SessionSecret, Task, Template } from '../domain/types.js';
 import { ApiError } from '../errors.js';
-import { type Emitted, type EventHub, type EventMap, type EventName, projectOf, type Published } from '../domain/events.js';
 import { isId } from '../ids.js';
-import { HOST_NAME_PATTERN } from '../runner-protocol.js';
 import type { Logger } from '../log.js';
+import { HOST_NAME_PATTERN } from '../runner-protocol.js';
 import { durableFsDriver, settleAll } from './driver.js';
 import { type EventLog, FileEventLog } from './event-log.js';
 import { normalizeLoaded } from './migrate.js';
-import type { HostRecord, Message, Project, QueueState, Session, SessionSecret, Task, Template } from '../domain/types.js';
 
 export interface Collections {
   projects: Project;

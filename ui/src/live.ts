@@ -1,4 +1,4 @@
-import { api, ApiError, socketUrl } from './api';
+import { ApiError, api, socketUrl } from './api';
 import { apply, changed, loadSnapshot, state } from './store';
 import type { Envelope } from './types';
 

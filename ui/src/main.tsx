@@ -1,4 +1,4 @@
-import { render } from 'preact';
+import { type JSX, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { onTokenNeeded } from './api';
 import { startLive } from './live';
@@ -7,10 +7,10 @@ import './style.css';
 import { Field, Modal, useLive } from './util';
 import { ActivityView } from './views/Activity';
 import { HostsView } from './views/Hosts';
-import { ProjectsView } from './views/Projects';
 import { ProjectView } from './views/Project';
-import { SessionsView } from './views/Sessions';
+import { ProjectsView } from './views/Projects';
 import { SessionView } from './views/Session';
+import { SessionsView } from './views/Sessions';
 import { SpawnDialog } from './views/Spawn';
 
 /** Hash routes, so the server needs no fallback route: every unknown path keeps its JSON 404 (§19). */
@@ -76,7 +76,7 @@ function App() {
 
   const [section, id, sub] = route;
   const openSpawn = (request: SpawnRequest = {}) => setSpawn(request);
-  let view;
+  let view: JSX.Element;
   if (section === 'p' && id) view = <ProjectView id={id} tab={sub === 'tree' ? 'tree' : 'board'} openSpawn={openSpawn} />;
   else if (section === 'sessions') view = <SessionsView />;
   else if (section === 's' && id) view = <SessionView id={id} />;

@@ -1,4 +1,4 @@
-import { api, ApiError } from './api';
+import { ApiError, api } from './api';
 import type { Envelope, Host, Project, Session, Task } from './types';
 
 /** Everything the dashboard shows, kept current by the snapshot and the live events. */
@@ -21,13 +21,13 @@ export const state = {
 const FEED_MAX = 300;
 const listeners = new Set<() => void>();
 const eventListeners = new Set<(e: Envelope) => void>();
-let timer: ReturnType<typeof setTimeout> | undefined;
+let _timer: ReturnType<typeof setTimeout> | undefined;
 
 /** Re-renders at most every 50 ms, so a burst of events costs one render. */
 export function changed(): void {
   state.version++;
-  timer ??= setTimeout(() => {
-    timer = undefined;
+  _timer ??= setTimeout(() => {
+    _timer = undefined;
     for (const l of listeners) l();
   }, 50);
 }

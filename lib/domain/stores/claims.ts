@@ -1,9 +1,9 @@
-import type { Db, Tx } from '../../storage/db.js';
 import { ApiError, projectNotFound, sessionNotFound, taskNotFound } from '../../errors.js';
-import type { ClaimReleaseReason } from '../events.js';
-import { isReady, type TaskGraph } from '../graph.js';
 import { newId } from '../../ids.js';
 import type { Logger } from '../../log.js';
+import type { Db, Tx } from '../../storage/db.js';
+import type { ClaimReleaseReason } from '../events.js';
+import { isReady, type TaskGraph } from '../graph.js';
 import type { ClaimInput, ClaimNextInput } from '../requests.js';
 import { blockedBy, type Session, type Task, type TaskView, taskView } from '../types.js';
 import { emitTask, sessionWithTask, taskWithSession } from './links.js';

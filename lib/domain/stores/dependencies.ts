@@ -1,5 +1,5 @@
-import type { Tx } from '../../storage/db.js';
 import { ApiError, taskNotFound } from '../../errors.js';
+import type { Tx } from '../../storage/db.js';
 import type { TaskGraph } from '../graph.js';
 import { type Task, taskView } from '../types.js';
 import { emitTask, unique } from './links.js';

@@ -1,10 +1,10 @@
-import type { Db, Tx } from '../../storage/db.js';
 import { ApiError, notFound, sessionNotFound, validationError } from '../../errors.js';
+import { parseInput } from '../../http/input.js';
 import { newId } from '../../ids.js';
 import type { Logger } from '../../log.js';
+import type { Db, Tx } from '../../storage/db.js';
 import { type MessageQueryInput, SendMessage } from '../requests.js';
 import type { Message, MessageStatus, Session } from '../types.js';
-import { parseInput } from '../../http/input.js';
 
 const ENDED = new Set(['completed', 'failed', 'stopped']);
 /** Statuses a message can still leave: it may be delivered, read, expire or fail. */

@@ -1,6 +1,6 @@
-import type { Db } from '../../storage/db.js';
 import { ApiError, projectNotFound } from '../../errors.js';
 import { newId } from '../../ids.js';
+import type { Db } from '../../storage/db.js';
 import type { CreateProjectInput, UpdateProjectInput } from '../requests.js';
 import type { Project } from '../types.js';
 

@@ -1,6 +1,6 @@
-import type { Db, Tx } from '../../storage/db.js';
 import { notFound, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
+import type { Db, Tx } from '../../storage/db.js';
 import type { QueueItem, QueueState, Session, TaskSessionStatus, TimelineType } from '../types.js';
 import { emitTask } from './links.js';
 

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
-import type { Db, Tx } from '../../storage/db.js';
 import { ApiError, notFound, projectNotFound, sessionNotFound, taskNotFound } from '../../errors.js';
-import type { TaskGraph } from '../graph.js';
 import { newId } from '../../ids.js';
+import type { Db, Tx } from '../../storage/db.js';
+import type { TaskGraph } from '../graph.js';
 import type { CreateSessionInput, SessionQueryInput, TimelineInputValue, UpdateSessionInput } from '../requests.js';
 import type { Session, Task, TimelineEntry, TimelineType } from '../types.js';
 import { renewLeases } from './claims.js';

@@ -1,7 +1,7 @@
-import type { Db } from '../../storage/db.js';
 import { projectNotFound, sessionNotFound, taskNotFound } from '../../errors.js';
-import type { TaskGraph } from '../graph.js';
 import { newId } from '../../ids.js';
+import type { Db } from '../../storage/db.js';
+import type { TaskGraph } from '../graph.js';
 import type { CreateTaskInput, TaskQueryInput, UpdateTaskInput } from '../requests.js';
 import { type Task, type TaskView, taskView } from '../types.js';
 import { renewed } from './claims.js';

@@ -1,6 +1,6 @@
-import type { Db } from '../../storage/db.js';
 import { notFound, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
+import type { Db } from '../../storage/db.js';
 import { DEFAULT_TEMPLATES } from '../prompts.js';
 import { ROLES, type Role, type Template } from '../types.js';
 

@@ -1,10 +1,10 @@
 import * as v from 'valibot';
-import type { Ctx } from '../../../lib/http/app.js';
 import { EventPage } from '../../../lib/domain/entities.js';
-import { streamQuery } from '../../../lib/http/event-stream.js';
-import type { RouteDoc } from '../../../lib/http/openapi.js';
 import { EventsQuery } from '../../../lib/domain/requests.js';
+import type { Ctx } from '../../../lib/http/app.js';
+import { streamQuery } from '../../../lib/http/event-stream.js';
 import { query } from '../../../lib/http/input.js';
+import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Read the event log',

@@ -1,7 +1,7 @@
+import { EventsQuery } from '../../../lib/domain/requests.js';
 import type { Ctx } from '../../../lib/http/app.js';
 import { eventStream } from '../../../lib/http/event-stream.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
-import { EventsQuery } from '../../../lib/domain/requests.js';
 
 export const describe: RouteDoc = {
   summary: 'Follow the events as Server-Sent Events',

@@ -1,7 +1,7 @@
-import type { Ctx } from '../../../lib/http/app.js';
-import { CreateSession } from '../../../lib/domain/requests.js';
-import { readBody, parseInput } from '../../../lib/http/input.js';
 import { Session } from '../../../lib/domain/entities.js';
+import { CreateSession } from '../../../lib/domain/requests.js';
+import type { Ctx } from '../../../lib/http/app.js';
+import { parseInput, readBody } from '../../../lib/http/input.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {

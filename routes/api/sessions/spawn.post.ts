@@ -1,7 +1,7 @@
-import type { Ctx } from '../../../lib/http/app.js';
-import { parseSpawnRequest } from '../../../lib/domain/spawn.js';
-import { readBody } from '../../../lib/http/input.js';
 import { SpawnRequest, SpawnResult } from '../../../lib/domain/entities.js';
+import { parseSpawnRequest } from '../../../lib/domain/spawn.js';
+import type { Ctx } from '../../../lib/http/app.js';
+import { readBody } from '../../../lib/http/input.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {

@@ -1,8 +1,8 @@
-import type { Ctx } from '../../../lib/http/app.js';
 import { NextTask } from '../../../lib/domain/entities.js';
-import type { RouteDoc } from '../../../lib/http/openapi.js';
 import { ClaimNext } from '../../../lib/domain/requests.js';
+import type { Ctx } from '../../../lib/http/app.js';
 import { body } from '../../../lib/http/input.js';
+import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Claim the next ready task of a project for a session, atomically (null when none is ready)',

@@ -1,8 +1,8 @@
-import type { Ctx } from '../../../lib/http/app.js';
 import { NextTask } from '../../../lib/domain/entities.js';
-import type { RouteDoc } from '../../../lib/http/openapi.js';
 import { NextQuery } from '../../../lib/domain/requests.js';
+import type { Ctx } from '../../../lib/http/app.js';
 import { query } from '../../../lib/http/input.js';
+import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'The ready task with the highest priority, then the oldest (null when none is ready)',

@@ -3,7 +3,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import type { SpawnRequest } from '../main';
 import { state } from '../store';
-import { type Task, TASK_STATUSES } from '../types';
+import { TASK_STATUSES, type Task } from '../types';
 import { Badge, ErrorLine, Field, useAction } from '../util';
 import { TaskDialog } from './TaskDialog';
 

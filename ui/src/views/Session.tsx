@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError } from '../api';
+import { ApiError, api } from '../api';
 import { onEvent, state } from '../store';
 import { FINAL_SESSION, type Message } from '../types';
 import { Badge, clock, ErrorLine, Field, statusLabel, timeAgo, useAction } from '../util';

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import { state } from '../store';
-import { type Priority, type Task, TASK_STATUSES, type TaskStatus } from '../types';
+import { type Priority, TASK_STATUSES, type Task, type TaskStatus } from '../types';
 import { ErrorLine, Field, Modal, statusLabel, useAction } from '../util';
 
 /** Only the fields the user changed, so an edit never rewrites what it did not touch. */

@@ -11,7 +11,7 @@ const ROWS = 32;
  * dashboard does not wait for xterm.
  */
 export function Terminal({ sessionId, alive }: { sessionId: string; alive: boolean }) {
-  const host = useRef<HTMLDivElement>(null);
+  const host = useRef<HTMLElement>(null);
   const [status, setStatus] = useState('connecting');
   const [attempt, setAttempt] = useState(0);
   useEffect(() => {
@@ -58,7 +58,7 @@ export function Terminal({ sessionId, alive }: { sessionId: string; alive: boole
           </button>
         )}
       </div>
-      <div ref={host} class="xterm-host" role="region" aria-label="Live terminal output" />
+      <section ref={host} class="xterm-host" aria-label="Live terminal output" />
       <p class="muted small">Keys typed in the terminal go to the agent; F6 moves on to the input box.</p>
       <TerminalInput sessionId={sessionId} />
     </section>

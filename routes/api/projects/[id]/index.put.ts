@@ -1,7 +1,7 @@
-import type { Ctx } from '../../../../lib/http/app.js';
-import { UpdateProject } from '../../../../lib/domain/requests.js';
-import { body } from '../../../../lib/http/input.js';
 import { Project } from '../../../../lib/domain/entities.js';
+import { UpdateProject } from '../../../../lib/domain/requests.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { body } from '../../../../lib/http/input.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {

@@ -1,5 +1,5 @@
-import type { Ctx } from '../../../../lib/http/app.js';
 import { Deleted } from '../../../../lib/domain/entities.js';
+import type { Ctx } from '../../../../lib/http/app.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {

@@ -1,9 +1,9 @@
 import * as v from 'valibot';
+import { SessionInput } from '../../../../lib/domain/requests.js';
 import type { Ctx } from '../../../../lib/http/app.js';
 import { callerSession } from '../../../../lib/http/caller.js';
-import type { RouteDoc } from '../../../../lib/http/openapi.js';
-import { SessionInput } from '../../../../lib/domain/requests.js';
 import { body } from '../../../../lib/http/input.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: "Type into the agent's terminal (a bracketed paste, then Enter as a separate key)",

@@ -1,8 +1,8 @@
+import { Message } from '../../../../lib/domain/entities.js';
+import { MessageQuery } from '../../../../lib/domain/requests.js';
 import type { Ctx } from '../../../../lib/http/app.js';
 import { callerSession } from '../../../../lib/http/caller.js';
-import { MessageQuery } from '../../../../lib/domain/requests.js';
 import { query } from '../../../../lib/http/input.js';
-import { Message } from '../../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {

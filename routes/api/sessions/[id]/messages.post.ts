@@ -1,10 +1,10 @@
-import type { Ctx } from '../../../../lib/http/app.js';
-import { callerSession } from '../../../../lib/http/caller.js';
-import { withRetryAfter } from '../../../../lib/http/retry-after.js';
-import { readBody } from '../../../../lib/http/input.js';
 import { Message } from '../../../../lib/domain/entities.js';
 import { SendMessage } from '../../../../lib/domain/requests.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { callerSession } from '../../../../lib/http/caller.js';
+import { readBody } from '../../../../lib/http/input.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
+import { withRetryAfter } from '../../../../lib/http/retry-after.js';
 
 export const describe: RouteDoc = {
   summary: 'Send a message to a session',

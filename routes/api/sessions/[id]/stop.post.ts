@@ -1,9 +1,9 @@
+import { Session } from '../../../../lib/domain/entities.js';
+import { SessionStop } from '../../../../lib/domain/requests.js';
 import type { Ctx } from '../../../../lib/http/app.js';
 import { callerSession } from '../../../../lib/http/caller.js';
-import { Session } from '../../../../lib/domain/entities.js';
-import type { RouteDoc } from '../../../../lib/http/openapi.js';
-import { SessionStop } from '../../../../lib/domain/requests.js';
 import { body } from '../../../../lib/http/input.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: "Stop a session (its runner ends the agent's terminal)",

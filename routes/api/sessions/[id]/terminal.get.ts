@@ -1,9 +1,9 @@
+import { TerminalSnapshot } from '../../../../lib/domain/entities.js';
+import { TerminalQuery } from '../../../../lib/domain/requests.js';
 import type { Ctx } from '../../../../lib/http/app.js';
 import { callerSession } from '../../../../lib/http/caller.js';
-import { TerminalSnapshot } from '../../../../lib/domain/entities.js';
-import type { RouteDoc } from '../../../../lib/http/openapi.js';
-import { TerminalQuery } from '../../../../lib/domain/requests.js';
 import { query } from '../../../../lib/http/input.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: "The last lines of the agent's terminal as plain text (a WebSocket upgrade on this path is the live terminal)",

@@ -1,7 +1,7 @@
-import type { Ctx } from '../../../../lib/http/app.js';
-import { roleParam } from '../../../../lib/domain/requests.js';
-import { parseInput } from '../../../../lib/http/input.js';
 import { SkillSummary } from '../../../../lib/domain/entities.js';
+import { roleParam } from '../../../../lib/domain/requests.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { parseInput } from '../../../../lib/http/input.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = { summary: 'The skills a role loads', response: [SkillSummary] };

@@ -1,6 +1,6 @@
+import { Task } from '../../../../lib/domain/entities.js';
 import type { Ctx } from '../../../../lib/http/app.js';
 import { callerSession } from '../../../../lib/http/caller.js';
-import { Task } from '../../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {

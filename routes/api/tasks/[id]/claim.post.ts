@@ -1,8 +1,8 @@
-import type { Ctx } from '../../../../lib/http/app.js';
 import { Task } from '../../../../lib/domain/entities.js';
-import type { RouteDoc } from '../../../../lib/http/openapi.js';
 import { ClaimTask } from '../../../../lib/domain/requests.js';
+import type { Ctx } from '../../../../lib/http/app.js';
 import { body } from '../../../../lib/http/input.js';
+import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
   summary: 'Claim a task for a session (exactly one winner; claiming again renews the lease)',

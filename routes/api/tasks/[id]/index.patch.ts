@@ -1,8 +1,8 @@
+import { Task } from '../../../../lib/domain/entities.js';
+import { UpdateTask } from '../../../../lib/domain/requests.js';
 import type { Ctx } from '../../../../lib/http/app.js';
 import { callerSession } from '../../../../lib/http/caller.js';
-import { UpdateTask } from '../../../../lib/domain/requests.js';
 import { body } from '../../../../lib/http/input.js';
-import { Task } from '../../../../lib/domain/entities.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {

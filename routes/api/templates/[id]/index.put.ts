@@ -1,7 +1,7 @@
-import type { Ctx } from '../../../../lib/http/app.js';
-import { UpdateTemplate } from '../../../../lib/domain/requests.js';
-import { body } from '../../../../lib/http/input.js';
 import { Template } from '../../../../lib/domain/entities.js';
+import { UpdateTemplate } from '../../../../lib/domain/requests.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { body } from '../../../../lib/http/input.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {

@@ -1,8 +1,8 @@
-import type { Ctx } from '../../../../lib/http/app.js';
-import { notFound } from '../../../../lib/errors.js';
-import { roleParam } from '../../../../lib/domain/requests.js';
-import { parseInput } from '../../../../lib/http/input.js';
 import { Template } from '../../../../lib/domain/entities.js';
+import { roleParam } from '../../../../lib/domain/requests.js';
+import { notFound } from '../../../../lib/errors.js';
+import type { Ctx } from '../../../../lib/http/app.js';
+import { parseInput } from '../../../../lib/http/input.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
