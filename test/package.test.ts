@@ -45,6 +45,8 @@ describe('an npm-installed copy', () => {
   it('ships the compiled code and no tests or sources', () => {
     expect(files).toContain('dist/lib/main.js');
     expect(files).toContain('dist/lib/cli/main.js');
+    // The README's links lead into docs/, so the docs ship with it.
+    expect(files).toContain('docs/architecture.md');
     expect(files.filter((f) => f.startsWith('dist/routes/')).length).toBeGreaterThan(30);
     expect(files.some((f) => f.endsWith('.ts') || f.startsWith('test/') || f.startsWith('dist/test/'))).toBe(false);
     expect(readdirSync(ROOT)).toContain('package-lock.json');
