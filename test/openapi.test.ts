@@ -71,6 +71,19 @@ describe('GET /api/openapi.json', () => {
     const project = await call('POST', '/api/projects', { name: 'Docs' });
     const task = await call('POST', '/api/tasks', { projectId: project.body.id, title: 'Check' });
     const session = await call('POST', '/api/sessions', { projectId: project.body.id, taskIds: [task.body.id] });
+    expect(session.status).toBe(201);
+    // §13.1: a timeline entry may carry a type of the client's own; the description allows it.
+    const custom = await call('POST', `/api/sessions/${session.body.id}/timeline`, { type: 'task_status_changed', message: 'moved' });
+    expect(custom.status).toBe(200);
+    const entry = custom.body.timeline.at(-1);
+    expect(entry.type).toBe('task_status_changed');
+    const typeSchema = doc.components.schemas.TimelineEntry.properties.type;
+    const allows = (schema: any, value: string): boolean =>
+      schema.enum?.includes(value) ||
+      (schema.pattern !== undefined && new RegExp(schema.pattern).test(value)) ||
+      schema.anyOf?.some((s: any) => allows(s, value));
+    expect(allows(typeSchema, entry.type)).toBe(true);
+    expect(allows(typeSchema, 'Not Snake')).toBe(false);
     for (const [name, value] of [
       ['Project', project.body],
       ['Task', task.body],

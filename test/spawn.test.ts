@@ -216,6 +216,12 @@ describe('spawn with the CLI shipped in this package', async () => {
     expect(events[5].data).toEqual({ taskId: t2.id, sessionId: sid });
     expect(events[6].data).toEqual(await getTask(call, t2.id));
 
+    // The API description names every field of the answer and of the spawn event.
+    const published = (schema: { properties: object }, value: object) => Object.keys(value).filter((k) => !(k in schema.properties));
+    const { body: openapi } = await call('GET', '/api/openapi.json');
+    expect(published(openapi.components.schemas.SpawnResult, res.body)).toEqual([]);
+    expect(published(openapi.components.schemas.SpawnEvent, events[1].data)).toEqual([]);
+
     // A simple session has no queue.
     expect(existsSync(join(server.config.dataDir, 'queues', `${sid}.json`))).toBe(false);
   });

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { ROLES, SESSION_STATUSES, type Session, STRATEGIES } from '../domain/types.js';
+import { FINAL_SESSION_STATUSES, ROLES, SESSION_STATUSES, type Session, STRATEGIES } from '../domain/types.js';
 import { CliError, EXIT } from './client.js';
 import { hook } from './compat.js';
 import { action } from './context.js';
@@ -82,7 +82,7 @@ export function sessionCommands(program: Command) {
   session
     .command('complete [id]')
     .description('Mark a session completed (default: $MAESTRO_SESSION_ID)')
-    .addOption(new Option('--status <status>', 'end with another status').choices(['completed', 'failed', 'stopped']).default('completed'))
+    .addOption(new Option('--status <status>', 'end with another status').choices(FINAL_SESSION_STATUSES).default('completed'))
     .action(
       hook('session complete', async (ctx, id: string | undefined, opts: { status: string }) => {
         const s = await ctx.client.patch<Session>(path(ctx.sessionId(id)), { status: opts.status });

@@ -1,24 +1,40 @@
-import * as v from 'valibot';
-import type { EventName } from './events.js';
-import {
-  MESSAGE_STATUSES,
-  MESSAGE_TYPES,
-  QUEUE_ITEM_STATUSES,
-  ROLES,
-  RUN_STATES,
-  SESSION_STATUSES,
-  STRATEGIES,
-  TASK_PRIORITIES,
-  TASK_SESSION_STATUSES,
-  TASK_STATUSES,
-  TIMELINE_TYPES,
-} from './types.js';
-
 /**
- * What the server answers and broadcasts (contract §2), as valibot schemas. Nothing parses with them: they exist so
- * that the API description (`/api/openapi.json`, `/api/asyncapi.json`) is generated from code, next to the request
- * schemas in requests.ts. Keep them in step with types.ts.
+ * The entities (contract §2) and the other answers of the API, as valibot schemas: the one definition of their shape.
+ * types.ts derives the TypeScript types from them, `/api/openapi.json` and `/api/asyncapi.json` publish them, and the
+ * dashboard imports the types. Nothing parses with them; requests are checked by requests.ts.
  */
+import * as v from 'valibot';
+
+export const TASK_STATUSES = ['todo', 'in_progress', 'completed', 'cancelled', 'blocked'] as const;
+export const TASK_PRIORITIES = ['low', 'medium', 'high'] as const;
+export const TASK_SESSION_STATUSES = ['queued', 'working', 'needs_input', 'blocked', 'completed', 'failed', 'skipped'] as const;
+export const SESSION_STATUSES = ['spawning', 'idle', 'working', 'completed', 'failed', 'stopped'] as const;
+/** The statuses a session never leaves on its own: its agent is gone, its claims are released, its token is void. */
+const FINAL = ['completed', 'failed', 'stopped'] as const satisfies readonly (typeof SESSION_STATUSES)[number][];
+export type FinalSessionStatus = (typeof FINAL)[number];
+export const FINAL_SESSION_STATUSES: readonly (typeof SESSION_STATUSES)[number][] = FINAL;
+export const isFinalSessionStatus = (status: string): status is FinalSessionStatus => (FINAL as readonly string[]).includes(status);
+export const STRATEGIES = ['simple', 'queue', 'tree'] as const;
+export const ROLES = ['worker', 'orchestrator'] as const;
+export const TIMELINE_TYPES = [
+  'session_started',
+  'session_stopped',
+  'task_started',
+  'task_completed',
+  'task_failed',
+  'task_skipped',
+  'task_blocked',
+  'needs_input',
+  'progress',
+  'error',
+  'milestone',
+] as const;
+/** §13.1: besides the listed types, a client may send any lower-case snake_case name. */
+export const CUSTOM_TIMELINE_TYPE = /^[a-z][a-z0-9_]{0,63}$/;
+export const QUEUE_ITEM_STATUSES = ['queued', 'processing', 'completed', 'failed', 'skipped'] as const;
+export const RUN_STATES = ['pending', 'running', 'exited', 'lost'] as const;
+export const MESSAGE_STATUSES = ['pending', 'delivered', 'read', 'failed', 'expired'] as const;
+export const MESSAGE_TYPES = ['request', 'response', 'notification', 'command'] as const;
 
 const ms = v.pipe(v.number(), v.integer(), v.description('Milliseconds since the Unix epoch'));
 const msOrNull = v.nullable(ms);
@@ -74,10 +90,12 @@ export const Task = v.object({
 /** The answer of `next` and `claim-next` (§18.2). */
 export const NextTask = v.object({ task: v.nullable(Task) });
 
-const SessionEvent = v.object({ id: v.string(), timestamp: ms, type: v.string(), data: v.optional(v.unknown()) });
-const TimelineEntry = v.object({
+const timelineType = v.union([v.picklist(TIMELINE_TYPES), v.pipe(v.string(), v.regex(CUSTOM_TIMELINE_TYPE))]);
+
+export const SessionEvent = v.object({ id: v.string(), timestamp: ms, type: v.string(), data: v.optional(v.unknown()) });
+export const TimelineEntry = v.object({
   id: v.string(),
-  type: v.picklist(TIMELINE_TYPES),
+  type: timelineType,
   timestamp: ms,
   message: v.optional(v.string()),
   taskId: v.optional(v.string()),
@@ -187,7 +205,7 @@ export const TaskTimelineResult = v.object({
   taskId: v.string(),
   sessionId: v.string(),
   message: v.string(),
-  type: v.picklist(TIMELINE_TYPES),
+  type: timelineType,
 });
 
 export const Health = v.object({
@@ -243,6 +261,8 @@ export const SpawnResult = v.object({
   manifestPath: v.string(),
   message: v.string(),
   session: Session,
+  host: v.pipe(v.nullable(v.string()), v.description('The runner it was launched on; null when a UI opens the terminal')),
+  agent: v.nullable(v.string()),
   envVars: v.record(v.string(), v.string()),
   initialCommand: v.string(),
   cwd: v.string(),
@@ -258,6 +278,8 @@ const SpawnEvent = v.object({
   taskIds: strings,
   spawnSource: v.picklist(['ui', 'session']),
   parentSessionId: v.nullable(v.string()),
+  host: v.pipe(v.nullable(v.string()), v.description('The runner of the launch; null when a UI opens the terminal')),
+  agent: v.nullable(v.string()),
   _isSpawnCreated: v.literal(true),
 });
 
@@ -329,10 +351,10 @@ const queueEvent = v.object({ sessionId: v.string(), queue: Queue });
 const subtask = v.object({ taskId: v.string(), subtask: Task });
 
 /**
- * The `data` of every event (events.ts's EventMap): a new event type does not compile until it is described here,
- * so `/api/asyncapi.json` always lists every event.
+ * The `data` of every event (events.ts's EventMap): a new event type does not compile until it is described here
+ * (openapi.ts checks it against the EventMap), so `/api/asyncapi.json` always lists every event.
  */
-export const EVENT_DATA: Record<EventName, v.GenericSchema> = {
+export const EVENT_DATA = {
   'project:created': Project,
   'project:updated': Project,
   'project:deleted': id,
@@ -378,4 +400,4 @@ export const EVENT_DATA: Record<EventName, v.GenericSchema> = {
   'message:deleted': id,
   'session:message_sent': v.object({ sessionId: v.string(), message: Message }),
   'session:message_received': v.object({ sessionId: v.string(), message: Message }),
-};
+} satisfies Record<string, v.GenericSchema>;

@@ -1,86 +1,23 @@
-/** The entities as the API serves them (contract §2, §15, §16, §18); only the fields the dashboard reads. */
-export interface Project {
-  id: string;
-  name: string;
-  workingDir: string;
-  description: string;
-  agent?: string;
-  createdAt: number;
-  updatedAt: number;
-}
+/**
+ * The entities as the API serves them (contract §2, §15, §16, §18): the server's own types, imported as types only,
+ * so the dashboard follows every change of shape and nothing of the server ends up in its bundle.
+ */
+import type { FinalSessionStatus, TaskStatus } from '../../lib/domain/types.js';
 
-export type TaskStatus = 'todo' | 'in_progress' | 'completed' | 'cancelled' | 'blocked';
-export const TASK_STATUSES: TaskStatus[] = ['todo', 'in_progress', 'blocked', 'completed', 'cancelled'];
-export type Priority = 'low' | 'medium' | 'high';
+export type {
+  Host,
+  Message,
+  Project,
+  Session,
+  TaskPriority as Priority,
+  TaskStatus,
+  TaskView as Task,
+  TimelineEntry,
+} from '../../lib/domain/types.js';
 
-export interface Task {
-  id: string;
-  projectId: string;
-  parentId: string | null;
-  title: string;
-  description: string;
-  status: TaskStatus;
-  priority: Priority;
-  sessionIds: string[];
-  dependencies: string[];
-  blockedBy?: string[];
-  ready?: boolean;
-  claim?: { sessionId: string; claimedAt: number; expiresAt: number; leaseMs: number };
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface TimelineEntry {
-  id: string;
-  type: string;
-  timestamp: number;
-  message?: string;
-  taskId?: string;
-}
-
-export interface Session {
-  id: string;
-  projectId: string;
-  taskIds: string[];
-  name: string;
-  status: string;
-  strategy: string;
-  startedAt: number;
-  lastActivity: number;
-  completedAt: number | null;
-  hostname: string;
-  host?: string | null;
-  agent?: string | null;
-  run?: null | { state: string; pid?: number; exitCode?: number | null; signal?: string | null; reason?: string };
-  timeline: TimelineEntry[];
-  metadata?: Record<string, unknown>;
-}
-
-export interface Host {
-  name: string;
-  hostname: string;
-  platform: string;
-  arch: string;
-  version: string;
-  agents: string[];
-  local: boolean;
-  status: 'online' | 'offline';
-  connectedAt: number | null;
-  lastSeen: number;
-  sessions: number;
-}
-
-export interface Message {
-  id: string;
-  from: string;
-  to: string;
-  projectId: string;
-  message: string;
-  status: string;
-  createdAt: number;
-  readAt: number | null;
-  metadata: { priority: Priority; type?: string; taskId?: string };
-}
+/** The board's columns, in the order a task moves through them: a status without a column does not compile. */
+const COLUMNS: Record<TaskStatus, true> = { todo: true, in_progress: true, blocked: true, completed: true, cancelled: true };
+export const TASK_STATUSES = Object.keys(COLUMNS) as TaskStatus[];
 
 /** A WebSocket / event-log envelope (§4.2, §17). */
 export interface Envelope {
@@ -92,4 +29,6 @@ export interface Envelope {
   projectId?: string;
 }
 
-export const FINAL_SESSION = new Set(['completed', 'failed', 'stopped']);
+/** The server's final session statuses (FINAL_SESSION_STATUSES): a status missing here, or one too many, does not compile. */
+const FINAL: Record<FinalSessionStatus, true> = { completed: true, failed: true, stopped: true };
+export const isFinalSession = (status: string): boolean => Object.hasOwn(FINAL, status);

@@ -5,10 +5,9 @@ import type { Db, Tx } from '../../storage/db.js';
 import type { ClaimReleaseReason } from '../events.js';
 import { isReady, type TaskGraph } from '../graph.js';
 import type { ClaimInput, ClaimNextInput } from '../requests.js';
-import { blockedBy, type Session, type Task, type TaskView, taskView } from '../types.js';
+import { blockedBy, isFinalSessionStatus, type Session, type Task, type TaskView, taskView } from '../types.js';
 import { emitTask, sessionWithTask, taskWithSession } from './links.js';
 
-const ENDED = new Set(['completed', 'failed', 'stopped']);
 /** How often claims are checked for an expired lease or an ended session: well within the contract's 1 s. */
 export const SWEEP_INTERVAL_MS = 250;
 
@@ -61,7 +60,8 @@ export class ClaimStore {
     db.onApply((kind, before, after) => {
       if (kind !== 'sessions' || !before) return;
       const [b, a] = [before as Session, after as Session | null];
-      if ((!a || (ENDED.has(a.status) && !ENDED.has(b.status))) && graph.claimsOf(b.id).length > 0) queueMicrotask(() => void this.sweep());
+      if ((!a || (isFinalSessionStatus(a.status) && !isFinalSessionStatus(b.status))) && graph.claimsOf(b.id).length > 0)
+        queueMicrotask(() => void this.sweep());
     });
     this.#timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.#timer.unref();
@@ -132,7 +132,7 @@ export class ClaimStore {
       const task = get('tasks', taskId) as Task | undefined;
       if (!task?.claim) return undefined;
       const session = get('sessions', task.claim.sessionId) as Session | undefined;
-      if (!session || ENDED.has(session.status)) return { task, reason: 'session_ended' as const };
+      if (!session || isFinalSessionStatus(session.status)) return { task, reason: 'session_ended' as const };
       return task.claim.expiresAt <= now ? { task, reason: 'expired' as const } : undefined;
     };
     // A cheap look at committed state first, so that an idle server does not write anything.
@@ -158,7 +158,7 @@ export class ClaimStore {
   #session(tx: Tx, sessionId: string, projectId: string): Session {
     const session = tx.get('sessions', sessionId);
     if (!session) throw sessionNotFound(sessionId);
-    if (ENDED.has(session.status))
+    if (isFinalSessionStatus(session.status))
       throw new ApiError(400, 'SESSION_NOT_ACTIVE', `Session ${sessionId} has ended (${session.status})`, { sessionId });
     if (session.projectId !== projectId) {
       const message = `Session ${sessionId} belongs to another project than the task`;

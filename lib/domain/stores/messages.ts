@@ -4,9 +4,8 @@ import { newId } from '../../ids.js';
 import type { Logger } from '../../log.js';
 import type { Db, Tx } from '../../storage/db.js';
 import { type MessageQueryInput, SendMessage } from '../requests.js';
-import type { Message, MessageStatus, Session } from '../types.js';
+import { isFinalSessionStatus, type Message, type MessageStatus, type Session } from '../types.js';
 
-const ENDED = new Set(['completed', 'failed', 'stopped']);
 /** Statuses a message can still leave: it may be delivered, read, expire or fail. */
 const LIVE = new Set<MessageStatus>(['pending', 'delivered']);
 export const FAIL_REASON = 'receiver ended before delivery';
@@ -92,7 +91,7 @@ export class MessageStore {
     for (const receiverId of this.#byReceiver.keys()) {
       const session = this.db.get('sessions', receiverId);
       if (!session) await this.#receiverEnded(receiverId, true);
-      else if (ENDED.has(session.status)) await this.#receiverEnded(receiverId, false);
+      else if (isFinalSessionStatus(session.status)) await this.#receiverEnded(receiverId, false);
     }
     await this.retain();
     const sweep = setInterval(() => void this.sweep().catch((e) => this.log.error('message expiry failed', e)), SWEEP_EVERY_MS);
@@ -129,7 +128,7 @@ export class MessageStore {
       if (from !== null && !sender) throw sessionNotFound(from);
       if (from === receiverId) throw validationError('A session cannot send a message to itself', { sessionId: from });
       for (const s of [sender, receiver]) {
-        if (s && ENDED.has(s.status)) {
+        if (s && isFinalSessionStatus(s.status)) {
           throw new ApiError(400, 'SESSION_NOT_ACTIVE', `Session ${s.id} has ended (${s.status})`, { sessionId: s.id, status: s.status });
         }
       }
@@ -294,7 +293,8 @@ export class MessageStore {
 
   /** A receiver that ends or is deleted: its pending messages fail (follow-up mutation, §16.4). */
   #sessionChanged(before: Session | undefined, after: Session | null) {
-    const ended = after === null ? before !== undefined : ENDED.has(after.status) && !(before && ENDED.has(before.status));
+    const ended =
+      after === null ? before !== undefined : isFinalSessionStatus(after.status) && !(before && isFinalSessionStatus(before.status));
     if (!ended) return;
     this.#receiverEnded((after ?? before)!.id, after === null).catch((e) => this.log.error('failing messages of an ended session', e));
   }

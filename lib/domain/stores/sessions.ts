@@ -4,11 +4,9 @@ import { newId } from '../../ids.js';
 import type { Db, Tx } from '../../storage/db.js';
 import type { TaskGraph } from '../graph.js';
 import type { CreateSessionInput, SessionQueryInput, TimelineInputValue, UpdateSessionInput } from '../requests.js';
-import type { Session, Task, TimelineEntry, TimelineType } from '../types.js';
+import { isFinalSessionStatus, type Session, type Task, type TimelineEntry, type TimelineType } from '../types.js';
 import { renewLeases } from './claims.js';
 import { diff, emitTask, sessionWithTask, taskWithSession, unique } from './links.js';
-
-const ENDED = new Set(['completed', 'failed', 'stopped']);
 
 /** Sessions and their links to tasks (contract §3.4). */
 export class SessionStore {
@@ -64,7 +62,7 @@ export class SessionStore {
         ...before,
         taskIds: input.taskIds ? unique(input.taskIds) : before.taskIds,
         status: input.status ?? before.status,
-        completedAt: input.status && ENDED.has(input.status) ? tx.now : before.completedAt,
+        completedAt: input.status && isFinalSessionStatus(input.status) ? tx.now : before.completedAt,
         env: input.env ? { ...before.env, ...input.env } : before.env,
         events: input.events
           ? [...before.events, ...input.events.map((e) => ({ id: newId('evt', tx.now), timestamp: tx.now, ...e }))]
@@ -81,7 +79,7 @@ export class SessionStore {
         const task = tx.get('tasks', tid);
         if (task) emitTask(tx, 'updated', taskWithSession(tx, task, id, linked));
       }
-      if (!ENDED.has(session.status)) renewLeases(tx, this.graph, id);
+      if (!isFinalSessionStatus(session.status)) renewLeases(tx, this.graph, id);
       return session;
     });
   }
@@ -186,7 +184,7 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
     status: input.status,
     startedAt: tx.now,
     lastActivity: tx.now,
-    completedAt: ENDED.has(input.status) ? tx.now : null,
+    completedAt: isFinalSessionStatus(input.status) ? tx.now : null,
     hostname: hostname(),
     platform: process.platform,
     events: [],

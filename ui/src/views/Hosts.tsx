@@ -1,5 +1,5 @@
 import { state } from '../store';
-import { FINAL_SESSION } from '../types';
+import { isFinalSession } from '../types';
 import { Badge, timeAgo } from '../util';
 
 /** The runners (§15.1): state, platform, the agents each found, and how many sessions run there. */
@@ -7,7 +7,7 @@ export function HostsView() {
   const hosts = [...state.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
   // Counted from the live sessions: a host's own `sessions` is only as fresh as its last host event.
   const running = new Map<string, number>();
-  for (const s of state.sessions.values()) if (s.host && !FINAL_SESSION.has(s.status)) running.set(s.host, (running.get(s.host) ?? 0) + 1);
+  for (const s of state.sessions.values()) if (s.host && !isFinalSession(s.status)) running.set(s.host, (running.get(s.host) ?? 0) + 1);
   return (
     <section aria-labelledby="hosts-title">
       <h1 id="hosts-title">Hosts</h1>

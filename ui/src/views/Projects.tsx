@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import { state } from '../store';
+import { isFinalSession } from '../types';
 import { ErrorLine, Field, timeAgo, useAction } from '../util';
 
 /** Every project with its task and live-session counts, and a form to create one. */
@@ -13,7 +14,7 @@ export function ProjectsView() {
       if (t.status === 'completed' || t.status === 'cancelled') entry.done++;
       else entry.open++;
     }
-    for (const s of state.sessions.values()) if (!['completed', 'failed', 'stopped'].includes(s.status)) get(s.projectId).live++;
+    for (const s of state.sessions.values()) if (!isFinalSession(s.status)) get(s.projectId).live++;
     return c;
   }, [state.version]);
   const [name, setName] = useState('');

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { onEvent, state } from '../store';
-import { FINAL_SESSION, type Message } from '../types';
+import { isFinalSession, type Message } from '../types';
 import { Badge, clock, ErrorLine, Field, statusLabel, timeAgo, useAction } from '../util';
 import { Terminal } from './Terminal';
 
@@ -11,7 +11,7 @@ export function SessionView({ id }: { id: string }) {
   const stop = useAction();
   if (!s) return <p role="alert">Session {id} not found.</p>;
   const project = state.projects.get(s.projectId);
-  const final = FINAL_SESSION.has(s.status);
+  const final = isFinalSession(s.status);
   return (
     <section aria-labelledby="session-title" class="session">
       <div class="title-row">

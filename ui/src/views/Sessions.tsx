@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { state } from '../store';
-import { FINAL_SESSION, type Session } from '../types';
+import { isFinalSession, type Session } from '../types';
 import { Badge, statusLabel, timeAgo } from '../util';
 
 type Group = { name: string; sessions: Session[]; groups: Map<string, Group> };
@@ -70,7 +70,7 @@ export function SessionsView() {
   const [showEnded, setShowEnded] = useState(false);
   const tree = useMemo(() => {
     const list = [...state.sessions.values()]
-      .filter((s) => showEnded || !FINAL_SESSION.has(s.status))
+      .filter((s) => showEnded || !isFinalSession(s.status))
       .sort((a, b) => a.name.localeCompare(b.name));
     return groupSessions(list);
   }, [state.version, showEnded]);
