@@ -787,6 +787,28 @@ describe('refused requests', () => {
     for (const answer of answers) expectError(answer as Raw, 413, 'PAYLOAD_TOO_LARGE');
   });
 
+  it('answers valid JSON nested deeper than 64 levels with VALIDATION_ERROR, the same text cut short with INVALID_JSON (§24.3)', async () => {
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    for (const [field, value] of [
+      ['description', deep],
+      ['metadata', `{"a":${deep}}`],
+    ]) {
+      const res = await raw('POST', '/api/projects', { body: `{"name":"deep","${field}":${value}}` });
+      expectError(res, 400, 'VALIDATION_ERROR');
+    }
+    const session = await raw('PATCH', `/api/sessions/${S}`, { body: `{"metadata":{"a":${deep}}}` });
+    expectError(session, 400, 'VALIDATION_ERROR');
+    const cut = await raw('POST', '/api/projects', { body: `{"name":"deep","description":${deep.slice(0, -1)}}` });
+    expectError(cut, 400, 'INVALID_JSON');
+    // The bound: 64 levels, the body's own object included (brackets inside strings do not count).
+    const nested = (levels: number) => `${'{"a":'.repeat(levels)}"[[{{"${'}'.repeat(levels)}`;
+    const atBound = await raw('POST', '/api/projects', { body: `{"name":"64 deep","extra":${nested(63)}}` });
+    expect(atBound.status, atBound.text).toBe(201);
+    const overBound = await raw('POST', '/api/projects', { body: `{"name":"65 deep","extra":${nested(64)}}` });
+    expectError(overBound, 400, 'VALIDATION_ERROR', 'Request body is nested deeper than 64 levels');
+    await expectHealthy();
+  });
+
   it('leaves the targeted entities unchanged', async () => {
     const project = await server.call('GET', `/api/projects/${P}`);
     expect(project.body).toMatchObject({ name: 'Target', description: '' });
