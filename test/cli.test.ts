@@ -958,14 +958,18 @@ describe('which server the CLI talks to', SLOW, () => {
 });
 
 describe('watch', SLOW, () => {
-  it('--project prints only that project\'s events', async () => {
+  it("--project prints only that project's events", async () => {
     const one = await newProject('Watched one');
     const two = await newProject('Watched two');
     // Start after the events so far: the watcher replays from here, so the order below is what it prints in.
     const { latestSeq } = await api('GET', '/api/events?since=0&limit=1');
     const stop = new AbortController();
     let stdout = '';
-    const printed = () => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const printed = () =>
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     const seen = new Promise<void>((resolve) => {
       const write = (text: string) => {
         stdout += text;

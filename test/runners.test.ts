@@ -291,7 +291,7 @@ describe("a runner's environment reaches its agents (§15.3)", SLOW, async () =>
   const { call } = server;
   const { spawnTask } = await setup(server);
 
-  it('a new agent gets the current runner\'s environment, not the one the surviving tmux server started with', async () => {
+  it("a new agent gets the current runner's environment, not the one the surviving tmux server started with", async () => {
     // Characters tmux would read as a format or a command separator, if a value ever went through its parser.
     const first = startRunner(server, 'zeta', { FAKE_AGENT_PROBE: 'first #{session_name} ##' });
     await online(call, 'zeta');
