@@ -1,4 +1,4 @@
-// Bench agent: prints "T:<epoch ms>" every 10 ms, N times, then exits 0. Used by bench/runners.mjs.
+// Bench agent: prints "T:<epoch ms>" every 10 ms, TICKS times, then exits 0. Used by bench/scenarios/runners.mjs.
 const n = Number(process.env.TICKS ?? 200);
 let i = 0;
 const timer = setInterval(() => {

@@ -956,3 +956,33 @@ describe('which server the CLI talks to', SLOW, () => {
     expect(listed.body.map((p: any) => p.id)).toEqual([id]);
   });
 });
+
+describe('watch', SLOW, () => {
+  it("--project prints only that project's events", async () => {
+    const one = await newProject('Watched one');
+    const two = await newProject('Watched two');
+    // Start after the events so far: the watcher replays from here, so the order below is what it prints in.
+    const { latestSeq } = await api('GET', '/api/events?since=0&limit=1');
+    const stop = new AbortController();
+    let stdout = '';
+    const printed = () =>
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+    const seen = new Promise<void>((resolve) => {
+      const write = (text: string) => {
+        stdout += text;
+        if (printed().some((e) => e.type === 'project:updated' && e.data.id === one.id)) resolve();
+      };
+      const args = ['--json', 'watch', '--project', one.id, '--since', String(latestSeq)];
+      void run(args, { env: envFor({}), stdout: write, stderr: () => {}, signal: stop.signal });
+    });
+    await api('PUT', `/api/projects/${two.id}`, { description: 'not watched' });
+    await api('PUT', `/api/projects/${one.id}`, { description: 'watched' });
+    await seen;
+    stop.abort();
+    // The other project's update came first: had it passed the filter, it would have been printed before this one.
+    expect(printed().map((e) => [e.type, e.data.id])).toEqual([['project:updated', one.id]]);
+  });
+});

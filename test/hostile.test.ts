@@ -6,7 +6,7 @@ import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { expectError } from './assertions.js';
-import { startTestServer, type TestServer } from './helpers.js';
+import { startServerProcess, startTestServer, type TestServer, testEnv } from './helpers.js';
 
 /**
  * Hostile input (contract §1.1, §1.4): every refused request gets a 4xx contract error body, the server stays up,
@@ -749,6 +749,63 @@ describe('refused requests', () => {
     expect(exact.status, exact.text).toBe(201);
     const over = await raw('POST', '/api/projects', { body: bigJson(MIB + 1) });
     expectError(over, 413, 'PAYLOAD_TOO_LARGE');
+    await expectHealthy();
+  });
+
+  it.each([
+    ['with a Content-Length', { 'content-length': String(2 * MIB) }],
+    ['chunked', {}],
+  ])('clients still sending 2 MiB %s read the 413, not a broken pipe (§24.2)', async (_, headers: Record<string, string>) => {
+    // The server in its own process, as a user runs it (sharing this event loop hides the race). Each client on its
+    // own connection, written as fast as the socket takes it, as a program uploading a file would: still sending
+    // when the server decides. Twenty at once, five times: a server closing on unread data loses some of the answers.
+    const { url } = await startServerProcess(testEnv({ LOG_LEVEL: 'info' }));
+    const send = () =>
+      new Promise<Raw | string>((resolve) => {
+        const req = http.request(`${url}/api/projects`, { method: 'POST', agent: false, headers });
+        req.on('response', (r) => {
+          let text = '';
+          r.on('data', (c) => (text += c));
+          r.on('end', () => resolve({ status: r.statusCode!, headers: r.headers, text, body: JSON.parse(text) }));
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        let sent = 0;
+        const more = () => {
+          while (sent < 2 * MIB) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return void req.once('drain', more);
+          }
+          req.end();
+        };
+        more();
+      });
+    const answers: (Raw | string)[] = [];
+    for (let round = 0; round < 5; round++) answers.push(...(await Promise.all(Array.from({ length: 20 }, send))));
+    expect(answers.map((a) => (typeof a === 'string' ? a : a.status))).toEqual(answers.map(() => 413));
+    for (const answer of answers) expectError(answer as Raw, 413, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('answers valid JSON nested deeper than 64 levels with VALIDATION_ERROR, the same text cut short with INVALID_JSON (§24.3)', async () => {
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    for (const [field, value] of [
+      ['description', deep],
+      ['metadata', `{"a":${deep}}`],
+    ]) {
+      const res = await raw('POST', '/api/projects', { body: `{"name":"deep","${field}":${value}}` });
+      expectError(res, 400, 'VALIDATION_ERROR');
+    }
+    const session = await raw('PATCH', `/api/sessions/${S}`, { body: `{"metadata":{"a":${deep}}}` });
+    expectError(session, 400, 'VALIDATION_ERROR');
+    const cut = await raw('POST', '/api/projects', { body: `{"name":"deep","description":${deep.slice(0, -1)}}` });
+    expectError(cut, 400, 'INVALID_JSON');
+    // The bound: 64 levels, the body's own object included (brackets inside strings do not count).
+    const nested = (levels: number) => `${'{"a":'.repeat(levels)}"[[{{"${'}'.repeat(levels)}`;
+    const atBound = await raw('POST', '/api/projects', { body: `{"name":"64 deep","extra":${nested(63)}}` });
+    expect(atBound.status, atBound.text).toBe(201);
+    const overBound = await raw('POST', '/api/projects', { body: `{"name":"65 deep","extra":${nested(64)}}` });
+    expectError(overBound, 400, 'VALIDATION_ERROR', 'Request body is nested deeper than 64 levels');
     await expectHealthy();
   });
 

@@ -286,6 +286,33 @@ describe('runner restarts, lost agents, launches that wait, several hosts', SLOW
   });
 });
 
+describe("a runner's environment reaches its agents (§15.3)", SLOW, async () => {
+  const server = await startTestServer();
+  const { call } = server;
+  const { spawnTask } = await setup(server);
+
+  it("a new agent gets the current runner's environment, not the one the surviving tmux server started with", async () => {
+    // Characters tmux would read as a format or a command separator, if a value ever went through its parser.
+    const first = startRunner(server, 'zeta', { FAKE_AGENT_PROBE: 'first #{session_name} ##' });
+    await online(call, 'zeta');
+    const alive = (await spawnTask('MODE:echo', { host: 'zeta' })).body.sessionId;
+    const before = await until(call, `${sessionPath(alive)}/terminal`, (t) => t?.text?.includes('READY'));
+    expect(before.text).toContain('probe env: [first #{session_name} ##]');
+    // The agent keeps the tmux server running across the restart.
+    await first.stop();
+    await until(call, '/api/hosts/zeta', (h) => h.status === 'offline');
+
+    startRunner(server, 'zeta', { FAKE_AGENT_PROBE: 'second #{session_name} ##;' });
+    await online(call, 'zeta');
+    const fresh = (await spawnTask('Plain', { host: 'zeta' })).body.sessionId;
+    const done = await until(call, sessionPath(fresh), final);
+    const screen = (await call('GET', `${sessionPath(done.id)}/terminal?lines=400`)).body.text as string;
+    expect(done.status, screen).toBe('completed');
+    expect(screen).toContain('probe env: [second #{session_name} ##;]');
+    expect((await call('GET', `${sessionPath(alive)}/terminal`)).body.alive).toBe(true);
+  });
+});
+
 describe('session tokens on a token-protected server (§15.6)', SLOW, async () => {
   const ADMIN = 'admin-secret-token-1234567890';
   const server = await startTestServer({ MAESTRO_TOKEN: ADMIN });

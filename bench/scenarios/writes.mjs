@@ -109,7 +109,11 @@ export async function run({ root, quick, rounds, bench }) {
 /** Mutations/s through the Db with 10 in flight, with the real event log and with one that keeps nothing. */
 async function logShare(root, dir, seconds) {
   const lib = (path) => import(pathToFileURL(join(root, 'dist/lib', path)).href);
-  const [{ Db, dataDirStorage }, { EventHub }, { createLogger }] = await Promise.all([lib('db.js'), lib('events.js'), lib('log.js')]);
+  const [{ Db, dataDirStorage }, { EventHub }, { createLogger }] = await Promise.all([
+    lib('storage/db.js'),
+    lib('domain/events.js'),
+    lib('log.js'),
+  ]);
   const nullLog = {
     latestSeq: 0,
     oldestSeq: 1,

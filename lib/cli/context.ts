@@ -14,6 +14,8 @@ export interface Ctx {
   print(text: string): void;
   /** Writes to stderr (warnings, progress). */
   warn(text: string): void;
+  /** Ends a long-running command (`watch`) as Ctrl-C does, when the run was given one. */
+  signal: AbortSignal | undefined;
   /** The ID given, else the one the terminal's environment names, else a usage error. */
   sessionId(given?: string): string;
   taskId(given?: string): string;
@@ -26,6 +28,8 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   exitCode: number;
+  /** Stops a long-running command (`watch`) as Ctrl-C does: for runs in-process. */
+  signal?: AbortSignal;
 }
 
 const ios = new WeakMap<Command, CliIo>();
@@ -64,6 +68,7 @@ export function createCtx(command: Command): Ctx {
     },
     print: io.stdout,
     warn: io.stderr,
+    signal: io.signal,
     sessionId: (given) => fallback(given, env.MAESTRO_SESSION_ID, 'session ID', 'a session ID'),
     taskId: (given) => fallback(given, env.MAESTRO_TASK_IDS?.split(',')[0], 'task ID', 'a task ID'),
     projectId: (given) => fallback(given ?? opts.project, env.MAESTRO_PROJECT_ID, 'project ID', '--project-id'),

@@ -26,6 +26,7 @@ export async function run(argv: string[], options: Partial<CliIo> = {}): Promise
     stdout: options.stdout ?? ((text) => void process.stdout.write(text)),
     stderr: options.stderr ?? ((text) => void process.stderr.write(text)),
     exitCode: 0,
+    signal: options.signal,
   };
   const program = createProgram(io);
   try {

@@ -22,7 +22,8 @@ export function watchCommands(program: Command) {
           baseUrl: ctx.client.baseUrl,
           token: ctx.client.token,
           since: opts.since === undefined ? undefined : Number(opts.since),
-          query: { projectId: opts.project },
+          // The program's global `--project` takes the flag wherever it is written, so this option is only for --help.
+          query: { projectId: opts.project ?? ctx.globalProject },
           onEvent: (e) => ctx.print(`${ctx.json ? JSON.stringify(e) : eventLine(e)}\n`),
           onResync: ({ oldestSeq, latestSeq }) =>
             ctx.warn(`maestro: events up to #${oldestSeq - 1} are no longer logged; continuing from #${latestSeq}\n`),
@@ -31,7 +32,15 @@ export function watchCommands(program: Command) {
         const stop = () => follow.stop();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        await follow.done;
+        ctx.signal?.addEventListener('abort', stop, { once: true });
+        if (ctx.signal?.aborted) stop();
+        try {
+          await follow.done;
+        } finally {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          ctx.signal?.removeEventListener('abort', stop);
+        }
       }),
     );
 }

@@ -1,11 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
+import { bodyLimit } from './body-limit.js';
 import { callerSession } from './caller.js';
 import { serveDashboard } from './dashboard.js';
 import { eventSocket } from './event-stream.js';
@@ -23,8 +23,6 @@ export type AppEnv = {
 };
 /** The context a route handler receives. */
 export type Ctx = Context<AppEnv>;
-
-export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Builds the Hono app: security, limits, errors, the WebSocket upgrade, and every file under `routes/`. */
 export async function createApp(services: Services, upgradeWebSocket?: UpgradeWebSocket) {
@@ -88,16 +86,7 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
   }
 
   // GET and HEAD carry no body: bodyLimit would still turn node-server's lazy request into a full web Request.
-  const limit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => {
-      // The rest of the body is never read, so the connection cannot carry another request: say so, or a
-      // keep-alive client sends its next request into a socket the server drops.
-      c.header('Connection', 'close');
-      throw new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB', { limit: MAX_BODY_BYTES });
-    },
-  });
-  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next)));
+  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : bodyLimit(c, next)));
   // Answers from the read cache carry their ETag and do their own 304; anything else is hashed on the way out.
   const conditional = etag();
   app.use('/api/*', async (c, next) => {

@@ -6,7 +6,8 @@ import type { Hono } from 'hono';
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { createServices, type Services } from '../services.js';
-import { type AppEnv, createApp, MAX_BODY_BYTES } from './app.js';
+import { type AppEnv, createApp } from './app.js';
+import { MAX_BODY_BYTES } from './body-limit.js';
 
 /** A running server. All transport code (HTTP listener, WebSocket upgrade) lives in this file. */
 export interface RunningServer {

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { availableAgents } from '../domain/agents.js';
 import { LIB_DIR } from '../package-root.js';
 import { decode, NAME_TAKEN, type RunnerMessage, ServerMessage } from '../runner-protocol.js';
-import { type PaneState, Tmux, tmuxName } from './tmux.js';
+import { type PaneState, Tmux, takeRunnerEnvironment, tmuxName } from './tmux.js';
 
 export interface RunnerOptions {
   /** `http(s)://…` of the server; the runner connects to `ws(s)://…/api/hosts/connect`. */
@@ -263,8 +263,9 @@ export class Runner {
         ...names.map((k) => `${k}=${env[k]}`),
         `MAESTRO_EXIT_FILE=${this.#exitFile(sessionId)}`,
       ];
-      // One tmux process for the five steps: a launch costs one process start, not five.
+      // One tmux process for the six steps: a launch costs one process start, not six.
       const started = await this.tmux.chain([
+        takeRunnerEnvironment(),
         ['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', 'sleep', '3600'],
         ['set-option', '-w', '-t', name, 'remain-on-exit', 'on'],
         ['pipe-pane', '-O', '-t', name, `exec cat >> '${this.#logFile(sessionId)}'`],

@@ -1,3 +1,4 @@
+// tmux on the runner's machine: its environment, its server socket, and what its panes show.
 import { execa } from 'execa';
 
 /** Variables a runner never hands to tmux or to an agent (contract §15.6). */
@@ -11,6 +12,16 @@ export function cleanEnv(env: NodeJS.ProcessEnv = process.env): Record<string, s
   }
   return out;
 }
+
+/**
+ * The tmux command that makes the next `new-session` take this runner's environment as it is now (contract §15.3).
+ * A session's processes otherwise get the tmux server's global environment, fixed when the server started; and the
+ * server outlives a runner while any agent lives, so a restarted runner's new `PATH` or agent command would never
+ * reach its new agents. tmux copies the variables named in `update-environment` from the environment of the client
+ * running the command, which is the runner's own (see `Tmux.#exec`): the values go neither into an argument list
+ * (visible in `ps`) nor through tmux's parser, so `#`, `;` and quotes stay as they are.
+ */
+export const takeRunnerEnvironment = (): string[] => ['set-option', '-g', 'update-environment', Object.keys(cleanEnv()).join(' ')];
 
 export interface PaneState {
   sessionId: string;
