@@ -1,8 +1,8 @@
 // Messages between sessions (contract §16): the rules of sending, inbox and outbox, delivery, reading, deleting, wake-up.
 import { ApiError, notFound, sessionNotFound, validationError } from '../../errors.js';
-import { parseInput } from '../../http/input.js';
 import { newId } from '../../ids.js';
 import type { Logger } from '../../log.js';
+import { parseInput } from '../../parse.js';
 import type { Db, Tx } from '../../storage/db.js';
 import { type MessageQueryInput, SendMessage } from '../requests.js';
 import { FINAL_SESSION_STATUSES, type Message, type Session } from '../types.js';
