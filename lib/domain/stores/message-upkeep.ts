@@ -90,9 +90,10 @@ export class MessageUpkeep {
     await this.db.mutate((tx) => {
       if (tx.get('sessions', sessionId)) return; // re-created with the same ID meanwhile: keep its inbox
       for (const id of this.index.byReceiver.get(sessionId)) {
-        if (!tx.get('messages', id)) continue;
+        const m = tx.get('messages', id);
+        if (!m) continue;
         tx.remove('messages', id);
-        tx.emit('message:deleted', { id });
+        tx.emit('message:deleted', { id, from: m.from, to: m.to });
       }
     });
   }

@@ -187,7 +187,7 @@ export class MessageStore {
         throw new ApiError(403, 'FORBIDDEN', 'Only the receiver or the sender can delete a message', { messageId: id, sessionId: caller });
       }
       tx.remove('messages', id);
-      tx.emit('message:deleted', { id });
+      tx.emit('message:deleted', { id, from: m.from, to: m.to });
       return { success: true as const, id };
     });
   }
