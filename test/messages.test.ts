@@ -659,7 +659,7 @@ describe('events over a real WebSocket (§16.6)', () => {
     await ok('PATCH', `/api/messages/${m.id}`, { status: 'read' });
     expect(await ws.drain()).toEqual([]);
     await ok('DELETE', `/api/messages/${m.id}`, undefined, { 'x-session-id': 'a' });
-    expect(shape(await ws.drain())).toEqual([['message:deleted', { id: m.id }]]);
+    expect(shape(await ws.drain())).toEqual([['message:deleted', { id: m.id, from: 'a', to: 'b' }]]);
 
     // A receiver's end: message:failed for what was still pending, then the delete's own events.
     const lost = await ok('POST', '/api/sessions/a/messages', { message: 'never read' }, { 'x-session-id': 'b' });
@@ -668,9 +668,37 @@ describe('events over a real WebSocket (§16.6)', () => {
     const events = await ws.waitFor(3);
     expect(events.map((e) => e.type)).toEqual(['session:deleted', 'message:failed', 'message:deleted']);
     expect(events[1].data).toEqual({ ...lost, status: 'failed', failReason: 'receiver ended before delivery' });
-    expect(events[2].data).toEqual({ id: lost.id });
+    expect(events[2].data).toEqual({ id: lost.id, from: 'b', to: 'a' });
     const seqs = events.map((e) => e.seq);
     expect(seqs).toEqual([seqs[0], seqs[0] + 1, seqs[0] + 2]);
+  });
+});
+
+describe('message:deleted reaches the streams of both ends (§24.1)', () => {
+  it('carries { id, from, to }, so the messages=only streams of the receiver and the sender see a deletion', async () => {
+    const server = await startTestServer({ MAESTRO_MESSAGE_RATE: '0' });
+    const project = (await server.call('POST', '/api/projects', { name: 'P' })).body;
+    for (const id of ['a', 'b', 'c']) await server.call('POST', '/api/sessions', { id, projectId: project.id, taskIds: [] });
+    const stream = (id: string) => server.listen(`/ws?sessionId=${id}&messages=only`);
+    const [ofA, ofB, ofC] = [await stream('a'), await stream('b'), await stream('c')];
+    const m = (await server.call('POST', '/api/sessions/b/messages', { message: 'hello' }, { 'x-session-id': 'a' })).body;
+    await Promise.all([ofA.drain(), ofB.drain()]);
+
+    expect((await server.call('DELETE', `/api/messages/${m.id}`, undefined, { 'x-session-id': 'b' })).status).toBe(200);
+    const deleted = ['message:deleted', { id: m.id, from: 'a', to: 'b' }];
+    const shape = (events: any[]) => events.map((e) => [e.type, e.data]);
+    expect(shape(await ofB.drain())).toEqual([deleted]);
+    expect(shape(await ofA.drain())).toEqual([deleted]);
+    expect(await ofC.drain()).toEqual([]);
+
+    // The inbox of a deleted receiver goes too: its sender's stream sees each message fail, then go.
+    const lost = (await server.call('POST', '/api/sessions/c/messages', { message: 'never read' }, { 'x-session-id': 'a' })).body;
+    await Promise.all([ofA.drain(), ofC.drain()]);
+    await server.call('DELETE', '/api/sessions/c');
+    expect(shape(await ofA.waitFor(2))).toEqual([
+      ['message:failed', { ...lost, status: 'failed', failReason: 'receiver ended before delivery' }],
+      ['message:deleted', { id: lost.id, from: 'a', to: 'c' }],
+    ]);
   });
 });
 

@@ -397,7 +397,7 @@ export const EVENT_DATA = {
   'message:read': Message,
   'message:failed': Message,
   'message:expired': Message,
-  'message:deleted': id,
+  'message:deleted': v.object({ id: v.string(), from: v.string(), to: v.string() }),
   'session:message_sent': v.object({ sessionId: v.string(), message: Message }),
   'session:message_received': v.object({ sessionId: v.string(), message: Message }),
 } satisfies Record<string, v.GenericSchema>;

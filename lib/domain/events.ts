@@ -62,7 +62,8 @@ export interface EventMap {
   'message:read': Message;
   'message:failed': Message;
   'message:expired': Message;
-  'message:deleted': { id: string };
+  /** `from` and `to` let both ends' `messages=only` streams see it (§24.1). */
+  'message:deleted': { id: string; from: string; to: string };
   'session:message_sent': { sessionId: string; message: Message };
   'session:message_received': { sessionId: string; message: Message };
   'host:online': Host;

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { DIST_DIR } from '../package-root.js';
 import { cleanEnv } from '../runner/tmux.js';
 import { buildManifest, writeJsonFile } from './manifest.js';
-import type { SpawnRequest } from './spawn.js';
+import type { SpawnRequest } from './spawn-request.js';
 
 /** This package's own CLI, compiled: `dist/lib/cli/main.js` whether this file runs from source or from `dist/`. */
 export function bundledCliPath(): string {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parseJson } from '../http/input.js';
 import { isId } from '../ids.js';
+import { parseJson } from '../parse.js';
 import { ROLES, type Role, STRATEGIES, type Strategy } from './types.js';
 
 /** The session manifest the CLI writes for a spawn (contract §6.5). */

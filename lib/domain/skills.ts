@@ -2,9 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { notFound } from '../errors.js';
-import { parseJson } from '../http/input.js';
 import { isId } from '../ids.js';
 import type { Logger } from '../log.js';
+import { parseJson } from '../parse.js';
 import type { Role } from './types.js';
 
 /** `manifest.json` of a skill (contract §7.2). Fields of the wrong type fall back rather than break the skill. */

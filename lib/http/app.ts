@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
@@ -7,22 +7,13 @@ import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import { bodyLimit } from './body-limit.js';
 import { callerSession } from './caller.js';
+import type { AppEnv, Ctx } from './context.js';
 import { serveDashboard } from './dashboard.js';
 import { eventSocket } from './event-stream.js';
 import { isPrepared } from './response-cache.js';
 import { type RouteFile, registerRoutes, scanRoutes } from './route-table.js';
 
-export type AppEnv = {
-  Variables: {
-    services: Services;
-    /** The session whose session token authenticated the request (contract §15.6); unset for the admin or no token. */
-    tokenSession?: string;
-    /** Every registered route, with its description (for `/api/openapi.json`). */
-    routes: RouteFile[];
-  };
-};
-/** The context a route handler receives. */
-export type Ctx = Context<AppEnv>;
+export type { AppEnv, Ctx };
 
 /** Builds the Hono app: security, limits, errors, the WebSocket upgrade, and every file under `routes/`. */
 export async function createApp(services: Services, upgradeWebSocket?: UpgradeWebSocket) {

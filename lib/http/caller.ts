@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
-import type { Ctx } from './app.js';
+import type { Ctx } from './context.js';
 
 /**
  * The session making a request, or null for a person (contract §15.6, §16.2): the session of a presented session

@@ -4,7 +4,7 @@ import { type EventFilter, type EventHub, MAX_BUFFERED_BYTES, type Subscriber } 
 import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Logger } from '../log.js';
-import type { Ctx } from './app.js';
+import type { Ctx } from './context.js';
 
 const invalid = (path: string, message: string) => new ApiError(400, 'VALIDATION_ERROR', message, { issues: [{ path, message }] });
 

@@ -1,12 +1,13 @@
+// Reading a request's input: its JSON body and query string, checked against a schema.
 import type { Context } from 'hono';
-import * as v from 'valibot';
+import type * as v from 'valibot';
 import { ApiError, validationError } from '../errors.js';
+import { parseInput, parseJson } from '../parse.js';
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+// Routes take all their input helpers from here.
+export { parseInput, parseJson };
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** JSON.parse that drops `__proto__`, `constructor` and `prototype` keys at every depth (contract §1.1). */
-export const parseJson = (text: string): unknown => JSON.parse(text, (key, value) => (FORBIDDEN_KEYS.has(key) ? undefined : value));
 
 /** Deeper than any request needs; past it the key-dropping reviver (which recurses) would overflow the stack. */
 export const MAX_BODY_DEPTH = 64;
@@ -55,17 +56,6 @@ export async function readBody(c: Context): Promise<Record<string, unknown>> {
     throw validationError('Request body must be a JSON object', { issues: [{ path: '', message: 'Expected an object' }] });
   }
   return body as Record<string, unknown>;
-}
-
-/** Validates input against a schema; the first issue's message is the error's message, all issues are in details. */
-export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
-  const result = v.safeParse(schema, input);
-  if (result.success) return result.output;
-  const issues = result.issues.map((issue) => ({
-    path: issue.path?.map((p) => String(p.key)).join('.') ?? '',
-    message: issue.message,
-  }));
-  throw validationError(issues[0]?.message ?? 'Invalid input', { issues });
 }
 
 /** Validates the JSON body of a request. */

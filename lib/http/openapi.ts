@@ -4,28 +4,9 @@ import { EVENT_DATA, NAMED_SCHEMAS } from '../domain/entities.js';
 import type { EventName } from '../domain/events.js';
 import { DOCUMENTED_AS, REQUIRED_FIELDS } from '../domain/requests.js';
 import { PACKAGE_INFO } from '../package-root.js';
-import type { RouteFile } from './route-table.js';
+import type { RouteDoc, RouteFile } from './route-table.js';
 
-/**
- * How a route file describes itself for `/api/openapi.json`: `export const describe: RouteDoc = { … }` next to its
- * default handler. Path parameters come from the file name; every operation also gets the error body.
- */
-export interface RouteDoc {
-  summary: string;
-  description?: string;
-  /** Defaults to the path's first segment after `/api` (`projects`, `tasks`, …). */
-  tag?: string;
-  /** The JSON body schema: the same one the handler validates with. */
-  body?: v.GenericSchema;
-  /** An object schema of the query string: each entry becomes a query parameter. */
-  query?: v.GenericSchema;
-  /** The success body; `[Schema]` for an array of it. */
-  response?: v.GenericSchema | [v.GenericSchema];
-  /** The success status: 200 unless given. */
-  status?: 200 | 201;
-  /** Error statuses worth naming (each answers the error body), e.g. `{ 404: 'Task not found' }`. */
-  errors?: Record<number, string>;
-}
+export type { RouteDoc };
 
 const pkg = PACKAGE_INFO;
 

@@ -2,11 +2,32 @@ import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Handler, Hono } from 'hono';
+import type * as v from 'valibot';
 import { CODE_ROOT } from '../package-root.js';
-import type { RouteDoc } from './openapi.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 type Method = (typeof METHODS)[number];
+
+/**
+ * How a route file describes itself for `/api/openapi.json`: `export const describe: RouteDoc = { … }` next to its
+ * default handler. Path parameters come from the file name; every operation also gets the error body.
+ */
+export interface RouteDoc {
+  summary: string;
+  description?: string;
+  /** Defaults to the path's first segment after `/api` (`projects`, `tasks`, …). */
+  tag?: string;
+  /** The JSON body schema: the same one the handler validates with. */
+  body?: v.GenericSchema;
+  /** An object schema of the query string: each entry becomes a query parameter. */
+  query?: v.GenericSchema;
+  /** The success body; `[Schema]` for an array of it. */
+  response?: v.GenericSchema | [v.GenericSchema];
+  /** The success status: 200 unless given. */
+  status?: 200 | 201;
+  /** Error statuses worth naming (each answers the error body), e.g. `{ 404: 'Task not found' }`. */
+  errors?: Record<number, string>;
+}
 
 /** One endpoint found under `routes/`. */
 export interface RouteFile {

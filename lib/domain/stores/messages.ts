@@ -1,19 +1,18 @@
+// Messages between sessions (contract §16): the rules of sending, inbox and outbox, delivery, reading, deleting, wake-up.
 import { ApiError, notFound, sessionNotFound, validationError } from '../../errors.js';
-import { parseInput } from '../../http/input.js';
 import { newId } from '../../ids.js';
 import type { Logger } from '../../log.js';
+import { parseInput } from '../../parse.js';
 import type { Db, Tx } from '../../storage/db.js';
 import { type MessageQueryInput, SendMessage } from '../requests.js';
-import { isFinalSessionStatus, type Message, type MessageStatus, type Session } from '../types.js';
+import { FINAL_SESSION_STATUSES, type Message, type Session } from '../types.js';
+import { byAge, LIVE, MessageIndex } from './message-index.js';
+import { MessageUpkeep } from './message-upkeep.js';
 
-/** Statuses a message can still leave: it may be delivered, read, expire or fail. */
-const LIVE = new Set<MessageStatus>(['pending', 'delivered']);
-export const FAIL_REASON = 'receiver ended before delivery';
+export { FAIL_REASON } from './message-upkeep.js';
+
 const MINUTE = 60_000;
-const DAY = 86_400_000;
 const NOTIFY_EVERY_MS = 30_000;
-const SWEEP_EVERY_MS = 250;
-const RETAIN_EVERY_MS = 3_600_000;
 
 /**
  * Types the wake-up notice into a runner-managed receiver's terminal (§16.3). Set by the runner hub; resolves true
@@ -30,43 +29,21 @@ export interface MessageOptions {
   retentionDays: number;
 }
 
-const byAge = (a: Message, b: Message) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const roleOf = (s: Session) => (s.metadata?.role === 'orchestrator' ? 'orchestrator' : 'worker');
 /** §16.2 rule 5: an orchestrator may message anyone; a worker an orchestrator or a worker of its own project. */
 const mayMessage = (from: Session, to: Session) =>
   roleOf(from) === 'orchestrator' || roleOf(to) === 'orchestrator' || from.projectId === to.projectId;
-
-class IdSets {
-  readonly #map = new Map<string, Set<string>>();
-  add(key: string, id: string) {
-    const set = this.#map.get(key) ?? new Set();
-    this.#map.set(key, set.add(id));
-  }
-  delete(key: string, id: string) {
-    const set = this.#map.get(key);
-    set?.delete(id);
-    if (set?.size === 0) this.#map.delete(key);
-  }
-  get(key: string): string[] {
-    return [...(this.#map.get(key) ?? [])];
-  }
-  keys() {
-    return [...this.#map.keys()];
-  }
-}
 
 /**
  * Messages between sessions (contract §16): sending with its rules, delivery, acknowledgement, expiry, failure when
  * the receiver ends, retention. Files live under `messages/by-receiver/<to>/`; the by-sender index is in memory.
  */
 export class MessageStore {
-  readonly #byReceiver = new IdSets();
-  readonly #bySender = new IdSets();
+  readonly #index = new MessageIndex();
+  readonly #upkeep: MessageUpkeep;
   /** Accepted sends per session within the last minute, for the rate limit (recorded as they are accepted). */
   readonly #recent = new Map<string, number[]>();
-  readonly #expiring = new Map<string, number>();
   readonly #notifiedAt = new Map<string, number>();
-  #sweeping: Promise<number> | undefined;
   /** The wake-up hook (§16.3), set by whoever can type into agents' terminals; unset = no wake-up. */
   notify: Notify | undefined;
 
@@ -75,34 +52,24 @@ export class MessageStore {
     private readonly options: MessageOptions,
     private readonly log: Logger,
   ) {
+    this.#upkeep = new MessageUpkeep(db, this.#index, options.retentionDays, log);
     const since = db.now() - MINUTE;
     for (const m of [...db.all('messages')].sort(byAge)) {
-      this.#index(undefined, m);
+      this.#index.apply(undefined, m);
       if (m.from !== 'user' && m.createdAt > since) this.#recent.set(m.from, [...(this.#recent.get(m.from) ?? []), m.createdAt]);
     }
     db.onApply((kind, before, after) => {
-      if (kind === 'messages') this.#index(before as Message | undefined, after as Message | null);
-      else if (kind === 'sessions') this.#sessionChanged(before as Session | undefined, after as Session | null);
+      if (kind === 'messages') this.#index.apply(before as Message | undefined, after as Message | null);
+      else if (kind === 'sessions') this.#upkeep.sessionChanged(before as Session | undefined, after as Session | null);
     });
   }
 
   /** Repairs what a crash between a session's end and its follow-up left, applies retention, starts the timers. */
-  async start(): Promise<() => void> {
-    for (const receiverId of this.#byReceiver.keys()) {
-      const session = this.db.get('sessions', receiverId);
-      if (!session) await this.#receiverEnded(receiverId, true);
-      else if (isFinalSessionStatus(session.status)) await this.#receiverEnded(receiverId, false);
-    }
-    await this.retain();
-    const sweep = setInterval(() => void this.sweep().catch((e) => this.log.error('message expiry failed', e)), SWEEP_EVERY_MS);
-    const retain = setInterval(() => void this.retain().catch((e) => this.log.error('message retention failed', e)), RETAIN_EVERY_MS);
-    sweep.unref();
-    retain.unref();
-    return () => {
-      clearInterval(sweep);
-      clearInterval(retain);
-    };
-  }
+  start = (): Promise<() => void> => this.#upkeep.start();
+  /** Expires every message not read by its deadline (§16.4). Returns how many. */
+  sweep = (): Promise<number> => this.#upkeep.sweep();
+  /** Deletes messages older than the retention period, without events (§16.4). Returns how many. */
+  retain = (): Promise<number> => this.#upkeep.retain();
 
   get(id: string): Message {
     const message = this.db.get('messages', id);
@@ -128,7 +95,7 @@ export class MessageStore {
       if (from !== null && !sender) throw sessionNotFound(from);
       if (from === receiverId) throw validationError('A session cannot send a message to itself', { sessionId: from });
       for (const s of [sender, receiver]) {
-        if (s && isFinalSessionStatus(s.status)) {
+        if (s && FINAL_SESSION_STATUSES.includes(s.status)) {
           throw new ApiError(400, 'SESSION_NOT_ACTIVE', `Session ${s.id} has ended (${s.status})`, { sessionId: s.id, status: s.status });
         }
       }
@@ -170,7 +137,7 @@ export class MessageStore {
   async list(sessionId: string, query: MessageQueryInput, caller: string | null): Promise<Message[]> {
     if (!this.db.get('sessions', sessionId)) throw sessionNotFound(sessionId);
     const select = (get: (id: string) => Message | undefined) => {
-      const ids = query.box === 'sent' ? this.#bySender.get(sessionId) : this.#byReceiver.get(sessionId);
+      const ids = query.box === 'sent' ? this.#index.bySender.get(sessionId) : this.#index.byReceiver.get(sessionId);
       const found = ids
         .map(get)
         .filter(
@@ -220,38 +187,9 @@ export class MessageStore {
         throw new ApiError(403, 'FORBIDDEN', 'Only the receiver or the sender can delete a message', { messageId: id, sessionId: caller });
       }
       tx.remove('messages', id);
-      tx.emit('message:deleted', { id });
+      tx.emit('message:deleted', { id, from: m.from, to: m.to });
       return { success: true as const, id };
     });
-  }
-
-  /** Expires every message not read by its deadline (§16.4); the timer runs it 4 times a second. Returns how many. */
-  sweep(): Promise<number> {
-    const now = this.db.now();
-    if (![...this.#expiring.values()].some((at) => at <= now)) return Promise.resolve(0);
-    this.#sweeping ??= this.db
-      .mutate((tx) => {
-        let count = 0;
-        for (const [id, at] of this.#expiring) {
-          const m = tx.get('messages', id);
-          if (at > tx.now || !m || !LIVE.has(m.status)) continue;
-          const expired: Message = { ...m, status: 'expired' };
-          tx.put('messages', expired);
-          tx.emit('message:expired', expired);
-          count++;
-        }
-        return count;
-      })
-      .finally(() => (this.#sweeping = undefined));
-    return this.#sweeping;
-  }
-
-  /** Deletes messages older than the retention period, without events (§16.4). Returns how many. */
-  async retain(): Promise<number> {
-    const cutoff = this.db.now() - this.options.retentionDays * DAY;
-    const old = [...this.db.all('messages')].filter((m) => m.createdAt <= cutoff).map((m) => m.id);
-    if (old.length) await this.db.mutate((tx) => old.forEach((id) => tx.remove('messages', id)));
-    return old.length;
   }
 
   /** The sends of the last minute, or 429 when the session has used its rate (§16.2 rule 6). */
@@ -275,50 +213,6 @@ export class MessageStore {
     tx.put('messages', delivered);
     tx.emit('message:delivered', delivered);
     return delivered;
-  }
-
-  #index(before: Message | undefined, after: Message | null) {
-    const m = after ?? before;
-    if (!m) return;
-    if (after) {
-      this.#byReceiver.add(after.to, after.id);
-      this.#bySender.add(after.from, after.id);
-    } else {
-      this.#byReceiver.delete(m.to, m.id);
-      this.#bySender.delete(m.from, m.id);
-    }
-    if (after?.expiresAt != null && LIVE.has(after.status)) this.#expiring.set(m.id, after.expiresAt);
-    else this.#expiring.delete(m.id);
-  }
-
-  /** A receiver that ends or is deleted: its pending messages fail (follow-up mutation, §16.4). */
-  #sessionChanged(before: Session | undefined, after: Session | null) {
-    const ended =
-      after === null ? before !== undefined : isFinalSessionStatus(after.status) && !(before && isFinalSessionStatus(before.status));
-    if (!ended) return;
-    this.#receiverEnded((after ?? before)!.id, after === null).catch((e) => this.log.error('failing messages of an ended session', e));
-  }
-
-  async #receiverEnded(sessionId: string, deleted: boolean): Promise<void> {
-    await this.db.mutate((tx) => {
-      for (const id of this.#byReceiver.get(sessionId)) {
-        const m = tx.get('messages', id);
-        if (m?.status !== 'pending') continue;
-        const failed: Message = { ...m, status: 'failed', failReason: FAIL_REASON };
-        tx.put('messages', failed);
-        tx.emit('message:failed', failed);
-      }
-    });
-    if (!deleted) return;
-    // The failures are on disk (and announced) first; then the deleted session's inbox goes.
-    await this.db.mutate((tx) => {
-      if (tx.get('sessions', sessionId)) return; // re-created with the same ID meanwhile: keep its inbox
-      for (const id of this.#byReceiver.get(sessionId)) {
-        if (!tx.get('messages', id)) continue;
-        tx.remove('messages', id);
-        tx.emit('message:deleted', { id });
-      }
-    });
   }
 
   /** The wake-up notice for a runner-managed receiver: medium or high priority, at most once per 30 s per session. */

@@ -1,0 +1,157 @@
+// Agent runs on runners (contract §15.3): launches, the runner's started/exited/failed reports, reconciliation on hello.
+import type { TokenStore } from '../domain/tokens.js';
+import { FINAL_SESSION_STATUSES, type Session, type SessionRun, type TimelineEntry } from '../domain/types.js';
+import { newId } from '../ids.js';
+import type { Db, Tx } from '../storage/db.js';
+import type { Hello, RunnerHub, RunnerReport } from './hub.js';
+
+export const isFinal = (s: Session) => FINAL_SESSION_STATUSES.includes(s.status);
+export const timeline = (tx: Tx, type: TimelineEntry['type'], message: string): TimelineEntry => ({
+  id: newId('evt', tx.now),
+  type,
+  timestamp: tx.now,
+  message,
+});
+
+export class SessionRuns {
+  /** Raw tokens minted at spawn for launches not sent yet; never written anywhere. */
+  readonly #launchTokens = new Map<string, string>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly tokens: TokenStore,
+    private readonly hub: RunnerHub,
+  ) {}
+
+  /** Remembers the spawn's token for the launch, then launches at once if the host is online (§15.3 steps 1–2). */
+  async spawned(session: Session, token: string) {
+    this.#launchTokens.set(session.id, token);
+    if (session.host && this.hub.isOnline(session.host)) await this.#launch(session);
+  }
+
+  /** The session was stopped: a launch still waiting for its host will not happen. */
+  forget(sessionId: string) {
+    this.#launchTokens.delete(sessionId);
+  }
+
+  report(name: string, message: Exclude<RunnerReport, { type: 'output' }>) {
+    switch (message.type) {
+      case 'started':
+        return this.#started(name, message.sessionId, message.pid);
+      case 'exited':
+        return this.#exited(name, message.sessionId, message.exitCode, message.signal, message.lastLine);
+      case 'failed':
+        return this.#failed(name, message.sessionId, message.reason);
+    }
+  }
+
+  /** §15.3 step 6, and the launches that waited for this host (step 2). */
+  async reconcile(name: string, reported: Hello['sessions']) {
+    const byId = new Map(reported.map((r) => [r.sessionId, r]));
+    for (const r of reported) {
+      const session = this.db.get('sessions', r.sessionId);
+      // An agent whose session was stopped or deleted while the runner was away is ended now.
+      if ((!session || session.status === 'stopped') && r.state === 'running')
+        this.hub.send(name, { type: 'stop', sessionId: r.sessionId });
+    }
+    for (const session of [...this.db.all('sessions')]) {
+      if (session.host !== name || isFinal(session) || !session.run) continue;
+      const r = byId.get(session.id);
+      if (r?.state === 'running') {
+        if (session.run.state !== 'running') await this.#started(name, session.id, r.pid);
+      } else if (r?.state === 'exited') {
+        await this.#exited(name, session.id, r.exitCode ?? null, r.signal ?? null, r.lastLine);
+      } else if (session.run.state === 'pending') {
+        await this.#launch(session);
+      } else {
+        await this.#update(session.id, (s, tx) => ({
+          ...s,
+          status: 'failed',
+          completedAt: tx.now,
+          run: { ...s.run!, state: 'lost', endedAt: tx.now },
+          timeline: [...s.timeline, timeline(tx, 'error', `Agent process not found on ${name}`)],
+        }));
+      }
+    }
+  }
+
+  async #launch(session: Session) {
+    const host = session.host!;
+    const current = this.db.get('sessions', session.id);
+    if (!current || isFinal(current) || current.run?.state !== 'pending') return void this.#launchTokens.delete(session.id);
+    // After a server restart the spawn's token is gone (only its hash was kept): the launch gets a fresh one.
+    const token = this.#launchTokens.get(session.id) ?? (await this.db.mutate((tx) => this.tokens.mint(tx, session.id)));
+    this.#launchTokens.delete(session.id);
+    const project = this.db.get('projects', current.projectId);
+    const role = current.metadata?.role === 'orchestrator' ? 'orchestrator' : 'worker';
+    this.hub.send(host, {
+      type: 'launch',
+      sessionId: current.id,
+      cwd: project?.workingDir ?? '',
+      argv: ['maestro', role, 'init'],
+      env: { ...current.env, MAESTRO_SESSION_TOKEN: token },
+    });
+  }
+
+  /** Applies `change` to a session that still exists; emits `session:updated`. */
+  #update(sessionId: string, change: (s: Session, tx: Tx) => Session | undefined) {
+    return this.db.mutate((tx) => {
+      const current = tx.get('sessions', sessionId);
+      if (!current) return undefined;
+      const next = change(current, tx);
+      if (!next) return current;
+      const updated = { ...next, lastActivity: tx.now };
+      tx.put('sessions', updated);
+      tx.emit('session:updated', updated);
+      return updated;
+    });
+  }
+
+  #started(name: string, sessionId: string, pid?: number) {
+    return this.#update(sessionId, (s, tx) => {
+      if (s.host !== name || isFinal(s)) return undefined;
+      const run: SessionRun = { state: 'running', ...(pid !== undefined && { pid }), launchedAt: s.run?.launchedAt ?? tx.now };
+      return {
+        ...s,
+        status: s.status === 'spawning' ? 'idle' : s.status,
+        run,
+        timeline: s.run?.state === 'running' ? s.timeline : [...s.timeline, timeline(tx, 'session_started', `Launched on ${name}`)],
+      };
+    });
+  }
+
+  #exited(name: string, sessionId: string, exitCode: number | null, signal: string | null, lastLine?: string) {
+    return this.#update(sessionId, (s, tx) => {
+      if (s.host !== name || !s.run || (s.run.state === 'exited' && s.run.endedAt !== undefined && s.run.exitCode !== undefined)) {
+        return undefined;
+      }
+      const run: SessionRun = { ...s.run, state: 'exited', exitCode, signal, endedAt: s.run.endedAt ?? tx.now };
+      if (isFinal(s)) return { ...s, run };
+      const ok = exitCode === 0;
+      const how = signal ? `was ended by ${signal}` : `exited with code ${exitCode}`;
+      return {
+        ...s,
+        status: ok ? 'completed' : 'failed',
+        completedAt: tx.now,
+        run,
+        timeline: [
+          ...s.timeline,
+          timeline(tx, ok ? 'session_stopped' : 'error', `Agent ${how}${lastLine ? `; last output: ${lastLine}` : ''}`),
+        ],
+      };
+    });
+  }
+
+  #failed(name: string, sessionId: string, reason: string) {
+    return this.#update(sessionId, (s, tx) => {
+      if (s.host !== name || isFinal(s)) return undefined;
+      return {
+        ...s,
+        status: 'failed',
+        completedAt: tx.now,
+        run: { state: 'exited', exitCode: null, signal: null, endedAt: tx.now, reason },
+        timeline: [...s.timeline, timeline(tx, 'error', `Launch on ${name} failed: ${reason}`)],
+      };
+    });
+  }
+}

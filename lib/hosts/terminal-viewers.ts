@@ -1,0 +1,73 @@
+// Live terminal viewers (contract §15.4): browser sockets on a running session, fed by its runner's output stream.
+import type { WSContext, WSEvents } from 'hono/ws';
+import type { RunnerHub, RunnerReport } from './hub.js';
+
+interface Viewer {
+  ws: WSContext;
+  /** Has had the screen: from now on it gets every chunk. */
+  ready: boolean;
+}
+
+export class TerminalViewers {
+  readonly #viewers = new Map<string, Set<Viewer>>();
+
+  constructor(private readonly hub: RunnerHub) {}
+
+  /** The sessions someone is watching (their runner is asked to stream again when it reconnects). */
+  watched = () => [...this.#viewers].filter(([, viewers]) => viewers.size > 0).map(([sessionId]) => sessionId);
+
+  /** A runner's output: the screen to viewers that have none yet, then every chunk to those that have it. */
+  output(message: Extract<RunnerReport, { type: 'output' }>) {
+    const viewers = this.#viewers.get(message.sessionId);
+    if (!viewers) return;
+    const bytes = Buffer.from(message.data, 'base64');
+    for (const viewer of viewers) {
+      if (message.screen ? viewer.ready : !viewer.ready) continue;
+      viewer.ready = true;
+      viewer.ws.send(bytes as unknown as ArrayBuffer);
+    }
+  }
+
+  /** Handlers of one viewer socket on a session running on `host`: keys and resizes go to the runner. */
+  socket(sessionId: string, host: string): WSEvents {
+    const viewer: Partial<Viewer> = { ready: false };
+    return {
+      onOpen: (_e, ws) => {
+        viewer.ws = ws;
+        let set = this.#viewers.get(sessionId);
+        if (!set) this.#viewers.set(sessionId, (set = new Set()));
+        set.add(viewer as Viewer);
+        this.hub.send(host, { type: 'watch', sessionId, on: true });
+      },
+      onMessage: (event) => {
+        const data = typeof event.data === 'string' ? event.data : Buffer.from(event.data as ArrayBuffer).toString('utf8');
+        if (data.startsWith('{')) {
+          try {
+            const m = JSON.parse(data) as { type?: string; cols?: unknown; rows?: unknown };
+            if (m.type === 'resize') {
+              const [cols, rows] = [Number(m.cols), Number(m.rows)];
+              if (Number.isInteger(cols) && Number.isInteger(rows) && cols > 0 && rows > 0 && cols <= 1000 && rows <= 1000) {
+                this.hub.send(host, { type: 'resize', sessionId, cols, rows });
+              }
+              return;
+            }
+          } catch {
+            // not JSON: keys
+          }
+        }
+        this.hub.send(host, { type: 'keys', sessionId, data });
+      },
+      onClose: () => this.#drop(sessionId, viewer as Viewer, host),
+      onError: () => this.#drop(sessionId, viewer as Viewer, host),
+    };
+  }
+
+  #drop(sessionId: string, viewer: Viewer, host: string) {
+    const set = this.#viewers.get(sessionId);
+    if (!set?.delete(viewer)) return;
+    if (set.size === 0) {
+      this.#viewers.delete(sessionId);
+      this.hub.send(host, { type: 'watch', sessionId, on: false });
+    }
+  }
+}

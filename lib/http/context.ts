@@ -1,0 +1,16 @@
+// The context every route handler and middleware receives: the hono environment of the app.
+import type { Context } from 'hono';
+import type { Services } from '../services.js';
+import type { RouteFile } from './route-table.js';
+
+export type AppEnv = {
+  Variables: {
+    services: Services;
+    /** The session whose session token authenticated the request (contract §15.6); unset for the admin or no token. */
+    tokenSession?: string;
+    /** Every registered route, with its description (for `/api/openapi.json`). */
+    routes: RouteFile[];
+  };
+};
+/** The context a route handler receives. */
+export type Ctx = Context<AppEnv>;

@@ -1,0 +1,208 @@
+// A runner's agents in tmux: launch, stop, typed input, snapshots, and each exit reported once per connection.
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as v from 'valibot';
+import { LIB_DIR } from '../package-root.js';
+import type { RunnerSession } from '../runner-protocol.js';
+import { type Send, TerminalStreams } from './terminal-stream.js';
+import { type PaneState, type Tmux, takeRunnerEnvironment, tmuxName } from './tmux.js';
+
+const ENTER_DELAY_MS = 120;
+const KILL_AFTER_MS = 5000;
+
+/** The `maestro` CLI of this package, so that launched commands do not depend on `PATH`. */
+function maestroArgv(): string[] {
+  const cli = join(LIB_DIR, 'cli/main.js');
+  return existsSync(cli) ? [process.execPath, cli] : ['maestro'];
+}
+
+export class AgentSessions {
+  readonly #stateDir: string;
+  /** Sessions whose exit was already reported over the current connection. */
+  readonly #reported = new Set<string>();
+  readonly #deadSince = new Map<string, number>();
+  readonly streams: TerminalStreams;
+
+  constructor(
+    private readonly tmux: Tmux,
+    private readonly send: Send,
+    private readonly log: (message: string) => void,
+  ) {
+    this.#stateDir = join(tmpdir(), `maestro-runner-${process.getuid?.() ?? 'u'}`, tmux.socket);
+    if (this.#stateDir.includes("'")) throw new Error('The runner state directory must not contain a quote');
+    this.streams = new TerminalStreams(tmux, this.#logFile, send);
+  }
+
+  #logFile = (sessionId: string) => join(this.#stateDir, `${sessionId}.log`);
+  #exitFile = (sessionId: string) => join(this.#stateDir, `${sessionId}.exit`);
+
+  /** A new connection: every exit is reported again (the server may have missed it). */
+  disconnected() {
+    this.#reported.clear();
+  }
+
+  /** The sessions for the hello (§15.2); their exits count as reported. */
+  async list(): Promise<v.InferOutput<typeof RunnerSession>[]> {
+    const panes = await this.tmux.panes();
+    const sessions = await Promise.all(
+      panes.map(async (p) => ({
+        sessionId: p.sessionId,
+        state: p.statusKnown ? ('exited' as const) : ('running' as const),
+        ...(p.pid !== undefined && { pid: p.pid }),
+        ...(p.statusKnown && { exitCode: p.exitCode, signal: p.signal, lastLine: await this.#lastLine(p.sessionId) }),
+      })),
+    );
+    for (const p of panes) if (p.statusKnown) this.#reported.add(p.sessionId);
+    return sessions;
+  }
+
+  /**
+   * One detached tmux session per agent (§15.3): created around a placeholder so that `remain-on-exit` and the
+   * output pipe are in place before the agent's first byte, then `respawn-pane` runs the agent as an argument vector
+   * through `env`, which drops the secrets and sets the spawn's variables without any shell. True when it started.
+   */
+  async launch(sessionId: string, cwd: string, argv: string[], env: Record<string, string>): Promise<boolean> {
+    const name = tmuxName(sessionId);
+    if ((await this.tmux.run(['has-session', '-t', `=${name}`])).ok) return false; // already launched (a repeated launch)
+    const fail = (reason: string) => void this.send({ type: 'failed', sessionId, reason });
+    if (!cwd || !existsSync(cwd) || !statSync(cwd).isDirectory()) {
+      fail(`Working directory ${JSON.stringify(cwd)} does not exist`);
+      return false;
+    }
+    const names = Object.keys(env);
+    if (names.some((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))) {
+      fail('Invalid environment variable name');
+      return false;
+    }
+    const command = argv[0] === 'maestro' ? [...maestroArgv(), ...argv.slice(1)] : argv;
+    try {
+      await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
+      await writeFile(this.#logFile(sessionId), '');
+      const envArgs = [
+        'env',
+        '-u',
+        'MAESTRO_TOKEN',
+        '-u',
+        'MAESTRO_HOST_TOKEN',
+        ...names.map((k) => `${k}=${env[k]}`),
+        `MAESTRO_EXIT_FILE=${this.#exitFile(sessionId)}`,
+      ];
+      // One tmux process for the six steps: a launch costs one process start, not six.
+      const started = await this.tmux.chain([
+        takeRunnerEnvironment(),
+        ['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', 'sleep', '3600'],
+        ['set-option', '-w', '-t', name, 'remain-on-exit', 'on'],
+        ['pipe-pane', '-O', '-t', name, `exec cat >> '${this.#logFile(sessionId)}'`],
+        ['respawn-pane', '-k', '-t', name, '-c', cwd, '--', ...envArgs, ...command],
+        ['display-message', '-p', '-t', name, '#{pane_pid}'],
+      ]);
+      if (!started.ok) throw new Error(started.stderr || 'unknown error');
+      const pid = Number(started.stdout.trim());
+      this.send({ type: 'started', sessionId, ...(pid > 0 && { pid }) });
+      return true;
+    } catch (error) {
+      await this.tmux.run(['kill-session', '-t', `=${name}`]);
+      fail(`tmux could not start the agent: ${(error as Error).message}`);
+      return false;
+    }
+  }
+
+  async stop(sessionId: string) {
+    const pane = (await this.tmux.panes()).find((p) => p.sessionId === sessionId);
+    this.streams.unwatch(sessionId);
+    this.#reported.add(sessionId);
+    await this.tmux.run(['kill-session', '-t', `=${tmuxName(sessionId)}`]);
+    if (pane && !pane.dead && pane.pid) {
+      const pid = pane.pid;
+      setTimeout(() => {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, KILL_AFTER_MS).unref();
+    }
+    await Promise.all([rm(this.#logFile(sessionId), { force: true }), rm(this.#exitFile(sessionId), { force: true })]);
+    this.send({ type: 'exited', sessionId, exitCode: pane?.dead ? pane.exitCode : null, signal: pane?.dead ? pane.signal : 'SIGHUP' });
+  }
+
+  /** Types `text` as a bracketed paste, then Enter a little later when `submit`; answers the request `id`. */
+  async input(id: number, sessionId: string, text: string, submit: boolean) {
+    const target = tmuxName(sessionId);
+    const buffer = `maestro-in-${sessionId}`;
+    try {
+      await this.tmux.must(['load-buffer', '-b', buffer, '-'], text);
+      await this.tmux.must(['paste-buffer', '-p', '-d', '-b', buffer, '-t', target]);
+      if (submit) {
+        await new Promise((resolve) => setTimeout(resolve, ENTER_DELAY_MS));
+        await this.tmux.must(['send-keys', '-t', target, 'Enter']);
+      }
+      this.send({ type: 'reply', id, ok: true });
+    } catch (error) {
+      this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
+    }
+  }
+
+  /** The last `lines` of the session's terminal and its size; answers the request `id`. */
+  async snapshot(id: number, sessionId: string, lines: number) {
+    try {
+      const target = tmuxName(sessionId);
+      const text = await this.tmux.text(sessionId, lines);
+      const [cols, rows, dead] = (
+        await this.tmux.must(['display-message', '-p', '-t', target, '#{pane_width}\t#{pane_height}\t#{pane_dead}'])
+      )
+        .trim()
+        .split('\t');
+      this.send({ type: 'reply', id, ok: true, text, cols: Number(cols), rows: Number(rows), alive: dead !== '1' });
+    } catch (error) {
+      this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
+    }
+  }
+
+  async #lastLine(sessionId: string): Promise<string> {
+    const text = await this.tmux.text(sessionId, 50).catch(() => '');
+    return (
+      text
+        .split('\n')
+        .filter((l) => l.trim())
+        .at(-1)
+        ?.trim()
+        .slice(0, 500) ?? ''
+    );
+  }
+
+  /** Reports each dead pane once per connection (exit code and signal from tmux's `remain-on-exit`). True while some live. */
+  async checkPanes(): Promise<boolean> {
+    const panes: PaneState[] = await this.tmux.panes();
+    const now = Date.now();
+    for (const pane of panes) {
+      if (!pane.dead || this.#reported.has(pane.sessionId)) continue;
+      // tmux sometimes marks a pane dead without ever giving its exit status (the process left as a zombie): the
+      // launcher also writes its exit code to a file, read then; past 2 s with neither, the exit has no code.
+      if (!pane.statusKnown) {
+        const code = Number.parseInt(await readFile(this.#exitFile(pane.sessionId), 'utf8').catch(() => ''), 10);
+        if (Number.isInteger(code)) {
+          pane.exitCode = code;
+        } else {
+          const since = this.#deadSince.get(pane.sessionId) ?? now;
+          this.#deadSince.set(pane.sessionId, since);
+          if (now - since < 2000) continue;
+          this.log(`${pane.sessionId}: the pane closed and tmux has no exit status for process ${pane.pid}`);
+        }
+      }
+      this.#deadSince.delete(pane.sessionId);
+      this.#reported.add(pane.sessionId);
+      await this.streams.drain(pane.sessionId);
+      this.send({
+        type: 'exited',
+        sessionId: pane.sessionId,
+        exitCode: pane.exitCode,
+        signal: pane.signal,
+        lastLine: await this.#lastLine(pane.sessionId),
+      });
+    }
+    return panes.some((p) => !p.dead || !this.#reported.has(p.sessionId));
+  }
+}
