@@ -12,6 +12,8 @@ export const state = {
   /** The newest events seen, oldest first, for the activity feed. */
   feed: [] as Envelope[],
   loaded: false,
+  /** The server wants a token and the user closed the dialog: the page says so instead of "Loading…". */
+  authDeclined: false,
   /** 'connecting' | 'online' | 'offline' */
   connection: 'connecting' as 'connecting' | 'online' | 'offline',
   /** Bumped by every change; views memoise on it. */
