@@ -12,6 +12,7 @@ import { ProjectsView } from './views/Projects';
 import { SessionView } from './views/Session';
 import { SessionsView } from './views/Sessions';
 import { SpawnDialog } from './views/Spawn';
+import { TaskView } from './views/TaskDetail';
 
 /** Hash routes, so the server needs no fallback route: every unknown path keeps its JSON 404 (§19). */
 function useRoute(): string[] {
@@ -97,10 +98,11 @@ function App() {
   if (section === 'p' && id) view = <ProjectView id={id} tab={sub === 'tree' ? 'tree' : 'board'} openSpawn={openSpawn} />;
   else if (section === 'sessions') view = <SessionsView />;
   else if (section === 's' && id) view = <SessionView id={id} />;
+  else if (section === 't' && id) view = <TaskView id={id} openSpawn={openSpawn} />;
   else if (section === 'hosts') view = <HostsView />;
   else if (section === 'activity') view = <ActivityView />;
   else view = <ProjectsView />;
-  const current = (name: string) => (section === name || (name === '' && (!section || section === 'p')) ? 'page' : undefined);
+  const current = (name: string) => (section === name || (name === '' && (!section || section === 'p' || section === 't')) ? 'page' : undefined);
 
   return (
     <>

@@ -58,6 +58,9 @@ const sessionStamp = (s: Session) => s.lastActivity;
 /** Applies one event to the state (contract §4.4, §15.1, §16.6). */
 export function apply(e: Envelope): void {
   const d = e.data;
+  // The status before the change, so the activity feed can say what changed ("completed", not "updated").
+  if (e.type === 'task:updated') e.before = state.tasks.get(d.id)?.status;
+  else if (e.type === 'session:updated') e.before = state.sessions.get(d.id)?.status;
   switch (e.type) {
     case 'project:created':
     case 'project:updated':
