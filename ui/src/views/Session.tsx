@@ -72,6 +72,8 @@ export function SessionView({ id }: { id: string }) {
       </dl>
       {!s.run ? (
         <p class="muted">No live terminal: this session was not launched by a runner.</p>
+      ) : hostOffline(s) ? (
+        <p class="muted">No terminal while {s.host} is offline: it shows again when the host reconnects.</p>
       ) : s.run.state === 'pending' ? (
         <p class="muted">Waiting for {s.host ?? 'the host'} to launch the agent…</p>
       ) : s.run.state === 'lost' || (s.run.state === 'exited' && s.status === 'stopped') ? (
