@@ -508,7 +508,7 @@ describe('dashboard', { timeout: 60_000 }, () => {
 
     // The activity feed starts from the log.
     await page.getByRole('link', { name: 'Activity' }).click();
-    await page.locator('.feed li').filter({ hasText: 'task:created' }).filter({ hasText: 'Docs' }).waitFor();
+    await page.locator('.feed li').filter({ hasText: 'Docs was added to Shop' }).waitFor();
 
     // The session page: terminal output, typed keys, the message boxes, sending, stopping.
     await page.goto(`${server.url}/#/s/sess_1`);
@@ -531,6 +531,7 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'Send input' }).click();
     await expect.poll(() => posted['/api/sessions/sess_1/input']).toEqual([{ text: 'git status', submit: true }]);
     await page.getByRole('button', { name: 'Stop session' }).click();
+    await page.getByRole('dialog', { name: 'Stop shop-api-auth?' }).getByRole('button', { name: 'Stop agent' }).click();
     await page.locator('.title-row').getByText('stopped', { exact: true }).waitFor({ timeout: LIVE_MS });
     expect(await page.getByRole('button', { name: 'Stop session' }).isDisabled()).toBe(true);
 
@@ -553,6 +554,7 @@ describe('dashboard', { timeout: 60_000 }, () => {
           role: 'orchestrator',
           strategy: 'queue',
           spawnSource: 'ui',
+          sessionName: 'Orchestrator for Docs',
           host: 'devbox',
           agent: 'claude',
           model: 'opus',
@@ -610,6 +612,7 @@ describe('dashboard', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'Send input' }).click();
     await page.locator('.xterm-rows').getByText('typed-23', { exact: true }).waitFor({ timeout: 5000 });
     await page.getByRole('button', { name: 'Stop session' }).click();
+    await page.getByRole('dialog', { name: 'Stop Worker for Say hello?' }).getByRole('button', { name: 'Stop agent' }).click();
     await page.getByText('stopped', { exact: true }).first().waitFor({ timeout: 5000 });
     expect(await problems()).toEqual([]);
     await page.close();
