@@ -68,3 +68,33 @@ describe('a stale token', { timeout: 60_000 }, () => {
     await page.close();
   });
 });
+
+describe('the API explorer at /api/docs', { timeout: 60_000 }, () => {
+  it('asks for the token once and sends a request with it as a bearer header', async () => {
+    const server = await startTestServer({ MAESTRO_TOKEN: 'docs-token' });
+    await makeProject(server, 'Seen from the explorer', { authorization: 'Bearer docs-token' });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('request', (r) => new URL(r.url()).origin !== new URL(server.url).origin && errors.push(`left the origin: ${r.url()}`));
+    const sent: (string | undefined)[] = [];
+    page.on('request', (r) => new URL(r.url()).pathname === '/api/projects' && sent.push(r.headers().authorization));
+    await page.goto(`${server.url}/api/docs`);
+    const dialog = page.getByRole('dialog', { name: 'Access token' });
+    await dialog.getByLabel('Token').fill('docs-token');
+    await dialog.getByRole('button', { name: 'Continue' }).click();
+
+    const operation = page.locator('.opblock').filter({ has: page.getByText('/api/projects', { exact: true }) }).filter({ hasText: 'List projects' });
+    await operation.getByRole('button', { name: /List projects/ }).click();
+    await operation.getByRole('button', { name: 'Try it out' }).click();
+    await operation.getByRole('button', { name: 'Execute' }).click();
+    await operation.locator('.live-responses-table').getByText('Seen from the explorer').first().waitFor();
+    expect(sent).toEqual(['Bearer docs-token']);
+    // Reloaded, the tab is not asked again.
+    await page.reload();
+    await page.getByText('List projects').first().waitFor();
+    expect(await dialog.isVisible()).toBe(false);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
