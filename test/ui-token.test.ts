@@ -84,7 +84,10 @@ describe('the API explorer at /api/docs', { timeout: 60_000 }, () => {
     await dialog.getByLabel('Token').fill('docs-token');
     await dialog.getByRole('button', { name: 'Continue' }).click();
 
-    const operation = page.locator('.opblock').filter({ has: page.getByText('/api/projects', { exact: true }) }).filter({ hasText: 'List projects' });
+    const operation = page
+      .locator('.opblock')
+      .filter({ has: page.getByText('/api/projects', { exact: true }) })
+      .filter({ hasText: 'List projects' });
     await operation.getByRole('button', { name: /List projects/ }).click();
     await operation.getByRole('button', { name: 'Try it out' }).click();
     await operation.getByRole('button', { name: 'Execute' }).click();

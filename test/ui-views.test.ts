@@ -85,7 +85,10 @@ describe('dashboard views', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'Delete project' }).click();
     const del = page.getByRole('dialog', { name: 'Delete Inspected?' });
     await del.getByRole('button', { name: 'Delete project' }).click();
-    await del.getByRole('alert').getByText(/Cannot delete project with 1 existing task/).waitFor();
+    await del
+      .getByRole('alert')
+      .getByText(/Cannot delete project with 1 existing task/)
+      .waitFor();
     await del.getByRole('button', { name: 'Cancel' }).click();
     await server.call('DELETE', `/api/sessions/${s.id}`);
     await server.call('DELETE', `/api/tasks/${a.id}`);
@@ -152,8 +155,9 @@ describe('dashboard views', { timeout: 60_000 }, () => {
 
     // A session still working when its host goes away is marked so, on its page and in the list.
     runner.crash = false;
-    const s = (await server.call('POST', '/api/sessions/spawn', { projectId: p.id, taskIds: [t.id], host: 'phone-box', sessionName: 'truth-late' }))
-      .body;
+    const s = (
+      await server.call('POST', '/api/sessions/spawn', { projectId: p.id, taskIds: [t.id], host: 'phone-box', sessionName: 'truth-late' })
+    ).body;
     runner.close();
     await page.goto(`${server.url}/#/sessions`);
     await live(page);

@@ -105,4 +105,3 @@ export function socketUrl(path: string, query: Record<string, string | number | 
   if (token) url.searchParams.set('token', token);
   return url.href;
 }
-

@@ -42,7 +42,15 @@ function TokenDialog({ retry, answer, cancel }: TokenRequest) {
         <p>{retry ? 'That token was refused. ' : ''}This server needs its access token (MAESTRO_TOKEN). It is kept for this tab only.</p>
         <Field label="Token">
           {(id) => (
-            <input id={id} type="password" autoComplete="off" autofocus required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+            <input
+              id={id}
+              type="password"
+              autoComplete="off"
+              autofocus
+              required
+              value={value}
+              onInput={(e) => setValue(e.currentTarget.value)}
+            />
           )}
         </Field>
         <div class="actions">
@@ -102,7 +110,8 @@ function App() {
   else if (section === 'hosts') view = <HostsView />;
   else if (section === 'activity') view = <ActivityView />;
   else view = <ProjectsView />;
-  const current = (name: string) => (section === name || (name === '' && (!section || section === 'p' || section === 't')) ? 'page' : undefined);
+  const current = (name: string) =>
+    section === name || (name === '' && (!section || section === 'p' || section === 't')) ? 'page' : undefined;
 
   return (
     <>

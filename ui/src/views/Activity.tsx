@@ -9,7 +9,14 @@ import { describe, type Kind, learnNames, type Names } from './activity-sentence
 
 const HISTORY = 100;
 const SHOWN = 300;
-const KINDS: Record<Kind | '', string> = { '': 'Everything', tasks: 'Tasks', sessions: 'Agents', messages: 'Messages', hosts: 'Hosts', projects: 'Projects' };
+const KINDS: Record<Kind | '', string> = {
+  '': 'Everything',
+  tasks: 'Tasks',
+  sessions: 'Agents',
+  messages: 'Messages',
+  hosts: 'Hosts',
+  projects: 'Projects',
+};
 
 /** The last events from `GET /api/events`, then every live one as it arrives. */
 export function ActivityView() {
@@ -65,9 +72,11 @@ export function ActivityView() {
           <li key={e.seq ?? `${e.type}-${e.timestamp}`} title={e.type}>
             <time class="muted small">{clock(e.timestamp)}</time>{' '}
             {sentence.parts.map((p) => (typeof p === 'string' ? p : <a href={p.href}>{p.text}</a>))}
-            {e.projectId && state.projects.get(e.projectId) && !e.type.startsWith('project:') && (
-              <span class="muted small"> · {state.projects.get(e.projectId)!.name}</span>
-            )}
+            {e.projectId &&
+              state.projects.get(e.projectId) &&
+              !sentence.parts.some((p) => typeof p !== 'string' && p.href.startsWith('#/p/')) && (
+                <span class="muted small"> · {state.projects.get(e.projectId)!.name}</span>
+              )}
           </li>
         ))}
       </ol>

@@ -105,7 +105,9 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
           )}
         </Field>
         <Field label="Name" hint="Names like shop-api-auth are grouped as shop › api on the Sessions page.">
-          {(id) => <input id={id} value={name} placeholder={defaultName || 'Worker for …'} onInput={(e) => setName(e.currentTarget.value)} />}
+          {(id) => (
+            <input id={id} value={name} placeholder={defaultName || 'Worker for …'} onInput={(e) => setName(e.currentTarget.value)} />
+          )}
         </Field>
         <div class="row">
           <Field label="Role">

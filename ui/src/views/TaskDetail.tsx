@@ -35,7 +35,8 @@ function timelineOf(task: Task) {
   if (task.completedAt) entries.push({ key: 'completed', at: task.completedAt, what: 'completed' });
   for (const s of state.sessions.values())
     for (const t of s.timeline)
-      if (t.taskId === task.id) entries.push({ key: t.id, at: t.timestamp, what: t.type.replace(/_/g, ' '), message: t.message, sessionId: s.id });
+      if (t.taskId === task.id)
+        entries.push({ key: t.id, at: t.timestamp, what: t.type.replace(/_/g, ' '), message: t.message, sessionId: s.id });
   return entries.sort((a, b) => b.at - a.at);
 }
 

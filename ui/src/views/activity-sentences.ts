@@ -56,6 +56,18 @@ const TIMELINE: Record<string, string> = {
   error: 'hit an error',
 };
 
+/**
+ * Whether a `task:updated` changed the status. Live events carry the status before (`before`); one from the log does
+ * not, and then only a start or completion stamped by this very update counts.
+ */
+function statusChanged(e: Envelope): boolean {
+  const d = e.data;
+  if (!TASK_STATUS[d.status]) return false;
+  if (e.before !== undefined) return e.before !== d.status;
+  const stamp = d.status === 'completed' ? d.completedAt : d.status === 'in_progress' ? d.startedAt : null;
+  return typeof stamp === 'number' && Math.abs(stamp - d.updatedAt) < 1000;
+}
+
 /** Remembers the names an event carries (call it oldest first, before describing). */
 export function learnNames(e: Envelope, names: Names): void {
   const d = e.data ?? {};
@@ -76,7 +88,7 @@ export function describe(e: Envelope, names: Names): Sentence | null {
     case 'task:created':
       return { kind: 'tasks', parts: [task(d.id, names), ' was added to ', project(d.projectId, names)] };
     case 'task:updated': {
-      if (e.before === d.status || !TASK_STATUS[d.status]) return { kind: 'tasks', parts: [task(d.id, names), ' was edited'] };
+      if (!statusChanged(e)) return { kind: 'tasks', parts: [task(d.id, names), ' was updated'] };
       const who = d.claim?.sessionId ?? (d.sessionIds?.length === 1 ? d.sessionIds[0] : undefined);
       return who
         ? { kind: 'tasks', parts: [session(who, names), ` ${TASK_STATUS[d.status]} `, task(d.id, names)] }
@@ -87,7 +99,10 @@ export function describe(e: Envelope, names: Names): Sentence | null {
     case 'task:deleted':
       return { kind: 'tasks', parts: [names.get(d.id) ?? 'A task', ' was deleted'] };
     case 'task:claim_released':
-      return { kind: 'tasks', parts: [session(d.sessionId, names), ' let go of ', task(d.taskId, names), ` (${String(d.reason).replace(/_/g, ' ')})`] };
+      return {
+        kind: 'tasks',
+        parts: [session(d.sessionId, names), ' let go of ', task(d.taskId, names), ` (${String(d.reason).replace(/_/g, ' ')})`],
+      };
     case 'task:session_added':
       return { kind: 'tasks', parts: [session(d.sessionId, names), ' took on ', task(d.taskId, names)] };
     case 'task:session_removed':
@@ -106,14 +121,25 @@ export function describe(e: Envelope, names: Names): Sentence | null {
       // Only an entry written by this very change: older ones were told when they came.
       if (last && TIMELINE[last.type] && Math.abs(last.timestamp - e.timestamp) < 1000) {
         const about = last.taskId ? [' ', task(last.taskId, names)] : [];
-        return { kind: 'sessions', parts: [session(d.id, names), ` ${TIMELINE[last.type]}`, ...about, last.message ? `: ${quote(last.message)}` : ''] };
+        return {
+          kind: 'sessions',
+          parts: [session(d.id, names), ` ${TIMELINE[last.type]}`, ...about, last.message ? `: ${quote(last.message)}` : ''],
+        };
       }
       return null;
     }
     case 'session:attention': {
       const a = d.attention ?? {};
-      const what = a.state === 'needs_input' ? 'is waiting for input' : a.state === 'idle' ? 'is idle, waiting for its next instruction' : 'is working';
-      return { kind: 'sessions', parts: [session(d.sessionId, names), ` ${what}`, a.reason && a.state !== 'working' ? `: ${quote(a.reason)}` : ''] };
+      const what =
+        a.state === 'needs_input'
+          ? 'is waiting for input'
+          : a.state === 'idle'
+            ? 'is idle, waiting for its next instruction'
+            : 'is working';
+      return {
+        kind: 'sessions',
+        parts: [session(d.sessionId, names), ` ${what}`, a.reason && a.state !== 'working' ? `: ${quote(a.reason)}` : ''],
+      };
     }
     case 'session:deleted':
       return { kind: 'sessions', parts: [names.get(d.id) ?? 'A session', ' was deleted'] };
@@ -124,12 +150,18 @@ export function describe(e: Envelope, names: Names): Sentence | null {
     case 'host:deleted':
       return { kind: 'hosts', parts: [`Host ${d.name} was removed`] };
     case 'message:created':
-      return { kind: 'messages', parts: [session(d.from, names), ' wrote to ', session(d.to, names), `: ${quote(String(d.message ?? ''))}`] };
+      return {
+        kind: 'messages',
+        parts: [session(d.from, names), ' wrote to ', session(d.to, names), `: ${quote(String(d.message ?? ''))}`],
+      };
     case 'message:read':
       return { kind: 'messages', parts: [session(d.to, names), ' read the message from ', session(d.from, names)] };
     case 'message:failed':
     case 'message:expired':
-      return { kind: 'messages', parts: ['A message to ', session(d.to, names), ` ${e.type === 'message:failed' ? 'could not be delivered' : 'expired unread'}`] };
+      return {
+        kind: 'messages',
+        parts: ['A message to ', session(d.to, names), ` ${e.type === 'message:failed' ? 'could not be delivered' : 'expired unread'}`],
+      };
     case 'session:spawn_request':
     case 'session:task_added':
     case 'session:task_removed':
