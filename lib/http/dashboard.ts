@@ -16,6 +16,8 @@ export function serveDashboard<E extends object>(app: Hono<E & any>, dir = UI_DI
   if (!existsSync(join(dir, 'index.html'))) return;
   const page = serveStatic({ root: dir, path: 'index.html', onFound: (_path, c) => void c.header('Cache-Control', 'no-cache') });
   app.get('/', page);
+  // Browsers ask for /favicon.ico on their own (the API docs page too); without it the first load logs a 404.
+  app.get('/favicon.ico', serveStatic({ root: dir, path: 'favicon.svg' }));
   app.get('/ui', page);
   app.get(
     '/ui/*',

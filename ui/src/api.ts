@@ -3,23 +3,55 @@
 const TOKEN_KEY = 'maestro-token';
 let token: string | null = sessionStorage.getItem(TOKEN_KEY);
 let asking: Promise<string> | null = null;
-let tokenListener: ((ask: { retry: boolean; answer: (t: string) => void }) => void) | null = null;
+/** Set when a token was refused and forgotten, so the dialog can say so. */
+let refused = false;
+
+/** What the token dialog is told: whether a token was just refused, and how to answer or decline. */
+export interface TokenRequest {
+  retry: boolean;
+  answer: (t: string) => void;
+  cancel: () => void;
+}
+let tokenListener: ((ask: TokenRequest) => void) | null = null;
 
 /** The dashboard's token dialog registers here; it is asked at most once at a time, and only after a 401. */
 export function onTokenNeeded(listener: typeof tokenListener): void {
   tokenListener = listener;
 }
 
-function askToken(retry: boolean): Promise<string> {
-  asking ??= new Promise<string>((resolve) => {
+/** A stored token the server refused is dropped: the server may have restarted without one, or with another. */
+function forgetToken(): void {
+  token = null;
+  refused = true;
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/** Set when the user closed the token dialog: requests then fail at once instead of asking again and again. */
+let declined = false;
+const declinedError = () => new ApiError(401, 'UNAUTHORIZED', 'This server needs its access token (MAESTRO_TOKEN)');
+
+/** Lets the next 401 open the token dialog again (the user asked for it). */
+export function askTokenAgain(): void {
+  declined = false;
+}
+
+function askToken(): Promise<string> {
+  if (declined) return Promise.reject(declinedError());
+  asking ??= new Promise<string>((resolve, reject) => {
     if (!tokenListener) throw new Error('no token dialog');
     tokenListener({
-      retry,
+      retry: refused,
       answer: (t) => {
         token = t;
+        refused = false;
         sessionStorage.setItem(TOKEN_KEY, t);
         asking = null;
         resolve(t);
+      },
+      cancel: () => {
+        asking = null;
+        declined = true;
+        reject(declinedError());
       },
     });
   });
@@ -38,15 +70,24 @@ export class ApiError extends Error {
   }
 }
 
-/** `api('POST', '/api/tasks', body)` → the parsed JSON answer; a 401 asks for the token and tries again. */
+/**
+ * `api('POST', '/api/tasks', body)` → the parsed JSON answer. A 401 to a stored token forgets it and tries without;
+ * only a 401 without a token asks the user (and a declined dialog rejects with that 401).
+ */
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
   for (let attempt = 0; ; attempt++) {
+    const sent = token;
     const headers: Record<string, string> = {};
-    if (token) headers.authorization = `Bearer ${token}`;
+    if (sent) headers.authorization = `Bearer ${sent}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (res.status === 401 && attempt < 5) {
-      await askToken(token !== null);
+      if (sent !== null) {
+        if (token === sent) forgetToken();
+        continue;
+      }
+      // Another request may have got a token while this one was under way.
+      if (token === null) await askToken();
       continue;
     }
     const text = await res.text();
@@ -63,12 +104,4 @@ export function socketUrl(path: string, query: Record<string, string | number | 
   for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
   if (token) url.searchParams.set('token', token);
   return url.href;
-}
-
-/** True once a 401 has been answered with a token, so a socket refused before that can be retried with it. */
-export const hasToken = () => token !== null;
-
-/** Waits for the user's token after a socket was refused; the socket cannot tell a 401 apart, so ask only once. */
-export async function ensureToken(): Promise<void> {
-  if (!token) await askToken(false);
 }

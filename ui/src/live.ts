@@ -1,4 +1,4 @@
-import { ApiError, api, socketUrl } from './api';
+import { ApiError, api, askTokenAgain, socketUrl } from './api';
 import { apply, changed, loadSnapshot, state } from './store';
 import type { Envelope } from './types';
 
@@ -19,6 +19,7 @@ let socket: WebSocket | null = null;
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 const HEARTBEAT_MS = 15_000;
 let again = false;
+let paused = false;
 
 /** The event log's range (§17), or null when the server keeps no log. A `since` older than the log answers 410 with it. */
 export async function logHead(): Promise<{ oldestSeq: number; latestSeq: number } | null> {
@@ -48,7 +49,9 @@ function connect(): void {
   changed();
   const ws = new WebSocket(socketUrl('/ws', { since: replay && lastSeq !== null ? lastSeq : undefined }));
   socket = ws;
+  let opened = false;
   ws.onopen = () => {
+    opened = true;
     attempts = 0;
     state.connection = 'online';
     changed();
@@ -83,7 +86,9 @@ function connect(): void {
     if (!replay) needsSnapshot = true;
     changed();
     const delay = BACKOFF_MS[Math.min(attempts++, BACKOFF_MS.length - 1)]!;
-    setTimeout(connect, delay);
+    // A socket refused before it opened may be a refused token, which a socket cannot tell: one REST call settles it
+    // (forgetting a stale token, asking for one only if the server needs it) before the next try.
+    setTimeout(() => (opened ? connect() : void checkToken().then((ok) => (ok ? connect() : pause()))), delay);
   };
   ws.onclose = lost;
   // A connection that died without closing (a dropped network) answers no ping: give it up and reconnect.
@@ -96,6 +101,37 @@ function connect(): void {
       ws.close();
     } else ws.send('{"type":"ping"}');
   }, HEARTBEAT_MS);
+}
+
+/** False only when the server wants a token and the user declined to give one. */
+async function checkToken(): Promise<boolean> {
+  try {
+    await api('GET', '/api/projects');
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return false;
+  }
+  return true;
+}
+
+/** Declined token: no more tries until the user asks for one (`resumeLive`), so nothing loops. */
+function pause(): void {
+  paused = true;
+  state.connection = 'offline';
+  changed();
+}
+
+/** After a declined token dialog: ask again, then load and reconnect. */
+export function resumeLive(): void {
+  askTokenAgain();
+  void checkToken().then((ok) => {
+    if (!ok) return;
+    state.authDeclined = false;
+    void refetch();
+    if (paused) {
+      paused = false;
+      connect();
+    }
+  });
 }
 
 /** Loads the state afresh; asked again while loading, it loads once more afterwards (the first answer may be older). */
@@ -111,8 +147,10 @@ async function refetch(): Promise<void> {
       await loadSnapshot();
     } while (again);
     needsSnapshot = false;
-  } catch {
+    state.authDeclined = false;
+  } catch (error) {
     needsSnapshot = true;
+    if (error instanceof ApiError && error.status === 401) state.authDeclined = true;
   } finally {
     loading = false;
     const held = buffer;

@@ -1,7 +1,7 @@
 import { type JSX, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { onTokenNeeded } from './api';
-import { startLive } from './live';
+import { onTokenNeeded, type TokenRequest } from './api';
+import { resumeLive, startLive } from './live';
 import { state } from './store';
 import './style.css';
 import { Field, Modal, useLive } from './util';
@@ -12,6 +12,7 @@ import { ProjectsView } from './views/Projects';
 import { SessionView } from './views/Session';
 import { SessionsView } from './views/Sessions';
 import { SpawnDialog } from './views/Spawn';
+import { TaskView } from './views/TaskDetail';
 
 /** Hash routes, so the server needs no fallback route: every unknown path keeps its JSON 404 (§19). */
 function useRoute(): string[] {
@@ -27,10 +28,10 @@ function useRoute(): string[] {
 
 const CONNECTION_TEXT = { connecting: 'Connecting…', online: 'Live', offline: 'Offline — reconnecting' };
 
-function TokenDialog({ retry, answer }: { retry: boolean; answer: (t: string) => void }) {
+function TokenDialog({ retry, answer, cancel }: TokenRequest) {
   const [value, setValue] = useState('');
   return (
-    <Modal title="Access token" onClose={() => undefined}>
+    <Modal title="Access token" onClose={cancel}>
       <form
         method="dialog"
         onSubmit={(e) => {
@@ -41,7 +42,15 @@ function TokenDialog({ retry, answer }: { retry: boolean; answer: (t: string) =>
         <p>{retry ? 'That token was refused. ' : ''}This server needs its access token (MAESTRO_TOKEN). It is kept for this tab only.</p>
         <Field label="Token">
           {(id) => (
-            <input id={id} type="password" autoComplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+            <input
+              id={id}
+              type="password"
+              autoComplete="off"
+              autofocus
+              required
+              value={value}
+              onInput={(e) => setValue(e.currentTarget.value)}
+            />
           )}
         </Field>
         <div class="actions">
@@ -54,12 +63,25 @@ function TokenDialog({ retry, answer }: { retry: boolean; answer: (t: string) =>
   );
 }
 
+/** Shown instead of "Loading…" when the token dialog was closed: no dead end, a way back to it. */
+const TokenNeeded = () => (
+  <section class="stack" aria-labelledby="token-needed">
+    <h1 id="token-needed">Access token needed</h1>
+    <p>This server needs its access token (MAESTRO_TOKEN) before it shows anything.</p>
+    <p>
+      <button type="button" class="primary" onClick={resumeLive}>
+        Enter token…
+      </button>
+    </p>
+  </section>
+);
+
 export type SpawnRequest = { projectId?: string; taskIds?: string[] };
 
 function App() {
   useLive();
   const route = useRoute();
-  const [ask, setAsk] = useState<{ retry: boolean; answer: (t: string) => void } | null>(null);
+  const [ask, setAsk] = useState<TokenRequest | null>(null);
   const [spawn, setSpawn] = useState<SpawnRequest | null>(null);
   useEffect(() => {
     onTokenNeeded((request) =>
@@ -68,6 +90,10 @@ function App() {
         answer: (t) => {
           setAsk(null);
           request.answer(t);
+        },
+        cancel: () => {
+          setAsk(null);
+          request.cancel();
         },
       }),
     );
@@ -80,10 +106,12 @@ function App() {
   if (section === 'p' && id) view = <ProjectView id={id} tab={sub === 'tree' ? 'tree' : 'board'} openSpawn={openSpawn} />;
   else if (section === 'sessions') view = <SessionsView />;
   else if (section === 's' && id) view = <SessionView id={id} />;
+  else if (section === 't' && id) view = <TaskView id={id} openSpawn={openSpawn} />;
   else if (section === 'hosts') view = <HostsView />;
   else if (section === 'activity') view = <ActivityView />;
   else view = <ProjectsView />;
-  const current = (name: string) => (section === name || (name === '' && (!section || section === 'p')) ? 'page' : undefined);
+  const current = (name: string) =>
+    section === name || (name === '' && (!section || section === 'p' || section === 't')) ? 'page' : undefined;
 
   return (
     <>
@@ -112,9 +140,9 @@ function App() {
           Spawn agent
         </button>
       </header>
-      <main>{state.loaded ? view : <p class="muted">Loading…</p>}</main>
+      <main>{state.loaded ? view : state.authDeclined ? <TokenNeeded /> : <p class="muted">Loading…</p>}</main>
       {spawn && <SpawnDialog request={spawn} onClose={() => setSpawn(null)} />}
-      {ask && <TokenDialog retry={ask.retry} answer={ask.answer} />}
+      {ask && <TokenDialog {...ask} />}
     </>
   );
 }

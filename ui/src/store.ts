@@ -12,6 +12,8 @@ export const state = {
   /** The newest events seen, oldest first, for the activity feed. */
   feed: [] as Envelope[],
   loaded: false,
+  /** The server wants a token and the user closed the dialog: the page says so instead of "Loading…". */
+  authDeclined: false,
   /** 'connecting' | 'online' | 'offline' */
   connection: 'connecting' as 'connecting' | 'online' | 'offline',
   /** Bumped by every change; views memoise on it. */
@@ -56,6 +58,9 @@ const sessionStamp = (s: Session) => s.lastActivity;
 /** Applies one event to the state (contract §4.4, §15.1, §16.6). */
 export function apply(e: Envelope): void {
   const d = e.data;
+  // The status before the change, so the activity feed can say what changed ("completed", not "updated").
+  if (e.type === 'task:updated') e.before = state.tasks.get(d.id)?.status;
+  else if (e.type === 'session:updated') e.before = state.sessions.get(d.id)?.status;
   switch (e.type) {
     case 'project:created':
     case 'project:updated':

@@ -27,6 +27,8 @@ export interface Envelope {
   timestamp: number;
   seq?: number;
   projectId?: string;
+  /** Set by the dashboard for `*:updated`: the entity's status before this event, when it was known. */
+  before?: string;
 }
 
 /** The server's final session statuses (FINAL_SESSION_STATUSES): a status missing here, or one too many, does not compile. */

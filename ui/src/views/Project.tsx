@@ -5,6 +5,7 @@ import type { SpawnRequest } from '../main';
 import { state } from '../store';
 import { TASK_STATUSES, type Task } from '../types';
 import { Badge, ErrorLine, Field, useAction } from '../util';
+import { DeleteProject, ProjectDialog } from './ProjectEdit';
 import { TaskDialog } from './TaskDialog';
 
 const COLUMN_TITLE: Record<string, string> = {
@@ -22,7 +23,8 @@ export function ProjectView({ id, tab, openSpawn }: { id: string; tab: 'board' |
   const [editing, setEditing] = useState<Task | 'new' | null>(null);
   const [title, setTitle] = useState('');
   const { error, busy, run } = useAction();
-  if (!project) return <p role="alert">Project {id} not found.</p>;
+  const [editingProject, setEditingProject] = useState(false);
+  if (!project) return <p role="alert">This project no longer exists.</p>;
 
   const complete = (t: Task) => run(() => api('PATCH', `/api/tasks/${encodeURIComponent(t.id)}`, { status: 'completed' }));
   const base = `#/p/${encodeURIComponent(id)}`;
@@ -44,7 +46,12 @@ export function ProjectView({ id, tab, openSpawn }: { id: string; tab: 'board' |
         <button type="button" onClick={() => openSpawn({ projectId: id })}>
           Spawn for this project…
         </button>
+        <button type="button" onClick={() => setEditingProject(true)}>
+          Edit project…
+        </button>
+        <DeleteProject id={id} name={project.name} />
       </div>
+      {project.description && <p>{project.description}</p>}
       <form
         class="inline-form"
         aria-label="Quick add task"
@@ -66,6 +73,7 @@ export function ProjectView({ id, tab, openSpawn }: { id: string; tab: 'board' |
       ) : (
         <Tree tasks={tasks} onEdit={setEditing} onComplete={complete} />
       )}
+      {editingProject && <ProjectDialog project={project} onClose={() => setEditingProject(false)} />}
       {editing && <TaskDialog projectId={id} task={editing === 'new' ? null : editing} onClose={() => setEditing(null)} />}
     </section>
   );
@@ -118,8 +126,8 @@ export function TaskBadges({ task }: { task: Task }) {
     <>
       {task.priority !== 'medium' && <Badge kind={`prio-${task.priority}`}>{task.priority}</Badge>}
       {task.ready && <Badge kind="ok">ready</Badge>}
-      {task.claim && (
-        <Badge kind="info" title={`Claimed by ${task.claim.sessionId}`}>
+      {task.claim && task.status !== 'completed' && task.status !== 'cancelled' && (
+        <Badge kind="info" title={`Claimed by ${state.sessions.get(task.claim.sessionId)?.name ?? 'a session'}`}>
           claimed
         </Badge>
       )}
@@ -147,7 +155,9 @@ class TaskCard extends Component<{ task: Task } & Actions> {
     const done = task.status === 'completed';
     return (
       <li class="task">
-        <span class="task-title">{task.title}</span>
+        <a class="task-title" href={`#/t/${encodeURIComponent(task.id)}`}>
+          {task.title}
+        </a>
         {task.parentId && state.tasks.has(task.parentId) && <span class="muted small">in {state.tasks.get(task.parentId)!.title}</span>}
         <div class="badges">
           <TaskBadges task={task} />
@@ -190,7 +200,9 @@ function Tree({ tasks, onEdit, onComplete }: { tasks: Task[] } & Actions) {
     const row = (
       <div class="tree-row">
         <Badge kind={`st-${t.status}`}>{t.status.replace('_', ' ')}</Badge>
-        <span class="task-title">{t.title}</span>
+        <a class="task-title" href={`#/t/${encodeURIComponent(t.id)}`}>
+          {t.title}
+        </a>
         <TaskBadges task={t} />
         {deps.length > 0 && <span class="muted small">depends on {deps.map((d) => state.tasks.get(d)?.title ?? d).join(', ')}</span>}
         <button type="button" class="small" aria-label={`Edit ${t.title}`} onClick={() => onEdit(t)}>

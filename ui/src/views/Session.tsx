@@ -2,39 +2,48 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { onEvent, state } from '../store';
 import { isFinalSession, type Message } from '../types';
-import { Badge, clock, ErrorLine, Field, statusLabel, timeAgo, useAction } from '../util';
+import { Badge, clock, ErrorLine, Field, timeAgo, useAction } from '../util';
+import { ConfirmButton } from './Confirm';
+import { hostOffline, StateBadges } from './Sessions';
 import { Terminal } from './Terminal';
 
 /** One session: status, run state, live terminal with input, messages, timeline, and a stop button (§15.4, §16). */
 export function SessionView({ id }: { id: string }) {
   const s = state.sessions.get(id);
   const stop = useAction();
-  if (!s) return <p role="alert">Session {id} not found.</p>;
+  if (!s) return <p role="alert">This session no longer exists.</p>;
   const project = state.projects.get(s.projectId);
   const final = isFinalSession(s.status);
   return (
     <section aria-labelledby="session-title" class="session">
       <div class="title-row">
         <h1 id="session-title">{s.name}</h1>
-        <Badge kind={`ss-${s.status}`}>{statusLabel(s.status)}</Badge>
-        {s.run && <Badge kind={`run-${s.run.state}`}>run: {s.run.state}</Badge>}
-        <button
-          type="button"
-          class="danger"
+        <StateBadges s={s} />
+        <ConfirmButton
+          label="Stop session"
+          title={`Stop ${s.name}?`}
+          action="Stop agent"
+          question={<p>The agent's terminal is closed and its claimed tasks go back to the board.</p>}
           disabled={final || stop.busy}
-          onClick={() =>
-            stop.run(() => api('POST', `/api/sessions/${encodeURIComponent(id)}/stop`, { reason: 'Stopped from the dashboard' }))
-          }
-        >
-          Stop session
-        </button>
+          act={() => api('POST', `/api/sessions/${encodeURIComponent(id)}/stop`, { reason: 'Stopped from the dashboard' })}
+        />
+        <ConfirmButton
+          label="Delete session"
+          title={`Delete ${s.name}?`}
+          action="Delete session"
+          question={<p>The session and its timeline are removed; its tasks stay.{final ? '' : ' Its agent is not stopped.'}</p>}
+          act={async () => {
+            await api('DELETE', `/api/sessions/${encodeURIComponent(id)}`);
+            location.hash = '#/sessions';
+          }}
+        />
       </div>
       <ErrorLine error={stop.error} />
       <dl class="facts">
         <dt>Project</dt>
         <dd>{project ? <a href={`#/p/${encodeURIComponent(project.id)}`}>{project.name}</a> : s.projectId}</dd>
         <dt>Host</dt>
-        <dd>{s.host ?? 'none (not runner-managed)'}</dd>
+        <dd>{s.host ? `${s.host}${hostOffline(s) ? ' (offline: state not current)' : ''}` : 'none (not runner-managed)'}</dd>
         <dt>Agent</dt>
         <dd>{s.agent ?? '—'}</dd>
         <dt>Strategy</dt>
@@ -50,10 +59,21 @@ export function SessionView({ id }: { id: string }) {
         <dt>Last activity</dt>
         <dd>{timeAgo(s.lastActivity)}</dd>
         <dt>Tasks</dt>
-        <dd>{s.taskIds.map((t) => state.tasks.get(t)?.title ?? t).join(', ') || '—'}</dd>
+        <dd>
+          {s.taskIds.length === 0
+            ? '—'
+            : s.taskIds.map((t, i) => (
+                <>
+                  {i > 0 && ', '}
+                  {state.tasks.has(t) ? <a href={`#/t/${encodeURIComponent(t)}`}>{state.tasks.get(t)!.title}</a> : 'a deleted task'}
+                </>
+              ))}
+        </dd>
       </dl>
       {!s.run ? (
         <p class="muted">No live terminal: this session was not launched by a runner.</p>
+      ) : hostOffline(s) ? (
+        <p class="muted">No terminal while {s.host} is offline: it shows again when the host reconnects.</p>
       ) : s.run.state === 'pending' ? (
         <p class="muted">Waiting for {s.host ?? 'the host'} to launch the agent…</p>
       ) : s.run.state === 'lost' || (s.run.state === 'exited' && s.status === 'stopped') ? (

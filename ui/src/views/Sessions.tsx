@@ -24,13 +24,31 @@ export function groupSessions(sessions: Session[]): Group {
 
 const count = (g: Group): number => g.sessions.length + [...g.groups.values()].reduce((n, c) => n + count(c), 0);
 
+/** True when the session's runner is gone: its last known state is no longer news (§15.1). */
+export const hostOffline = (s: Session) => !!s.host && state.hosts.get(s.host)?.status === 'offline' && !isFinalSession(s.status);
+
+/** Status and run state as badges; a session on an offline host says so instead of its stale "working · running". */
+export function StateBadges({ s }: { s: Session }) {
+  if (hostOffline(s))
+    return (
+      <Badge kind="warn" title={`Last known: ${statusLabel(s.status)}${s.run ? `, run ${s.run.state}` : ''}`}>
+        host {s.host} offline
+      </Badge>
+    );
+  return (
+    <>
+      <Badge kind={`ss-${s.status}`}>{statusLabel(s.status)}</Badge>
+      {s.run && s.run.state !== 'running' && <Badge kind={`run-${s.run.state}`}>run: {s.run.state}</Badge>}
+    </>
+  );
+}
+
 export function SessionRow({ s }: { s: Session }) {
   const project = state.projects.get(s.projectId);
   return (
     <li class="session-row">
       <a href={`#/s/${encodeURIComponent(s.id)}`}>{s.name}</a>
-      <Badge kind={`ss-${s.status}`}>{statusLabel(s.status)}</Badge>
-      {s.run && <Badge kind={`run-${s.run.state}`}>run: {s.run.state}</Badge>}
+      <StateBadges s={s} />
       {s.agent && <Badge>{s.agent}</Badge>}
       <span class="muted small">
         {project?.name ?? s.projectId} · {timeAgo(s.lastActivity)}

@@ -2,9 +2,28 @@ import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import type { SpawnRequest } from '../main';
 import { state } from '../store';
+import type { Task } from '../types';
 import { ErrorLine, Field, Modal, useAction } from '../util';
 
 const PRESETS = ['claude', 'codex', 'gemini', 'shell', 'custom'];
+
+/** What a task's option says besides its title, so a blocked or taken task is not chosen by mistake. */
+function taskNote(t: Task): string {
+  const blockers = (t.blockedBy ?? []).map((d) => state.tasks.get(d)?.title ?? d);
+  const notes = [];
+  if (blockers.length) notes.push(`blocked by ${blockers.join(', ')}`);
+  else if (t.status === 'blocked') notes.push('blocked');
+  if (t.claim) notes.push(`taken by ${state.sessions.get(t.claim.sessionId)?.name ?? 'another session'}`);
+  return notes.length ? ` (${notes.join('; ')})` : '';
+}
+
+/** Why Spawn cannot be pressed yet, or null. */
+function missing(projectId: string, taskIds: string[], agents: string[]): string | null {
+  if (!projectId) return 'Create a project first.';
+  if (taskIds.length === 0) return 'Choose at least one task.';
+  if (agents.length === 0) return 'This host has no agent program installed.';
+  return null;
+}
 
 /** Spawns an agent session for some tasks (§6, §15.3), then opens its page with the live terminal. */
 export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClose: () => void }) {
@@ -16,13 +35,20 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
   const [host, setHost] = useState('');
   const [agent, setAgent] = useState('');
   const [model, setModel] = useState('');
+  const [name, setName] = useState('');
   const { error, busy, run } = useAction();
   const tasks = useMemo(
     () => [...state.tasks.values()].filter((t) => t.projectId === projectId && t.status !== 'completed' && t.status !== 'cancelled'),
     [state.version, projectId],
   );
   const hosts = [...state.hosts.values()];
-  const agents = host ? (state.hosts.get(host)?.agents ?? PRESETS) : PRESETS;
+  // Without a choice the server launches on its local runner (§15.3): offer what that host has.
+  const target = host ? state.hosts.get(host) : hosts.find((h) => h.local);
+  const agents = target ? target.agents : PRESETS;
+  const roleName = role === 'orchestrator' ? 'Orchestrator' : 'Worker';
+  const firstTitle = state.tasks.get(taskIds[0] ?? '')?.title;
+  const defaultName = firstTitle ? `${roleName} for ${firstTitle}` : '';
+  const why = missing(projectId, taskIds, agents);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -34,6 +60,8 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
         role,
         strategy,
         spawnSource: 'ui',
+        // The server's default name carries the task's ID (§6.1); people know the task by its title.
+        ...(name.trim() || defaultName ? { sessionName: name.trim() || defaultName } : {}),
         ...(host ? { host } : {}),
         ...(agent ? { agent } : {}),
         ...(model.trim() ? { model: model.trim() } : {}),
@@ -70,9 +98,15 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
               {tasks.map((t) => (
                 <option value={t.id} selected={taskIds.includes(t.id)}>
                   {t.title}
+                  {taskNote(t)}
                 </option>
               ))}
             </select>
+          )}
+        </Field>
+        <Field label="Name" hint="Names like shop-api-auth are grouped as shop › api on the Sessions page.">
+          {(id) => (
+            <input id={id} value={name} placeholder={defaultName || 'Worker for …'} onInput={(e) => setName(e.currentTarget.value)} />
           )}
         </Field>
         <div class="row">
@@ -101,7 +135,7 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
                 <option value="">default</option>
                 {hosts.map((h) => (
                   <option value={h.name}>
-                    {h.name} ({h.status})
+                    {h.name} ({h.status === 'online' ? 'online' : 'offline: the agent starts when it connects'})
                   </option>
                 ))}
               </select>
@@ -126,10 +160,15 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
           <button type="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" class="primary" disabled={busy || !projectId || taskIds.length === 0}>
+          <button type="submit" class="primary" disabled={busy || why !== null} aria-describedby={why ? 'spawn-why' : undefined}>
             Spawn
           </button>
         </div>
+        {why && (
+          <p id="spawn-why" class="muted small">
+            {why}
+          </p>
+        )}
       </form>
     </Modal>
   );

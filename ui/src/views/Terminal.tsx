@@ -20,16 +20,17 @@ export function Terminal({ sessionId, alive }: { sessionId: string; alive: boole
     let term: import('@xterm/xterm').Terminal | null = null;
     void Promise.all([import('@xterm/xterm'), import('@xterm/xterm/css/xterm.css')]).then(([{ Terminal: XTerm }]) => {
       if (disposed) return;
-      term = new XTerm({ cols: COLS, rows: ROWS, convertEol: false, scrollback: 5000, fontSize: 13 });
+      term = new XTerm({ cols: COLS, rows: ROWS, convertEol: false, scrollback: 5000, fontSize: 13, disableStdin: !alive });
       term.open(host.current!);
       ws = new WebSocket(socketUrl(`/api/sessions/${encodeURIComponent(sessionId)}/terminal`));
       ws.binaryType = 'arraybuffer';
       ws.onopen = () => {
-        setStatus('connected');
+        setStatus(alive ? 'connected' : 'ended');
+        if (!alive) return;
         ws!.send(JSON.stringify({ type: 'resize', cols: COLS, rows: ROWS }));
       };
       ws.onmessage = (m) => term!.write(typeof m.data === 'string' ? m.data : new Uint8Array(m.data as ArrayBuffer));
-      ws.onclose = () => !disposed && setStatus('closed');
+      ws.onclose = () => !disposed && setStatus((now) => (now === 'ended' ? now : 'closed'));
       term.onData((data) => ws?.readyState === WebSocket.OPEN && ws.send(data));
       // Every key goes to the agent, Tab included; F6 leaves the terminal so the keyboard is never trapped there.
       term.attachCustomKeyEventHandler((e) => {
@@ -50,7 +51,7 @@ export function Terminal({ sessionId, alive }: { sessionId: string; alive: boole
       <div class="title-row">
         <h2 id="terminal-title">Terminal</h2>
         <span class="muted small" role="status" aria-label={`Terminal ${status}`}>
-          {status}
+          {status === 'ended' ? 'ended: the last screen of the agent' : status}
         </span>
         {status === 'closed' && alive && (
           <button type="button" class="small" onClick={() => (setStatus('connecting'), setAttempt((a) => a + 1))}>
@@ -59,8 +60,12 @@ export function Terminal({ sessionId, alive }: { sessionId: string; alive: boole
         )}
       </div>
       <section ref={host} class="xterm-host" aria-label="Live terminal output" />
-      <p class="muted small">Keys typed in the terminal go to the agent; F6 moves on to the input box.</p>
-      <TerminalInput sessionId={sessionId} />
+      {alive && (
+        <>
+          <p class="muted small">Keys typed in the terminal go to the agent; F6 moves on to the input box.</p>
+          <TerminalInput sessionId={sessionId} />
+        </>
+      )}
     </section>
   );
 }
