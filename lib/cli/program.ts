@@ -4,6 +4,7 @@ import { PACKAGE_INFO } from '../package-root.js';
 import { attachCommands } from './attach.js';
 import { compatCommands } from './compat.js';
 import { bindIo, type CliIo } from './context.js';
+import { hookCommands } from './hook.js';
 import { hostCommands } from './host.js';
 import { initCommands } from './init.js';
 import { manifestCommands } from './manifest.js';
@@ -27,6 +28,7 @@ export async function run(argv: string[], options: Partial<CliIo> = {}): Promise
     stderr: options.stderr ?? ((text) => void process.stderr.write(text)),
     exitCode: 0,
     signal: options.signal,
+    stdin: options.stdin,
   };
   const program = createProgram(io);
   try {
@@ -85,6 +87,7 @@ MAESTRO_TOKEN, when set, is sent as a bearer token.`,
   hostCommands(program);
   attachCommands(program);
   compatCommands(program);
+  hookCommands(program);
   bindIo(program, io);
   return program;
 }
