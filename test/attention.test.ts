@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { run } from '../lib/cli/program.js';
 import { type AttentionMachine, type AttentionSignal, transition } from '../lib/domain/attention.js';
 import { hookState } from '../lib/domain/hook-events.js';
 import { waitingLine, waitingPrompts } from '../lib/runner/attention.js';
-import { run } from '../lib/cli/program.js';
 import { startTestServer, tempDir } from './helpers.js';
 
 /*
@@ -25,7 +25,13 @@ describe('the attention state machine', () => {
     ['first output of a launched agent', m(null), { source: 'terminal', state: 'working' }, 'working', false],
     ['quiet terminal', m(at('working', 'terminal')), { source: 'terminal', state: 'idle' }, 'idle', false],
     ['waiting prompt on screen', m(at('working', 'terminal')), { source: 'terminal', state: 'needs_input' }, 'needs_input', false],
-    ['hook permission request', m(at('working', 'terminal')), { source: 'hook', state: 'needs_input', reason: 'Bash' }, 'needs_input', true],
+    [
+      'hook permission request',
+      m(at('working', 'terminal')),
+      { source: 'hook', state: 'needs_input', reason: 'Bash' },
+      'needs_input',
+      true,
+    ],
     ['the second hook of the same request', m(at('needs_input', 'hook'), true), { source: 'hook', state: 'needs_input' }, 'same', true],
     ['terminal quiet while a hook holds', m(at('needs_input', 'hook'), true), { source: 'terminal', state: 'idle' }, 'same', true],
     ['terminal prompt while a hook holds', m(at('working', 'hook'), true), { source: 'terminal', state: 'needs_input' }, 'same', true],
@@ -33,7 +39,13 @@ describe('the attention state machine', () => {
     ['output with the same state still releases', m(at('working', 'hook'), true), { source: 'terminal', state: 'working' }, 'same', false],
     ['Stop hook', m(at('working', 'hook'), true), { source: 'hook', state: 'idle' }, 'idle', true],
     ['typed input', m(at('needs_input', 'hook'), true), { source: 'input', state: 'working' }, 'working', false],
-    ['report needs-input', m(at('working', 'terminal')), { source: 'report', state: 'needs_input', reason: 'Which DB?' }, 'needs_input', true],
+    [
+      'report needs-input',
+      m(at('working', 'terminal')),
+      { source: 'report', state: 'needs_input', reason: 'Which DB?' },
+      'needs_input',
+      true,
+    ],
     ['turn ends after a reported question', m(at('needs_input', 'report'), true), { source: 'hook', state: 'idle' }, 'same', true],
     ['quiet after a reported question', m(at('needs_input', 'report')), { source: 'terminal', state: 'idle' }, 'same', false],
     ['report progress', m(at('needs_input', 'report'), true), { source: 'report', state: 'working' }, 'working', true],
@@ -43,18 +55,34 @@ describe('the attention state machine', () => {
     const { next, changed } = transition(before, signal, 42);
     expect(changed).toBe(expected !== 'same');
     if (expected === 'same') expect(next.attention).toEqual(before.attention);
-    else expect(next.attention).toEqual({ state: expected, since: 42, reason: expected === 'working' ? null : (signal.reason ?? null), source: signal.source });
+    else
+      expect(next.attention).toEqual({
+        state: expected,
+        since: 42,
+        reason: expected === 'working' ? null : (signal.reason ?? null),
+        source: signal.source,
+      });
     expect(next.held).toBe(held);
   });
 });
 
 describe('what each hook event says', () => {
   const table: [string, object, string | undefined, string?][] = [
-    ['Notification', { message: 'Claude needs your permission to use Bash', notification_type: 'permission_prompt' }, 'needs_input', 'Claude needs your permission to use Bash'],
+    [
+      'Notification',
+      { message: 'Claude needs your permission to use Bash', notification_type: 'permission_prompt' },
+      'needs_input',
+      'Claude needs your permission to use Bash',
+    ],
     ['Notification', { message: 'Claude is waiting for your input', notification_type: 'idle_prompt' }, 'idle'],
     ['Notification', { notification_type: 'auth_success' }, undefined],
     ['PermissionRequest', { tool_name: 'Bash' }, 'needs_input', 'Permission to use Bash'],
-    ['PreToolUse', { tool_name: 'AskUserQuestion', tool_input: { questions: [{ question: 'Which database?' }] } }, 'needs_input', 'Which database?'],
+    [
+      'PreToolUse',
+      { tool_name: 'AskUserQuestion', tool_input: { questions: [{ question: 'Which database?' }] } },
+      'needs_input',
+      'Which database?',
+    ],
     ['PreToolUse', { tool_name: 'ExitPlanMode' }, 'needs_input', 'A plan is ready for your approval'],
     ['PreToolUse', { tool_name: 'Bash' }, 'working'],
     ['PostToolUse', { tool_name: 'Bash' }, 'working'],
@@ -76,7 +104,15 @@ describe('what each hook event says', () => {
 describe("the terminal's waiting prompts", () => {
   const claude = waitingPrompts('claude', undefined);
   it('finds a Claude Code permission menu in the last screen lines', () => {
-    const screen = ['Bash command', '  rm -rf build', '╭──╮', '│ Do you want to proceed?  │', '│ ❯ 1. Yes │', '│   2. No, and tell Claude what to do differently (esc) │', ''].join('\n');
+    const screen = [
+      'Bash command',
+      '  rm -rf build',
+      '╭──╮',
+      '│ Do you want to proceed?  │',
+      '│ ❯ 1. Yes │',
+      '│   2. No, and tell Claude what to do differently (esc) │',
+      '',
+    ].join('\n');
     expect(waitingLine(screen, claude)).toBe('Do you want to proceed?');
   });
   it('sees no prompt on a plain screen, nor in a shell', () => {
@@ -118,7 +154,9 @@ describe('attention on the server (a runner played over the protocol)', async ()
 
   const project = (await server.call('POST', '/api/projects', { name: 'Attention', workingDir: tempDir() })).body;
   const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Work' })).body;
-  const spawned = (await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], host: 'fake', agent: 'claude' })).body;
+  const spawned = (
+    await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], host: 'fake', agent: 'claude' })
+  ).body;
   const id: string = spawned.sessionId;
   const token: string = spawned.envVars.MAESTRO_SESSION_TOKEN;
   await next('launch');
@@ -142,7 +180,10 @@ describe('attention on the server (a runner played over the protocol)', async ()
     const [updated, attention] = await runnerSays(2, { type: 'attention', sessionId: id, state: 'working' });
     expect(updated.type).toBe('session:updated');
     expect(updated.data.attention).toMatchObject({ state: 'working', source: 'terminal', reason: null });
-    expect(attention).toMatchObject({ type: 'session:attention', data: { sessionId: id, attention: { state: 'working', source: 'terminal' } } });
+    expect(attention).toMatchObject({
+      type: 'session:attention',
+      data: { sessionId: id, attention: { state: 'working', source: 'terminal' } },
+    });
   });
 
   it('counts a permission request that two hooks report as one change, with one timeline entry', async () => {
@@ -165,6 +206,32 @@ describe('attention on the server (a runner played over the protocol)', async ()
     expect(bad.body.code).toBe('VALIDATION_ERROR');
   });
 
+  it('`maestro attention` lists the waiting sessions with their reason; `watch --attention` prints only attention changes', async () => {
+    const env = { MAESTRO_SERVER_URL: server.url };
+    let out = '';
+    expect(await run(['attention'], { env, stdout: (t) => (out += t), stderr: (t) => (out += t) })).toBe(0);
+    expect(out).toMatch(new RegExp(`^${id}  needs_input .* — Permission to use Bash\n$`));
+    const stop = new AbortController();
+    let watched = '';
+    const { latestSeq } = (await server.call('GET', '/api/events?since=0&limit=1')).body;
+    const seen = new Promise<void>((resolve) => {
+      const write = (text: string) => {
+        watched += text;
+        if (watched.includes('working (terminal)')) resolve();
+      };
+      void run(['watch', '--attention', '--since', String(latestSeq)], { env, stdout: write, stderr: () => {}, signal: stop.signal });
+    });
+    await runnerSays(2, { type: 'attention', sessionId: id, state: 'working' });
+    await seen;
+    stop.abort();
+    expect(watched.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^#\\d+  \\S+  ${id}  working \\(terminal\\)$`))]);
+    out = '';
+    await run(['attention'], { env, stdout: (t) => (out += t), stderr: () => {} });
+    expect(out).toBe('No agent is waiting for you.\n');
+    // Back to waiting, for the tests below.
+    await hook('PermissionRequest', { tool_name: 'Bash' });
+  });
+
   it("keeps the hook's state over the terminal's quiet until the next output", async () => {
     // The quiet spell is ignored: the only change is the output's (else idle's events would come first).
     const events = await runnerSays(
@@ -181,7 +248,9 @@ describe('attention on the server (a runner played over the protocol)', async ()
   it('takes reports from `maestro report`, and typed input sets working', async () => {
     const env = { MAESTRO_SERVER_URL: server.url, MAESTRO_SESSION_ID: id, MAESTRO_SESSION_TOKEN: token };
     const out: string[] = [];
-    expect(await run(['report', 'needs-input', 'Which', 'database?'], { env, stdout: (t) => out.push(t), stderr: (t) => out.push(t) })).toBe(0);
+    expect(
+      await run(['report', 'needs-input', 'Which', 'database?'], { env, stdout: (t) => out.push(t), stderr: (t) => out.push(t) }),
+    ).toBe(0);
     let session = await get();
     expect(session.attention).toMatchObject({ state: 'needs_input', source: 'report', reason: 'Which database?' });
     // The report is the timeline entry: no second one.
@@ -197,7 +266,9 @@ describe('attention on the server (a runner played over the protocol)', async ()
   });
 
   it("refuses another session's hook, an unknown session and a body that is not a hook", async () => {
-    const other = (await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], host: 'fake', agent: 'claude' })).body;
+    const other = (
+      await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], host: 'fake', agent: 'claude' })
+    ).body;
     expect((await hook('Stop', {}, other.envVars.MAESTRO_SESSION_TOKEN)).status).toBe(403);
     const missing = await server.call('POST', '/api/sessions/sess_nope/attention', { event: 'Stop' });
     expect(missing.status).toBe(404);
@@ -218,7 +289,11 @@ describe('attention on the server (a runner played over the protocol)', async ()
 
   it('keeps the last attention once the agent exited', async () => {
     await hook('Stop');
-    await runnerSays(1, { type: 'exited', sessionId: id, exitCode: 0, signal: null }, { type: 'attention', sessionId: id, state: 'working' });
+    await runnerSays(
+      1,
+      { type: 'exited', sessionId: id, exitCode: 0, signal: null },
+      { type: 'attention', sessionId: id, state: 'working' },
+    );
     // A fence: nothing more came of the terminal's report after the exit.
     expect(await listener.drain()).toEqual([]);
     const session = await get();

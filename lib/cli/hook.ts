@@ -69,7 +69,7 @@ export function hookCommands(program: Command) {
       "Report an agent hook (Claude Code, Codex, Gemini CLI) to this session's attention: reads the hook's JSON on stdin " +
         '(or as the last argument, as Codex `notify` passes it); always exits 0 at once',
     )
-    .action(async (event: string, json: string | undefined, command: Command) => {
+    .action(async (event: string, json: string | undefined, _opts: unknown, command: Command) => {
       const io = ioOf(command);
       const until = Date.now() + DEADLINE_MS;
       const warn = (text: string) => io.stderr(`maestro hook: warning: ${text}\n`);

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { PACKAGE_INFO } from '../package-root.js';
 import { attachCommands } from './attach.js';
+import { attentionCommands } from './attention.js';
 import { compatCommands } from './compat.js';
 import { bindIo, type CliIo } from './context.js';
 import { hookCommands } from './hook.js';
@@ -88,6 +89,7 @@ MAESTRO_TOKEN, when set, is sent as a bearer token.`,
   attachCommands(program);
   compatCommands(program);
   hookCommands(program);
+  attentionCommands(program);
   bindIo(program, io);
   return program;
 }

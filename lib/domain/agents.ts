@@ -67,7 +67,16 @@ export function agentCommand(preset: AgentPreset, launch: AgentLaunch, env: Node
         'Bash(maestro:*)',
       ];
     case 'codex':
-      return ['codex', ...(model ? ['--model', model] : []), ...(launch.hookArgs ?? []), '--sandbox', 'workspace-write', '--ask-for-approval', 'on-request', prompt];
+      return [
+        'codex',
+        ...(model ? ['--model', model] : []),
+        ...(launch.hookArgs ?? []),
+        '--sandbox',
+        'workspace-write',
+        '--ask-for-approval',
+        'on-request',
+        prompt,
+      ];
     case 'gemini':
       return ['gemini', ...(model ? ['--model', model] : []), ...(launch.hookArgs ?? []), '--prompt-interactive', prompt];
     case 'shell': {

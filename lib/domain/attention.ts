@@ -81,7 +81,9 @@ const holdsAfter = (signal: AttentionSignal, held: boolean): boolean => {
  * a permission request that two hooks report is one change.
  */
 export function transition(m: AttentionMachine, signal: AttentionSignal, now: number): { next: AttentionMachine; changed: boolean } {
-  const rule = RULES.find((r) => matches(r.source, signal.source) && (r.state === '*' || r.state === signal.state) && (r.when?.(m) ?? true));
+  const rule = RULES.find(
+    (r) => matches(r.source, signal.source) && (r.state === '*' || r.state === signal.state) && (r.when?.(m) ?? true),
+  );
   if (rule?.action === 'ignore') return { next: m, changed: false };
   const held = holdsAfter(signal, m.held);
   if (m.attention?.state === signal.state) return { next: { attention: m.attention, held }, changed: false };

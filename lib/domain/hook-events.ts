@@ -41,7 +41,8 @@ export function hookState(event: string, payload: HookPayload): { state: Attenti
       return { state: 'needs_input', reason: text(payload.message) ?? `Permission to use ${tool ?? 'a tool'}` };
     case 'PreToolUse':
       if (tool && ASKING_TOOLS.has(tool)) {
-        const reason = tool === 'ExitPlanMode' ? 'A plan is ready for your approval' : (question(payload.tool_input) ?? 'The agent asks you a question');
+        const reason =
+          tool === 'ExitPlanMode' ? 'A plan is ready for your approval' : (question(payload.tool_input) ?? 'The agent asks you a question');
         return { state: 'needs_input', reason };
       }
       return { state: 'working' };

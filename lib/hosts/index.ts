@@ -115,7 +115,9 @@ export class HostManager {
   }
 
   #typed(sessionId: string) {
-    return this.attention?.signal(sessionId, { source: 'input', state: 'working' }).catch((error) => this.log.error('Attention failed', error));
+    return this.attention
+      ?.signal(sessionId, { source: 'input', state: 'working' })
+      .catch((error) => this.log.error('Attention failed', error));
   }
 
   #report(name: string, message: RunnerReport) {
@@ -195,8 +197,9 @@ export class HostManager {
   /** `POST /api/sessions/:id/input` (§15.4). */
   async input(sessionId: string, text: string, submit: boolean, caller: string | null) {
     const s = this.#running(sessionId, caller);
-    await this.#hub.request(s.host, { type: 'input', sessionId, text, submit }).catch(notDone(sessionId));
+    // Before the runner types it: the echo of the typing reaches the server as terminal output before the reply.
     await this.#typed(sessionId);
+    await this.#hub.request(s.host, { type: 'input', sessionId, text, submit }).catch(notDone(sessionId));
     return { success: true as const };
   }
 

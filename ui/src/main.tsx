@@ -7,6 +7,7 @@ import './style.css';
 import { Field, Modal, useLive } from './util';
 import { ActivityView } from './views/Activity';
 import { HostsView } from './views/Hosts';
+import { NeedsYou, NotificationsButton, useAttentionTitle } from './views/NeedsYou';
 import { ProjectView } from './views/Project';
 import { ProjectsView } from './views/Projects';
 import { SessionView } from './views/Session';
@@ -58,6 +59,7 @@ export type SpawnRequest = { projectId?: string; taskIds?: string[] };
 
 function App() {
   useLive();
+  useAttentionTitle();
   const route = useRoute();
   const [ask, setAsk] = useState<{ retry: boolean; answer: (t: string) => void } | null>(null);
   const [spawn, setSpawn] = useState<SpawnRequest | null>(null);
@@ -108,11 +110,15 @@ function App() {
         <span class={`conn ${state.connection}`} role="status" aria-label={`Connection: ${CONNECTION_TEXT[state.connection]}`}>
           {CONNECTION_TEXT[state.connection]}
         </span>
+        <NotificationsButton />
         <button type="button" class="primary" onClick={() => openSpawn(section === 'p' && id ? { projectId: id } : {})}>
           Spawn agent
         </button>
       </header>
-      <main>{state.loaded ? view : <p class="muted">Loading…</p>}</main>
+      <main>
+        {state.loaded && <NeedsYou />}
+        {state.loaded ? view : <p class="muted">Loading…</p>}
+      </main>
       {spawn && <SpawnDialog request={spawn} onClose={() => setSpawn(null)} />}
       {ask && <TokenDialog retry={ask.retry} answer={ask.answer} />}
     </>

@@ -27,7 +27,14 @@ export class AttentionStore {
     if (!changed || !next.attention) return { session, changed: false };
     const entry =
       next.attention.state === 'needs_input' && signal.source !== 'report'
-        ? [{ id: newId('evt', tx.now), type: 'needs_input' as const, timestamp: tx.now, message: next.attention.reason ?? 'Waiting for input' }]
+        ? [
+            {
+              id: newId('evt', tx.now),
+              type: 'needs_input' as const,
+              timestamp: tx.now,
+              message: next.attention.reason ?? 'Waiting for input',
+            },
+          ]
         : [];
     return { session: { ...session, attention: next.attention, timeline: [...session.timeline, ...entry] }, changed: true };
   }
@@ -40,9 +47,10 @@ export class AttentionStore {
 
   /** One signal about a session; undefined when the session is gone. No write and no event when nothing changed. */
   signal(sessionId: string, signal: AttentionSignal): Promise<Session | undefined> {
-    // Most signals change nothing (every key typed, every hook of a busy agent): those skip the write queue.
+    // Most signals change nothing (every key typed, every hook of a busy agent): those skip the write queue. A session
+    // not running yet goes through it: its runner's `started` may be queued just ahead.
     const committed = this.db.get('sessions', sessionId);
-    if (committed && !this.#wouldChange(committed, signal)) return Promise.resolve(committed);
+    if (committed && tracked(committed) && !this.#wouldChange(committed, signal)) return Promise.resolve(committed);
     return this.db.mutate((tx) => {
       const current = tx.get('sessions', sessionId);
       if (!current) return undefined;
@@ -63,7 +71,6 @@ export class AttentionStore {
   }
 
   #wouldChange(session: Session, signal: AttentionSignal): boolean {
-    if (!tracked(session)) return false;
     const { next, changed } = transition({ attention: session.attention ?? null, held: this.#held.get(session.id) ?? false }, signal, 0);
     if (!changed) {
       if (next.held) this.#held.set(session.id, true);

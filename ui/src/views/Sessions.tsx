@@ -2,6 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { state } from '../store';
 import { isFinalSession, type Session } from '../types';
 import { Badge, statusLabel, timeAgo } from '../util';
+import { AttentionBadge } from './NeedsYou';
 
 type Group = { name: string; sessions: Session[]; groups: Map<string, Group> };
 const newGroup = (name: string): Group => ({ name, sessions: [], groups: new Map() });
@@ -30,6 +31,7 @@ export function SessionRow({ s }: { s: Session }) {
     <li class="session-row">
       <a href={`#/s/${encodeURIComponent(s.id)}`}>{s.name}</a>
       <Badge kind={`ss-${s.status}`}>{statusLabel(s.status)}</Badge>
+      <AttentionBadge s={s} />
       {s.run && <Badge kind={`run-${s.run.state}`}>run: {s.run.state}</Badge>}
       {s.agent && <Badge>{s.agent}</Badge>}
       <span class="muted small">

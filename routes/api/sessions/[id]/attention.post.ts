@@ -17,7 +17,8 @@ export const describe: RouteDoc = {
 export default async (c: Ctx) => {
   const id = c.req.param('id')!;
   const caller = callerSession(c);
-  if (caller !== null && caller !== id) throw new ApiError(403, 'FORBIDDEN', "A session may report only its own agent's hooks", { sessionId: id });
+  if (caller !== null && caller !== id)
+    throw new ApiError(403, 'FORBIDDEN', "A session may report only its own agent's hooks", { sessionId: id });
   const { event, payload } = await body(c, AttentionHookPost);
   const session = await c.var.services.attention.hook(id, event, payload as HookPayload | undefined);
   if (!session) throw sessionNotFound(id);
