@@ -62,6 +62,38 @@ export function hookPayload(text: string): HookPayload {
   return Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined)) as HookPayload;
 }
 
+/** Reports one hook; never throws, never takes longer than the deadline. Used by the command and by the bin's fast path. */
+export async function reportHook(options: {
+  event: string;
+  json: string | undefined;
+  env: Record<string, string | undefined>;
+  stdin?: NodeJS.ReadableStream | string;
+  server?: string;
+  warn: (text: string) => void;
+}): Promise<void> {
+  const until = Date.now() + DEADLINE_MS;
+  const warn = (text: string) => options.warn(`maestro hook: warning: ${text}\n`);
+  try {
+    const text = options.json ?? (await readStdin(options.stdin, until - 700));
+    const env = options.env;
+    const sessionId = env.MAESTRO_SESSION_ID?.trim();
+    // The session's own identity only: an agent never holds the admin token (§15.6).
+    const token = env.MAESTRO_SESSION_TOKEN?.trim();
+    if (!sessionId) return warn('not inside a Maestro session (no MAESTRO_SESSION_ID)');
+    const base = serverUrl(options.server, env);
+    const res = await fetch(`${base}/api/sessions/${encodeURIComponent(sessionId)}/attention`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-session-id': sessionId, ...(token && { authorization: `Bearer ${token}` }) },
+      body: JSON.stringify({ event: options.event, payload: hookPayload(text) }),
+      signal: AbortSignal.timeout(Math.max(50, until - Date.now())),
+    });
+    if (!res.ok) warn(`the server answered ${res.status}`);
+    await res.body?.cancel().catch(() => {});
+  } catch (error) {
+    warn((error as Error).message);
+  }
+}
+
 export function hookCommands(program: Command) {
   program
     .command('hook <event> [json]')
@@ -71,27 +103,8 @@ export function hookCommands(program: Command) {
     )
     .action(async (event: string, json: string | undefined, _opts: unknown, command: Command) => {
       const io = ioOf(command);
-      const until = Date.now() + DEADLINE_MS;
-      const warn = (text: string) => io.stderr(`maestro hook: warning: ${text}\n`);
-      try {
-        const text = json ?? (await readStdin(io.stdin, until - 700));
-        const env = io.env;
-        const sessionId = env.MAESTRO_SESSION_ID?.trim();
-        // The session's own identity only: an agent never holds the admin token (§15.6).
-        const token = env.MAESTRO_SESSION_TOKEN?.trim();
-        if (!sessionId) return warn('not inside a Maestro session (no MAESTRO_SESSION_ID)');
-        const base = serverUrl(command.optsWithGlobals<{ server?: string }>().server, env);
-        const res = await fetch(`${base}/api/sessions/${encodeURIComponent(sessionId)}/attention`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-session-id': sessionId, ...(token && { authorization: `Bearer ${token}` }) },
-          body: JSON.stringify({ event, payload: hookPayload(text) }),
-          signal: AbortSignal.timeout(Math.max(50, until - Date.now())),
-        });
-        if (!res.ok) warn(`the server answered ${res.status}`);
-        await res.body?.cancel().catch(() => {});
-      } catch (error) {
-        warn((error as Error).message);
-      }
+      const server = command.optsWithGlobals<{ server?: string }>().server;
+      await reportHook({ event, json, env: io.env, stdin: io.stdin, server, warn: io.stderr });
       io.exitCode = 0;
     });
 }
