@@ -35,6 +35,8 @@ export interface Config {
   localRunner: boolean;
   /** The local runner's host name (`MAESTRO_HOST_NAME`); undefined for the machine's name. */
   hostName: string | undefined;
+  /** Terminal quiet time before an agent counts as `idle` (`MAESTRO_IDLE_MS`, §21). */
+  idleMs: number;
   /** Default agent preset of spawns (`MAESTRO_AGENT`, §15.3). */
   agent: string | undefined;
 }
@@ -117,6 +119,10 @@ export function parseConfig(env: Env = process.env): Config {
   if (agent !== undefined && !isAgentPreset(agent)) {
     throw new ConfigError(`MAESTRO_AGENT must be one of ${AGENT_PRESETS.join(', ')}, got "${agent}"`);
   }
+  const idleText = text(env, 'MAESTRO_IDLE_MS') ?? '5000';
+  if (!/^\d+$/.test(idleText) || Number(idleText) < 100) {
+    throw new ConfigError(`MAESTRO_IDLE_MS must be a whole number of milliseconds (at least 100), got "${idleText}"`);
+  }
   return {
     port: Number(portText),
     host,
@@ -145,5 +151,6 @@ export function parseConfig(env: Env = process.env): Config {
     localRunner: text(env, 'MAESTRO_LOCAL_RUNNER') !== '0',
     hostName,
     agent,
+    idleMs: Number(idleText),
   };
 }

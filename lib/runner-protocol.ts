@@ -43,6 +43,13 @@ export const RunnerMessage = v.variant('type', [
     lastLine: v.optional(v.string()),
   }),
   v.object({ type: v.literal('failed'), sessionId, reason: v.string() }),
+  /** What the terminal says of the agent (§21): output after a quiet spell, or quiet for `MAESTRO_IDLE_MS`. */
+  v.object({
+    type: v.literal('attention'),
+    sessionId,
+    state: v.picklist(['working', 'needs_input', 'idle']),
+    reason: v.optional(v.pipe(v.string(), v.maxLength(500))),
+  }),
   /** Terminal bytes, base64: the screen first (`screen: true`), then every chunk as tmux's pipe-pane writes it. */
   v.object({ type: v.literal('output'), sessionId, data: v.string(), screen: v.optional(v.boolean()) }),
   v.object({

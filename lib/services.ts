@@ -3,6 +3,7 @@ import { EventHub } from './domain/events.js';
 import { TaskGraph } from './domain/graph.js';
 import { SkillStore } from './domain/skills.js';
 import { Spawner } from './domain/spawn.js';
+import { AttentionStore } from './domain/stores/attention.js';
 import { ClaimStore } from './domain/stores/claims.js';
 import { repairLinks } from './domain/stores/links.js';
 import { MessageStore, wakeNotice } from './domain/stores/messages.js';
@@ -39,6 +40,8 @@ export interface Services {
   spawner: Spawner;
   tokens: TokenStore;
   hosts: HostManager;
+  /** Which agent needs a person (§21). */
+  attention: AttentionStore;
   /** Stops timers and background work started by the services; run by the server on close. */
   onClose: (() => void | Promise<void>)[];
 }
@@ -69,7 +72,8 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
   const messages = new MessageStore(db, { rate: config.messageRate, retentionDays: config.messageRetentionDays }, log);
   const stopMessages = await messages.start();
   const tokens = new TokenStore(db, log);
-  const hosts = new HostManager(db, tokens, log);
+  const attention = new AttentionStore(db);
+  const hosts = new HostManager(db, tokens, log, attention);
   // The wake-up notice (§16.3) is typed into runner-managed agents' terminals like any input (§15.4).
   messages.notify = (sessionId, message) =>
     hosts.input(sessionId, wakeNotice(message), true, null).then(
@@ -86,7 +90,8 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     tasks: new TaskStore(db, graph),
     claims,
     graph,
-    sessions: new SessionStore(db, graph),
+    sessions: new SessionStore(db, graph, attention),
+    attention,
     queues: new QueueStore(db),
     templates,
     messages,

@@ -72,6 +72,7 @@ async function startLocalRunner(config: Config, server: RunningServer, log: Logg
     name,
     tmuxSocket: process.env.MAESTRO_TMUX_SOCKET || undefined,
     localKey: server.services.hosts.localKey,
+    idleMs: config.idleMs,
     version: PACKAGE_INFO.version,
     log: (message) => log.debug(`local runner: ${message}`),
     onFatal: (message) => log.error(`local runner: ${message}`),

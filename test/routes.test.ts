@@ -72,6 +72,8 @@ const CONTRACT = [
   'POST /api/sessions/:id/stop',
   'POST /api/sessions/:id/input',
   'GET /api/sessions/:id/terminal',
+  // Contract 3, §21: agent hooks (`maestro hook`).
+  'POST /api/sessions/:id/attention',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);

@@ -30,6 +30,8 @@ export interface CliIo {
   exitCode: number;
   /** Stops a long-running command (`watch`) as Ctrl-C does: for runs in-process. */
   signal?: AbortSignal;
+  /** What `maestro hook` reads as its stdin; the process's own when absent. */
+  stdin?: NodeJS.ReadableStream | string;
 }
 
 const ios = new WeakMap<Command, CliIo>();

@@ -24,6 +24,7 @@ export function hostCommands(program: Command) {
         token: env.MAESTRO_HOST_TOKEN || env.MAESTRO_TOKEN || undefined,
         name,
         tmuxSocket: env.MAESTRO_TMUX_SOCKET || undefined,
+        idleMs: /^\d+$/.test(env.MAESTRO_IDLE_MS ?? '') ? Math.max(100, Number(env.MAESTRO_IDLE_MS)) : undefined,
         version: PACKAGE_INFO.version,
         log: (message) => process.stderr.write(`maestro host ${name}: ${message}\n`),
         onFatal: (message) => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
+import { hookWiring } from '../domain/agent-hooks.js';
 import { type AgentPreset, agentCommand, isAgentPreset, which } from '../domain/agents.js';
 import type { Manifest } from '../domain/manifest.js';
 import type { Template } from '../domain/types.js';
@@ -75,14 +76,18 @@ export function initCommands(program: Command) {
           if (!isAgentPreset(preset)) throw new CliError(`Unknown agent preset "${preset}" (claude, codex, gemini, shell, custom)`);
           const promptFile = join(dirname(manifestPath), 'prompt.md');
           await writeFile(promptFile, `${prompt}\n`);
+          // Attention (§21): this launch's hooks report to the server; the user's own settings files stay untouched.
+          const wiring = sessionId ? hookWiring(preset as AgentPreset, dirname(manifestPath), ctx.env) : undefined;
+          for (const file of wiring?.files ?? []) await writeFile(file.path, file.content, { mode: 0o600 });
           const argv = agentCommand(preset as AgentPreset, {
             prompt,
             promptFile,
             model: ctx.env.MAESTRO_MODEL || undefined,
             manifestModel: manifest.session?.model,
             permissionMode: manifest.session?.permissionMode,
+            hookArgs: wiring?.args,
           });
-          const code = await runAgent(argv);
+          const code = await runAgent(argv, wiring?.env);
           // For the runner: tmux does not always report a pane's exit status (§15.3 step 5).
           if (ctx.env.MAESTRO_EXIT_FILE) await writeFile(ctx.env.MAESTRO_EXIT_FILE, `${code}\n`).catch(() => {});
           process.exitCode = code;
@@ -92,9 +97,9 @@ export function initCommands(program: Command) {
 }
 
 /** Runs the agent in this terminal (stdio inherited, signals forwarded); resolves with its exit code (§15.5). */
-function runAgent(argv: string[]): Promise<number> {
+function runAgent(argv: string[], env?: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit' });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', ...(env && { env: { ...process.env, ...env } }) });
     const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
     const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((signal) => [signal, forward(signal)] as const);
     for (const [signal, handler] of handlers) process.on(signal, handler);

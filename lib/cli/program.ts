@@ -2,8 +2,10 @@
 import { Command, CommanderError } from 'commander';
 import { PACKAGE_INFO } from '../package-root.js';
 import { attachCommands } from './attach.js';
+import { attentionCommands } from './attention.js';
 import { compatCommands } from './compat.js';
 import { bindIo, type CliIo } from './context.js';
+import { hookCommands } from './hook.js';
 import { hostCommands } from './host.js';
 import { initCommands } from './init.js';
 import { manifestCommands } from './manifest.js';
@@ -27,6 +29,7 @@ export async function run(argv: string[], options: Partial<CliIo> = {}): Promise
     stderr: options.stderr ?? ((text) => void process.stderr.write(text)),
     exitCode: 0,
     signal: options.signal,
+    stdin: options.stdin,
   };
   const program = createProgram(io);
   try {
@@ -85,6 +88,8 @@ MAESTRO_TOKEN, when set, is sent as a bearer token.`,
   hostCommands(program);
   attachCommands(program);
   compatCommands(program);
+  hookCommands(program);
+  attentionCommands(program);
   bindIo(program, io);
   return program;
 }

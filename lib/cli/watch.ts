@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { attentionLine } from './attention.js';
 import { CliError } from './client.js';
 import { action } from './context.js';
 import { type Envelope, followEvents } from './stream.js';
@@ -15,8 +16,9 @@ export function watchCommands(program: Command) {
     .description('Print events as they happen; resumes after a lost connection without missing or repeating one')
     .option('--project <id>', 'only events of this project (and global ones)')
     .option('--since <seq>', 'first replay the logged events after this seq')
+    .option('--attention', 'only attention changes (§21): which agent works, waits for you, or finished its turn')
     .action(
-      action(async (ctx, opts: { project?: string; since?: string }) => {
+      action(async (ctx, opts: { project?: string; since?: string; attention?: boolean }) => {
         if (opts.since !== undefined && !/^\d+$/.test(opts.since)) throw new CliError('--since must be a non-negative integer');
         const follow = followEvents({
           baseUrl: ctx.client.baseUrl,
@@ -24,7 +26,10 @@ export function watchCommands(program: Command) {
           since: opts.since === undefined ? undefined : Number(opts.since),
           // The program's global `--project` takes the flag wherever it is written, so this option is only for --help.
           query: { projectId: opts.project ?? ctx.globalProject },
-          onEvent: (e) => ctx.print(`${ctx.json ? JSON.stringify(e) : eventLine(e)}\n`),
+          onEvent: (e) => {
+            if (opts.attention && e.type !== 'session:attention') return;
+            ctx.print(`${ctx.json ? JSON.stringify(e) : opts.attention ? attentionLine(e) : eventLine(e)}\n`);
+          },
           onResync: ({ oldestSeq, latestSeq }) =>
             ctx.warn(`maestro: events up to #${oldestSeq - 1} are no longer logged; continuing from #${latestSeq}\n`),
           onStatus: (status) => ctx.warn(status === 'connected' ? '' : 'maestro: connection lost, reconnecting…\n'),

@@ -41,6 +41,8 @@ export interface AgentLaunch {
   /** The manifest's `session.model` and `permissionMode` (Claude Code reads both). */
   manifestModel?: string;
   permissionMode?: string;
+  /** Arguments that wire the agent's hooks for this launch (agent-hooks.ts). */
+  hookArgs?: string[];
 }
 
 /** POSIX single-quoting: the value reaches the program as one argument, whatever it holds. */
@@ -60,13 +62,23 @@ export function agentCommand(preset: AgentPreset, launch: AgentLaunch, env: Node
         prompt,
         ...((model ?? launch.manifestModel) ? ['--model', (model ?? launch.manifestModel)!] : []),
         ...(launch.permissionMode ? ['--permission-mode', launch.permissionMode] : []),
+        ...(launch.hookArgs ?? []),
         '--allowedTools',
         'Bash(maestro:*)',
       ];
     case 'codex':
-      return ['codex', ...(model ? ['--model', model] : []), '--sandbox', 'workspace-write', '--ask-for-approval', 'on-request', prompt];
+      return [
+        'codex',
+        ...(model ? ['--model', model] : []),
+        ...(launch.hookArgs ?? []),
+        '--sandbox',
+        'workspace-write',
+        '--ask-for-approval',
+        'on-request',
+        prompt,
+      ];
     case 'gemini':
-      return ['gemini', ...(model ? ['--model', model] : []), '--prompt-interactive', prompt];
+      return ['gemini', ...(model ? ['--model', model] : []), ...(launch.hookArgs ?? []), '--prompt-interactive', prompt];
     case 'shell': {
       const shell = env.SHELL?.trim() || '/bin/sh';
       return ['sh', '-c', `cat -- ${shellQuote(promptFile)}; echo; exec ${shellQuote(shell)} -i`];

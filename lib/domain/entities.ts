@@ -4,6 +4,7 @@
  * dashboard imports the types. Nothing parses with them; requests are checked by requests.ts.
  */
 import * as v from 'valibot';
+import { ATTENTION_SOURCES, ATTENTION_STATES } from './attention.js';
 
 export const TASK_STATUSES = ['todo', 'in_progress', 'completed', 'cancelled', 'blocked'] as const;
 export const TASK_PRIORITIES = ['low', 'medium', 'high'] as const;
@@ -102,6 +103,14 @@ export const TimelineEntry = v.object({
   metadata: v.optional(object),
 });
 
+/** §21: what a runner-managed agent is doing for its person. */
+export const Attention = v.object({
+  state: v.picklist(ATTENTION_STATES),
+  since: ms,
+  reason: v.nullable(v.string()),
+  source: v.picklist(ATTENTION_SOURCES),
+});
+
 export const Session = v.object({
   id: v.string(),
   projectId: v.string(),
@@ -131,6 +140,10 @@ export const Session = v.object({
       endedAt: v.optional(ms),
       reason: v.optional(v.string()),
     }),
+  ),
+  attention: v.pipe(
+    v.nullable(Attention),
+    v.description('Whether the agent works, waits for a person, or finished its turn (§21); null before launch and for other sessions'),
   ),
 });
 
@@ -400,4 +413,5 @@ export const EVENT_DATA = {
   'message:deleted': v.object({ id: v.string(), from: v.string(), to: v.string() }),
   'session:message_sent': v.object({ sessionId: v.string(), message: Message }),
   'session:message_received': v.object({ sessionId: v.string(), message: Message }),
+  'session:attention': v.object({ sessionId: v.string(), attention: Attention }),
 } satisfies Record<string, v.GenericSchema>;

@@ -66,6 +66,8 @@ export interface EventMap {
   'message:deleted': { id: string; from: string; to: string };
   'session:message_sent': { sessionId: string; message: Message };
   'session:message_received': { sessionId: string; message: Message };
+  /** §21: the session's attention changed (after its `session:updated`). */
+  'session:attention': { sessionId: string; attention: NonNullable<Session['attention']> };
   'host:online': Host;
   'host:offline': Host;
   'host:deleted': { name: string };

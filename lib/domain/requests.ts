@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { ID_PATTERN } from '../ids.js';
 import { AGENT_PRESETS } from './agents.js';
+import { ATTENTION_STATES } from './attention.js';
 import {
   MESSAGE_STATUSES,
   MESSAGE_TYPES,
@@ -175,6 +176,7 @@ export const SessionQuery = v.object({
   status: v.optional(sessionStatus),
   active: v.optional(oneOf('active', ['true', 'false'] as const)),
   parentSessionId: v.optional(v.string()),
+  attention: v.optional(oneOf('attention', ATTENTION_STATES)),
 });
 
 export const CreateSession = v.object({
@@ -207,6 +209,13 @@ export const UpdateSession = v.object({
 });
 
 export const SessionEventPost = EventInput;
+
+/** `POST /api/sessions/:id/attention`: one agent hook, as `maestro hook <event>` reports it (§21). */
+export const AttentionHookPost = v.object({
+  event: required('event', v.pipe(text('event'), v.regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'event must be a hook event name'))),
+  /** The hook's JSON, reduced by `maestro hook` to the fields attention reads (hook-events.ts). */
+  payload: v.optional(plainObject('payload')),
+});
 export const SessionTimelinePost = TimelineInput;
 
 export type CreateProjectInput = v.InferOutput<typeof CreateProject>;

@@ -1,6 +1,7 @@
 // The server's side of the runners (contract §15): hosts, and launch/stop/input/terminal routed to their runners.
 import { randomBytes } from 'node:crypto';
 import type { WSEvents } from 'hono/ws';
+import type { AttentionStore } from '../domain/stores/attention.js';
 import type { TokenStore } from '../domain/tokens.js';
 import type { Host, HostRecord, Session } from '../domain/types.js';
 import { ApiError, sessionNotFound, validationError } from '../errors.js';
@@ -37,6 +38,8 @@ export class HostManager {
     private readonly db: Db,
     tokens: TokenStore,
     private readonly log: Logger,
+    /** Attention (§21): terminal reports and input move it; absent in tests of the runner alone. */
+    private readonly attention?: AttentionStore,
   ) {
     this.#hub = new RunnerHub(
       {
@@ -47,7 +50,7 @@ export class HostManager {
       log,
     );
     this.#runs = new SessionRuns(db, tokens, this.#hub);
-    this.#viewers = new TerminalViewers(this.#hub);
+    this.#viewers = new TerminalViewers(this.#hub, (sessionId) => void this.#typed(sessionId));
   }
 
   isOnline = (name: string) => this.#hub.isOnline(name);
@@ -111,8 +114,19 @@ export class HostManager {
     }
   }
 
+  #typed(sessionId: string) {
+    return this.attention
+      ?.signal(sessionId, { source: 'input', state: 'working' })
+      .catch((error) => this.log.error('Attention failed', error));
+  }
+
   #report(name: string, message: RunnerReport) {
     if (message.type === 'output') return void this.#viewers.output(message);
+    if (message.type === 'attention') {
+      // Only the session's own runner speaks for its terminal.
+      if (this.db.get('sessions', message.sessionId)?.host !== name) return undefined;
+      return this.attention?.signal(message.sessionId, { source: 'terminal', state: message.state, reason: message.reason ?? null });
+    }
     return this.#runs.report(name, message);
   }
 
@@ -183,6 +197,8 @@ export class HostManager {
   /** `POST /api/sessions/:id/input` (§15.4). */
   async input(sessionId: string, text: string, submit: boolean, caller: string | null) {
     const s = this.#running(sessionId, caller);
+    // Before the runner types it: the echo of the typing reaches the server as terminal output before the reply.
+    await this.#typed(sessionId);
     await this.#hub.request(s.host, { type: 'input', sessionId, text, submit }).catch(notDone(sessionId));
     return { success: true as const };
   }

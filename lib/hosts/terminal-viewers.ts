@@ -11,7 +11,11 @@ interface Viewer {
 export class TerminalViewers {
   readonly #viewers = new Map<string, Set<Viewer>>();
 
-  constructor(private readonly hub: RunnerHub) {}
+  constructor(
+    private readonly hub: RunnerHub,
+    /** A person typed into the live terminal (attention, §21). */
+    private readonly onKeys: (sessionId: string) => void = () => {},
+  ) {}
 
   /** The sessions someone is watching (their runner is asked to stream again when it reconnects). */
   watched = () => [...this.#viewers].filter(([, viewers]) => viewers.size > 0).map(([sessionId]) => sessionId);
@@ -56,6 +60,7 @@ export class TerminalViewers {
           }
         }
         this.hub.send(host, { type: 'keys', sessionId, data });
+        this.onKeys(sessionId);
       },
       onClose: () => this.#drop(sessionId, viewer as Viewer, host),
       onError: () => this.#drop(sessionId, viewer as Viewer, host),

@@ -4,8 +4,10 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as v from 'valibot';
+import { which } from '../domain/agents.js';
 import { LIB_DIR } from '../package-root.js';
 import type { RunnerSession } from '../runner-protocol.js';
+import { DEFAULT_IDLE_MS, TerminalAttention, waitingPrompts } from './attention.js';
 import { type Send, TerminalStreams } from './terminal-stream.js';
 import { type PaneState, type Tmux, takeRunnerEnvironment, tmuxName } from './tmux.js';
 
@@ -24,15 +26,24 @@ export class AgentSessions {
   readonly #reported = new Set<string>();
   readonly #deadSince = new Map<string, number>();
   readonly streams: TerminalStreams;
+  readonly attention: TerminalAttention;
 
   constructor(
     private readonly tmux: Tmux,
     private readonly send: Send,
     private readonly log: (message: string) => void,
+    idleMs = DEFAULT_IDLE_MS,
   ) {
     this.#stateDir = join(tmpdir(), `maestro-runner-${process.getuid?.() ?? 'u'}`, tmux.socket);
     if (this.#stateDir.includes("'")) throw new Error('The runner state directory must not contain a quote');
     this.streams = new TerminalStreams(tmux, this.#logFile, send);
+    this.attention = new TerminalAttention(tmux, this.#logFile, send, idleMs);
+  }
+
+  /** The waiting prompts of the preset the launcher will pick (§15.5: the spawn's, else the runner's default). */
+  #prompts(env: Record<string, string | undefined>) {
+    const preset = env.MAESTRO_AGENT || process.env.MAESTRO_AGENT || (which('claude') ? 'claude' : 'shell');
+    return waitingPrompts(preset, env.MAESTRO_AGENT_WAITING || process.env.MAESTRO_AGENT_WAITING, this.log);
   }
 
   #logFile = (sessionId: string) => join(this.#stateDir, `${sessionId}.log`);
@@ -41,6 +52,7 @@ export class AgentSessions {
   /** A new connection: every exit is reported again (the server may have missed it). */
   disconnected() {
     this.#reported.clear();
+    this.attention.forgetReported();
   }
 
   /** The sessions for the hello (§15.2); their exits count as reported. */
@@ -55,6 +67,8 @@ export class AgentSessions {
       })),
     );
     for (const p of panes) if (p.statusKnown) this.#reported.add(p.sessionId);
+    // Agents that outlived a runner restart are followed again (with this runner's default preset).
+    for (const p of panes) if (!p.dead) this.attention.track(p.sessionId, this.#prompts({}));
     return sessions;
   }
 
@@ -101,6 +115,7 @@ export class AgentSessions {
       if (!started.ok) throw new Error(started.stderr || 'unknown error');
       const pid = Number(started.stdout.trim());
       this.send({ type: 'started', sessionId, ...(pid > 0 && { pid }) });
+      this.attention.track(sessionId, this.#prompts(env));
       return true;
     } catch (error) {
       await this.tmux.run(['kill-session', '-t', `=${name}`]);
@@ -112,6 +127,7 @@ export class AgentSessions {
   async stop(sessionId: string) {
     const pane = (await this.tmux.panes()).find((p) => p.sessionId === sessionId);
     this.streams.unwatch(sessionId);
+    this.attention.untrack(sessionId);
     this.#reported.add(sessionId);
     await this.tmux.run(['kill-session', '-t', `=${tmuxName(sessionId)}`]);
     if (pane && !pane.dead && pane.pid) {
@@ -194,6 +210,7 @@ export class AgentSessions {
       }
       this.#deadSince.delete(pane.sessionId);
       this.#reported.add(pane.sessionId);
+      this.attention.untrack(pane.sessionId);
       await this.streams.drain(pane.sessionId);
       this.send({
         type: 'exited',

@@ -17,6 +17,8 @@ export interface RunnerOptions {
   localKey?: string;
   version: string;
   log?: (message: string) => void;
+  /** Terminal quiet time before `idle` (§21, `MAESTRO_IDLE_MS`). */
+  idleMs?: number;
   /** Called when the server refuses this runner for good (name taken). */
   onFatal?: (message: string) => void;
 }
@@ -54,6 +56,7 @@ export class Runner {
       this.tmux,
       (message) => this.#send(message),
       (message) => this.#log(message),
+      options.idleMs,
     );
     this.connected = new Promise((resolve) => (this.#connected = resolve));
   }
@@ -82,6 +85,7 @@ export class Runner {
     clearTimeout(this.#timer);
     clearTimeout(this.#poll);
     this.agents.streams.close();
+    this.agents.attention.close();
     const ws = this.#ws;
     if (ws && ws.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {

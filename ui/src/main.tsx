@@ -7,6 +7,7 @@ import './style.css';
 import { Field, Modal, useLive } from './util';
 import { ActivityView } from './views/Activity';
 import { HostsView } from './views/Hosts';
+import { NeedsYou, NotificationsButton, useAttentionTitle } from './views/NeedsYou';
 import { ProjectView } from './views/Project';
 import { ProjectsView } from './views/Projects';
 import { SessionView } from './views/Session';
@@ -80,6 +81,7 @@ export type SpawnRequest = { projectId?: string; taskIds?: string[] };
 
 function App() {
   useLive();
+  useAttentionTitle();
   const route = useRoute();
   const [ask, setAsk] = useState<TokenRequest | null>(null);
   const [spawn, setSpawn] = useState<SpawnRequest | null>(null);
@@ -136,11 +138,15 @@ function App() {
         <span class={`conn ${state.connection}`} role="status" aria-label={`Connection: ${CONNECTION_TEXT[state.connection]}`}>
           {CONNECTION_TEXT[state.connection]}
         </span>
+        <NotificationsButton />
         <button type="button" class="primary" onClick={() => openSpawn(section === 'p' && id ? { projectId: id } : {})}>
           Spawn agent
         </button>
       </header>
-      <main>{state.loaded ? view : state.authDeclined ? <TokenNeeded /> : <p class="muted">Loading…</p>}</main>
+      <main>
+        {state.loaded && <NeedsYou />}
+        {state.loaded ? view : state.authDeclined ? <TokenNeeded /> : <p class="muted">Loading…</p>}
+      </main>
       {spawn && <SpawnDialog request={spawn} onClose={() => setSpawn(null)} />}
       {ask && <TokenDialog {...ask} />}
     </>

@@ -5,6 +5,7 @@ import type { Db, Tx } from '../../storage/db.js';
 import type { TaskGraph } from '../graph.js';
 import type { CreateSessionInput, SessionQueryInput, TimelineInputValue, UpdateSessionInput } from '../requests.js';
 import { isFinalSessionStatus, type Session, type Task, type TimelineEntry, type TimelineType } from '../types.js';
+import type { AttentionStore } from './attention.js';
 import { renewLeases } from './claims.js';
 import { diff, emitTask, sessionWithTask, taskWithSession, unique } from './links.js';
 
@@ -13,6 +14,7 @@ export class SessionStore {
   constructor(
     private readonly db: Db,
     private readonly graph: TaskGraph,
+    private readonly attention?: AttentionStore,
   ) {}
 
   list(query: Omit<SessionQueryInput, 'limit' | 'cursor'>): Session[] {
@@ -30,7 +32,8 @@ export class SessionStore {
         (taskId === undefined || s.taskIds.includes(taskId)) &&
         (status === undefined || s.status === status) &&
         (active !== 'true' || s.status !== 'completed') &&
-        (parentSessionId === undefined || s.metadata?.spawnedBy === parentSessionId),
+        (parentSessionId === undefined || s.metadata?.spawnedBy === parentSessionId) &&
+        (query.attention === undefined || s.attention?.state === query.attention),
     );
   }
 
@@ -103,8 +106,22 @@ export class SessionStore {
     return this.#append(id, (tx, s) => ({ ...s, events: [...s.events, { id: newId('evt', tx.now), timestamp: tx.now, ...input }] }));
   }
 
+  /** A `needs_input` or `progress` entry is also a report of the agent's attention (§21). */
   addTimeline(id: string, input: TimelineInputValue): Promise<Session> {
-    return this.#append(id, (tx, s) => ({ ...s, timeline: [...s.timeline, entry(tx, input)] }));
+    const state = input.type === 'needs_input' ? 'needs_input' : input.type === 'progress' ? 'working' : undefined;
+    let changed = false;
+    return this.#append(
+      id,
+      (tx, s) => {
+        const appended = { ...s, timeline: [...s.timeline, entry(tx, input)] };
+        if (!state || !this.attention) return appended;
+        const result = this.attention.apply(tx, appended, { source: 'report', state, reason: input.message });
+        changed = result.changed;
+        return result.session;
+      },
+      undefined,
+      (tx, session) => changed && tx.emit('session:attention', { sessionId: id, attention: session.attention! }),
+    );
   }
 
   /** `POST /api/tasks/:id/timeline`: a task's progress, written to the reporting session's timeline. */
@@ -147,12 +164,18 @@ export class SessionStore {
     });
   }
 
-  #append(id: string, change: (tx: Tx, s: Session) => Session, check?: () => void): Promise<Session> {
+  #append(
+    id: string,
+    change: (tx: Tx, s: Session) => Session,
+    check?: () => void,
+    after?: (tx: Tx, session: Session) => void,
+  ): Promise<Session> {
     return this.db.mutate((tx) => {
       check?.();
       const session = { ...change(tx, this.get(id)), lastActivity: tx.now };
       tx.put('sessions', session);
       tx.emit('session:updated', session);
+      after?.(tx, session);
       // Activity of a session renews the leases of the tasks it claimed (§18.3).
       renewLeases(tx, this.graph, id);
       return session;
@@ -196,6 +219,7 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
     host: null,
     agent: null,
     run: null,
+    attention: null,
   };
   tx.put('sessions', session);
   const tasks = taskIds.map((tid) => taskWithSession(tx, tx.get('tasks', tid)!, id, true));

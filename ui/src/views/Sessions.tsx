@@ -2,6 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { state } from '../store';
 import { isFinalSession, type Session } from '../types';
 import { Badge, statusLabel, timeAgo } from '../util';
+import { AttentionBadge } from './NeedsYou';
 
 type Group = { name: string; sessions: Session[]; groups: Map<string, Group> };
 const newGroup = (name: string): Group => ({ name, sessions: [], groups: new Map() });
@@ -49,6 +50,7 @@ export function SessionRow({ s }: { s: Session }) {
     <li class="session-row">
       <a href={`#/s/${encodeURIComponent(s.id)}`}>{s.name}</a>
       <StateBadges s={s} />
+      <AttentionBadge s={s} />
       {s.agent && <Badge>{s.agent}</Badge>}
       <span class="muted small">
         {project?.name ?? s.projectId} · {timeAgo(s.lastActivity)}

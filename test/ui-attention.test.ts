@@ -1,0 +1,123 @@
+/// <reference lib="dom" />
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ROOT, startTestServer, tempDir } from './helpers.js';
+
+/*
+ * The dashboard's "Needs you" (contract §21) in Debian's Chromium: an agent's hook puts its session in the list, on its
+ * card and in the page title within 2 s; an answer typed in the list goes to the agent's terminal. The runner is played
+ * by this test over the runner protocol, so what reaches "the agent" is exactly the runner's `input` frame.
+ */
+const LIVE_MS = 2000;
+let browser: Browser;
+beforeAll(async () => {
+  const vite = join(createRequire(import.meta.url).resolve('vite/package.json'), '../bin/vite.js');
+  execFileSync(process.execPath, [vite, 'build', '-c', 'ui/vite.config.ts'], { cwd: ROOT, stdio: 'ignore' });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('the "Needs you" list', () => {
+  it('shows a waiting agent within 2 s, with its reason, and types the answer into it', { timeout: 60_000 }, async () => {
+    const server = await startTestServer();
+    const runner = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/hosts/connect`);
+    const frames: any[] = [];
+    runner.on('message', (data) => {
+      const m = JSON.parse(String(data));
+      frames.push(m);
+      if (m.type === 'input') runner.send(JSON.stringify({ type: 'reply', id: m.id, ok: true }));
+    });
+    await new Promise((r) => runner.once('open', r));
+    const hello = {
+      type: 'hello',
+      name: 'fake',
+      hostname: 'fake',
+      platform: 'linux',
+      arch: 'x64',
+      version: '1',
+      agents: ['claude'],
+      sessions: [],
+    };
+    runner.send(JSON.stringify(hello));
+    const project = (await server.call('POST', '/api/projects', { name: 'Shop', workingDir: tempDir() })).body;
+    const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Migrate the database' })).body;
+    const spawned = (
+      await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], host: 'fake', agent: 'claude' })
+    ).body;
+    const id = spawned.sessionId;
+    const name: string = spawned.session.name;
+    await expect.poll(() => frames.some((f) => f.type === 'launch'), { timeout: 10_000 }).toBe(true);
+    runner.send(JSON.stringify({ type: 'started', sessionId: id, pid: 1 }));
+    runner.send(JSON.stringify({ type: 'attention', sessionId: id, state: 'working' }));
+    await expect
+      .poll(async () => (await server.call('GET', `/api/sessions/${id}`)).body.attention?.state, { timeout: 10_000 })
+      .toBe('working');
+
+    const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}/#/sessions`);
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    await expect(page.title()).resolves.toBe('Maestro');
+    expect(await page.locator('.needs-you').count()).toBe(0);
+
+    // The agent's hook, with the session's own token, as `maestro hook PermissionRequest` sends it.
+    const hook = await server.call(
+      'POST',
+      `/api/sessions/${id}/attention`,
+      { event: 'PermissionRequest', payload: { tool_name: 'Bash' } },
+      { authorization: `Bearer ${spawned.envVars.MAESTRO_SESSION_TOKEN}` },
+    );
+    expect(hook.status).toBe(200);
+    const list = page.getByRole('region', { name: /Needs you/ });
+    await list.getByText('Permission to use Bash').waitFor({ timeout: LIVE_MS });
+    await expect(list.getByRole('link', { name }).count()).resolves.toBe(1);
+    await page
+      .locator('.session-row', { hasText: name })
+      .locator('.badge.att-needs_input', { hasText: 'needs you' })
+      .waitFor({ timeout: LIVE_MS });
+    await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('(1) Maestro');
+    if (process.env.ATTENTION_SCREENSHOT) await page.screenshot({ path: process.env.ATTENTION_SCREENSHOT });
+
+    await list.getByRole('textbox', { name: `Answer ${name}` }).fill('yes, run it');
+    await list.getByRole('button', { name: 'Send' }).click();
+    await expect
+      .poll(() => frames.find((f) => f.type === 'input'), { timeout: 10_000 })
+      .toMatchObject({ sessionId: id, text: 'yes, run it', submit: true });
+    // Answered: the agent works again, and the list empties.
+    await page.locator('.needs-you').waitFor({ state: 'detached', timeout: LIVE_MS });
+    await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('Maestro');
+    expect(errors).toEqual([]);
+    runner.close();
+    await page.close();
+  });
+
+  it('asks for notification permission only when the button is pressed', { timeout: 60_000 }, async () => {
+    const server = await startTestServer();
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.addInitScript(() => {
+      (window as any).__asked = 0;
+      const original = Notification.requestPermission.bind(Notification);
+      Notification.requestPermission = () => {
+        (window as any).__asked++;
+        return original();
+      };
+    });
+    await page.goto(`${server.url}/#/`);
+    const button = page.getByRole('button', { name: 'Turn on notifications' });
+    await button.waitFor();
+    expect(await page.evaluate(() => (window as any).__asked)).toBe(0);
+    await context.grantPermissions(['notifications'], { origin: new URL(server.url).origin });
+    await button.click();
+    await page.getByRole('button', { name: 'Notifications on' }).waitFor();
+    expect(await page.evaluate(() => (window as any).__asked)).toBe(1);
+    await context.close();
+  });
+});

@@ -1,0 +1,121 @@
+// "Needs you" (contract §21): the agents waiting for a person, oldest first, each with a box that types the answer.
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api';
+import { onEvent, state } from '../store';
+import { isFinalSession, type Session } from '../types';
+import { Badge, timeAgo } from '../util';
+
+const NOTIFY_KEY = 'maestro-notify';
+
+/** The sessions whose agent waits for a person, the longest waiting first. */
+export const waitingSessions = (): Session[] =>
+  [...state.sessions.values()]
+    .filter((s) => s.attention?.state === 'needs_input' && !isFinalSession(s.status))
+    .sort((a, b) => a.attention!.since - b.attention!.since);
+
+const ATTENTION_LABEL = { working: 'working', needs_input: 'needs you', idle: 'idle' } as const;
+
+/** The badge of a session's attention, for cards and the sessions tree. */
+export function AttentionBadge({ s }: { s: Session }) {
+  if (!s.attention || isFinalSession(s.status)) return null;
+  return (
+    <Badge kind={`att-${s.attention.state}`} title={s.attention.reason ?? undefined}>
+      {ATTENTION_LABEL[s.attention.state]}
+    </Badge>
+  );
+}
+
+/** Keeps the page title's count current: `(2) Maestro` while two agents wait. */
+export function useAttentionTitle() {
+  const count = waitingSessions().length;
+  useEffect(() => {
+    document.title = count ? `(${count}) Maestro` : 'Maestro';
+  }, [count]);
+}
+
+/** A browser notification per new `needs_input`, once the person turned them on with the button (never asked on load). */
+export function NotificationsButton() {
+  const supported = typeof Notification !== 'undefined';
+  const [on, setOn] = useState(supported && Notification.permission === 'granted' && localStorage.getItem(NOTIFY_KEY) === '1');
+  useEffect(() => {
+    if (!on) return;
+    return onEvent((e) => {
+      if (e.type !== 'session:attention' || e.data?.attention?.state !== 'needs_input') return;
+      const s = state.sessions.get(e.data.sessionId);
+      const n = new Notification(`${s?.name ?? e.data.sessionId} needs you`, {
+        body: e.data.attention.reason ?? '',
+        tag: e.data.sessionId,
+      });
+      n.onclick = () => {
+        focus();
+        location.hash = `#/s/${encodeURIComponent(e.data.sessionId)}`;
+      };
+    });
+  }, [on]);
+  if (!supported) return null;
+  const toggle = async () => {
+    if (on) {
+      localStorage.removeItem(NOTIFY_KEY);
+      return setOn(false);
+    }
+    const permission = await Notification.requestPermission();
+    if (permission === 'granted') localStorage.setItem(NOTIFY_KEY, '1');
+    setOn(permission === 'granted');
+  };
+  return (
+    <button type="button" aria-pressed={on} onClick={() => void toggle()} title="A browser notification whenever an agent needs you">
+      {on ? 'Notifications on' : 'Turn on notifications'}
+    </button>
+  );
+}
+
+function Answer({ s }: { s: Session }) {
+  const [text, setText] = useState('');
+  const [status, setStatus] = useState<string | null>(null);
+  const send = async (e: Event) => {
+    e.preventDefault();
+    if (!text.trim()) return;
+    setStatus('Sending…');
+    try {
+      await api('POST', `/api/sessions/${encodeURIComponent(s.id)}/input`, { text });
+      setText('');
+      setStatus('Sent');
+    } catch (error) {
+      setStatus((error as Error).message);
+    }
+  };
+  return (
+    <form class="answer" onSubmit={(e) => void send(e)}>
+      <input aria-label={`Answer ${s.name}`} value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="Type an answer…" />
+      <button type="submit">Send</button>
+      {status && (
+        <span class="muted small" role="status">
+          {status}
+        </span>
+      )}
+    </form>
+  );
+}
+
+/** The list itself: nothing at all when no agent waits. */
+export function NeedsYou() {
+  const waiting = waitingSessions();
+  if (waiting.length === 0) return null;
+  return (
+    <section class="needs-you" aria-labelledby="needs-you-title">
+      <h2 id="needs-you-title">
+        Needs you <span class="muted">({waiting.length})</span>
+      </h2>
+      <ul class="plain">
+        {waiting.map((s) => (
+          <li key={s.id}>
+            <a href={`#/s/${encodeURIComponent(s.id)}`}>{s.name}</a>{' '}
+            <span class="reason">{s.attention!.reason ?? 'Waiting for input'}</span>{' '}
+            <span class="muted small">{timeAgo(s.attention!.since)}</span>
+            <Answer s={s} />
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
