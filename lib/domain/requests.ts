@@ -13,6 +13,7 @@ import {
   TIMELINE_TYPES,
   type TimelineType,
 } from './types.js';
+import { ProjectWorkspaceInput } from './workspace-requests.js';
 
 /** Request schemas (contract §3). Messages are the contract's, since clients may show them. */
 
@@ -109,6 +110,7 @@ export const CreateProject = v.object({
   workingDir: textOr('workingDir', ''),
   description: textOr('description', ''),
   agent: v.optional(agentPreset),
+  workspace: v.optional(ProjectWorkspaceInput),
 });
 
 export const UpdateProject = v.object({
@@ -116,6 +118,7 @@ export const UpdateProject = v.object({
   workingDir: optionalText('workingDir'),
   description: optionalText('description'),
   agent: v.optional(agentPreset),
+  workspace: v.optional(ProjectWorkspaceInput),
 });
 
 export const TaskQuery = v.object({

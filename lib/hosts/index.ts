@@ -9,6 +9,7 @@ import type { Db } from '../storage/db.js';
 import { type Hello, hostOffline, RunnerHub, type RunnerReport } from './hub.js';
 import { isFinal, SessionRuns, timeline } from './session-runs.js';
 import { TerminalViewers } from './terminal-viewers.js';
+import { Workspaces } from './workspaces.js';
 
 export const MAX_INPUT_BYTES = 64 * 1024;
 
@@ -32,6 +33,8 @@ export class HostManager {
   readonly #hub: RunnerHub;
   readonly #runs: SessionRuns;
   readonly #viewers: TerminalViewers;
+  /** Diff, merge and removal of sessions' worktrees (§20), done by their runners. */
+  readonly workspaces: Workspaces;
 
   constructor(
     private readonly db: Db,
@@ -48,6 +51,7 @@ export class HostManager {
     );
     this.#runs = new SessionRuns(db, tokens, this.#hub);
     this.#viewers = new TerminalViewers(this.#hub);
+    this.workspaces = new Workspaces(db, this.#hub, log, (id, caller) => this.controllable(id, caller));
   }
 
   isOnline = (name: string) => this.#hub.isOnline(name);
@@ -113,6 +117,7 @@ export class HostManager {
 
   #report(name: string, message: RunnerReport) {
     if (message.type === 'output') return void this.#viewers.output(message);
+    if (message.type === 'workspace') return this.workspaces.reported(name, message.sessionId, message.workspace);
     return this.#runs.report(name, message);
   }
 

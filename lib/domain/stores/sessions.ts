@@ -196,6 +196,7 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
     host: null,
     agent: null,
     run: null,
+    workspace: null,
   };
   tx.put('sessions', session);
   const tasks = taskIds.map((tid) => taskWithSession(tx, tx.get('tasks', tid)!, id, true));
