@@ -118,3 +118,11 @@ export async function spawnAndWait(call: Call, projectId: string, title: string,
   if (res.status !== 201) throw new Error(`spawn answered ${res.status}: ${JSON.stringify(res.body)}`);
   return until(call, `/api/sessions/${res.body.sessionId}`, (s) => ended(s) && s.run?.state !== 'running');
 }
+
+/** Puts main back to its first content (the fake agent always writes the same files), as a new commit. */
+export function resetMain(repo: string) {
+  git(repo, 'rm', '-q', '--ignore-unmatch', '--', 'feature.txt', 'notes.txt', 'other.txt');
+  writeFileSync(join(repo, 'README.md'), 'first line\nsecond line\n');
+  git(repo, 'add', '--', 'README.md');
+  git(repo, 'commit', '-q', '--allow-empty', '-m', 'test: reset main');
+}
