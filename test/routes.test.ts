@@ -72,6 +72,10 @@ const CONTRACT = [
   'POST /api/sessions/:id/stop',
   'POST /api/sessions/:id/input',
   'GET /api/sessions/:id/terminal',
+  // Contract 3, §20
+  'GET /api/sessions/:id/diff',
+  'POST /api/sessions/:id/merge',
+  'DELETE /api/sessions/:id/workspace',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);
