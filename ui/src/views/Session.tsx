@@ -3,6 +3,7 @@ import { ApiError, api } from '../api';
 import { onEvent, state } from '../store';
 import { isFinalSession, type Message } from '../types';
 import { Badge, clock, ErrorLine, Field, statusLabel, timeAgo, useAction } from '../util';
+import { Changes } from './Changes';
 import { Terminal } from './Terminal';
 
 /** One session: status, run state, live terminal with input, messages, timeline, and a stop button (§15.4, §16). */
@@ -49,6 +50,14 @@ export function SessionView({ id }: { id: string }) {
         <dd>{timeAgo(s.startedAt)}</dd>
         <dt>Last activity</dt>
         <dd>{timeAgo(s.lastActivity)}</dd>
+        {s.workspace && (
+          <>
+            <dt>Workspace</dt>
+            <dd>
+              {s.workspace.mode === 'worktree' ? `${s.workspace.branch} from ${s.workspace.baseBranch ?? s.workspace.baseCommit}` : 'shared'}
+            </dd>
+          </>
+        )}
         <dt>Tasks</dt>
         <dd>{s.taskIds.map((t) => state.tasks.get(t)?.title ?? t).join(', ') || '—'}</dd>
       </dl>
@@ -63,6 +72,7 @@ export function SessionView({ id }: { id: string }) {
         // A new state (running → exited) opens the terminal afresh: an ended agent's last screen is kept (§15.4).
         <Terminal key={`${id}-${s.run.state}`} sessionId={id} alive={s.run.state === 'running'} />
       )}
+      {s.workspace?.mode === 'worktree' && <Changes session={s} />}
       <div class="split">
         <Messages sessionId={id} ended={final} />
         <section aria-labelledby="timeline-title">
