@@ -23,7 +23,9 @@ describe('hostile names stay data; a second runner does the git on its own machi
   // An ignored directory (like node_modules) with a hostile file name, copied into each worktree.
   mkdirSync(join(repo, 'node_modules', `-dir ${HOSTILE}`), { recursive: true });
   writeFileSync(join(repo, 'node_modules', `-dir ${HOSTILE}`, `-odd ${HOSTILE}`), 'odd\n');
-  const project = (await call('POST', '/api/projects', { name: 'Hostile', workingDir: repo, workspace: { copy: ['node_modules', '.env'] } })).body;
+  const project = (
+    await call('POST', '/api/projects', { name: 'Hostile', workingDir: repo, workspace: { copy: ['node_modules', '.env'] } })
+  ).body;
 
   it('validates workspace settings and the spawn override', async () => {
     for (const workspace of [
@@ -142,7 +144,9 @@ describe('hostile names stay data; a second runner does the git on its own machi
     await call('DELETE', `/api/sessions/${c.id}`);
     expect(existsSync(c.workspace.path)).toBe(true);
     const kept = await cli('workspace', 'prune');
-    expect(kept.out).toContain(`kept ${c.workspace.path}: session gone, but it holds work: 0 uncommitted, 0 untracked, 1 unmerged commit(s)`);
+    expect(kept.out).toContain(
+      `kept ${c.workspace.path}: session gone, but it holds work: 0 uncommitted, 0 untracked, 1 unmerged commit(s)`,
+    );
     expect(kept.out).toContain(`removed ${b.workspace.path}: session merged`);
     const forced = await cli('workspace', 'prune', '--force');
     expect(forced.out).toContain(`removed ${c.workspace.path}: session gone; state kept as refs/maestro/archive/${c.id}`);

@@ -34,7 +34,7 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
     const changes = page.getByRole('region', { name: 'Changes' });
     const files = changes.getByRole('table', { name: 'Changed files' });
     await expect.poll(() => files.locator('tr').count(), { timeout: 20_000 }).toBe(3);
-    expect(await files.locator('tr', { hasText: 'feature.txt' }).innerText()).toMatch(/added\s+feature\.txt\s+\+2\s+−0/);
+    expect(await files.locator('tr', { hasText: 'feature.txt' }).textContent()).toMatch(/added\s*feature\.txt\s*\+2\s*−0/);
     const added = changes.locator('.patch .d-add', { hasText: '+feature line 1' });
     expect(await added.count()).toBe(1);
     expect(await added.evaluate((el) => getComputedStyle(el).color)).not.toBe(
@@ -43,7 +43,9 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
     if (process.env.UPDATE_SCREENSHOT) await changes.screenshot({ path: join(ROOT, 'docs/worktrees.png') });
     await changes.getByLabel('Strategy').selectOption('merge');
     await changes.getByRole('button', { name: 'Merge into main' }).click();
-    await expect.poll(() => changes.getByRole('status').innerText(), { timeout: 20_000 }).toMatch(/^Merged into main \(merge\): [0-9a-f]{12}$/);
+    await expect
+      .poll(() => changes.getByRole('status').textContent(), { timeout: 20_000 })
+      .toMatch(/^Merged into main \(merge\): [0-9a-f]{12}$/);
     expect(git(repo, 'rev-list', '--parents', '-1', 'main').split(' ')).toHaveLength(3);
     expect(errors).toEqual([]);
     await page.close();
@@ -56,15 +58,26 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
     const page = await browser.newPage();
     await page.goto(`${server.url}/#/s/${s.id}`);
     const changes = page.getByRole('region', { name: 'Changes' });
-    await expect.poll(() => changes.getByRole('note').innerText().catch(() => ''), { timeout: 20_000 }).toBe('Would conflict with main: README.md');
+    await expect
+      .poll(
+        () =>
+          changes
+            .getByRole('note')
+            .textContent()
+            .catch(() => ''),
+        { timeout: 20_000 },
+      )
+      .toBe('Would conflict with main: README.md');
     await changes.getByRole('button', { name: 'Merge into main' }).click();
     const alert = changes.getByRole('alert');
-    await expect.poll(() => alert.innerText().catch(() => ''), { timeout: 20_000 }).toContain('MERGE_CONFLICT');
-    expect(await alert.getByRole('list', { name: 'Files' }).innerText()).toBe('README.md');
+    await expect.poll(() => alert.textContent().catch(() => ''), { timeout: 20_000 }).toContain('MERGE_CONFLICT');
+    expect(await alert.getByRole('list', { name: 'Files' }).textContent()).toBe('README.md');
     await changes.getByRole('button', { name: 'Remove worktree' }).click();
-    await expect.poll(() => alert.innerText().catch(() => ''), { timeout: 20_000 }).toContain('WORKSPACE_DIRTY');
+    await expect.poll(() => alert.textContent().catch(() => ''), { timeout: 20_000 }).toContain('WORKSPACE_DIRTY');
     await changes.getByRole('button', { name: 'Remove anyway (archived first)' }).click();
-    await expect.poll(() => changes.innerText(), { timeout: 20_000 }).toContain(`The worktree was removed; its state is kept as refs/maestro/archive/${s.id}.`);
+    await expect
+      .poll(() => changes.textContent(), { timeout: 20_000 })
+      .toContain(`The worktree was removed; its state is kept as refs/maestro/archive/${s.id}.`);
     expect(existsSync(s.workspace.path)).toBe(false);
     await page.close();
   });

@@ -14,7 +14,8 @@ describe('a worktree per agent: creation, diff, merge, removal', SLOW, async () 
   startRunner(server.url, 'wt', root);
   await until(call, '/api/hosts/wt', (h) => h?.status === 'online');
   const repo = makeRepo();
-  const project = (await call('POST', '/api/projects', { name: 'Repo', workingDir: repo, workspace: { copy: ['.env', 'missing.txt'] } })).body;
+  const project = (await call('POST', '/api/projects', { name: 'Repo', workingDir: repo, workspace: { copy: ['.env', 'missing.txt'] } }))
+    .body;
   const spawn = (title: string, extra: Record<string, unknown> = {}) => spawnAndWait(call, project.id, title, { host: 'wt', ...extra });
 
   it('creates the worktree on its own branch, copies .env, starts the agent in it, leaves the main checkout alone', async () => {

@@ -301,7 +301,11 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       strategy: z.enum(['squash', 'merge', 'rebase']).optional().describe('squash (default): one commit'),
       message: z.string().optional().describe('Commit message'),
     },
-    async (a) => client.post(`/api/sessions/${enc(a.sessionId)}/merge`, { strategy: a.strategy ?? 'squash', ...(a.message !== undefined && { message: a.message }) }),
+    async (a) =>
+      client.post(`/api/sessions/${enc(a.sessionId)}/merge`, {
+        strategy: a.strategy ?? 'squash',
+        ...(a.message !== undefined && { message: a.message }),
+      }),
   );
 
   return server;

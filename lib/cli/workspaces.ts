@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Session } from '../domain/types.js';
 import type { WorkspaceReport } from '../runner-protocol.js';
-import { CliError } from './client.js';
+import type { CliError } from './client.js';
 import { action, type Ctx } from './context.js';
 
 const sessionPath = (id: string) => `/api/sessions/${encodeURIComponent(id)}`;
@@ -120,7 +120,12 @@ async function prune(ctx: Ctx, force: boolean) {
       } catch (error) {
         const d = (error as { details?: Record<string, unknown> }).details;
         const held = d ? `${d.uncommitted} uncommitted, ${d.untracked} untracked, ${d.unmergedCommits} unmerged commit(s)` : '';
-        outcomes.push({ path, sessionId, removed: false, reason: held ? `${why}, but it holds work: ${held} (--force removes it, archived)` : (error as Error).message });
+        outcomes.push({
+          path,
+          sessionId,
+          removed: false,
+          reason: held ? `${why}, but it holds work: ${held} (--force removes it, archived)` : (error as Error).message,
+        });
       }
     }
   }

@@ -3,8 +3,8 @@ import { ApiError, validationError } from '../errors.js';
 import { hostNotFound } from '../hosts/index.js';
 import type { Db } from '../storage/db.js';
 import { isAgentPreset } from './agents.js';
-import { WORKSPACE_MODES } from './workspace-requests.js';
 import { ROLES, type Role, STRATEGIES, type Strategy } from './types.js';
+import { WORKSPACE_MODES } from './workspace-requests.js';
 
 export interface SpawnRequest {
   projectId: string;

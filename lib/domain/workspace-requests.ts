@@ -9,7 +9,13 @@ export function isBranchName(name: string): boolean {
   return name.split('/').every((part) => part !== '' && !part.startsWith('.') && !part.endsWith('.lock')) && !name.endsWith('.');
 }
 
-const isCopyPath = (p: string) => p.trim() !== '' && p.length <= 256 && !p.startsWith('/') && !/^[A-Za-z]:/.test(p) && !p.split(/[\\/]/).includes('..') && !p.includes('\0');
+const isCopyPath = (p: string) =>
+  p.trim() !== '' &&
+  p.length <= 256 &&
+  !p.startsWith('/') &&
+  !/^[A-Za-z]:/.test(p) &&
+  !p.split(/[\\/]/).includes('..') &&
+  !p.includes('\0');
 
 export const WORKSPACE_MODES = ['auto', 'worktree', 'shared'] as const;
 const mode = v.picklist(WORKSPACE_MODES, 'workspace.mode must be one of: auto, worktree, shared');
@@ -28,7 +34,9 @@ export const ProjectWorkspaceInput = v.object(
         v.check((paths) => paths.every(isCopyPath), 'workspace.copy paths must be relative, without "..", at most 256 characters'),
       ),
     ),
-    setup: v.optional(v.pipe(v.string('workspace.setup must be a string'), v.maxLength(4096, 'workspace.setup is at most 4096 characters'))),
+    setup: v.optional(
+      v.pipe(v.string('workspace.setup must be a string'), v.maxLength(4096, 'workspace.setup is at most 4096 characters')),
+    ),
   },
   'workspace must be an object',
 );

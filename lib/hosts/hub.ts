@@ -98,7 +98,10 @@ export class RunnerHub {
     clearTimeout(pending.timer);
     if (message.ok) pending.resolve(message);
     // A refusal's contract code and details (§20) travel with the error.
-    else pending.reject(Object.assign(new Error(message.error ?? 'The runner could not do it'), { code: message.code, details: message.details }));
+    else
+      pending.reject(
+        Object.assign(new Error(message.error ?? 'The runner could not do it'), { code: message.code, details: message.details }),
+      );
   }
 
   async #hello(conn: Conn, hello: Hello) {

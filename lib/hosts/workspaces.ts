@@ -55,7 +55,9 @@ export class Workspaces {
         workspace: { ...ws, state: 'active' },
         env: worktree ? { ...s.env, MAESTRO_WORKSPACE: ws.path, MAESTRO_BRANCH: ws.branch! } : s.env,
         lastActivity: tx.now,
-        timeline: worktree ? [...s.timeline, timeline(tx, 'workspace_created', `Worktree ${ws.path} on ${ws.branch} from ${from}`)] : s.timeline,
+        timeline: worktree
+          ? [...s.timeline, timeline(tx, 'workspace_created', `Worktree ${ws.path} on ${ws.branch} from ${from}`)]
+          : s.timeline,
       };
       tx.put('sessions', updated);
       tx.emit('session:updated', updated);
@@ -71,10 +73,9 @@ export class Workspaces {
   #ask<T>(s: Active, op: 'diff' | 'merge' | 'remove', options: Record<string, unknown>): Promise<T> {
     if (!this.hub.isOnline(s.host)) throw hostOffline(s.host);
     const { state: _state, mergedCommit: _m, archiveRef: _a, ...workspace } = s.workspace;
-    return this.hub.request<{ data: T }>(s.host, { type: 'git', sessionId: s.id, op, workspace, options }, GIT_TIMEOUT_MS).then(
-      (reply) => reply.data,
-      asApiError,
-    );
+    return this.hub
+      .request<{ data: T }>(s.host, { type: 'git', sessionId: s.id, op, workspace, options }, GIT_TIMEOUT_MS)
+      .then((reply) => reply.data, asApiError);
   }
 
   /** `GET /api/sessions/:id/diff` (§20.3). */
@@ -104,7 +105,12 @@ export class Workspaces {
       commitUncommitted: request.commitUncommitted,
       uncommittedMessage: `${s.name}: uncommitted changes`,
     });
-    await this.#record(sessionId, (ws) => ({ ...ws, state: 'merged', mergedCommit: commit }), 'workspace_merged', `${request.strategy} into ${baseBranch}: ${commit}`);
+    await this.#record(
+      sessionId,
+      (ws) => ({ ...ws, state: 'merged', mergedCommit: commit }),
+      'workspace_merged',
+      `${request.strategy} into ${baseBranch}: ${commit}`,
+    );
     return { sessionId, strategy: request.strategy, baseBranch, commit };
   }
 
@@ -128,7 +134,12 @@ export class Workspaces {
     );
   }
 
-  #record(sessionId: string, change: (ws: Active['workspace']) => Active['workspace'], type: 'workspace_merged' | 'workspace_removed', message: string) {
+  #record(
+    sessionId: string,
+    change: (ws: Active['workspace']) => Active['workspace'],
+    type: 'workspace_merged' | 'workspace_removed',
+    message: string,
+  ) {
     return this.db.mutate((tx) => {
       const s = tx.get('sessions', sessionId);
       if (!s?.workspace) throw sessionNotFound(sessionId);

@@ -1,6 +1,6 @@
 // What an agent changed (contract §20.3): its commits, uncommitted and untracked work against the merge base.
 import type { WorkspaceReport } from '../runner-protocol.js';
-import { baseTip, must, mergeTree, snapshot, splitZ, git } from './git.js';
+import { baseTip, git, mergeTree, must, snapshot, splitZ } from './git.js';
 
 export const MAX_PATCH_BYTES = 2 * 1024 * 1024;
 
@@ -32,17 +32,15 @@ export async function diffWorkspace(ws: WorkspaceReport, statOnly: boolean): Pro
   const snap = await snapshot(ws.path, 'Maestro diff snapshot');
   const tip = await baseTip(ws.path, ws.baseBranch, ws.baseCommit);
   const mergeBase = (await git(ws.path, ['merge-base', tip, snap.commit])).stdout.trim() || tip;
-  const files = await changedFiles(ws.path, mergeBase, snap.tree);
-  const conflicts = ws.baseBranch ? (await mergeTree(ws.path, tip, snap.commit)).conflicts : [];
-  let patch = '';
-  let truncated = false;
-  if (!statOnly) {
-    const result = await git(ws.path, ['diff', '--no-color', '--no-ext-diff', '-M', mergeBase, snap.tree], {
-      maxBytes: MAX_PATCH_BYTES,
-    });
-    if (!result.ok) throw new Error(`git diff failed: ${result.stderr}`);
-    ({ stdout: patch, truncated } = result);
-  }
+  // Three independent reads of the object store, at once.
+  const [files, conflicts, full] = await Promise.all([
+    changedFiles(ws.path, mergeBase, snap.tree),
+    ws.baseBranch ? mergeTree(ws.path, tip, snap.commit).then((m) => m.conflicts) : [],
+    statOnly ? undefined : git(ws.path, ['diff', '--no-color', '--no-ext-diff', '-M', mergeBase, snap.tree], { maxBytes: MAX_PATCH_BYTES }),
+  ]);
+  if (full && !full.ok) throw new Error(`git diff failed: ${full.stderr}`);
+  const patch = full?.stdout ?? '';
+  const truncated = full?.truncated ?? false;
   return {
     branch: ws.branch,
     baseBranch: ws.baseBranch,
@@ -59,17 +57,14 @@ export async function diffWorkspace(ws: WorkspaceReport, statOnly: boolean): Pro
 /** `--name-status` and `--numstat` of the same diff, joined by path and sorted. */
 export async function changedFiles(cwd: string, from: string, to: string): Promise<ChangedFile[]> {
   const range = ['--no-ext-diff', '-M', '-z', from, to];
-  const [names, counts] = await Promise.all([
-    must(cwd, ['diff', '--name-status', ...range]),
-    must(cwd, ['diff', '--numstat', ...range]),
-  ]);
+  const [names, counts] = await Promise.all([must(cwd, ['diff', '--name-status', ...range]), must(cwd, ['diff', '--numstat', ...range])]);
   const stats = new Map<string, { additions: number; deletions: number; binary: boolean }>();
   const numbers = counts.split('\0');
   for (let i = 0; i < numbers.length; i++) {
     const [added, deleted, path] = numbers[i]!.split('\t');
     if (added === undefined || deleted === undefined) continue;
     // A rename's line has an empty path, then its old and new paths as two more fields.
-    const name = path === '' ? (i += 2, numbers[i]!) : path!;
+    const name = path === '' ? ((i += 2), numbers[i]!) : path!;
     const binary = added === '-';
     stats.set(name, { additions: binary ? 0 : Number(added), deletions: binary ? 0 : Number(deleted), binary });
   }

@@ -58,7 +58,10 @@ export async function mergeWorkspace(ws: WorkspaceReport, options: MergeOptions)
     const busy = new Set([...dirty.uncommitted, ...dirty.untracked]);
     const files = touched.filter((f) => busy.has(f)).sort();
     if (files.length) {
-      throw new WorkspaceError('WORKSPACE_DIRTY', `${target} has uncommitted changes in files the merge writes`, { files, checkout: target });
+      throw new WorkspaceError('WORKSPACE_DIRTY', `${target} has uncommitted changes in files the merge writes`, {
+        files,
+        checkout: target,
+      });
     }
   }
 

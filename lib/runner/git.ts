@@ -87,7 +87,8 @@ export const splitZ = (text: string) => text.split('\0').filter((s) => s !== '')
 
 /** Who commits when the repository names nobody: Maestro, so that a commit never fails for want of an identity. */
 export async function identityEnv(cwd: string): Promise<Record<string, string>> {
-  if ((await git(cwd, ['var', 'GIT_COMMITTER_IDENT'])).ok && (await git(cwd, ['var', 'GIT_AUTHOR_IDENT'])).ok) return {};
+  const [committer, author] = await Promise.all([git(cwd, ['var', 'GIT_COMMITTER_IDENT']), git(cwd, ['var', 'GIT_AUTHOR_IDENT'])]);
+  if (committer.ok && author.ok) return {};
   const who = { name: 'Maestro', email: 'maestro@localhost' };
   return { GIT_AUTHOR_NAME: who.name, GIT_AUTHOR_EMAIL: who.email, GIT_COMMITTER_NAME: who.name, GIT_COMMITTER_EMAIL: who.email };
 }
@@ -114,10 +115,12 @@ export async function snapshot(worktree: string, message: string): Promise<Snaps
   try {
     const env = { GIT_INDEX_FILE: index };
     const real = (await must(worktree, ['rev-parse', '--path-format=absolute', '--git-path', 'index'])).trim();
+    // (the copy keeps the index's stat data: `add -A` then reads only the files that changed)
     await copyFile(real, index).catch(() => must(worktree, ['read-tree', head], { env }));
     await must(worktree, ['add', '-A', '--', '.'], { env });
-    const tree = (await must(worktree, ['write-tree'], { env })).trim();
-    const headTree = (await must(worktree, ['rev-parse', `${head}^{tree}`])).trim();
+    const [tree, headTree] = (
+      await Promise.all([must(worktree, ['write-tree'], { env }), must(worktree, ['rev-parse', `${head}^{tree}`])])
+    ).map((s) => s.trim()) as [string, string];
     if (tree === headTree) return { head, tree, commit: head };
     const ident = await identityEnv(worktree);
     const commit = (await must(worktree, ['commit-tree', tree, '-p', head, '-m', message], { env: ident })).trim();

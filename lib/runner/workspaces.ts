@@ -52,7 +52,14 @@ export class RunnerWorkspaces {
         cwd: created.cwd,
         env: { ...env, MAESTRO_SETUP_EXIT_FILE: exitFile },
         // `maestro` is resolved here: after the wrapper, the launcher would no longer see it first.
-        argv: ['sh', '-c', SETUP_SCRIPT, 'maestro-setup', request.setup, ...(message.argv[0] === 'maestro' ? [...maestroArgv(), ...message.argv.slice(1)] : message.argv)],
+        argv: [
+          'sh',
+          '-c',
+          SETUP_SCRIPT,
+          'maestro-setup',
+          request.setup,
+          ...(message.argv[0] === 'maestro' ? [...maestroArgv(), ...message.argv.slice(1)] : message.argv),
+        ],
       };
     } catch (error) {
       const reason = error instanceof WorkspaceError ? error.message : `worktree creation failed: ${(error as Error).message}`;

@@ -95,7 +95,9 @@ export function Changes({ session }: { session: Session }) {
         Branch <code>{ws.branch}</code> from <code>{ws.baseBranch ?? ws.baseCommit?.slice(0, 12)}</code> · <Badge>{ws.state}</Badge>
       </p>
       {removed ? (
-        <p class="muted">The worktree was removed; its state is kept as <code>{ws.archiveRef}</code>.</p>
+        <p class="muted">
+          The worktree was removed; its state is kept as <code>{ws.archiveRef}</code>.
+        </p>
       ) : (
         <>
           <div class="actions">
@@ -166,7 +168,7 @@ export function Changes({ session }: { session: Session }) {
             </tbody>
           </table>
           {diff.files.length === 0 && <p class="muted">No changes.</p>}
-          <pre class="patch" aria-label="Diff">
+          <pre class="patch">
             {diff.patch.split('\n').map((line, i) => (
               <span key={i} class={lineClass(line)}>
                 {line}

@@ -54,7 +54,9 @@ export function SessionView({ id }: { id: string }) {
           <>
             <dt>Workspace</dt>
             <dd>
-              {s.workspace.mode === 'worktree' ? `${s.workspace.branch} from ${s.workspace.baseBranch ?? s.workspace.baseCommit}` : 'shared'}
+              {s.workspace.mode === 'worktree'
+                ? `${s.workspace.branch} from ${s.workspace.baseBranch ?? s.workspace.baseCommit}`
+                : 'shared'}
             </dd>
           </>
         )}

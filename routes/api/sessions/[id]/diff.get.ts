@@ -5,7 +5,7 @@ import { query } from '../../../../lib/http/input.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
-  summary: "What the agent changed in its worktree: commits, uncommitted and untracked work, and would-be conflicts",
+  summary: 'What the agent changed in its worktree: commits, uncommitted and untracked work, and would-be conflicts',
   query: DiffQuery,
   response: WorkspaceDiff,
   errors: { 404: 'SESSION_NOT_FOUND', 409: 'NO_WORKSPACE', 503: 'HOST_OFFLINE' },
