@@ -77,6 +77,7 @@ describe('POST /api/sessions', () => {
       host: null,
       agent: null,
       run: null,
+      workspace: null,
     });
     expect(res.body.startedAt).toBeGreaterThanOrEqual(before);
     expect(res.body.lastActivity).toBe(res.body.startedAt);
