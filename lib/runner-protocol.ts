@@ -12,6 +12,27 @@ const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 /** A runner's (host's) name (§15.1). */
 export const HOST_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** What a spawn asks of the workspace (§20.1): the mode and the project's settings, and the first task's title. */
+export const WorkspaceRequest = v.object({
+  mode: v.picklist(['auto', 'worktree', 'shared']),
+  baseBranch: v.optional(v.string()),
+  copy: v.optional(v.array(v.string())),
+  setup: v.optional(v.string()),
+  title: v.string(),
+});
+export type WorkspaceRequest = v.InferOutput<typeof WorkspaceRequest>;
+
+/** The workspace a runner made (§20.2): `session.workspace` without its `state`. */
+export const WorkspaceReport = v.object({
+  mode: v.picklist(['worktree', 'shared']),
+  path: v.string(),
+  branch: v.nullable(v.string()),
+  baseBranch: v.nullable(v.string()),
+  baseCommit: v.nullable(v.string()),
+  repoPath: v.nullable(v.string()),
+});
+export type WorkspaceReport = v.InferOutput<typeof WorkspaceReport>;
+
 export const RunnerSession = v.object({
   sessionId,
   state: v.picklist(['running', 'exited']),
@@ -50,6 +71,8 @@ export const RunnerMessage = v.variant('type', [
     state: v.picklist(['working', 'needs_input', 'idle']),
     reason: v.optional(v.pipe(v.string(), v.maxLength(500))),
   }),
+  /** The worktree the agent runs in (§20.2), reported before `started`. */
+  v.object({ type: v.literal('workspace'), sessionId, workspace: WorkspaceReport }),
   /** Terminal bytes, base64: the screen first (`screen: true`), then every chunk as tmux's pipe-pane writes it. */
   v.object({ type: v.literal('output'), sessionId, data: v.string(), screen: v.optional(v.boolean()) }),
   v.object({
@@ -61,6 +84,10 @@ export const RunnerMessage = v.variant('type', [
     cols: v.optional(count),
     rows: v.optional(count),
     alive: v.optional(v.boolean()),
+    /** A git request's answer (§20), or the code and details of its refusal. */
+    data: v.optional(v.unknown()),
+    code: v.optional(v.string()),
+    details: v.optional(v.record(v.string(), v.unknown())),
   }),
 ]);
 export type RunnerMessage = v.InferOutput<typeof RunnerMessage>;
@@ -74,6 +101,17 @@ export const ServerMessage = v.variant('type', [
     /** The command as an argument vector (never a shell string). */
     argv: v.array(v.string()),
     env: v.record(v.string(), v.string()),
+    /** Set for runner-managed spawns: the worktree to create first (§20.1, §20.2). */
+    workspace: v.optional(WorkspaceRequest),
+  }),
+  /** Diff, merge or removal of a session's worktree (§20.3–§20.5), answered by `reply` with `data`. */
+  v.object({
+    type: v.literal('git'),
+    id: count,
+    sessionId,
+    op: v.picklist(['diff', 'merge', 'remove']),
+    workspace: WorkspaceReport,
+    options: v.record(v.string(), v.unknown()),
   }),
   v.object({ type: v.literal('stop'), sessionId }),
   /** Types `text` as a bracketed paste, then presses Enter ≥ 100 ms later when `submit`. Answered by `reply`. */

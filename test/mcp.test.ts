@@ -48,6 +48,8 @@ describe('maestro mcp', () => {
       'report_blocked',
       'report_needs_input',
       'report_progress',
+      'session_diff',
+      'session_merge',
       'spawn_worker',
       'task_claim',
       'task_complete',

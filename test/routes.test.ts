@@ -74,6 +74,10 @@ const CONTRACT = [
   'GET /api/sessions/:id/terminal',
   // Contract 3, §21: agent hooks (`maestro hook`).
   'POST /api/sessions/:id/attention',
+  // Contract 3, §20
+  'GET /api/sessions/:id/diff',
+  'POST /api/sessions/:id/merge',
+  'DELETE /api/sessions/:id/workspace',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);

@@ -78,6 +78,7 @@ describe('POST /api/sessions', () => {
       agent: null,
       run: null,
       attention: null,
+      workspace: null,
     });
     expect(res.body.startedAt).toBeGreaterThanOrEqual(before);
     expect(res.body.lastActivity).toBe(res.body.startedAt);

@@ -282,6 +282,32 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
     },
   );
 
+  tool(
+    'session_diff',
+    "What a session's agent changed in its git worktree (default: this session): files with counts, would-be conflicts, the patch.",
+    {
+      sessionId: z.string().optional().describe('Session ID (default: this session)'),
+      stat: z.boolean().optional().describe('Only the file list, no patch'),
+    },
+    async (a) => client.get(`/api/sessions/${enc(a.sessionId ?? session())}/diff${a.stat ? '?stat=1' : ''}`),
+    true,
+  );
+
+  tool(
+    'session_merge',
+    "Merge a session's worktree branch into its base branch (a session may merge itself and the sessions it spawned; stop the agent first).",
+    {
+      sessionId: z.string().describe('Session ID'),
+      strategy: z.enum(['squash', 'merge', 'rebase']).optional().describe('squash (default): one commit'),
+      message: z.string().optional().describe('Commit message'),
+    },
+    async (a) =>
+      client.post(`/api/sessions/${enc(a.sessionId)}/merge`, {
+        strategy: a.strategy ?? 'squash',
+        ...(a.message !== undefined && { message: a.message }),
+      }),
+  );
+
   return server;
 }
 

@@ -15,6 +15,7 @@ import { queueCommands } from './queue.js';
 import { sessionCommands } from './sessions.js';
 import { taskCommands } from './tasks.js';
 import { watchCommands } from './watch.js';
+import { workspaceCommands } from './workspaces.js';
 
 const { version } = PACKAGE_INFO;
 
@@ -85,6 +86,7 @@ MAESTRO_TOKEN, when set, is sent as a bearer token.`,
   initCommands(program);
   manifestCommands(program);
   watchCommands(program);
+  workspaceCommands(program);
   hostCommands(program);
   attachCommands(program);
   compatCommands(program);

@@ -29,6 +29,9 @@ export const TIMELINE_TYPES = [
   'progress',
   'error',
   'milestone',
+  'workspace_created',
+  'workspace_merged',
+  'workspace_removed',
 ] as const;
 /** §13.1: besides the listed types, a client may send any lower-case snake_case name. */
 export const CUSTOM_TIMELINE_TYPE = /^[a-z][a-z0-9_]{0,63}$/;
@@ -54,6 +57,27 @@ export const ErrorBody = v.pipe(
 
 export const Deleted = v.object({ success: v.literal(true), id: v.string() });
 
+/** A project's workspace settings (§20.1). */
+export const ProjectWorkspace = v.object({
+  mode: v.optional(v.picklist(['auto', 'worktree', 'shared'])),
+  baseBranch: v.optional(v.string()),
+  copy: v.optional(strings),
+  setup: v.optional(v.pipe(v.string(), v.description("Run with sh -c in a new worktree, in the agent's terminal, before the agent"))),
+});
+
+/** A session's workspace (§20.2): its git worktree and branch, or `shared` (the project's directory). */
+export const Workspace = v.object({
+  mode: v.picklist(['worktree', 'shared']),
+  path: v.string(),
+  branch: v.nullable(v.string()),
+  baseBranch: v.nullable(v.string()),
+  baseCommit: v.nullable(v.string()),
+  repoPath: v.nullable(v.string()),
+  state: v.picklist(['active', 'merged', 'removed']),
+  mergedCommit: v.optional(v.string()),
+  archiveRef: v.optional(v.string()),
+});
+
 export const Project = v.object({
   id: v.string(),
   name: v.string(),
@@ -62,6 +86,7 @@ export const Project = v.object({
   createdAt: ms,
   updatedAt: ms,
   agent: v.optional(v.pipe(v.string(), v.description('The agent preset spawns in this project use by default'))),
+  workspace: v.optional(ProjectWorkspace),
 });
 
 export const Task = v.object({
@@ -145,6 +170,38 @@ export const Session = v.object({
     v.nullable(Attention),
     v.description('Whether the agent works, waits for a person, or finished its turn (§21); null before launch and for other sessions'),
   ),
+  workspace: v.optional(v.nullable(Workspace)),
+});
+
+/** `GET /api/sessions/:id/diff` (§20.3). */
+export const WorkspaceDiff = v.object({
+  sessionId: v.string(),
+  branch: v.nullable(v.string()),
+  baseBranch: v.nullable(v.string()),
+  baseCommit: v.nullable(v.string()),
+  mergeBase: v.string(),
+  headCommit: v.string(),
+  files: v.array(
+    v.object({
+      path: v.string(),
+      oldPath: v.optional(v.string()),
+      status: v.picklist(['added', 'modified', 'deleted', 'renamed']),
+      additions: v.number(),
+      deletions: v.number(),
+      binary: v.boolean(),
+    }),
+  ),
+  conflicts: v.pipe(strings, v.description('Paths that would conflict if merged into the base branch now')),
+  patch: v.pipe(v.string(), v.description('Unified diff, cut at 2 MiB (then truncated is true); empty with ?stat=1')),
+  truncated: v.boolean(),
+});
+
+/** `POST /api/sessions/:id/merge` (§20.4). */
+export const MergeResult = v.object({
+  sessionId: v.string(),
+  strategy: v.picklist(['squash', 'merge', 'rebase']),
+  baseBranch: v.string(),
+  commit: v.pipe(v.string(), v.description('The new head of the base branch')),
 });
 
 /** A runner's machine (§15.1). */
@@ -266,6 +323,7 @@ export const SpawnRequest = v.object({
   host: v.optional(v.pipe(v.string(), v.description('The runner to launch on (default: the local runner, if any)'))),
   agent: v.optional(v.pipe(v.string(), v.description('Agent preset: claude, codex, gemini, shell or custom'))),
   model: v.optional(v.string()),
+  workspace: v.optional(v.pipe(v.picklist(['auto', 'worktree', 'shared']), v.description("Overrides the project's workspace mode"))),
 });
 
 export const SpawnResult = v.object({

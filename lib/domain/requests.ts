@@ -14,6 +14,7 @@ import {
   TIMELINE_TYPES,
   type TimelineType,
 } from './types.js';
+import { ProjectWorkspaceInput } from './workspace-requests.js';
 
 /** Request schemas (contract §3). Messages are the contract's, since clients may show them. */
 
@@ -110,6 +111,7 @@ export const CreateProject = v.object({
   workingDir: textOr('workingDir', ''),
   description: textOr('description', ''),
   agent: v.optional(agentPreset),
+  workspace: v.optional(ProjectWorkspaceInput),
 });
 
 export const UpdateProject = v.object({
@@ -117,6 +119,7 @@ export const UpdateProject = v.object({
   workingDir: optionalText('workingDir'),
   description: optionalText('description'),
   agent: v.optional(agentPreset),
+  workspace: v.optional(ProjectWorkspaceInput),
 });
 
 export const TaskQuery = v.object({

@@ -4,6 +4,7 @@ import { hostNotFound } from '../hosts/index.js';
 import type { Db } from '../storage/db.js';
 import { isAgentPreset } from './agents.js';
 import { ROLES, type Role, STRATEGIES, type Strategy } from './types.js';
+import { WORKSPACE_MODES } from './workspace-requests.js';
 
 export interface SpawnRequest {
   projectId: string;
@@ -21,6 +22,8 @@ export interface SpawnRequest {
   host?: string;
   agent?: string;
   model?: string;
+  /** §20.1: overrides the project's workspace mode. */
+  workspace?: 'auto' | 'worktree' | 'shared';
 }
 
 const spawnError = (status: 400 | 404, code: string, message: string, details?: Record<string, unknown>) =>
@@ -75,7 +78,14 @@ export function parseSpawnRequest(body: Record<string, unknown>, db: Db): SpawnR
       issues: [{ path: 'agent', message: 'Unknown agent preset' }],
     });
   }
+  const workspace = body.workspace ?? undefined;
+  if (workspace !== undefined && !(WORKSPACE_MODES as readonly unknown[]).includes(workspace)) {
+    throw validationError('workspace must be one of: auto, worktree, shared', {
+      issues: [{ path: 'workspace', message: 'Unknown workspace mode' }],
+    });
+  }
   return {
+    ...(workspace !== undefined && { workspace: workspace as SpawnRequest['workspace'] }),
     host,
     agent,
     model,

@@ -46,6 +46,7 @@ export class Spawner {
       strategy,
       context: request.context,
       ...(request.spawnReason !== undefined && { spawnReason: request.spawnReason }),
+      ...(request.workspace !== undefined && { workspace: request.workspace }),
     };
 
     // §15.3: the runner (the local one by default) and the agent preset it runs.

@@ -62,13 +62,13 @@ export class RunnerHub {
   }
 
   /** Sends a numbered request; resolves with the runner's `ok` reply, rejects on its error, its leaving or silence. */
-  request<T>(host: string, request: Unnumbered<Request>): Promise<T> {
+  request<T>(host: string, request: Unnumbered<Request>, timeoutMs = REPLY_TIMEOUT_MS): Promise<T> {
     const message = { ...request, id: this.#nextId++ } as Request;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#replies.delete(message.id);
         reject(new ApiError(503, 'HOST_OFFLINE', `Host ${host} did not answer`, { host }));
-      }, REPLY_TIMEOUT_MS);
+      }, timeoutMs);
       timer.unref();
       this.#replies.set(message.id, { host, resolve: resolve as (m: Reply) => void, reject, timer });
       if (!this.send(host, message)) {
@@ -97,7 +97,11 @@ export class RunnerHub {
     this.#replies.delete(message.id);
     clearTimeout(pending.timer);
     if (message.ok) pending.resolve(message);
-    else pending.reject(new Error(message.error ?? 'The runner could not do it'));
+    // A refusal's contract code and details (§20) travel with the error.
+    else
+      pending.reject(
+        Object.assign(new Error(message.error ?? 'The runner could not do it'), { code: message.code, details: message.details }),
+      );
   }
 
   async #hello(conn: Conn, hello: Hello) {

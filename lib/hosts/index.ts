@@ -10,6 +10,7 @@ import type { Db } from '../storage/db.js';
 import { type Hello, hostOffline, RunnerHub, type RunnerReport } from './hub.js';
 import { isFinal, SessionRuns, timeline } from './session-runs.js';
 import { TerminalViewers } from './terminal-viewers.js';
+import { Workspaces } from './workspaces.js';
 
 export const MAX_INPUT_BYTES = 64 * 1024;
 
@@ -33,6 +34,8 @@ export class HostManager {
   readonly #hub: RunnerHub;
   readonly #runs: SessionRuns;
   readonly #viewers: TerminalViewers;
+  /** Diff, merge and removal of sessions' worktrees (§20), done by their runners. */
+  readonly workspaces: Workspaces;
 
   constructor(
     private readonly db: Db,
@@ -51,6 +54,7 @@ export class HostManager {
     );
     this.#runs = new SessionRuns(db, tokens, this.#hub);
     this.#viewers = new TerminalViewers(this.#hub, (sessionId) => void this.#typed(sessionId));
+    this.workspaces = new Workspaces(db, this.#hub, log, (id, caller) => this.controllable(id, caller));
   }
 
   isOnline = (name: string) => this.#hub.isOnline(name);
@@ -127,6 +131,7 @@ export class HostManager {
       if (this.db.get('sessions', message.sessionId)?.host !== name) return undefined;
       return this.attention?.signal(message.sessionId, { source: 'terminal', state: message.state, reason: message.reason ?? null });
     }
+    if (message.type === 'workspace') return this.workspaces.reported(name, message.sessionId, message.workspace);
     return this.#runs.report(name, message);
   }
 

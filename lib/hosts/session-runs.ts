@@ -4,6 +4,7 @@ import { FINAL_SESSION_STATUSES, type Session, type SessionRun, type TimelineEnt
 import { newId } from '../ids.js';
 import type { Db, Tx } from '../storage/db.js';
 import type { Hello, RunnerHub, RunnerReport } from './hub.js';
+import { launchWorkspace } from './workspace-launch.js';
 
 export const isFinal = (s: Session) => FINAL_SESSION_STATUSES.includes(s.status);
 export const timeline = (tx: Tx, type: TimelineEntry['type'], message: string): TimelineEntry => ({
@@ -34,7 +35,7 @@ export class SessionRuns {
     this.#launchTokens.delete(sessionId);
   }
 
-  report(name: string, message: Exclude<RunnerReport, { type: 'output' }>) {
+  report(name: string, message: Exclude<RunnerReport, { type: 'output' | 'workspace' }>) {
     switch (message.type) {
       case 'started':
         return this.#started(name, message.sessionId, message.pid);
@@ -90,6 +91,7 @@ export class SessionRuns {
       cwd: project?.workingDir ?? '',
       argv: ['maestro', role, 'init'],
       env: { ...current.env, MAESTRO_SESSION_TOKEN: token },
+      workspace: launchWorkspace(current, project, this.db.get('tasks', current.taskIds[0] ?? '')?.title ?? ''),
     });
   }
 

@@ -15,7 +15,7 @@ const ENTER_DELAY_MS = 120;
 const KILL_AFTER_MS = 5000;
 
 /** The `maestro` CLI of this package, so that launched commands do not depend on `PATH`. */
-function maestroArgv(): string[] {
+export function maestroArgv(): string[] {
   const cli = join(LIB_DIR, 'cli/main.js');
   return existsSync(cli) ? [process.execPath, cli] : ['maestro'];
 }

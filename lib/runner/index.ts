@@ -5,6 +5,7 @@ import { availableAgents } from '../domain/agents.js';
 import { decode, NAME_TAKEN, type RunnerMessage, ServerMessage } from '../runner-protocol.js';
 import { AgentSessions } from './agent-sessions.js';
 import { Tmux, tmuxName } from './tmux.js';
+import { RunnerWorkspaces } from './workspaces.js';
 
 export interface RunnerOptions {
   /** `http(s)://…` of the server; the runner connects to `ws(s)://…/api/hosts/connect`. */
@@ -19,6 +20,8 @@ export interface RunnerOptions {
   log?: (message: string) => void;
   /** Terminal quiet time before `idle` (§21, `MAESTRO_IDLE_MS`). */
   idleMs?: number;
+  /** Where worktrees go (§20.2); default `MAESTRO_WORKTREES_DIR`, else `~/.maestro/worktrees`. */
+  worktreesDir?: string;
   /** Called when the server refuses this runner for good (name taken). */
   onFatal?: (message: string) => void;
 }
@@ -42,6 +45,7 @@ export const defaultHostName = () =>
 export class Runner {
   readonly tmux: Tmux;
   readonly agents: AgentSessions;
+  readonly workspaces: RunnerWorkspaces;
   #ws: WebSocket | undefined;
   #stopped = false;
   #backoff = 500;
@@ -52,9 +56,10 @@ export class Runner {
 
   constructor(readonly options: RunnerOptions) {
     this.tmux = new Tmux(options.tmuxSocket ?? `maestro-${options.name}`);
+    this.workspaces = new RunnerWorkspaces(options.worktreesDir);
     this.agents = new AgentSessions(
       this.tmux,
-      (message) => this.#send(message),
+      (message) => this.#send(this.workspaces.outgoing(message)),
       (message) => this.#log(message),
       options.idleMs,
     );
@@ -165,11 +170,18 @@ export class Runner {
           this.#log(`connected as ${message.name}`);
           this.#connected?.();
           break;
-        case 'launch':
-          if (await this.agents.launch(message.sessionId, message.cwd, message.argv, message.env)) {
+        case 'launch': {
+          // A repeated launch of a running agent must not make a second worktree.
+          if ((await this.tmux.run(['has-session', '-t', `=${tmuxName(message.sessionId)}`])).ok) break;
+          const launch = await this.workspaces.prepare(message, (m) => this.#send(m));
+          if (launch && (await this.agents.launch(launch.sessionId, launch.cwd, launch.argv, launch.env))) {
             clearTimeout(this.#poll);
             this.#schedulePoll(POLL_MS);
           }
+          break;
+        }
+        case 'git':
+          this.#send(await this.workspaces.request(message));
           break;
         case 'stop':
           await this.agents.stop(message.sessionId);

@@ -99,6 +99,7 @@ export function normalizeLoaded(kind: StoredKind, value: unknown): Loaded | unde
       session.agent = typeof value.agent === 'string' ? value.agent : null;
       session.run = isObject(value.run) ? value.run : null;
       session.attention = isObject(value.attention) ? value.attention : null;
+      session.workspace = isObject(value.workspace) ? value.workspace : null;
       return { id, entity: session, order: num(value.startedAt, 0), migrated };
     }
   }

@@ -220,6 +220,7 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
     agent: null,
     run: null,
     attention: null,
+    workspace: null,
   };
   tx.put('sessions', session);
   const tasks = taskIds.map((tid) => taskWithSession(tx, tx.get('tasks', tid)!, id, true));

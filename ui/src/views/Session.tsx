@@ -2,7 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { onEvent, state } from '../store';
 import { isFinalSession, type Message } from '../types';
-import { Badge, clock, ErrorLine, Field, timeAgo, useAction } from '../util';
+import { Badge, clock, ErrorLine, Field, statusLabel, timeAgo, useAction } from '../util';
+import { Changes } from './Changes';
 import { ConfirmButton } from './Confirm';
 import { hostOffline, StateBadges } from './Sessions';
 import { Terminal } from './Terminal';
@@ -58,6 +59,16 @@ export function SessionView({ id }: { id: string }) {
         <dd>{timeAgo(s.startedAt)}</dd>
         <dt>Last activity</dt>
         <dd>{timeAgo(s.lastActivity)}</dd>
+        {s.workspace && (
+          <>
+            <dt>Workspace</dt>
+            <dd>
+              {s.workspace.mode === 'worktree'
+                ? `${s.workspace.branch} from ${s.workspace.baseBranch ?? s.workspace.baseCommit}`
+                : 'shared'}
+            </dd>
+          </>
+        )}
         <dt>Tasks</dt>
         <dd>
           {s.taskIds.length === 0
@@ -83,6 +94,7 @@ export function SessionView({ id }: { id: string }) {
         // A new state (running → exited) opens the terminal afresh: an ended agent's last screen is kept (§15.4).
         <Terminal key={`${id}-${s.run.state}`} sessionId={id} alive={s.run.state === 'running'} />
       )}
+      {s.workspace?.mode === 'worktree' && <Changes session={s} />}
       <div class="split">
         <Messages sessionId={id} ended={final} />
         <section aria-labelledby="timeline-title">

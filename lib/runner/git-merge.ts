@@ -1,0 +1,116 @@
+// Merging a worktree's branch into its base (contract §20.4): every refusal before anything moves, no half merge.
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WorkspaceReport } from '../runner-protocol.js';
+import { baseTip, commitOf, git, identityEnv, mergeTree, must, snapshot, splitZ, WorkspaceError, worktreeStatus } from './git.js';
+
+export interface MergeOptions {
+  strategy: 'squash' | 'merge' | 'rebase';
+  /** The squash or merge commit's message. */
+  message: string;
+  commitUncommitted: boolean;
+  /** The message of the commit of uncommitted work ("<session name>: uncommitted changes"). */
+  uncommittedMessage: string;
+}
+
+/** The work tree where `ref` is checked out (usually the main checkout), if any. */
+export async function checkoutOf(cwd: string, ref: string): Promise<string | undefined> {
+  const blocks = (await must(cwd, ['worktree', 'list', '--porcelain', '-z'])).split('\0\0');
+  for (const block of blocks) {
+    const lines = splitZ(block);
+    if (lines.includes(`branch ${ref}`) && !lines.includes('bare')) return lines.find((l) => l.startsWith('worktree '))?.slice(9);
+  }
+  return undefined;
+}
+
+const conflict = (files: string[]) =>
+  new WorkspaceError('MERGE_CONFLICT', `The changes conflict with the base branch in ${files.length} file(s)`, { files });
+
+/**
+ * Squash, merge or rebase the worktree's branch (with its uncommitted work) into the base branch. The result is
+ * computed in the object store first (`merge-tree`); only a merge that will succeed moves a ref. A rebase replays
+ * in the session's own worktree; if it stops on a conflict, the branch, index and files are put back as they were.
+ */
+export async function mergeWorkspace(ws: WorkspaceReport, options: MergeOptions): Promise<{ commit: string }> {
+  const { path, branch, baseBranch } = ws;
+  if (!baseBranch || !branch) throw new WorkspaceError('VALIDATION_ERROR', 'no base branch to merge into');
+  const status = await worktreeStatus(path);
+  if (!options.commitUncommitted && (status.uncommitted.length || status.untracked.length)) {
+    throw new WorkspaceError('WORKSPACE_DIRTY', 'The worktree has uncommitted changes', {
+      uncommitted: status.uncommitted.length,
+      untracked: status.untracked.length,
+      files: [...status.uncommitted, ...status.untracked].sort(),
+    });
+  }
+  const baseRef = `refs/heads/${baseBranch}`;
+  const branchRef = `refs/heads/${branch}`;
+  const snap = await snapshot(path, options.uncommittedMessage);
+  const tip = await baseTip(path, baseBranch, null);
+  const predicted = await mergeTree(path, tip, snap.commit);
+  if (predicted.conflicts.length) throw conflict(predicted.conflicts);
+
+  // The checkout of the base branch must have no uncommitted change in a file the merge writes.
+  const target = await checkoutOf(path, baseRef);
+  if (target) {
+    const touched = splitZ(await must(path, ['diff', '--name-only', '-z', '--no-renames', tip, predicted.tree]));
+    const dirty = await worktreeStatus(target);
+    const busy = new Set([...dirty.uncommitted, ...dirty.untracked]);
+    const files = touched.filter((f) => busy.has(f)).sort();
+    if (files.length) {
+      throw new WorkspaceError('WORKSPACE_DIRTY', `${target} has uncommitted changes in files the merge writes`, {
+        files,
+        checkout: target,
+      });
+    }
+  }
+
+  // From here on refs move: keep what is needed to put the worktree back.
+  const ident = await identityEnv(path);
+  const saved = await mkdtemp(join(tmpdir(), 'maestro-merge-'));
+  const realIndex = (await must(path, ['rev-parse', '--path-format=absolute', '--git-path', 'index'])).trim();
+  const savedIndex = join(saved, 'index');
+  const hadIndex = await copyFile(realIndex, savedIndex).then(
+    () => true,
+    () => false,
+  );
+  const restore = async () => {
+    await git(path, ['update-ref', '-m', 'maestro: merge undone', branchRef, snap.head]);
+    if (hadIndex) await copyFile(savedIndex, realIndex);
+  };
+  try {
+    if (snap.commit !== snap.head) {
+      await must(path, ['update-ref', '-m', 'maestro: uncommitted changes', branchRef, snap.commit, snap.head]);
+      await must(path, ['read-tree', snap.commit]);
+    }
+    let commit: string;
+    if (options.strategy === 'rebase') {
+      const rebased = await git(path, ['rebase', '--quiet', '--no-autostash', tip], { env: ident });
+      if (!rebased.ok) {
+        const files = splitZ((await git(path, ['diff', '--name-only', '-z', '--diff-filter=U'])).stdout).sort();
+        await git(path, ['rebase', '--abort']);
+        await restore();
+        throw conflict(files.length ? files : predicted.conflicts);
+      }
+      commit = (await commitOf(path, 'HEAD'))!;
+    } else {
+      const parents = options.strategy === 'merge' ? ['-p', tip, '-p', snap.commit] : ['-p', tip];
+      commit = (await must(path, ['commit-tree', predicted.tree, ...parents, '-m', options.message], { env: ident })).trim();
+    }
+    if (target) {
+      const moved = await git(target, ['merge', '--ff-only', '--quiet', commit]);
+      if (!moved.ok) {
+        await restore();
+        throw new WorkspaceError('WORKSPACE_DIRTY', `Could not update ${target}: ${moved.stderr}`, { files: [], checkout: target });
+      }
+    } else {
+      await must(path, ['update-ref', '-m', `maestro: ${options.strategy} ${branch}`, baseRef, commit, tip]);
+    }
+    return { commit };
+  } catch (error) {
+    if (!(error instanceof WorkspaceError)) await restore().catch(() => undefined);
+    throw error;
+  } finally {
+    await rm(saved, { recursive: true, force: true });
+  }
+}

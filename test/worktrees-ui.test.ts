@@ -1,0 +1,84 @@
+/// <reference lib="dom" />
+// The dashboard's Changes view (contract §20.6) in Debian's Chromium: files, coloured diff, Merge, Remove, refusals.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, startTestServer, tempDir } from './helpers.js';
+import { git, makeRepo, spawnAndWait, startRunner, until } from './worktree-helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+let browser: Browser;
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install it with "apt-get install -y chromium"`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('the Changes view', { timeout: 180_000 }, async () => {
+  const server = await startTestServer();
+  const { call } = server;
+  startRunner(server.url, 'ui-wt', join(tempDir('maestro-wt-ui-'), 'worktrees'));
+  await until(call, '/api/hosts/ui-wt', (h) => h?.status === 'online');
+  const repo = makeRepo();
+  const project = (await call('POST', '/api/projects', { name: 'Web app', workingDir: repo })).body;
+
+  it('lists the files with counts, colours the diff, merges with the chosen strategy', async () => {
+    const s = await spawnAndWait(call, project.id, 'Add the feature WT:work', { host: 'ui-wt' });
+    const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const changes = page.getByRole('region', { name: 'Changes' });
+    const files = changes.getByRole('table', { name: 'Changed files' });
+    await expect.poll(() => files.locator('tr').count(), { timeout: 20_000 }).toBe(3);
+    expect(await files.locator('tr', { hasText: 'feature.txt' }).textContent()).toMatch(/added\s*feature\.txt\s*\+2\s*−0/);
+    const added = changes.locator('.patch .d-add', { hasText: '+feature line 1' });
+    expect(await added.count()).toBe(1);
+    expect(await added.evaluate((el) => getComputedStyle(el).color)).not.toBe(
+      await changes.locator('.patch').evaluate((el) => getComputedStyle(el).color),
+    );
+    if (process.env.UPDATE_SCREENSHOT) await changes.screenshot({ path: join(ROOT, 'docs/worktrees.png') });
+    await changes.getByLabel('Strategy').selectOption('merge');
+    await changes.getByRole('button', { name: 'Merge into main' }).click();
+    await expect
+      .poll(() => changes.getByRole('status').textContent(), { timeout: 20_000 })
+      .toMatch(/^Merged into main \(merge\): [0-9a-f]{12}$/);
+    expect(git(repo, 'rev-list', '--parents', '-1', 'main').split(' ')).toHaveLength(3);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('warns of a conflict before Merge, shows the conflict and a removal refusal with what to do', async () => {
+    const s = await spawnAndWait(call, project.id, 'Rewrite README WT:conflict', { host: 'ui-wt' });
+    writeFileSync(join(repo, 'README.md'), 'main rewrote it\n');
+    git(repo, 'commit', '-q', '-a', '-m', 'main: README');
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const changes = page.getByRole('region', { name: 'Changes' });
+    await expect
+      .poll(
+        () =>
+          changes
+            .getByRole('note')
+            .textContent()
+            .catch(() => ''),
+        { timeout: 20_000 },
+      )
+      .toBe('Would conflict with main: README.md');
+    await changes.getByRole('button', { name: 'Merge into main' }).click();
+    const alert = changes.getByRole('alert');
+    await expect.poll(() => alert.textContent().catch(() => ''), { timeout: 20_000 }).toContain('MERGE_CONFLICT');
+    expect(await alert.getByRole('list', { name: 'Files' }).textContent()).toBe('README.md');
+    await changes.getByRole('button', { name: 'Remove worktree' }).click();
+    await expect.poll(() => alert.textContent().catch(() => ''), { timeout: 20_000 }).toContain('WORKSPACE_DIRTY');
+    await changes.getByRole('button', { name: 'Remove anyway (archived first)' }).click();
+    await expect
+      .poll(() => changes.textContent(), { timeout: 20_000 })
+      .toContain(`The worktree was removed; its state is kept as refs/maestro/archive/${s.id}.`);
+    expect(existsSync(s.workspace.path)).toBe(false);
+    await page.close();
+  });
+});

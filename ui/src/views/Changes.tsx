@@ -1,0 +1,184 @@
+// The Changes view of a session with a worktree (contract §20.6): files, coloured diff, Merge and Remove.
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api } from '../api';
+import type { Session } from '../types';
+import { Badge } from '../util';
+
+interface DiffFile {
+  path: string;
+  oldPath?: string;
+  status: string;
+  additions: number;
+  deletions: number;
+  binary: boolean;
+}
+interface Diff {
+  branch: string;
+  baseBranch: string | null;
+  files: DiffFile[];
+  conflicts: string[];
+  patch: string;
+  truncated: boolean;
+}
+/** A refusal or conflict as the server told it, with the files it names. */
+interface Problem {
+  code: string;
+  message: string;
+  files: string[];
+}
+
+const problemOf = (e: unknown): Problem => {
+  const details = (e instanceof ApiError ? e.details : undefined) as { files?: string[] } | undefined;
+  return { code: e instanceof ApiError ? e.code : 'ERROR', message: (e as Error).message, files: details?.files ?? [] };
+};
+
+/** Each line of a unified diff with its class: added, removed, hunk header, file header. */
+const lineClass = (line: string) =>
+  line.startsWith('+++') || line.startsWith('---') || line.startsWith('diff --git')
+    ? 'd-file'
+    : line.startsWith('+')
+      ? 'd-add'
+      : line.startsWith('-')
+        ? 'd-del'
+        : line.startsWith('@@')
+          ? 'd-hunk'
+          : '';
+
+export function Changes({ session }: { session: Session }) {
+  const ws = session.workspace!;
+  const path = `/api/sessions/${encodeURIComponent(session.id)}`;
+  const [diff, setDiff] = useState<Diff | null>(null);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [strategy, setStrategy] = useState('squash');
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  const running = session.run?.state === 'running' || session.run?.state === 'pending';
+  const removed = ws.state === 'removed';
+
+  const load = () =>
+    api<Diff>('GET', `${path}/diff`).then(
+      (d) => setDiff(d),
+      (e) => setProblem(problemOf(e)),
+    );
+  useEffect(() => {
+    if (!removed) void load();
+  }, [session.id, ws.state, session.run?.state]);
+
+  const act = async (what: () => Promise<string>) => {
+    setBusy(true);
+    setProblem(null);
+    setDone(null);
+    try {
+      setDone(await what());
+    } catch (e) {
+      setProblem(problemOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const merge = () =>
+    act(async () => {
+      const r = await api<{ commit: string }>('POST', `${path}/merge`, { strategy });
+      await load();
+      return `Merged into ${ws.baseBranch} (${strategy}): ${r.commit.slice(0, 12)}`;
+    });
+  const remove = (force: boolean) =>
+    act(async () => {
+      const s = await api<Session>('DELETE', `${path}/workspace${force ? '?force=true' : ''}`);
+      return `Worktree removed; its state is kept as ${s.workspace?.archiveRef}`;
+    });
+
+  return (
+    <section aria-labelledby="changes-title" class="changes">
+      <h2 id="changes-title">Changes</h2>
+      <p class="muted small">
+        Branch <code>{ws.branch}</code> from <code>{ws.baseBranch ?? ws.baseCommit?.slice(0, 12)}</code> · <Badge>{ws.state}</Badge>
+      </p>
+      {removed ? (
+        <p class="muted">
+          The worktree was removed; its state is kept as <code>{ws.archiveRef}</code>.
+        </p>
+      ) : (
+        <>
+          <div class="actions">
+            <label>
+              Strategy{' '}
+              <select value={strategy} onChange={(e) => setStrategy(e.currentTarget.value)}>
+                <option value="squash">squash</option>
+                <option value="merge">merge</option>
+                <option value="rebase">rebase</option>
+              </select>
+            </label>
+            <button type="button" class="primary" disabled={busy || running || !ws.baseBranch} onClick={merge}>
+              Merge into {ws.baseBranch ?? '—'}
+            </button>
+            <button type="button" class="danger" disabled={busy || running} onClick={() => remove(false)}>
+              Remove worktree
+            </button>
+            <button type="button" disabled={busy} onClick={() => void load()}>
+              Refresh
+            </button>
+          </div>
+          {running && <p class="muted small">Stop the agent to merge or remove its worktree.</p>}
+        </>
+      )}
+      {done && <p role="status">{done}</p>}
+      {problem && (
+        <div class="error" role="alert">
+          <p>
+            <strong>{problem.code}</strong>: {problem.message}
+          </p>
+          {problem.files.length > 0 && (
+            <ul aria-label="Files">
+              {problem.files.map((f) => (
+                <li key={f}>
+                  <code>{f}</code>
+                </li>
+              ))}
+            </ul>
+          )}
+          {problem.code === 'WORKSPACE_DIRTY' && !removed && problem.files.length === 0 && (
+            <button type="button" class="danger" disabled={busy} onClick={() => remove(true)}>
+              Remove anyway (archived first)
+            </button>
+          )}
+        </div>
+      )}
+      {diff && !removed && (
+        <>
+          {diff.conflicts.length > 0 && (
+            <p class="warn" role="note">
+              Would conflict with {diff.baseBranch}: {diff.conflicts.join(', ')}
+            </p>
+          )}
+          <table class="files" aria-label="Changed files">
+            <tbody>
+              {diff.files.map((f) => (
+                <tr key={f.path}>
+                  <td>
+                    <Badge kind={`f-${f.status}`}>{f.status}</Badge>
+                  </td>
+                  <td>
+                    <code>{f.oldPath ? `${f.oldPath} → ${f.path}` : f.path}</code>
+                  </td>
+                  <td class="d-add">{f.binary ? 'binary' : `+${f.additions}`}</td>
+                  <td class="d-del">{f.binary ? '' : `−${f.deletions}`}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {diff.files.length === 0 && <p class="muted">No changes.</p>}
+          <pre class="patch">
+            {diff.patch.split('\n').map((line, i) => (
+              <span key={i} class={lineClass(line)}>
+                {line}
+                {'\n'}
+              </span>
+            ))}
+          </pre>
+          {diff.truncated && <p class="muted small">The diff was cut at 2 MiB.</p>}
+        </>
+      )}
+    </section>
+  );
+}
