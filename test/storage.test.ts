@@ -7,8 +7,10 @@ import type { Project } from '../lib/domain/types.js';
 import type { ApiError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { Db } from '../lib/storage/db.js';
-import { durableFsDriver } from '../lib/storage/driver.js';
-import { FileEventLog, type LoggedEvent, SEGMENT_EVENTS } from '../lib/storage/event-log.js';
+import { type LoggedEvent, SEGMENT_EVENTS } from '../lib/storage/event-log.js';
+import { durableFsDriver } from '../lib/storage/file/driver.js';
+import { FileEngine } from '../lib/storage/file/engine.js';
+import { FileEventLog } from '../lib/storage/file/event-log.js';
 import { tempDir } from './helpers.js';
 
 /*
@@ -171,8 +173,9 @@ function faultyStorage(base: string) {
 
 async function openDb(storage: Storage, dir: string, onFatal?: (error: unknown) => void) {
   const hub = new EventHub(quiet);
-  const events = FileEventLog.open(join(dir, 'events'));
-  const db = await Db.open({ storage, events, hub, log: quiet, onFatal });
+  const engine = new FileEngine({ dir, storage, log: quiet });
+  const db = await Db.open({ engine, hub, log: quiet, onFatal });
+  const events = engine.events;
   const seen: string[] = [];
   const client: Subscriber = { filter: {}, readyState: 1, send: (text) => void seen.push(text) };
   await hub.subscribe(client);

@@ -1,5 +1,5 @@
 import { isId } from '../ids.js';
-import type { Kind } from './db.js';
+import type { Kind } from './engine.js';
 
 export interface Loaded {
   id: string;

@@ -38,17 +38,24 @@ export const durableFsDriver = defineDriver((options: { base: string }) => {
     getItemRaw(key) {
       return readOrNull(() => readFileSync(pathOf(key)));
     },
-    async setItem(key, value: string) {
-      await writeDurably([{ path: pathOf(key), data: value }]);
+    async setItem(key, value: string, opts: WriteOptions = {}) {
+      await writeFiles([{ path: pathOf(key), data: value }], opts.sync !== false);
     },
-    /** A batch: every file written and flushed, then all renamed, then each directory flushed once. */
-    async setItems(items: { key: string; value: string }[]) {
-      await writeDurably(items.map(({ key, value }) => ({ path: pathOf(key), data: value })));
+    /**
+     * A batch: every file written (and flushed), then all renamed, then each directory flushed once. With
+     * `{ sync: false }` nothing is flushed: the caller's commit record already makes the batch durable, and the
+     * files are flushed at its next checkpoint (the file engine's commit path).
+     */
+    async setItems(items: { key: string; value: string }[], opts: WriteOptions = {}) {
+      await writeFiles(
+        items.map(({ key, value }) => ({ path: pathOf(key), data: value })),
+        opts.sync !== false,
+      );
     },
-    async removeItem(key) {
+    async removeItem(key, opts: WriteOptions = {}) {
       const path = pathOf(key);
       const removed = await fsp.unlink(path).then(() => true, ifMissing(false));
-      if (removed) await syncDir(dirname(path));
+      if (removed && opts.sync !== false) await syncDir(dirname(path));
     },
     // Lists only under `base` (`tasks:` is `<base>/tasks/`): the stock driver walks the whole tree for every call.
     getKeys(prefix) {
@@ -62,7 +69,12 @@ export const durableFsDriver = defineDriver((options: { base: string }) => {
   };
 });
 
-async function writeDurably(files: readonly { path: string; data: string }[]): Promise<void> {
+/** `sync: false` writes (atomically, by rename) without flushing; see `setItems`. */
+export interface WriteOptions {
+  sync?: boolean;
+}
+
+async function writeFiles(files: readonly { path: string; data: string }[], sync: boolean): Promise<void> {
   if (!files.length) return;
   const dirs = [...new Set(files.map((f) => dirname(f.path)))];
   await Promise.all(dirs.map((dir) => fsp.mkdir(dir, { recursive: true })));
@@ -70,7 +82,7 @@ async function writeDurably(files: readonly { path: string; data: string }[]): P
   try {
     // A bounded number of files open at once: one flush may carry thousands (a big inbox taking delivery).
     for (let i = 0; i < files.length; i += OPEN_FILES) {
-      await settleAll(files.slice(i, i + OPEN_FILES).map((f, j) => writeAndSync(temps[i + j]!, f.data)));
+      await settleAll(files.slice(i, i + OPEN_FILES).map((f, j) => writeAndSync(temps[i + j]!, f.data, sync)));
     }
     // Renames in order, one at a time: a failure leaves the earlier ones done and none of the later ones.
     for (const [i, f] of files.entries()) await fsp.rename(temps[i]!, f.path);
@@ -78,14 +90,15 @@ async function writeDurably(files: readonly { path: string; data: string }[]): P
     await Promise.all(temps.map((temp) => fsp.unlink(temp).catch(() => {})));
     throw error;
   }
-  await settleAll(dirs.map(syncDir));
+  if (sync) await settleAll(dirs.map(syncDir));
 }
 
-async function writeAndSync(path: string, data: string): Promise<void> {
+async function writeAndSync(path: string, data: string, sync: boolean): Promise<void> {
   const handle = await fsp.open(path, 'w', 0o644);
   try {
+    // writeFile loops until every byte is written (a short write is retried, a full disk throws).
     await handle.writeFile(data, 'utf8');
-    await handle.sync();
+    if (sync) await handle.sync();
   } finally {
     await handle.close();
   }
@@ -119,7 +132,7 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /** Recursive listing as `a:b:c.json` keys; hidden entries (our temporary files among them) are skipped. */
-function listFiles(dir: string, prefix: string): string[] {
+export function listFiles(dir: string, prefix: string): string[] {
   const entries = readOrNull(() => readdirSync(dir, { withFileTypes: true })) ?? [];
   return entries
     .filter((entry) => !entry.name.startsWith('.'))
@@ -141,4 +154,16 @@ function ifMissing<T>(fallback: T) {
     if (error.code === 'ENOENT') return fallback;
     throw error;
   };
+}
+
+/** Flushes a file written earlier without a flush (a checkpoint); a file removed since is not an error. */
+export async function syncFile(path: string): Promise<import('node:fs').Stats | undefined> {
+  const handle = await fsp.open(path, 'r').catch(ifMissing(undefined));
+  if (!handle) return undefined;
+  try {
+    await handle.sync();
+    return await handle.stat();
+  } finally {
+    await handle.close();
+  }
 }
