@@ -1,4 +1,5 @@
 // The startup snapshot: every entity in one file, each with the signature of the entity file it stands for.
+import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { existsSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ export function readSnapshot(dir: string, onDamaged: (reason: string) => void): 
 
 /** Writes a new snapshot beside the old one, flushes it, and renames it into place. */
 export async function writeSnapshot(dir: string, entries: Iterable<[path: string, signature: string, entity: unknown]>): Promise<number> {
-  const temp = join(dir, `.${NAME}.${process.pid}.tmp`);
+  const temp = join(dir, `.${NAME}.${randomBytes(6).toString('hex')}.tmp`);
   const file = await openAppend(temp);
   let position = 0;
   let count = 0;
