@@ -158,6 +158,8 @@ export class Db {
     this.#closed = true;
     await this.#draining;
     await this.engine.close();
+    const { flushes, mutations, largestBatch } = this.stats;
+    if (flushes) this.#log.info(`Storage closed: ${mutations} mutation(s) in ${flushes} commit(s), at most ${largestBatch} per commit`);
   }
 
   async #drain(): Promise<void> {

@@ -1,6 +1,5 @@
 // Whole writes and streamed line reads for the file engine's append-only files (journal, event log, snapshot).
-import { closeSync, openSync, readSync } from 'node:fs';
-import * as fsp from 'node:fs/promises';
+import { closeSync, fdatasync, constants as fsConstants, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 
 /** The few file operations an append needs; tests swap them for ones that write short or fail (a full disk). */
 export interface AppendFile {
@@ -11,12 +10,19 @@ export interface AppendFile {
 }
 export type OpenAppend = (path: string) => Promise<AppendFile>;
 
-/** Opens a file for writing at explicit positions (created if missing, never truncated). */
+/**
+ * Opens a file for writing at explicit positions (created if missing, never truncated). Writes are synchronous: they
+ * only copy into the page cache, which costs less than a trip through the thread pool; the flush is asynchronous.
+ */
 export const openAppend: OpenAppend = async (path) => {
-  const handle = await fsp.open(path, 'a+', 0o644);
-  // 'a+' would ignore positions on Linux (O_APPEND); reopen read-write now that the file exists.
-  await handle.close();
-  return fsp.open(path, 'r+');
+  // Not O_APPEND: writes go to explicit positions (after the last whole line), so a torn line is overwritten.
+  const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+  return {
+    write: async (buffer, offset, length, position) => ({ bytesWritten: writeSync(fd, buffer, offset, length, position) }),
+    datasync: () => new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve()))),
+    truncate: async (length) => ftruncateSync(fd, length),
+    close: async () => closeSync(fd),
+  };
 };
 
 /**
