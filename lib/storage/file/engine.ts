@@ -81,6 +81,9 @@ export class FileEngine implements StorageEngine {
       this.#strays = files.strays;
       this.#signatures = files.signatures;
       this.stats.filesRead = files.read;
+      this.#log.info(
+        `Loaded ${files.entities.length} entities (${snapshot ? `snapshot, ${files.read} changed file(s) read` : `${files.read} files read, no usable snapshot`})`,
+      );
       const journalDir = join(this.#dir, 'journal');
       const records = Journal.read(journalDir, (file) => this.#log.warn(`Journal ${file}: a damaged record; later ones are ignored`));
       let entities = files.entities;

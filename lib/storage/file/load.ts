@@ -7,6 +7,16 @@ import { listFiles } from './driver.js';
 import { keyOf } from './layout.js';
 import { type SnapshotEntries, signatureOf, trustworthy } from './snapshot.js';
 
+/** A file as loaded, before stray copies are told apart (`home`: known to be where the entity belongs). */
+interface Candidate {
+  key: string;
+  id: string;
+  entity: any;
+  order: number;
+  migrated: boolean;
+  home?: boolean;
+}
+
 export interface LoadedFiles {
   entities: LoadedEntity[];
   /** kind/id → files that hold a copy of the entity but are not where it belongs (removed at its next save). */
@@ -25,7 +35,7 @@ export interface LoadedFiles {
 export function loadFiles(base: string, snapshot: SnapshotEntries | undefined, warn: (message: string) => void): LoadedFiles {
   const out: LoadedFiles = { entities: [], strays: new Map(), signatures: new Map(), read: 0 };
   for (const kind of KINDS) {
-    const loaded: { key: string; id: string; entity: any; order: number; migrated: boolean }[] = [];
+    const loaded: Candidate[] = [];
     for (const key of listFiles(base + sep + kind, `${kind}:`)) {
       if (!key.endsWith('.json')) continue;
       const path = key.replaceAll(':', '/');
@@ -35,7 +45,8 @@ export function loadFiles(base: string, snapshot: SnapshotEntries | undefined, w
         const signature = signatureOf(st);
         const cached = snapshot?.get(path);
         let parsed: unknown;
-        if (cached && cached.signature === signature) parsed = cached.entity;
+        const hit = cached !== undefined && cached.signature === signature;
+        if (hit) parsed = cached.entity;
         else {
           parsed = JSON.parse(readFileSync(file, 'utf8'));
           out.read++;
@@ -46,12 +57,13 @@ export function loadFiles(base: string, snapshot: SnapshotEntries | undefined, w
           continue;
         }
         if (trustworthy(st)) out.signatures.set(key, signature);
-        loaded.push({ key, ...result });
+        // A snapshot entry was written from the entity's own home file: no need to check where it belongs.
+        loaded.push({ key, id: result.id, entity: result.entity, order: result.order, migrated: result.migrated, home: hit || undefined });
       } catch (error) {
         warn(`Skipping ${path}: ${(error as Error).message}`);
       }
     }
-    out.entities.push(...placed(kind, loaded, out.strays));
+    for (const entity of placed(kind, loaded, out.strays)) out.entities.push(entity);
   }
   return out;
 }
@@ -61,19 +73,16 @@ export function loadFiles(base: string, snapshot: SnapshotEntries | undefined, w
  * copy is remembered so that the entity's next save or delete removes it: a crash between writing the new file and
  * unlinking the old one can leave both (§5). Entities come out in creation order.
  */
-function placed(
-  kind: Kind,
-  loaded: { key: string; id: string; entity: any; order: number; migrated: boolean }[],
-  strays: Map<string, string[]>,
-): LoadedEntity[] {
-  const home = (entry: (typeof loaded)[number]) => {
+function placed(kind: Kind, loaded: Candidate[], strays: Map<string, string[]>): LoadedEntity[] {
+  const home = (entry: Candidate) => {
+    if (entry.home) return true;
     try {
       return entry.key === keyOf(kind, entry.entity);
     } catch {
       return false;
     }
   };
-  const byId = new Map<string, (typeof loaded)[number]>();
+  const byId = new Map<string, Candidate>();
   for (const entry of loaded) {
     const atHome = home(entry);
     if (!atHome) strays.set(`${kind}/${entry.id}`, [...(strays.get(`${kind}/${entry.id}`) ?? []), entry.key]);
