@@ -58,8 +58,7 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
       setImmediate(() => process.exit(1));
     },
   });
-  const pruneEvents = () =>
-    db.events.prune(db.now(), config.eventRetentionDays * 86_400_000, 100_000, config.eventRetentionBytes);
+  const pruneEvents = () => db.events.prune(db.now(), config.eventRetentionDays * 86_400_000, 100_000, config.eventRetentionBytes);
   pruneEvents();
   const pruning = setInterval(pruneEvents, 3_600_000).unref();
   const repaired = await repairLinks(db);

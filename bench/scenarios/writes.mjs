@@ -88,7 +88,12 @@ export async function run({ root, quick, rounds, bench }) {
         target: '≤ 1.5×',
         check: (v, f) => v <= 1.5 * f,
       },
-      { scenario: 'commit path (Db + file engine), 10 in flight: mutations per flush', value: commit.batch, unit: '', check: () => undefined },
+      {
+        scenario: 'commit path (Db + file engine), 10 in flight: mutations per flush',
+        value: commit.batch,
+        unit: '',
+        check: () => undefined,
+      },
       {
         scenario: 'commit path (Db + file engine), 10 in flight: mutations/s',
         value: commit.rate,

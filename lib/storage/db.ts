@@ -1,8 +1,8 @@
 // The Db: every entity in memory, mutations serialised and group-committed through a storage engine.
-import type { Emitted, EventHub } from '../domain/events.js';
+import type { Emitted, EventHub, Published } from '../domain/events.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type Change, type Collections, EngineFatalError, KINDS, type Kind, type StorageEngine } from './engine.js';
+import { type Change, type Collections, EngineFatalError, type Kind, type StorageEngine } from './engine.js';
 import type { EventLog } from './event-log.js';
 import { type Index, Indexes } from './indexes.js';
 import { createTx, type Tx } from './tx.js';
@@ -189,13 +189,16 @@ export class Db {
         }
       }
       if (!built.length) continue;
-      let published;
+      let published: Published[];
       try {
         published = await this.engine.commit({ changes: [...batch.values()], prepare: (last) => this.#hub.prepare(events, last) });
       } catch (error) {
         if (error instanceof EngineFatalError) {
           this.#broken = error;
-          this.#log.error('Storage failed and the failed changes could not be undone: stopping, so that disk and memory cannot disagree', error);
+          this.#log.error(
+            'Storage failed and the failed changes could not be undone: stopping, so that disk and memory cannot disagree',
+            error,
+          );
           this.#onFatal(error);
         }
         for (const { q } of built) q.reject(storageFailed(error));

@@ -4,16 +4,24 @@ import { dirname, join, sep } from 'node:path';
 import { createStorage, type Storage } from 'unstorage';
 import type { Published } from '../../domain/events.js';
 import type { Logger } from '../../log.js';
-import { type Change, type CommitBatch, type EntityView, EngineFatalError, KINDS, type LoadedEntity, type StorageEngine } from '../engine.js';
+import {
+  type Change,
+  type CommitBatch,
+  EngineFatalError,
+  type EntityView,
+  KINDS,
+  type LoadedEntity,
+  type StorageEngine,
+} from '../engine.js';
 import { durableFsDriver, settleAll, syncDir, syncFile } from './driver.js';
 import { FileEventLog } from './event-log.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { fileText, keyOf } from './layout.js';
 import { type OpenAppend, openAppend } from './lines.js';
-import { type DataDirLock, lockDataDir } from './lock.js';
 import { loadFiles } from './load.js';
-import { readSnapshot, signatureOf, trustworthy, writeSnapshot } from './snapshot.js';
+import { type DataDirLock, lockDataDir } from './lock.js';
 import { recover } from './recover.js';
+import { readSnapshot, signatureOf, trustworthy, writeSnapshot } from './snapshot.js';
 
 export interface FileEngineOptions {
   dir: string;
