@@ -29,6 +29,8 @@ export interface Config {
   nodeEnv: 'development' | 'production' | 'test';
   /** Days logged events are kept (beyond the newest 100,000), `MAESTRO_EVENT_RETENTION_DAYS`. */
   eventRetentionDays: number;
+  /** Bytes the event log may hold before its oldest segments go, `MAESTRO_EVENT_RETENTION_BYTES` (default 1 GiB). */
+  eventRetentionBytes: number;
   /** Extra `Host` header names accepted when no token is set (`MAESTRO_ALLOWED_HOSTS`, contract §13.4). */
   allowedHosts: string[];
   /** Start the embedded local runner in `maestro serve` (`MAESTRO_LOCAL_RUNNER`, default on; §15.2). */
@@ -111,6 +113,10 @@ export function parseConfig(env: Env = process.env): Config {
   if (!/^\d+(\.\d+)?$/.test(retentionText)) {
     throw new ConfigError(`MAESTRO_EVENT_RETENTION_DAYS must be a non-negative number of days, got "${retentionText}"`);
   }
+  const retentionBytesText = text(env, 'MAESTRO_EVENT_RETENTION_BYTES') ?? String(1024 ** 3);
+  if (!/^\d+$/.test(retentionBytesText) || Number(retentionBytesText) < 1024 * 1024) {
+    throw new ConfigError(`MAESTRO_EVENT_RETENTION_BYTES must be a whole number of bytes, at least 1048576, got "${retentionBytesText}"`);
+  }
   const hostName = text(env, 'MAESTRO_HOST_NAME');
   if (hostName !== undefined && (!HOST_NAME_PATTERN.test(hostName) || hostName === '.' || hostName === '..')) {
     throw new ConfigError(`MAESTRO_HOST_NAME must be 1–64 letters, digits, "_", "." or "-", got "${hostName}"`);
@@ -144,6 +150,7 @@ export function parseConfig(env: Env = process.env): Config {
     logLevel,
     nodeEnv,
     eventRetentionDays: Number(retentionText),
+    eventRetentionBytes: Number(retentionBytesText),
     allowedHosts: (text(env, 'MAESTRO_ALLOWED_HOSTS') ?? '')
       .split(',')
       .map((h) => h.trim().toLowerCase())

@@ -16,7 +16,8 @@ import { TokenStore } from './domain/tokens.js';
 import { HostManager } from './hosts/index.js';
 import { ReadCache } from './http/response-cache.js';
 import type { Logger } from './log.js';
-import { Db, dataDirStorage } from './storage/db.js';
+import { Db } from './storage/db.js';
+import { FileEngine } from './storage/file/engine.js';
 
 /** Everything a route handler may call, built once per server. */
 export interface Services {
@@ -50,7 +51,7 @@ export interface Services {
 export async function createServices(config: Config, log: Logger, now?: () => number): Promise<Services> {
   const hub = new EventHub(log);
   const db = await Db.open({
-    ...dataDirStorage(config.dataDir),
+    engine: new FileEngine({ dir: config.dataDir, log }),
     hub,
     log,
     now,
@@ -60,7 +61,7 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
       setImmediate(() => process.exit(1));
     },
   });
-  const pruneEvents = () => db.events.prune(db.now(), config.eventRetentionDays * 86_400_000, 100_000);
+  const pruneEvents = () => db.events.prune(db.now(), config.eventRetentionDays * 86_400_000, 100_000, config.eventRetentionBytes);
   pruneEvents();
   const pruning = setInterval(pruneEvents, 3_600_000).unref();
   const repaired = await repairLinks(db);

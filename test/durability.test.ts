@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, relative } from 'node:path';
 import { createStorage } from 'unstorage';
 import { describe, expect, it } from 'vitest';
-import { durableFsDriver } from '../lib/storage/driver.js';
+import { durableFsDriver } from '../lib/storage/file/driver.js';
 import { startServerProcess, startTestServer, tempDir, testEnv } from './helpers.js';
 
 /**

@@ -40,6 +40,8 @@ describe('configuration of runners and the event log', () => {
     ['MAESTRO_HOST_NAME', 'a'.repeat(65)],
     ['MAESTRO_AGENT', 'robot'],
     ['MAESTRO_EVENT_RETENTION_DAYS', 'forever'],
+    ['MAESTRO_EVENT_RETENTION_BYTES', '1GB'],
+    ['MAESTRO_EVENT_RETENTION_BYTES', '1000'],
   ])('%s=%s is refused with a message naming the variable', (name, value) => {
     expect(() => parseConfig(testEnv({ [name]: value }))).toThrow(new RegExp(name));
   });
@@ -47,6 +49,8 @@ describe('configuration of runners and the event log', () => {
   it('takes valid values', () => {
     const config = parseConfig(testEnv({ MAESTRO_HOST_NAME: 'build-box.1', MAESTRO_AGENT: 'codex', MAESTRO_EVENT_RETENTION_DAYS: '0.5' }));
     expect([config.hostName, config.agent, config.eventRetentionDays]).toEqual(['build-box.1', 'codex', 0.5]);
+    expect(config.eventRetentionBytes).toBe(1024 ** 3);
+    expect(parseConfig(testEnv({ MAESTRO_EVENT_RETENTION_BYTES: '5000000' })).eventRetentionBytes).toBe(5_000_000);
   });
 });
 

@@ -652,6 +652,7 @@ describe('a full run through a 3-task queue', () => {
     expect(await ws.drain()).toEqual([]);
 
     // What is on disk is what a restarted server serves.
+    await server.close();
     const restarted = await inProcess({ DATA_DIR: dataDir });
     expect((await restarted.call('GET', `/api/sessions/${sessionId}/queue`)).body).toEqual(final);
   });

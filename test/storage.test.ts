@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStorage, type Driver, type Storage } from 'unstorage';
 import { describe, expect, it } from 'vitest';
@@ -7,8 +7,10 @@ import type { Project } from '../lib/domain/types.js';
 import type { ApiError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { Db } from '../lib/storage/db.js';
-import { durableFsDriver } from '../lib/storage/driver.js';
-import { FileEventLog, type LoggedEvent, SEGMENT_EVENTS } from '../lib/storage/event-log.js';
+import { type LoggedEvent, SEGMENT_EVENTS } from '../lib/storage/event-log.js';
+import { durableFsDriver } from '../lib/storage/file/driver.js';
+import { FileEngine } from '../lib/storage/file/engine.js';
+import { FileEventLog } from '../lib/storage/file/event-log.js';
 import { tempDir } from './helpers.js';
 
 /*
@@ -171,8 +173,9 @@ function faultyStorage(base: string) {
 
 async function openDb(storage: Storage, dir: string, onFatal?: (error: unknown) => void) {
   const hub = new EventHub(quiet);
-  const events = FileEventLog.open(join(dir, 'events'));
-  const db = await Db.open({ storage, events, hub, log: quiet, onFatal });
+  const engine = new FileEngine({ dir, storage, log: quiet });
+  const db = await Db.open({ engine, hub, log: quiet, onFatal });
+  const events = engine.events;
   const seen: string[] = [];
   const client: Subscriber = { filter: {}, readyState: 1, send: (text) => void seen.push(text) };
   await hub.subscribe(client);
@@ -300,5 +303,68 @@ describe('group commit', () => {
     faults.clear();
     await expect(rename(db, 'a', 'A2')).rejects.toMatchObject({ code: 'INTERNAL_ERROR' });
     expect(db.get('projects', 'a')!.name).toBe('A0');
+  });
+});
+
+describe('the event log streams its segments (issue 21 items 11, 14)', () => {
+  const big = (seq: number, size: number): LoggedEvent => ({
+    seq,
+    type: 'task:updated',
+    line: JSON.stringify({
+      type: 'task:updated',
+      event: 'task:updated',
+      data: { id: `t${seq}`, pad: 'x'.repeat(size) },
+      timestamp: 1,
+      seq,
+    }),
+  });
+
+  it('reads back lines longer than its read chunk, and finds the last seq of a segment from its end', async () => {
+    const dir = tempDir();
+    const log = FileEventLog.open(dir);
+    await log.append([big(1, 10), big(2, 3 * 1024 * 1024), big(3, 10)]);
+    await log.close();
+    const again = FileEventLog.open(dir);
+    expect(again.latestSeq).toBe(3);
+    const read = await again.read(0, 10);
+    expect(read.map((e) => [e.seq, e.line.length])).toEqual([
+      [1, big(1, 10).line.length],
+      [2, big(2, 3 * 1024 * 1024).line.length],
+      [3, big(3, 10).line.length],
+    ]);
+    await again.close();
+  });
+
+  it('drops the oldest segments once the log holds more than its byte cap, however young', async () => {
+    const dir = tempDir();
+    const log = FileEventLog.open(dir);
+    for (let seq = 1; seq <= SEGMENT_EVENTS * 3; seq += 1000) {
+      await log.append(
+        Array.from({ length: 1000 }, (_, i) => big(seq + i, 100)),
+        { sync: false },
+      );
+    }
+    const segment = log.bytes / 3;
+    log.prune(Date.now(), 86_400_000, 0, segment * 1.5);
+    expect(readdirSync(dir).sort()).toEqual(['000000020001.jsonl']);
+    expect(log.oldestSeq).toBe(SEGMENT_EVENTS * 2 + 1);
+    await log.close();
+  });
+
+  it('a replay that cannot read the log sends resync instead of skipping events', async () => {
+    const dir = tempDir();
+    const log = FileEventLog.open(dir);
+    await log.append(Array.from({ length: SEGMENT_EVENTS + 5 }, (_, i) => big(i + 1, 10)));
+    await log.close();
+    const reopened = FileEventLog.open(dir);
+    // The first segment can no longer be read (a directory where the file was: EISDIR).
+    rmSync(join(dir, '000000000001.jsonl'));
+    mkdirSync(join(dir, '000000000001.jsonl'));
+    const hub = new EventHub(quiet);
+    hub.attach(reopened);
+    const seen: any[] = [];
+    await hub.subscribe({ filter: {}, readyState: 1, send: (text) => void seen.push(JSON.parse(text)) }, 0);
+    expect(seen.at(-1)).toEqual({ type: 'resync', oldestSeq: 1, latestSeq: SEGMENT_EVENTS + 5 });
+    await reopened.close();
   });
 });

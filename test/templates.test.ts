@@ -38,9 +38,11 @@ const ws = await server.listen();
 
 let call: Call;
 let dataDir: string;
+let close: () => Promise<void>;
 beforeEach(async () => {
   ({
     call,
+    close,
     config: { dataDir },
   } = await inProcess());
 });
@@ -98,6 +100,7 @@ describe('startup seeding', () => {
     const edited = (await call('PUT', `/api/templates/${worker.id}`, { content: 'edited before restart' })).body;
     const custom = await create();
 
+    await close();
     const restarted = await inProcess({ DATA_DIR: dataDir });
     const after = (await restarted.call('GET', '/api/templates')).body as any[];
     expect(after).toHaveLength(3);
@@ -115,6 +118,7 @@ describe('startup seeding', () => {
   it('seeds again only the role whose template is gone from disk', async () => {
     const worker = await defaultOf('worker');
     const orchestrator = await defaultOf('orchestrator');
+    await close();
     rmSync(join(dataDir, 'templates', `${worker.id}.json`));
 
     const restarted = await inProcess({ DATA_DIR: dataDir });

@@ -223,6 +223,10 @@ export class EventHub {
         for (const event of page) if (matches(client.filter, event)) client.send(event.line, event);
         after = page.at(-1)!.seq;
       }
+    } catch (error) {
+      // A replay that cannot read the log must not look complete: the client refetches its state instead (§17).
+      this.log.error(`Replay after seq ${since} failed: sending resync`, error);
+      client.send(JSON.stringify({ type: 'resync', oldestSeq: this.oldestSeq, latestSeq: this.#latest }));
     } finally {
       this.#replaying.delete(client);
       for (const [text, event] of queue) client.send(text, event);

@@ -1,12 +1,6 @@
 // Loading stored files of any earlier layout: each file checked, and what older versions left out filled in (contract §5).
 import { isId } from '../ids.js';
-
-/**
- * The kinds of stored files, as the Db names its collections. Spelt out here rather than imported so that the Db
- * depends on this module and not the other way round; the Db passes its own `Kind`, so a kind added there and not
- * here does not compile.
- */
-type StoredKind = 'projects' | 'tasks' | 'sessions' | 'queues' | 'templates' | 'messages' | 'hosts' | 'secrets';
+import type { Kind } from './engine.js';
 
 export interface Loaded {
   id: string;
@@ -26,7 +20,7 @@ const str = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallb
  * Checks a parsed file and fills what older versions left out (contract §5). Returns undefined for a file that
  * is not an entity of its kind, or whose IDs could not be used as storage keys.
  */
-export function normalizeLoaded(kind: StoredKind, value: unknown): Loaded | undefined {
+export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined {
   if (!isObject(value)) return undefined;
   if (kind === 'hosts') {
     return typeof value.name === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(value.name)

@@ -1,0 +1,98 @@
+// The interface a Db runs on (DESIGN "Contract 3"): what a storage engine must do, whichever engine it is.
+import type { Published } from '../domain/events.js';
+import type { HostRecord, Message, Project, QueueState, Session, SessionSecret, Task, Template } from '../domain/types.js';
+import type { EventLog } from './event-log.js';
+
+export interface Collections {
+  projects: Project;
+  tasks: Task;
+  sessions: Session;
+  queues: QueueState;
+  templates: Template;
+  messages: Message;
+  hosts: HostRecord;
+  secrets: SessionSecret;
+}
+export type Kind = keyof Collections;
+export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates', 'messages', 'hosts', 'secrets'];
+
+/** The ID an entity is stored under: its `id`, a queue's or secret's `sessionId`, a host's `name`. */
+export const idOf = (kind: Kind, entity: Collections[Kind]): string =>
+  kind === 'queues' || kind === 'secrets'
+    ? (entity as QueueState).sessionId
+    : kind === 'hosts'
+      ? (entity as HostRecord).name
+      : (entity as { id: string }).id;
+
+/** One entity's change in a batch: its new state (null: removed) and the committed state it replaces. */
+export interface Change {
+  kind: Kind;
+  id: string;
+  entity: Collections[Kind] | null;
+  before: Collections[Kind] | undefined;
+}
+
+/** A batch to commit: its changes in order, and its events, numbered once the engine knows the first `seq`. */
+export interface CommitBatch {
+  changes: readonly Change[];
+  /** Numbers and serialises the batch's events after `lastSeq` (the hub's `prepare`); may return none. */
+  prepare(lastSeq: number): Published[];
+}
+
+/** An entity as an engine loaded it, checked and migrated (`migrated`: it must be saved again). */
+export interface LoadedEntity {
+  kind: Kind;
+  id: string;
+  entity: any;
+  migrated: boolean;
+}
+
+/** The engine holds the data elsewhere (another server on the same data directory, §22.1). */
+export class EngineLockedError extends Error {
+  override name = 'EngineLockedError';
+}
+
+/**
+ * A failed commit that could not be undone: storage and memory may now disagree, so the server must stop (§1.7).
+ * Any other error thrown by `commit` means the batch changed nothing that anyone can see.
+ */
+export class EngineFatalError extends Error {
+  override name = 'EngineFatalError';
+}
+
+/**
+ * What a `Db` needs from storage. The Db keeps every entity in memory and serves every read from there; the engine
+ * keeps them durable. One batch is committed at a time, in order (the Db's group commit); the engine may overlap
+ * background work (checkpoints) with commits. Both engines pass the shared suite in test/engine-contract.ts.
+ */
+export interface StorageEngine {
+  /** `file` (the embedded default, §22.1) or `postgres` (§22.2). */
+  readonly name: string;
+  /** The event log: `seq` continues from it; replays and `GET /api/events` read from it. */
+  readonly events: EventLog;
+  /**
+   * Takes the exclusive hold on the data (the file engine's `DATA_DIR/.lock`), restores every acknowledged change
+   * after a crash, and returns every stored entity. Throws `EngineLockedError` when another server holds the data.
+   * `view` reads the Db's in-memory entities later (the file engine writes its snapshot from it).
+   */
+  open(view: EntityView): Promise<LoadedEntity[]>;
+  /**
+   * Makes a batch durable, with its events, and answers the events as numbered and logged. When it returns, other
+   * readers of the store see the batch (the file engine's entity files, §5). When it throws, nothing of the batch is
+   * visible anywhere (an `EngineFatalError` if that could not be ensured).
+   */
+  commit(batch: CommitBatch): Promise<Published[]>;
+  /**
+   * Bounds recovery work: makes everything committed so far durable in its final place. The Db calls it when
+   * between commits (at close).
+   */
+  checkpoint(): Promise<void>;
+  /** Checkpoints, closes the event log and releases the hold on the data. */
+  close(): Promise<void>;
+}
+
+/** The Db's view of its in-memory entities, for an engine that writes them out whole (a snapshot). */
+export interface EntityView {
+  all<K extends Kind>(kind: K): Iterable<Collections[K]>;
+  count(kind: Kind): number;
+}

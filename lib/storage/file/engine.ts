@@ -1,0 +1,252 @@
+// The file engine (contract §22.1): one data directory, one lock, a commit journal, entity files, a snapshot.
+import { mkdirSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
+import { createStorage, type Storage } from 'unstorage';
+import type { Published } from '../../domain/events.js';
+import type { Logger } from '../../log.js';
+import {
+  type Change,
+  type CommitBatch,
+  EngineFatalError,
+  type EntityView,
+  KINDS,
+  type LoadedEntity,
+  type StorageEngine,
+} from '../engine.js';
+import { durableFsDriver, settleAll, syncDir, syncFile } from './driver.js';
+import { FileEventLog } from './event-log.js';
+import { Journal, type JournalRecord } from './journal.js';
+import { fileText, keyOf } from './layout.js';
+import { type OpenAppend, openAppend } from './lines.js';
+import { loadFiles } from './load.js';
+import { type DataDirLock, lockDataDir } from './lock.js';
+import { recover } from './recover.js';
+import { readSnapshot, signatureOf, trustworthy, writeSnapshot } from './snapshot.js';
+
+export interface FileEngineOptions {
+  dir: string;
+  log: Logger;
+  /** Entity files are written through this (tests pass one over a driver that fails on chosen keys). */
+  storage?: Storage;
+  /** How the journal and the event log open files for appending (tests pass one that writes short or fails). */
+  openFile?: OpenAppend;
+  /** A checkpoint starts once the journal holds this many bytes (default 32 MiB): what recovery reads at most. */
+  checkpointBytes?: number;
+}
+
+/**
+ * Commit path: a batch's record (its entity changes and event lines) is appended to the journal and flushed, the
+ * one flush of the batch; then the entity files are written (temporary file, rename: never seen half-written) and the
+ * event lines appended, without a flush, before the answer, so other tools see the files (§5). If any of that fails,
+ * the files, the log and the journal are put back (flushed) and the batch fails; if that fails too, EngineFatalError.
+ *
+ * A checkpoint (journal over `checkpointBytes`, and at close) flushes the event log, starts a new journal file, then
+ * in the background flushes the files written since the last one, writes the snapshot, and drops the covered journal.
+ */
+export class FileEngine implements StorageEngine {
+  readonly name = 'file';
+  #events: FileEventLog | undefined;
+  readonly storage: Storage;
+  readonly #dir: string;
+  readonly #log: Logger;
+  readonly #openFile: OpenAppend;
+  readonly #checkpointBytes: number;
+  #lock: DataDirLock | undefined;
+  #journal: Journal | undefined;
+  #view: EntityView | undefined;
+  /** kind/id → stray copies of the entity, removed at its next save (see load.ts). */
+  #strays = new Map<string, string[]>();
+  /** key → the signature of the entity file as last flushed (what the snapshot records for it). */
+  #signatures = new Map<string, string>();
+  /** Keys written or removed since the last checkpoint began. */
+  #dirty = new Set<string>();
+  #checkpoint: Promise<void> | undefined;
+  #turn: Promise<unknown> = Promise.resolve();
+  /** Figures for the benchmarks and the log. */
+  readonly stats = { recoveredBatches: 0, filesRead: 0, snapshot: 'none' as 'none' | 'used' | 'damaged', checkpoints: 0 };
+
+  constructor(options: FileEngineOptions) {
+    this.#dir = options.dir;
+    this.#log = options.log;
+    this.#openFile = options.openFile ?? openAppend;
+    this.#checkpointBytes = options.checkpointBytes ?? 32 * 1024 * 1024;
+    // The layout exists from the start, for people and tools that read the files (§5).
+    for (const kind of KINDS) mkdirSync(join(this.#dir, kind), { recursive: true });
+    this.storage = options.storage ?? createStorage({ driver: durableFsDriver({ base: this.#dir }) });
+  }
+
+  /** The event log, once `open` holds the lock (opening it cuts a torn last line: only the holder may). */
+  get events(): FileEventLog {
+    if (!this.#events) throw new Error('The file engine is not open');
+    return this.#events;
+  }
+
+  async open(view: EntityView): Promise<LoadedEntity[]> {
+    this.#view = view;
+    this.#lock = lockDataDir(this.#dir, (message) => this.#log.warn(message));
+    try {
+      this.#events = FileEventLog.open(join(this.#dir, 'events'), this.#openFile);
+      const snapshot = readSnapshot(this.#dir, (reason) => {
+        this.stats.snapshot = 'damaged';
+        this.#log.warn(`The snapshot is damaged (${reason}): loading every entity file, then writing a new snapshot`);
+      });
+      if (snapshot) this.stats.snapshot = 'used';
+      const files = loadFiles(this.#dir, snapshot, (message) => this.#log.warn(message));
+      this.#strays = files.strays;
+      this.#signatures = files.signatures;
+      this.stats.filesRead = files.read;
+      this.#log.info(
+        `Loaded ${files.entities.length} entities (${snapshot ? `snapshot, ${files.read} changed file(s) read` : `${files.read} files read, no usable snapshot`})`,
+      );
+      const journalDir = join(this.#dir, 'journal');
+      const records = Journal.read(journalDir, (file) => this.#log.warn(`Journal ${file}: a damaged record; later ones are ignored`));
+      let entities = files.entities;
+      if (records.length) {
+        this.#log.warn(`Restoring ${records.length} committed batch(es) from the journal after an unclean stop`);
+        entities = await recover(this, entities, records);
+        this.stats.recoveredBatches = records.length;
+      }
+      this.#journal = await Journal.create(journalDir, this.#openFile);
+      // Older journal files are covered now (recovery wrote their changes durably); a new snapshot replaces a
+      // missing, damaged or much outdated one.
+      await this.#journal.drop(this.#journal.current - 1);
+      if (!snapshot || records.length || files.read > 1000) {
+        this.checkpoint().catch((error) => this.#log.error('Checkpoint failed; the journal is kept, so nothing is lost', error));
+      }
+      return entities;
+    } catch (error) {
+      this.#lock.release();
+      throw error;
+    }
+  }
+
+  /** Commits and checkpoint rotations take turns: a rotation must never fall between a record's write and flush. */
+  #serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(work, work);
+    this.#turn = run.catch(() => {});
+    return run;
+  }
+
+  commit(batch: CommitBatch): Promise<Published[]> {
+    return this.#serially(() => this.#commit(batch));
+  }
+
+  async #commit(batch: CommitBatch): Promise<Published[]> {
+    const published = batch.prepare(this.events.latestSeq);
+    const writes: { key: string; value: string }[] = [];
+    const removals: string[] = [];
+    const record: JournalRecord['c'] = [];
+    for (const change of batch.changes) {
+      const target = change.entity && keyOf(change.kind, change.entity);
+      if (target) writes.push({ key: target, value: fileText(change.entity) });
+      if (change.before && keyOf(change.kind, change.before) !== target) removals.push(keyOf(change.kind, change.before));
+      removals.push(...(this.#strays.get(`${change.kind}/${change.id}`) ?? []));
+      record.push([change.kind, change.id, change.entity]);
+    }
+    // Event lines are JSON already: embedded as they are, not escaped into strings.
+    const line = `{"c":${JSON.stringify(record)},"e":[${published.map((e) => e.line).join(',')}]}\n`;
+    const at = await this.#journal!.append(Buffer.from(line));
+    try {
+      await settleAll([
+        this.storage.setItems(writes, { sync: false }),
+        ...removals.map((key) => this.storage.removeItem(key, { sync: false })),
+      ]);
+      // After the files, so that even before recovery every logged event's change is in the files.
+      await this.events.append(published, { sync: false });
+    } catch (error) {
+      await this.#undo(batch.changes, published, at, error);
+      throw error;
+    }
+    for (const change of batch.changes) this.#strays.delete(`${change.kind}/${change.id}`);
+    for (const { key } of writes) this.#dirty.add(key);
+    for (const key of removals) this.#dirty.add(key);
+    if (this.#journal!.size >= this.#checkpointBytes && !this.#checkpoint) await this.#startCheckpoint();
+    return published;
+  }
+
+  /** Checkpoints now, after the commits already asked for (waiting for a running checkpoint first). */
+  async checkpoint(): Promise<void> {
+    await this.#checkpoint;
+    await this.#serially(() => this.#startCheckpoint());
+    await this.#checkpoint;
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (this.#journal) await this.checkpoint();
+    } finally {
+      await this.#journal?.close();
+      await this.#events?.close();
+      this.#lock?.release();
+      this.#lock = undefined;
+    }
+  }
+
+  /** Writes entity files durably (recovery; the undo of a failed batch). */
+  async writeDurably(writes: { key: string; value: string }[], removals: string[]): Promise<void> {
+    await settleAll([this.storage.setItems(writes), ...removals.map((key) => this.storage.removeItem(key))]);
+  }
+
+  /** Puts back the files, event lines and journal record of a batch that failed after its record was written. */
+  async #undo(changes: readonly Change[], published: readonly Published[], at: number, cause: unknown): Promise<void> {
+    this.#log.error(`Storage failed; ${changes.length} change(s) were refused and are being undone`, cause);
+    try {
+      const writes: { key: string; value: string }[] = [];
+      const removals: string[] = [];
+      for (const { kind, entity, before } of changes) {
+        if (before) writes.push({ key: keyOf(kind, before), value: fileText(before) });
+        if (entity && (!before || keyOf(kind, entity) !== keyOf(kind, before))) removals.push(keyOf(kind, entity));
+      }
+      await this.writeDurably(writes, removals);
+      if (published.length) await this.events.truncate(published[0]!.seq - 1);
+    } catch (error) {
+      throw new EngineFatalError(`A failed batch could not be undone: ${(error as Error).message}`, { cause: error });
+    }
+    await this.#journal!.undo(at, cause);
+  }
+
+  /** Flushes the event log and rotates the journal (between commits), then finishes in the background. */
+  async #startCheckpoint(): Promise<void> {
+    await this.events.sync();
+    const covered = await this.#journal!.rotate();
+    const dirty = this.#dirty;
+    this.#dirty = new Set();
+    this.#checkpoint = this.#finishCheckpoint(covered, dirty)
+      .catch((error) => {
+        // The next checkpoint must flush these files again before it drops the journal that covers them.
+        for (const key of dirty) this.#dirty.add(key);
+        this.#log.error('Checkpoint failed; the journal is kept, so nothing is lost', error);
+      })
+      .finally(() => (this.#checkpoint = undefined));
+  }
+
+  async #finishCheckpoint(covered: number, dirty: Set<string>): Promise<void> {
+    const keys = [...dirty];
+    const dirs = new Set<string>();
+    for (let i = 0; i < keys.length; i += 256) {
+      await Promise.all(
+        keys.slice(i, i + 256).map(async (key) => {
+          const path = this.#dir + sep + key.split(':').join(sep);
+          dirs.add(dirname(path));
+          const st = await syncFile(path);
+          if (st && trustworthy(st)) this.#signatures.set(key, signatureOf(st));
+          else this.#signatures.delete(key);
+        }),
+      );
+    }
+    await Promise.all([...dirs].map(syncDir));
+    await writeSnapshot(this.#dir, this.#snapshotEntries());
+    await this.#journal!.drop(covered);
+    this.stats.checkpoints++;
+  }
+
+  *#snapshotEntries(): Generator<[string, string, unknown]> {
+    for (const kind of KINDS) {
+      for (const entity of this.#view!.all(kind)) {
+        const key = keyOf(kind, entity);
+        const signature = this.#signatures.get(key);
+        if (signature) yield [key.replaceAll(':', '/'), signature, entity];
+      }
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// Where each entity lives on disk (contract §5): the storage key, shared with the CLI that reads the files.
+import type { HostRecord, Message, Task } from '../../domain/types.js';
+import { isId } from '../../ids.js';
+import { HOST_NAME_PATTERN } from '../../runner-protocol.js';
+import { type Collections, idOf, type Kind } from '../engine.js';
+
+/** Host names (contract §15.1) may hold dots, unlike IDs. */
+const safeKeyPart = (kind: Kind, part: string) =>
+  kind === 'hosts' ? HOST_NAME_PATTERN.test(part) && part !== '.' && part !== '..' : isId(part);
+
+/** The storage key of an entity (`tasks:<projectId>:<taskId>.json` is `tasks/<projectId>/<taskId>.json`). */
+export function keyOf(kind: Kind, entity: Collections[Kind]): string {
+  const id = idOf(kind, entity);
+  const parts =
+    kind === 'tasks'
+      ? [kind, (entity as Task).projectId, id]
+      : kind === 'messages'
+        ? [kind, 'by-receiver', (entity as Message).to, id]
+        : [kind, id];
+  if (!parts.slice(1).every((part) => safeKeyPart(kind, part)))
+    throw new Error(`Refusing to store ${kind} entity under unsafe key ${parts.join(':')}`);
+  return `${parts.join(':')}.json`;
+}
+
+/** The file's text: 2-space JSON, as people and the CLI read it (§5). */
+export const fileText = (entity: unknown) => `${JSON.stringify(entity, null, 2)}\n`;
+
+export type { HostRecord };

@@ -1,0 +1,95 @@
+// Loading the entity files at startup: from the snapshot where a file is unchanged, from the file where it is not.
+import { readFileSync, statSync } from 'node:fs';
+import { sep } from 'node:path';
+import { KINDS, type Kind, type LoadedEntity } from '../engine.js';
+import { normalizeLoaded } from '../migrate.js';
+import { listFiles } from './driver.js';
+import { keyOf } from './layout.js';
+import { type SnapshotEntries, signatureOf, trustworthy } from './snapshot.js';
+
+/** A file as loaded, before stray copies are told apart (`home`: known to be where the entity belongs). */
+interface Candidate {
+  key: string;
+  id: string;
+  entity: any;
+  order: number;
+  migrated: boolean;
+  home?: boolean;
+}
+
+export interface LoadedFiles {
+  entities: LoadedEntity[];
+  /** kind/id → files that hold a copy of the entity but are not where it belongs (removed at its next save). */
+  strays: Map<string, string[]>;
+  /** key → signature of the file as loaded (what the next snapshot records for it). */
+  signatures: Map<string, string>;
+  /** Files read because the snapshot had no current entry for them. */
+  read: number;
+}
+
+/**
+ * Lists every entity file and takes each from the snapshot when the file's signature is the one recorded there
+ * (unchanged since), else reads and parses the file: a file edited while the server was down, or written after the
+ * snapshot, wins over it. A file that is not an entity is skipped with a warning (§5).
+ */
+export function loadFiles(base: string, snapshot: SnapshotEntries | undefined, warn: (message: string) => void): LoadedFiles {
+  const out: LoadedFiles = { entities: [], strays: new Map(), signatures: new Map(), read: 0 };
+  for (const kind of KINDS) {
+    const loaded: Candidate[] = [];
+    for (const key of listFiles(base + sep + kind, `${kind}:`)) {
+      if (!key.endsWith('.json')) continue;
+      const path = key.replaceAll(':', '/');
+      try {
+        const file = base + sep + key.split(':').join(sep);
+        const st = statSync(file);
+        const signature = signatureOf(st);
+        const cached = snapshot?.get(path);
+        let parsed: unknown;
+        const hit = cached !== undefined && cached.signature === signature;
+        if (hit) parsed = cached.entity;
+        else {
+          parsed = JSON.parse(readFileSync(file, 'utf8'));
+          out.read++;
+        }
+        const result = normalizeLoaded(kind, parsed);
+        if (!result) {
+          warn(`Skipping ${path}: not a valid ${kind} entity`);
+          continue;
+        }
+        if (trustworthy(st)) out.signatures.set(key, signature);
+        // A snapshot entry was written from the entity's own home file: no need to check where it belongs.
+        loaded.push({ key, id: result.id, entity: result.entity, order: result.order, migrated: result.migrated, home: hit || undefined });
+      } catch (error) {
+        warn(`Skipping ${path}: ${(error as Error).message}`);
+      }
+    }
+    for (const entity of placed(kind, loaded, out.strays)) out.entities.push(entity);
+  }
+  return out;
+}
+
+/**
+ * The file where an entity belongs wins over stray copies (a legacy task file, a misnamed file), and every stray
+ * copy is remembered so that the entity's next save or delete removes it: a crash between writing the new file and
+ * unlinking the old one can leave both (§5). Entities come out in creation order.
+ */
+function placed(kind: Kind, loaded: Candidate[], strays: Map<string, string[]>): LoadedEntity[] {
+  const home = (entry: Candidate) => {
+    if (entry.home) return true;
+    try {
+      return entry.key === keyOf(kind, entry.entity);
+    } catch {
+      return false;
+    }
+  };
+  const byId = new Map<string, Candidate>();
+  for (const entry of loaded) {
+    const atHome = home(entry);
+    if (!atHome) strays.set(`${kind}/${entry.id}`, [...(strays.get(`${kind}/${entry.id}`) ?? []), entry.key]);
+    const held = byId.get(entry.id);
+    if (!held || (atHome && !home(held))) byId.set(entry.id, entry);
+  }
+  return [...byId.values()]
+    .sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : 1))
+    .map(({ id, entity, migrated }) => ({ kind, id, entity, migrated }));
+}

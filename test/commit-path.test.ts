@@ -1,0 +1,215 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EventHub } from '../lib/domain/events.js';
+import type { Project } from '../lib/domain/types.js';
+import { createLogger } from '../lib/log.js';
+import { Db } from '../lib/storage/db.js';
+import { FileEngine } from '../lib/storage/file/engine.js';
+import { type OpenAppend, openAppend } from '../lib/storage/file/lines.js';
+import { tempDir } from './helpers.js';
+
+/*
+ * The file engine's commit path in one process (contract §1.7, §17, §22.1; issue 21 items 10, 11): recovery from the
+ * journal after the files and log lines written after it were lost, short writes and a full disk at every step.
+ */
+
+const quiet = createLogger('error');
+
+/** Appends that write at most `max` bytes per call, or fail with ENOSPC while `full` says so. */
+function flakyFiles(faults: { max?: number; full?: (path: string) => boolean }): OpenAppend {
+  return async (path) => {
+    const file = await openAppend(path);
+    return {
+      write: (buffer, offset, length, position) => {
+        if (faults.full?.(path)) return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+        return file.write(buffer, offset, Math.min(length, faults.max ?? length), position);
+      },
+      datasync: () => file.datasync(),
+      truncate: (n) => file.truncate(n),
+      close: () => file.close(),
+    };
+  };
+}
+
+async function open(dir: string, options: { openFile?: OpenAppend; checkpointBytes?: number } = {}) {
+  const engine = new FileEngine({ dir, log: quiet, ...options });
+  const hub = new EventHub(quiet);
+  const db = await Db.open({ engine, hub, log: quiet });
+  return { db, engine };
+}
+
+/** What a crash leaves for the next start: the lock of a process that is gone (this one still runs). */
+const crash = (dir: string) => unlinkSync(join(dir, '.lock'));
+
+const project = (id: string, name: string, now: number): Project => ({
+  id,
+  name,
+  workingDir: '',
+  description: '',
+  createdAt: now,
+  updatedAt: now,
+});
+const put = (db: Db, id: string, name: string) =>
+  db.mutate((tx) => {
+    const p = { ...(tx.get('projects', id) ?? project(id, name, tx.now)), name };
+    tx.put('projects', p);
+    tx.emit(tx.get('projects', id) ? 'project:updated' : 'project:created', p);
+    return p;
+  });
+const remove = (db: Db, id: string) =>
+  db.mutate((tx) => {
+    tx.remove('projects', id);
+    tx.emit('project:deleted', { id });
+  });
+const fileOf = (dir: string, id: string) => join(dir, 'projects', `${id}.json`);
+const logged = (dir: string) =>
+  readdirSync(join(dir, 'events'))
+    .sort()
+    .flatMap((f) =>
+      readFileSync(join(dir, 'events', f), 'utf8')
+        .split('\n')
+        .filter(Boolean),
+    )
+    .map((l) => JSON.parse(l));
+/** Bytes of journal records (the files are zero-filled ahead of them). */
+const journalBytes = (dir: string) =>
+  readdirSync(join(dir, 'journal')).reduce((n, f) => {
+    const data = readFileSync(join(dir, 'journal', f));
+    const end = data.indexOf(0);
+    return n + (end === -1 ? data.length : end);
+  }, 0);
+
+describe('recovery from the journal', () => {
+  it('restores into the files and the log every committed batch whose files and log lines were lost', async () => {
+    const dir = tempDir();
+    const { db } = await open(dir);
+    await Promise.all([put(db, 'proj_a', 'A1'), put(db, 'proj_b', 'B1'), put(db, 'proj_c', 'C1')]);
+    await put(db, 'proj_a', 'A2');
+    await remove(db, 'proj_c');
+    const served = [...db.all('projects')].map((p) => p.name);
+    const events = logged(dir);
+    // Power loss: the files and log lines written after the journal (never flushed) are gone or old.
+    rmSync(fileOf(dir, 'proj_b'));
+    writeFileSync(fileOf(dir, 'proj_a'), JSON.stringify(project('proj_a', 'A1', 1)));
+    writeFileSync(fileOf(dir, 'proj_c'), JSON.stringify(project('proj_c', 'C1', 1)));
+    truncateSync(join(dir, 'events', '000000000001.jsonl'), 0);
+    crash(dir);
+
+    const { db: again, engine } = await open(dir);
+    expect(engine.stats.recoveredBatches).toBeGreaterThan(0);
+    expect([...again.all('projects')].map((p) => p.name).sort()).toEqual(served.sort());
+    expect(JSON.parse(readFileSync(fileOf(dir, 'proj_a'), 'utf8')).name).toBe('A2');
+    expect(JSON.parse(readFileSync(fileOf(dir, 'proj_b'), 'utf8')).name).toBe('B1');
+    expect(existsSync(fileOf(dir, 'proj_c'))).toBe(false);
+    expect(logged(dir)).toEqual(events);
+    expect(again.events.latestSeq).toBe(events.length);
+    await again.close();
+    // A clean stop leaves nothing to replay.
+    expect(journalBytes(dir)).toBe(0);
+  });
+
+  it('checkpoints bound the journal: recovery never reads more than about two journals', async () => {
+    const dir = tempDir();
+    const { db, engine } = await open(dir, { checkpointBytes: 4096 });
+    for (let i = 0; i < 200; i++) await put(db, `proj_${i % 20}`, `N${i}`);
+    await engine.checkpoint();
+    expect(engine.stats.checkpoints).toBeGreaterThan(5);
+    expect(journalBytes(dir)).toBeLessThan(2 * 4096 + 1024);
+    crash(dir);
+    const { db: again } = await open(dir);
+    expect(again.get('projects', 'proj_19')!.name).toBe('N199');
+    await again.close();
+  });
+});
+
+describe('short writes and a full disk (issue 21 item 10)', () => {
+  it('a write that lands a few bytes at a time is continued until whole', async () => {
+    const dir = tempDir();
+    const { db } = await open(dir, { openFile: flakyFiles({ max: 7 }) });
+    for (let i = 0; i < 5; i++) await put(db, `proj_${i}`, `Name ${i} ${'x'.repeat(100)}`);
+    crash(dir);
+    rmSync(join(dir, 'projects'), { recursive: true });
+    mkdirSync(join(dir, 'projects'));
+    const { db: again } = await open(dir);
+    expect([...again.all('projects')].map((p) => p.id).sort()).toEqual(['proj_0', 'proj_1', 'proj_2', 'proj_3', 'proj_4']);
+    expect(logged(dir).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    await again.close();
+  });
+
+  for (const where of ['journal', 'events'] as const) {
+    it(`ENOSPC while writing the ${where === 'journal' ? 'journal record' : 'event lines after it'} fails the whole batch with 500 and changes nothing visible`, async () => {
+      const dir = tempDir();
+      let full = false;
+      const { db } = await open(dir, { openFile: flakyFiles({ max: 5, full: (path) => full && path.includes(`/${where}/`) }) });
+      await put(db, 'proj_a', 'A0');
+      const before = { journal: journalBytes(dir), events: logged(dir), file: readFileSync(fileOf(dir, 'proj_a'), 'utf8') };
+      full = true;
+      const results = await Promise.allSettled([put(db, 'proj_a', 'A1'), put(db, 'proj_b', 'B1')]);
+      for (const r of results) expect((r as PromiseRejectedResult).reason).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' });
+      expect([db.get('projects', 'proj_a')!.name, db.get('projects', 'proj_b')]).toEqual(['A0', undefined]);
+      expect(readFileSync(fileOf(dir, 'proj_a'), 'utf8')).toBe(before.file);
+      expect(existsSync(fileOf(dir, 'proj_b'))).toBe(false);
+      expect(logged(dir)).toEqual(before.events);
+      expect(journalBytes(dir)).toBe(before.journal);
+      // Space again: the next batch works and continues the seq; after a crash nothing of the failed batch returns.
+      full = false;
+      await put(db, 'proj_a', 'A2');
+      expect(logged(dir).at(-1)).toMatchObject({ seq: 2, data: { name: 'A2' } });
+      crash(dir);
+      const { db: again } = await open(dir);
+      expect([...again.all('projects')].map((p) => p.name)).toEqual(['A2']);
+      await again.close();
+    });
+  }
+});
+
+/** A real full disk: a small tmpfs (needs root to mount; skipped where mounting is not allowed). */
+const tmpfs = (() => {
+  const dir = join(tempDir(), 'small');
+  mkdirSync(dir);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
+    return dir;
+  } catch {
+    return undefined;
+  }
+})();
+afterAll(() => {
+  // Lazily: the engines that a test "crashed" still hold their files open.
+  if (tmpfs) execFileSync('umount', ['-l', tmpfs]);
+});
+
+describe.skipIf(!tmpfs)('on a disk that fills up (tmpfs)', () => {
+  it('answers 500 once the disk is full, keeps every acknowledged change, and works again when space is freed', async () => {
+    const dir = tmpfs!;
+    const { db } = await open(dir);
+    const acked = new Map<string, string>();
+    let failures = 0;
+    for (let i = 0; i < 200 && failures < 5; i++) {
+      const name = `${i}-${'n'.repeat(20_000)}`;
+      try {
+        await put(db, `proj_${i % 40}`, name);
+        acked.set(`proj_${i % 40}`, name);
+      } catch (error) {
+        expect(error).toMatchObject({ status: 500 });
+        failures++;
+      }
+    }
+    expect(failures).toBeGreaterThan(0);
+    for (const [id, name] of acked) expect(db.get('projects', id)!.name).toBe(name);
+    for (const [id, name] of acked) expect(JSON.parse(readFileSync(fileOf(dir, id), 'utf8')).name).toBe(name);
+    // Free space (drop some entities' worth), then everything works again and survives a crash.
+    for (const id of [...acked.keys()].slice(0, 20)) {
+      await remove(db, id).catch(() => {});
+    }
+    crash(dir);
+    const { db: again } = await open(dir);
+    for (const [id, name] of acked) {
+      const p = again.get('projects', id);
+      if (p) expect(p.name).toBe(name);
+    }
+    await again.close();
+  });
+});
