@@ -6,6 +6,7 @@ import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { PACKAGE_INFO } from './package-root.js';
 import { defaultHostName, Runner } from './runner/index.js';
+import { describeDatabase } from './storage/postgres/connect.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5000;
 
@@ -28,7 +29,7 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
   const { db } = server.services;
   await startLocalRunner(config, server, log);
   log.info(
-    `Maestro Server listening on ${server.url} (data in ${config.dataDir}; ${db.count('projects')} projects, ${db.count('tasks')} tasks, ${db.count('sessions')} sessions)`,
+    `Maestro Server listening on ${server.url} (data in ${config.databaseType === 'postgres' ? `PostgreSQL at ${describeDatabase(config.databaseUrl!)}` : config.dataDir}; ${db.count('projects')} projects, ${db.count('tasks')} tasks, ${db.count('sessions')} sessions)`,
   );
   if (config.token === undefined && config.allowInsecure) log.warn('Listening without a token (MAESTRO_ALLOW_INSECURE=1)');
 
