@@ -28,10 +28,6 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
   });
   const { db } = server.services;
   await startLocalRunner(config, server, log);
-  log.info(
-    `Maestro Server listening on ${server.url} (data in ${config.databaseType === 'postgres' ? `PostgreSQL at ${describeDatabase(config.databaseUrl!)}` : config.dataDir}; ${db.count('projects')} projects, ${db.count('tasks')} tasks, ${db.count('sessions')} sessions)`,
-  );
-  if (config.token === undefined && config.allowInsecure) log.warn('Listening without a token (MAESTRO_ALLOW_INSECURE=1)');
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -55,6 +51,12 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Announced only once the signals are handled: a supervisor (or a test) that stops the server as soon as it reads
+  // this line must get a clean shutdown, not the default action of a signal with no handler yet.
+  log.info(
+    `Maestro Server listening on ${server.url} (data in ${config.databaseType === 'postgres' ? `PostgreSQL at ${describeDatabase(config.databaseUrl!)}` : config.dataDir}; ${db.count('projects')} projects, ${db.count('tasks')} tasks, ${db.count('sessions')} sessions)`,
+  );
+  if (config.token === undefined && config.allowInsecure) log.warn('Listening without a token (MAESTRO_ALLOW_INSECURE=1)');
 }
 
 /** The embedded runner of `maestro serve` (§15.2): on when tmux is on PATH, unless MAESTRO_LOCAL_RUNNER=0. */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventHub } from '../lib/domain/events.js';
@@ -43,7 +43,14 @@ async function open(dir: string, options: { openFile?: OpenAppend; checkpointByt
 /** What a crash leaves for the next start: the lock of a process that is gone (this one still runs). */
 const crash = (dir: string) => unlinkSync(join(dir, '.lock'));
 
-const project = (id: string, name: string, now: number): Project => ({ id, name, workingDir: '', description: '', createdAt: now, updatedAt: now });
+const project = (id: string, name: string, now: number): Project => ({
+  id,
+  name,
+  workingDir: '',
+  description: '',
+  createdAt: now,
+  updatedAt: now,
+});
 const put = (db: Db, id: string, name: string) =>
   db.mutate((tx) => {
     const p = { ...(tx.get('projects', id) ?? project(id, name, tx.now)), name };
@@ -60,9 +67,19 @@ const fileOf = (dir: string, id: string) => join(dir, 'projects', `${id}.json`);
 const logged = (dir: string) =>
   readdirSync(join(dir, 'events'))
     .sort()
-    .flatMap((f) => readFileSync(join(dir, 'events', f), 'utf8').split('\n').filter(Boolean))
+    .flatMap((f) =>
+      readFileSync(join(dir, 'events', f), 'utf8')
+        .split('\n')
+        .filter(Boolean),
+    )
     .map((l) => JSON.parse(l));
-const journalBytes = (dir: string) => readdirSync(join(dir, 'journal')).reduce((n, f) => n + statSync(join(dir, 'journal', f)).size, 0);
+/** Bytes of journal records (the files are zero-filled ahead of them). */
+const journalBytes = (dir: string) =>
+  readdirSync(join(dir, 'journal')).reduce((n, f) => {
+    const data = readFileSync(join(dir, 'journal', f));
+    const end = data.indexOf(0);
+    return n + (end === -1 ? data.length : end);
+  }, 0);
 
 describe('recovery from the journal', () => {
   it('restores into the files and the log every committed batch whose files and log lines were lost', async () => {

@@ -107,9 +107,7 @@ export function engineContract(name: string, factory: EngineFactory): void {
           throw new Error('no');
         }),
       ).rejects.toThrow('no');
-      await Promise.all(
-        Array.from({ length: 20 }, (_, i) => db.mutate((tx) => tx.emit('project:updated', project('proj_a', `${i}`)))),
-      );
+      await Promise.all(Array.from({ length: 20 }, (_, i) => db.mutate((tx) => tx.emit('project:updated', project('proj_a', `${i}`)))));
       expect(db.get('projects', 'proj_x')).toBeUndefined();
       expect((await engine.events.read(0, 100)).map((e) => JSON.parse(e.line).data.name)).toEqual(
         Array.from({ length: 20 }, (_, i) => `${i}`),

@@ -294,7 +294,10 @@ describe('kill -9 during a burst of mixed mutations', () => {
     const after = await fetch(`${again.url.replace('//localhost:', '//127.0.0.1:')}/api/events?since=${lines.length - 1}`).then(
       (r) => r.json() as Promise<any>,
     );
-    expect(after.latestSeq).toBe(lines.length);
+    // The log continues from there: a batch whose commit record was flushed before the kill but whose lines were not
+    // yet appended (never answered) is restored at startup, after the lines already there, which stay as they were.
+    expect(after.latestSeq).toBeGreaterThanOrEqual(lines.length);
+    expect(after.events[0]).toEqual(lines.at(-1));
     again.proc.kill('SIGTERM');
     await again.exited;
   }, 40_000);

@@ -32,7 +32,11 @@ const read = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 const logLines = (dataDir: string) =>
   readdirSync(join(dataDir, 'events'))
     .sort()
-    .flatMap((f) => readFileSync(join(dataDir, 'events', f), 'utf8').split('\n').filter(Boolean))
+    .flatMap((f) =>
+      readFileSync(join(dataDir, 'events', f), 'utf8')
+        .split('\n')
+        .filter(Boolean),
+    )
     .map((l) => JSON.parse(l));
 
 describe('one server per data directory (§22.1)', () => {

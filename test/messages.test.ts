@@ -58,7 +58,12 @@ async function setup(env: Record<string, string> = {}, dataDir?: string) {
           .map((e) => join(e.parentPath, e.name))
       : [];
   };
-  return { clock, config, services, call, ok, project, other, session, fence, as, send, messageFiles };
+  /** Stops this server (releasing its data directory for the next one). */
+  const close = async () => {
+    stops.splice(stops.indexOf(services), 1);
+    for (const stop of services.onClose) await stop();
+  };
+  return { clock, config, services, call, ok, project, other, session, fence, as, send, messageFiles, close };
 }
 
 type Setup = Awaited<ReturnType<typeof setup>>;
@@ -558,6 +563,7 @@ describe('restart', () => {
       '/api/sessions/boss/messages?box=sent',
     ];
     const before = await Promise.all(paths.map(async (p) => (await s.call('GET', p)).body));
+    await s.close();
     const again = await setup({}, s.config.dataDir);
     for (const [i, p] of paths.entries()) expect((await again.call('GET', p)).body, p).toEqual(before[i]);
   });
@@ -570,7 +576,9 @@ describe("startup repairs what a crash left between a session's end and its foll
     const toEnded = (await s.send('w1', 'w2', { message: 'to w2' })).body;
     const toGone = (await s.send('w1', 'boss', { message: 'to boss' })).body;
     const kept = (await s.send('w2', 'w1', { message: 'to w1' })).body;
-    // As if the server died right after these session changes were written, before their follow-ups ran.
+    // As if the server died right after these session changes were written, before their follow-ups ran (stopped
+    // first: one server per data directory, and a stop leaves nothing in the journal to replay over the edits).
+    await s.close();
     const sessionFile = (id: string) => join(s.config.dataDir, 'sessions', `${id}.json`);
     const w2 = JSON.parse(readFileSync(sessionFile('w2'), 'utf8'));
     writeFileSync(sessionFile('w2'), JSON.stringify({ ...w2, status: 'stopped' }, null, 2));

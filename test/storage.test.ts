@@ -310,7 +310,13 @@ describe('the event log streams its segments (issue 21 items 11, 14)', () => {
   const big = (seq: number, size: number): LoggedEvent => ({
     seq,
     type: 'task:updated',
-    line: JSON.stringify({ type: 'task:updated', event: 'task:updated', data: { id: `t${seq}`, pad: 'x'.repeat(size) }, timestamp: 1, seq }),
+    line: JSON.stringify({
+      type: 'task:updated',
+      event: 'task:updated',
+      data: { id: `t${seq}`, pad: 'x'.repeat(size) },
+      timestamp: 1,
+      seq,
+    }),
   });
 
   it('reads back lines longer than its read chunk, and finds the last seq of a segment from its end', async () => {
@@ -333,7 +339,10 @@ describe('the event log streams its segments (issue 21 items 11, 14)', () => {
     const dir = tempDir();
     const log = FileEventLog.open(dir);
     for (let seq = 1; seq <= SEGMENT_EVENTS * 3; seq += 1000) {
-      await log.append(Array.from({ length: 1000 }, (_, i) => big(seq + i, 100)), { sync: false });
+      await log.append(
+        Array.from({ length: 1000 }, (_, i) => big(seq + i, 100)),
+        { sync: false },
+      );
     }
     const segment = log.bytes / 3;
     log.prune(Date.now(), 86_400_000, 0, segment * 1.5);

@@ -1,7 +1,7 @@
 // A mutation's transaction: reads see its own writes and its batch's earlier ones; writes and events are recorded.
 import { type Emitted, type EventMap, type EventName, projectOf } from '../domain/events.js';
 import { type Change, type Collections, idOf, type Kind } from './engine.js';
-import { type IndexName, type Indexes, indexed } from './indexes.js';
+import { type Indexes, type IndexName, indexed } from './indexes.js';
 
 /** A set of mutations applied together: reads see the transaction's own writes. */
 export interface Tx {

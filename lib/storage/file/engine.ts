@@ -4,16 +4,24 @@ import { dirname, join, sep } from 'node:path';
 import { createStorage, type Storage } from 'unstorage';
 import type { Published } from '../../domain/events.js';
 import type { Logger } from '../../log.js';
-import { type Change, type CommitBatch, type EntityView, EngineFatalError, KINDS, type LoadedEntity, type StorageEngine } from '../engine.js';
+import {
+  type Change,
+  type CommitBatch,
+  EngineFatalError,
+  type EntityView,
+  KINDS,
+  type LoadedEntity,
+  type StorageEngine,
+} from '../engine.js';
 import { durableFsDriver, settleAll, syncDir, syncFile } from './driver.js';
 import { FileEventLog } from './event-log.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { fileText, keyOf } from './layout.js';
 import { type OpenAppend, openAppend } from './lines.js';
-import { type DataDirLock, lockDataDir } from './lock.js';
 import { loadFiles } from './load.js';
-import { readSnapshot, signatureOf, trustworthy, writeSnapshot } from './snapshot.js';
+import { type DataDirLock, lockDataDir } from './lock.js';
 import { recover } from './recover.js';
+import { readSnapshot, signatureOf, trustworthy, writeSnapshot } from './snapshot.js';
 
 export interface FileEngineOptions {
   dir: string;
@@ -37,7 +45,7 @@ export interface FileEngineOptions {
  */
 export class FileEngine implements StorageEngine {
   readonly name = 'file';
-  readonly events: FileEventLog;
+  #events: FileEventLog | undefined;
   readonly storage: Storage;
   readonly #dir: string;
   readonly #log: Logger;
@@ -65,13 +73,19 @@ export class FileEngine implements StorageEngine {
     // The layout exists from the start, for people and tools that read the files (§5).
     for (const kind of KINDS) mkdirSync(join(this.#dir, kind), { recursive: true });
     this.storage = options.storage ?? createStorage({ driver: durableFsDriver({ base: this.#dir }) });
-    this.events = FileEventLog.open(join(this.#dir, 'events'), this.#openFile);
+  }
+
+  /** The event log, once `open` holds the lock (opening it cuts a torn last line: only the holder may). */
+  get events(): FileEventLog {
+    if (!this.#events) throw new Error('The file engine is not open');
+    return this.#events;
   }
 
   async open(view: EntityView): Promise<LoadedEntity[]> {
     this.#view = view;
     this.#lock = lockDataDir(this.#dir, (message) => this.#log.warn(message));
     try {
+      this.#events = FileEventLog.open(join(this.#dir, 'events'), this.#openFile);
       const snapshot = readSnapshot(this.#dir, (reason) => {
         this.stats.snapshot = 'damaged';
         this.#log.warn(`The snapshot is damaged (${reason}): loading every entity file, then writing a new snapshot`);
@@ -162,7 +176,7 @@ export class FileEngine implements StorageEngine {
       if (this.#journal) await this.checkpoint();
     } finally {
       await this.#journal?.close();
-      await this.events.close();
+      await this.#events?.close();
       this.#lock?.release();
       this.#lock = undefined;
     }
@@ -198,7 +212,11 @@ export class FileEngine implements StorageEngine {
     const dirty = this.#dirty;
     this.#dirty = new Set();
     this.#checkpoint = this.#finishCheckpoint(covered, dirty)
-      .catch((error) => this.#log.error('Checkpoint failed; the journal is kept, so nothing is lost', error))
+      .catch((error) => {
+        // The next checkpoint must flush these files again before it drops the journal that covers them.
+        for (const key of dirty) this.#dirty.add(key);
+        this.#log.error('Checkpoint failed; the journal is kept, so nothing is lost', error);
+      })
       .finally(() => (this.#checkpoint = undefined));
   }
 

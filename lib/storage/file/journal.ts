@@ -6,6 +6,7 @@ import { syncDir } from './driver.js';
 import { type AppendFile, forEachLine, type OpenAppend, writeFully } from './lines.js';
 
 const fileName = (n: number) => `${String(n).padStart(12, '0')}.wal`;
+const PREALLOCATE = 4 * 1024 * 1024;
 
 /** A batch as the journal keeps it: its entity changes (`[kind, id, entity or null]`) and its event envelopes. */
 export interface JournalRecord {
@@ -21,7 +22,9 @@ export interface JournalRecord {
 export class Journal {
   #file: AppendFile | undefined;
   #n = 0;
+  /** Where the records end, and how much of the file is zero-filled ahead of them. */
   #size = 0;
+  #allocated = 0;
 
   private constructor(
     private readonly dir: string,
@@ -77,6 +80,7 @@ export class Journal {
   async append(record: Buffer): Promise<number> {
     const at = this.#size;
     try {
+      if (at + record.length > this.#allocated) await this.#extend(at + record.length);
       await writeFully(this.#file!, record, at);
       await this.#file!.datasync();
     } catch (error) {
@@ -87,12 +91,33 @@ export class Journal {
     return at;
   }
 
+  /**
+   * The file is filled with zeros ahead of the records, a few MiB at a time, and flushed: a record then overwrites
+   * blocks the file already has, so its flush need not also commit a new file size (one disk round trip, not two).
+   * Recovery stops reading at the first zero byte.
+   */
+  async #extend(needed: number): Promise<void> {
+    const ahead = Math.max(needed, this.#allocated + PREALLOCATE);
+    // On a nearly full disk, just the room this record needs.
+    for (const target of ahead > needed ? [ahead, needed] : [needed]) {
+      try {
+        await writeFully(this.#file!, Buffer.alloc(target - this.#allocated), this.#allocated);
+        await this.#file!.datasync();
+        this.#allocated = target;
+        return;
+      } catch (error) {
+        if (target === needed) throw error;
+      }
+    }
+  }
+
   /** Cuts the journal back to `at` (a batch that failed after its record was written). */
   async undo(at: number, cause?: unknown): Promise<void> {
     try {
       await this.#file!.truncate(at);
       await this.#file!.datasync();
       this.#size = at;
+      this.#allocated = at;
     } catch (error) {
       throw new EngineFatalError(`The commit journal could not be cut back after a failed write: ${(error as Error).message}`, {
         cause: cause ?? error,
@@ -123,6 +148,7 @@ export class Journal {
     this.#file = await this.openFile(join(this.dir, fileName(n)));
     this.#n = n;
     this.#size = 0;
+    this.#allocated = 0;
     await syncDir(this.dir);
   }
 }

@@ -43,7 +43,8 @@ const CHUNK = 1 << 20;
 /**
  * Calls `onLine(line, start, end)` for every whole line of a file (byte offsets of the line without its newline),
  * reading a chunk at a time: a segment of any size is never held as one string. Stops early when `onLine` returns
- * false. Returns the byte length of the whole lines (where a torn last line, if any, begins).
+ * false. Returns the byte length of the whole lines (where a torn last line, if any, begins). Content ends at the
+ * first zero byte.
  */
 export function forEachLine(path: string, onLine: (line: string, start: number, end: number) => boolean | undefined, from = 0): number {
   const fd = openSync(path, 'r');
@@ -52,9 +53,12 @@ export function forEachLine(path: string, onLine: (line: string, start: number, 
     let carryStart = from;
     let position = from;
     const chunk = Buffer.allocUnsafe(CHUNK);
-    for (;;) {
-      const read = readSync(fd, chunk, 0, CHUNK, position);
+    for (let ended = false; !ended; ) {
+      let read = readSync(fd, chunk, 0, CHUNK, position);
       if (read === 0) return carryStart;
+      // A zero byte ends the content: never in JSON text, it is what a preallocated (journal) or power-cut file holds.
+      const nul = chunk.subarray(0, read).indexOf(0);
+      if (nul !== -1) [read, ended] = [nul, true];
       position += read;
       const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, read)]) : chunk.subarray(0, read);
       let start = 0;
@@ -66,6 +70,7 @@ export function forEachLine(path: string, onLine: (line: string, start: number, 
       carry = Buffer.from(data.subarray(start));
       carryStart += start;
     }
+    return carryStart;
   } finally {
     closeSync(fd);
   }

@@ -1,6 +1,7 @@
 // Recovery after a crash: the journal's batches, replayed into the entity files and the event log before serving.
+
+import type { Kind, LoadedEntity } from '../engine.js';
 import { parseLine } from '../event-log.js';
-import { type Kind, type LoadedEntity } from '../engine.js';
 import { normalizeLoaded } from '../migrate.js';
 import type { FileEventLog } from './event-log.js';
 import type { JournalRecord } from './journal.js';
