@@ -14,6 +14,10 @@ export interface Config {
   /** `SERVER_URL`, or undefined to derive `http://localhost:<port>` once the port is known. */
   serverUrl: string | undefined;
   dataDir: string;
+  /** `DATABASE_TYPE` (or `postgres` when only `DATABASE_URL` is set): which storage engine keeps the data (§22). */
+  databaseType: 'file' | 'postgres';
+  /** `DATABASE_URL`: the PostgreSQL database (§22.2); undefined on the file engine. */
+  databaseUrl: string | undefined;
   sessionDir: string;
   skillsDir: string;
   /** An executable given by `MAESTRO_CLI_PATH`, or undefined for this package's own CLI. */
@@ -129,7 +133,10 @@ export function parseConfig(env: Env = process.env): Config {
   if (!/^\d+$/.test(idleText) || Number(idleText) < 100) {
     throw new ConfigError(`MAESTRO_IDLE_MS must be a whole number of milliseconds (at least 100), got "${idleText}"`);
   }
+  const { databaseType, databaseUrl } = parseDatabase(env);
   return {
+    databaseType,
+    databaseUrl,
     port: Number(portText),
     host,
     token,
@@ -160,4 +167,20 @@ export function parseConfig(env: Env = process.env): Config {
     agent,
     idleMs: Number(idleText),
   };
+}
+
+/** `DATABASE_TYPE` and `DATABASE_URL` (§10, §22): messages never repeat the URL, which may hold a password. */
+function parseDatabase(env: Env): Pick<Config, 'databaseType' | 'databaseUrl'> {
+  const type = text(env, 'DATABASE_TYPE')?.toLowerCase();
+  const url = text(env, 'DATABASE_URL');
+  if (type !== undefined && type !== 'file' && type !== 'postgres') {
+    throw new ConfigError(`DATABASE_TYPE must be "file" or "postgres", got "${env.DATABASE_TYPE}"`);
+  }
+  // An explicit `file` keeps the file engine even where the platform sets DATABASE_URL for something else.
+  if (type === 'file' || (type === undefined && url === undefined)) return { databaseType: 'file', databaseUrl: undefined };
+  if (url === undefined) throw new ConfigError('DATABASE_TYPE=postgres needs DATABASE_URL (postgres://user:password@host:port/database)');
+  if (!/^postgres(ql)?:\/\//i.test(url) || !URL.canParse(url)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL (postgres://user:password@host:port/database)');
+  }
+  return { databaseType: 'postgres', databaseUrl: url };
 }

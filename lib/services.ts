@@ -18,6 +18,7 @@ import { ReadCache } from './http/response-cache.js';
 import type { Logger } from './log.js';
 import { Db } from './storage/db.js';
 import { FileEngine } from './storage/file/engine.js';
+import { PostgresEngine } from './storage/postgres/engine.js';
 
 /** Everything a route handler may call, built once per server. */
 export interface Services {
@@ -50,17 +51,16 @@ export interface Services {
 /** Loads the data directory, repairs one-sided links, seeds the default templates and builds the stores. */
 export async function createServices(config: Config, log: Logger, now?: () => number): Promise<Services> {
   const hub = new EventHub(log);
-  const db = await Db.open({
-    engine: new FileEngine({ dir: config.dataDir, log }),
-    hub,
-    log,
-    now,
-    onFatal: () => {
-      // Disk and memory may disagree after a failed write that could not be undone: stop rather than serve it.
-      process.exitCode = 1;
-      setImmediate(() => process.exit(1));
-    },
-  });
+  const onFatal = () => {
+    // Storage and memory may disagree after a failed write that could not be undone: stop rather than serve it.
+    process.exitCode = 1;
+    setImmediate(() => process.exit(1));
+  };
+  const engine =
+    config.databaseType === 'postgres'
+      ? new PostgresEngine({ url: config.databaseUrl!, log, onFatal })
+      : new FileEngine({ dir: config.dataDir, log });
+  const db = await Db.open({ engine, hub, log, now, onFatal });
   const pruneEvents = () => db.events.prune(db.now(), config.eventRetentionDays * 86_400_000, 100_000, config.eventRetentionBytes);
   pruneEvents();
   const pruning = setInterval(pruneEvents, 3_600_000).unref();

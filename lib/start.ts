@@ -6,6 +6,7 @@ import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { PACKAGE_INFO } from './package-root.js';
 import { defaultHostName, Runner } from './runner/index.js';
+import { describeDatabase } from './storage/postgres/connect.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5000;
 
@@ -53,7 +54,7 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
   // Announced only once the signals are handled: a supervisor (or a test) that stops the server as soon as it reads
   // this line must get a clean shutdown, not the default action of a signal with no handler yet.
   log.info(
-    `Maestro Server listening on ${server.url} (data in ${config.dataDir}; ${db.count('projects')} projects, ${db.count('tasks')} tasks, ${db.count('sessions')} sessions)`,
+    `Maestro Server listening on ${server.url} (data in ${config.databaseType === 'postgres' ? `PostgreSQL at ${describeDatabase(config.databaseUrl!)}` : config.dataDir}; ${db.count('projects')} projects, ${db.count('tasks')} tasks, ${db.count('sessions')} sessions)`,
   );
   if (config.token === undefined && config.allowInsecure) log.warn('Listening without a token (MAESTRO_ALLOW_INSECURE=1)');
 }

@@ -6,7 +6,7 @@ import { createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices } from '../lib/services.js';
 import { expectError } from './assertions.js';
-import { type Call, CLI_BIN, startTestServer, testConfig } from './helpers.js';
+import { type Call, CLI_BIN, onDatabase, startTestServer, testConfig } from './helpers.js';
 
 /*
  * The task graph and claims (contract §18): dependencies with their exact refusals, derived blockedBy/ready,
@@ -530,7 +530,8 @@ describe('exactly one winner (real server, real files, restart)', () => {
     expect(served.claim.sessionId).toBe(winner);
     expect(served.sessionIds).toEqual([winner]);
     const file = join(server.config.dataDir, 'tasks', project, `${task.id}.json`);
-    expect(JSON.parse(readFileSync(file, 'utf8')).claim.sessionId).toBe(winner);
+    // The file engine's files (§5); on PostgreSQL the restart below shows what was stored.
+    if (!onDatabase()) expect(JSON.parse(readFileSync(file, 'utf8')).claim.sessionId).toBe(winner);
     const linked = (await call('GET', `/api/sessions?taskId=${task.id}`)).body.map((s: any) => s.id);
     expect(linked).toEqual([winner]);
 
@@ -571,7 +572,9 @@ describe('exactly one winner (real server, real files, restart)', () => {
         const t = (await via('GET', `/api/tasks/${id}`)).body;
         expect(t.claim.sessionId).toBe(holders.get(id));
         expect(t.sessionIds).toEqual([holders.get(id)]);
-        expect(JSON.parse(readFileSync(join(dataDir, 'tasks', project, `${id}.json`), 'utf8')).claim.sessionId).toBe(holders.get(id));
+        if (!onDatabase()) {
+          expect(JSON.parse(readFileSync(join(dataDir, 'tasks', project, `${id}.json`), 'utf8')).claim.sessionId).toBe(holders.get(id));
+        }
       }
       expect((await via('GET', `/api/tasks/next?projectId=${project}`)).body).toEqual({ task: null });
     };
@@ -584,7 +587,7 @@ describe('exactly one winner (real server, real files, restart)', () => {
     });
   });
 
-  it('after a restart, claims of sessions that ended meanwhile are released', async () => {
+  it.skipIf(onDatabase())('after a restart, claims of sessions that ended meanwhile are released', async () => {
     const server = await startTestServer();
     const { call } = server;
     const project = (await call('POST', '/api/projects', { name: 'Crash' })).body.id;

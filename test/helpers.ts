@@ -71,9 +71,27 @@ const init = (method: string, body: unknown, headers: Record<string, string> = {
   body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
 });
 
+/**
+ * The engine matrix (§22): a test file run again on PostgreSQL sets a factory of fresh stores (test/postgres.ts)
+ * before importing the file's tests; every server those tests start then keeps its data there instead of DATA_DIR.
+ */
+let freshStore: (() => Promise<string>) | undefined;
+export const useDatabase = (fresh: () => Promise<string>) => void (freshStore = fresh);
+/** Whether this file's servers run on PostgreSQL: tests that read DATA_DIR's files are the file engine's only. */
+export const onDatabase = () => freshStore !== undefined;
+/** DATA_DIR → the database store that stands for it: a test that restarts a server on its DATA_DIR gets its store. */
+const stores = new Map<string, string>();
+async function withStore(extra: Record<string, string>): Promise<Record<string, string>> {
+  if (!freshStore || 'DATABASE_URL' in extra) return extra;
+  const url = (extra.DATA_DIR && stores.get(extra.DATA_DIR)) || (await freshStore());
+  return { DATABASE_URL: url, ...extra };
+}
+const remember = (config: Config) => void (config.databaseUrl && stores.set(config.dataDir, config.databaseUrl));
+
 /** The app in-process (no socket): fast, for most route tests. */
 export async function inProcess(extra: Record<string, string> = {}) {
-  const config = testConfig(extra);
+  const config = testConfig(await withStore(extra));
+  remember(config);
   const services = await createServices(config, createLogger('error'));
   const { app, routes } = await createApp(services);
   const call: Call = async (method, path, body, headers) => toAnswer(await app.request(path, init(method, body, headers)));
@@ -93,7 +111,8 @@ export interface TestServer extends RunningServer {
 
 /** A real server on 127.0.0.1 and a free port, stopped after the test file. */
 export async function startTestServer(extra: Record<string, string> = {}): Promise<TestServer> {
-  const config = testConfig(extra);
+  const config = testConfig(await withStore(extra));
+  remember(config);
   const server = await startServer(config, createLogger('error'));
   onFileEnd(() => server.close());
   const call: Call = async (method, path, body, headers) => toAnswer(await fetch(server.url + path, init(method, body, headers)));

@@ -5,7 +5,7 @@ import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DIST_DIR } from '../package-root.js';
 import { cleanEnv } from '../runner/tmux.js';
-import { buildManifest, writeJsonFile } from './manifest.js';
+import { buildManifest, type ManifestSource, writeJsonFile } from './manifest.js';
 import type { SpawnRequest } from './spawn-request.js';
 
 /** This package's own CLI, compiled: `dist/lib/cli/main.js` whether this file runs from source or from `dist/`. */
@@ -17,13 +17,21 @@ export function bundledCliPath(): string {
  * Spawn steps 4–5 (contract §6.4): runs `<cli> manifest generate …` with an argv array (no shell), a timeout and
  * captured output, then reads the manifest it wrote. Fails with 500 `manifest_generation_failed` and the reason.
  */
-export async function runManifestCli(config: Config, log: Logger, request: SpawnRequest, output: string): Promise<Record<string, unknown>> {
+export async function runManifestCli(
+  config: Config,
+  log: Logger,
+  request: SpawnRequest,
+  output: string,
+  source?: ManifestSource,
+): Promise<Record<string, unknown>> {
   // This package's own CLI would run exactly buildManifest() on the same files: do that in-process, which spares
-  // a Node start per spawn (about half a second, several seconds for a burst of spawns on a small machine).
-  if (!config.cliPath) {
+  // a Node start per spawn (about half a second, several seconds for a burst of spawns on a small machine). On
+  // PostgreSQL there are no files for a CLI to read: the server builds the manifest from its store (§22.2).
+  if (!config.cliPath || source) {
     try {
       const manifest = await buildManifest({
         dataDir: config.dataDir,
+        source,
         role: request.role,
         projectId: request.projectId,
         taskIds: request.taskIds,

@@ -30,8 +30,16 @@ export interface ManifestTask {
   metadata?: Record<string, unknown>;
 }
 
+/** Where the entities come from: the server's own store (PostgreSQL, §22.2) instead of DATA_DIR's files. */
+export interface ManifestSource {
+  project(id: string): Record<string, any> | undefined;
+  task(id: string): Record<string, any> | undefined;
+}
+
 export interface ManifestOptions {
   dataDir: string;
+  /** Reads entities from here instead of `dataDir` when given. */
+  source?: ManifestSource;
   role: string;
   projectId: string;
   taskIds: string[];
@@ -81,7 +89,7 @@ export function acceptanceCriteria(description: string): string[] {
   return items.length ? items : ['Task completion as described'];
 }
 
-/** Builds the manifest from the files in `DATA_DIR`; throws ManifestError with a one-line reason. */
+/** Builds the manifest from the files in `DATA_DIR` (or `source`); throws ManifestError with a one-line reason. */
 export async function buildManifest(opts: ManifestOptions): Promise<Manifest> {
   if (!ROLES.includes(opts.role as Role)) throw new ManifestError(`Invalid role "${opts.role}": must be worker or orchestrator`);
   if (!STRATEGIES.includes(opts.strategy as Strategy))
@@ -91,12 +99,15 @@ export async function buildManifest(opts: ManifestOptions): Promise<Manifest> {
   const badId = opts.taskIds.find((id) => !isId(id));
   if (badId !== undefined) throw new ManifestError(`Invalid task ID "${badId}"`);
 
-  const project = await readEntity(join(opts.dataDir, 'projects', `${opts.projectId}.json`));
-  if (!project) throw new ManifestError(`Project ${opts.projectId} not found in ${opts.dataDir}`);
+  const where = opts.source ? 'the database' : opts.dataDir;
+  const project = opts.source
+    ? opts.source.project(opts.projectId)
+    : await readEntity(join(opts.dataDir, 'projects', `${opts.projectId}.json`));
+  if (!project) throw new ManifestError(`Project ${opts.projectId} not found in ${where}`);
   const tasks: ManifestTask[] = [];
   for (const taskId of opts.taskIds) {
-    const t = await findTask(opts.dataDir, opts.projectId, taskId);
-    if (!t) throw new ManifestError(`Task ${taskId} not found in ${opts.dataDir}`);
+    const t = opts.source ? opts.source.task(taskId) : await findTask(opts.dataDir, opts.projectId, taskId);
+    if (!t) throw new ManifestError(`Task ${taskId} not found in ${where}`);
     const description = typeof t.description === 'string' ? t.description : '';
     tasks.push({
       id: taskId,

@@ -78,7 +78,11 @@ export class Spawner {
     let manifest: Record<string, unknown>;
     try {
       await mkdir(sessionDir, { recursive: true });
-      manifest = await runManifestCli(this.config, this.log, request, manifestPath);
+      const fromStore =
+        this.config.databaseType === 'postgres'
+          ? { project: (id: string) => this.db.get('projects', id), task: (id: string) => this.db.get('tasks', id) }
+          : undefined;
+      manifest = await runManifestCli(this.config, this.log, request, manifestPath, fromStore);
     } catch (error) {
       await this.#rollBack(created, sessionDir);
       if (error instanceof ApiError) throw error;

@@ -2,7 +2,15 @@
 import type { Emitted, EventHub, Published } from '../domain/events.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type Change, type Collections, EngineFatalError, type Kind, type StorageEngine } from './engine.js';
+import {
+  type Change,
+  type Collections,
+  type CommitBatch,
+  EngineFatalError,
+  type Kind,
+  type RemoteCommit,
+  type StorageEngine,
+} from './engine.js';
 import type { EventLog } from './event-log.js';
 import { type Index, Indexes } from './indexes.js';
 import { createTx, type Tx } from './tx.js';
@@ -14,6 +22,13 @@ export type { Tx } from './tx.js';
 
 /** Called for every entity change once it is durable and applied in memory (derived indexes hang off this). */
 export type ApplyListener = <K extends Kind>(kind: K, before: Collections[K] | undefined, after: Collections[K] | null) => void;
+
+/** A batch as built: its changes, its events, and the mutations whose builds succeeded with their results. */
+interface Built {
+  batch: Map<string, Change>;
+  events: Emitted[];
+  built: { q: Queued; result: unknown }[];
+}
 
 interface Queued {
   build: (tx: Tx) => unknown;
@@ -169,29 +184,20 @@ export class Db {
         for (const q of queued) q.reject(storageFailed(this.#broken));
         continue;
       }
-      const batch = new Map<string, Change>();
-      const events: Emitted[] = [];
-      const built: { q: Queued; result: unknown }[] = [];
-      for (const q of queued) {
-        const own = new Map<string, Change>();
-        const emitted: Emitted[] = [];
-        this.#active = { own, batch };
-        try {
-          const result = q.build(createTx(this, this.now(), own, batch, emitted));
-          if (isThenable(result)) throw new Error('A mutation must be synchronous, but its build returned a promise');
-          for (const [key, change] of own) batch.set(key, change);
-          events.push(...emitted);
-          built.push({ q, result });
-        } catch (error) {
-          q.reject(error);
-        } finally {
-          this.#active = null;
-        }
-      }
-      if (!built.length) continue;
+      let current = this.#build(queued);
+      if (!current.built.length) continue;
+      const batchOf = (built: Built): CommitBatch => ({
+        changes: [...built.batch.values()],
+        prepare: (last) => this.#hub.prepare(built.events, last),
+        rebuild: (remote) => {
+          this.applyRemote(remote);
+          current = this.#build(current.built.map(({ q }) => q));
+          return batchOf(current);
+        },
+      });
       let published: Published[];
       try {
-        published = await this.engine.commit({ changes: [...batch.values()], prepare: (last) => this.#hub.prepare(events, last) });
+        published = await this.engine.commit(batchOf(current));
       } catch (error) {
         if (error instanceof EngineFatalError) {
           this.#broken = error;
@@ -201,9 +207,11 @@ export class Db {
           );
           this.#onFatal(error);
         }
-        for (const { q } of built) q.reject(storageFailed(error));
+        for (const { q } of current.built) q.reject(storageFailed(error));
         continue;
       }
+      const { built, batch } = current;
+      if (!built.length) continue;
       this.stats.flushes++;
       this.stats.mutations += built.length;
       this.stats.largestBatch = Math.max(this.stats.largestBatch, built.length);
@@ -212,6 +220,38 @@ export class Db {
       for (const { q, result } of built) q.resolve(result);
     }
     this.#draining = undefined;
+  }
+
+  /** Runs the builds of a batch in order; a build that throws is answered with its error and changes nothing. */
+  #build(queued: Queued[]): Built {
+    const batch = new Map<string, Change>();
+    const events: Emitted[] = [];
+    const built: Built['built'] = [];
+    for (const q of queued) {
+      const own = new Map<string, Change>();
+      const emitted: Emitted[] = [];
+      this.#active = { own, batch };
+      try {
+        const result = q.build(createTx(this, this.now(), own, batch, emitted));
+        if (isThenable(result)) throw new Error('A mutation must be synchronous, but its build returned a promise');
+        for (const [key, change] of own) batch.set(key, change);
+        events.push(...emitted);
+        built.push({ q, result });
+      } catch (error) {
+        q.reject(error);
+      } finally {
+        this.#active = null;
+      }
+    }
+    return { batch, events, built };
+  }
+
+  /** Applies commits of other instances on a shared engine and broadcasts their events, in `seq` order (§22.2). */
+  applyRemote(commits: readonly RemoteCommit[]): void {
+    for (const { changes, events } of commits) {
+      for (const { kind, id, entity } of changes) this.#apply(kind, id, entity);
+      this.#hub.publish(events);
+    }
   }
 
   #apply(kind: Kind, id: string, entity: Collections[Kind] | null): void {

@@ -37,6 +37,19 @@ export interface CommitBatch {
   changes: readonly Change[];
   /** Numbers and serialises the batch's events after `lastSeq` (the hub's `prepare`); may return none. */
   prepare(lastSeq: number): Published[];
+  /**
+   * For an engine shared by several instances: it found, under its commit lock, commits of other instances that the
+   * batch was built without. The Db applies them (`EntityView.applyRemote`), builds the batch's mutations again on
+   * the state they made, and answers the batch to commit instead (serialisable: every batch is built on the state
+   * it commits over).
+   */
+  rebuild(remote: readonly RemoteCommit[]): CommitBatch;
+}
+
+/** A commit of another instance on a shared engine: its entity changes and its events, in `seq` order. */
+export interface RemoteCommit {
+  changes: { kind: Kind; id: string; entity: Collections[Kind] | null }[];
+  events: Published[];
 }
 
 /** An entity as an engine loaded it, checked and migrated (`migrated`: it must be saved again). */
@@ -95,4 +108,6 @@ export interface StorageEngine {
 export interface EntityView {
   all<K extends Kind>(kind: K): Iterable<Collections[K]>;
   count(kind: Kind): number;
+  /** Applies other instances' commits in memory and sends their events to this instance's clients (§22.2). */
+  applyRemote(commits: readonly RemoteCommit[]): void;
 }

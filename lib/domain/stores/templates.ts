@@ -10,10 +10,12 @@ export class TemplateStore {
 
   /** Gives each role without a default template its built-in one (so each role always has one, §9). */
   async seed(): Promise<void> {
-    const missing = ROLES.filter((role) => !this.list().some((t) => t.role === role && t.isDefault));
-    if (missing.length === 0) return;
+    const missingNow = () => ROLES.filter((role) => !this.list().some((t) => t.role === role && t.isDefault));
+    if (missingNow().length === 0) return;
     await this.db.mutate((tx) => {
-      for (const role of missing) {
+      // Looked at again inside the build: on a shared database another instance may have seeded meanwhile, and a
+      // build runs again on its commits (§22.2), so two instances starting together seed once.
+      for (const role of missingNow()) {
         tx.put('templates', {
           id: newId('tmpl', tx.now),
           ...DEFAULT_TEMPLATES[role],

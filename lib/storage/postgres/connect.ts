@@ -1,0 +1,32 @@
+// Connecting to PostgreSQL: the client with its options, and a description of the database that never holds a password.
+import postgres, { type Sql } from 'postgres';
+
+/** `host:port/database` of a `postgres://` URL (never its user's password), for messages. */
+export function describeDatabase(url: string): string {
+  try {
+    const u = new URL(url);
+    const host = u.hostname || decodeURIComponent(u.searchParams.get('host') ?? '') || 'localhost';
+    return `${host}${u.port ? `:${u.port}` : ''}${u.pathname.length > 1 ? u.pathname : ''}`;
+  } catch {
+    return 'the database';
+  }
+}
+
+/** A client pool: a few connections (commits are one at a time per instance), int8 read as numbers. */
+export function connect(url: string, max = 4): Sql {
+  return postgres(url, {
+    max,
+    connect_timeout: 10,
+    // Notices (CREATE TABLE IF NOT EXISTS …) are not news.
+    onnotice: () => {},
+    types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
+    connection: { application_name: 'maestro-server' },
+  }) as unknown as Sql;
+}
+
+/** Why a connection failed, in words that name the host and never the password. */
+export function connectionError(url: string, error: unknown): Error {
+  const reason = (error as { code?: string; message?: string }).message ?? String(error);
+  const safe = reason.replaceAll(url, describeDatabase(url));
+  return new Error(`Cannot use PostgreSQL at ${describeDatabase(url)}: ${safe}`, { cause: error });
+}

@@ -1,0 +1,5 @@
+// The PostgreSQL schema's migrations, in order: version N is the Nth entry. Never edit one that shipped; add one.
+// They are TypeScript strings rather than .sql files so that the compiler ships them in dist/ with the code.
+import initial from './001-initial.js';
+
+export const MIGRATIONS: readonly { name: string; sql: string }[] = [{ name: '001-initial', sql: initial }];
