@@ -1,6 +1,7 @@
 // The context every route handler and middleware receives: the hono environment of the app.
 import type { Context } from 'hono';
 import type { Services } from '../services.js';
+import type { Caller } from './access.js';
 import type { RouteFile } from './route-table.js';
 
 export type AppEnv = {
@@ -8,6 +9,8 @@ export type AppEnv = {
     services: Services;
     /** The session whose session token authenticated the request (contract §15.6); unset for the admin or no token. */
     tokenSession?: string;
+    /** Who is calling (set by the auth middleware): see `lib/http/access.ts`. */
+    caller?: Caller;
     /** Every registered route, with its description (for `/api/openapi.json`). */
     routes: RouteFile[];
   };

@@ -1,10 +1,18 @@
 import { Deleted } from '../../../../lib/domain/entities.js';
+import { requirePerson } from '../../../../lib/http/access.js';
 import type { Ctx } from '../../../../lib/http/app.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
-  summary: 'Delete a session (its tasks are unlinked)',
+  summary: 'Delete a session (its tasks are unlinked; a running agent is stopped first)',
   response: Deleted,
-  errors: { 404: 'SESSION_NOT_FOUND' },
+  errors: { 403: 'FORBIDDEN (a session token)', 404: 'SESSION_NOT_FOUND' },
 };
-export default async (c: Ctx) => c.json(await c.var.services.sessions.remove(c.req.param('id')!));
+export default async (c: Ctx) => {
+  requirePerson(c, 'delete a session');
+  const id = c.req.param('id')!;
+  const { hosts, sessions } = c.var.services;
+  // An agent whose session is gone would run on with no one to stop it.
+  if (sessions.get(id).run?.state === 'running' || sessions.get(id).run?.state === 'pending') await hosts.stop(id, 'Session deleted', null);
+  return c.json(await sessions.remove(id));
+};

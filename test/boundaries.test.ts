@@ -1,0 +1,135 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type Call, listen, startTestServer, tempDir } from './helpers.js';
+import { isFinal, online, SLOW, startRunner, tmuxOut, until } from './runner-harness.js';
+
+/*
+ * The boundaries of a session token (contract §15.6, issue 21 items 1–4), over a real server, a real runner and real
+ * tmux: what a prompt-injected agent holding its own session token can reach.
+ */
+
+const ADMIN = 'admin-boundary-token-1234567890';
+
+describe('a session token is confined to its session and its project', SLOW, async () => {
+  const server = await startTestServer({ MAESTRO_TOKEN: ADMIN });
+  const admin = { authorization: `Bearer ${ADMIN}` };
+  const call: Call = (method, path, body, headers) => server.call(method, path, body, { ...admin, ...headers });
+  const runner = startRunner(server.url, 'bnd', { MAESTRO_HOST_TOKEN: ADMIN });
+  await online(call, 'bnd');
+  const project = async (name: string) => {
+    const workingDir = join(tempDir(), 'work');
+    mkdirSync(workingDir);
+    return (await call('POST', '/api/projects', { name, workingDir })).body;
+  };
+  const mine = await project('Mine');
+  const theirs = await project('Theirs');
+  const task = async (projectId: string, title = 'MODE:echo') => (await call('POST', '/api/tasks', { projectId, title })).body;
+  const spawn = async (projectId: string, extra: Record<string, unknown> = {}) => {
+    const res = await call('POST', '/api/sessions/spawn', {
+      projectId,
+      taskIds: [(await task(projectId)).id],
+      host: 'bnd',
+      agent: 'custom',
+      ...extra,
+    });
+    expect(res.status).toBe(201);
+    await until(call, `/api/sessions/${res.body.sessionId}/terminal`, (t) => t?.text?.includes('READY'));
+    return { id: res.body.sessionId as string, token: res.body.envVars.MAESTRO_SESSION_TOKEN as string };
+  };
+  const a = await spawn(mine.id);
+  const b = await spawn(mine.id);
+  const asA: Call = (method, path, body, headers) => server.call(method, path, body, { authorization: `Bearer ${a.token}`, ...headers });
+
+  it('1: live spawn events show a raw token to a person only, redacted to a session (WebSocket and SSE)', async () => {
+    const wsUrl = server.url.replace(/^http/, 'ws');
+    const adminWs = await listen(`${wsUrl}/ws?token=${ADMIN}`);
+    const sessionWs = await listen(`${wsUrl}/ws?token=${a.token}`);
+    const sse = await fetch(`${server.url}/api/events/stream`, { headers: { authorization: `Bearer ${a.token}` } });
+    const reader = sse.body!.getReader();
+    const c = await spawn(mine.id);
+    const spawnEvent = (events: any[]) => events.find((e) => e.type === 'session:spawn' && e.data.session.id === c.id);
+    expect(spawnEvent(await adminWs.drain()).data.envVars.MAESTRO_SESSION_TOKEN).toBe(c.token);
+    expect(spawnEvent(await sessionWs.drain()).data.envVars.MAESTRO_SESSION_TOKEN).toBe('<redacted>');
+    let text = '';
+    while (!text.includes(`"id":"${c.id}"`) || !text.includes('event: session:spawn_request')) {
+      text += new TextDecoder().decode((await reader.read()).value);
+    }
+    await reader.cancel();
+    expect(text).toContain('<redacted>');
+    expect(text).not.toContain(c.token);
+    // The redacted copy is not a token: it cannot stop the session.
+    const stolen = await server.call('POST', `/api/sessions/${c.id}/stop`, {}, { authorization: 'Bearer <redacted>' });
+    expect(stolen.status).toBe(401);
+    adminWs.close();
+    sessionWs.close();
+    await call('POST', `/api/sessions/${c.id}/stop`, {});
+  });
+
+  it('2: a session token changes only itself (never env) and cannot delete; a person deleting stops the agent', async () => {
+    const other = await asA('PATCH', `/api/sessions/${b.id}`, { env: { NODE_OPTIONS: '--require /tmp/evil.js' } });
+    expect(other.status).toBe(403);
+    expect(other.body.code).toBe('FORBIDDEN');
+    expect((await asA('PATCH', `/api/sessions/${b.id}`, { status: 'completed' })).status).toBe(403);
+    expect((await asA('PATCH', `/api/sessions/${a.id}`, { env: { NODE_OPTIONS: '--inspect' } })).status).toBe(403);
+    const own = await asA('PATCH', `/api/sessions/${a.id}`, { timeline: [{ message: 'still here' }] });
+    expect(own.status).toBe(200);
+    expect((await call('GET', `/api/sessions/${b.id}`)).body.env.NODE_OPTIONS).toBeUndefined();
+    const deleted = await asA('DELETE', `/api/sessions/${b.id}`);
+    expect(deleted.status).toBe(403);
+    expect((await call('GET', `/api/sessions/${b.id}`)).status).toBe(200);
+
+    expect(tmuxOut(runner.socket, ['list-sessions', '-F', '#{session_name}'])).toContain(`maestro-${b.id}`);
+    expect((await call('DELETE', `/api/sessions/${b.id}`)).status).toBe(200);
+    const deadline = Date.now() + 20_000;
+    while (tmuxOut(runner.socket, ['list-sessions', '-F', '#{session_name}']).includes(`maestro-${b.id}`)) {
+      if (Date.now() > deadline) throw new Error('the deleted session kept its agent running');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  it('3: claims and spawns take the caller, not the body, as the session', async () => {
+    const t = await task(mine.id, 'claim me');
+    const claim = await asA('POST', `/api/tasks/${t.id}/claim`, { sessionId: 'sess_someone_else' });
+    expect(claim.status).toBe(403);
+    expect((await asA('POST', '/api/tasks/claim-next', { projectId: mine.id, sessionId: 'sess_someone_else' })).status).toBe(403);
+    expect((await asA('POST', `/api/tasks/${t.id}/claim`, { sessionId: a.id })).status).toBe(200);
+    const asOther = { projectId: mine.id, taskIds: [t.id], agent: 'custom' };
+    expect((await asA('POST', '/api/sessions/spawn', { ...asOther, spawnedBy: 'sess_other' })).status).toBe(403);
+    const sibling = (await call('POST', '/api/sessions/spawn', { projectId: mine.id, taskIds: [t.id] })).body.sessionId;
+    expect((await asA('POST', '/api/sessions/spawn', { ...asOther, spawnSource: 'session', sessionId: sibling })).status).toBe(403);
+    const child = await asA('POST', '/api/sessions/spawn', { ...asOther });
+    expect(child.status).toBe(201);
+    expect(child.body.session.metadata.spawnedBy).toBe(a.id);
+    await call('POST', `/api/sessions/${child.body.sessionId}/stop`, {});
+  });
+
+  it("4: a session token reads and writes only its own session's project", async () => {
+    const foreign = await task(theirs.id, 'not yours');
+    const refused = await asA('GET', `/api/projects/${theirs.id}`);
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('FORBIDDEN');
+    expect((await asA('GET', `/api/tasks/${foreign.id}`)).status).toBe(403);
+    expect((await asA('PATCH', `/api/tasks/${foreign.id}`, { title: 'mine now' })).status).toBe(403);
+    expect((await asA('GET', `/api/tasks?projectId=${theirs.id}`)).status).toBe(403);
+    expect((await asA('POST', '/api/tasks', { projectId: theirs.id, title: 'planted' })).status).toBe(403);
+    expect((await asA('GET', `/api/events?projectId=${theirs.id}`)).status).toBe(403);
+    expect((await asA('POST', '/api/projects', { name: 'new', workingDir: '/tmp' })).status).toBe(403);
+
+    const tasks = (await asA('GET', '/api/tasks')).body as any[];
+    expect(tasks.length).toBeGreaterThan(0);
+    expect(tasks.every((t) => t.projectId === mine.id)).toBe(true);
+    expect(((await asA('GET', '/api/projects')).body as any[]).map((p) => p.id)).toEqual([mine.id]);
+    // A person's list of the same URL is not the session's narrowed one from a cache.
+    expect(((await call('GET', '/api/projects')).body as any[]).length).toBe(2);
+    expect(((await asA('GET', '/api/sessions')).body as any[]).every((s) => s.projectId === mine.id)).toBe(true);
+    const events = (await asA('GET', '/api/events?since=0&limit=1000')).body.events as any[];
+    expect(events.some((e) => e.projectId === theirs.id)).toBe(false);
+    expect(events.some((e) => e.projectId === mine.id)).toBe(true);
+    expect((await asA('GET', `/api/tasks/${(await task(mine.id, 'ok')).id}`)).status).toBe(200);
+  });
+
+  it('cleans up', async () => {
+    for (const s of (await call('GET', '/api/sessions')).body) if (!isFinal(s)) await call('POST', `/api/sessions/${s.id}/stop`, {});
+  });
+});
