@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Call, listen, startTestServer, tempDir } from './helpers.js';
-import { isFinal, online, SLOW, startRunner, tmuxOut, until } from './runner-harness.js';
+import { FAKE_AGENT, isFinal, online, SLOW, startRunner, tmuxOut, until } from './runner-harness.js';
 
 /*
  * The boundaries of a session token (contract §15.6, issue 21 items 1–4), over a real server, a real runner and real
@@ -131,5 +131,46 @@ describe('a session token is confined to its session and its project', SLOW, asy
 
   it('cleans up', async () => {
     for (const s of (await call('GET', '/api/sessions')).body) if (!isFinal(s)) await call('POST', `/api/sessions/${s.id}/stop`, {});
+  });
+});
+
+describe('no project directory or task text runs as a command (items 5 and 6)', SLOW, async () => {
+  const server = await startTestServer();
+  const { call } = server;
+  const trap = tempDir();
+  // The user quoted the placeholders, as people do: the prompt must still reach the agent as data.
+  startRunner(server.url, 'quot', {
+    MAESTRO_AGENT_COMMAND: `pwd; ${process.execPath} ${FAKE_AGENT} "{promptFile}" "{prompt}"`,
+    // What a `#(…)` in a directory name would touch, were tmux to run it (the tmux server has the runner's environment).
+    MAESTRO_TEST_TRAP: join(trap, 'P5'),
+  });
+  await online(call, 'quot');
+  const run = async (workingDir: string, title: string) => {
+    const project = (await call('POST', '/api/projects', { name: 'Traps', workingDir })).body;
+    const task = (await call('POST', '/api/tasks', { projectId: project.id, title })).body;
+    const res = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], host: 'quot', agent: 'custom' });
+    expect(res.status).toBe(201);
+    const done = await until(call, `/api/sessions/${res.body.sessionId}`, isFinal);
+    return { done, text: (await call('GET', `/api/sessions/${done.id}/terminal?lines=400`)).body.text as string };
+  };
+
+  it('5: a working directory holding #(…) and #{…} is a directory to tmux, not a command or a format', async () => {
+    const workingDir = join(tempDir(), 'x#(touch "$MAESTRO_TEST_TRAP")#{pane_pid}y');
+    mkdirSync(workingDir);
+    const { done, text } = await run(workingDir, 'plain task');
+    expect(done.status).toBe('completed');
+    expect(text).toContain(workingDir);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(trap)).toEqual([]);
+  });
+
+  it('6: task text in a quoted {prompt} of the custom preset stays one argument', async () => {
+    const workingDir = join(tempDir(), 'work');
+    mkdirSync(workingDir);
+    const { done, text } = await run(workingDir, `$(touch ${trap}/P6) \`touch ${trap}/Q6\` "; touch ${trap}/R6; echo "`);
+    expect(done.status).toBe('completed');
+    expect(text).toContain('prompt argument:');
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(trap)).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import type * as v from 'valibot';
 import { LIB_DIR } from '../package-root.js';
 import type { RunnerSession } from '../runner-protocol.js';
 import { type Send, TerminalStreams } from './terminal-stream.js';
-import { type PaneState, type Tmux, takeRunnerEnvironment, tmuxName } from './tmux.js';
+import { formatLiteral, type PaneState, type Tmux, takeRunnerEnvironment, tmuxName } from './tmux.js';
 
 const ENTER_DELAY_MS = 120;
 const KILL_AFTER_MS = 5000;
@@ -92,10 +92,10 @@ export class AgentSessions {
       // One tmux process for the six steps: a launch costs one process start, not six.
       const started = await this.tmux.chain([
         takeRunnerEnvironment(),
-        ['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', 'sleep', '3600'],
+        ['new-session', '-d', '-s', name, '-c', formatLiteral(cwd), '-x', '200', '-y', '50', 'sleep', '3600'],
         ['set-option', '-w', '-t', name, 'remain-on-exit', 'on'],
-        ['pipe-pane', '-O', '-t', name, `exec cat >> '${this.#logFile(sessionId)}'`],
-        ['respawn-pane', '-k', '-t', name, '-c', cwd, '--', ...envArgs, ...command],
+        ['pipe-pane', '-O', '-t', name, formatLiteral(`exec cat >> '${this.#logFile(sessionId)}'`)],
+        ['respawn-pane', '-k', '-t', name, '-c', formatLiteral(cwd), '--', ...envArgs, ...command],
         ['display-message', '-p', '-t', name, '#{pane_pid}'],
       ]);
       if (!started.ok) throw new Error(started.stderr || 'unknown error');

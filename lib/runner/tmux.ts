@@ -36,6 +36,12 @@ export interface PaneState {
 export const tmuxName = (sessionId: string) => `maestro-${sessionId}`;
 
 /**
+ * A value for an argument that tmux expands as a format (a `-c` start directory, a `pipe-pane` command): `#(…)`
+ * would run a command and `#{…}` read tmux state, so every `#` is doubled and reaches the program as one `#`.
+ */
+export const formatLiteral = (value: string) => value.replaceAll('#', '##');
+
+/**
  * tmux on one server socket (`tmux -L <socket>`). Every call is an argument vector handed to execa without a shell,
  * so no value (directory, environment value, command argument) is ever parsed by a shell or by tmux's command parser.
  */
