@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { type Call, listen, startTestServer, tempDir } from './helpers.js';
 import { FAKE_AGENT, isFinal, online, SLOW, startRunner, tmuxOut, until } from './runner-harness.js';
 
@@ -172,5 +173,91 @@ describe('no project directory or task text runs as a command (items 5 and 6)', 
     expect(text).toContain('prompt argument:');
     const { readdirSync } = await import('node:fs');
     expect(readdirSync(trap)).toEqual([]);
+  });
+});
+
+describe('runner tokens: one host name each, and frames checked against the sending runner (item 7)', SLOW, async () => {
+  const server = await startTestServer({ MAESTRO_TOKEN: ADMIN });
+  const admin = { authorization: `Bearer ${ADMIN}` };
+  const call: Call = (method, path, body, headers) => server.call(method, path, body, { ...admin, ...headers });
+  const runnerToken = async (name: string) => {
+    const res = await call('POST', `/api/hosts/${name}/token`);
+    expect(res.status).toBe(201);
+    return res.body.token as string;
+  };
+  const wsUrl = server.url.replace(/^http/, 'ws');
+  /** A hand-driven runner: the test speaks the runner protocol itself. */
+  const rawRunner = async (name: string, token: string) => {
+    const ws = new WebSocket(`${wsUrl}/api/hosts/connect`, { headers: { authorization: `Bearer ${token}` } });
+    const frames: any[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    await new Promise((r) => ws.once('open', r));
+    const hello = { type: 'hello', name, hostname: name, platform: 'linux', arch: 'x64', version: '1', agents: ['custom'], sessions: [] };
+    ws.send(JSON.stringify(hello));
+    await online(call, name);
+    const fence = () => new Promise<void>((r) => (ws.ping(), ws.once('pong', () => r())));
+    return { ws, frames, send: (m: unknown) => ws.send(JSON.stringify(m)), fence };
+  };
+
+  it('an admin mints a runner token; it connects `maestro host` as its host and does nothing else', async () => {
+    expect((await server.call('POST', '/api/hosts/rt1/token')).status).toBe(401);
+    const token = await runnerToken('rt1');
+    expect(token).not.toBe(ADMIN);
+    const asRunner = { authorization: `Bearer ${token}` };
+    expect((await server.call('GET', '/api/projects', undefined, asRunner)).status).toBe(403);
+    expect((await server.call('POST', '/api/hosts/rt1/token', undefined, asRunner)).status).toBe(403);
+
+    startRunner(server.url, 'rt1', { MAESTRO_HOST_TOKEN: token });
+    await online(call, 'rt1');
+    const workingDir = join(tempDir(), 'work');
+    mkdirSync(workingDir);
+    const project = (await call('POST', '/api/projects', { name: 'Runner token', workingDir })).body;
+    const t = (await call('POST', '/api/tasks', { projectId: project.id, title: 'run me' })).body;
+    const res = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [t.id], host: 'rt1', agent: 'custom' });
+    expect((await until(call, `/api/sessions/${res.body.sessionId}`, isFinal)).status).toBe('completed');
+
+    const impostor = startRunner(server.url, 'rt2', { MAESTRO_HOST_TOKEN: token });
+    expect(await impostor.exited).toBe(1);
+    expect(impostor.output()).toContain('rt1');
+    expect((await call('GET', '/api/hosts/rt2')).status).toBe(404);
+  });
+
+  it("one runner can neither send output for another host's session nor answer another's requests", async () => {
+    const slow = await rawRunner('slow', await runnerToken('slow'));
+    const evil = await rawRunner('evil', await runnerToken('evil'));
+    const workingDir = join(tempDir(), 'work');
+    mkdirSync(workingDir);
+    const project = (await call('POST', '/api/projects', { name: 'Frames', workingDir })).body;
+    const t = (await call('POST', '/api/tasks', { projectId: project.id, title: 'watched' })).body;
+    const spawned = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [t.id], host: 'slow', agent: 'custom' });
+    const sessionId = spawned.body.sessionId;
+    slow.send({ type: 'started', sessionId, pid: 4242 });
+    await until(call, `/api/sessions/${sessionId}`, (s) => s.run?.state === 'running');
+
+    // Forged output first, then the genuine screen: a viewer sees only the genuine one.
+    const viewer = new WebSocket(`${wsUrl}/api/sessions/${sessionId}/terminal`, { headers: admin });
+    const received: string[] = [];
+    viewer.on('message', (d) => received.push(String(d)));
+    await new Promise((r) => viewer.once('open', r));
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    evil.send({ type: 'output', sessionId, data: b64('FORGED SCREEN'), screen: true });
+    evil.send({ type: 'exited', sessionId, exitCode: 0, signal: null });
+    await evil.fence();
+    slow.send({ type: 'output', sessionId, data: b64('GENUINE SCREEN'), screen: true });
+    while (!received.length) await new Promise((r) => setTimeout(r, 20));
+    expect(received[0]).toBe('GENUINE SCREEN');
+    expect((await call('GET', `/api/sessions/${sessionId}`)).body.run.state).toBe('running');
+
+    // A snapshot request goes to slow; evil answers it first with the request's number.
+    const answer = call('GET', `/api/sessions/${sessionId}/terminal`);
+    while (!slow.frames.some((f) => f.type === 'snapshot')) await new Promise((r) => setTimeout(r, 20));
+    const { id } = slow.frames.find((f) => f.type === 'snapshot');
+    evil.send({ type: 'reply', id, ok: true, text: 'FORGED', cols: 1, rows: 1, alive: true });
+    await evil.fence();
+    slow.send({ type: 'reply', id, ok: true, text: 'GENUINE', cols: 80, rows: 24, alive: true });
+    expect((await answer).body.text).toBe('GENUINE');
+    viewer.close();
+    slow.ws.close();
+    evil.ws.close();
   });
 });

@@ -72,6 +72,8 @@ const CONTRACT = [
   'POST /api/sessions/:id/stop',
   'POST /api/sessions/:id/input',
   'GET /api/sessions/:id/terminal',
+  // Issue 21: runner tokens, one host name each.
+  'POST /api/hosts/:name/token',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);

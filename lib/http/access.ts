@@ -103,3 +103,9 @@ export function requireMayUpdateSession(c: Ctx, sessionId: string, fields: objec
   if (!reaches(caller, session)) throw forbidden('A session may change only itself and the sessions it spawned', { sessionId });
   if ('env' in fields && (fields as { env?: unknown }).env !== undefined) throw forbidden('A session token cannot change env');
 }
+
+/** The host a runner-token caller may connect as; undefined for people (the admin token connects any runner). */
+export function runnerHostOf(c: Ctx): string | undefined {
+  const caller = callerOf(c);
+  return caller.kind === 'runner' ? caller.host : undefined;
+}

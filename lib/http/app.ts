@@ -4,7 +4,7 @@ import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
-import { projectScope } from './access.js';
+import { projectScope, runnerHostOf } from './access.js';
 import { authenticate } from './auth.js';
 import { bodyLimit } from './body-limit.js';
 import { callerSession } from './caller.js';
@@ -66,7 +66,7 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     // Runner and live-terminal sockets first (§15.2, §15.4): the event socket below takes every other upgrade.
     app.get(
       '/api/hosts/connect',
-      upgradeWebSocket(() => services.hosts.runnerSocket()),
+      upgradeWebSocket((c) => services.hosts.runnerSocket(runnerHostOf(c as Ctx))),
     );
     app.get(
       '/api/sessions/:id/terminal',
