@@ -261,3 +261,67 @@ describe('runner tokens: one host name each, and frames checked against the send
     evil.ws.close();
   });
 });
+
+describe('no token in process listings or tmux, ended agents cleared away, a private runner directory (item 8)', SLOW, async () => {
+  const server = await startTestServer();
+  const { call } = server;
+  const tmp = tempDir();
+  const runner = startRunner(server.url, 'clean', { TMPDIR: tmp });
+  await online(call, 'clean');
+  const workingDir = join(tempDir(), 'work');
+  mkdirSync(workingDir);
+  const project = (await call('POST', '/api/projects', { name: 'Clean', workingDir })).body;
+  const spawn = async (title: string) => {
+    const t = (await call('POST', '/api/tasks', { projectId: project.id, title })).body;
+    const res = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [t.id], host: 'clean', agent: 'custom' });
+    return { id: res.body.sessionId as string, token: res.body.envVars.MAESTRO_SESSION_TOKEN as string };
+  };
+  const stateDir = join(tmp, `maestro-runner-${process.getuid!()}`);
+
+  it('a running agent has its token in its environment only, and the runner directory is private', async () => {
+    const { id, token } = await spawn('MODE:echo');
+    const screen = await until(call, `/api/sessions/${id}/terminal`, (t) => t?.text?.includes('READY'));
+    expect(screen.text).toContain('api: 200');
+    expect(tmuxOut(runner.socket, ['display-message', '-p', '-t', `maestro-${id}`, '#{pane_start_command}'])).not.toContain(token);
+    expect(tmuxOut(runner.socket, ['show-environment', '-g'])).not.toContain(token);
+    const { execFileSync } = await import('node:child_process');
+    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(token);
+    const { statSync } = await import('node:fs');
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(stateDir, runner.socket)).mode & 0o777).toBe(0o700);
+    expect(statSync(join(stateDir, runner.socket, `${id}.log`)).mode & 0o777).toBe(0o600);
+    await call('POST', `/api/sessions/${id}/stop`, {});
+  });
+
+  it("an ended agent's tmux session and files go once its exit is recorded; its last screen is still served", async () => {
+    const { id } = await spawn('finish quickly');
+    expect((await until(call, `/api/sessions/${id}`, isFinal)).status).toBe('completed');
+    const deadline = Date.now() + 20_000;
+    while (tmuxOut(runner.socket, ['list-sessions', '-F', '#{session_name}']).includes(`maestro-${id}`)) {
+      if (Date.now() > deadline) throw new Error('the ended agent kept its tmux session');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(join(stateDir, runner.socket, `${id}.log`))).toBe(false);
+    const terminal = await call('GET', `/api/sessions/${id}/terminal`);
+    expect(terminal.status).toBe(200);
+    expect(terminal.body.alive).toBe(false);
+    expect(terminal.body.text).toContain('all done');
+  });
+
+  it('a runner directory that is a symlink is refused: the launch fails with the reason', async () => {
+    const other = tempDir();
+    const { symlinkSync } = await import('node:fs');
+    const trapTmp = tempDir();
+    symlinkSync(other, join(trapTmp, `maestro-runner-${process.getuid!()}`));
+    startRunner(server.url, 'linked', { TMPDIR: trapTmp });
+    await online(call, 'linked');
+    const t = (await call('POST', '/api/tasks', { projectId: project.id, title: 'never runs' })).body;
+    const res = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [t.id], host: 'linked', agent: 'custom' });
+    const failed = await until(call, `/api/sessions/${res.body.sessionId}`, isFinal);
+    expect(failed.status).toBe('failed');
+    expect(failed.run.reason).toContain('symlink');
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(other)).toEqual([]);
+  });
+});
