@@ -35,6 +35,21 @@ const idOf = (kind: Kind, entity: Collections[Kind]) =>
 const safeKeyPart = (kind: Kind, part: string) =>
   kind === 'hosts' ? HOST_NAME_PATTERN.test(part) && part !== '.' && part !== '..' : isId(part);
 
+/** Pretty-printing beyond this size must not cost more than twice the compact form. */
+const PRETTY_FREE_BYTES = 64 * 1024;
+
+/**
+ * An entity's file (§5: 2-space JSON), with the indentation bounded (issue 21 item 12): deep nesting around many tiny
+ * values would make a 1 MiB request a 60 MB file, so a large entity whose indentation more than doubles it is
+ * written compact. Either form is the same JSON to every reader.
+ */
+export function entityText(entity: unknown): string {
+  const pretty = JSON.stringify(entity, null, 2);
+  if (pretty.length <= PRETTY_FREE_BYTES) return `${pretty}\n`;
+  const compact = JSON.stringify(entity);
+  return `${pretty.length > 2 * compact.length ? compact : pretty}\n`;
+}
+
 /** The storage key of an entity: the contract's file layout (§5), shared with the CLI. */
 function keyOf(kind: Kind, entity: Collections[Kind]): string {
   const id = idOf(kind, entity);
@@ -309,7 +324,7 @@ export class Db {
     for (const { kind, id, entity } of batch.values()) {
       const current = this.#maps[kind].get(id);
       const target = entity && keyOf(kind, entity);
-      if (target) writes.push({ key: target, value: `${JSON.stringify(entity, null, 2)}\n` });
+      if (target) writes.push({ key: target, value: entityText(entity) });
       if (current && keyOf(kind, current) !== target) removals.push(keyOf(kind, current));
       removals.push(...(this.#strayKeys.get(`${kind}/${id}`) ?? []));
     }
@@ -326,7 +341,7 @@ export class Db {
       const removals: string[] = [];
       for (const { kind, id, entity } of batch.values()) {
         const current = this.#maps[kind].get(id);
-        if (current) writes.push({ key: keyOf(kind, current), value: `${JSON.stringify(current, null, 2)}\n` });
+        if (current) writes.push({ key: keyOf(kind, current), value: entityText(current) });
         if (entity && (!current || keyOf(kind, entity) !== keyOf(kind, current))) removals.push(keyOf(kind, entity));
       }
       await settleAll([this.storage.setItems(writes), ...removals.map((key) => this.storage.removeItem(key))]);
