@@ -22,3 +22,32 @@ describe('entity files are compact (item 12)', async () => {
     expect(file).toBeLessThan(2 * Buffer.byteLength(body));
   });
 });
+
+describe('an SSE reader that never reads (item 15, §24.4)', () => {
+  it('is cut off once more than 8 MiB wait for it, while a WebSocket reader gets every event', async () => {
+    const { connect } = await import('node:net');
+    const server = await startTestServer();
+    const reader = await server.listen();
+    const stalled = connect(server.port, '127.0.0.1');
+    const closed = new Promise<void>((r) => stalled.once('close', () => r()));
+    stalled.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      stalled.write('GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
+      stalled.once('data', (head) => (String(head).startsWith('HTTP/1.1 200') ? resolve() : reject(new Error(String(head)))));
+    });
+    stalled.pause(); // from here on it reads nothing
+    expect((await server.call('GET', '/ws-status')).body.connectedClients).toBe(2);
+
+    const project = (await server.call('POST', '/api/projects', { name: 'Big' })).body;
+    const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Big' })).body;
+    reader.clear();
+    for (let i = 0; i < 45; i++) {
+      const res = await server.call('PATCH', `/api/tasks/${task.id}`, { description: `${i}`.padEnd(900_000, 'x') });
+      expect(res.status).toBe(200);
+    }
+    expect((await server.call('GET', '/ws-status')).body.connectedClients).toBe(1);
+    stalled.resume();
+    await closed;
+    expect((await reader.drain()).length).toBe(45);
+  });
+});

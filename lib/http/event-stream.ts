@@ -107,12 +107,32 @@ export function eventStream(c: Ctx) {
   const { since, filter } = streamQuery(c);
   const { hub } = c.var.services;
   return streamSSE(c, async (stream) => {
+    // Writes go one after another, each once the last has drained to the socket (§24.4); what waits is counted,
+    // and a reader with more than 8 MiB waiting is cut off: it resumes with Last-Event-ID and loses nothing.
+    let waiting = 0;
+    let written = Promise.resolve();
     const client: Subscriber = {
       filter,
       readyState: 1,
       close: () => void stream.close(),
-      send: (text, event) =>
-        void stream.writeSSE(event ? { id: String(event.seq), event: event.type, data: text } : { event: 'resync', data: text }),
+      send: (text, event) => {
+        if (stream.closed || stream.aborted) return;
+        waiting += text.length;
+        if (waiting > MAX_BUFFERED_BYTES) {
+          c.var.services.log.warn('dropping an SSE client that stopped reading (over 8 MiB of events waiting)');
+          hub.unsubscribe(client);
+          stream.abort();
+          // The response is stuck behind the unread bytes: only ending the socket frees them and tells the reader.
+          return void (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing?.destroy();
+        }
+        const message = event ? { id: String(event.seq), event: event.type, data: text } : { event: 'resync', data: text };
+        written = written
+          .then(() => stream.writeSSE(message))
+          .then(
+            () => void (waiting -= text.length),
+            () => undefined,
+          );
+      },
     };
     const keepalive = setInterval(() => void stream.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
     const closed = new Promise<void>((resolve) => stream.onAbort(resolve));
