@@ -2,14 +2,9 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Session } from '../domain/types.js';
 import { ApiError } from '../errors.js';
-import type { AppEnv, Ctx } from './context.js';
+import type { AppEnv, Caller, Ctx } from './context.js';
 
-/**
- * The caller of a request. `admin`: the `MAESTRO_TOKEN`. `open`: no token on a server without `MAESTRO_TOKEN`
- * (loopback only), a person as far as the server can tell. `session`: a session token, the prompt-injectable agent
- * the boundaries exist for. `runner`: a runner token, which may only connect as its one host.
- */
-export type Caller = { kind: 'admin' } | { kind: 'open' } | { kind: 'session'; sessionId: string } | { kind: 'runner'; host: string };
+export type { Caller };
 
 export const callerOf = (c: Ctx): Caller => c.get('caller') ?? { kind: 'open' };
 

@@ -3,8 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
-import type { Caller } from './access.js';
-import type { AppEnv } from './context.js';
+import type { AppEnv, Caller } from './context.js';
 
 /** The `Host` names a tokenless server answers (§13.4): loopback names, any port, and `MAESTRO_ALLOWED_HOSTS`. */
 function hostAllowed(header: string, allowed: string[]): boolean {

@@ -1,8 +1,13 @@
 // The context every route handler and middleware receives: the hono environment of the app.
 import type { Context } from 'hono';
 import type { Services } from '../services.js';
-import type { Caller } from './access.js';
 import type { RouteFile } from './route-table.js';
+
+/**
+ * The caller of a request (what each may do is in `access.ts`). `admin`: the `MAESTRO_TOKEN`. `open`: no token on a
+ * server without `MAESTRO_TOKEN` (loopback only). `session`: a session token. `runner`: a runner token.
+ */
+export type Caller = { kind: 'admin' } | { kind: 'open' } | { kind: 'session'; sessionId: string } | { kind: 'runner'; host: string };
 
 export type AppEnv = {
   Variables: {
