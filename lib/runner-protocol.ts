@@ -138,3 +138,5 @@ export function decode<S extends v.GenericSchema>(schema: S, frame: unknown): v.
 
 /** The close code a runner gets when another runner already holds its name. */
 export const NAME_TAKEN = 4409;
+/** The close code a runner gets when its runner token is for another host name. */
+export const WRONG_HOST = 4403;

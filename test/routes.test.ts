@@ -78,6 +78,8 @@ const CONTRACT = [
   'GET /api/sessions/:id/diff',
   'POST /api/sessions/:id/merge',
   'DELETE /api/sessions/:id/workspace',
+  // Issue 21: runner tokens, one host name each.
+  'POST /api/hosts/:name/token',
 ];
 
 const table = (routes: { method: string; path: string }[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);

@@ -50,7 +50,8 @@ export const shellQuote = (value: string) => `'${value.replaceAll("'", `'\\''`)}
 
 /**
  * The argument vector of a preset (§15.5). Flags, and where each tool documents them, are listed in the README.
- * `shell` and `custom` go through `sh -c`, with every substituted value shell-quoted.
+ * `shell` and `custom` go through `sh -c`: `shell` with its values shell-quoted, `custom` with them as positional
+ * arguments, never pasted into the line.
  */
 export function agentCommand(preset: AgentPreset, launch: AgentLaunch, env: NodeJS.ProcessEnv = process.env): string[] {
   const { prompt, promptFile, model } = launch;
@@ -87,8 +88,19 @@ export function agentCommand(preset: AgentPreset, launch: AgentLaunch, env: Node
       const line = env.MAESTRO_AGENT_COMMAND?.trim();
       if (!line)
         throw new Error('The custom agent preset needs MAESTRO_AGENT_COMMAND (a command line; {promptFile} and {prompt} are replaced)');
-      const command = line.replace(/\{(promptFile|prompt)\}/g, (_, key: string) => shellQuote(key === 'prompt' ? prompt : promptFile));
-      return ['sh', '-c', command];
+      return ['sh', '-c', customLine(line), 'sh', prompt, promptFile];
     }
   }
+}
+
+/**
+ * `MAESTRO_AGENT_COMMAND` as a `sh -c` line reading the prompt from `$1` and the prompt file from `$2` (issue 21
+ * item 6): the values stay out of the line, so no quoting of the user's (`"{prompt}"`, `'{prompt}'`) can let task
+ * text run as shell code. A placeholder the user quoted is unquoted first, so it still expands to one argument.
+ */
+export function customLine(line: string): string {
+  const positional = (key: string) => (key === 'prompt' ? '"$1"' : '"$2"');
+  return line
+    .replace(/"\{(promptFile|prompt)\}"|'\{(promptFile|prompt)\}'/g, (_, a?: string, b?: string) => positional((a ?? b)!))
+    .replace(/\{(promptFile|prompt)\}/g, (_, key: string) => positional(key));
 }

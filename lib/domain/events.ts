@@ -119,6 +119,8 @@ export interface EventFilter {
   projectId?: string;
   sessionId?: string;
   messagesOnly?: boolean;
+  /** Whether the client may see raw secrets (a person): others get live spawn events redacted as the log keeps them. */
+  secrets?: boolean;
 }
 
 export function matches(filter: EventFilter, event: LoggedEvent): boolean {
@@ -193,8 +195,12 @@ export class EventHub {
     this.#latest = events.at(-1)!.seq;
     this.log.debug(`broadcast #${events[0]!.seq}…#${this.#latest} to ${this.clients.size} client(s)`);
     for (const client of this.clients) {
-      const wanted = events.filter((event) => matches(client.filter, event));
+      let wanted = events.filter((event) => matches(client.filter, event));
       if (!wanted.length) continue;
+      // Only a person sees a live spawn event's token (§15.6); everyone else gets the line the log keeps.
+      if (!client.filter.secrets && wanted.some((e) => e.line !== e.text)) {
+        wanted = wanted.map((e) => (e.line === e.text ? e : { ...e, text: e.line, frame: undefined }));
+      }
       const queue = this.#replaying.get(client);
       if (queue) queue.push(...wanted.map((event): [string, LoggedEvent] => [event.text, event]));
       else if (client.sendMany) client.sendMany(wanted);

@@ -1,28 +1,35 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Db, Tx } from '../storage/db.js';
-import { FINAL_SESSION_STATUSES, type Session } from './types.js';
+import { FINAL_SESSION_STATUSES, type Session, type SessionSecret } from './types.js';
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/** The secrets file of a host's runner token: a key no session ID can take (session IDs start `sess_`). */
+const runnerSecretId = (host: string) => `runner_${createHash('sha256').update(host).digest('hex').slice(0, 32)}`;
+
 /**
  * Session tokens (contract §15.6): minted at spawn, stored only as their SHA-256 in `DATA_DIR/secrets/<sessionId>.json`,
- * valid while the session is not final, removed once it ends or is deleted.
+ * valid while the session is not final, removed once it ends or is deleted. Runner tokens: minted by an admin for
+ * one host name, stored the same way (with `host`), valid until replaced.
  */
 export class TokenStore {
   /** hash → sessionId, derived from the stored secrets. */
   readonly #byHash = new Map<string, string>();
+  /** hash → host name, for runner tokens. */
+  readonly #hostByHash = new Map<string, string>();
 
   constructor(
     private readonly db: Db,
     log: Logger,
   ) {
-    for (const secret of db.all('secrets')) this.#byHash.set(secret.tokenHash, secret.sessionId);
+    for (const secret of db.all('secrets')) this.#index(secret);
     db.onApply((kind, before, after) => {
       if (kind === 'secrets') {
-        const [b, a] = [before as { tokenHash: string } | undefined, after as { tokenHash: string; sessionId: string } | null];
+        const [b, a] = [before as SessionSecret | undefined, after as SessionSecret | null];
         if (b) this.#byHash.delete(b.tokenHash);
-        if (a) this.#byHash.set(a.tokenHash, a.sessionId);
+        if (b) this.#hostByHash.delete(b.tokenHash);
+        if (a) this.#index(a);
       } else if (kind === 'sessions') {
         const session = after as Session | null;
         const id = (before as Session | undefined)?.id ?? session?.id;
@@ -35,6 +42,23 @@ export class TokenStore {
         }
       }
     });
+  }
+
+  #index(secret: SessionSecret) {
+    if (secret.host) this.#hostByHash.set(secret.tokenHash, secret.host);
+    else this.#byHash.set(secret.tokenHash, secret.sessionId);
+  }
+
+  /** A new runner token for `host` (§15.2, issue 21), replacing the host's earlier one. */
+  mintRunner(tx: Tx, host: string): string {
+    const token = `mrt_${randomBytes(24).toString('base64url')}`;
+    tx.put('secrets', { sessionId: runnerSecretId(host), host, tokenHash: hashToken(token), createdAt: tx.now });
+    return token;
+  }
+
+  /** The host name a runner token may connect as; undefined for any other string. */
+  hostOf(token: string): string | undefined {
+    return this.#hostByHash.get(hashToken(token));
   }
 
   /** A new token for `sessionId`, replacing any earlier one; only its hash is written. */

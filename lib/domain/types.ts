@@ -68,6 +68,8 @@ export interface SessionSecret {
   sessionId: string;
   tokenHash: string;
   createdAt: number;
+  /** Set for a runner token: the one host name it may connect as. */
+  host?: string;
 }
 
 /**

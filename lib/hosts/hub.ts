@@ -2,13 +2,15 @@
 import type { WSContext, WSEvents } from 'hono/ws';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { decode, NAME_TAKEN, RunnerMessage, type ServerMessage } from '../runner-protocol.js';
+import { decode, NAME_TAKEN, RunnerMessage, type ServerMessage, WRONG_HOST } from '../runner-protocol.js';
 
 const REPLY_TIMEOUT_MS = 10_000;
 
 interface Conn {
   ws: WSContext;
   name?: string;
+  /** The only name this connection may claim (it presented a runner token for that host). */
+  only?: string;
 }
 export type Hello = Extract<RunnerMessage, { type: 'hello' }>;
 /** What a runner reports after its hello, other than replies (which the hub matches to its requests). */
@@ -41,9 +43,9 @@ export class RunnerHub {
 
   isOnline = (name: string) => this.#conns.has(name);
 
-  /** Handlers of one runner WebSocket (`/api/hosts/connect`). */
-  socket(): WSEvents {
-    const conn: Partial<Conn> = {};
+  /** Handlers of one runner WebSocket (`/api/hosts/connect`); `only`: the one host name it may connect as. */
+  socket(only?: string): WSEvents {
+    const conn: Partial<Conn> = { only };
     return {
       onOpen: (_e, ws) => void (conn.ws = ws),
       onMessage: (event, ws) =>
@@ -93,7 +95,8 @@ export class RunnerHub {
     if (!name || this.#conns.get(name) !== conn) return;
     if (message.type !== 'reply') return this.events.report(name, message);
     const pending = this.#replies.get(message.id);
-    if (!pending) return;
+    // One runner cannot answer a request sent to another.
+    if (!pending || pending.host !== name) return;
     this.#replies.delete(message.id);
     clearTimeout(pending.timer);
     if (message.ok) pending.resolve(message);
@@ -107,6 +110,10 @@ export class RunnerHub {
   async #hello(conn: Conn, hello: Hello) {
     if (conn.name) return;
     const { name } = hello;
+    if (conn.only !== undefined && name !== conn.only) {
+      conn.ws.close(WRONG_HOST, `This runner token is for host "${conn.only}", not "${name}"`);
+      return;
+    }
     const held = this.#conns.get(name);
     if (held && held !== conn) {
       conn.ws.close(NAME_TAKEN, `Another runner is already connected as "${name}"`);

@@ -39,7 +39,7 @@ export class HostManager {
 
   constructor(
     private readonly db: Db,
-    tokens: TokenStore,
+    private readonly tokens: TokenStore,
     private readonly log: Logger,
     /** Attention (§21): terminal reports and input move it; absent in tests of the runner alone. */
     private readonly attention?: AttentionStore,
@@ -90,8 +90,14 @@ export class HostManager {
     this.#hub.close();
   }
 
-  /** Handlers of one runner WebSocket (`/api/hosts/connect`). */
-  runnerSocket = (): WSEvents => this.#hub.socket();
+  /** Handlers of one runner WebSocket (`/api/hosts/connect`); `only`: the host a runner token is for. */
+  runnerSocket = (only?: string): WSEvents => this.#hub.socket(only);
+
+  /** `POST /api/hosts/:name/token`: a runner token that may connect as `name` only, replacing its earlier one. */
+  async mintRunnerToken(name: string) {
+    const token = await this.db.mutate((tx) => this.tokens.mintRunner(tx, name));
+    return { host: name, token };
+  }
 
   async #hello(name: string, hello: Hello) {
     const local = hello.localKey === this.localKey;
@@ -125,7 +131,11 @@ export class HostManager {
   }
 
   #report(name: string, message: RunnerReport) {
-    if (message.type === 'output') return void this.#viewers.output(message);
+    // A runner speaks for its own host's sessions only (the session runs check the same for their reports).
+    if (message.type === 'output') {
+      if (this.db.get('sessions', message.sessionId)?.host === name) this.#viewers.output(message);
+      return;
+    }
     if (message.type === 'attention') {
       // Only the session's own runner speaks for its terminal.
       if (this.db.get('sessions', message.sessionId)?.host !== name) return undefined;

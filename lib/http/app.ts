@@ -1,10 +1,11 @@
-import { timingSafeEqual } from 'node:crypto';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
+import { projectScope, runnerHostOf } from './access.js';
+import { authenticate } from './auth.js';
 import { bodyLimit } from './body-limit.js';
 import { callerSession } from './caller.js';
 import type { AppEnv, Ctx } from './context.js';
@@ -53,13 +54,19 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     await next();
   });
 
+  app.use('*', async (c, next) => {
+    c.set('services', services);
+    c.set('routes', routes);
+    await next();
+  });
   app.use('*', authenticate(services));
+  app.use('*', projectScope);
 
   if (upgradeWebSocket) {
     // Runner and live-terminal sockets first (§15.2, §15.4): the event socket below takes every other upgrade.
     app.get(
       '/api/hosts/connect',
-      upgradeWebSocket(() => services.hosts.runnerSocket()),
+      upgradeWebSocket((c) => services.hosts.runnerSocket(runnerHostOf(c as Ctx))),
     );
     app.get(
       '/api/sessions/:id/terminal',
@@ -85,79 +92,9 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     // The event stream never ends, so it cannot be hashed.
     if (c.req.method === 'GET' && c.req.path !== '/api/events/stream' && !isPrepared(c.res)) await conditional(c, async () => {});
   });
-  app.use('*', async (c, next) => {
-    c.set('services', services);
-    c.set('routes', routes);
-    await next();
-  });
-
   await registerRoutes(app, routes);
   serveDashboard(app);
   return { app, routes };
-}
-
-/** The `Host` names a tokenless server answers (§13.4): loopback names, any port, and `MAESTRO_ALLOWED_HOSTS`. */
-function hostAllowed(header: string, allowed: string[]): boolean {
-  const name = header.trim().toLowerCase().replace(/:\d+$/, '');
-  return (
-    name === 'localhost' ||
-    name === '127.0.0.1' ||
-    name === '[::1]' ||
-    allowed.includes(name) ||
-    allowed.includes(header.trim().toLowerCase())
-  );
-}
-
-/** What a session token may not do, whatever the route (§15.6). */
-function outOfScope(method: string, path: string): boolean {
-  if (path === '/api/hosts/connect') return true;
-  if (method === 'DELETE' && (path.startsWith('/api/projects/') || path.startsWith('/api/hosts/'))) return true;
-  return method !== 'GET' && method !== 'HEAD' && (path === '/api/templates' || path.startsWith('/api/templates/'));
-}
-
-/**
- * Authentication (§1.1, §13.4, §15.6). `/api/*` and every WebSocket upgrade need the admin token or a live session
- * token when `MAESTRO_TOKEN` is set; `/health` stays open. Without it the API is open, but only to loopback `Host`
- * names, and a presented session token must still be valid. A session token identifies its session.
- */
-function authenticate(services: Services): MiddlewareHandler<AppEnv> {
-  const { config, tokens } = services;
-  const expected = config.token ? Buffer.from(config.token) : undefined;
-  const isAdmin = (given: string) =>
-    expected !== undefined && Buffer.byteLength(given) === expected.length && timingSafeEqual(Buffer.from(given), expected);
-  return async (c, next) => {
-    if (!config.token) {
-      const host = c.req.header('host');
-      if (host !== undefined && !hostAllowed(host, config.allowedHosts)) {
-        throw new ApiError(403, 'FORBIDDEN', `Host ${host} is not allowed (set MAESTRO_ALLOWED_HOSTS or MAESTRO_TOKEN)`, { host });
-      }
-    }
-    const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
-    // `/api/docs` is a page with no data: it asks for the token to fetch the description.
-    const api = (c.req.path === '/api' || c.req.path.startsWith('/api/')) && c.req.path !== '/api/docs';
-    if (upgrade || api) {
-      const given =
-        /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim() ?? (upgrade ? c.req.query('token') : undefined);
-      if (given === undefined || !isAdmin(given)) {
-        const sessionId = given === undefined ? undefined : tokens.sessionOf(given);
-        if (sessionId) {
-          c.set('tokenSession', sessionId);
-          const header = c.req.header('x-session-id')?.trim();
-          if (header && header !== sessionId) {
-            throw new ApiError(403, 'FORBIDDEN', 'X-Session-ID names another session than the session token', { sessionId: header });
-          }
-          if (outOfScope(c.req.method, c.req.path)) throw new ApiError(403, 'FORBIDDEN', 'A session token cannot do this');
-        } else if (given !== undefined || config.token) {
-          throw new ApiError(
-            401,
-            'UNAUTHORIZED',
-            sessionId === null ? 'The session of this token has ended' : 'Missing or invalid bearer token',
-          );
-        }
-      }
-    }
-    await next();
-  };
 }
 
 export type { RouteFile };

@@ -4,6 +4,7 @@ import { type EventFilter, type EventHub, MAX_BUFFERED_BYTES, type Subscriber } 
 import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Logger } from '../log.js';
+import { callerOf, maySeeSecrets, scoped } from './access.js';
 import type { Ctx } from './context.js';
 
 const invalid = (path: string, message: string) => new ApiError(400, 'VALIDATION_ERROR', message, { issues: [{ path, message }] });
@@ -17,15 +18,17 @@ export function parseSeq(value: string | undefined, path: string): number | unde
 
 /** The stream parameters shared by the WebSocket, SSE and `GET /api/events` (§17). */
 export function streamQuery(c: Ctx): { since: number | undefined; filter: EventFilter } {
-  const projectId = c.req.query('projectId');
-  if (projectId !== undefined && !isId(projectId)) throw invalid('projectId', 'projectId is not a valid ID');
+  const asked = c.req.query('projectId');
+  if (asked !== undefined && !isId(asked)) throw invalid('projectId', 'projectId is not a valid ID');
+  // A session token sees its own project's events only (§15.6).
+  const { projectId } = scoped(c, { projectId: asked });
   const sessionId = c.get('tokenSession') ?? c.req.query('sessionId');
   if (sessionId !== undefined && !isId(sessionId)) throw invalid('sessionId', 'sessionId is not a valid ID');
   const messages = c.req.query('messages');
   if (messages !== undefined && messages !== 'only') throw invalid('messages', 'messages must be "only"');
   if (messages && !sessionId) throw invalid('messages', 'messages=only needs a sessionId (or a session token)');
   const since = parseSeq(c.req.query('since') ?? c.req.header('last-event-id'), 'since');
-  return { since, filter: { projectId, sessionId, messagesOnly: messages === 'only' } };
+  return { since, filter: { projectId, sessionId, messagesOnly: messages === 'only', secrets: maySeeSecrets(callerOf(c)) } };
 }
 
 /**
@@ -104,12 +107,32 @@ export function eventStream(c: Ctx) {
   const { since, filter } = streamQuery(c);
   const { hub } = c.var.services;
   return streamSSE(c, async (stream) => {
+    // Writes go one after another, each once the last has drained to the socket (§24.4); what waits is counted,
+    // and a reader with more than 8 MiB waiting is cut off: it resumes with Last-Event-ID and loses nothing.
+    let waiting = 0;
+    let written = Promise.resolve();
     const client: Subscriber = {
       filter,
       readyState: 1,
       close: () => void stream.close(),
-      send: (text, event) =>
-        void stream.writeSSE(event ? { id: String(event.seq), event: event.type, data: text } : { event: 'resync', data: text }),
+      send: (text, event) => {
+        if (stream.closed || stream.aborted) return;
+        waiting += text.length;
+        if (waiting > MAX_BUFFERED_BYTES) {
+          c.var.services.log.warn('dropping an SSE client that stopped reading (over 8 MiB of events waiting)');
+          hub.unsubscribe(client);
+          stream.abort();
+          // The response is stuck behind the unread bytes: only ending the socket frees them and tells the reader.
+          return void (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing?.destroy();
+        }
+        const message = event ? { id: String(event.seq), event: event.type, data: text } : { event: 'resync', data: text };
+        written = written
+          .then(() => stream.writeSSE(message))
+          .then(
+            () => void (waiting -= text.length),
+            () => undefined,
+          );
+      },
     };
     const keepalive = setInterval(() => void stream.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
     const closed = new Promise<void>((resolve) => stream.onAbort(resolve));

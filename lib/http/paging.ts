@@ -1,4 +1,5 @@
 import { validationError } from '../errors.js';
+import { scopeOf } from './access.js';
 import type { Ctx } from './app.js';
 
 /** One page of a list, and the cursor of the next page if there is one (contract §3.8). */
@@ -54,8 +55,12 @@ export function listResponse<T extends { id: string }>(
   opts: { limit?: number; cursor?: string },
   orderKey: (item: T) => number,
 ): Response {
-  return c.var.services.reads.respond(c, () => {
-    const page = paginate(items(), opts, orderKey);
-    return { value: page.items, nextCursor: page.nextCursor };
-  });
+  return c.var.services.reads.respond(
+    c,
+    () => {
+      const page = paginate(items(), opts, orderKey);
+      return { value: page.items, nextCursor: page.nextCursor };
+    },
+    scopeOf(c) ?? '',
+  );
 }

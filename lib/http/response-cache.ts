@@ -40,9 +40,12 @@ export class ReadCache {
     this.#bytes = 0;
   }
 
-  /** Answers `c` from the cache, building (and keeping) the answer first if the state changed since. */
-  respond(c: Context, build: () => Answer): Response {
-    const key = c.req.url;
+  /**
+   * Answers `c` from the cache, building (and keeping) the answer first if the state changed since. `variant` keeps
+   * apart answers to one URL that differ by caller (a session token's list is narrowed to its project).
+   */
+  respond(c: Context, build: () => Answer, variant = ''): Response {
+    const key = variant ? `${variant} ${c.req.url}` : c.req.url;
     let ready = this.#entries.get(key);
     if (!ready) {
       ready = prepare(build());

@@ -1,6 +1,6 @@
 // A runner's agents in tmux: launch, stop, typed input, snapshots, and each exit reported once per connection.
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as v from 'valibot';
@@ -8,10 +8,24 @@ import { which } from '../domain/agents.js';
 import { LIB_DIR } from '../package-root.js';
 import type { RunnerSession } from '../runner-protocol.js';
 import { DEFAULT_IDLE_MS, TerminalAttention, waitingPrompts } from './attention.js';
+import { ensurePrivateDir } from './private-dir.js';
 import { type Send, TerminalStreams } from './terminal-stream.js';
-import { type PaneState, type Tmux, takeRunnerEnvironment, tmuxName } from './tmux.js';
+import { cleanEnv, formatLiteral, type PaneState, type Tmux, takeRunnerEnvironment, tmuxName } from './tmux.js';
 
 const ENTER_DELAY_MS = 120;
+/** The most a snapshot asks for (§15.4): what an ended agent's last screen keeps. */
+const MAX_SNAPSHOT_LINES = 5000;
+/** Ended agents whose last screen is kept in memory. */
+const MAX_FINISHED = 50;
+
+interface Finished {
+  text: string;
+  cols: number;
+  rows: number;
+  exitCode: number | null;
+  signal: string | null;
+  lastLine: string;
+}
 const KILL_AFTER_MS = 5000;
 
 /** The `maestro` CLI of this package, so that launched commands do not depend on `PATH`. */
@@ -25,6 +39,8 @@ export class AgentSessions {
   /** Sessions whose exit was already reported over the current connection. */
   readonly #reported = new Set<string>();
   readonly #deadSince = new Map<string, number>();
+  /** Agents that ended and whose tmux session was removed: their last screen and exit, for snapshots and hellos. */
+  readonly #finished = new Map<string, Finished>();
   readonly streams: TerminalStreams;
   readonly attention: TerminalAttention;
 
@@ -69,6 +85,10 @@ export class AgentSessions {
     for (const p of panes) if (p.statusKnown) this.#reported.add(p.sessionId);
     // Agents that outlived a runner restart are followed again (with this runner's default preset).
     for (const p of panes) if (!p.dead) this.attention.track(p.sessionId, this.#prompts({}));
+    for (const [sessionId, f] of this.#finished) {
+      if (panes.some((p) => p.sessionId === sessionId)) continue;
+      sessions.push({ sessionId, state: 'exited', exitCode: f.exitCode, signal: f.signal, lastLine: f.lastLine });
+    }
     return sessions;
   }
 
@@ -92,26 +112,31 @@ export class AgentSessions {
     }
     const command = argv[0] === 'maestro' ? [...maestroArgv(), ...argv.slice(1)] : argv;
     try {
-      await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
-      await writeFile(this.#logFile(sessionId), '');
-      const envArgs = [
-        'env',
-        '-u',
-        'MAESTRO_TOKEN',
-        '-u',
-        'MAESTRO_HOST_TOKEN',
-        ...names.map((k) => `${k}=${env[k]}`),
-        `MAESTRO_EXIT_FILE=${this.#exitFile(sessionId)}`,
-      ];
-      // One tmux process for the six steps: a launch costs one process start, not six.
-      const started = await this.tmux.chain([
-        takeRunnerEnvironment(),
-        ['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', 'sleep', '3600'],
-        ['set-option', '-w', '-t', name, 'remain-on-exit', 'on'],
-        ['pipe-pane', '-O', '-t', name, `exec cat >> '${this.#logFile(sessionId)}'`],
-        ['respawn-pane', '-k', '-t', name, '-c', cwd, '--', ...envArgs, ...command],
-        ['display-message', '-p', '-t', name, '#{pane_pid}'],
-      ]);
+      ensurePrivateDir(this.#stateDir);
+      await writeFile(this.#logFile(sessionId), '', { mode: 0o600 });
+      // The spawn's variables (its session token among them) reach the pane through the environment of the tmux
+      // client that creates the session, never its command line: nothing in `ps` or `#{pane_start_command}`.
+      const spawnEnv = { ...env, MAESTRO_EXIT_FILE: this.#exitFile(sessionId) };
+      const envArgs = ['env', '-u', 'MAESTRO_TOKEN', '-u', 'MAESTRO_HOST_TOKEN'];
+      const runnerVars = new Set(Object.keys(cleanEnv()));
+      // A tmux server started by this very command keeps its client's variables as its global environment: the
+      // spawn's own ones are dropped from there, so they live in this session's environment only.
+      const unsetGlobal = Object.keys(spawnEnv)
+        .filter((k) => !runnerVars.has(k))
+        .map((k) => ['set-environment', '-g', '-u', k]);
+      // One tmux process for every step: a launch costs one process start, not six.
+      const started = await this.tmux.chain(
+        [
+          takeRunnerEnvironment(Object.keys(spawnEnv)),
+          ['new-session', '-d', '-s', name, '-c', formatLiteral(cwd), '-x', '200', '-y', '50', 'sleep', '3600'],
+          ['set-option', '-w', '-t', name, 'remain-on-exit', 'on'],
+          ['pipe-pane', '-O', '-t', name, formatLiteral(`exec cat >> '${this.#logFile(sessionId)}'`)],
+          ['respawn-pane', '-k', '-t', name, '-c', formatLiteral(cwd), '--', ...envArgs, ...command],
+          ['display-message', '-p', '-t', name, '#{pane_pid}'],
+          ...unsetGlobal,
+        ],
+        spawnEnv,
+      );
       if (!started.ok) throw new Error(started.stderr || 'unknown error');
       const pid = Number(started.stdout.trim());
       this.send({ type: 'started', sessionId, ...(pid > 0 && { pid }) });
@@ -125,6 +150,7 @@ export class AgentSessions {
   }
 
   async stop(sessionId: string) {
+    this.#finished.delete(sessionId);
     const pane = (await this.tmux.panes()).find((p) => p.sessionId === sessionId);
     this.streams.unwatch(sessionId);
     this.attention.untrack(sessionId);
@@ -163,6 +189,11 @@ export class AgentSessions {
 
   /** The last `lines` of the session's terminal and its size; answers the request `id`. */
   async snapshot(id: number, sessionId: string, lines: number) {
+    const finished = this.#finished.get(sessionId);
+    if (finished) {
+      const text = finished.text.split('\n').slice(-lines).join('\n');
+      return this.send({ type: 'reply', id, ok: true, text, cols: finished.cols, rows: finished.rows, alive: false });
+    }
     try {
       const target = tmuxName(sessionId);
       const text = await this.tmux.text(sessionId, lines);
@@ -189,6 +220,23 @@ export class AgentSessions {
     );
   }
 
+  /**
+   * Once an agent's exit and last output are recorded, its tmux session (whose environment holds the session token)
+   * and its files go; the last screen stays in memory so `GET …/terminal` still shows how it ended (issue 21 item 8).
+   */
+  async #clearAway(pane: PaneState, lastLine: string) {
+    const { sessionId } = pane;
+    const target = tmuxName(sessionId);
+    const text = await this.tmux.text(sessionId, MAX_SNAPSHOT_LINES).catch(() => '');
+    const size = await this.tmux.run(['display-message', '-p', '-t', target, '#{pane_width}\t#{pane_height}']);
+    const [cols, rows] = size.stdout.trim().split('\t').map(Number);
+    this.#finished.set(sessionId, { text, cols: cols || 200, rows: rows || 50, exitCode: pane.exitCode, signal: pane.signal, lastLine });
+    while (this.#finished.size > MAX_FINISHED) this.#finished.delete(this.#finished.keys().next().value!);
+    this.streams.unwatch(sessionId);
+    await this.tmux.run(['kill-session', '-t', `=${target}`]);
+    await Promise.all([rm(this.#logFile(sessionId), { force: true }), rm(this.#exitFile(sessionId), { force: true })]);
+  }
+
   /** Reports each dead pane once per connection (exit code and signal from tmux's `remain-on-exit`). True while some live. */
   async checkPanes(): Promise<boolean> {
     const panes: PaneState[] = await this.tmux.panes();
@@ -212,13 +260,9 @@ export class AgentSessions {
       this.#reported.add(pane.sessionId);
       this.attention.untrack(pane.sessionId);
       await this.streams.drain(pane.sessionId);
-      this.send({
-        type: 'exited',
-        sessionId: pane.sessionId,
-        exitCode: pane.exitCode,
-        signal: pane.signal,
-        lastLine: await this.#lastLine(pane.sessionId),
-      });
+      const lastLine = await this.#lastLine(pane.sessionId);
+      this.send({ type: 'exited', sessionId: pane.sessionId, exitCode: pane.exitCode, signal: pane.signal, lastLine });
+      await this.#clearAway(pane, lastLine);
     }
     return panes.some((p) => !p.dead || !this.#reported.has(p.sessionId));
   }

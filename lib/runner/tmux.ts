@@ -21,7 +21,12 @@ export function cleanEnv(env: NodeJS.ProcessEnv = process.env): Record<string, s
  * running the command, which is the runner's own (see `Tmux.#exec`): the values go neither into an argument list
  * (visible in `ps`) nor through tmux's parser, so `#`, `;` and quotes stay as they are.
  */
-export const takeRunnerEnvironment = (): string[] => ['set-option', '-g', 'update-environment', Object.keys(cleanEnv()).join(' ')];
+export const takeRunnerEnvironment = (extra: string[] = []): string[] => [
+  'set-option',
+  '-g',
+  'update-environment',
+  [...new Set([...Object.keys(cleanEnv()), ...extra])].join(' '),
+];
 
 export interface PaneState {
   sessionId: string;
@@ -36,6 +41,12 @@ export interface PaneState {
 export const tmuxName = (sessionId: string) => `maestro-${sessionId}`;
 
 /**
+ * A value for an argument that tmux expands as a format (a `-c` start directory, a `pipe-pane` command): `#(…)`
+ * would run a command and `#{…}` read tmux state, so every `#` is doubled and reaches the program as one `#`.
+ */
+export const formatLiteral = (value: string) => value.replaceAll('#', '##');
+
+/**
  * tmux on one server socket (`tmux -L <socket>`). Every call is an argument vector handed to execa without a shell,
  * so no value (directory, environment value, command argument) is ever parsed by a shell or by tmux's command parser.
  */
@@ -46,15 +57,22 @@ export class Tmux {
     return this.#exec(args.map(escapeArg), input);
   }
 
-  /** Several tmux commands in one tmux process (`cmd1 ; cmd2 ; …`), each argument escaped. */
-  chain(commands: string[][]) {
-    return this.#exec(commands.flatMap((args, i) => [...(i ? [';'] : []), ...args.map(escapeArg)]));
+  /**
+   * Several tmux commands in one tmux process (`cmd1 ; cmd2 ; …`), each argument escaped. `env`: variables added to
+   * that tmux client's environment, for `update-environment` to hand to a new session (never on a command line).
+   */
+  chain(commands: string[][], env: Record<string, string> = {}) {
+    return this.#exec(
+      commands.flatMap((args, i) => [...(i ? [';'] : []), ...args.map(escapeArg)]),
+      undefined,
+      env,
+    );
   }
 
-  async #exec(args: string[], input?: string) {
+  async #exec(args: string[], input?: string, env: Record<string, string> = {}) {
     const result = await execa('tmux', ['-L', this.socket, ...args], {
       input,
-      env: cleanEnv(),
+      env: { ...cleanEnv(), ...env },
       extendEnv: false,
       reject: false,
       timeout: 10_000,

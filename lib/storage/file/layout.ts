@@ -22,7 +22,19 @@ export function keyOf(kind: Kind, entity: Collections[Kind]): string {
   return `${parts.join(':')}.json`;
 }
 
-/** The file's text: 2-space JSON, as people and the CLI read it (§5). */
-export const fileText = (entity: unknown) => `${JSON.stringify(entity, null, 2)}\n`;
+/** Pretty-printing beyond this size must not cost more than twice the compact form. */
+const PRETTY_FREE_BYTES = 64 * 1024;
+
+/**
+ * The file's text: 2-space JSON, as people and the CLI read it (§5), with the indentation bounded: deep nesting
+ * around many tiny values would make a 1 MiB request a 60 MB file, so a large entity whose indentation more than
+ * doubles it is written compact. Either form is the same JSON to every reader.
+ */
+export function fileText(entity: unknown): string {
+  const pretty = JSON.stringify(entity, null, 2);
+  if (pretty.length <= PRETTY_FREE_BYTES) return `${pretty}\n`;
+  const compact = JSON.stringify(entity);
+  return `${pretty.length > 2 * compact.length ? compact : pretty}\n`;
+}
 
 export type { HostRecord };

@@ -1,5 +1,6 @@
 import { Session } from '../../../lib/domain/entities.js';
 import { CreateSession } from '../../../lib/domain/requests.js';
+import { requireInScope } from '../../../lib/http/access.js';
 import type { Ctx } from '../../../lib/http/app.js';
 import { parseInput, readBody } from '../../../lib/http/input.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
@@ -15,5 +16,7 @@ export default async (c: Ctx) => {
   const input = await readBody(c);
   // Legacy clients send one `taskId` instead of `taskIds` (contract §3.4).
   if (input.taskIds === undefined && typeof input.taskId === 'string') input.taskIds = [input.taskId];
-  return c.json(await c.var.services.sessions.create(parseInput(CreateSession, input)), 201);
+  const parsed = parseInput(CreateSession, input);
+  requireInScope(c, parsed.projectId);
+  return c.json(await c.var.services.sessions.create(parsed), 201);
 };

@@ -1,5 +1,6 @@
 import { SpawnRequest, SpawnResult } from '../../../lib/domain/entities.js';
 import { parseSpawnRequest } from '../../../lib/domain/spawn.js';
+import { callerOf, requireInScope, requireSelf } from '../../../lib/http/access.js';
 import type { Ctx } from '../../../lib/http/app.js';
 import { readBody } from '../../../lib/http/input.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
@@ -13,5 +14,14 @@ export const describe: RouteDoc = {
 };
 export default async (c: Ctx) => {
   const { db, spawner } = c.var.services;
-  return c.json(await spawner.spawn(parseSpawnRequest(await readBody(c), db)), 201);
+  const request = parseSpawnRequest(await readBody(c), db);
+  const caller = callerOf(c);
+  if (caller.kind === 'session') {
+    // A session spawns in its own project, as itself: the child is one it may then control (§15.6).
+    requireInScope(c, request.projectId);
+    requireSelf(c, request.sessionId, 'sessionId');
+    requireSelf(c, request.spawnedBy, 'spawnedBy');
+    request.spawnedBy = caller.sessionId;
+  }
+  return c.json(await spawner.spawn(request), 201);
 };

@@ -1,5 +1,6 @@
 import { Task } from '../../../lib/domain/entities.js';
 import { TaskQuery } from '../../../lib/domain/requests.js';
+import { scoped } from '../../../lib/http/access.js';
 import type { Ctx } from '../../../lib/http/app.js';
 import { query } from '../../../lib/http/input.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
@@ -11,7 +12,7 @@ export const describe: RouteDoc = {
   response: [Task],
 };
 export default (c: Ctx) => {
-  const q = query(c, TaskQuery);
+  const q = scoped(c, query(c, TaskQuery));
   return listResponse(
     c,
     () => c.var.services.tasks.list(q),

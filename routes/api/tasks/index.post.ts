@@ -1,5 +1,6 @@
 import { Task } from '../../../lib/domain/entities.js';
 import { CreateTask } from '../../../lib/domain/requests.js';
+import { requireInScope } from '../../../lib/http/access.js';
 import type { Ctx } from '../../../lib/http/app.js';
 import { body } from '../../../lib/http/input.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
@@ -11,4 +12,8 @@ export const describe: RouteDoc = {
   status: 201,
   errors: { 404: 'PROJECT_NOT_FOUND or TASK_NOT_FOUND (parent)' },
 };
-export default async (c: Ctx) => c.json(await c.var.services.tasks.create(await body(c, CreateTask)), 201);
+export default async (c: Ctx) => {
+  const input = await body(c, CreateTask);
+  requireInScope(c, input.projectId);
+  return c.json(await c.var.services.tasks.create(input), 201);
+};

@@ -1,5 +1,6 @@
 import { TaskTimelineResult } from '../../../../lib/domain/entities.js';
 import { TaskTimelinePost } from '../../../../lib/domain/requests.js';
+import { requireSelf } from '../../../../lib/http/access.js';
 import type { Ctx } from '../../../../lib/http/app.js';
 import { body } from '../../../../lib/http/input.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
@@ -10,4 +11,8 @@ export const describe: RouteDoc = {
   response: TaskTimelineResult,
   errors: { 404: 'TASK_NOT_FOUND or SESSION_NOT_FOUND' },
 };
-export default async (c: Ctx) => c.json(await c.var.services.sessions.addTaskTimeline(c.req.param('id')!, await body(c, TaskTimelinePost)));
+export default async (c: Ctx) => {
+  const input = await body(c, TaskTimelinePost);
+  requireSelf(c, input.sessionId, 'sessionId');
+  return c.json(await c.var.services.sessions.addTaskTimeline(c.req.param('id')!, input));
+};

@@ -1,0 +1,106 @@
+// Who is calling and what each kind of caller may do (contract §15.6, issue 21): the one place that knows.
+import type { MiddlewareHandler } from 'hono';
+import type { Session } from '../domain/types.js';
+import { ApiError } from '../errors.js';
+import type { AppEnv, Caller, Ctx } from './context.js';
+
+export type { Caller };
+
+export const callerOf = (c: Ctx): Caller => c.get('caller') ?? { kind: 'open' };
+
+/** A person (not an agent or a runner): the admin token, or nobody on an open loopback server. */
+export const isPerson = (caller: Caller) => caller.kind === 'admin' || caller.kind === 'open';
+
+/** Whether raw secrets (a spawned session's token in live spawn events) may reach this caller. */
+export const maySeeSecrets = isPerson;
+
+const forbidden = (message: string, details?: Record<string, unknown>) => new ApiError(403, 'FORBIDDEN', message, details);
+
+/** Refuses anyone but a person: deleting sessions, minting runner tokens. */
+export function requirePerson(c: Ctx, action: string): void {
+  if (!isPerson(callerOf(c))) throw forbidden(`Only a person (the admin token) may ${action}`);
+}
+
+/** The session of a session-token caller, or undefined for every other caller. */
+export function tokenSession(c: Ctx): Session | undefined {
+  const caller = callerOf(c);
+  return caller.kind === 'session' ? c.var.services.db.get('sessions', caller.sessionId) : undefined;
+}
+
+/** The project a session-token caller is confined to; undefined for people. */
+export const scopeOf = (c: Ctx): string | undefined => tokenSession(c)?.projectId;
+
+/** Refuses a session token acting on a project other than its own session's (§15.6, issue 21 item 4). */
+export function requireInScope(c: Ctx, projectId: string | undefined): void {
+  const own = scopeOf(c);
+  if (own !== undefined && projectId !== undefined && projectId !== own) {
+    throw forbidden("A session token acts only within its own session's project", { projectId });
+  }
+}
+
+/** A list query narrowed to the caller's project: a session token sees only its own project, whatever it asks. */
+export function scoped<Q extends { projectId?: string }>(c: Ctx, q: Q): Q {
+  requireInScope(c, q.projectId);
+  const own = scopeOf(c);
+  return own === undefined ? q : { ...q, projectId: own };
+}
+
+/** A session named in a body (a claim's `sessionId`, a spawn's parent): with a session token it must be the caller. */
+export function requireSelf(c: Ctx, sessionId: string | undefined, field: string): void {
+  const caller = callerOf(c);
+  if (caller.kind === 'session' && sessionId !== undefined && sessionId !== caller.sessionId) {
+    throw forbidden(`${field} must be the calling session`, { [field]: sessionId });
+  }
+}
+
+/** Whether a session-token caller reaches `session`: itself, or a session it spawned. People reach every session. */
+export function reaches(caller: Caller, session: Session): boolean {
+  if (caller.kind !== 'session') return isPerson(caller);
+  return session.id === caller.sessionId || session.metadata?.spawnedBy === caller.sessionId;
+}
+
+/** The entity a path names, for the project check: `/api/<kind>/<id>` and `/api/sessions/<id>/tasks/<taskId>`. */
+const PATH_IDS = /^\/api\/(projects|tasks|sessions|messages)\/([^/]+)(?:\/tasks\/([^/]+))?/;
+
+/**
+ * Confines a session token to its session's project for every route that names an entity in its path (bodies and
+ * list queries are checked by their routes with `requireInScope` and `scoped`). An unknown ID passes: the route 404s.
+ */
+export const projectScope: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const own = scopeOf(c);
+  const match = own === undefined ? null : PATH_IDS.exec(c.req.path);
+  if (match) {
+    const { db } = c.var.services;
+    const [, kind, id, taskId] = match as unknown as [string, string, string, string | undefined];
+    const projectOfId =
+      kind === 'projects'
+        ? db.get('projects', id)?.id
+        : kind === 'tasks'
+          ? db.get('tasks', id)?.projectId
+          : kind === 'sessions'
+            ? db.get('sessions', id)?.projectId
+            : db.get('messages', id)?.projectId;
+    requireInScope(c, projectOfId);
+    if (taskId !== undefined) requireInScope(c, db.get('tasks', taskId)?.projectId);
+  }
+  await next();
+};
+
+/**
+ * `PATCH /api/sessions/:id` by a session token (issue 21 item 2): its own session or one it spawned, and never
+ * `env` (variables that run code when the session's launch goes out).
+ */
+export function requireMayUpdateSession(c: Ctx, sessionId: string, fields: object): void {
+  const caller = callerOf(c);
+  if (caller.kind !== 'session') return;
+  const session = c.var.services.db.get('sessions', sessionId);
+  if (!session) return;
+  if (!reaches(caller, session)) throw forbidden('A session may change only itself and the sessions it spawned', { sessionId });
+  if ('env' in fields && (fields as { env?: unknown }).env !== undefined) throw forbidden('A session token cannot change env');
+}
+
+/** The host a runner-token caller may connect as; undefined for people (the admin token connects any runner). */
+export function runnerHostOf(c: Ctx): string | undefined {
+  const caller = callerOf(c);
+  return caller.kind === 'runner' ? caller.host : undefined;
+}
