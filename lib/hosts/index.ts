@@ -147,6 +147,8 @@ export class HostManager {
 
   #disconnected(name: string) {
     this.log.info(`Runner ${name} disconnected`);
+    // Runners drop as the server stops: a host is offline whenever its runner is not connected, so nothing to record.
+    if (this.db.closed) return;
     void this.db
       .mutate((tx) => {
         const record = tx.get('hosts', name);

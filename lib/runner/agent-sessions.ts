@@ -189,11 +189,14 @@ export class AgentSessions {
 
   /** The last `lines` of the session's terminal and its size; answers the request `id`. */
   async snapshot(id: number, sessionId: string, lines: number) {
-    const finished = this.#finished.get(sessionId);
-    if (finished) {
+    const fromMemory = () => {
+      const finished = this.#finished.get(sessionId);
+      if (!finished) return false;
       const text = finished.text.split('\n').slice(-lines).join('\n');
-      return this.send({ type: 'reply', id, ok: true, text, cols: finished.cols, rows: finished.rows, alive: false });
-    }
+      this.send({ type: 'reply', id, ok: true, text, cols: finished.cols, rows: finished.rows, alive: false });
+      return true;
+    };
+    if (fromMemory()) return;
     try {
       const target = tmuxName(sessionId);
       const text = await this.tmux.text(sessionId, lines);
@@ -204,7 +207,8 @@ export class AgentSessions {
         .split('\t');
       this.send({ type: 'reply', id, ok: true, text, cols: Number(cols), rows: Number(rows), alive: dead !== '1' });
     } catch (error) {
-      this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
+      // The agent's tmux session may have been cleared away while this read it: its last screen is in memory then.
+      if (!fromMemory()) this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
     }
   }
 

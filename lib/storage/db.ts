@@ -80,6 +80,10 @@ export class Db {
   /** The running drain of the queue, if any. */
   #draining: Promise<void> | undefined;
   #closed = false;
+  /** True once `close` was called: no mutation is taken any more. */
+  get closed() {
+    return this.#closed;
+  }
   /** Set once storage failed beyond repair: every later mutation is refused. */
   #broken: unknown;
   /** While a build runs: its own changes, then the changes of the earlier builds of its batch. */
