@@ -37,6 +37,8 @@ export interface Config {
   hostName: string | undefined;
   /** Default agent preset of spawns (`MAESTRO_AGENT`, §15.3). */
   agent: string | undefined;
+  /** `MAESTRO_IDLE_MS`: quiet terminal time after which an agent counts as idle (§21, §24.8). */
+  idleMs: number;
 }
 
 export class ConfigError extends Error {
@@ -117,6 +119,10 @@ export function parseConfig(env: Env = process.env): Config {
   if (agent !== undefined && !isAgentPreset(agent)) {
     throw new ConfigError(`MAESTRO_AGENT must be one of ${AGENT_PRESETS.join(', ')}, got "${agent}"`);
   }
+  const idleText = text(env, 'MAESTRO_IDLE_MS') ?? '5000';
+  if (!/^\d+$/.test(idleText) || Number(idleText) < 1) {
+    throw new ConfigError(`MAESTRO_IDLE_MS must be a positive integer (milliseconds), got "${idleText}"`);
+  }
   return {
     port: Number(portText),
     host,
@@ -145,5 +151,6 @@ export function parseConfig(env: Env = process.env): Config {
     localRunner: text(env, 'MAESTRO_LOCAL_RUNNER') !== '0',
     hostName,
     agent,
+    idleMs: Number(idleText),
   };
 }

@@ -4,8 +4,9 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as v from 'valibot';
-import { LIB_DIR } from '../package-root.js';
-import type { RunnerSession } from '../runner-protocol.js';
+import { NOTICE_BUSY, type RunnerSession } from '../runner-protocol.js';
+import { ensureMaestroShim, maestroCliPath, pathWith } from './maestro-shim.js';
+import { deliverNotice } from './notice.js';
 import { type Send, TerminalStreams } from './terminal-stream.js';
 import { type PaneState, type Tmux, takeRunnerEnvironment, tmuxName } from './tmux.js';
 
@@ -14,8 +15,8 @@ const KILL_AFTER_MS = 5000;
 
 /** The `maestro` CLI of this package, so that launched commands do not depend on `PATH`. */
 function maestroArgv(): string[] {
-  const cli = join(LIB_DIR, 'cli/main.js');
-  return existsSync(cli) ? [process.execPath, cli] : ['maestro'];
+  const cli = maestroCliPath();
+  return cli ? [process.execPath, cli] : ['maestro'];
 }
 
 export class AgentSessions {
@@ -80,13 +81,20 @@ export class AgentSessions {
     try {
       await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
       await writeFile(this.#logFile(sessionId), '');
+      // §24.6: the prompt tells the agent to run `maestro`; this package's CLI comes first on its PATH.
+      const bin = await ensureMaestroShim(this.#stateDir, this.log).catch((error) => {
+        this.log(`could not write the maestro shim: ${(error as Error).message}`);
+        return undefined;
+      });
+      const path = bin ? pathWith(bin, env.PATH ?? process.env.PATH) : undefined;
       const envArgs = [
         'env',
         '-u',
         'MAESTRO_TOKEN',
         '-u',
         'MAESTRO_HOST_TOKEN',
-        ...names.map((k) => `${k}=${env[k]}`),
+        ...names.filter((k) => !(path && k === 'PATH')).map((k) => `${k}=${env[k]}`),
+        ...(path ? [`PATH=${path}`] : []),
         `MAESTRO_EXIT_FILE=${this.#exitFile(sessionId)}`,
       ];
       // One tmux process for the six steps: a launch costs one process start, not six.
@@ -130,16 +138,32 @@ export class AgentSessions {
 
   /** Types `text` as a bracketed paste, then Enter a little later when `submit`; answers the request `id`. */
   async input(id: number, sessionId: string, text: string, submit: boolean) {
+    try {
+      await this.#type(sessionId, text, submit);
+      this.send({ type: 'reply', id, ok: true });
+    } catch (error) {
+      this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
+    }
+  }
+
+  async #type(sessionId: string, text: string, submit: boolean) {
     const target = tmuxName(sessionId);
     const buffer = `maestro-in-${sessionId}`;
+    await this.tmux.must(['load-buffer', '-b', buffer, '-'], text);
+    await this.tmux.must(['paste-buffer', '-p', '-d', '-b', buffer, '-t', target]);
+    if (submit) {
+      await new Promise((resolve) => setTimeout(resolve, ENTER_DELAY_MS));
+      await this.tmux.must(['send-keys', '-t', target, 'Enter']);
+    }
+  }
+
+  /** The wake-up notice (§24.8): printed, typed into a quiet terminal, or `busy`; answers the request `id`. */
+  async notice(id: number, notice: { sessionId: string; text: string; print: boolean; quietMs: number }) {
     try {
-      await this.tmux.must(['load-buffer', '-b', buffer, '-'], text);
-      await this.tmux.must(['paste-buffer', '-p', '-d', '-b', buffer, '-t', target]);
-      if (submit) {
-        await new Promise((resolve) => setTimeout(resolve, ENTER_DELAY_MS));
-        await this.tmux.must(['send-keys', '-t', target, 'Enter']);
-      }
-      this.send({ type: 'reply', id, ok: true });
+      const outcome = await deliverNotice(this.tmux, this.#logFile(notice.sessionId), notice, (text) =>
+        this.#type(notice.sessionId, text, true),
+      );
+      this.send(outcome === 'busy' ? { type: 'reply', id, ok: false, error: NOTICE_BUSY } : { type: 'reply', id, ok: true });
     } catch (error) {
       this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
     }
