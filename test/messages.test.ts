@@ -876,7 +876,7 @@ describe('the maestro CLI between two sessions in separate processes (§16.5)', 
     const answer = await maestro(server.url, ['inbox', '--mark-read', '--json'], alice);
     const shown = JSON.parse(answer.stdout).data;
     expect(shown.map((m: any) => [m.id, m.message, m.metadata.replyTo, m.status])).toEqual([
-      [replyId, 'Approved.\nTwo nits inline.', requestId, 'delivered'],
+      [replyId, 'Approved.\nTwo nits inline.', requestId, 'read'],
     ]);
     expect((await server.call('GET', `/api/messages/${replyId}`)).body.status).toBe('read');
     expect((await maestro(server.url, ['inbox'], alice)).stdout).toBe('No messages.');

@@ -109,7 +109,8 @@ const final = (s: any) => ['completed', 'failed', 'stopped'].includes(s?.status)
 const SLOW = { timeout: 120_000 };
 
 describe('a runner launches agents in tmux and reports their lives', SLOW, async () => {
-  const server = await startTestServer();
+  // A wake-up notice is typed once the agent's terminal was quiet this long (§24.8).
+  const server = await startTestServer({ MAESTRO_IDLE_MS: '300' });
   const { call } = server;
   const runner = startRunner(server, 'alpha');
   await online(call, 'alpha');

@@ -2,7 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import * as z from 'zod';
 import { ROLES, STRATEGIES, TASK_PRIORITIES, TASK_STATUSES, type TaskView } from '../domain/types.js';
-import { CliError, Client } from './client.js';
+import { CliError, Client, cliToken } from './client.js';
 
 type Env = Record<string, string | undefined>;
 type Args = Record<string, any>;
@@ -21,8 +21,8 @@ const query = (params: Record<string, string | undefined>) => {
 export function createMcpServer(baseUrl: string, env: Env, version: string): McpServer {
   const me = env.MAESTRO_SESSION_ID || undefined;
   // The admin token, else the session token a spawned terminal holds (contract §15.6), as the CLI does.
-  const token = env.MAESTRO_TOKEN || env.MAESTRO_SESSION_TOKEN || undefined;
-  const client = new Client(baseUrl, token, me ? { 'x-session-id': me } : {});
+  const { token, variable } = cliToken(env);
+  const client = new Client(baseUrl, token, me ? { 'x-session-id': me } : {}, variable);
   const server = new McpServer(
     { name: 'maestro', version },
     {

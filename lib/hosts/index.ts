@@ -6,6 +6,7 @@ import type { TokenStore } from '../domain/tokens.js';
 import type { Host, HostRecord, Session } from '../domain/types.js';
 import { ApiError, sessionNotFound, validationError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { NOTICE_BUSY } from '../runner-protocol.js';
 import type { Db } from '../storage/db.js';
 import { type Hello, hostOffline, RunnerHub, type RunnerReport } from './hub.js';
 import { isFinal, SessionRuns, timeline } from './session-runs.js';
@@ -218,6 +219,21 @@ export class HostManager {
     await this.#typed(sessionId);
     await this.#hub.request(s.host, { type: 'input', sessionId, text, submit }).catch(notDone(sessionId));
     return { success: true as const };
+  }
+
+  /**
+   * The wake-up notice (§24.8) through the session's runner: printed on the screen (`print`), else typed once its
+   * terminal was quiet for `quietMs`. True when done, false when the agent was busy; throws when it does not run.
+   */
+  async notice(sessionId: string, text: string, print: boolean, quietMs: number): Promise<boolean> {
+    const s = this.#running(sessionId, null);
+    try {
+      await this.#hub.request(s.host, { type: 'notice', sessionId, text, print, quietMs });
+      return true;
+    } catch (error) {
+      if ((error as Error).message === NOTICE_BUSY) return false;
+      throw error;
+    }
   }
 
   /** `GET /api/sessions/:id/terminal` (§15.4). */

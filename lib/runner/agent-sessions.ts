@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as v from 'valibot';
 import { which } from '../domain/agents.js';
-import { LIB_DIR } from '../package-root.js';
 import type { RunnerSession } from '../runner-protocol.js';
+import { NOTICE_BUSY } from '../runner-protocol.js';
 import { DEFAULT_IDLE_MS, TerminalAttention, waitingPrompts } from './attention.js';
+import { ensureMaestroShim, maestroCliPath, pathWith } from './maestro-shim.js';
+import { deliverNotice } from './notice.js';
 import { ensurePrivateDir } from './private-dir.js';
 import { type Send, TerminalStreams } from './terminal-stream.js';
 import { cleanEnv, formatLiteral, type PaneState, type Tmux, takeRunnerEnvironment, tmuxName } from './tmux.js';
@@ -30,8 +32,8 @@ const KILL_AFTER_MS = 5000;
 
 /** The `maestro` CLI of this package, so that launched commands do not depend on `PATH`. */
 export function maestroArgv(): string[] {
-  const cli = join(LIB_DIR, 'cli/main.js');
-  return existsSync(cli) ? [process.execPath, cli] : ['maestro'];
+  const cli = maestroCliPath();
+  return cli ? [process.execPath, cli] : ['maestro'];
 }
 
 export class AgentSessions {
@@ -116,7 +118,13 @@ export class AgentSessions {
       await writeFile(this.#logFile(sessionId), '', { mode: 0o600 });
       // The spawn's variables (its session token among them) reach the pane through the environment of the tmux
       // client that creates the session, never its command line: nothing in `ps` or `#{pane_start_command}`.
-      const spawnEnv = { ...env, MAESTRO_EXIT_FILE: this.#exitFile(sessionId) };
+      // §24.6: the prompt tells the agent to run `maestro`; this package's CLI comes first on its PATH.
+      const bin = await ensureMaestroShim(this.#stateDir, this.log).catch((error) => {
+        this.log(`could not write the maestro shim: ${(error as Error).message}`);
+        return undefined;
+      });
+      const path = bin ? pathWith(bin, env.PATH ?? process.env.PATH) : undefined;
+      const spawnEnv = { ...env, ...(path && { PATH: path }), MAESTRO_EXIT_FILE: this.#exitFile(sessionId) };
       const envArgs = ['env', '-u', 'MAESTRO_TOKEN', '-u', 'MAESTRO_HOST_TOKEN'];
       const runnerVars = new Set(Object.keys(cleanEnv()));
       // A tmux server started by this very command keeps its client's variables as its global environment: the
@@ -172,16 +180,32 @@ export class AgentSessions {
 
   /** Types `text` as a bracketed paste, then Enter a little later when `submit`; answers the request `id`. */
   async input(id: number, sessionId: string, text: string, submit: boolean) {
+    try {
+      await this.#type(sessionId, text, submit);
+      this.send({ type: 'reply', id, ok: true });
+    } catch (error) {
+      this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
+    }
+  }
+
+  async #type(sessionId: string, text: string, submit: boolean) {
     const target = tmuxName(sessionId);
     const buffer = `maestro-in-${sessionId}`;
+    await this.tmux.must(['load-buffer', '-b', buffer, '-'], text);
+    await this.tmux.must(['paste-buffer', '-p', '-d', '-b', buffer, '-t', target]);
+    if (submit) {
+      await new Promise((resolve) => setTimeout(resolve, ENTER_DELAY_MS));
+      await this.tmux.must(['send-keys', '-t', target, 'Enter']);
+    }
+  }
+
+  /** The wake-up notice (§24.8): printed, typed into a quiet terminal, or `busy`; answers the request `id`. */
+  async notice(id: number, notice: { sessionId: string; text: string; print: boolean; quietMs: number }) {
     try {
-      await this.tmux.must(['load-buffer', '-b', buffer, '-'], text);
-      await this.tmux.must(['paste-buffer', '-p', '-d', '-b', buffer, '-t', target]);
-      if (submit) {
-        await new Promise((resolve) => setTimeout(resolve, ENTER_DELAY_MS));
-        await this.tmux.must(['send-keys', '-t', target, 'Enter']);
-      }
-      this.send({ type: 'reply', id, ok: true });
+      const outcome = await deliverNotice(this.tmux, this.#logFile(notice.sessionId), notice, (text) =>
+        this.#type(notice.sessionId, text, true),
+      );
+      this.send(outcome === 'busy' ? { type: 'reply', id, ok: false, error: NOTICE_BUSY } : { type: 'reply', id, ok: true });
     } catch (error) {
       this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
     }

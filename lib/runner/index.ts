@@ -189,6 +189,9 @@ export class Runner {
         case 'input':
           await this.agents.input(message.id, message.sessionId, message.text, message.submit);
           break;
+        case 'notice':
+          await this.agents.notice(message.id, message);
+          break;
         case 'keys':
           await this.tmux.run(['send-keys', '-t', tmuxName(message.sessionId), '-l', '--', message.data]);
           break;

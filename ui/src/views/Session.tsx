@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { onEvent, state } from '../store';
 import { isFinalSession, type Message } from '../types';
-import { Badge, clock, ErrorLine, Field, statusLabel, timeAgo, useAction } from '../util';
+import { Badge, clock, ErrorLine, Field, timeAgo, useAction } from '../util';
 import { Changes } from './Changes';
 import { ConfirmButton } from './Confirm';
 import { hostOffline, StateBadges } from './Sessions';
