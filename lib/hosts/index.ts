@@ -11,6 +11,7 @@ import { type Hello, hostOffline, RunnerHub, type RunnerReport } from './hub.js'
 import { isFinal, SessionRuns, timeline } from './session-runs.js';
 import { TerminalViewers } from './terminal-viewers.js';
 import { Workspaces } from './workspaces.js';
+import { bounded } from '../domain/stores/session-history.js';
 
 export const MAX_INPUT_BYTES = 64 * 1024;
 
@@ -181,14 +182,14 @@ export class HostManager {
       if (!s) throw sessionNotFound(sessionId);
       if (isFinal(s)) return { session: s, host: undefined };
       const active = s.run && (s.run.state === 'running' || s.run.state === 'pending');
-      const updated: Session = {
+      const updated: Session = bounded(tx, {
         ...s,
         status: 'stopped',
         completedAt: tx.now,
         lastActivity: tx.now,
         ...(active && { run: { ...s.run!, state: 'exited' as const, endedAt: tx.now, reason: 'Stopped' } }),
         timeline: [...s.timeline, timeline(tx, 'session_stopped', reason ?? 'Session stopped')],
-      };
+      });
       tx.put('sessions', updated);
       tx.emit('session:updated', updated);
       return { session: updated, host: active && s.run!.state === 'running' ? s.host : undefined };

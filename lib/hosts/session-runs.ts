@@ -5,6 +5,7 @@ import { newId } from '../ids.js';
 import type { Db, Tx } from '../storage/db.js';
 import type { Hello, RunnerHub, RunnerReport } from './hub.js';
 import { launchWorkspace } from './workspace-launch.js';
+import { bounded } from '../domain/stores/session-history.js';
 
 export const isFinal = (s: Session) => FINAL_SESSION_STATUSES.includes(s.status);
 export const timeline = (tx: Tx, type: TimelineEntry['type'], message: string): TimelineEntry => ({
@@ -102,7 +103,7 @@ export class SessionRuns {
       if (!current) return undefined;
       const next = change(current, tx);
       if (!next) return current;
-      const updated = { ...next, lastActivity: tx.now };
+      const updated = bounded(tx, { ...next, lastActivity: tx.now });
       tx.put('sessions', updated);
       tx.emit('session:updated', updated);
       return updated;

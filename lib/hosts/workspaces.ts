@@ -7,6 +7,7 @@ import type { WorkspaceReport } from '../runner-protocol.js';
 import type { Db } from '../storage/db.js';
 import { hostOffline, type RunnerHub } from './hub.js';
 import { timeline } from './session-runs.js';
+import { bounded } from '../domain/stores/session-history.js';
 
 /** Git on a big repository may take longer than a terminal snapshot. */
 const GIT_TIMEOUT_MS = 120_000;
@@ -143,12 +144,12 @@ export class Workspaces {
     return this.db.mutate((tx) => {
       const s = tx.get('sessions', sessionId);
       if (!s?.workspace) throw sessionNotFound(sessionId);
-      const updated: Session = {
+      const updated: Session = bounded(tx, {
         ...s,
         workspace: change(s.workspace),
         lastActivity: tx.now,
         timeline: [...s.timeline, timeline(tx, type, message)],
-      };
+      });
       tx.put('sessions', updated);
       tx.emit('session:updated', updated);
       return updated;
