@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inProcess, onDatabase, startTestServer } from './helpers.js';
+import { type Call, inProcess, onDatabase, startTestServer } from './helpers.js';
 
 /* Limits on every byte (issue 21 items 12, 13): what one request can make the server write and send. */
 
@@ -22,6 +22,19 @@ describe('entity files are compact (item 12)', async () => {
     expect(file).toBeLessThan(2 * Buffer.byteLength(body));
   });
 });
+
+/** Every page of `GET /api/sessions/:id/timeline`, newest first. */
+async function wholeTimeline(call: Call, sessionId: string): Promise<any[]> {
+  const entries: any[] = [];
+  let before: string | null = null;
+  do {
+    const res = await call('GET', `/api/sessions/${sessionId}/timeline?limit=500${before ? `&before=${before}` : ''}`);
+    expect(res.status).toBe(200);
+    entries.push(...res.body.entries);
+    before = res.body.next;
+  } while (before);
+  return entries;
+}
 
 describe('bounded sessions (item 13, §24.9)', () => {
   it('1,500 timeline posts: the session holds the newest 100, the route pages all of them, the log grows linearly', async () => {
@@ -45,14 +58,7 @@ describe('bounded sessions (item 13, §24.9)', () => {
     expect(stored.timeline).toHaveLength(100);
     expect(stored.timeline.at(-1).message).toMatch(/^step 1500 /);
 
-    const pages: any[] = [];
-    let before: string | null = null;
-    do {
-      const res = await app.call('GET', `/api/sessions/${session.id}/timeline?limit=500${before ? `&before=${before}` : ''}`);
-      expect(res.status).toBe(200);
-      pages.push(...res.body.entries);
-      before = res.body.next;
-    } while (before);
+    const pages = await wholeTimeline(app.call, session.id);
     expect(pages).toHaveLength(1501); // 1,500 posts and the session_started entry
     expect(pages[0].message).toMatch(/^step 1500 /);
     expect(pages.at(-2).message).toMatch(/^step 1 /);
@@ -72,6 +78,10 @@ describe('bounded sessions (item 13, §24.9)', () => {
       expect(last).toBeLessThan(middle * 1.1);
     }
     await app.close();
+    // After a restart (the history read back from storage, in whatever order it lists) the pages are the same.
+    const again = await inProcess({ DATA_DIR: app.config.dataDir });
+    expect((await wholeTimeline(again.call, session.id)).map((e) => e.id)).toEqual(pages.map((e) => e.id));
+    await again.close();
   }, 120_000);
 
   it('deleting a session removes its history', async () => {

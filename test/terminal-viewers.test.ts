@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import type { WSContext } from 'hono/ws';
+import { describe, expect, it } from 'vitest';
 import type { RunnerHub } from '../lib/hosts/hub.js';
 import { TerminalViewers } from '../lib/hosts/terminal-viewers.js';
 import { KeyBatcher } from '../lib/runner/key-batcher.js';

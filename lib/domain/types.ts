@@ -67,6 +67,8 @@ export type MessageType = NonNullable<Message['metadata']['type']>;
 export interface HistoryEntry {
   id: string;
   sessionId: string;
+  /** Increases with every archived entry (entry IDs and timestamps do not order entries of one millisecond). */
+  order: number;
   entry: TimelineEntry;
 }
 

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { WSEvents } from 'hono/ws';
 import type { AttentionStore } from '../domain/stores/attention.js';
+import { bounded } from '../domain/stores/session-history.js';
 import type { TokenStore } from '../domain/tokens.js';
 import type { Host, HostRecord, Session } from '../domain/types.js';
 import { ApiError, sessionNotFound, validationError } from '../errors.js';
@@ -11,7 +12,6 @@ import { type Hello, hostOffline, RunnerHub, type RunnerReport } from './hub.js'
 import { isFinal, SessionRuns, timeline } from './session-runs.js';
 import { TerminalViewers } from './terminal-viewers.js';
 import { Workspaces } from './workspaces.js';
-import { bounded } from '../domain/stores/session-history.js';
 
 export const MAX_INPUT_BYTES = 64 * 1024;
 

@@ -1,4 +1,6 @@
 // The server's side of workspaces (contract §20): what runners report, and diff/merge/removal sent to them.
+
+import { bounded } from '../domain/stores/session-history.js';
 import type { Session } from '../domain/types.js';
 import type { MergeRequest } from '../domain/workspace-requests.js';
 import { ApiError, sessionNotFound } from '../errors.js';
@@ -7,7 +9,6 @@ import type { WorkspaceReport } from '../runner-protocol.js';
 import type { Db } from '../storage/db.js';
 import { hostOffline, type RunnerHub } from './hub.js';
 import { timeline } from './session-runs.js';
-import { bounded } from '../domain/stores/session-history.js';
 
 /** Git on a big repository may take longer than a terminal snapshot. */
 const GIT_TIMEOUT_MS = 120_000;

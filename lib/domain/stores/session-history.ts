@@ -7,6 +7,9 @@ import type { Session, TimelineEntry } from '../types.js';
 /** How many timeline entries and events a stored (and served) session keeps. */
 export const SESSION_KEEPS = 100;
 
+/** The `order` of the newest archived entry: a clock in microseconds that never repeats or goes back in a process. */
+let lastOrder = 0;
+
 /**
  * The session as it may be stored: timeline entries beyond the newest 100 are archived one entity each (so an append
  * writes a bounded number of bytes, never the whole history again); events beyond the newest 100 are dropped from the
@@ -16,7 +19,10 @@ export function bounded(tx: Tx, session: Session): Session {
   const { timeline, events } = session;
   if (timeline.length <= SESSION_KEEPS && events.length <= SESSION_KEEPS) return session;
   const cut = Math.max(0, timeline.length - SESSION_KEEPS);
-  for (const entry of timeline.slice(0, cut)) tx.put('history', { id: entry.id, sessionId: session.id, entry });
+  for (const entry of timeline.slice(0, cut)) {
+    lastOrder = Math.max(tx.now * 1000, lastOrder + 1);
+    tx.put('history', { id: entry.id, sessionId: session.id, order: lastOrder, entry });
+  }
   return { ...session, timeline: timeline.slice(cut), events: events.slice(-SESSION_KEEPS) };
 }
 
@@ -32,8 +38,9 @@ export function timelinePage(
   before: string | undefined,
   limit: number,
 ): { entries: TimelineEntry[]; next: string | null } {
-  const archived = [...db.indexes.historyBySession.get(session.id)].map((id) => db.get('history', id)!.entry);
-  const all = [...archived, ...session.timeline];
+  // Loaded from files, the index is in directory order, not the order the entries were archived in.
+  const archived = [...db.indexes.historyBySession.get(session.id)].map((id) => db.get('history', id)!).sort((a, b) => a.order - b.order);
+  const all = [...archived.map((h) => h.entry), ...session.timeline];
   let end = all.length;
   if (before !== undefined) {
     end = all.findIndex((e) => e.id === before);
