@@ -275,6 +275,38 @@ describe('sending (§16.1, §16.2)', () => {
     expect(s.messageFiles()).toHaveLength(5);
   });
 
+  it('a send whose flush failed (500) does not count against the rate (issue 21 item 16)', async () => {
+    const s = await setup({ MAESTRO_MESSAGE_RATE: '2' });
+    await team(s);
+    const engine = s.services.db.engine;
+    const commit = engine.commit.bind(engine);
+    engine.commit = () => {
+      engine.commit = commit;
+      return Promise.reject(new Error('EIO: the disk went away'));
+    };
+    expectError(await s.send('w1', 'w2', { message: 'lost' }), 500, 'INTERNAL_ERROR');
+    expect((await s.send('w1', 'w2', { message: 'one' })).status).toBe(201);
+    expect((await s.send('w1', 'w2', { message: 'two' })).status).toBe(201);
+    expectError(await s.send('w1', 'w2', { message: 'three' }), 429, 'RATE_LIMITED');
+    expect(s.messageFiles()).toHaveLength(2);
+  });
+
+  it('forgets the rate window and wake-up time of a session that ended or was deleted (issue 21 item 16)', async () => {
+    const s = await setup({ MAESTRO_MESSAGE_RATE: '5' });
+    await team(s);
+    s.services.messages.notify = () => true;
+    await s.send('w1', 'w2', { message: 'hi' });
+    await s.send('w2', 'boss', { message: 'hello', metadata: { priority: 'high' } });
+    await s.fence();
+    expect(s.services.messages.trackedSessions()).toEqual({ rate: 2, wake: 2 });
+    await s.ok('PATCH', '/api/sessions/w1', { status: 'completed' });
+    await s.ok('DELETE', '/api/sessions/w2');
+    await s.fence();
+    expect(s.services.messages.trackedSessions()).toEqual({ rate: 0, wake: 1 });
+    await s.ok('DELETE', '/api/sessions/boss');
+    expect(s.services.messages.trackedSessions()).toEqual({ rate: 0, wake: 0 });
+  });
+
   it('MAESTRO_MESSAGE_RATE=0 disables the limit', async () => {
     const s = await setup({ MAESTRO_MESSAGE_RATE: '0' });
     await team(s);

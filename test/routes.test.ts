@@ -30,6 +30,7 @@ const CONTRACT = [
   'DELETE /api/sessions/:id',
   'POST /api/sessions/:id/events',
   'POST /api/sessions/:id/timeline',
+  'GET /api/sessions/:id/timeline',
   'POST /api/sessions/:id/tasks/:taskId',
   'DELETE /api/sessions/:id/tasks/:taskId',
   'POST /api/sessions/spawn',

@@ -136,6 +136,9 @@ export const Attention = v.object({
   source: v.picklist(ATTENTION_SOURCES),
 });
 
+/** A page of `GET /api/sessions/:id/timeline` (§24.9): newest first; `next` is the `before` of the next page. */
+export const TimelinePage = v.object({ entries: v.array(TimelineEntry), next: v.nullable(v.string()) });
+
 export const Session = v.object({
   id: v.string(),
   projectId: v.string(),

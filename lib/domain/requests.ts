@@ -346,6 +346,22 @@ export const MessageQuery = v.object({
   limit: paging.limit,
 });
 
+const timelineLimitText = 'limit must be an integer from 1 to 500';
+/** `GET /api/sessions/:id/timeline` (§24.9). */
+export const TimelineQuery = v.object({
+  before: v.optional(v.pipe(v.string(), v.description('The `next` of the previous page: entries older than this one'))),
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d+$/, timelineLimitText),
+      v.transform(Number),
+      v.minValue(1, timelineLimitText),
+      v.maxValue(500, timelineLimitText),
+    ),
+    '100',
+  ),
+});
+
 export const UpdateMessage = v.object({
   status: required('status', oneOf('status', ['delivered', 'read'] as const)),
 });

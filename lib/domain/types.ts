@@ -63,6 +63,15 @@ export type RunState = SessionRun['state'];
 export type MessageStatus = Message['status'];
 export type MessageType = NonNullable<Message['metadata']['type']>;
 
+/** A timeline entry that left its session's newest 100 (contract §24.9), kept for `GET /api/sessions/:id/timeline`. */
+export interface HistoryEntry {
+  id: string;
+  sessionId: string;
+  /** Increases with every archived entry (entry IDs and timestamps do not order entries of one millisecond). */
+  order: number;
+  entry: TimelineEntry;
+}
+
 /** The SHA-256 of a session's token (contract §15.6), kept outside the served session: it has no schema. */
 export interface SessionSecret {
   sessionId: string;

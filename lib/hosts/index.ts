@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { WSEvents } from 'hono/ws';
 import type { AttentionStore } from '../domain/stores/attention.js';
+import { bounded } from '../domain/stores/session-history.js';
 import type { TokenStore } from '../domain/tokens.js';
 import type { Host, HostRecord, Session } from '../domain/types.js';
 import { ApiError, sessionNotFound, validationError } from '../errors.js';
@@ -184,14 +185,14 @@ export class HostManager {
       if (!s) throw sessionNotFound(sessionId);
       if (isFinal(s)) return { session: s, host: undefined };
       const active = s.run && (s.run.state === 'running' || s.run.state === 'pending');
-      const updated: Session = {
+      const updated: Session = bounded(tx, {
         ...s,
         status: 'stopped',
         completedAt: tx.now,
         lastActivity: tx.now,
         ...(active && { run: { ...s.run!, state: 'exited' as const, endedAt: tx.now, reason: 'Stopped' } }),
         timeline: [...s.timeline, timeline(tx, 'session_stopped', reason ?? 'Session stopped')],
-      };
+      });
       tx.put('sessions', updated);
       tx.emit('session:updated', updated);
       return { session: updated, host: active && s.run!.state === 'running' ? s.host : undefined };

@@ -1,4 +1,6 @@
 // Agent runs on runners (contract §15.3): launches, the runner's started/exited/failed reports, reconciliation on hello.
+
+import { bounded } from '../domain/stores/session-history.js';
 import type { TokenStore } from '../domain/tokens.js';
 import { FINAL_SESSION_STATUSES, type Session, type SessionRun, type TimelineEntry } from '../domain/types.js';
 import { newId } from '../ids.js';
@@ -102,7 +104,7 @@ export class SessionRuns {
       if (!current) return undefined;
       const next = change(current, tx);
       if (!next) return current;
-      const updated = { ...next, lastActivity: tx.now };
+      const updated = bounded(tx, { ...next, lastActivity: tx.now });
       tx.put('sessions', updated);
       tx.emit('session:updated', updated);
       return updated;

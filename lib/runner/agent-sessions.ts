@@ -30,6 +30,15 @@ interface Finished {
 }
 const KILL_AFTER_MS = 5000;
 
+/** Signals a process group (`-pgid`); a group already gone is fine. */
+function signalGroup(group: number, signal: NodeJS.Signals) {
+  try {
+    process.kill(group, signal);
+  } catch {
+    // already gone
+  }
+}
+
 /** The `maestro` CLI of this package, so that launched commands do not depend on `PATH`. */
 export function maestroArgv(): string[] {
   const cli = maestroCliPath();
@@ -164,15 +173,13 @@ export class AgentSessions {
     this.attention.untrack(sessionId);
     this.#reported.add(sessionId);
     await this.tmux.run(['kill-session', '-t', `=${tmuxName(sessionId)}`]);
+    // tmux's hangup reaches only the pane's foreground processes, and killing the pane's PID alone leaves the
+    // agent's children running (and may hit a reused PID): the pane process leads its own process group (tmux makes
+    // it a session leader), so the whole group is asked to end, then killed if any of it is still there.
     if (pane && !pane.dead && pane.pid) {
-      const pid = pane.pid;
-      setTimeout(() => {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }, KILL_AFTER_MS).unref();
+      const group = -pane.pid;
+      signalGroup(group, 'SIGTERM');
+      setTimeout(() => signalGroup(group, 'SIGKILL'), KILL_AFTER_MS).unref();
     }
     await Promise.all([rm(this.#logFile(sessionId), { force: true }), rm(this.#exitFile(sessionId), { force: true })]);
     this.send({ type: 'exited', sessionId, exitCode: pane?.dead ? pane.exitCode : null, signal: pane?.dead ? pane.signal : 'SIGHUP' });

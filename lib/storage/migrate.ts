@@ -32,6 +32,10 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
   switch (kind) {
     case 'secrets':
       return typeof value.tokenHash === 'string' ? { id, entity: value, order: num(value.createdAt, 0), migrated: false } : undefined;
+    case 'history':
+      return isId(value.sessionId) && isObject(value.entry) && typeof value.order === 'number'
+        ? { id, entity: value, order: value.order, migrated: false }
+        : undefined;
     case 'projects':
     case 'templates':
       return { id, entity: value, order: num(value.createdAt, 0), migrated: false };

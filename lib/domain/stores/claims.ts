@@ -8,6 +8,7 @@ import type { ClaimInput, ClaimNextInput } from '../requests.js';
 import { leaseHeldByRun } from '../spawn-claims.js';
 import { blockedBy, isFinalSessionStatus, type Session, type Task, type TaskView, taskView } from '../types.js';
 import { emitTask, sessionWithTask, taskWithSession } from './links.js';
+import { bounded } from './session-history.js';
 
 /** How often claims are checked for an expired lease or an ended session: well within the contract's 1 s. */
 export const SWEEP_INTERVAL_MS = 250;
@@ -203,13 +204,13 @@ export class ClaimStore {
     if (task.claim) tx.emit('task:claim_released', { taskId: task.id, sessionId: task.claim.sessionId, reason: 'expired' });
     // Linked as the link endpoint does (§3.4): both sides, a timeline entry, the link events, then the entities.
     const linked = sessionWithTask(tx, session, task.id, true);
-    const updatedSession: Session = {
+    const updatedSession: Session = bounded(tx, {
       ...linked,
       timeline: [
         ...linked.timeline,
         { id: newId('evt', tx.now), type: 'task_started', timestamp: tx.now, message: 'Added task to session', taskId: task.id },
       ],
-    };
+    });
     tx.put('sessions', updatedSession);
     const updated: Task = {
       ...taskWithSession(tx, task, session.id, true),

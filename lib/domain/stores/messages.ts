@@ -5,7 +5,7 @@ import type { Logger } from '../../log.js';
 import { parseInput } from '../../parse.js';
 import type { Db, Tx } from '../../storage/db.js';
 import { type MessageQueryInput, SendMessage } from '../requests.js';
-import { FINAL_SESSION_STATUSES, type Message, type Session } from '../types.js';
+import { FINAL_SESSION_STATUSES, isFinalSessionStatus, type Message, type Session } from '../types.js';
 import { byAge, LIVE, MessageIndex } from './message-index.js';
 import { MessageUpkeep } from './message-upkeep.js';
 
@@ -60,7 +60,12 @@ export class MessageStore {
     }
     db.onApply((kind, before, after) => {
       if (kind === 'messages') this.#index.apply(before as Message | undefined, after as Message | null);
-      else if (kind === 'sessions') this.#upkeep.sessionChanged(before as Session | undefined, after as Session | null);
+      else if (kind === 'sessions') {
+        this.#upkeep.sessionChanged(before as Session | undefined, after as Session | null);
+        // A session that ended or is gone sends and receives nothing more: forget its rate window and wake-up time.
+        const ended = after as Session | null;
+        if (!ended || isFinalSessionStatus(ended.status)) this.#forget((before as Session | undefined)?.id ?? ended?.id);
+      }
     });
   }
 
@@ -79,7 +84,8 @@ export class MessageStore {
 
   /** `POST /api/sessions/:id/messages`: every rule of §16.2 in its order; `from` null = a person. */
   async send(receiverId: string, input: unknown, from: string | null): Promise<Message> {
-    const message = await this.db.mutate((tx) => {
+    let counted: number | undefined;
+    const sending = this.db.mutate((tx) => {
       const receiver = tx.get('sessions', receiverId);
       if (!receiver) throw sessionNotFound(receiverId);
       const body = parseInput(SendMessage, input);
@@ -123,8 +129,13 @@ export class MessageStore {
       tx.emit('message:created', message);
       if (sender) tx.emit('session:message_sent', { sessionId: sender.id, message });
       tx.emit('session:message_received', { sessionId: receiverId, message });
-      recent?.push(tx.now);
+      // Counted now, so that sends of the same batch see each other; taken back below if the batch fails.
+      if (recent) recent.push((counted = tx.now));
       return message;
+    });
+    const message = await sending.catch((error) => {
+      if (from !== null && counted !== undefined) this.#uncount(from, counted);
+      throw error;
     });
     this.#wake(message);
     return message;
@@ -190,6 +201,24 @@ export class MessageStore {
       tx.emit('message:deleted', { id, from: m.from, to: m.to });
       return { success: true as const, id };
     });
+  }
+
+  /** Sessions with a rate window or a wake-up time held in memory (what `#forget` prunes). */
+  trackedSessions(): { rate: number; wake: number } {
+    return { rate: this.#recent.size, wake: this.#notifiedAt.size };
+  }
+
+  #forget(sessionId: string | undefined) {
+    if (sessionId === undefined) return;
+    this.#recent.delete(sessionId);
+    this.#notifiedAt.delete(sessionId);
+  }
+
+  /** A send whose batch failed was never made: it does not count against the rate. */
+  #uncount(sessionId: string, at: number) {
+    const recent = this.#recent.get(sessionId);
+    const i = recent?.lastIndexOf(at) ?? -1;
+    if (i >= 0) recent!.splice(i, 1);
   }
 
   /** The sends of the last minute, or 429 when the session has used its rate (§16.2 rule 6). */
