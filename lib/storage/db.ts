@@ -70,6 +70,7 @@ export class Db {
     messages: new Map(),
     hosts: new Map(),
     secrets: new Map(),
+    deliveries: new Map(),
   };
   readonly indexes = new Indexes();
   readonly tasksByProject: Index = this.indexes.tasksByProject;

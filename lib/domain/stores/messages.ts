@@ -6,6 +6,7 @@ import { parseInput } from '../../parse.js';
 import type { Db, Tx } from '../../storage/db.js';
 import { type MessageQueryInput, SendMessage } from '../requests.js';
 import { FINAL_SESSION_STATUSES, type Message, type Session } from '../types.js';
+import { deliverShown, served } from './message-delivery.js';
 import { byAge, LIVE, MessageIndex } from './message-index.js';
 import { MessageUpkeep } from './message-upkeep.js';
 
@@ -52,7 +53,7 @@ export class MessageStore {
     private readonly options: MessageOptions,
     private readonly log: Logger,
   ) {
-    this.#upkeep = new MessageUpkeep(db, this.#index, options.retentionDays, log);
+    this.#upkeep = new MessageUpkeep(db, this.#index, this.#served, options.retentionDays, log);
     const since = db.now() - MINUTE;
     for (const m of [...db.all('messages')].sort(byAge)) {
       this.#index.apply(undefined, m);
@@ -71,8 +72,12 @@ export class MessageStore {
   /** Deletes messages older than the retention period, without events (§16.4). Returns how many. */
   retain = (): Promise<number> => this.#upkeep.retain();
 
+  /** A stored message as served: inside a delivery mark of its receiver, a pending file is delivered. */
+  readonly #served = (m: Message | undefined, tx: Pick<Tx, 'get'> = this.db): Message | undefined =>
+    m && served(m, tx.get('deliveries', m.to));
+
   get(id: string): Message {
-    const message = this.db.get('messages', id);
+    const message = this.#served(this.db.get('messages', id));
     if (!message) throw notFound('Message not found', { messageId: id });
     return message;
   }
@@ -147,18 +152,20 @@ export class MessageStore {
         .sort(byAge);
       return query.limit === undefined ? found : found.slice(0, query.limit);
     };
-    const found = select((id) => this.db.get('messages', id));
+    const found = select((id) => this.#served(this.db.get('messages', id)));
     if (caller !== sessionId || query.box !== 'inbox' || !found.some((m) => m.status === 'pending')) return found;
     return this.db.mutate((tx) => {
       if (!tx.get('sessions', sessionId)) throw sessionNotFound(sessionId);
-      return select((id) => tx.get('messages', id)).map((m) => (m.status === 'pending' ? this.#deliver(tx, m) : m));
+      const shown = select((id) => this.#served(tx.get('messages', id), tx));
+      const inbox = this.#index.byReceiver.get(sessionId).flatMap((id) => tx.get('messages', id) ?? []);
+      return deliverShown(tx, sessionId, shown, query.since, inbox, (m) => this.#deliver(tx, m));
     });
   }
 
   /** `PATCH /api/messages/:id`: `pending`→`delivered`, `pending`/`delivered`→`read`, by the receiver or a person. */
   update(id: string, status: 'delivered' | 'read', caller: string | null): Promise<Message> {
     return this.db.mutate((tx) => {
-      const m = tx.get('messages', id);
+      const m = this.#served(tx.get('messages', id), tx);
       if (!m) throw notFound('Message not found', { messageId: id });
       if (caller !== null && caller !== m.to) {
         throw new ApiError(403, 'FORBIDDEN', 'Only the receiver can mark a message delivered or read', {
@@ -231,7 +238,7 @@ export class MessageStore {
           return;
         }
         await this.db.mutate((tx) => {
-          const current = tx.get('messages', m.id);
+          const current = this.#served(tx.get('messages', m.id), tx);
           if (current?.status === 'pending') this.#deliver(tx, current);
         });
       })
