@@ -5,7 +5,7 @@ import type { Logger } from '../../log.js';
 import { parseInput } from '../../parse.js';
 import type { Db, Tx } from '../../storage/db.js';
 import { type MessageQueryInput, SendMessage } from '../requests.js';
-import { FINAL_SESSION_STATUSES, type Message, type Session } from '../types.js';
+import { type DeliveryMarks, FINAL_SESSION_STATUSES, type Message, type Session } from '../types.js';
 import { deliverShown, served } from './message-delivery.js';
 import { byAge, LIVE, MessageIndex } from './message-index.js';
 import { MessageUpkeep } from './message-upkeep.js';
@@ -73,8 +73,18 @@ export class MessageStore {
   retain = (): Promise<number> => this.#upkeep.retain();
 
   /** A stored message as served: inside a delivery mark of its receiver, a pending file is delivered. */
-  readonly #served = (m: Message | undefined, tx: Pick<Tx, 'get'> = this.db): Message | undefined =>
-    m && served(m, tx.get('deliveries', m.to));
+  readonly #served = (m: Message | undefined, tx: Pick<Tx, 'get'> = this.db): Message | undefined => {
+    if (m?.status !== 'pending') return m;
+    const marks = tx.get('deliveries', m.to);
+    if (!marks) return m;
+    // The same object for the same stored message and marks, so that serialised answers can be reused.
+    const known = this.#servedCache.get(m);
+    if (known?.marks === marks) return known.served;
+    const view = served(m, marks);
+    this.#servedCache.set(m, { marks, served: view });
+    return view;
+  };
+  readonly #servedCache = new WeakMap<Message, { marks: DeliveryMarks; served: Message }>();
 
   get(id: string): Message {
     const message = this.#served(this.db.get('messages', id));
@@ -140,26 +150,36 @@ export class MessageStore {
    * `pending` message it is shown (§16.3); any other reader sees the messages as they are.
    */
   async list(sessionId: string, query: MessageQueryInput, caller: string | null): Promise<Message[]> {
-    if (!this.db.get('sessions', sessionId)) throw sessionNotFound(sessionId);
-    const select = (get: (id: string) => Message | undefined) => {
-      const ids = query.box === 'sent' ? this.#index.bySender.get(sessionId) : this.#index.byReceiver.get(sessionId);
-      const found = ids
-        .map(get)
-        .filter(
-          (m): m is Message =>
-            !!m && (!query.status || query.status.includes(m.status)) && (query.since === undefined || m.createdAt > query.since),
-        )
-        .sort(byAge);
-      return query.limit === undefined ? found : found.slice(0, query.limit);
-    };
-    const found = select((id) => this.#served(this.db.get('messages', id)));
-    if (caller !== sessionId || query.box !== 'inbox' || !found.some((m) => m.status === 'pending')) return found;
+    const found = this.peek(sessionId, query);
+    if (!this.takesDelivery(sessionId, query, caller) || !found.some((m) => m.status === 'pending')) return found;
     return this.db.mutate((tx) => {
       if (!tx.get('sessions', sessionId)) throw sessionNotFound(sessionId);
-      const shown = select((id) => this.#served(tx.get('messages', id), tx));
+      const shown = this.#select(sessionId, query, (id) => this.#served(tx.get('messages', id), tx));
       const inbox = this.#index.byReceiver.get(sessionId).flatMap((id) => tx.get('messages', id) ?? []);
       return deliverShown(tx, sessionId, shown, query.since, inbox, (m) => this.#deliver(tx, m));
     });
+  }
+
+  /** Whether `caller` reading this box takes delivery (the receiver reading its own inbox). */
+  takesDelivery = (sessionId: string, query: MessageQueryInput, caller: string | null) => caller === sessionId && query.box !== 'sent';
+
+  /** The box as it is, without taking delivery: what anyone but the receiver reads. */
+  peek(sessionId: string, query: MessageQueryInput): Message[] {
+    if (!this.db.get('sessions', sessionId)) throw sessionNotFound(sessionId);
+    return this.#select(sessionId, query, (id) => this.#served(this.db.get('messages', id)));
+  }
+
+  /** The box's messages matching the query, oldest first, each read through `get`. */
+  #select(sessionId: string, query: MessageQueryInput, get: (id: string) => Message | undefined): Message[] {
+    const ids = query.box === 'sent' ? this.#index.bySender.get(sessionId) : this.#index.byReceiver.get(sessionId);
+    const found = ids
+      .map(get)
+      .filter(
+        (m): m is Message =>
+          !!m && (!query.status || query.status.includes(m.status)) && (query.since === undefined || m.createdAt > query.since),
+      )
+      .sort(byAge);
+    return query.limit === undefined ? found : found.slice(0, query.limit);
   }
 
   /** `PATCH /api/messages/:id`: `pending`→`delivered`, `pending`/`delivered`→`read`, by the receiver or a person. */
