@@ -16,7 +16,7 @@ const PROJECT = 'proj_bench';
 
 export async function run({ root, quick, rounds, bench }) {
   const dir = diskDir('maestro-bench-messages-');
-  let server, watcher;
+  let server, watcher, floorServer;
   try {
     writeData(join(dir, 'data'));
     server = await startMaestro(root, dir, { MAESTRO_MESSAGE_RATE: '0' });
@@ -59,13 +59,23 @@ export async function run({ root, quick, rounds, bench }) {
     }
     watched.sort((a, b) => a - b);
 
-    // The big inbox.
-    const reads = [];
-    for (let i = 0; i < (quick ? 5 : 21); i++) {
+    // The big inbox, read to its last byte (not parsed: parsing is the reader's cost), against a bare server
+    // sending the same bytes.
+    const inboxUrl = `${server.url}/api/sessions/big/messages`;
+    const bytes = Buffer.from(await (await fetch(inboxUrl)).arrayBuffer());
+    if (JSON.parse(bytes).length !== INBOX) throw new Error(`expected ${INBOX} messages`);
+    writeFileSync(join(dir, 'inbox.json'), bytes);
+    floorServer = await startChild(join(bench, 'floor/http-server.mjs'), [join(dir, 'inbox.json')]);
+    const timedRead = async (url) => {
       const started = performance.now();
-      const list = await post('GET', '/api/sessions/big/messages');
-      reads.push(performance.now() - started);
-      if (list.length !== INBOX) throw new Error(`expected ${INBOX} messages, got ${list.length}`);
+      await (await fetch(url)).arrayBuffer();
+      return performance.now() - started;
+    };
+    const reads = [];
+    const bareReads = [];
+    for (let i = 0; i < (quick ? 5 : 21); i++) {
+      reads.push(await timedRead(inboxUrl));
+      bareReads.push(await timedRead(`${floorServer.match[1]}/`));
     }
     const entityFiles = () => filesWithTimes(join(dir, 'data'));
     const beforeFirst = entityFiles();
@@ -97,6 +107,7 @@ export async function run({ root, quick, rounds, bench }) {
       {
         scenario: `read an inbox of ${INBOX.toLocaleString('en')} (dashboard): p50`,
         value: median(reads),
+        floor: median(bareReads),
         unit: 'ms',
         target: '< 50 ms',
         met: median(reads) < 50,
@@ -108,6 +119,7 @@ export async function run({ root, quick, rounds, bench }) {
   } finally {
     watcher?.kill('SIGTERM');
     await server?.stop();
+    await floorServer?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -78,6 +78,8 @@ export class MessageUpkeep {
   }
 
   async #receiverEnded(sessionId: string, deleted: boolean): Promise<void> {
+    // Most sessions end with an empty inbox: no mutation at all (a runner's reconnect may end hundreds at once).
+    if (this.index.byReceiver.get(sessionId).length === 0) return void (deleted && this.#forgetMarks(sessionId));
     await this.db.mutate((tx) => {
       for (const id of this.index.byReceiver.get(sessionId)) {
         const m = this.served(tx.get('messages', id), tx);
@@ -98,6 +100,14 @@ export class MessageUpkeep {
         tx.remove('messages', id);
         tx.emit('message:deleted', { id, from: m.from, to: m.to });
       }
+    });
+  }
+
+  /** A deleted session's delivery marks, when its inbox is already empty. */
+  async #forgetMarks(sessionId: string): Promise<void> {
+    if (!this.db.get('deliveries', sessionId)) return;
+    await this.db.mutate((tx) => {
+      if (!tx.get('sessions', sessionId) && tx.get('deliveries', sessionId)) tx.remove('deliveries', sessionId);
     });
   }
 }
