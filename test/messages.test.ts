@@ -581,6 +581,78 @@ describe('deadlines, failures and retention (§16.4)', () => {
   });
 });
 
+describe('a large inbox taking delivery (§16.3)', () => {
+  /** Every stored file but the journal and the event log, by path, with its text. */
+  const storedFiles = (dataDir: string) =>
+    new Map(
+      readdirSync(dataDir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && e.name.endsWith('.json'))
+        .map((e) => [join(e.parentPath, e.name), readFileSync(join(e.parentPath, e.name), 'utf8')]),
+    );
+
+  it.skipIf(onDatabase())(
+    'the first read writes a handful of files, serves every message delivered, and keeps it after a restart',
+    async () => {
+      const s = await setup({ MAESTRO_MESSAGE_RATE: '0' });
+      await team(s);
+      const sent: any[] = [];
+      for (let i = 0; i < 300; i++) {
+        s.clock.now += 1;
+        sent.push((await s.send(null, 'w2', { message: `m${i}`, metadata: { priority: 'low' } })).body);
+      }
+      s.clock.now += 10;
+      const before = storedFiles(s.config.dataDir);
+      // The oldest 250 by a limit: the rest stay pending.
+      const own = await s.call('GET', '/api/sessions/w2/messages?limit=250', undefined, s.as('w2'));
+      expect(own.body).toEqual(sent.slice(0, 250).map((m) => ({ ...m, status: 'delivered', deliveredAt: s.clock.now })));
+      const after = storedFiles(s.config.dataDir);
+      const written = [...after].filter(([path, text]) => before.get(path) !== text).map(([path]) => path);
+      expect(written.length).toBeLessThanOrEqual(2);
+      const served = async (headers = {}) =>
+        (await s.call('GET', '/api/sessions/w2/messages', undefined, headers)).body.map((m: any) => [m.status, m.deliveredAt]);
+      const expected = [
+        ...Array.from({ length: 250 }, () => ['delivered', s.clock.now]),
+        ...Array.from({ length: 50 }, () => ['pending', null]),
+      ];
+      expect(await served()).toEqual(expected);
+      expect((await s.call('GET', `/api/messages/${sent[0].id}`)).body).toMatchObject({ status: 'delivered', deliveredAt: s.clock.now });
+
+      // Acknowledging one writes it in full; a receiver that ends fails only what is still pending.
+      const deliveredAt = s.clock.now;
+      s.clock.now += 5;
+      expect((await s.call('PATCH', `/api/messages/${sent[3].id}`, { status: 'read' }, s.as('w2'))).body).toMatchObject({
+        status: 'read',
+        deliveredAt,
+        readAt: s.clock.now,
+      });
+      const file = join(s.config.dataDir, 'messages', 'by-receiver', 'w2', `${sent[3].id}.json`);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ status: 'read', deliveredAt });
+      expected[3] = ['read', deliveredAt];
+      await s.close();
+
+      const again = await setup({}, s.config.dataDir);
+      expect(
+        await (async () => (await again.call('GET', '/api/sessions/w2/messages')).body.map((m: any) => [m.status, m.deliveredAt]))(),
+      ).toEqual(expected);
+      await again.ok('PATCH', '/api/sessions/w2', { status: 'completed' });
+      await again.fence();
+      const statuses = (await again.call('GET', '/api/sessions/w2/messages?status=delivered,failed,read')).body.map((m: any) => m.status);
+      expect(statuses.filter((x: string) => x === 'delivered')).toHaveLength(249);
+      expect(statuses.filter((x: string) => x === 'failed')).toHaveLength(50);
+    },
+  );
+
+  it('a small delivery writes each message file, as before', async () => {
+    const s = await setup({ MAESTRO_MESSAGE_RATE: '0' });
+    await team(s);
+    const m = (await s.send(null, 'w2', { message: 'one' })).body;
+    s.clock.now += 1;
+    await s.call('GET', '/api/sessions/w2/messages', undefined, s.as('w2'));
+    const file = join(s.config.dataDir, 'messages', 'by-receiver', 'w2', `${m.id}.json`);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ status: 'delivered', deliveredAt: T0 + 1 });
+  });
+});
+
 describe('restart', () => {
   it.skipIf(onDatabase())('serves the same messages, in the same order, from the files', async () => {
     const s = await setup({ MAESTRO_MESSAGE_RATE: '0' });

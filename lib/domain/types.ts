@@ -73,6 +73,23 @@ export interface HistoryEntry {
 }
 
 /** The SHA-256 of a session's token (contract §15.6), kept outside the served session: it has no schema. */
+/**
+ * One receiver's deliveries taken in bulk (contract §16.3, stored as `deliveries/<sessionId>.json`): a `pending`
+ * message file inside a mark's range is served as `delivered` at the mark's `at`, so a first read of a large inbox
+ * writes one file instead of one per message. Any later change of such a message writes its file in full.
+ */
+export interface DeliveryMarks {
+  sessionId: string;
+  marks: DeliveryMark[];
+}
+
+/** Pending messages with `createdAt` > `after` (null: no lower bound) up to `through` (by age, inclusive). */
+export interface DeliveryMark {
+  after: number | null;
+  through: { createdAt: number; id: string };
+  at: number;
+}
+
 export interface SessionSecret {
   sessionId: string;
   tokenHash: string;

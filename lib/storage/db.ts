@@ -71,6 +71,7 @@ export class Db {
     hosts: new Map(),
     secrets: new Map(),
     history: new Map(),
+    deliveries: new Map(),
   };
   readonly indexes = new Indexes();
   readonly tasksByProject: Index = this.indexes.tasksByProject;

@@ -1,6 +1,17 @@
 // The interface a Db runs on (DESIGN "Contract 3"): what a storage engine must do, whichever engine it is.
 import type { Published } from '../domain/events.js';
-import type { HistoryEntry, HostRecord, Message, Project, QueueState, Session, SessionSecret, Task, Template } from '../domain/types.js';
+import type {
+  DeliveryMarks,
+  HistoryEntry,
+  HostRecord,
+  Message,
+  Project,
+  QueueState,
+  Session,
+  SessionSecret,
+  Task,
+  Template,
+} from '../domain/types.js';
 import type { EventLog } from './event-log.js';
 
 export interface Collections {
@@ -13,13 +24,25 @@ export interface Collections {
   hosts: HostRecord;
   secrets: SessionSecret;
   history: HistoryEntry;
+  deliveries: DeliveryMarks;
 }
 export type Kind = keyof Collections;
-export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates', 'messages', 'hosts', 'secrets', 'history'];
+export const KINDS: readonly Kind[] = [
+  'projects',
+  'tasks',
+  'sessions',
+  'queues',
+  'templates',
+  'messages',
+  'hosts',
+  'secrets',
+  'history',
+  'deliveries',
+];
 
-/** The ID an entity is stored under: its `id`, a queue's or secret's `sessionId`, a host's `name`. */
+/** The ID an entity is stored under: its `id`, a queue's, secret's or delivery marks' `sessionId`, a host's `name`. */
 export const idOf = (kind: Kind, entity: Collections[Kind]): string =>
-  kind === 'queues' || kind === 'secrets'
+  kind === 'queues' || kind === 'secrets' || kind === 'deliveries'
     ? (entity as QueueState).sessionId
     : kind === 'hosts'
       ? (entity as HostRecord).name

@@ -27,7 +27,7 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
       ? { id: value.name, entity: value, order: num(value.lastSeen, 0), migrated: false }
       : undefined;
   }
-  const id = kind === 'queues' || kind === 'secrets' ? value.sessionId : value.id;
+  const id = kind === 'queues' || kind === 'secrets' || kind === 'deliveries' ? value.sessionId : value.id;
   if (!isId(id)) return undefined;
   switch (kind) {
     case 'secrets':
@@ -36,6 +36,8 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
       return isId(value.sessionId) && isObject(value.entry) && typeof value.order === 'number'
         ? { id, entity: value, order: value.order, migrated: false }
         : undefined;
+    case 'deliveries':
+      return Array.isArray(value.marks) ? { id, entity: value, order: 0, migrated: false } : undefined;
     case 'projects':
     case 'templates':
       return { id, entity: value, order: num(value.createdAt, 0), migrated: false };
