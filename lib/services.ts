@@ -12,6 +12,7 @@ import { QueueStore } from './domain/stores/queues.js';
 import { SessionStore } from './domain/stores/sessions.js';
 import { TaskStore } from './domain/stores/tasks.js';
 import { TemplateStore } from './domain/stores/templates.js';
+import { PeopleStore } from './domain/people.js';
 import { TokenStore } from './domain/tokens.js';
 import { HostManager } from './hosts/index.js';
 import { ReadCache } from './http/response-cache.js';
@@ -41,6 +42,8 @@ export interface Services {
   skills: SkillStore;
   spawner: Spawner;
   tokens: TokenStore;
+  /** People's tokens and roles (§23). */
+  people: PeopleStore;
   hosts: HostManager;
   /** Which agent needs a person (§21). */
   attention: AttentionStore;
@@ -99,6 +102,7 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     skills: new SkillStore(config.skillsDir, log),
     spawner: new Spawner(db, templates, config, log, tokens, hosts),
     tokens,
+    people: new PeopleStore(db),
     hosts,
     onClose: [() => hosts.close(), stopMessages, () => clearInterval(pruning), () => claims.close(), () => db.close()],
   };

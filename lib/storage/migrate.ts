@@ -32,6 +32,10 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
   switch (kind) {
     case 'secrets':
       return typeof value.tokenHash === 'string' ? { id, entity: value, order: num(value.createdAt, 0), migrated: false } : undefined;
+    case 'tokens':
+      return typeof value.tokenHash === 'string' && typeof value.name === 'string' && ['admin', 'member', 'viewer'].includes(value.role)
+        ? { id, entity: value, order: num(value.createdAt, 0), migrated: false }
+        : undefined;
     case 'projects':
     case 'templates':
       return { id, entity: value, order: num(value.createdAt, 0), migrated: false };

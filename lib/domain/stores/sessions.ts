@@ -227,6 +227,7 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
   return { session, tasks };
 }
 
-function entry(tx: Tx, input: Omit<TimelineEntry, 'id' | 'timestamp'>): TimelineEntry {
-  return { id: newId('evt', tx.now), timestamp: tx.now, ...input };
+/** A timeline entry, stamped with who added it (§23). */
+function entry(tx: Tx, input: Omit<TimelineEntry, 'id' | 'timestamp' | 'actor'>): TimelineEntry {
+  return { id: newId('evt', tx.now), timestamp: tx.now, ...input, actor: tx.actor };
 }
