@@ -1,5 +1,5 @@
 // The Db: every entity in memory, mutations serialised and group-committed through a storage engine.
-import { type Actor, currentActor } from '../domain/actor.js';
+import { type Actor, actAs, currentActor, SYSTEM } from '../domain/actor.js';
 import type { Emitted, EventHub, Published } from '../domain/events.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -165,7 +165,8 @@ export class Db {
       if (!this.#draining) {
         this.#draining = new Promise<void>((done) =>
           // Mutations requested in the same tick join the first batch too.
-          queueMicrotask(() => void this.#drain().finally(done)),
+          // Outside any caller's context: what listeners start while it applies a batch is done by the server (§23).
+          queueMicrotask(() => void actAs(SYSTEM, () => this.#drain()).finally(done)),
         );
       }
     });
