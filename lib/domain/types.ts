@@ -86,6 +86,9 @@ export interface PersonToken {
   tokenHash: string;
 }
 
+/** A person's token as served: never its hash, never its secret. */
+export type TokenView = Omit<PersonToken, 'tokenHash'>;
+
 /** Who did something (contract §23), on every event envelope and on timeline entries added through the API. */
 export interface Actor {
   kind: 'admin' | 'user' | 'session' | 'runner' | 'system';

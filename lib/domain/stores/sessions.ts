@@ -113,7 +113,8 @@ export class SessionStore {
     return this.#append(
       id,
       (tx, s) => {
-        const appended = { ...s, timeline: [...s.timeline, entry(tx, input)] };
+        // An entry a client adds says who added it (§23).
+        const appended = { ...s, timeline: [...s.timeline, entry(tx, { ...input, actor: tx.actor })] };
         if (!state || !this.attention) return appended;
         const result = this.attention.apply(tx, appended, { source: 'report', state, reason: input.message });
         changed = result.changed;
@@ -129,7 +130,7 @@ export class SessionStore {
     const { sessionId, message, type } = input;
     await this.#append(
       sessionId,
-      (tx, s) => ({ ...s, timeline: [...s.timeline, entry(tx, { type, message, taskId })] }),
+      (tx, s) => ({ ...s, timeline: [...s.timeline, entry(tx, { type, message, taskId, actor: tx.actor })] }),
       () => {
         if (!this.db.get('tasks', taskId)) throw taskNotFound(taskId);
       },
@@ -227,7 +228,6 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
   return { session, tasks };
 }
 
-/** A timeline entry, stamped with who added it (§23). */
-function entry(tx: Tx, input: Omit<TimelineEntry, 'id' | 'timestamp' | 'actor'>): TimelineEntry {
-  return { id: newId('evt', tx.now), timestamp: tx.now, ...input, actor: tx.actor };
+function entry(tx: Tx, input: Omit<TimelineEntry, 'id' | 'timestamp'>): TimelineEntry {
+  return { id: newId('evt', tx.now), timestamp: tx.now, ...input };
 }
