@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
-import { state } from '../store';
+import { state, mayChange } from '../store';
 import { isFinalSession } from '../types';
 import { ErrorLine, Field, timeAgo, useAction } from '../util';
 
@@ -43,6 +43,7 @@ export function ProjectsView() {
           );
         })}
       </ul>
+      {mayChange() && (
       <form
         class="inline-form"
         aria-label="New project"
@@ -65,6 +66,7 @@ export function ProjectsView() {
         </button>
         <ErrorLine error={error} />
       </form>
+      )}
     </section>
   );
 }
