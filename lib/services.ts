@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { EventHub } from './domain/events.js';
 import { TaskGraph } from './domain/graph.js';
+import { PeopleStore } from './domain/people.js';
 import { SkillStore } from './domain/skills.js';
 import { Spawner } from './domain/spawn.js';
 import { AttentionStore } from './domain/stores/attention.js';
@@ -12,7 +13,6 @@ import { QueueStore } from './domain/stores/queues.js';
 import { SessionStore } from './domain/stores/sessions.js';
 import { TaskStore } from './domain/stores/tasks.js';
 import { TemplateStore } from './domain/stores/templates.js';
-import { PeopleStore } from './domain/people.js';
 import { TokenStore } from './domain/tokens.js';
 import { HostManager } from './hosts/index.js';
 import { ReadCache } from './http/response-cache.js';

@@ -44,20 +44,32 @@ describe('actors (§23)', async () => {
     await live.drain();
 
     // An agent's client names its session with X-Session-ID: its changes are the session's.
-    const reported = await admin('POST', `/api/tasks/${task.id}/timeline`, { sessionId: session.id, message: 'half done', type: 'progress' }, { 'x-session-id': session.id });
+    const reported = await admin(
+      'POST',
+      `/api/tasks/${task.id}/timeline`,
+      { sessionId: session.id, message: 'half done', type: 'progress' },
+      { 'x-session-id': session.id },
+    );
     expect(reported.status).toBe(200);
     const sessionActor = { kind: 'session', id: session.id, name: 'builder' };
-    expect((await admin('GET', `/api/sessions/${session.id}`)).body.timeline.at(-1)).toMatchObject({ message: 'half done', actor: sessionActor });
+    expect((await admin('GET', `/api/sessions/${session.id}`)).body.timeline.at(-1)).toMatchObject({
+      message: 'half done',
+      actor: sessionActor,
+    });
     const events = await live.drain();
     expect(events.length).toBeGreaterThan(0);
     for (const event of events) expect(event.actor).toEqual(sessionActor);
     // A client cannot write its own actor.
-    const forged = await admin('POST', `/api/sessions/${session.id}/timeline`, { type: 'progress', message: 'forged', actor: { kind: 'system' } });
+    const forged = await admin('POST', `/api/sessions/${session.id}/timeline`, {
+      type: 'progress',
+      message: 'forged',
+      actor: { kind: 'system' },
+    });
     expect(forged.body.timeline.at(-1).actor).toEqual({ kind: 'admin' });
     await live.drain();
   });
 
-  it("system for what the server does by itself: a claim released when its session ends", async () => {
+  it('system for what the server does by itself: a claim released when its session ends', async () => {
     const task = (await admin('POST', '/api/tasks', { projectId: project.id, title: 'Claimed' })).body;
     const worker = (await admin('POST', '/api/sessions', { projectId: project.id, taskIds: [], name: 'worker' })).body;
     expect((await admin('POST', `/api/tasks/${task.id}/claim`, { sessionId: worker.id })).status).toBe(200);
@@ -73,7 +85,18 @@ describe('actors (§23)', async () => {
   it("runner for a runner's reports, whichever token it connected with", async () => {
     const runner = new WebSocket(`${wsBase}/api/hosts/connect?token=${ADMIN}`);
     await new Promise((r, j) => runner.once('open', r).once('error', j));
-    runner.send(JSON.stringify({ type: 'hello', name: 'box-1', hostname: 'box', platform: 'linux', arch: 'x64', version: '0', agents: ['shell'], sessions: [] }));
+    runner.send(
+      JSON.stringify({
+        type: 'hello',
+        name: 'box-1',
+        hostname: 'box',
+        platform: 'linux',
+        arch: 'x64',
+        version: '0',
+        agents: ['shell'],
+        sessions: [],
+      }),
+    );
     const online = (await through('host:online')).at(-1);
     expect(online).toMatchObject({ type: 'host:online', actor: { kind: 'runner', name: 'box-1' } });
     const closed = new Promise((r) => runner.once('close', r));

@@ -45,7 +45,10 @@ describe('maestro token', () => {
   it('defaults to member and prints JSON with --json', async () => {
     const created = await maestro(['--json', 'token', 'create', 'Bob']);
     expect(created.code).toBe(0);
-    expect(JSON.parse(created.stdout)).toMatchObject({ success: true, data: { name: 'Bob', role: 'member', token: expect.stringMatching(/^mpt_/) } });
+    expect(JSON.parse(created.stdout)).toMatchObject({
+      success: true,
+      data: { name: 'Bob', role: 'member', token: expect.stringMatching(/^mpt_/) },
+    });
     expect((await maestro(['token', 'create', 'Eve', '--role', 'owner'])).code).toBe(1);
   });
 });

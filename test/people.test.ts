@@ -12,8 +12,10 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 async function team(dataDir = tempDir()) {
   const server = await startTestServer({ MAESTRO_TOKEN: ADMIN, DATA_DIR: dataDir });
-  const as = (token: string) => (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-    server.call(method, path, body, { ...bearer(token), ...headers });
+  const as =
+    (token: string) =>
+    (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+      server.call(method, path, body, { ...bearer(token), ...headers });
   const mint = async (name: string, role: string) => {
     const res = await as(ADMIN)('POST', '/api/tokens', { name, role });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -30,7 +32,14 @@ describe('tokens (§23)', () => {
     const admin = as(ADMIN);
     const events = await listen(wsUrl(server, '/ws', ADMIN));
     const alice = await mint('Alice', 'member');
-    expect(alice).toEqual({ id: expect.any(String), name: 'Alice', role: 'member', createdAt: expect.any(Number), lastUsedAt: null, token: expect.any(String) });
+    expect(alice).toEqual({
+      id: expect.any(String),
+      name: 'Alice',
+      role: 'member',
+      createdAt: expect.any(Number),
+      lastUsedAt: null,
+      token: expect.any(String),
+    });
 
     const [created] = (await events.drain()).filter((e) => e.type === 'token:created');
     expect(created.data).toEqual({ id: alice.id, name: 'Alice', role: 'member', createdAt: alice.createdAt, lastUsedAt: null });
@@ -39,7 +48,9 @@ describe('tokens (§23)', () => {
     expect((await as(alice.token)('GET', '/api/projects')).status).toBe(200);
     const listed = await admin('GET', '/api/tokens');
     expect(listed.status).toBe(200);
-    expect(listed.body).toEqual([{ id: alice.id, name: 'Alice', role: 'member', createdAt: alice.createdAt, lastUsedAt: expect.any(Number) }]);
+    expect(listed.body).toEqual([
+      { id: alice.id, name: 'Alice', role: 'member', createdAt: alice.createdAt, lastUsedAt: expect.any(Number) },
+    ]);
     expect(JSON.stringify(listed.body)).not.toContain(alice.token);
 
     if (!onDatabase()) {

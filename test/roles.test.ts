@@ -34,7 +34,11 @@ describe('each role over a real server', async () => {
       server.call(method, path, body, { ...bearer(token), ...headers });
   const admin = as(ADMIN);
   const mint = async (name: string, role: string) => (await admin('POST', '/api/tokens', { name, role })).body.token as string;
-  const [viewerToken, memberToken, personAdminToken] = [await mint('Vera', 'viewer'), await mint('Max', 'member'), await mint('Ada', 'admin')];
+  const [viewerToken, memberToken, personAdminToken] = [
+    await mint('Vera', 'viewer'),
+    await mint('Max', 'member'),
+    await mint('Ada', 'admin'),
+  ];
   const [viewer, member, personAdmin] = [as(viewerToken), as(memberToken), as(personAdminToken)];
   const workingDir = join(tempDir(), 'work');
   mkdirSync(workingDir);
@@ -43,7 +47,16 @@ describe('each role over a real server', async () => {
   const session = (await admin('POST', '/api/sessions', { projectId: project.id, taskIds: [], name: 'worker' })).body;
 
   it('a viewer reads every area but changes nothing', async () => {
-    for (const path of ['/api/projects', `/api/tasks?projectId=${project.id}`, `/api/sessions/${session.id}`, '/api/hosts', '/api/templates', '/api/skills', '/api/events', '/api/openapi.json']) {
+    for (const path of [
+      '/api/projects',
+      `/api/tasks?projectId=${project.id}`,
+      `/api/sessions/${session.id}`,
+      '/api/hosts',
+      '/api/templates',
+      '/api/skills',
+      '/api/events',
+      '/api/openapi.json',
+    ]) {
       expect((await viewer('GET', path)).status, path).toBe(200);
     }
     const refused: [string, string, unknown?][] = [
@@ -136,7 +149,12 @@ describe('the live terminal: viewers watch, never type', { timeout: 120_000 }, a
     mkdirSync(workingDir);
     const project = (await admin('POST', '/api/projects', { name: 'Terminal', workingDir })).body;
     const task = (await admin('POST', '/api/tasks', { projectId: project.id, title: 'MODE:echo' })).body;
-    const spawned = await admin('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], agent: 'custom', host: 'roles-host' });
+    const spawned = await admin('POST', '/api/sessions/spawn', {
+      projectId: project.id,
+      taskIds: [task.id],
+      agent: 'custom',
+      host: 'roles-host',
+    });
     expect(spawned.status).toBe(201);
     const path = `/api/sessions/${spawned.body.sessionId}/terminal`;
     await until(admin, path, (t) => typeof t?.text === 'string' && t.text.includes('READY'));

@@ -439,7 +439,6 @@ export const PersonTokenView = v.object({
 /** The answer of `POST /api/tokens`: the secret, shown this once. */
 export const CreatedToken = v.object({ ...PersonTokenView.entries, token: v.string() });
 
-
 /**
  * The `data` of every event (events.ts's EventMap): a new event type does not compile until it is described here
  * (openapi.ts checks it against the EventMap), so `/api/asyncapi.json` always lists every event.
@@ -494,4 +493,3 @@ export const EVENT_DATA = {
   'session:message_received': v.object({ sessionId: v.string(), message: Message }),
   'session:attention': v.object({ sessionId: v.string(), attention: Attention }),
 } satisfies Record<string, v.GenericSchema>;
-

@@ -2,7 +2,7 @@ import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type EventLog, type LoggedEvent, SEGMENT_EVENTS, sessionsOf } from '../storage/event-log.js';
 import type { Actor } from './actor.js';
-import type { Host, Message, TokenView, Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
+import type { Host, Message, Project, QueueItem, QueueState, Session, TaskView, Template, TokenView } from './types.js';
 
 /** What `session:spawn` carries (contract §6.7). */
 export interface SpawnEvent {

@@ -8,7 +8,6 @@ import type { AccessRole, PersonToken, TokenView } from './types.js';
 
 export type { TokenView };
 
-
 export const tokenView = ({ tokenHash: _hash, ...view }: PersonToken): TokenView => view;
 
 const tokenNotFound = (id: string) => new ApiError(404, 'TOKEN_NOT_FOUND', 'Token not found', { id });
@@ -42,7 +41,14 @@ export class PeopleStore {
   create(name: string, role: AccessRole) {
     const token = `mpt_${randomBytes(24).toString('base64url')}`;
     return this.db.mutate((tx) => {
-      const record: PersonToken = { id: newId('tok', tx.now), name, role, createdAt: tx.now, lastUsedAt: null, tokenHash: hashToken(token) };
+      const record: PersonToken = {
+        id: newId('tok', tx.now),
+        name,
+        role,
+        createdAt: tx.now,
+        lastUsedAt: null,
+        tokenHash: hashToken(token),
+      };
       tx.put('tokens', record);
       tx.emit('token:created', tokenView(record));
       return { ...tokenView(record), token };

@@ -3,9 +3,9 @@ import { ID_PATTERN } from '../ids.js';
 import { AGENT_PRESETS } from './agents.js';
 import { ATTENTION_STATES } from './attention.js';
 import {
+  ACCESS_ROLES,
   MESSAGE_STATUSES,
   MESSAGE_TYPES,
-  ACCESS_ROLES,
   ROLES,
   SESSION_STATUSES,
   STRATEGIES,
@@ -368,6 +368,9 @@ export const EventsQuery = v.object({
 
 /** `POST /api/tokens` (contract §23). */
 export const CreateToken = v.object({
-  name: required('name', v.pipe(text('name'), v.trim(), v.nonEmpty('name is required'), v.maxLength(100, 'name must be at most 100 characters'))),
+  name: required(
+    'name',
+    v.pipe(text('name'), v.trim(), v.nonEmpty('name is required'), v.maxLength(100, 'name must be at most 100 characters')),
+  ),
   role: required('role', oneOf('role', ACCESS_ROLES)),
 });

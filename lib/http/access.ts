@@ -1,8 +1,8 @@
 // Who is calling and what each kind of caller may do (contract §15.6, issue 21): the one place that knows.
 import type { MiddlewareHandler } from 'hono';
 import type { Actor, Session } from '../domain/types.js';
-import { isId } from '../ids.js';
 import { ApiError } from '../errors.js';
+import { isId } from '../ids.js';
 import type { AppEnv, Caller, Ctx } from './context.js';
 
 export type { Caller };

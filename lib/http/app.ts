@@ -12,8 +12,8 @@ import { callerSession } from './caller.js';
 import type { AppEnv, Ctx } from './context.js';
 import { serveDashboard } from './dashboard.js';
 import { eventSocket } from './event-stream.js';
-import { hasRole, requireRole } from './roles.js';
 import { isPrepared } from './response-cache.js';
+import { hasRole, requireRole } from './roles.js';
 import { type RouteFile, registerRoutes, scanRoutes } from './route-table.js';
 
 export type { AppEnv, Ctx };
@@ -87,7 +87,8 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     // A runner connects with its own runner token or an admin's (§23): a member or viewer token is refused.
     app.get('/api/hosts/connect', async (c, next) => {
       const caller = callerOf(c);
-      if (caller.kind !== 'runner' && !hasRole(caller, 'admin')) throw new ApiError(403, 'FORBIDDEN', 'Only an admin or runner token connects a runner');
+      if (caller.kind !== 'runner' && !hasRole(caller, 'admin'))
+        throw new ApiError(403, 'FORBIDDEN', 'Only an admin or runner token connects a runner');
       await next();
     });
     app.get(
@@ -99,7 +100,10 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
       upgradeWebSocket((c) =>
         // hono builds the handlers for every request: only an upgrade is checked here, a GET goes on to its route.
         c.req.header('upgrade')?.toLowerCase() === 'websocket'
-          ? terminalSocket(c as Ctx, services.hosts.viewerSocket(c.req.param('id')!, callerSession(c as Ctx), !hasRole(callerOf(c as Ctx), 'member')))
+          ? terminalSocket(
+              c as Ctx,
+              services.hosts.viewerSocket(c.req.param('id')!, callerSession(c as Ctx), !hasRole(callerOf(c as Ctx), 'member')),
+            )
           : {},
       ),
     );

@@ -54,8 +54,7 @@ export function authenticate(services: Services): MiddlewareHandler<AppEnv> {
       if (person) {
         caller = { kind: 'user', id: person.id, name: person.name, role: person.role };
         await people.touch(person);
-      }
-      else if (given === undefined || !isAdmin(given)) {
+      } else if (given === undefined || !isAdmin(given)) {
         const sessionId = given === undefined ? undefined : tokens.sessionOf(given);
         const runnerHost = given === undefined ? undefined : tokens.hostOf(given);
         if (sessionId) {

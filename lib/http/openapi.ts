@@ -125,7 +125,11 @@ function buildOpenApi(routes: readonly RouteFile[]): Json {
     components: {
       schemas: components(),
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: "MAESTRO_TOKEN, a person's token (POST /api/tokens), or a session token; required when the server has a token" },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: "MAESTRO_TOKEN, a person's token (POST /api/tokens), or a session token; required when the server has a token",
+        },
       },
     },
   };
@@ -186,7 +190,8 @@ function buildAsyncApi(): Json {
             projectId: { type: 'string', description: 'The project the event concerns, when it concerns one' },
             actor: {
               type: 'object',
-              description: 'Who did it (contract §23): admin, user (a person\'s token: id, name), session (id, name), runner (name: its host), system',
+              description:
+                "Who did it (contract §23): admin, user (a person's token: id, name), session (id, name), runner (name: its host), system",
               required: ['kind'],
               properties: {
                 kind: { type: 'string', enum: ['admin', 'user', 'session', 'runner', 'system'] },

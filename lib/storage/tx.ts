@@ -25,7 +25,14 @@ export interface TxSource {
 }
 
 /** Builds the `Tx` of one mutation: `own` collects its changes, `emitted` its events; `batch` holds the earlier ones. */
-export function createTx(source: TxSource, now: number, own: Map<string, Change>, batch: Map<string, Change>, emitted: Emitted[], actor: Actor = SYSTEM): Tx {
+export function createTx(
+  source: TxSource,
+  now: number,
+  own: Map<string, Change>,
+  batch: Map<string, Change>,
+  emitted: Emitted[],
+  actor: Actor = SYSTEM,
+): Tx {
   const record = (kind: Kind, id: string, entity: Collections[Kind] | null) => {
     const key = `${kind}/${id}`;
     const before = own.get(key)?.before ?? batch.get(key)?.before ?? source.committed(kind, id);

@@ -5,7 +5,7 @@ import { body } from '../../../lib/http/input.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
 
 export const describe: RouteDoc = {
-  summary: "Give a person a token of their own, with a role (the secret is in this answer only; the server keeps its SHA-256)",
+  summary: 'Give a person a token of their own, with a role (the secret is in this answer only; the server keeps its SHA-256)',
   body: CreateToken,
   response: CreatedToken,
   status: 201,
