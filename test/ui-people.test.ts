@@ -44,6 +44,17 @@ describe('people in the dashboard', { timeout: 90_000 }, () => {
     await row.waitFor({ timeout: LIVE_MS });
     expect(await row.textContent()).toContain('by Max');
     expect(await page.getByRole('list', { name: 'Activity' }).getByText('by the admin').count()).toBeGreaterThan(0);
+
+    // A session's timeline says who posted each entry; the viewer gets no stop or delete button.
+    const session = (await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [], name: 'worker' }, auth(ADMIN))).body;
+    await server.call('POST', `/api/sessions/${session.id}/timeline`, { type: 'progress', message: 'Max checked in' }, auth(max));
+    await page.goto(`${server.url}/#/s/${session.id}`);
+    await live(page);
+    const entry = page.getByRole('listitem').filter({ hasText: 'Max checked in' });
+    await entry.waitFor({ timeout: LIVE_MS });
+    expect(await entry.textContent()).toContain('by Max');
+    expect(await page.getByRole('button', { name: 'Stop session' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Delete session' }).count()).toBe(0);
     await page.close();
   });
 
