@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { EventHub } from './domain/events.js';
 import { TaskGraph } from './domain/graph.js';
+import { PeopleStore } from './domain/people.js';
 import { SkillStore } from './domain/skills.js';
 import { Spawner } from './domain/spawn.js';
 import { AttentionStore } from './domain/stores/attention.js';
@@ -42,6 +43,8 @@ export interface Services {
   skills: SkillStore;
   spawner: Spawner;
   tokens: TokenStore;
+  /** People's tokens and roles (§23). */
+  people: PeopleStore;
   hosts: HostManager;
   /** Which agent needs a person (§21). */
   attention: AttentionStore;
@@ -97,6 +100,7 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     skills: new SkillStore(config.skillsDir, log),
     spawner: new Spawner(db, templates, config, log, tokens, hosts),
     tokens,
+    people: new PeopleStore(db),
     hosts,
     onClose: [
       () => wakeNotices.close(),

@@ -84,7 +84,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
 
   tool(
     'whoami',
-    'Who this agent is to Maestro: the server, its session (with status and tasks) and project. Call it first.',
+    'Who this agent is to Maestro: the server, its session (with status and tasks) and project, and the actor and role its changes are recorded with (GET /api/me). Call it first.',
     {},
     async () => ({
       server: baseUrl,
@@ -92,6 +92,8 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       projectId: env.MAESTRO_PROJECT_ID ?? null,
       taskIds: env.MAESTRO_TASK_IDS ? env.MAESTRO_TASK_IDS.split(',') : [],
       session: me ? await client.get(`/api/sessions/${enc(me)}`) : null,
+      // §23: who the server records this agent's changes as, and what its token may do (null on an older server).
+      access: await client.get('/api/me').catch(() => null),
     }),
     true,
   );

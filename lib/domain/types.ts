@@ -98,6 +98,30 @@ export interface SessionSecret {
   host?: string;
 }
 
+/** What a person's token may do (contract §23): `viewer` reads, `member` works, `admin` also manages. */
+export const ACCESS_ROLES = ['viewer', 'member', 'admin'] as const;
+export type AccessRole = (typeof ACCESS_ROLES)[number];
+
+/** A person's token (contract §23) as stored: only the SHA-256 of its secret. */
+export interface PersonToken {
+  id: string;
+  name: string;
+  role: AccessRole;
+  createdAt: number;
+  lastUsedAt: number | null;
+  tokenHash: string;
+}
+
+/** A person's token as served: never its hash, never its secret. */
+export type TokenView = Omit<PersonToken, 'tokenHash'>;
+
+/** Who did something (contract §23), on every event envelope and on timeline entries added through the API. */
+export interface Actor {
+  kind: 'admin' | 'user' | 'session' | 'runner' | 'system';
+  id?: string;
+  name?: string;
+}
+
 /**
  * The dependencies of `task` that are not `completed`, looked up through `lookup` (a transaction's `tx.get` inside
  * a mutation, the committed state outside). An ID naming no task (legacy data) blocks nothing: it can never complete.

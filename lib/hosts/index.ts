@@ -247,8 +247,8 @@ export class HostManager {
   }
 
   /** Checks a live-terminal upgrade before it happens (errors become the HTTP answer). */
-  viewerSocket(sessionId: string, caller: string | null): WSEvents {
+  viewerSocket(sessionId: string, caller: string | null, readOnly = false): WSEvents {
     const s = this.#running(sessionId, caller, true);
-    return this.#viewers.socket(sessionId, s.host);
+    return this.#viewers.socket(sessionId, s.host, readOnly);
   }
 }

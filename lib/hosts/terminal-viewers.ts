@@ -43,8 +43,8 @@ export class TerminalViewers {
     }
   }
 
-  /** Handlers of one viewer socket on a session running on `host`: keys and resizes go to the runner. */
-  socket(sessionId: string, host: string): WSEvents {
+  /** Handlers of one viewer socket on a session running on `host`: keys and resizes go to the runner, unless `readOnly` (a viewer watches, never types: §23). */
+  socket(sessionId: string, host: string, readOnly = false): WSEvents {
     const viewer: Partial<Viewer> = { ready: false, host };
     return {
       onOpen: (_e, ws) => {
@@ -55,6 +55,7 @@ export class TerminalViewers {
         this.hub.send(host, { type: 'watch', sessionId, on: true });
       },
       onMessage: (event) => {
+        if (readOnly) return;
         const data = typeof event.data === 'string' ? event.data : Buffer.from(event.data as ArrayBuffer).toString('utf8');
         if (data.startsWith('{')) {
           try {

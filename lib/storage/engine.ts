@@ -5,6 +5,7 @@ import type {
   HistoryEntry,
   HostRecord,
   Message,
+  PersonToken,
   Project,
   QueueState,
   Session,
@@ -25,6 +26,8 @@ export interface Collections {
   secrets: SessionSecret;
   history: HistoryEntry;
   deliveries: DeliveryMarks;
+  /** People's tokens (§23): name, role and the SHA-256 of the secret. */
+  tokens: PersonToken;
 }
 export type Kind = keyof Collections;
 export const KINDS: readonly Kind[] = [
@@ -38,6 +41,7 @@ export const KINDS: readonly Kind[] = [
   'secrets',
   'history',
   'deliveries',
+  'tokens',
 ];
 
 /** The ID an entity is stored under: its `id`, a queue's, secret's or delivery marks' `sessionId`, a host's `name`. */

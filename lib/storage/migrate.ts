@@ -38,6 +38,10 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
         : undefined;
     case 'deliveries':
       return Array.isArray(value.marks) ? { id, entity: value, order: 0, migrated: false } : undefined;
+    case 'tokens':
+      return typeof value.tokenHash === 'string' && typeof value.name === 'string' && ['admin', 'member', 'viewer'].includes(value.role)
+        ? { id, entity: value, order: num(value.createdAt, 0), migrated: false }
+        : undefined;
     case 'projects':
     case 'templates':
       return { id, entity: value, order: num(value.createdAt, 0), migrated: false };

@@ -115,7 +115,8 @@ export class SessionStore {
     return this.#append(
       id,
       (tx, s) => {
-        const appended = { ...s, timeline: [...s.timeline, entry(tx, input)] };
+        // An entry a client adds says who added it (§23).
+        const appended = { ...s, timeline: [...s.timeline, entry(tx, { ...input, actor: tx.actor })] };
         if (!state || !this.attention) return appended;
         const result = this.attention.apply(tx, appended, { source: 'report', state, reason: input.message });
         changed = result.changed;
@@ -131,7 +132,7 @@ export class SessionStore {
     const { sessionId, message, type } = input;
     await this.#append(
       sessionId,
-      (tx, s) => ({ ...s, timeline: [...s.timeline, entry(tx, { type, message, taskId })] }),
+      (tx, s) => ({ ...s, timeline: [...s.timeline, entry(tx, { type, message, taskId, actor: tx.actor })] }),
       () => {
         if (!this.db.get('tasks', taskId)) throw taskNotFound(taskId);
       },
