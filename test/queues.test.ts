@@ -26,6 +26,7 @@ const pairs = (events: any[]) =>
       timestamp: expect.any(Number),
       seq: expect.any(Number),
       projectId: expect.any(String),
+      actor: { kind: expect.any(String) },
     });
     return [e.type, e.data];
   });

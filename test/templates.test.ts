@@ -371,7 +371,15 @@ describe('template events over a real WebSocket [OP-23]', () => {
     await ws.drain();
   });
 
-  const envelope = (type: string, data: unknown) => ({ type, event: type, data, timestamp: expect.any(Number), seq: expect.any(Number) });
+  // Made on a tokenless loopback server: the actor is the admin (§23).
+  const envelope = (type: string, data: unknown) => ({
+    type,
+    event: type,
+    data,
+    timestamp: expect.any(Number),
+    seq: expect.any(Number),
+    actor: { kind: 'admin' },
+  });
 
   it('POST emits template:created with the full template', async () => {
     const res = await server.call('POST', '/api/templates', { name: 'Evented', role: 'orchestrator', content: 'x' });
