@@ -1,3 +1,4 @@
+// The server's configuration, read from the environment and checked at startup (§10).
 import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { AGENT_PRESETS, isAgentPreset } from './domain/agents.js';

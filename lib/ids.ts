@@ -1,3 +1,4 @@
+// IDs: the pattern every ID must match (§1.1) and new IDs.
 import { randomBytes } from 'node:crypto';
 
 /** Every path ID and client-supplied ID must match this (contract §1.1). */

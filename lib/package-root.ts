@@ -1,3 +1,4 @@
+// Where this package's files are, from source or compiled, and its package.json.
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

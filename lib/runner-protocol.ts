@@ -1,3 +1,4 @@
+// The messages between a runner and the server, as valibot schemas both ends import.
 import * as v from 'valibot';
 
 /*

@@ -1,3 +1,4 @@
+// Wiring: the storage engine, the Db, the event hub, the stores and the host manager, once per server.
 import type { Config } from './config.js';
 import { EventHub } from './domain/events.js';
 import { TaskGraph } from './domain/graph.js';

@@ -1,3 +1,4 @@
+// Process start: configuration, the server, the local runner, and a clean stop on SIGINT/SIGTERM (§11).
 import type { Config } from './config.js';
 import { ConfigError, parseConfig } from './config.js';
 import { which } from './domain/agents.js';

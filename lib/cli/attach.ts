@@ -1,3 +1,4 @@
+// `maestro attach`: join an agent's terminal, through tmux on this machine or the server's live terminal.
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import type { Session } from '../domain/types.js';

@@ -1,3 +1,4 @@
+// The original CLI's commands (`report`, `whoami`, `status`, `commands`, `track-file`), kept for agents and prompts that use them.
 import { type Command, Option } from 'commander';
 import { type Session, TIMELINE_TYPES } from '../domain/types.js';
 import { CliError } from './client.js';

@@ -1,3 +1,4 @@
+// What every command needs: the API client, the output mode, and the spawned terminal's `MAESTRO_*` defaults.
 import type { Command } from 'commander';
 import { CliError, Client, cliToken, EXIT, serverUrl } from './client.js';
 

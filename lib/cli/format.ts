@@ -1,3 +1,4 @@
+// Human-readable output of the CLI: plain text, one record per line, stable enough to grep.
 import type { Message, Project, QueueItem, Session, TaskView, TimelineEntry } from '../domain/types.js';
 
 /** Human-readable output of the CLI. Plain text, one record per line, stable enough to grep. */

@@ -1,3 +1,4 @@
+// `maestro task next|claim|release|deps`: the task graph from the command line (§18).
 import type { Command } from 'commander';
 import type { TaskView } from '../domain/types.js';
 import { CliError } from './client.js';

@@ -1,3 +1,4 @@
+// `maestro host`: a runner in the foreground (§15.2).
 import type { Command } from 'commander';
 import { PACKAGE_INFO } from '../package-root.js';
 import { HOST_NAME_PATTERN } from '../runner-protocol.js';

@@ -1,3 +1,4 @@
+// `maestro worker init` and `maestro orchestrator init`: start a spawned session's agent from its manifest.
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

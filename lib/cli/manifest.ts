@@ -1,3 +1,4 @@
+// `maestro manifest generate`: the session manifest written from `DATA_DIR`, run by the server on spawn (§6.5).
 import type { Command } from 'commander';
 import { resolveDataDir } from '../config.js';
 import { buildManifest, writeJsonFile } from '../domain/manifest.js';

@@ -1,3 +1,4 @@
+// `maestro mcp`: Maestro as Model Context Protocol tools over stdio, for agents.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import * as z from 'zod';

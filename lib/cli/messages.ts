@@ -1,3 +1,4 @@
+// `maestro send|inbox|message`: messages between sessions and people (§16).
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { MESSAGE_TYPES, type Message, TASK_PRIORITIES } from '../domain/types.js';

@@ -1,3 +1,4 @@
+// `maestro project`: create, list, show and delete projects.
 import type { Command } from 'commander';
 import type { Project } from '../domain/types.js';
 import { action } from './context.js';

@@ -1,3 +1,4 @@
+// `maestro queue`: a queue session's items, step by step (§8).
 import type { Command } from 'commander';
 import type { QueueItem } from '../domain/types.js';
 import { action } from './context.js';

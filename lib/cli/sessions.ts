@@ -1,3 +1,4 @@
+// `maestro session`: list, show, spawn, complete and delete sessions.
 import { type Command, Option } from 'commander';
 import { FINAL_SESSION_STATUSES, ROLES, SESSION_STATUSES, type Session, STRATEGIES } from '../domain/types.js';
 import { CliError, EXIT } from './client.js';

@@ -1,3 +1,4 @@
+// The event stream for the CLI: one WebSocket that resumes from its last `seq` after a drop.
 import WebSocket from 'ws';
 
 /** An event envelope as the server sends it (§4.2, §17). */

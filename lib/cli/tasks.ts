@@ -1,3 +1,4 @@
+// `maestro task`: create, list, update and complete tasks, as a person or from inside a session.
 import { type Command, Option } from 'commander';
 import { TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, type TaskView } from '../domain/types.js';
 import { action, type Ctx } from './context.js';

@@ -1,3 +1,4 @@
+// `maestro watch`: every event, one line each, filtered by project, session or attention.
 import type { Command } from 'commander';
 import { attentionLine } from './attention.js';
 import { CliError } from './client.js';

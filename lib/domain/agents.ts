@@ -1,3 +1,4 @@
+// Agent presets (claude, codex, gemini, shell, custom) and the command line each one runs (§15.5).
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 

@@ -1,3 +1,4 @@
+// The typed event union, the event hub that numbers and fans them out, and the subscribers' filters (§4, §17).
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type EventLog, type LoggedEvent, SEGMENT_EVENTS, sessionsOf } from '../storage/event-log.js';

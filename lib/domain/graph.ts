@@ -1,3 +1,4 @@
+// The task graph: ready work, what a task waits for, and the order `next` picks (§18).
 import type { Db } from '../storage/db.js';
 import { blockedBy, type Task, type TaskClaim, type TaskPriority } from './types.js';
 

@@ -1,3 +1,4 @@
+// Runs this package's CLI to write a spawn's manifest, with a timeout and no shell (§6.4).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';

@@ -1,3 +1,4 @@
+// The session manifest a spawn writes (§6.5), built from the stored entities.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';

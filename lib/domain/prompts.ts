@@ -1,3 +1,4 @@
+// The built-in prompt templates, one per role (§3.6).
 import type { Role } from './types.js';
 
 /**

@@ -1,3 +1,4 @@
+// Request schemas (valibot): what each route accepts, with the contract's messages (§3).
 import * as v from 'valibot';
 import { ID_PATTERN } from '../ids.js';
 import { AGENT_PRESETS } from './agents.js';

@@ -1,3 +1,4 @@
+// Skills read from `SKILLS_DIR`: their manifests and text (§7).
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as v from 'valibot';

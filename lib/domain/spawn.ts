@@ -1,3 +1,4 @@
+// Spawn (§6): the session, its manifest and token, and the hand-over to a runner.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';

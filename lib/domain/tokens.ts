@@ -1,3 +1,4 @@
+// Session and runner tokens: minted, hashed, checked and revoked (§15.6).
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Db, Tx } from '../storage/db.js';

@@ -1,3 +1,4 @@
+// The hono app: security checks, body limit, errors, the event and terminal sockets, and every file under `routes/`.
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';

@@ -1,3 +1,4 @@
+// The session a request acts for, if any (§15.6, §16.2).
 import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Ctx } from './context.js';

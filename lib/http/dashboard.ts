@@ -1,3 +1,4 @@
+// Serves the built dashboard: `GET /` and its files under `/ui/` (§19).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';

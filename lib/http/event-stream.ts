@@ -1,3 +1,4 @@
+// The live event stream over WebSocket and SSE, with replay from the event log (§4, §17).
 import { streamSSE } from 'hono/streaming';
 import type { WSContext, WSEvents } from 'hono/ws';
 import { type EventFilter, type EventHub, MAX_BUFFERED_BYTES, type Subscriber } from '../domain/events.js';

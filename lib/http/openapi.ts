@@ -1,3 +1,4 @@
+// The OpenAPI and AsyncAPI documents, generated from the route files' descriptions and the valibot schemas.
 import { type ConversionConfig, type JsonSchema, toJsonSchema } from '@valibot/to-json-schema';
 import type * as v from 'valibot';
 import { EVENT_DATA, NAMED_SCHEMAS } from '../domain/entities.js';

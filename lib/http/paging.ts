@@ -1,3 +1,4 @@
+// Paging of lists: `limit`, `cursor` and the `X-Next-Cursor` header (§3.8).
 import { validationError } from '../errors.js';
 import { scopeOf } from './access.js';
 import type { Ctx } from './app.js';

@@ -1,3 +1,4 @@
+// GET answers kept serialised with their ETag until the next change.
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import type { Db } from '../storage/db.js';

@@ -1,3 +1,4 @@
+// Adds `Retry-After` to a 429 refusal (§16.2).
 import { ApiError } from '../errors.js';
 import type { Ctx } from './app.js';
 

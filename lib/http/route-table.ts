@@ -1,3 +1,4 @@
+// Finds the route files under `routes/` and registers them, static segments before parameters.
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -1,3 +1,4 @@
+// The transport: the HTTP listener and the WebSocket upgrade, in one file.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';

@@ -1,3 +1,4 @@
+// Task claims with leases: claim, claim-next, release, and the sweep of expired ones (§18.3).
 import { ApiError, projectNotFound, sessionNotFound, taskNotFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Logger } from '../../log.js';

@@ -1,3 +1,4 @@
+// Task dependencies: checks (same project, no cycle) and the edges both ways (§18.2).
 import { ApiError, taskNotFound } from '../../errors.js';
 import type { Tx } from '../../storage/db.js';
 import type { TaskGraph } from '../graph.js';

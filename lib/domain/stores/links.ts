@@ -1,3 +1,4 @@
+// The task ⇄ session mirror and the events that keep both sides in step (§2.8).
 import type { Db, Tx } from '../../storage/db.js';
 import { type Session, type Task, taskView } from '../types.js';
 

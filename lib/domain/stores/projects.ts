@@ -1,3 +1,4 @@
+// The project store (§3.2).
 import { ApiError, projectNotFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Db } from '../../storage/db.js';

@@ -1,3 +1,4 @@
+// The queue store: a queue session's items and their steps (§8).
 import { notFound, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Db, Tx } from '../../storage/db.js';

@@ -1,3 +1,4 @@
+// The session store: sessions, their timeline and events, and their links to tasks (§3.4).
 import { hostname } from 'node:os';
 import { ApiError, notFound, projectNotFound, sessionNotFound, taskNotFound } from '../../errors.js';
 import { newId } from '../../ids.js';

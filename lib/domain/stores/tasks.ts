@@ -1,3 +1,4 @@
+// The task store, served with the derived `sessionCount`, `blockedBy` and `ready` (§3.3).
 import { projectNotFound, sessionNotFound, taskNotFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Db } from '../../storage/db.js';

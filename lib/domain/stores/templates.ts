@@ -1,3 +1,4 @@
+// The prompt template store, with the built-in defaults (§3.6, §9).
 import { notFound, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Db } from '../../storage/db.js';

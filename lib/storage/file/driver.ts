@@ -1,3 +1,4 @@
+// An unstorage filesystem driver whose writes are atomic (temporary file and rename).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
