@@ -84,6 +84,10 @@ describe('the "Needs you" list', () => {
       .waitFor({ timeout: LIVE_MS });
     await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('(1) Maestro');
     if (process.env.ATTENTION_SCREENSHOT) await page.screenshot({ path: process.env.ATTENTION_SCREENSHOT });
+    // The project's board: the task's card carries its session's badge, and the list stays above the page.
+    await page.goto(`${server.url}/#/p/${encodeURIComponent(project.id)}`);
+    const card = page.locator('.task', { hasText: 'Migrate the database' });
+    await card.locator('.badge.att-needs_input', { hasText: 'needs you' }).waitFor({ timeout: LIVE_MS });
 
     await list.getByRole('textbox', { name: `Answer ${name}` }).fill('yes, run it');
     await list.getByRole('button', { name: 'Send' }).click();
@@ -92,6 +96,8 @@ describe('the "Needs you" list', () => {
       .toMatchObject({ sessionId: id, text: 'yes, run it', submit: true });
     // Answered: the agent works again, and the list empties.
     await page.locator('.needs-you').waitFor({ state: 'detached', timeout: LIVE_MS });
+    await card.locator('.badge.att-working', { hasText: 'working' }).waitFor({ timeout: LIVE_MS });
+    expect(await card.locator('.badge.att-needs_input').count()).toBe(0);
     await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('Maestro');
     expect(errors).toEqual([]);
     runner.close();

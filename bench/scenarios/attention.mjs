@@ -1,10 +1,13 @@
 // Attention (contract §21): hook call → `session:attention` at a WebSocket client, as `maestro hook` (a process per
-// call, as agents run it) and as the bare HTTP request it sends; the floor is a WebSocket ping's round trip.
+// call, as agents run it) and as the bare HTTP request it sends; the floor is a WebSocket ping's round trip. Then how
+// long a `maestro hook` process lives (start to exit, reporting to the server) against `node -e 0`, and the runner's
+// side (bench/lib/attention-runner.mjs): quiet terminal → idle, and the runner's CPU with 200 agents printing.
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { call, memoryDir, quantile, startMaestro, wallMs } from '../lib/harness.mjs';
+import { measureRunner } from '../lib/attention-runner.mjs';
+import { call, median, memoryDir, quantile, startMaestro, wallMs } from '../lib/harness.mjs';
 
 export const name = 'attention';
 
@@ -105,6 +108,22 @@ export async function run({ root, quick }) {
       pings.push(wallMs() - t0);
     }
     pings.sort((a, b) => a - b);
+    // A hook process's whole life, as the agent waits for it: spawn → exit, against a bare node's.
+    const lifetime = async (args, childEnv) => {
+      const ms = [];
+      for (let i = 0; i < (quick ? 20 : 50); i++) {
+        const t0 = wallMs();
+        await new Promise((resolve) => {
+          const child = spawn(process.execPath, args, { env: childEnv, stdio: ['pipe', 'ignore', 'ignore'] });
+          child.stdin.end('{"tool_name":"Bash"}');
+          child.once('exit', resolve);
+        });
+        ms.push(wallMs() - t0);
+      }
+      return ms.sort((a, b) => a - b);
+    };
+    const hookLife = await lifetime([join(root, 'dist/lib/cli/main.js'), 'hook', 'Stop'], env);
+    const nodeLife = await lifetime(['-e', '0'], env);
     runner.close();
     client.close();
     const floor = quantile(pings, 0.99);
@@ -125,6 +144,19 @@ export async function run({ root, quick }) {
         target: '≤ 300 ms',
         met: quantile(viaHttp, 0.99) <= 300,
       },
+      {
+        scenario: `maestro hook process, start to exit (n=${hookLife.length}): median`,
+        value: median(hookLife),
+        floor: median(nodeLife),
+        unit: 'ms',
+      },
+      {
+        scenario: 'maestro hook process, start to exit: p99',
+        value: quantile(hookLife, 0.99),
+        floor: quantile(nodeLife, 0.99),
+        unit: 'ms',
+      },
+      ...(await measureRunner({ root, quick })),
     ];
   } finally {
     await maestro?.stop();

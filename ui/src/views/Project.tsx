@@ -3,8 +3,9 @@ import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import type { SpawnRequest } from '../main';
 import { mayChange, state } from '../store';
-import { TASK_STATUSES, type Task } from '../types';
+import { isFinalSession, type Session, TASK_STATUSES, type Task } from '../types';
 import { Badge, ErrorLine, Field, useAction } from '../util';
+import { AttentionBadge } from './NeedsYou';
 import { DeleteProject, ProjectDialog } from './ProjectEdit';
 import { TaskDialog } from './TaskDialog';
 
@@ -110,7 +111,7 @@ function Board({ tasks, onEdit, onComplete }: { tasks: Task[] } & Actions) {
             </h2>
             <ul>
               {(expanded.has(status) ? list : list.slice(0, COLUMN_LIMIT)).map((t) => (
-                <TaskCard key={t.id} task={t} onEdit={onEdit} onComplete={onComplete} />
+                <TaskCard key={t.id} task={t} attention={attentionKey(t)} onEdit={onEdit} onComplete={onComplete} />
               ))}
             </ul>
             {list.length > COLUMN_LIMIT && !expanded.has(status) && (
@@ -124,6 +125,19 @@ function Board({ tasks, onEdit, onComplete }: { tasks: Task[] } & Actions) {
     </div>
   );
 }
+
+/** The task's sessions still running with an attention state: each shows its badge on the card (§21). */
+const liveSessions = (task: Task): Session[] =>
+  task.sessionIds.flatMap((id) => {
+    const s = state.sessions.get(id);
+    return s?.attention && !isFinalSession(s.status) ? [s] : [];
+  });
+
+/** What a card shows of its sessions' attention, as a string that changes when a badge would. */
+const attentionKey = (task: Task) =>
+  liveSessions(task)
+    .map((s) => `${s.id}:${s.attention!.state}:${s.attention!.reason ?? ''}`)
+    .join(' ');
 
 /** The badges that tell whether a task can be taken: ready, claimed, blocked by open dependencies (§18). */
 export function TaskBadges({ task }: { task: Task }) {
@@ -147,14 +161,19 @@ export function TaskBadges({ task }: { task: Task }) {
           {task.sessionIds.length} session{task.sessionIds.length === 1 ? '' : 's'}
         </Badge>
       )}
+      {liveSessions(task).map((s) => (
+        <span key={s.id} class="task-attention" title={s.name}>
+          <AttentionBadge s={s} />
+        </span>
+      ))}
     </>
   );
 }
 
-/** One task on the board; re-renders only when its own task object changes. */
-class TaskCard extends Component<{ task: Task } & Actions> {
-  override shouldComponentUpdate(next: { task: Task }) {
-    return next.task !== this.props.task;
+/** One task on the board; re-renders only when its own task object or its sessions' attention changes. */
+class TaskCard extends Component<{ task: Task; attention: string } & Actions> {
+  override shouldComponentUpdate(next: { task: Task; attention: string }) {
+    return next.task !== this.props.task || next.attention !== this.props.attention;
   }
   override render() {
     const { task, onEdit, onComplete } = this.props;
