@@ -52,7 +52,12 @@ describe.skipIf(!hasPostgres)('runners across two instances on one database', SL
     mkdirSync(workingDir);
     const project = (await b.call('POST', '/api/projects', { name: 'Routed', workingDir })).body;
     const task = (await b.call('POST', '/api/tasks', { projectId: project.id, title: 'MODE:echo' })).body;
-    const spawned = await b.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], host: 'alpha', agent: 'custom' });
+    const spawned = await b.call('POST', '/api/sessions/spawn', {
+      projectId: project.id,
+      taskIds: [task.id],
+      host: 'alpha',
+      agent: 'custom',
+    });
     expect(spawned.status).toBe(201);
     const id = spawned.body.sessionId;
     await until(b.call, `${path(id)}/terminal`, (t) => typeof t?.text === 'string' && t.text.includes('READY'));

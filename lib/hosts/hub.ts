@@ -2,8 +2,8 @@
 import type { WSContext, WSEvents } from 'hono/ws';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RelayAnswer, RunnerRelay } from '../storage/engine.js';
 import { decode, NAME_TAKEN, RunnerMessage, type ServerMessage, WRONG_HOST } from '../runner-protocol.js';
+import type { RelayAnswer, RunnerRelay } from '../storage/engine.js';
 
 const REPLY_TIMEOUT_MS = 10_000;
 
@@ -46,7 +46,10 @@ export class RunnerHub {
     /** Several instances on one store (§22.2): names held once across them, frames routed to the holder. */
     private readonly relay?: RunnerRelay,
   ) {
-    relay?.serve({ frame: (host, message, reply, from) => this.#routed(host, message as ServerMessage, reply, from), report: this.#remoteReport });
+    relay?.serve({
+      frame: (host, message, reply, from) => this.#routed(host, message as ServerMessage, reply, from),
+      report: this.#remoteReport,
+    });
   }
 
   /** Connected here or, on a shared store, to another instance. */

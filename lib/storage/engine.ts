@@ -107,9 +107,7 @@ export interface StorageEngine {
 }
 
 /** A runner frame's answer as it crosses instances: the runner's reply, or why there is none. */
-export type RelayAnswer =
-  | { ok: true; reply: unknown }
-  | { ok: false; error: string; code?: string; details?: Record<string, unknown> };
+export type RelayAnswer = { ok: true; reply: unknown } | { ok: false; error: string; code?: string; details?: Record<string, unknown> };
 
 /**
  * Runners across instances (§22.2): each runner's socket is on one instance; the others reach it through the shared

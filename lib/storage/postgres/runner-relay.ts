@@ -67,7 +67,9 @@ export class PgRunnerRelay implements RunnerRelay {
     if (this.#held.has(name) || !this.#lock) return false;
     this.#held.add(name);
     try {
-      const [row] = await this.#lock<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/' || ${name}, 0)) AS ok`;
+      const [row] = await this.#lock<
+        { ok: boolean }[]
+      >`SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/' || ${name}, 0)) AS ok`;
       if (!row!.ok) {
         this.#held.delete(name);
         return false;
@@ -116,7 +118,8 @@ export class PgRunnerRelay implements RunnerRelay {
   }
 
   #mail(to: string, mail: Mail) {
-    return this.sql`WITH m AS (INSERT INTO maestro_runner_mail (to_instance, body) VALUES (${to}, ${JSON.stringify(mail)}::text::json) RETURNING id)
+    return this
+      .sql`WITH m AS (INSERT INTO maestro_runner_mail (to_instance, body) VALUES (${to}, ${JSON.stringify(mail)}::text::json) RETURNING id)
       SELECT pg_notify(${CHANNEL}, ${to}) FROM m`.then(() => {});
   }
 
