@@ -41,7 +41,7 @@ export interface Config {
   localRunner: boolean;
   /** The local runner's host name (`MAESTRO_HOST_NAME`); undefined for the machine's name. */
   hostName: string | undefined;
-  /** Terminal quiet time before an agent counts as `idle` (`MAESTRO_IDLE_MS`, §21). */
+  /** Terminal quiet time before an agent counts as `idle` and a wake-up notice may be typed (`MAESTRO_IDLE_MS`, §21, §24.8). */
   idleMs: number;
   /** Default agent preset of spawns (`MAESTRO_AGENT`, §15.3). */
   agent: string | undefined;

@@ -116,6 +116,12 @@ export const ServerMessage = v.variant('type', [
   v.object({ type: v.literal('stop'), sessionId }),
   /** Types `text` as a bracketed paste, then presses Enter ≥ 100 ms later when `submit`. Answered by `reply`. */
   v.object({ type: v.literal('input'), id: count, sessionId, text: v.string(), submit: v.boolean() }),
+  /**
+   * The wake-up notice (§16.3, §24.8), answered by `reply` (`ok: false`, error `busy`, when it was not typed): `print`
+   * writes it to the terminal's screen (never the shell's input); otherwise it is typed as `input` with Enter, but
+   * only once the terminal has been quiet for `quietMs` (0: at once).
+   */
+  v.object({ type: v.literal('notice'), id: count, sessionId, text: v.string(), print: v.boolean(), quietMs: count }),
   /** Raw keys from a live viewer. */
   v.object({ type: v.literal('keys'), sessionId, data: v.string() }),
   v.object({ type: v.literal('resize'), sessionId, cols: count, rows: count }),
@@ -135,6 +141,9 @@ export function decode<S extends v.GenericSchema>(schema: S, frame: unknown): v.
     return undefined;
   }
 }
+
+/** A runner's `reply` error to a `notice` it did not type because the agent's terminal was not quiet. */
+export const NOTICE_BUSY = 'busy';
 
 /** The close code a runner gets when another runner already holds its name. */
 export const NAME_TAKEN = 4409;

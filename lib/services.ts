@@ -1,12 +1,13 @@
 import type { Config } from './config.js';
 import { EventHub } from './domain/events.js';
 import { TaskGraph } from './domain/graph.js';
+import { PeopleStore } from './domain/people.js';
 import { SkillStore } from './domain/skills.js';
 import { Spawner } from './domain/spawn.js';
 import { AttentionStore } from './domain/stores/attention.js';
 import { ClaimStore } from './domain/stores/claims.js';
 import { repairLinks } from './domain/stores/links.js';
-import { MessageStore, wakeNotice } from './domain/stores/messages.js';
+import { MessageStore } from './domain/stores/messages.js';
 import { ProjectStore } from './domain/stores/projects.js';
 import { QueueStore } from './domain/stores/queues.js';
 import { SessionStore } from './domain/stores/sessions.js';
@@ -14,6 +15,7 @@ import { TaskStore } from './domain/stores/tasks.js';
 import { TemplateStore } from './domain/stores/templates.js';
 import { TokenStore } from './domain/tokens.js';
 import { HostManager } from './hosts/index.js';
+import { WakeNotices } from './hosts/wake-notices.js';
 import { ReadCache } from './http/response-cache.js';
 import type { Logger } from './log.js';
 import { Db } from './storage/db.js';
@@ -41,6 +43,8 @@ export interface Services {
   skills: SkillStore;
   spawner: Spawner;
   tokens: TokenStore;
+  /** People's tokens and roles (§23). */
+  people: PeopleStore;
   hosts: HostManager;
   /** Which agent needs a person (§21). */
   attention: AttentionStore;
@@ -75,12 +79,9 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
   const tokens = new TokenStore(db, log);
   const attention = new AttentionStore(db);
   const hosts = new HostManager(db, tokens, log, attention);
-  // The wake-up notice (§16.3) is typed into runner-managed agents' terminals like any input (§15.4).
-  messages.notify = (sessionId, message) =>
-    hosts.input(sessionId, wakeNotice(message), true, null).then(
-      () => true,
-      () => false,
-    );
+  // The wake-up notice (§16.3) reaches runner-managed agents' terminals when they wait, never as a command (§24.8).
+  const wakeNotices = new WakeNotices(db, hosts, config.idleMs, log);
+  messages.notify = wakeNotices.notify;
   return {
     config,
     log,
@@ -99,7 +100,15 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     skills: new SkillStore(config.skillsDir, log),
     spawner: new Spawner(db, templates, config, log, tokens, hosts),
     tokens,
+    people: new PeopleStore(db),
     hosts,
-    onClose: [() => hosts.close(), stopMessages, () => clearInterval(pruning), () => claims.close(), () => db.close()],
+    onClose: [
+      () => wakeNotices.close(),
+      () => hosts.close(),
+      stopMessages,
+      () => clearInterval(pruning),
+      () => claims.close(),
+      () => db.close(),
+    ],
   };
 }

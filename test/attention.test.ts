@@ -266,8 +266,10 @@ describe('attention on the server (a runner played over the protocol)', async ()
   });
 
   it("refuses another session's hook, an unknown session and a body that is not a hook", async () => {
+    // A task of its own: a spawned task is taken by its session (§24.7).
+    const otherTask = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Other work' })).body;
     const other = (
-      await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], host: 'fake', agent: 'claude' })
+      await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [otherTask.id], host: 'fake', agent: 'claude' })
     ).body;
     expect((await hook('Stop', {}, other.envVars.MAESTRO_SESSION_TOKEN)).status).toBe(403);
     const missing = await server.call('POST', '/api/sessions/sess_nope/attention', { event: 'Stop' });

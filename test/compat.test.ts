@@ -56,15 +56,20 @@ describe("the original CLI's commands (§15.7)", SLOW, () => {
   it('report <kind> <message> --task, the update:* aliases, a lone message', async () => {
     const blocked = await maestro(['report', 'blocked', 'need', 'the', 'keys', '--task', task.id], inSession);
     expect(blocked.code).toBe(0);
-    expect(blocked.stdout).toContain('Reported blocked: need the keys');
+    expect(blocked.stdout).toBe(`Reported blocked on ${task.id}: need the keys`);
     const progress = await maestro(['update:progress', 'halfway'], inSession);
     expect(progress.code).toBe(0);
     const lone = await maestro(['report', 'just a note'], inSession);
     expect(lone.code).toBe(0);
+    // A lone message is progress, and says so as `report progress` does.
+    const named = await maestro(['report', 'progress', 'just a note'], inSession);
+    expect(named.stdout).toBe(lone.stdout);
+    expect(lone.stdout).toMatch(/^Reported progress( on \S+)?: just a note$/);
     const s = (await call('GET', `/api/sessions/${session.id}`)).body;
-    expect(s.timeline.slice(-3).map((t: any) => [t.type, t.message])).toEqual([
+    expect(s.timeline.slice(-4).map((t: any) => [t.type, t.message])).toEqual([
       ['task_blocked', 'need the keys'],
       ['progress', 'halfway'],
+      ['progress', 'just a note'],
       ['progress', 'just a note'],
     ]);
     expect((await call('GET', `/api/tasks/${task.id}`)).body.sessionStatus).toBe('blocked');

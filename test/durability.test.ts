@@ -392,6 +392,7 @@ describe('legacy files and load-time migration (§5)', () => {
       host: null,
       agent: null,
       run: null,
+      attention: null,
       workspace: null,
     };
     const session = await ok('GET', '/api/sessions/sess_old');

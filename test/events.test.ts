@@ -29,7 +29,9 @@ function checkBatch(events: any[], types: string[], since: number) {
   expect(events.map((e) => e.type)).toEqual(types);
   events.forEach((e, i) => {
     // §17: every event that concerns one project names it; project events name their own project.
-    expect(Object.keys(e).sort()).toEqual(['data', 'event', 'projectId', 'seq', 'timestamp', 'type']);
+    expect(Object.keys(e).sort()).toEqual(['actor', 'data', 'event', 'projectId', 'seq', 'timestamp', 'type']);
+    // §23: these tests call without a token, as the admin of an open loopback server.
+    expect(e.actor).toEqual({ kind: 'admin' });
     if (e.type.startsWith('project:')) expect(e.projectId).toBe(e.data.id);
     else if (e.data.projectId) expect(e.projectId).toBe(e.data.projectId);
     expect(e.event).toBe(e.type);

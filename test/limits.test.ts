@@ -1,7 +1,7 @@
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers.js';
+import { type Call, inProcess, onDatabase, startTestServer } from './helpers.js';
 
 /* Limits on every byte (issue 21 items 12, 13): what one request can make the server write and send. */
 
@@ -20,6 +20,84 @@ describe('entity files are compact (item 12)', async () => {
     expect(res.status).toBe(201);
     const file = statSync(join(server.config.dataDir, 'sessions', `${res.body.id}.json`)).size;
     expect(file).toBeLessThan(2 * Buffer.byteLength(body));
+  });
+});
+
+/** Every page of `GET /api/sessions/:id/timeline`, newest first. */
+async function wholeTimeline(call: Call, sessionId: string): Promise<any[]> {
+  const entries: any[] = [];
+  let before: string | null = null;
+  do {
+    const res = await call('GET', `/api/sessions/${sessionId}/timeline?limit=500${before ? `&before=${before}` : ''}`);
+    expect(res.status).toBe(200);
+    entries.push(...res.body.entries);
+    before = res.body.next;
+  } while (before);
+  return entries;
+}
+
+describe('bounded sessions (item 13, §24.9)', () => {
+  it('1,500 timeline posts: the session holds the newest 100, the route pages all of them, the log grows linearly', async () => {
+    const app = await inProcess();
+    const project = (await app.call('POST', '/api/projects', { name: 'Long', workingDir: '/tmp' })).body;
+    const session = (await app.call('POST', '/api/sessions', { projectId: project.id, taskIds: [] })).body;
+    const logBytes = () => {
+      const dir = join(app.config.dataDir, 'events');
+      return readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+    };
+    const sizes: number[] = [];
+    for (let i = 1; i <= 1500; i++) {
+      const res = await app.call('POST', `/api/sessions/${session.id}/timeline`, {
+        type: 'progress',
+        message: `step ${i} `.padEnd(200, '.'),
+      });
+      expect(res.status).toBe(200);
+      if (i % 500 === 0 && !onDatabase()) sizes.push(logBytes());
+    }
+    const stored = (await app.call('GET', `/api/sessions/${session.id}`)).body;
+    expect(stored.timeline).toHaveLength(100);
+    expect(stored.timeline.at(-1).message).toMatch(/^step 1500 /);
+
+    const pages = await wholeTimeline(app.call, session.id);
+    expect(pages).toHaveLength(1501); // 1,500 posts and the session_started entry
+    expect(pages[0].message).toMatch(/^step 1500 /);
+    expect(pages.at(-2).message).toMatch(/^step 1 /);
+    expect(pages.at(-1).type).toBe('session_started');
+    expect(new Set(pages.map((e) => e.id)).size).toBe(1501);
+    const first = (await app.call('GET', `/api/sessions/${session.id}/timeline`)).body;
+    expect(first.entries).toHaveLength(100);
+    expect(first.entries.map((e: any) => e.id)).toEqual(stored.timeline.map((e: any) => e.id).reverse());
+    expect((await app.call('GET', `/api/sessions/${session.id}/timeline?before=evt_nope`)).status).toBe(400);
+    expect((await app.call('GET', `/api/sessions/${session.id}/timeline?limit=501`)).status).toBe(400);
+
+    if (!onDatabase()) {
+      // Each append logs the session once: a bounded session makes that a bounded number of bytes, so the later 500
+      // posts cost what the earlier ones did (an unbounded session made the last 500 cost twice the middle 500).
+      const [, middle, last] = [sizes[0]!, sizes[1]! - sizes[0]!, sizes[2]! - sizes[1]!];
+      expect(last / 500).toBeLessThan(64 * 1024);
+      expect(last).toBeLessThan(middle * 1.1);
+    }
+    await app.close();
+    // After a restart (the history read back from storage, in whatever order it lists) the pages are the same.
+    const again = await inProcess({ DATA_DIR: app.config.dataDir });
+    expect((await wholeTimeline(again.call, session.id)).map((e) => e.id)).toEqual(pages.map((e) => e.id));
+    await again.close();
+  }, 120_000);
+
+  it('deleting a session removes its history', async () => {
+    const app = await inProcess();
+    const project = (await app.call('POST', '/api/projects', { name: 'Gone', workingDir: '/tmp' })).body;
+    const session = (await app.call('POST', '/api/sessions', { projectId: project.id, taskIds: [] })).body;
+    for (let i = 0; i < 120; i++) await app.call('POST', `/api/sessions/${session.id}/events`, { type: 'x', data: i });
+    for (let i = 0; i < 120; i++) await app.call('POST', `/api/sessions/${session.id}/timeline`, { type: 'progress', message: `${i}` });
+    const stored = (await app.call('GET', `/api/sessions/${session.id}`)).body;
+    expect(stored.events).toHaveLength(100);
+    expect(stored.events.at(-1).data).toBe(119);
+    expect(app.services.db.count('history')).toBe(21);
+    expect((await app.call('DELETE', `/api/sessions/${session.id}`)).status).toBe(200);
+    expect(app.services.db.count('history')).toBe(0);
+    expect((await app.call('GET', `/api/sessions/${session.id}/timeline`)).status).toBe(404);
+    await app.close();
   });
 });
 

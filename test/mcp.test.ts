@@ -74,7 +74,12 @@ describe('maestro mcp', () => {
     const person = await connect(server);
     clients.push(person.client);
 
-    expect((await person.call('whoami')).data).toMatchObject({ server: server.url, sessionId: null, session: null });
+    expect((await person.call('whoami')).data).toMatchObject({
+      server: server.url,
+      sessionId: null,
+      session: null,
+      access: { actor: { kind: 'admin' }, role: 'admin' },
+    });
     const created = await person.call('task_create', { projectId: project.body.id, title: 'Write the parser', priority: 'high' });
     const taskId = created.data.id;
     expect(created.data).toMatchObject({ title: 'Write the parser', priority: 'high', status: 'todo' });
@@ -101,6 +106,8 @@ describe('maestro mcp', () => {
     clients.push(worker.client);
     const me = (await worker.call('whoami')).data;
     expect(me).toMatchObject({ sessionId, projectId: project.body.id, taskIds: [taskId] });
+    // It holds the admin token and names its session: its changes are the session's, with the admin's rights.
+    expect(me.access).toMatchObject({ actor: { kind: 'session', id: sessionId, name: 'Parser worker' }, role: 'admin' });
     expect(me.session.name).toBe('Parser worker');
 
     expect((await worker.call('report_progress', { message: 'Lexer done' })).data).toMatchObject({
@@ -138,7 +145,9 @@ describe('maestro mcp', () => {
       const agent = await connect({ url }, { MAESTRO_SESSION_ID: 'sess_me', MAESTRO_SESSION_TOKEN: 'session-secret' });
       clients.push(agent.client);
       await agent.call('whoami');
-      expect(seen.at(-1)).toMatchObject({
+      // whoami also asks GET /api/me (§23) with the same headers.
+      expect(seen.map((s) => s.url)).toEqual(['/api/sessions/sess_me', '/api/me']);
+      expect(seen[0]).toMatchObject({
         url: '/api/sessions/sess_me',
         headers: { 'x-session-id': 'sess_me', authorization: 'Bearer session-secret' },
       });

@@ -275,6 +275,38 @@ describe('sending (§16.1, §16.2)', () => {
     expect(s.messageFiles()).toHaveLength(5);
   });
 
+  it('a send whose flush failed (500) does not count against the rate (issue 21 item 16)', async () => {
+    const s = await setup({ MAESTRO_MESSAGE_RATE: '2' });
+    await team(s);
+    const engine = s.services.db.engine;
+    const commit = engine.commit.bind(engine);
+    engine.commit = () => {
+      engine.commit = commit;
+      return Promise.reject(new Error('EIO: the disk went away'));
+    };
+    expectError(await s.send('w1', 'w2', { message: 'lost' }), 500, 'INTERNAL_ERROR');
+    expect((await s.send('w1', 'w2', { message: 'one' })).status).toBe(201);
+    expect((await s.send('w1', 'w2', { message: 'two' })).status).toBe(201);
+    expectError(await s.send('w1', 'w2', { message: 'three' }), 429, 'RATE_LIMITED');
+    expect(s.messageFiles()).toHaveLength(2);
+  });
+
+  it('forgets the rate window and wake-up time of a session that ended or was deleted (issue 21 item 16)', async () => {
+    const s = await setup({ MAESTRO_MESSAGE_RATE: '5' });
+    await team(s);
+    s.services.messages.notify = () => true;
+    await s.send('w1', 'w2', { message: 'hi' });
+    await s.send('w2', 'boss', { message: 'hello', metadata: { priority: 'high' } });
+    await s.fence();
+    expect(s.services.messages.trackedSessions()).toEqual({ rate: 2, wake: 2 });
+    await s.ok('PATCH', '/api/sessions/w1', { status: 'completed' });
+    await s.ok('DELETE', '/api/sessions/w2');
+    await s.fence();
+    expect(s.services.messages.trackedSessions()).toEqual({ rate: 0, wake: 1 });
+    await s.ok('DELETE', '/api/sessions/boss');
+    expect(s.services.messages.trackedSessions()).toEqual({ rate: 0, wake: 0 });
+  });
+
   it('MAESTRO_MESSAGE_RATE=0 disables the limit', async () => {
     const s = await setup({ MAESTRO_MESSAGE_RATE: '0' });
     await team(s);
@@ -546,6 +578,78 @@ describe('deadlines, failures and retention (§16.4)', () => {
     expectError(await s.call('GET', `/api/messages/${old.id}`), 404, 'NOT_FOUND');
     expect((await s.call('GET', `/api/messages/${young.id}`)).status).toBe(200);
     expect(s.messageFiles()).toHaveLength(1);
+  });
+});
+
+describe('a large inbox taking delivery (§16.3)', () => {
+  /** Every stored file but the journal and the event log, by path, with its text. */
+  const storedFiles = (dataDir: string) =>
+    new Map(
+      readdirSync(dataDir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && e.name.endsWith('.json'))
+        .map((e) => [join(e.parentPath, e.name), readFileSync(join(e.parentPath, e.name), 'utf8')]),
+    );
+
+  it.skipIf(onDatabase())(
+    'the first read writes a handful of files, serves every message delivered, and keeps it after a restart',
+    async () => {
+      const s = await setup({ MAESTRO_MESSAGE_RATE: '0' });
+      await team(s);
+      const sent: any[] = [];
+      for (let i = 0; i < 300; i++) {
+        s.clock.now += 1;
+        sent.push((await s.send(null, 'w2', { message: `m${i}`, metadata: { priority: 'low' } })).body);
+      }
+      s.clock.now += 10;
+      const before = storedFiles(s.config.dataDir);
+      // The oldest 250 by a limit: the rest stay pending.
+      const own = await s.call('GET', '/api/sessions/w2/messages?limit=250', undefined, s.as('w2'));
+      expect(own.body).toEqual(sent.slice(0, 250).map((m) => ({ ...m, status: 'delivered', deliveredAt: s.clock.now })));
+      const after = storedFiles(s.config.dataDir);
+      const written = [...after].filter(([path, text]) => before.get(path) !== text).map(([path]) => path);
+      expect(written.length).toBeLessThanOrEqual(2);
+      const served = async (headers = {}) =>
+        (await s.call('GET', '/api/sessions/w2/messages', undefined, headers)).body.map((m: any) => [m.status, m.deliveredAt]);
+      const expected = [
+        ...Array.from({ length: 250 }, () => ['delivered', s.clock.now]),
+        ...Array.from({ length: 50 }, () => ['pending', null]),
+      ];
+      expect(await served()).toEqual(expected);
+      expect((await s.call('GET', `/api/messages/${sent[0].id}`)).body).toMatchObject({ status: 'delivered', deliveredAt: s.clock.now });
+
+      // Acknowledging one writes it in full; a receiver that ends fails only what is still pending.
+      const deliveredAt = s.clock.now;
+      s.clock.now += 5;
+      expect((await s.call('PATCH', `/api/messages/${sent[3].id}`, { status: 'read' }, s.as('w2'))).body).toMatchObject({
+        status: 'read',
+        deliveredAt,
+        readAt: s.clock.now,
+      });
+      const file = join(s.config.dataDir, 'messages', 'by-receiver', 'w2', `${sent[3].id}.json`);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ status: 'read', deliveredAt });
+      expected[3] = ['read', deliveredAt];
+      await s.close();
+
+      const again = await setup({}, s.config.dataDir);
+      expect(
+        await (async () => (await again.call('GET', '/api/sessions/w2/messages')).body.map((m: any) => [m.status, m.deliveredAt]))(),
+      ).toEqual(expected);
+      await again.ok('PATCH', '/api/sessions/w2', { status: 'completed' });
+      await again.fence();
+      const statuses = (await again.call('GET', '/api/sessions/w2/messages?status=delivered,failed,read')).body.map((m: any) => m.status);
+      expect(statuses.filter((x: string) => x === 'delivered')).toHaveLength(249);
+      expect(statuses.filter((x: string) => x === 'failed')).toHaveLength(50);
+    },
+  );
+
+  it('a small delivery writes each message file, as before', async () => {
+    const s = await setup({ MAESTRO_MESSAGE_RATE: '0' });
+    await team(s);
+    const m = (await s.send(null, 'w2', { message: 'one' })).body;
+    s.clock.now += 1;
+    await s.call('GET', '/api/sessions/w2/messages', undefined, s.as('w2'));
+    const file = join(s.config.dataDir, 'messages', 'by-receiver', 'w2', `${m.id}.json`);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ status: 'delivered', deliveredAt: T0 + 1 });
   });
 });
 
@@ -876,7 +980,7 @@ describe('the maestro CLI between two sessions in separate processes (§16.5)', 
     const answer = await maestro(server.url, ['inbox', '--mark-read', '--json'], alice);
     const shown = JSON.parse(answer.stdout).data;
     expect(shown.map((m: any) => [m.id, m.message, m.metadata.replyTo, m.status])).toEqual([
-      [replyId, 'Approved.\nTwo nits inline.', requestId, 'delivered'],
+      [replyId, 'Approved.\nTwo nits inline.', requestId, 'read'],
     ]);
     expect((await server.call('GET', `/api/messages/${replyId}`)).body.status).toBe('read');
     expect((await maestro(server.url, ['inbox'], alice)).stdout).toBe('No messages.');

@@ -109,7 +109,8 @@ const final = (s: any) => ['completed', 'failed', 'stopped'].includes(s?.status)
 const SLOW = { timeout: 120_000 };
 
 describe('a runner launches agents in tmux and reports their lives', SLOW, async () => {
-  const server = await startTestServer();
+  // A wake-up notice is typed once the agent's terminal was quiet this long (§24.8).
+  const server = await startTestServer({ MAESTRO_IDLE_MS: '300' });
   const { call } = server;
   const runner = startRunner(server, 'alpha');
   await online(call, 'alpha');
@@ -500,5 +501,36 @@ describe('maestro serve runs a local runner (§15.2)', SLOW, async () => {
     expect((await call('POST', `${sessionPath(id)}/stop`, {})).body.status).toBe('stopped');
     proc.proc.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
+  });
+});
+
+describe('stopping an agent (issue 21 item 16)', SLOW, async () => {
+  const server = await startTestServer();
+  const { call } = server;
+  // An agent whose child ignores the hangup tmux sends when its session is killed, as a background job may.
+  startRunner(server, 'groupie', { MAESTRO_AGENT_COMMAND: 'trap "" HUP; sleep 600 & echo "CHILD:$!"; wait' });
+  await online(call, 'groupie');
+  const { spawnTask } = await setup(server);
+
+  it("ends the agent's whole process group, its children included", async () => {
+    const res = await spawnTask('Have a child', { host: 'groupie' });
+    expect(res.status).toBe(201);
+    const id = res.body.sessionId;
+    const screen = await until(call, `${sessionPath(id)}/terminal`, (t) => /CHILD:\d+/.test(t?.text ?? ''));
+    const child = Number(/CHILD:(\d+)/.exec(screen.text)![1]);
+    const alive = () => {
+      try {
+        process.kill(child, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive()).toBe(true);
+    expect((await call('POST', `${sessionPath(id)}/stop`, {})).status).toBe(200);
+    // A bare kill of the pane's process (the shell) after 5 s left the child running for good.
+    const deadline = Date.now() + 15_000;
+    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
   });
 });

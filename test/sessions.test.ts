@@ -504,7 +504,11 @@ describe('POST /api/sessions/:id/timeline', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       ...session,
-      timeline: [...session.timeline, { id: EVT_ID, type: 'progress', timestamp: res.body.lastActivity, message: 'Working' }],
+      timeline: [
+        ...session.timeline,
+        // §23: an entry added through the API says who added it (here the admin of an open loopback server).
+        { id: EVT_ID, type: 'progress', timestamp: res.body.lastActivity, message: 'Working', actor: { kind: 'admin' } },
+      ],
       lastActivity: expect.any(Number),
     });
     expect(res.body.lastActivity).toBeGreaterThan(session.lastActivity);
@@ -527,6 +531,7 @@ describe('POST /api/sessions/:id/timeline', () => {
       message: 'Stuck',
       taskId: 'task_1_unknown',
       metadata: { reason: 'deps' },
+      actor: { kind: 'admin' },
     });
   });
 

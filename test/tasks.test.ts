@@ -523,6 +523,8 @@ describe('POST /api/tasks/:id/timeline', () => {
         timestamp: after.lastActivity,
         message: 'Half done',
         taskId: task.id,
+        // §23: an entry added through the API says who added it (the admin of an open loopback server here).
+        actor: { kind: 'admin' },
       },
     ]);
     expect(after.lastActivity).toBeGreaterThan(session.lastActivity);

@@ -466,6 +466,9 @@ describe('dashboard', { timeout: 60_000 }, () => {
           return json([host]);
         case '/api/sessions/sess_1/messages':
           return json(url.searchParams.get('box') === 'sent' ? [] : inbox);
+        // Who is signed in (§23): the page asks this server too; an open server's caller is its admin.
+        case '/api/me':
+          return json({ actor: { kind: 'admin' }, role: 'admin' });
       }
       return json({ error: true, code: 'NOT_FOUND', message: 'Route not found' }, 404);
     });

@@ -13,13 +13,20 @@ export function attachCommands(program: Command) {
     .description("Attach this terminal to an agent's terminal (detach: Ctrl-b d locally, Ctrl-] remotely; the agent keeps running)")
     .action(
       action(async (ctx, sessionId: string) => {
+        // tmux would only say "open terminal failed: not a terminal".
+        if (!process.stdin.isTTY || !process.stdout.isTTY) throw new CliError(notATerminal(sessionId));
         const session = await ctx.client.get<Session>(`/api/sessions/${encodeURIComponent(sessionId)}`);
         if (!session.host) throw new CliError('This session was not launched by a runner: it has no terminal to attach to');
         const socket = ctx.env.MAESTRO_TMUX_SOCKET || `maestro-${session.host}`;
         const target = `maestro-${session.id}`;
-        const here = spawnSync('tmux', ['-L', socket, 'has-session', '-t', `=${target}`], { stdio: 'ignore' });
-        if (here.status === 0) {
-          const result = spawnSync('tmux', ['-L', socket, 'attach-session', '-t', `=${target}`], { stdio: 'inherit' });
+        // The agent's tmux is a server of its own: attaching from inside another tmux is not nesting one in itself.
+        const env = Object.fromEntries(Object.entries(ctx.env).filter(([k]) => k !== 'TMUX' && k !== 'TMUX_PANE'));
+        const tmux = (args: string[], stdio: 'ignore' | 'inherit') => spawnSync('tmux', ['-L', socket, ...args], { stdio, env });
+        if (tmux(['has-session', '-t', `=${target}`], 'ignore').status === 0) {
+          // A live viewer's resize fixed the window's size (tmux's `manual`): follow this terminal again, so that
+          // attaching in a wider one does not leave the agent at its old width in a field of dots.
+          tmux(['set-option', '-w', '-t', `=${target}:`, 'window-size', 'latest'], 'ignore');
+          const result = tmux(['attach-session', '-t', `=${target}`], 'inherit');
           process.exitCode = result.status ?? 1;
           return;
         }
@@ -27,6 +34,11 @@ export function attachCommands(program: Command) {
       }),
     );
 }
+
+const notATerminal = (sessionId: string) =>
+  `maestro attach needs an interactive terminal (its input or output is not one). Run it in a terminal window; ` +
+  `without one, read the agent's screen with GET /api/sessions/${sessionId}/terminal or type into it with ` +
+  `POST /api/sessions/${sessionId}/input, or open the session in the dashboard.`;
 
 async function remote(baseUrl: string, sessionId: string, token: string | undefined): Promise<void> {
   const { default: WebSocket } = await import('ws');

@@ -24,6 +24,28 @@ export function serverUrl(flag: string | undefined, env: Env): string {
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/** Where the CLI's token comes from (§15.6): `MAESTRO_TOKEN`, else a spawned terminal's `MAESTRO_SESSION_TOKEN`. */
+export type TokenVariable = 'MAESTRO_TOKEN' | 'MAESTRO_SESSION_TOKEN';
+
+/** The token the CLI sends, and the variable it came from (named when the server refuses it). */
+export function cliToken(env: Env): { token?: string; variable?: TokenVariable } {
+  if (env.MAESTRO_TOKEN) return { token: env.MAESTRO_TOKEN, variable: 'MAESTRO_TOKEN' };
+  if (env.MAESTRO_SESSION_TOKEN) return { token: env.MAESTRO_SESSION_TOKEN, variable: 'MAESTRO_SESSION_TOKEN' };
+  return {};
+}
+
+/** What to check after a 401: the variable the refused token came from, or the one to set. */
+export function unauthorizedHint(variable: TokenVariable | undefined): string {
+  switch (variable) {
+    case 'MAESTRO_TOKEN':
+      return 'check MAESTRO_TOKEN: the server does not accept it (it was restarted with another token, or the token was revoked)';
+    case 'MAESTRO_SESSION_TOKEN':
+      return "check MAESTRO_SESSION_TOKEN: this session's token no longer works (its session ended or was deleted); a person sets MAESTRO_TOKEN instead";
+    default:
+      return "the server needs a token: set MAESTRO_TOKEN to the server's token (or to one an administrator gave you)";
+  }
+}
+
 /** A small REST client for Maestro Server: JSON in, JSON out, errors as CliError with the contract's code. */
 export class Client {
   constructor(
@@ -31,6 +53,8 @@ export class Client {
     readonly token?: string,
     /** Sent with every request, e.g. `X-Session-ID` from `$MAESTRO_SESSION_ID`: the calling session (§16.2). */
     private readonly headers: Record<string, string> = {},
+    /** The variable `token` came from, named in the message of a 401. */
+    private readonly tokenVariable?: TokenVariable,
   ) {}
 
   get = <T = any>(path: string) => this.request<T>('GET', path);
@@ -76,7 +100,8 @@ export class Client {
       );
     }
     if (!res.ok) {
-      const message = typeof data?.message === 'string' ? data.message : `HTTP ${res.status}`;
+      let message = typeof data?.message === 'string' ? data.message : `HTTP ${res.status}`;
+      if (res.status === 401) message = `${message}: ${unauthorizedHint(this.tokenVariable)}`;
       throw new CliError(message, res.status === 404 ? EXIT.notFound : EXIT.error, data?.code ?? `HTTP_${res.status}`, data?.details);
     }
     return data as T;

@@ -2,7 +2,6 @@ import { type Command, Option } from 'commander';
 import { type Session, TIMELINE_TYPES } from '../domain/types.js';
 import { CliError } from './client.js';
 import { action, type Ctx } from './context.js';
-import * as f from './format.js';
 import { currentTaskId } from './tasks.js';
 
 /*
@@ -40,7 +39,7 @@ async function report(
   message: string,
   opts: { task?: string; taskId?: string; sessionId?: string; type?: string },
 ) {
-  const sessionId = ctx.sessionId(opts.sessionId);
+  const sessionId = ctx.sessionId(opts.sessionId, '--session-id');
   // --task a,b: each of them; -t: that one; else the queue's processing task (§18.4), else the session's first task.
   const first = (await currentTaskId(ctx)) ?? (ctx.env.MAESTRO_TASK_IDS ? list(ctx.env.MAESTRO_TASK_IDS)[0] : undefined);
   const taskIds = opts.task ? list(opts.task) : opts.taskId ? [opts.taskId] : first ? [first] : [];
@@ -57,7 +56,10 @@ async function report(
       await ctx.client.patch(`/api/tasks/${encodeURIComponent(taskId)}`, { sessionStatus, updateSource: 'session', sessionId });
     }
   }
-  ctx.out(session?.timeline.at(-1), (e) => `Reported${kind ? ` ${kind}` : ''}: ${e ? (kind ? message : f.timelineLine(e)) : message}`);
+  // `report x` and `report progress x` say the same: the kind as the command names it, then the message.
+  const label = kind ?? (Object.keys(REPORT_KINDS) as ReportKind[]).find((k) => REPORT_KINDS[k] === type) ?? type;
+  const about = taskIds.length ? ` on ${taskIds.join(', ')}` : '';
+  ctx.out(session?.timeline.at(-1), () => `Reported ${label}${about}: ${message}`);
 }
 
 export function compatCommands(program: Command) {

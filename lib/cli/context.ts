@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CliError, Client, EXIT, serverUrl } from './client.js';
+import { CliError, Client, cliToken, EXIT, serverUrl } from './client.js';
 
 /** What every command needs: the client, the output mode, and the spawned terminal's `MAESTRO_*` defaults. */
 export interface Ctx {
@@ -16,8 +16,8 @@ export interface Ctx {
   warn(text: string): void;
   /** Ends a long-running command (`watch`) as Ctrl-C does, when the run was given one. */
   signal: AbortSignal | undefined;
-  /** The ID given, else the one the terminal's environment names, else a usage error. */
-  sessionId(given?: string): string;
+  /** The ID given, else the one the terminal's environment names, else a usage error naming `flag`. */
+  sessionId(given?: string, flag?: string): string;
   taskId(given?: string): string;
   projectId(given?: string): string;
 }
@@ -60,7 +60,7 @@ export function createCtx(command: Command): Ctx {
   };
   return {
     // A spawned agent holds its session token, never the admin token (§15.6).
-    client: new Client(serverUrl(opts.server, env), env.MAESTRO_TOKEN || env.MAESTRO_SESSION_TOKEN || undefined, sessionHeader(env)),
+    client: newClient(serverUrl(opts.server, env), env),
     json,
     env,
     globalProject: opts.project,
@@ -71,10 +71,15 @@ export function createCtx(command: Command): Ctx {
     print: io.stdout,
     warn: io.stderr,
     signal: io.signal,
-    sessionId: (given) => fallback(given, env.MAESTRO_SESSION_ID, 'session ID', 'a session ID'),
+    sessionId: (given, flag = 'a session ID') => fallback(given, env.MAESTRO_SESSION_ID, 'session ID', flag),
     taskId: (given) => fallback(given, env.MAESTRO_TASK_IDS?.split(',')[0], 'task ID', 'a task ID'),
     projectId: (given) => fallback(given ?? opts.project, env.MAESTRO_PROJECT_ID, 'project ID', '--project-id'),
   };
+}
+
+function newClient(url: string, env: Record<string, string | undefined>): Client {
+  const { token, variable } = cliToken(env);
+  return new Client(url, token, sessionHeader(env), variable);
 }
 
 /** Inside a session's terminal every request names that session, so the server knows who sends or reads (§16). */

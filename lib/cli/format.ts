@@ -94,6 +94,7 @@ export const sessionDetails = (s: Session) =>
     ['Strategy', s.strategy],
     ['Tasks', s.taskIds.join(', ') || '-'],
     ['Host', `${s.hostname} (${s.platform})`],
+    ['Runner', s.host ? `${s.host}: ${s.agent ?? '-'} agent, run ${s.run?.state ?? '-'}` : '-'],
     ['Started', time(s.startedAt)],
     ['Last activity', time(s.lastActivity)],
     ['Completed', time(s.completedAt)],

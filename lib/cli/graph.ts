@@ -45,7 +45,7 @@ export function graphCommands(task: Command) {
         const result = opts.claim
           ? await ctx.client.post<{ task: TaskView | null }>('/api/tasks/claim-next', {
               projectId,
-              sessionId: ctx.sessionId(opts.sessionId),
+              sessionId: ctx.sessionId(opts.sessionId, '--session-id'),
               leaseMs: leaseOf(opts.lease),
             })
           : await ctx.client.get<{ task: TaskView | null }>(`/api/tasks/next?projectId=${encodeURIComponent(projectId)}`);
@@ -61,7 +61,7 @@ export function graphCommands(task: Command) {
     .action(
       action(async (ctx, id: string, opts: { sessionId?: string; lease?: string }) => {
         const claimed = await ctx.client.post<TaskView>(`${path(id)}/claim`, {
-          sessionId: ctx.sessionId(opts.sessionId),
+          sessionId: ctx.sessionId(opts.sessionId, '--session-id'),
           leaseMs: leaseOf(opts.lease),
         });
         ctx.out(claimed, (t) => `Claimed ${f.taskGraphLine(t)}`);

@@ -2,7 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import * as z from 'zod';
 import { ROLES, STRATEGIES, TASK_PRIORITIES, TASK_STATUSES, type TaskView } from '../domain/types.js';
-import { CliError, Client } from './client.js';
+import { CliError, Client, cliToken } from './client.js';
 
 type Env = Record<string, string | undefined>;
 type Args = Record<string, any>;
@@ -21,8 +21,8 @@ const query = (params: Record<string, string | undefined>) => {
 export function createMcpServer(baseUrl: string, env: Env, version: string): McpServer {
   const me = env.MAESTRO_SESSION_ID || undefined;
   // The admin token, else the session token a spawned terminal holds (contract §15.6), as the CLI does.
-  const token = env.MAESTRO_TOKEN || env.MAESTRO_SESSION_TOKEN || undefined;
-  const client = new Client(baseUrl, token, me ? { 'x-session-id': me } : {});
+  const { token, variable } = cliToken(env);
+  const client = new Client(baseUrl, token, me ? { 'x-session-id': me } : {}, variable);
   const server = new McpServer(
     { name: 'maestro', version },
     {
@@ -84,7 +84,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
 
   tool(
     'whoami',
-    'Who this agent is to Maestro: the server, its session (with status and tasks) and project. Call it first.',
+    'Who this agent is to Maestro: the server, its session (with status and tasks) and project, and the actor and role its changes are recorded with (GET /api/me). Call it first.',
     {},
     async () => ({
       server: baseUrl,
@@ -92,6 +92,8 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       projectId: env.MAESTRO_PROJECT_ID ?? null,
       taskIds: env.MAESTRO_TASK_IDS ? env.MAESTRO_TASK_IDS.split(',') : [],
       session: me ? await client.get(`/api/sessions/${enc(me)}`) : null,
+      // §23: who the server records this agent's changes as, and what its token may do (null on an older server).
+      access: await client.get('/api/me').catch(() => null),
     }),
     true,
   );

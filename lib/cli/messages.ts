@@ -127,31 +127,39 @@ export function messageCommands(program: Command) {
 }
 
 async function inbox(ctx: Ctx, opts: InboxOptions) {
-  const sessionId = ctx.sessionId(opts.session);
+  const sessionId = ctx.sessionId(opts.session, '--session');
   const query = new URLSearchParams();
   if (opts.sent) query.set('box', 'sent');
   const status = opts.quiet ? 'pending' : opts.all ? undefined : 'pending,delivered';
   if (status) query.set('status', status);
   if (opts.watch) {
     for await (const m of watchMessages(ctx, sessionId, query)) {
-      ctx.print(`${ctx.json ? JSON.stringify(m) : f.messageBlock(m)}\n`);
-      await afterShown(ctx, [m], opts);
+      const [shown] = await markRead(ctx, [m], opts);
+      ctx.print(`${ctx.json ? JSON.stringify(shown) : f.messageBlock(shown!)}\n`);
+      await clear(ctx, [m], opts);
     }
     return;
   }
-  const messages = await ctx.client.get<Message[]>(`${inboxPath(sessionId)}?${query}`);
+  const messages = await markRead(ctx, await ctx.client.get<Message[]>(`${inboxPath(sessionId)}?${query}`), opts);
   if (opts.quiet && messages.length === 0) return;
   ctx.out(messages, (ms) => (opts.quiet ? f.newMessages(ms) : f.messageList(ms)));
-  await afterShown(ctx, messages, opts);
+  await clear(ctx, messages, opts);
 }
 
-/** `--mark-read` / `--clear` on what was just shown. */
-async function afterShown(ctx: Ctx, messages: Message[], opts: InboxOptions) {
+/** `--mark-read` (without `--clear`): acknowledges the messages before they are shown, so they show as `read`. */
+async function markRead(ctx: Ctx, messages: Message[], opts: InboxOptions): Promise<Message[]> {
+  if (!opts.markRead || opts.clear) return messages;
+  const marked: Message[] = [];
   for (const m of messages) {
-    if (opts.clear) await ctx.client.delete(messagePath(m.id));
-    else if (opts.markRead && (m.status === 'pending' || m.status === 'delivered'))
-      await ctx.client.patch(messagePath(m.id), { status: 'read' });
+    const unread = m.status === 'pending' || m.status === 'delivered';
+    marked.push(unread ? await ctx.client.patch<Message>(messagePath(m.id), { status: 'read' }) : m);
   }
+  return marked;
+}
+
+/** `--clear`: deletes what was just shown. */
+async function clear(ctx: Ctx, messages: Message[], opts: InboxOptions) {
+  if (opts.clear) for (const m of messages) await ctx.client.delete(messagePath(m.id));
 }
 
 /** A fetch also runs this often without any event, in case the event stream cannot be reached. */

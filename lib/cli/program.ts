@@ -14,6 +14,7 @@ import { projectCommands } from './projects.js';
 import { queueCommands } from './queue.js';
 import { sessionCommands } from './sessions.js';
 import { taskCommands } from './tasks.js';
+import { tokenCommands } from './tokens.js';
 import { watchCommands } from './watch.js';
 import { workspaceCommands } from './workspaces.js';
 
@@ -92,6 +93,7 @@ MAESTRO_TOKEN, when set, is sent as a bearer token.`,
   compatCommands(program);
   hookCommands(program);
   attentionCommands(program);
+  tokenCommands(program);
   bindIo(program, io);
   return program;
 }

@@ -8,8 +8,8 @@ export function queueCommands(program: Command) {
     .command('queue')
     .description('Work through the task queue of a session spawned with --strategy queue')
     .option('--session-id <id>', 'session (default: $MAESTRO_SESSION_ID)');
-  const path = (ctx: { sessionId(id?: string): string }, cmd: Command, op = '') =>
-    `/api/sessions/${encodeURIComponent(ctx.sessionId(cmd.optsWithGlobals<{ sessionId?: string }>().sessionId))}/queue${op}`;
+  const path = (ctx: { sessionId(id?: string, flag?: string): string }, cmd: Command, op = '') =>
+    `/api/sessions/${encodeURIComponent(ctx.sessionId(cmd.optsWithGlobals<{ sessionId?: string }>().sessionId, '--session-id'))}/queue${op}`;
   const nextLine = (r: { message: string }) => r.message;
 
   queue

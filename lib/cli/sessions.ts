@@ -61,7 +61,7 @@ export function sessionCommands(program: Command) {
     .option('--agent-id <id>', 'which agent runs in this session')
     .action(
       hook('session register', async (ctx, opts: { sessionId?: string; projectId?: string; taskIds?: string; agentId?: string }) => {
-        const id = ctx.sessionId(opts.sessionId);
+        const id = ctx.sessionId(opts.sessionId, '--session-id');
         const existing = await ctx.client.get<Session>(path(id)).catch((error) => {
           if (error instanceof CliError && error.exitCode === EXIT.notFound) return undefined;
           throw error;
@@ -146,7 +146,8 @@ export function sessionCommands(program: Command) {
           });
           ctx.out(
             result,
-            (r) => `Spawned session ${r.sessionId}\nManifest: ${r.manifestPath}\nCommand:  ${r.initialCommand}  (in ${r.cwd || '.'})`,
+            (r) =>
+              `Spawned session ${r.sessionId}\n${r.message}\nManifest: ${r.manifestPath}\nCommand:  ${r.initialCommand}  (in ${r.cwd || '.'})`,
           );
         },
       ),

@@ -119,6 +119,13 @@ export const NextTask = v.object({ task: v.nullable(Task) });
 const timelineType = v.union([v.picklist(TIMELINE_TYPES), v.pipe(v.string(), v.regex(CUSTOM_TIMELINE_TYPE))]);
 
 export const SessionEvent = v.object({ id: v.string(), timestamp: ms, type: v.string(), data: v.optional(v.unknown()) });
+/** Who did something (contract §23): on every event envelope and on timeline entries added through the API. */
+export const Actor = v.object({
+  kind: v.picklist(['admin', 'user', 'session', 'runner', 'system']),
+  id: v.optional(v.string()),
+  name: v.optional(v.string()),
+});
+
 export const TimelineEntry = v.object({
   id: v.string(),
   type: timelineType,
@@ -126,6 +133,7 @@ export const TimelineEntry = v.object({
   message: v.optional(v.string()),
   taskId: v.optional(v.string()),
   metadata: v.optional(object),
+  actor: v.optional(Actor),
 });
 
 /** §21: what a runner-managed agent is doing for its person. */
@@ -135,6 +143,9 @@ export const Attention = v.object({
   reason: v.nullable(v.string()),
   source: v.picklist(ATTENTION_SOURCES),
 });
+
+/** A page of `GET /api/sessions/:id/timeline` (§24.9): newest first; `next` is the `before` of the next page. */
+export const TimelinePage = v.object({ entries: v.array(TimelineEntry), next: v.nullable(v.string()) });
 
 export const Session = v.object({
   id: v.string(),
@@ -420,6 +431,16 @@ const link = v.object({ taskId: v.string(), sessionId: v.string() });
 const queueItemEvent = v.object({ sessionId: v.string(), taskId: v.string(), item: QueueItem });
 const queueEvent = v.object({ sessionId: v.string(), queue: Queue });
 const subtask = v.object({ taskId: v.string(), subtask: Task });
+/** A person's token as served (contract §23): never its secret or hash. */
+export const PersonTokenView = v.object({
+  id: v.string(),
+  name: v.string(),
+  role: v.picklist(['viewer', 'member', 'admin']),
+  createdAt: ms,
+  lastUsedAt: v.nullable(ms),
+});
+/** The answer of `POST /api/tokens`: the secret, shown this once. */
+export const CreatedToken = v.object({ ...PersonTokenView.entries, token: v.string() });
 
 /**
  * The `data` of every event (events.ts's EventMap): a new event type does not compile until it is described here
@@ -463,6 +484,8 @@ export const EVENT_DATA = {
   'host:online': Host,
   'host:offline': Host,
   'host:deleted': v.object({ name: v.string() }),
+  'token:created': PersonTokenView,
+  'token:deleted': id,
   'message:created': Message,
   'message:delivered': Message,
   'message:read': Message,

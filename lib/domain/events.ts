@@ -1,7 +1,8 @@
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type EventLog, type LoggedEvent, SEGMENT_EVENTS, sessionsOf } from '../storage/event-log.js';
-import type { Host, Message, Project, QueueItem, QueueState, Session, TaskView, Template } from './types.js';
+import type { Actor } from './actor.js';
+import type { Host, Message, Project, QueueItem, QueueState, Session, TaskView, Template, TokenView } from './types.js';
 
 /** What `session:spawn` carries (contract §6.7). */
 export interface SpawnEvent {
@@ -71,13 +72,16 @@ export interface EventMap {
   'host:online': Host;
   'host:offline': Host;
   'host:deleted': { name: string };
+  /** §23: data without the secret. */
+  'token:created': TokenView;
+  'token:deleted': { id: string };
 }
 
 export type EventName = keyof EventMap;
 export type DomainEvent = { [K in EventName]: { type: K; data: EventMap[K] } }[EventName];
 
 /** An event as a mutation emitted it, before it has a `seq`. */
-export type Emitted = DomainEvent & { projectId: string | undefined; timestamp: number };
+export type Emitted = DomainEvent & { projectId: string | undefined; timestamp: number; actor: Actor };
 
 /** An event ready to send: its live envelope (`text`) and the redacted line the log keeps (`line`). */
 export interface Published extends LoggedEvent {
@@ -94,7 +98,7 @@ type Lookup = (kind: any, id: string) => { projectId?: string } | undefined;
  */
 export function projectOf(type: string, data: any, get: Lookup): string | undefined {
   const scope = type.slice(0, type.indexOf(':'));
-  if (scope === 'template' || scope === 'host') return undefined;
+  if (scope === 'template' || scope === 'host' || scope === 'token') return undefined;
   if (scope === 'project') return data.id;
   const direct = data.projectId ?? data.subtask?.projectId ?? data.message?.projectId ?? data.session?.projectId;
   if (typeof direct === 'string') return direct;
@@ -111,8 +115,8 @@ function redact(data: any): unknown {
   return { ...data, envVars: { ...env, MAESTRO_SESSION_TOKEN: '<redacted>' } };
 }
 
-const envelope = (type: string, data: unknown, timestamp: number, seq: number, projectId: string | undefined) =>
-  JSON.stringify({ type, event: type, data, timestamp, seq, projectId });
+const envelope = (type: string, data: unknown, timestamp: number, seq: number, projectId: string | undefined, actor: Actor) =>
+  JSON.stringify({ type, event: type, data, timestamp, seq, projectId, actor });
 
 /** Which events a client wants (§17): one project's (plus global ones), or one session's messages only. */
 export interface EventFilter {
@@ -176,11 +180,11 @@ export class EventHub {
 
   /** Numbers a batch's events after `lastSeq` and serialises each once (twice when a secret must be redacted). */
   prepare(events: readonly Emitted[], lastSeq: number): Published[] {
-    return events.map(({ type, data, projectId, timestamp }, i) => {
+    return events.map(({ type, data, projectId, timestamp, actor }, i) => {
       const seq = lastSeq + 1 + i;
-      const text = envelope(type, data, timestamp, seq, projectId);
+      const text = envelope(type, data, timestamp, seq, projectId, actor);
       const redacted = redact(data);
-      const line = redacted === data ? text : envelope(type, redacted, timestamp, seq, projectId);
+      const line = redacted === data ? text : envelope(type, redacted, timestamp, seq, projectId, actor);
       return { seq, type, text, line, projectId, sessions: sessionsOf(type, data) };
     });
   }

@@ -3,6 +3,7 @@ import { ID_PATTERN } from '../ids.js';
 import { AGENT_PRESETS } from './agents.js';
 import { ATTENTION_STATES } from './attention.js';
 import {
+  ACCESS_ROLES,
   MESSAGE_STATUSES,
   MESSAGE_TYPES,
   ROLES,
@@ -346,6 +347,22 @@ export const MessageQuery = v.object({
   limit: paging.limit,
 });
 
+const timelineLimitText = 'limit must be an integer from 1 to 500';
+/** `GET /api/sessions/:id/timeline` (§24.9). */
+export const TimelineQuery = v.object({
+  before: v.optional(v.pipe(v.string(), v.description('The `next` of the previous page: entries older than this one'))),
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d+$/, timelineLimitText),
+      v.transform(Number),
+      v.minValue(1, timelineLimitText),
+      v.maxValue(500, timelineLimitText),
+    ),
+    '100',
+  ),
+});
+
 export const UpdateMessage = v.object({
   status: required('status', oneOf('status', ['delivered', 'read'] as const)),
 });
@@ -363,4 +380,13 @@ export const EventsQuery = v.object({
   projectId: v.optional(v.pipe(v.string(), v.description("Only this project's events, and global ones"))),
   sessionId: v.optional(v.string()),
   messages: v.optional(v.pipe(v.picklist(['only']), v.description("With sessionId: only that session's message events"))),
+});
+
+/** `POST /api/tokens` (contract §23). */
+export const CreateToken = v.object({
+  name: required(
+    'name',
+    v.pipe(text('name'), v.trim(), v.nonEmpty('name is required'), v.maxLength(100, 'name must be at most 100 characters')),
+  ),
+  role: required('role', oneOf('role', ACCESS_ROLES)),
 });

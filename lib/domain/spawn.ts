@@ -8,6 +8,7 @@ import type { Db } from '../storage/db.js';
 import type { SpawnEvent } from './events.js';
 import { writeJsonFile } from './manifest.js';
 import { runManifestCli } from './manifest-cli.js';
+import { claimSpawnedTasks, refuseClaimedTasks } from './spawn-claims.js';
 import type { SpawnRequest } from './spawn-request.js';
 import { emitTask } from './stores/links.js';
 import { newQueue } from './stores/queues.js';
@@ -61,6 +62,8 @@ export class Spawner {
 
     // 1–2: the session, its links and its queue, on disk but announced to nobody yet.
     const created = await this.db.mutate((tx) => {
+      // §24.7: a spawn that launches takes its tasks, so one held by another live session is refused first.
+      if (host) refuseClaimedTasks(tx, taskIds);
       const before = taskIds.map((id) => tx.get('tasks', id)!);
       // A queue works on one task at a time: only its first item is started (contract §18.4).
       const started = strategy === 'queue' ? taskIds.slice(0, 1) : taskIds;
@@ -143,6 +146,7 @@ export class Spawner {
         }
         const queue = tx.get('queues', session.id);
         if (queue) tx.emit('queue:created', { sessionId: session.id, queue });
+        if (host) claimSpawnedTasks(tx, session.id, taskIds);
         return { session: updated, token };
       });
       if (host) await this.hosts.spawned(spawned.session, spawned.token);
@@ -151,7 +155,11 @@ export class Spawner {
         success: true as const,
         sessionId: session.id,
         manifestPath,
-        message: host ? `Launching on ${host}` : 'Spawn request sent to Agents UI',
+        message: !host
+          ? 'Spawn request sent to Agents UI'
+          : this.hosts.isOnline(host)
+            ? `Launching on ${host}`
+            : `Waiting for host ${host} to connect`,
         session: spawned.session,
         host,
         agent,

@@ -63,13 +63,63 @@ export type RunState = SessionRun['state'];
 export type MessageStatus = Message['status'];
 export type MessageType = NonNullable<Message['metadata']['type']>;
 
+/** A timeline entry that left its session's newest 100 (contract §24.9), kept for `GET /api/sessions/:id/timeline`. */
+export interface HistoryEntry {
+  id: string;
+  sessionId: string;
+  /** Increases with every archived entry (entry IDs and timestamps do not order entries of one millisecond). */
+  order: number;
+  entry: TimelineEntry;
+}
+
 /** The SHA-256 of a session's token (contract §15.6), kept outside the served session: it has no schema. */
+/**
+ * One receiver's deliveries taken in bulk (contract §16.3, stored as `deliveries/<sessionId>.json`): a `pending`
+ * message file inside a mark's range is served as `delivered` at the mark's `at`, so a first read of a large inbox
+ * writes one file instead of one per message. Any later change of such a message writes its file in full.
+ */
+export interface DeliveryMarks {
+  sessionId: string;
+  marks: DeliveryMark[];
+}
+
+/** Pending messages with `createdAt` > `after` (null: no lower bound) up to `through` (by age, inclusive). */
+export interface DeliveryMark {
+  after: number | null;
+  through: { createdAt: number; id: string };
+  at: number;
+}
+
 export interface SessionSecret {
   sessionId: string;
   tokenHash: string;
   createdAt: number;
   /** Set for a runner token: the one host name it may connect as. */
   host?: string;
+}
+
+/** What a person's token may do (contract §23): `viewer` reads, `member` works, `admin` also manages. */
+export const ACCESS_ROLES = ['viewer', 'member', 'admin'] as const;
+export type AccessRole = (typeof ACCESS_ROLES)[number];
+
+/** A person's token (contract §23) as stored: only the SHA-256 of its secret. */
+export interface PersonToken {
+  id: string;
+  name: string;
+  role: AccessRole;
+  createdAt: number;
+  lastUsedAt: number | null;
+  tokenHash: string;
+}
+
+/** A person's token as served: never its hash, never its secret. */
+export type TokenView = Omit<PersonToken, 'tokenHash'>;
+
+/** Who did something (contract §23), on every event envelope and on timeline entries added through the API. */
+export interface Actor {
+  kind: 'admin' | 'user' | 'session' | 'runner' | 'system';
+  id?: string;
+  name?: string;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The socket hub of runners: one WebSocket per connected runner, by host name; frames to it and requests it answers.
 import type { WSContext, WSEvents } from 'hono/ws';
+import { type Actor, actAs } from '../domain/actor.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { decode, NAME_TAKEN, RunnerMessage, type ServerMessage, WRONG_HOST } from '../runner-protocol.js';
@@ -21,6 +22,12 @@ type Reply = Extract<RunnerMessage, { type: 'reply' }>;
 /** A server message that the runner answers with a `reply` of the same `id`. */
 type Request = Extract<ServerMessage, { id: number }>;
 type Unnumbered<M> = M extends unknown ? Omit<M, 'id'> : never;
+
+/** The actor of what a runner reports: the runner, by its host name once it said hello. */
+const runnerActor = (conn: Partial<Conn>): Actor => {
+  const name = conn.name ?? conn.only;
+  return name === undefined ? { kind: 'runner' } : { kind: 'runner', name };
+};
 
 export const hostOffline = (name: string) => new ApiError(503, 'HOST_OFFLINE', `Host ${name} is offline`, { host: name });
 
@@ -60,10 +67,13 @@ export class RunnerHub {
     const conn: Partial<Conn> = { only };
     return {
       onOpen: (_e, ws) => void (conn.ws = ws),
+      // What a runner reports is recorded as done by that runner (§23), whichever token it connected with.
       onMessage: (event, ws) =>
-        void this.#fromRunner(conn as Conn, ws, event.data).catch((error) => this.log.error('Runner message failed', error)),
-      onClose: () => this.#disconnected(conn as Conn),
-      onError: () => this.#disconnected(conn as Conn),
+        void actAs(runnerActor(conn), () => this.#fromRunner(conn as Conn, ws, event.data)).catch((error) =>
+          this.log.error('Runner message failed', error),
+        ),
+      onClose: () => actAs(runnerActor(conn), () => this.#disconnected(conn as Conn)),
+      onError: () => actAs(runnerActor(conn), () => this.#disconnected(conn as Conn)),
     };
   }
 
@@ -195,7 +205,7 @@ export class RunnerHub {
     }
     conn.name = name;
     this.#conns.set(name, conn);
-    await this.events.hello(name, hello);
+    await actAs({ kind: 'runner', name }, () => this.events.hello(name, hello));
   }
 
   #disconnected(conn: Conn) {

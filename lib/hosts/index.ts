@@ -2,10 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import type { WSEvents } from 'hono/ws';
 import type { AttentionStore } from '../domain/stores/attention.js';
+import { bounded } from '../domain/stores/session-history.js';
 import type { TokenStore } from '../domain/tokens.js';
 import type { Host, HostRecord, Session } from '../domain/types.js';
 import { ApiError, sessionNotFound, validationError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { NOTICE_BUSY } from '../runner-protocol.js';
 import type { Db } from '../storage/db.js';
 import { type Hello, hostOffline, RunnerHub, type RunnerReport } from './hub.js';
 import { isFinal, SessionRuns, timeline } from './session-runs.js';
@@ -148,6 +150,8 @@ export class HostManager {
 
   #disconnected(name: string) {
     this.log.info(`Runner ${name} disconnected`);
+    // Runners drop as the server stops: a host is offline whenever its runner is not connected, so nothing to record.
+    if (this.db.closed) return;
     void this.db
       .mutate((tx) => {
         const record = tx.get('hosts', name);
@@ -182,14 +186,14 @@ export class HostManager {
       if (!s) throw sessionNotFound(sessionId);
       if (isFinal(s)) return { session: s, host: undefined };
       const active = s.run && (s.run.state === 'running' || s.run.state === 'pending');
-      const updated: Session = {
+      const updated: Session = bounded(tx, {
         ...s,
         status: 'stopped',
         completedAt: tx.now,
         lastActivity: tx.now,
         ...(active && { run: { ...s.run!, state: 'exited' as const, endedAt: tx.now, reason: 'Stopped' } }),
         timeline: [...s.timeline, timeline(tx, 'session_stopped', reason ?? 'Session stopped')],
-      };
+      });
       tx.put('sessions', updated);
       tx.emit('session:updated', updated);
       return { session: updated, host: active && s.run!.state === 'running' ? s.host : undefined };
@@ -219,6 +223,21 @@ export class HostManager {
     return { success: true as const };
   }
 
+  /**
+   * The wake-up notice (§24.8) through the session's runner: printed on the screen (`print`), else typed once its
+   * terminal was quiet for `quietMs`. True when done, false when the agent was busy; throws when it does not run.
+   */
+  async notice(sessionId: string, text: string, print: boolean, quietMs: number): Promise<boolean> {
+    const s = this.#running(sessionId, null);
+    try {
+      await this.#hub.request(s.host, { type: 'notice', sessionId, text, print, quietMs });
+      return true;
+    } catch (error) {
+      if ((error as Error).message === NOTICE_BUSY) return false;
+      throw error;
+    }
+  }
+
   /** `GET /api/sessions/:id/terminal` (§15.4). */
   async snapshot(sessionId: string, lines: number, caller: string | null) {
     const s = this.#running(sessionId, caller, true);
@@ -229,8 +248,8 @@ export class HostManager {
   }
 
   /** Checks a live-terminal upgrade before it happens (errors become the HTTP answer). */
-  viewerSocket(sessionId: string, caller: string | null): WSEvents {
+  viewerSocket(sessionId: string, caller: string | null, readOnly = false): WSEvents {
     const s = this.#running(sessionId, caller, true);
-    return this.#viewers.socket(sessionId, s.host);
+    return this.#viewers.socket(sessionId, s.host, readOnly);
   }
 }

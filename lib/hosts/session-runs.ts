@@ -1,4 +1,6 @@
 // Agent runs on runners (contract §15.3): launches, the runner's started/exited/failed reports, reconciliation on hello.
+
+import { bounded } from '../domain/stores/session-history.js';
 import type { TokenStore } from '../domain/tokens.js';
 import { FINAL_SESSION_STATUSES, type Session, type SessionRun, type TimelineEntry } from '../domain/types.js';
 import { newId } from '../ids.js';
@@ -13,6 +15,9 @@ export const timeline = (tx: Tx, type: TimelineEntry['type'], message: string): 
   timestamp: tx.now,
   message,
 });
+
+/** A session's next state given its current one, or undefined for no change. */
+type Change = (s: Session, tx: Tx) => Session | undefined;
 
 export class SessionRuns {
   /** Raw tokens minted at spawn for launches not sent yet; never written anywhere. */
@@ -46,7 +51,10 @@ export class SessionRuns {
     }
   }
 
-  /** §15.3 step 6, and the launches that waited for this host (step 2). */
+  /**
+   * §15.3 step 6, and the launches that waited for this host (step 2). Every session the hello changes is changed
+   * in one mutation (one commit for the runner, however many agents it has), then the waiting launches go out.
+   */
   async reconcile(name: string, reported: Hello['sessions']) {
     const byId = new Map(reported.map((r) => [r.sessionId, r]));
     for (const r of reported) {
@@ -55,25 +63,32 @@ export class SessionRuns {
       if ((!session || session.status === 'stopped') && r.state === 'running')
         this.hub.send(name, { type: 'stop', sessionId: r.sessionId });
     }
-    for (const session of [...this.db.all('sessions')]) {
+    const changes: [string, Change][] = [];
+    const launches: Session[] = [];
+    for (const session of this.db.all('sessions')) {
       if (session.host !== name || isFinal(session) || !session.run) continue;
       const r = byId.get(session.id);
       if (r?.state === 'running') {
-        if (session.run.state !== 'running') await this.#started(name, session.id, r.pid);
+        if (session.run.state !== 'running') changes.push([session.id, this.#startedChange(name, r.pid)]);
       } else if (r?.state === 'exited') {
-        await this.#exited(name, session.id, r.exitCode ?? null, r.signal ?? null, r.lastLine);
+        changes.push([session.id, this.#exitedChange(name, r.exitCode ?? null, r.signal ?? null, r.lastLine)]);
       } else if (session.run.state === 'pending') {
-        await this.#launch(session);
+        launches.push(session);
       } else {
-        await this.#update(session.id, (s, tx) => ({
-          ...s,
-          status: 'failed',
-          completedAt: tx.now,
-          run: { ...s.run!, state: 'lost', endedAt: tx.now },
-          timeline: [...s.timeline, timeline(tx, 'error', `Agent process not found on ${name}`)],
-        }));
+        changes.push([
+          session.id,
+          (s, tx) => ({
+            ...s,
+            status: 'failed',
+            completedAt: tx.now,
+            run: { ...s.run!, state: 'lost', endedAt: tx.now },
+            timeline: [...s.timeline, timeline(tx, 'error', `Agent process not found on ${name}`)],
+          }),
+        ]);
       }
     }
+    if (changes.length > 0) await this.db.mutate((tx) => changes.forEach(([id, change]) => this.#apply(tx, id, change)));
+    for (const session of launches) await this.#launch(session);
   }
 
   async #launch(session: Session) {
@@ -96,21 +111,25 @@ export class SessionRuns {
   }
 
   /** Applies `change` to a session that still exists; emits `session:updated`. */
-  #update(sessionId: string, change: (s: Session, tx: Tx) => Session | undefined) {
-    return this.db.mutate((tx) => {
-      const current = tx.get('sessions', sessionId);
-      if (!current) return undefined;
-      const next = change(current, tx);
-      if (!next) return current;
-      const updated = { ...next, lastActivity: tx.now };
-      tx.put('sessions', updated);
-      tx.emit('session:updated', updated);
-      return updated;
-    });
+  #update(sessionId: string, change: Change) {
+    return this.db.mutate((tx) => this.#apply(tx, sessionId, change));
   }
 
-  #started(name: string, sessionId: string, pid?: number) {
-    return this.#update(sessionId, (s, tx) => {
+  #apply(tx: Tx, sessionId: string, change: Change): Session | undefined {
+    const current = tx.get('sessions', sessionId);
+    if (!current) return undefined;
+    const next = change(current, tx);
+    if (!next) return current;
+    const updated = bounded(tx, { ...next, lastActivity: tx.now });
+    tx.put('sessions', updated);
+    tx.emit('session:updated', updated);
+    return updated;
+  }
+
+  #started = (name: string, sessionId: string, pid?: number) => this.#update(sessionId, this.#startedChange(name, pid));
+
+  #startedChange(name: string, pid?: number): Change {
+    return (s, tx) => {
       if (s.host !== name || isFinal(s)) return undefined;
       const run: SessionRun = { state: 'running', ...(pid !== undefined && { pid }), launchedAt: s.run?.launchedAt ?? tx.now };
       return {
@@ -119,11 +138,14 @@ export class SessionRuns {
         run,
         timeline: s.run?.state === 'running' ? s.timeline : [...s.timeline, timeline(tx, 'session_started', `Launched on ${name}`)],
       };
-    });
+    };
   }
 
-  #exited(name: string, sessionId: string, exitCode: number | null, signal: string | null, lastLine?: string) {
-    return this.#update(sessionId, (s, tx) => {
+  #exited = (name: string, sessionId: string, exitCode: number | null, signal: string | null, lastLine?: string) =>
+    this.#update(sessionId, this.#exitedChange(name, exitCode, signal, lastLine));
+
+  #exitedChange(name: string, exitCode: number | null, signal: string | null, lastLine?: string): Change {
+    return (s, tx) => {
       if (s.host !== name || !s.run || (s.run.state === 'exited' && s.run.endedAt !== undefined && s.run.exitCode !== undefined)) {
         return undefined;
       }
@@ -141,7 +163,7 @@ export class SessionRuns {
           timeline(tx, ok ? 'session_stopped' : 'error', `Agent ${how}${lastLine ? `; last output: ${lastLine}` : ''}`),
         ],
       };
-    });
+    };
   }
 
   #failed(name: string, sessionId: string, reason: string) {

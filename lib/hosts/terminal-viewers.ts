@@ -1,11 +1,14 @@
 // Live terminal viewers (contract §15.4): browser sockets on a running session, fed by its runner's output stream.
 import type { WSContext, WSEvents } from 'hono/ws';
+import { MAX_BUFFERED_BYTES } from '../domain/events.js';
 import type { RunnerHub, RunnerReport } from './hub.js';
 
 interface Viewer {
   ws: WSContext;
   /** Has had the screen: from now on it gets every chunk. */
   ready: boolean;
+  /** The host its session runs on. */
+  host: string;
 }
 
 export class TerminalViewers {
@@ -29,12 +32,20 @@ export class TerminalViewers {
       if (message.screen ? viewer.ready : !viewer.ready) continue;
       viewer.ready = true;
       viewer.ws.send(bytes as unknown as ArrayBuffer);
+      // A viewer that stopped reading would hold an agent's whole output in memory: cut it off (§24.4) as the event
+      // streams do. It reconnects and gets the current screen.
+      const raw = viewer.ws.raw as { bufferedAmount?: number; terminate?: () => void } | undefined;
+      if ((raw?.bufferedAmount ?? 0) > MAX_BUFFERED_BYTES) {
+        this.#drop(message.sessionId, viewer, viewer.host);
+        if (raw?.terminate) raw.terminate();
+        else viewer.ws.close(1013, 'Too far behind');
+      }
     }
   }
 
-  /** Handlers of one viewer socket on a session running on `host`: keys and resizes go to the runner. */
-  socket(sessionId: string, host: string): WSEvents {
-    const viewer: Partial<Viewer> = { ready: false };
+  /** Handlers of one viewer socket on a session running on `host`: keys and resizes go to the runner, unless `readOnly` (a viewer watches, never types: §23). */
+  socket(sessionId: string, host: string, readOnly = false): WSEvents {
+    const viewer: Partial<Viewer> = { ready: false, host };
     return {
       onOpen: (_e, ws) => {
         viewer.ws = ws;
@@ -44,6 +55,7 @@ export class TerminalViewers {
         this.hub.send(host, { type: 'watch', sessionId, on: true });
       },
       onMessage: (event) => {
+        if (readOnly) return;
         const data = typeof event.data === 'string' ? event.data : Buffer.from(event.data as ArrayBuffer).toString('utf8');
         if (data.startsWith('{')) {
           try {

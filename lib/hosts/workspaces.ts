@@ -1,4 +1,6 @@
 // The server's side of workspaces (contract §20): what runners report, and diff/merge/removal sent to them.
+
+import { bounded } from '../domain/stores/session-history.js';
 import type { Session } from '../domain/types.js';
 import type { MergeRequest } from '../domain/workspace-requests.js';
 import { ApiError, sessionNotFound } from '../errors.js';
@@ -143,12 +145,12 @@ export class Workspaces {
     return this.db.mutate((tx) => {
       const s = tx.get('sessions', sessionId);
       if (!s?.workspace) throw sessionNotFound(sessionId);
-      const updated: Session = {
+      const updated: Session = bounded(tx, {
         ...s,
         workspace: change(s.workspace),
         lastActivity: tx.now,
         timeline: [...s.timeline, timeline(tx, type, message)],
-      };
+      });
       tx.put('sessions', updated);
       tx.emit('session:updated', updated);
       return updated;

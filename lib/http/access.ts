@@ -1,18 +1,28 @@
 // Who is calling and what each kind of caller may do (contract §15.6, issue 21): the one place that knows.
 import type { MiddlewareHandler } from 'hono';
-import type { Session } from '../domain/types.js';
+import type { Actor, Session } from '../domain/types.js';
 import { ApiError } from '../errors.js';
+import { isId } from '../ids.js';
 import type { AppEnv, Caller, Ctx } from './context.js';
 
 export type { Caller };
 
 export const callerOf = (c: Ctx): Caller => c.get('caller') ?? { kind: 'open' };
 
-/** A person (not an agent or a runner): the admin token, or nobody on an open loopback server. */
-export const isPerson = (caller: Caller) => caller.kind === 'admin' || caller.kind === 'open';
+/** A person (not an agent or a runner): the admin token, a person's token (§23), or nobody on an open loopback server. */
+export const isPerson = (caller: Caller) => caller.kind === 'admin' || caller.kind === 'open' || caller.kind === 'user';
 
-/** Whether raw secrets (a spawned session's token in live spawn events) may reach this caller. */
-export const maySeeSecrets = isPerson;
+/** Whether raw secrets (a spawned session's token in live spawn events) may reach this caller: not a viewer's. */
+export const maySeeSecrets = (caller: Caller) => isPerson(caller) && (caller.kind !== 'user' || caller.role !== 'viewer');
+
+/**
+ * Ends a stream (WebSocket, SSE) opened with a person's token when that token is revoked (§23); returns what to
+ * call once the stream closes by itself. Other callers' streams are not tracked.
+ */
+export function closeOnRevoke(c: Ctx, close: () => void): () => void {
+  const caller = callerOf(c);
+  return caller.kind === 'user' ? c.var.services.people.track(caller.id, close) : () => {};
+}
 
 const forbidden = (message: string, details?: Record<string, unknown>) => new ApiError(403, 'FORBIDDEN', message, details);
 
@@ -103,4 +113,21 @@ export function requireMayUpdateSession(c: Ctx, sessionId: string, fields: objec
 export function runnerHostOf(c: Ctx): string | undefined {
   const caller = callerOf(c);
   return caller.kind === 'runner' ? caller.host : undefined;
+}
+
+/**
+ * Who a request acts as (§23): the admin, a person (token ID and name), a session (its token, or `X-Session-ID`
+ * sent by a person's client on the session's behalf) or a runner (its host name).
+ */
+export function actorOf(c: Ctx): Actor {
+  const caller = callerOf(c);
+  if (caller.kind === 'runner') return { kind: 'runner', name: caller.host };
+  const header = c.req.header('x-session-id')?.trim();
+  const sessionId = caller.kind === 'session' ? caller.sessionId : header !== undefined && isId(header) ? header : undefined;
+  if (sessionId !== undefined) {
+    const name = c.var.services.db.get('sessions', sessionId)?.name;
+    return name === undefined ? { kind: 'session', id: sessionId } : { kind: 'session', id: sessionId, name };
+  }
+  if (caller.kind === 'user') return { kind: 'user', id: caller.id, name: caller.name };
+  return { kind: 'admin' };
 }

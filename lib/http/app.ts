@@ -1,10 +1,11 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
-import type { UpgradeWebSocket } from 'hono/ws';
+import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
+import { actAs } from '../domain/actor.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
-import { projectScope, runnerHostOf } from './access.js';
+import { actorOf, callerOf, closeOnRevoke, projectScope, runnerHostOf } from './access.js';
 import { authenticate } from './auth.js';
 import { bodyLimit } from './body-limit.js';
 import { callerSession } from './caller.js';
@@ -12,9 +13,26 @@ import type { AppEnv, Ctx } from './context.js';
 import { serveDashboard } from './dashboard.js';
 import { eventSocket } from './event-stream.js';
 import { isPrepared } from './response-cache.js';
+import { hasRole, requireRole } from './roles.js';
 import { type RouteFile, registerRoutes, scanRoutes } from './route-table.js';
 
 export type { AppEnv, Ctx };
+
+/** A live terminal socket that a revoked token's viewer loses at once (§23). */
+function terminalSocket(c: Ctx, events: WSEvents): WSEvents {
+  let untrack = () => {};
+  return {
+    ...events,
+    onOpen: (event, ws) => {
+      untrack = closeOnRevoke(c, () => ws.close(1008, 'Token revoked'));
+      events.onOpen?.(event, ws);
+    },
+    onClose: (event, ws) => {
+      untrack();
+      events.onClose?.(event, ws);
+    },
+  };
+}
 
 /** Builds the Hono app: security, limits, errors, the WebSocket upgrade, and every file under `routes/`. */
 export async function createApp(services: Services, upgradeWebSocket?: UpgradeWebSocket) {
@@ -61,9 +79,18 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
   });
   app.use('*', authenticate(services));
   app.use('*', projectScope);
+  // Every change a request makes is recorded as done by its caller (§23).
+  app.use('*', (c, next) => actAs(actorOf(c), next));
 
   if (upgradeWebSocket) {
     // Runner and live-terminal sockets first (§15.2, §15.4): the event socket below takes every other upgrade.
+    // A runner connects with its own runner token or an admin's (§23): a member or viewer token is refused.
+    app.get('/api/hosts/connect', async (c, next) => {
+      const caller = callerOf(c);
+      if (caller.kind !== 'runner' && !hasRole(caller, 'admin'))
+        throw new ApiError(403, 'FORBIDDEN', 'Only an admin or runner token connects a runner');
+      await next();
+    });
     app.get(
       '/api/hosts/connect',
       upgradeWebSocket((c) => services.hosts.runnerSocket(runnerHostOf(c as Ctx))),
@@ -73,7 +100,10 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
       upgradeWebSocket((c) =>
         // hono builds the handlers for every request: only an upgrade is checked here, a GET goes on to its route.
         c.req.header('upgrade')?.toLowerCase() === 'websocket'
-          ? services.hosts.viewerSocket(c.req.param('id')!, callerSession(c as Ctx))
+          ? terminalSocket(
+              c as Ctx,
+              services.hosts.viewerSocket(c.req.param('id')!, callerSession(c as Ctx), !hasRole(callerOf(c as Ctx), 'member')),
+            )
           : {},
       ),
     );
@@ -92,6 +122,8 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     // The event stream never ends, so it cannot be hashed.
     if (c.req.method === 'GET' && c.req.path !== '/api/events/stream' && !isPrepared(c.res)) await conditional(c, async () => {});
   });
+  // Each route's role (lib/http/roles.ts) is checked before its handler runs.
+  for (const route of routes) app.on(route.method.toUpperCase(), route.path, requireRole(route));
   await registerRoutes(app, routes);
   serveDashboard(app);
   return { app, routes };

@@ -31,7 +31,7 @@ function outOfScope(method: string, path: string): boolean {
  * loopback `Host` names, and a presented token must still be valid. Sets the request's `caller`.
  */
 export function authenticate(services: Services): MiddlewareHandler<AppEnv> {
-  const { config, tokens } = services;
+  const { config, tokens, people } = services;
   const expected = config.token ? Buffer.from(config.token) : undefined;
   const isAdmin = (given: string) =>
     expected !== undefined && Buffer.byteLength(given) === expected.length && timingSafeEqual(Buffer.from(given), expected);
@@ -50,7 +50,11 @@ export function authenticate(services: Services): MiddlewareHandler<AppEnv> {
     if (upgrade || api) {
       const given =
         /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim() ?? (upgrade ? c.req.query('token') : undefined);
-      if (given === undefined || !isAdmin(given)) {
+      const person = given === undefined || isAdmin(given) ? undefined : people.authenticate(given);
+      if (person) {
+        caller = { kind: 'user', id: person.id, name: person.name, role: person.role };
+        await people.touch(person);
+      } else if (given === undefined || !isAdmin(given)) {
         const sessionId = given === undefined ? undefined : tokens.sessionOf(given);
         const runnerHost = given === undefined ? undefined : tokens.hostOf(given);
         if (sessionId) {

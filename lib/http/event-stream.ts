@@ -4,7 +4,7 @@ import { type EventFilter, type EventHub, MAX_BUFFERED_BYTES, type Subscriber } 
 import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Logger } from '../log.js';
-import { callerOf, maySeeSecrets, scoped } from './access.js';
+import { callerOf, closeOnRevoke, maySeeSecrets, scoped } from './access.js';
 import type { Ctx } from './context.js';
 
 const invalid = (path: string, message: string) => new ApiError(400, 'VALIDATION_ERROR', message, { issues: [{ path, message }] });
@@ -39,10 +39,18 @@ export function eventSocket(c: Ctx, hub: EventHub, log: Logger): WSEvents {
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') return {};
   const { since, filter } = streamQuery(c);
   let client: Subscriber | undefined;
-  const drop = () => client && hub.unsubscribe(client);
+  let untrack = () => {};
+  const drop = () => {
+    untrack();
+    if (client) hub.unsubscribe(client);
+  };
   return {
     onOpen: (_event, ws) => {
       client = socketSubscriber(ws, filter, log, drop);
+      untrack = closeOnRevoke(c, () => {
+        drop();
+        ws.close(1008, 'Token revoked');
+      });
       void hub.subscribe(client, since).catch((error) => {
         log.error('replaying events to a WebSocket client failed', error);
         ws.close(1011, 'Replay failed');
@@ -136,8 +144,15 @@ export function eventStream(c: Ctx) {
     };
     const keepalive = setInterval(() => void stream.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
     const closed = new Promise<void>((resolve) => stream.onAbort(resolve));
+    // A revoked token's stream ends at once (§23): the reader sees the end of the response.
+    const untrack = closeOnRevoke(c, () => {
+      hub.unsubscribe(client);
+      stream.abort();
+      (c.env as { outgoing?: { end(): void } } | undefined)?.outgoing?.end();
+    });
     await hub.subscribe(client, since);
     await closed;
+    untrack();
     clearInterval(keepalive);
     hub.unsubscribe(client);
   });

@@ -103,7 +103,7 @@ function buildOpenApi(routes: readonly RouteFile[]): Json {
       }),
       responses: {
         [status]: {
-          description: status === 201 ? 'Created' : 'OK',
+          description: status === 201 ? 'Created' : status === 204 ? 'No Content' : 'OK',
           ...(doc.response && { content: { 'application/json': { schema: responseSchema(doc.response) } } }),
         },
         ...Object.fromEntries(Object.entries(doc.errors ?? {}).map(([code, text]) => [code, errorResponse(text)])),
@@ -125,7 +125,11 @@ function buildOpenApi(routes: readonly RouteFile[]): Json {
     components: {
       schemas: components(),
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'MAESTRO_TOKEN, or a session token; required when the server has a token' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: "MAESTRO_TOKEN, a person's token (POST /api/tokens), or a session token; required when the server has a token",
+        },
       },
     },
   };
@@ -184,6 +188,17 @@ function buildAsyncApi(): Json {
               description: "The event's position in the log: increases by one per event and continues across restarts",
             },
             projectId: { type: 'string', description: 'The project the event concerns, when it concerns one' },
+            actor: {
+              type: 'object',
+              description:
+                "Who did it (contract §23): admin, user (a person's token: id, name), session (id, name), runner (name: its host), system",
+              required: ['kind'],
+              properties: {
+                kind: { type: 'string', enum: ['admin', 'user', 'session', 'runner', 'system'] },
+                id: { type: 'string' },
+                name: { type: 'string' },
+              },
+            },
           },
         },
       },

@@ -24,7 +24,7 @@ export interface RouteDoc {
   /** The success body; `[Schema]` for an array of it. */
   response?: v.GenericSchema | [v.GenericSchema];
   /** The success status: 200 unless given. */
-  status?: 200 | 201;
+  status?: 200 | 201 | 204;
   /** Error statuses worth naming (each answers the error body), e.g. `{ 404: 'Task not found' }`. */
   errors?: Record<number, string>;
 }

@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as v from 'valibot';
 import { which } from '../domain/agents.js';
-import { LIB_DIR } from '../package-root.js';
 import type { RunnerSession } from '../runner-protocol.js';
+import { NOTICE_BUSY } from '../runner-protocol.js';
 import { DEFAULT_IDLE_MS, TerminalAttention, waitingPrompts } from './attention.js';
+import { ensureMaestroShim, maestroCliPath, pathWith } from './maestro-shim.js';
+import { deliverNotice } from './notice.js';
 import { ensurePrivateDir } from './private-dir.js';
 import { type Send, TerminalStreams } from './terminal-stream.js';
 import { cleanEnv, formatLiteral, type PaneState, type Tmux, takeRunnerEnvironment, tmuxName } from './tmux.js';
@@ -28,10 +30,19 @@ interface Finished {
 }
 const KILL_AFTER_MS = 5000;
 
+/** Signals a process group (`-pgid`); a group already gone is fine. */
+function signalGroup(group: number, signal: NodeJS.Signals) {
+  try {
+    process.kill(group, signal);
+  } catch {
+    // already gone
+  }
+}
+
 /** The `maestro` CLI of this package, so that launched commands do not depend on `PATH`. */
 export function maestroArgv(): string[] {
-  const cli = join(LIB_DIR, 'cli/main.js');
-  return existsSync(cli) ? [process.execPath, cli] : ['maestro'];
+  const cli = maestroCliPath();
+  return cli ? [process.execPath, cli] : ['maestro'];
 }
 
 export class AgentSessions {
@@ -116,7 +127,13 @@ export class AgentSessions {
       await writeFile(this.#logFile(sessionId), '', { mode: 0o600 });
       // The spawn's variables (its session token among them) reach the pane through the environment of the tmux
       // client that creates the session, never its command line: nothing in `ps` or `#{pane_start_command}`.
-      const spawnEnv = { ...env, MAESTRO_EXIT_FILE: this.#exitFile(sessionId) };
+      // §24.6: the prompt tells the agent to run `maestro`; this package's CLI comes first on its PATH.
+      const bin = await ensureMaestroShim(this.#stateDir, this.log).catch((error) => {
+        this.log(`could not write the maestro shim: ${(error as Error).message}`);
+        return undefined;
+      });
+      const path = bin ? pathWith(bin, env.PATH ?? process.env.PATH) : undefined;
+      const spawnEnv = { ...env, ...(path && { PATH: path }), MAESTRO_EXIT_FILE: this.#exitFile(sessionId) };
       const envArgs = ['env', '-u', 'MAESTRO_TOKEN', '-u', 'MAESTRO_HOST_TOKEN'];
       const runnerVars = new Set(Object.keys(cleanEnv()));
       // A tmux server started by this very command keeps its client's variables as its global environment: the
@@ -156,15 +173,13 @@ export class AgentSessions {
     this.attention.untrack(sessionId);
     this.#reported.add(sessionId);
     await this.tmux.run(['kill-session', '-t', `=${tmuxName(sessionId)}`]);
+    // tmux's hangup reaches only the pane's foreground processes, and killing the pane's PID alone leaves the
+    // agent's children running (and may hit a reused PID): the pane process leads its own process group (tmux makes
+    // it a session leader), so the whole group is asked to end, then killed if any of it is still there.
     if (pane && !pane.dead && pane.pid) {
-      const pid = pane.pid;
-      setTimeout(() => {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }, KILL_AFTER_MS).unref();
+      const group = -pane.pid;
+      signalGroup(group, 'SIGTERM');
+      setTimeout(() => signalGroup(group, 'SIGKILL'), KILL_AFTER_MS).unref();
     }
     await Promise.all([rm(this.#logFile(sessionId), { force: true }), rm(this.#exitFile(sessionId), { force: true })]);
     this.send({ type: 'exited', sessionId, exitCode: pane?.dead ? pane.exitCode : null, signal: pane?.dead ? pane.signal : 'SIGHUP' });
@@ -172,16 +187,32 @@ export class AgentSessions {
 
   /** Types `text` as a bracketed paste, then Enter a little later when `submit`; answers the request `id`. */
   async input(id: number, sessionId: string, text: string, submit: boolean) {
+    try {
+      await this.#type(sessionId, text, submit);
+      this.send({ type: 'reply', id, ok: true });
+    } catch (error) {
+      this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
+    }
+  }
+
+  async #type(sessionId: string, text: string, submit: boolean) {
     const target = tmuxName(sessionId);
     const buffer = `maestro-in-${sessionId}`;
+    await this.tmux.must(['load-buffer', '-b', buffer, '-'], text);
+    await this.tmux.must(['paste-buffer', '-p', '-d', '-b', buffer, '-t', target]);
+    if (submit) {
+      await new Promise((resolve) => setTimeout(resolve, ENTER_DELAY_MS));
+      await this.tmux.must(['send-keys', '-t', target, 'Enter']);
+    }
+  }
+
+  /** The wake-up notice (§24.8): printed, typed into a quiet terminal, or `busy`; answers the request `id`. */
+  async notice(id: number, notice: { sessionId: string; text: string; print: boolean; quietMs: number }) {
     try {
-      await this.tmux.must(['load-buffer', '-b', buffer, '-'], text);
-      await this.tmux.must(['paste-buffer', '-p', '-d', '-b', buffer, '-t', target]);
-      if (submit) {
-        await new Promise((resolve) => setTimeout(resolve, ENTER_DELAY_MS));
-        await this.tmux.must(['send-keys', '-t', target, 'Enter']);
-      }
-      this.send({ type: 'reply', id, ok: true });
+      const outcome = await deliverNotice(this.tmux, this.#logFile(notice.sessionId), notice, (text) =>
+        this.#type(notice.sessionId, text, true),
+      );
+      this.send(outcome === 'busy' ? { type: 'reply', id, ok: false, error: NOTICE_BUSY } : { type: 'reply', id, ok: true });
     } catch (error) {
       this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
     }
@@ -189,11 +220,14 @@ export class AgentSessions {
 
   /** The last `lines` of the session's terminal and its size; answers the request `id`. */
   async snapshot(id: number, sessionId: string, lines: number) {
-    const finished = this.#finished.get(sessionId);
-    if (finished) {
+    const fromMemory = () => {
+      const finished = this.#finished.get(sessionId);
+      if (!finished) return false;
       const text = finished.text.split('\n').slice(-lines).join('\n');
-      return this.send({ type: 'reply', id, ok: true, text, cols: finished.cols, rows: finished.rows, alive: false });
-    }
+      this.send({ type: 'reply', id, ok: true, text, cols: finished.cols, rows: finished.rows, alive: false });
+      return true;
+    };
+    if (fromMemory()) return;
     try {
       const target = tmuxName(sessionId);
       const text = await this.tmux.text(sessionId, lines);
@@ -204,7 +238,8 @@ export class AgentSessions {
         .split('\t');
       this.send({ type: 'reply', id, ok: true, text, cols: Number(cols), rows: Number(rows), alive: dead !== '1' });
     } catch (error) {
-      this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
+      // The agent's tmux session may have been cleared away while this read it: its last screen is in memory then.
+      if (!fromMemory()) this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
     }
   }
 

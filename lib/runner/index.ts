@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { availableAgents } from '../domain/agents.js';
 import { decode, NAME_TAKEN, type RunnerMessage, ServerMessage, WRONG_HOST } from '../runner-protocol.js';
 import { AgentSessions } from './agent-sessions.js';
+import { KeyBatcher } from './key-batcher.js';
 import { Tmux, tmuxName } from './tmux.js';
 import { RunnerWorkspaces } from './workspaces.js';
 
@@ -44,6 +45,7 @@ export const defaultHostName = () =>
  */
 export class Runner {
   readonly tmux: Tmux;
+  readonly #keys = new KeyBatcher((sessionId, data) => this.tmux.run(['send-keys', '-t', tmuxName(sessionId), '-l', '--', data]));
   readonly agents: AgentSessions;
   readonly workspaces: RunnerWorkspaces;
   #ws: WebSocket | undefined;
@@ -189,8 +191,11 @@ export class Runner {
         case 'input':
           await this.agents.input(message.id, message.sessionId, message.text, message.submit);
           break;
+        case 'notice':
+          await this.agents.notice(message.id, message);
+          break;
         case 'keys':
-          await this.tmux.run(['send-keys', '-t', tmuxName(message.sessionId), '-l', '--', message.data]);
+          this.#keys.add(message.sessionId, message.data);
           break;
         case 'resize':
           await this.tmux.run(['resize-window', '-t', tmuxName(message.sessionId), '-x', String(message.cols), '-y', String(message.rows)]);

@@ -1,6 +1,18 @@
 // The interface a Db runs on (DESIGN "Contract 3"): what a storage engine must do, whichever engine it is.
 import type { Published } from '../domain/events.js';
-import type { HostRecord, Message, Project, QueueState, Session, SessionSecret, Task, Template } from '../domain/types.js';
+import type {
+  DeliveryMarks,
+  HistoryEntry,
+  HostRecord,
+  Message,
+  PersonToken,
+  Project,
+  QueueState,
+  Session,
+  SessionSecret,
+  Task,
+  Template,
+} from '../domain/types.js';
 import type { EventLog } from './event-log.js';
 
 export interface Collections {
@@ -12,13 +24,29 @@ export interface Collections {
   messages: Message;
   hosts: HostRecord;
   secrets: SessionSecret;
+  history: HistoryEntry;
+  deliveries: DeliveryMarks;
+  /** People's tokens (§23): name, role and the SHA-256 of the secret. */
+  tokens: PersonToken;
 }
 export type Kind = keyof Collections;
-export const KINDS: readonly Kind[] = ['projects', 'tasks', 'sessions', 'queues', 'templates', 'messages', 'hosts', 'secrets'];
+export const KINDS: readonly Kind[] = [
+  'projects',
+  'tasks',
+  'sessions',
+  'queues',
+  'templates',
+  'messages',
+  'hosts',
+  'secrets',
+  'history',
+  'deliveries',
+  'tokens',
+];
 
-/** The ID an entity is stored under: its `id`, a queue's or secret's `sessionId`, a host's `name`. */
+/** The ID an entity is stored under: its `id`, a queue's, secret's or delivery marks' `sessionId`, a host's `name`. */
 export const idOf = (kind: Kind, entity: Collections[Kind]): string =>
-  kind === 'queues' || kind === 'secrets'
+  kind === 'queues' || kind === 'secrets' || kind === 'deliveries'
     ? (entity as QueueState).sessionId
     : kind === 'hosts'
       ? (entity as HostRecord).name

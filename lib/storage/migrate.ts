@@ -27,11 +27,21 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
       ? { id: value.name, entity: value, order: num(value.lastSeen, 0), migrated: false }
       : undefined;
   }
-  const id = kind === 'queues' || kind === 'secrets' ? value.sessionId : value.id;
+  const id = kind === 'queues' || kind === 'secrets' || kind === 'deliveries' ? value.sessionId : value.id;
   if (!isId(id)) return undefined;
   switch (kind) {
     case 'secrets':
       return typeof value.tokenHash === 'string' ? { id, entity: value, order: num(value.createdAt, 0), migrated: false } : undefined;
+    case 'history':
+      return isId(value.sessionId) && isObject(value.entry) && typeof value.order === 'number'
+        ? { id, entity: value, order: value.order, migrated: false }
+        : undefined;
+    case 'deliveries':
+      return Array.isArray(value.marks) ? { id, entity: value, order: 0, migrated: false } : undefined;
+    case 'tokens':
+      return typeof value.tokenHash === 'string' && typeof value.name === 'string' && ['admin', 'member', 'viewer'].includes(value.role)
+        ? { id, entity: value, order: num(value.createdAt, 0), migrated: false }
+        : undefined;
     case 'projects':
     case 'templates':
       return { id, entity: value, order: num(value.createdAt, 0), migrated: false };

@@ -2,7 +2,7 @@ import { type JSX, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { onTokenNeeded, type TokenRequest } from './api';
 import { resumeLive, startLive } from './live';
-import { state } from './store';
+import { mayChange, state } from './store';
 import './style.css';
 import { Field, Modal, useLive } from './util';
 import { ActivityView } from './views/Activity';
@@ -139,9 +139,17 @@ function App() {
           {CONNECTION_TEXT[state.connection]}
         </span>
         <NotificationsButton />
-        <button type="button" class="primary" onClick={() => openSpawn(section === 'p' && id ? { projectId: id } : {})}>
-          Spawn agent
-        </button>
+        {state.me && (
+          <span class="me" role="status" aria-label="Signed in as">
+            {state.me.actor.kind === 'user' ? state.me.actor.name : state.me.actor.kind === 'admin' ? 'Admin' : state.me.actor.name}
+            {state.me.role && <span class="muted small"> ({state.me.role})</span>}
+          </span>
+        )}
+        {mayChange() && (
+          <button type="button" class="primary" onClick={() => openSpawn(section === 'p' && id ? { projectId: id } : {})}>
+            Spawn agent
+          </button>
+        )}
       </header>
       <main>
         {state.loaded && <NeedsYou />}

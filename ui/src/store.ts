@@ -1,5 +1,5 @@
 import { ApiError, api } from './api';
-import type { Envelope, Host, Project, Session, Task } from './types';
+import type { Envelope, Host, Me, Project, Session, Task } from './types';
 
 /** Everything the dashboard shows, kept current by the snapshot and the live events. */
 export const state = {
@@ -16,6 +16,8 @@ export const state = {
   authDeclined: false,
   /** 'connecting' | 'online' | 'offline' */
   connection: 'connecting' as 'connecting' | 'online' | 'offline',
+  /** Who is signed in, and so which controls to show (§23); null on a server without `GET /api/me`. */
+  me: null as Me | null,
   /** Bumped by every change; views memoise on it. */
   version: 0,
 };
@@ -104,7 +106,7 @@ export function apply(e: Envelope): void {
 
 /** Loads every project, task, session and host afresh (first load, after a reconnect without replay, on `resync`). */
 export async function loadSnapshot(): Promise<void> {
-  const [projects, tasks, sessions, hosts] = await Promise.all([
+  const [projects, tasks, sessions, hosts, me] = await Promise.all([
     api<Project[]>('GET', '/api/projects'),
     api<Task[]>('GET', '/api/tasks'),
     api<Session[]>('GET', '/api/sessions'),
@@ -112,7 +114,9 @@ export async function loadSnapshot(): Promise<void> {
       if (error instanceof ApiError && error.status === 404) return null;
       throw error;
     }),
+    api<Me>('GET', '/api/me').catch(() => null),
   ]);
+  state.me = me;
   state.projects = new Map(projects.map((p) => [p.id, p]));
   state.tasks = new Map(tasks.map((t) => [t.id, t]));
   state.sessions = new Map(sessions.map((s) => [s.id, s]));
@@ -121,3 +125,8 @@ export async function loadSnapshot(): Promise<void> {
   state.loaded = true;
   changed();
 }
+
+/** Whether the signed-in role may change things (a viewer only watches, §23); true when the server has no roles. */
+export const mayChange = () => state.me?.role !== 'viewer';
+/** Whether the signed-in role may manage templates, hosts and tokens (§23). */
+export const isAdmin = () => !state.me || state.me.role === 'admin';

@@ -29,6 +29,21 @@ export interface Envelope {
   projectId?: string;
   /** Set by the dashboard for `*:updated`: the entity's status before this event, when it was known. */
   before?: string;
+  /** Who did it (contract §23). */
+  actor?: Actor;
+}
+
+/** Who did something (contract §23): on every event and on timeline entries added through the API. */
+export interface Actor {
+  kind: 'admin' | 'user' | 'session' | 'runner' | 'system';
+  id?: string;
+  name?: string;
+}
+
+/** Who the dashboard is signed in as (`GET /api/me`). */
+export interface Me {
+  actor: Actor;
+  role: 'viewer' | 'member' | 'admin' | null;
 }
 
 /** The server's final session statuses (FINAL_SESSION_STATUSES): a status missing here, or one too many, does not compile. */

@@ -4,6 +4,7 @@ import type { Db, Tx } from '../../storage/db.js';
 import { type AttentionSignal, transition } from '../attention.js';
 import { type HookPayload, hookState } from '../hook-events.js';
 import type { Session } from '../types.js';
+import { bounded } from './session-history.js';
 
 /** Only a runner-managed agent that runs has an attention that moves; after its exit the last value stays (§21). */
 const tracked = (s: Session) => s.host !== null && s.run?.state === 'running';
@@ -56,7 +57,7 @@ export class AttentionStore {
       if (!current) return undefined;
       const { session, changed } = this.apply(tx, current, signal);
       if (!changed) return current;
-      const updated = { ...session, lastActivity: tx.now };
+      const updated = bounded(tx, { ...session, lastActivity: tx.now });
       tx.put('sessions', updated);
       this.emit(tx, updated);
       return updated;

@@ -5,8 +5,10 @@ import type { Db, Tx } from '../../storage/db.js';
 import type { ClaimReleaseReason } from '../events.js';
 import { isReady, type TaskGraph } from '../graph.js';
 import type { ClaimInput, ClaimNextInput } from '../requests.js';
+import { leaseHeldByRun } from '../spawn-claims.js';
 import { blockedBy, isFinalSessionStatus, type Session, type Task, type TaskView, taskView } from '../types.js';
 import { emitTask, sessionWithTask, taskWithSession } from './links.js';
+import { bounded } from './session-history.js';
 
 /** How often claims are checked for an expired lease or an ended session: well within the contract's 1 s. */
 export const SWEEP_INTERVAL_MS = 250;
@@ -123,7 +125,8 @@ export class ClaimStore {
   }
 
   /**
-   * Releases every claim whose lease ran out or whose session ended or is gone. Run by a timer and after a session
+   * Releases every claim whose lease ran out or whose session ended or is gone, and renews the leases of agents that
+   * still run on a runner (§24.7). Run by a timer and after a session
    * change; tests call it directly with an injected clock. Resolves with the number of claims released.
    */
   async sweep(): Promise<number> {
@@ -133,6 +136,8 @@ export class ClaimStore {
       if (!task?.claim) return undefined;
       const session = get('sessions', task.claim.sessionId) as Session | undefined;
       if (!session || isFinalSessionStatus(session.status)) return { task, reason: 'session_ended' as const };
+      // §24.7: a spawned agent keeps its tasks while its run lasts.
+      if (leaseHeldByRun(task, session, now)) return { task, reason: 'renew' as const };
       return task.claim.expiresAt <= now ? { task, reason: 'expired' as const } : undefined;
     };
     // A cheap look at committed state first, so that an idle server does not write anything.
@@ -143,6 +148,12 @@ export class ClaimStore {
         for (const id of this.graph.claims().keys()) {
           const hit = due(id, (kind, key) => tx.get(kind, key));
           if (!hit) continue;
+          if (hit.reason === 'renew') {
+            const task = { ...hit.task, claim: { ...hit.task.claim!, expiresAt: tx.now + hit.task.claim!.leaseMs }, updatedAt: tx.now };
+            tx.put('tasks', task);
+            emitTask(tx, 'updated', task);
+            continue;
+          }
           release(tx, { ...hit.task, claim: hit.task.claim! }, hit.reason);
           released++;
         }
@@ -193,13 +204,13 @@ export class ClaimStore {
     if (task.claim) tx.emit('task:claim_released', { taskId: task.id, sessionId: task.claim.sessionId, reason: 'expired' });
     // Linked as the link endpoint does (§3.4): both sides, a timeline entry, the link events, then the entities.
     const linked = sessionWithTask(tx, session, task.id, true);
-    const updatedSession: Session = {
+    const updatedSession: Session = bounded(tx, {
       ...linked,
       timeline: [
         ...linked.timeline,
         { id: newId('evt', tx.now), type: 'task_started', timestamp: tx.now, message: 'Added task to session', taskId: task.id },
       ],
-    };
+    });
     tx.put('sessions', updatedSession);
     const updated: Task = {
       ...taskWithSession(tx, task, session.id, true),

@@ -1,6 +1,6 @@
 // Messages' upkeep (contract §16.4): expiry, failure when the receiver ends, retention, and the timers that run them.
 import type { Logger } from '../../log.js';
-import type { Db } from '../../storage/db.js';
+import type { Db, Tx } from '../../storage/db.js';
 import { FINAL_SESSION_STATUSES, type Message, type Session } from '../types.js';
 import { LIVE, type MessageIndex } from './message-index.js';
 
@@ -17,6 +17,8 @@ export class MessageUpkeep {
   constructor(
     private readonly db: Db,
     private readonly index: MessageIndex,
+    /** A stored message as served (delivery marks applied). */
+    private readonly served: (m: Message | undefined, tx: Pick<Tx, 'get'>) => Message | undefined,
     private readonly retentionDays: number,
     private readonly log: Logger,
   ) {}
@@ -47,7 +49,7 @@ export class MessageUpkeep {
       .mutate((tx) => {
         let count = 0;
         for (const [id, at] of this.index.expiring) {
-          const m = tx.get('messages', id);
+          const m = this.served(tx.get('messages', id), tx);
           if (at > tx.now || !m || !LIVE.has(m.status)) continue;
           const expired: Message = { ...m, status: 'expired' };
           tx.put('messages', expired);
@@ -76,9 +78,11 @@ export class MessageUpkeep {
   }
 
   async #receiverEnded(sessionId: string, deleted: boolean): Promise<void> {
+    // Most sessions end with an empty inbox: no mutation at all (a runner's reconnect may end hundreds at once).
+    if (this.index.byReceiver.get(sessionId).length === 0) return void (deleted && this.#forgetMarks(sessionId));
     await this.db.mutate((tx) => {
       for (const id of this.index.byReceiver.get(sessionId)) {
-        const m = tx.get('messages', id);
+        const m = this.served(tx.get('messages', id), tx);
         if (m?.status !== 'pending') continue;
         const failed: Message = { ...m, status: 'failed', failReason: FAIL_REASON };
         tx.put('messages', failed);
@@ -89,12 +93,21 @@ export class MessageUpkeep {
     // The failures are on disk (and announced) first; then the deleted session's inbox goes.
     await this.db.mutate((tx) => {
       if (tx.get('sessions', sessionId)) return; // re-created with the same ID meanwhile: keep its inbox
+      if (tx.get('deliveries', sessionId)) tx.remove('deliveries', sessionId);
       for (const id of this.index.byReceiver.get(sessionId)) {
         const m = tx.get('messages', id);
         if (!m) continue;
         tx.remove('messages', id);
         tx.emit('message:deleted', { id, from: m.from, to: m.to });
       }
+    });
+  }
+
+  /** A deleted session's delivery marks, when its inbox is already empty. */
+  async #forgetMarks(sessionId: string): Promise<void> {
+    if (!this.db.get('deliveries', sessionId)) return;
+    await this.db.mutate((tx) => {
+      if (!tx.get('sessions', sessionId) && tx.get('deliveries', sessionId)) tx.remove('deliveries', sessionId);
     });
   }
 }

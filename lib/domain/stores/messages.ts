@@ -5,7 +5,8 @@ import type { Logger } from '../../log.js';
 import { parseInput } from '../../parse.js';
 import type { Db, Tx } from '../../storage/db.js';
 import { type MessageQueryInput, SendMessage } from '../requests.js';
-import { FINAL_SESSION_STATUSES, type Message, type Session } from '../types.js';
+import { type DeliveryMarks, FINAL_SESSION_STATUSES, isFinalSessionStatus, type Message, type Session } from '../types.js';
+import { deliverShown, served } from './message-delivery.js';
 import { byAge, LIVE, MessageIndex } from './message-index.js';
 import { MessageUpkeep } from './message-upkeep.js';
 
@@ -52,7 +53,7 @@ export class MessageStore {
     private readonly options: MessageOptions,
     private readonly log: Logger,
   ) {
-    this.#upkeep = new MessageUpkeep(db, this.#index, options.retentionDays, log);
+    this.#upkeep = new MessageUpkeep(db, this.#index, this.#served, options.retentionDays, log);
     const since = db.now() - MINUTE;
     for (const m of [...db.all('messages')].sort(byAge)) {
       this.#index.apply(undefined, m);
@@ -60,7 +61,12 @@ export class MessageStore {
     }
     db.onApply((kind, before, after) => {
       if (kind === 'messages') this.#index.apply(before as Message | undefined, after as Message | null);
-      else if (kind === 'sessions') this.#upkeep.sessionChanged(before as Session | undefined, after as Session | null);
+      else if (kind === 'sessions') {
+        this.#upkeep.sessionChanged(before as Session | undefined, after as Session | null);
+        // A session that ended or is gone sends and receives nothing more: forget its rate window and wake-up time.
+        const ended = after as Session | null;
+        if (!ended || isFinalSessionStatus(ended.status)) this.#forget((before as Session | undefined)?.id ?? ended?.id);
+      }
     });
   }
 
@@ -71,15 +77,30 @@ export class MessageStore {
   /** Deletes messages older than the retention period, without events (§16.4). Returns how many. */
   retain = (): Promise<number> => this.#upkeep.retain();
 
+  /** A stored message as served: inside a delivery mark of its receiver, a pending file is delivered. */
+  readonly #served = (m: Message | undefined, tx: Pick<Tx, 'get'> = this.db): Message | undefined => {
+    if (m?.status !== 'pending') return m;
+    const marks = tx.get('deliveries', m.to);
+    if (!marks) return m;
+    // The same object for the same stored message and marks, so that serialised answers can be reused.
+    const known = this.#servedCache.get(m);
+    if (known?.marks === marks) return known.served;
+    const view = served(m, marks);
+    this.#servedCache.set(m, { marks, served: view });
+    return view;
+  };
+  readonly #servedCache = new WeakMap<Message, { marks: DeliveryMarks; served: Message }>();
+
   get(id: string): Message {
-    const message = this.db.get('messages', id);
+    const message = this.#served(this.db.get('messages', id));
     if (!message) throw notFound('Message not found', { messageId: id });
     return message;
   }
 
   /** `POST /api/sessions/:id/messages`: every rule of §16.2 in its order; `from` null = a person. */
   async send(receiverId: string, input: unknown, from: string | null): Promise<Message> {
-    const message = await this.db.mutate((tx) => {
+    let counted: number | undefined;
+    const sending = this.db.mutate((tx) => {
       const receiver = tx.get('sessions', receiverId);
       if (!receiver) throw sessionNotFound(receiverId);
       const body = parseInput(SendMessage, input);
@@ -123,8 +144,13 @@ export class MessageStore {
       tx.emit('message:created', message);
       if (sender) tx.emit('session:message_sent', { sessionId: sender.id, message });
       tx.emit('session:message_received', { sessionId: receiverId, message });
-      recent?.push(tx.now);
+      // Counted now, so that sends of the same batch see each other; taken back below if the batch fails.
+      if (recent) recent.push((counted = tx.now));
       return message;
+    });
+    const message = await sending.catch((error) => {
+      if (from !== null && counted !== undefined) this.#uncount(from, counted);
+      throw error;
     });
     this.#wake(message);
     return message;
@@ -135,30 +161,42 @@ export class MessageStore {
    * `pending` message it is shown (§16.3); any other reader sees the messages as they are.
    */
   async list(sessionId: string, query: MessageQueryInput, caller: string | null): Promise<Message[]> {
-    if (!this.db.get('sessions', sessionId)) throw sessionNotFound(sessionId);
-    const select = (get: (id: string) => Message | undefined) => {
-      const ids = query.box === 'sent' ? this.#index.bySender.get(sessionId) : this.#index.byReceiver.get(sessionId);
-      const found = ids
-        .map(get)
-        .filter(
-          (m): m is Message =>
-            !!m && (!query.status || query.status.includes(m.status)) && (query.since === undefined || m.createdAt > query.since),
-        )
-        .sort(byAge);
-      return query.limit === undefined ? found : found.slice(0, query.limit);
-    };
-    const found = select((id) => this.db.get('messages', id));
-    if (caller !== sessionId || query.box !== 'inbox' || !found.some((m) => m.status === 'pending')) return found;
+    const found = this.peek(sessionId, query);
+    if (!this.takesDelivery(sessionId, query, caller) || !found.some((m) => m.status === 'pending')) return found;
     return this.db.mutate((tx) => {
       if (!tx.get('sessions', sessionId)) throw sessionNotFound(sessionId);
-      return select((id) => tx.get('messages', id)).map((m) => (m.status === 'pending' ? this.#deliver(tx, m) : m));
+      const shown = this.#select(sessionId, query, (id) => this.#served(tx.get('messages', id), tx));
+      const inbox = this.#index.byReceiver.get(sessionId).flatMap((id) => tx.get('messages', id) ?? []);
+      return deliverShown(tx, sessionId, shown, query.since, inbox, (m) => this.#deliver(tx, m));
     });
+  }
+
+  /** Whether `caller` reading this box takes delivery (the receiver reading its own inbox). */
+  takesDelivery = (sessionId: string, query: MessageQueryInput, caller: string | null) => caller === sessionId && query.box !== 'sent';
+
+  /** The box as it is, without taking delivery: what anyone but the receiver reads. */
+  peek(sessionId: string, query: MessageQueryInput): Message[] {
+    if (!this.db.get('sessions', sessionId)) throw sessionNotFound(sessionId);
+    return this.#select(sessionId, query, (id) => this.#served(this.db.get('messages', id)));
+  }
+
+  /** The box's messages matching the query, oldest first, each read through `get`. */
+  #select(sessionId: string, query: MessageQueryInput, get: (id: string) => Message | undefined): Message[] {
+    const ids = query.box === 'sent' ? this.#index.bySender.get(sessionId) : this.#index.byReceiver.get(sessionId);
+    const found = ids
+      .map(get)
+      .filter(
+        (m): m is Message =>
+          !!m && (!query.status || query.status.includes(m.status)) && (query.since === undefined || m.createdAt > query.since),
+      )
+      .sort(byAge);
+    return query.limit === undefined ? found : found.slice(0, query.limit);
   }
 
   /** `PATCH /api/messages/:id`: `pending`→`delivered`, `pending`/`delivered`→`read`, by the receiver or a person. */
   update(id: string, status: 'delivered' | 'read', caller: string | null): Promise<Message> {
     return this.db.mutate((tx) => {
-      const m = tx.get('messages', id);
+      const m = this.#served(tx.get('messages', id), tx);
       if (!m) throw notFound('Message not found', { messageId: id });
       if (caller !== null && caller !== m.to) {
         throw new ApiError(403, 'FORBIDDEN', 'Only the receiver can mark a message delivered or read', {
@@ -190,6 +228,24 @@ export class MessageStore {
       tx.emit('message:deleted', { id, from: m.from, to: m.to });
       return { success: true as const, id };
     });
+  }
+
+  /** Sessions with a rate window or a wake-up time held in memory (what `#forget` prunes). */
+  trackedSessions(): { rate: number; wake: number } {
+    return { rate: this.#recent.size, wake: this.#notifiedAt.size };
+  }
+
+  #forget(sessionId: string | undefined) {
+    if (sessionId === undefined) return;
+    this.#recent.delete(sessionId);
+    this.#notifiedAt.delete(sessionId);
+  }
+
+  /** A send whose batch failed was never made: it does not count against the rate. */
+  #uncount(sessionId: string, at: number) {
+    const recent = this.#recent.get(sessionId);
+    const i = recent?.lastIndexOf(at) ?? -1;
+    if (i >= 0) recent!.splice(i, 1);
   }
 
   /** The sends of the last minute, or 429 when the session has used its rate (§16.2 rule 6). */
@@ -231,7 +287,7 @@ export class MessageStore {
           return;
         }
         await this.db.mutate((tx) => {
-          const current = tx.get('messages', m.id);
+          const current = this.#served(tx.get('messages', m.id), tx);
           if (current?.status === 'pending') this.#deliver(tx, current);
         });
       })

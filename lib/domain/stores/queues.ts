@@ -3,6 +3,7 @@ import { newId } from '../../ids.js';
 import type { Db, Tx } from '../../storage/db.js';
 import type { QueueItem, QueueState, Session, TaskSessionStatus, TimelineType } from '../types.js';
 import { emitTask } from './links.js';
+import { bounded } from './session-history.js';
 
 export interface QueueStats {
   total: number;
@@ -171,7 +172,7 @@ export class QueueStore {
     const session = step && tx.get('sessions', sessionId);
     if (session && step) {
       const entry = { id: newId('evt', tx.now), type: step.type, timestamp: tx.now, message: step.message, ...(taskId && { taskId }) };
-      const updated: Session = { ...session, timeline: [...session.timeline, entry], lastActivity: tx.now };
+      const updated: Session = bounded(tx, { ...session, timeline: [...session.timeline, entry], lastActivity: tx.now });
       tx.put('sessions', updated);
       tx.emit('session:updated', updated);
     }

@@ -8,6 +8,7 @@ import { isFinalSessionStatus, type Session, type Task, type TimelineEntry, type
 import type { AttentionStore } from './attention.js';
 import { renewLeases } from './claims.js';
 import { diff, emitTask, sessionWithTask, taskWithSession, unique } from './links.js';
+import { bounded, dropHistory, timelinePage } from './session-history.js';
 
 /** Sessions and their links to tasks (contract §3.4). */
 export class SessionStore {
@@ -61,7 +62,7 @@ export class SessionStore {
       const { added, removed } = input.taskIds ? diff(before.taskIds, input.taskIds) : { added: [], removed: [] };
       const missing = added.find((tid) => !tx.get('tasks', tid));
       if (missing) throw taskNotFound(missing);
-      const session: Session = {
+      const session: Session = bounded(tx, {
         ...before,
         taskIds: input.taskIds ? unique(input.taskIds) : before.taskIds,
         status: input.status ?? before.status,
@@ -72,7 +73,7 @@ export class SessionStore {
           : before.events,
         timeline: input.timeline ? [...before.timeline, ...input.timeline.map((t) => entry(tx, t))] : before.timeline,
         lastActivity: tx.now,
-      };
+      });
       if (input.agentId !== undefined) session.agentId = input.agentId;
       tx.put('sessions', session);
       tx.emit('session:updated', session);
@@ -91,6 +92,7 @@ export class SessionStore {
     return this.db.mutate((tx) => {
       const session = this.get(id);
       tx.remove('sessions', id);
+      dropHistory(tx, id);
       tx.emit('session:deleted', { id });
       for (const tid of session.taskIds) {
         const task = tx.get('tasks', tid);
@@ -113,7 +115,8 @@ export class SessionStore {
     return this.#append(
       id,
       (tx, s) => {
-        const appended = { ...s, timeline: [...s.timeline, entry(tx, input)] };
+        // An entry a client adds says who added it (§23).
+        const appended = { ...s, timeline: [...s.timeline, entry(tx, { ...input, actor: tx.actor })] };
         if (!state || !this.attention) return appended;
         const result = this.attention.apply(tx, appended, { source: 'report', state, reason: input.message });
         changed = result.changed;
@@ -129,12 +132,17 @@ export class SessionStore {
     const { sessionId, message, type } = input;
     await this.#append(
       sessionId,
-      (tx, s) => ({ ...s, timeline: [...s.timeline, entry(tx, { type, message, taskId })] }),
+      (tx, s) => ({ ...s, timeline: [...s.timeline, entry(tx, { type, message, taskId, actor: tx.actor })] }),
       () => {
         if (!this.db.get('tasks', taskId)) throw taskNotFound(taskId);
       },
     );
     return { success: true as const, taskId, sessionId, message, type };
+  }
+
+  /** `GET /api/sessions/:id/timeline`: the whole timeline, history included, newest first (§24.9). */
+  timeline(id: string, before: string | undefined, limit: number) {
+    return timelinePage(this.db, this.get(id), before, limit);
   }
 
   /** Links or unlinks a task (`POST`/`DELETE /api/sessions/:id/tasks/:taskId`). */
@@ -145,7 +153,7 @@ export class SessionStore {
       const task = tx.get('tasks', taskId);
       if (!task) throw notFound('Task not found', { taskId });
       const linkedSession = sessionWithTask(tx, before, taskId, linked);
-      const session: Session = {
+      const session: Session = bounded(tx, {
         ...linkedSession,
         timeline: [
           ...linkedSession.timeline,
@@ -153,7 +161,7 @@ export class SessionStore {
             ? entry(tx, { type: 'task_started', message: 'Added task to session', taskId })
             : entry(tx, { type: 'task_completed', message: 'Removed task from session', taskId }),
         ],
-      };
+      });
       tx.put('sessions', session);
       const updatedTask = taskWithSession(tx, task, id, linked);
       tx.emit(linked ? 'session:task_added' : 'session:task_removed', { sessionId: id, taskId });
@@ -172,7 +180,7 @@ export class SessionStore {
   ): Promise<Session> {
     return this.db.mutate((tx) => {
       check?.();
-      const session = { ...change(tx, this.get(id)), lastActivity: tx.now };
+      const session = bounded(tx, { ...change(tx, this.get(id)), lastActivity: tx.now });
       tx.put('sessions', session);
       tx.emit('session:updated', session);
       after?.(tx, session);
@@ -196,7 +204,7 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
     throw new ApiError(409, 'CONFLICT', `Session ${input.id} already exists`, { sessionId: input.id });
   }
   const id = input.id ?? newId('sess', tx.now);
-  const session: Session = {
+  const session: Session = bounded(tx, {
     id,
     projectId: input.projectId,
     taskIds,
@@ -221,7 +229,7 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
     run: null,
     attention: null,
     workspace: null,
-  };
+  });
   tx.put('sessions', session);
   const tasks = taskIds.map((tid) => taskWithSession(tx, tx.get('tasks', tid)!, id, true));
   return { session, tasks };

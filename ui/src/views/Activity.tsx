@@ -5,7 +5,7 @@ import { logHead } from '../live';
 import { state } from '../store';
 import type { Envelope } from '../types';
 import { clock, Field } from '../util';
-import { describe, type Kind, learnNames, type Names } from './activity-sentences';
+import { actorText, describe, type Kind, learnNames, type Names } from './activity-sentences';
 
 const HISTORY = 100;
 const SHOWN = 300;
@@ -77,6 +77,7 @@ export function ActivityView() {
               !sentence.parts.some((p) => typeof p !== 'string' && p.href.startsWith('#/p/')) && (
                 <span class="muted small"> · {state.projects.get(e.projectId)!.name}</span>
               )}
+            {actorText(e.actor) && <span class="muted small actor"> · by {actorText(e.actor)}</span>}
           </li>
         ))}
       </ol>

@@ -2,7 +2,7 @@ import { Component } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import type { SpawnRequest } from '../main';
-import { state } from '../store';
+import { mayChange, state } from '../store';
 import { TASK_STATUSES, type Task } from '../types';
 import { Badge, ErrorLine, Field, useAction } from '../util';
 import { DeleteProject, ProjectDialog } from './ProjectEdit';
@@ -40,33 +40,39 @@ export function ProjectView({ id, tab, openSpawn }: { id: string; tab: 'board' |
             Tree
           </a>
         </nav>
-        <button type="button" onClick={() => setEditing('new')}>
-          New task…
-        </button>
-        <button type="button" onClick={() => openSpawn({ projectId: id })}>
-          Spawn for this project…
-        </button>
-        <button type="button" onClick={() => setEditingProject(true)}>
-          Edit project…
-        </button>
-        <DeleteProject id={id} name={project.name} />
+        {mayChange() && (
+          <>
+            <button type="button" onClick={() => setEditing('new')}>
+              New task…
+            </button>
+            <button type="button" onClick={() => openSpawn({ projectId: id })}>
+              Spawn for this project…
+            </button>
+            <button type="button" onClick={() => setEditingProject(true)}>
+              Edit project…
+            </button>
+            <DeleteProject id={id} name={project.name} />
+          </>
+        )}
       </div>
       {project.description && <p>{project.description}</p>}
-      <form
-        class="inline-form"
-        aria-label="Quick add task"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          if (await run(() => api('POST', '/api/tasks', { projectId: id, title }))) setTitle('');
-        }}
-      >
-        <Field label="Task title">
-          {(id) => <input id={id} required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />}
-        </Field>
-        <button type="submit" class="primary" disabled={busy}>
-          Add task
-        </button>
-      </form>
+      {mayChange() && (
+        <form
+          class="inline-form"
+          aria-label="Quick add task"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            if (await run(() => api('POST', '/api/tasks', { projectId: id, title }))) setTitle('');
+          }}
+        >
+          <Field label="Task title">
+            {(id) => <input id={id} required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />}
+          </Field>
+          <button type="submit" class="primary" disabled={busy}>
+            Add task
+          </button>
+        </form>
+      )}
       <ErrorLine error={error} />
       {tab === 'board' ? (
         <Board tasks={tasks} onEdit={setEditing} onComplete={complete} />

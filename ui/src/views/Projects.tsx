@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
-import { state } from '../store';
+import { mayChange, state } from '../store';
 import { isFinalSession } from '../types';
 import { ErrorLine, Field, timeAgo, useAction } from '../util';
 
@@ -43,28 +43,30 @@ export function ProjectsView() {
           );
         })}
       </ul>
-      <form
-        class="inline-form"
-        aria-label="New project"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          if (await run(() => api('POST', '/api/projects', { name, workingDir: dir }))) {
-            setName('');
-            setDir('');
-          }
-        }}
-      >
-        <Field label="Project name">
-          {(id) => <input id={id} required value={name} onInput={(e) => setName(e.currentTarget.value)} />}
-        </Field>
-        <Field label="Working directory">
-          {(id) => <input id={id} value={dir} placeholder="/path/to/repo" onInput={(e) => setDir(e.currentTarget.value)} />}
-        </Field>
-        <button type="submit" class="primary" disabled={busy}>
-          Create project
-        </button>
-        <ErrorLine error={error} />
-      </form>
+      {mayChange() && (
+        <form
+          class="inline-form"
+          aria-label="New project"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            if (await run(() => api('POST', '/api/projects', { name, workingDir: dir }))) {
+              setName('');
+              setDir('');
+            }
+          }}
+        >
+          <Field label="Project name">
+            {(id) => <input id={id} required value={name} onInput={(e) => setName(e.currentTarget.value)} />}
+          </Field>
+          <Field label="Working directory">
+            {(id) => <input id={id} value={dir} placeholder="/path/to/repo" onInput={(e) => setDir(e.currentTarget.value)} />}
+          </Field>
+          <button type="submit" class="primary" disabled={busy}>
+            Create project
+          </button>
+          <ErrorLine error={error} />
+        </form>
+      )}
     </section>
   );
 }

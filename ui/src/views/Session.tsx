@@ -1,8 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
-import { onEvent, state } from '../store';
+import { mayChange, onEvent, state } from '../store';
 import { isFinalSession, type Message } from '../types';
-import { Badge, clock, ErrorLine, Field, statusLabel, timeAgo, useAction } from '../util';
+import { Badge, clock, ErrorLine, Field, timeAgo, useAction } from '../util';
+import { actorText } from './activity-sentences';
 import { Changes } from './Changes';
 import { ConfirmButton } from './Confirm';
 import { hostOffline, StateBadges } from './Sessions';
@@ -20,24 +21,28 @@ export function SessionView({ id }: { id: string }) {
       <div class="title-row">
         <h1 id="session-title">{s.name}</h1>
         <StateBadges s={s} />
-        <ConfirmButton
-          label="Stop session"
-          title={`Stop ${s.name}?`}
-          action="Stop agent"
-          question={<p>The agent's terminal is closed and its claimed tasks go back to the board.</p>}
-          disabled={final || stop.busy}
-          act={() => api('POST', `/api/sessions/${encodeURIComponent(id)}/stop`, { reason: 'Stopped from the dashboard' })}
-        />
-        <ConfirmButton
-          label="Delete session"
-          title={`Delete ${s.name}?`}
-          action="Delete session"
-          question={<p>The session and its timeline are removed; its tasks stay.{final ? '' : ' Its agent is not stopped.'}</p>}
-          act={async () => {
-            await api('DELETE', `/api/sessions/${encodeURIComponent(id)}`);
-            location.hash = '#/sessions';
-          }}
-        />
+        {mayChange() && (
+          <>
+            <ConfirmButton
+              label="Stop session"
+              title={`Stop ${s.name}?`}
+              action="Stop agent"
+              question={<p>The agent's terminal is closed and its claimed tasks go back to the board.</p>}
+              disabled={final || stop.busy}
+              act={() => api('POST', `/api/sessions/${encodeURIComponent(id)}/stop`, { reason: 'Stopped from the dashboard' })}
+            />
+            <ConfirmButton
+              label="Delete session"
+              title={`Delete ${s.name}?`}
+              action="Delete session"
+              question={<p>The session and its timeline are removed; its tasks stay.{final ? '' : ' Its agent is not stopped.'}</p>}
+              act={async () => {
+                await api('DELETE', `/api/sessions/${encodeURIComponent(id)}`);
+                location.hash = '#/sessions';
+              }}
+            />
+          </>
+        )}
       </div>
       <ErrorLine error={stop.error} />
       <dl class="facts">
@@ -103,6 +108,7 @@ export function SessionView({ id }: { id: string }) {
             {[...s.timeline].reverse().map((t) => (
               <li key={t.id}>
                 <time class="muted small">{clock(t.timestamp)}</time> <Badge>{t.type.replace(/_/g, ' ')}</Badge> {t.message}
+                {actorText(t.actor) && <span class="muted small actor"> · by {actorText(t.actor)}</span>}
               </li>
             ))}
           </ol>

@@ -1,3 +1,4 @@
+import { memo } from 'preact/compat';
 import { useMemo, useState } from 'preact/hooks';
 import { state } from '../store';
 import { isFinalSession, type Session } from '../types';
@@ -44,7 +45,20 @@ export function StateBadges({ s }: { s: Session }) {
   );
 }
 
-export function SessionRow({ s }: { s: Session }) {
+/**
+ * One session's row. Rows re-render only when what they show changes (the session, its host's status, its project's
+ * name, the "… ago" text): with a thousand live sessions each reporting, a render after an event then touches the
+ * rows of the sessions that changed, not every row.
+ */
+export const SessionRow = ({ s }: { s: Session }) => <MemoRow s={s} shown={shown(s)} />;
+
+/** What a row shows besides the session object itself. */
+const shown = (s: Session) =>
+  `${state.hosts.get(s.host ?? '')?.status}|${state.projects.get(s.projectId)?.name}|${timeAgo(s.lastActivity)}`;
+
+const MemoRow = memo(SessionRowView);
+
+function SessionRowView({ s }: { s: Session; shown: string }) {
   const project = state.projects.get(s.projectId);
   return (
     <li class="session-row">

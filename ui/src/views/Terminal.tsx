@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, socketUrl } from '../api';
+import { mayChange } from '../store';
 import { ErrorLine, Field, useAction } from '../util';
 
 const COLS = 120;
@@ -63,7 +64,7 @@ export function Terminal({ sessionId, alive }: { sessionId: string; alive: boole
       {alive && (
         <>
           <p class="muted small">Keys typed in the terminal go to the agent; F6 moves on to the input box.</p>
-          <TerminalInput sessionId={sessionId} />
+          {mayChange() && <TerminalInput sessionId={sessionId} />}
         </>
       )}
     </section>

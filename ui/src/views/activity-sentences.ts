@@ -3,7 +3,7 @@
  * links, or null for events that repeat another one (`session:spawn_request`, `subtask:*`, the mirror link events).
  */
 import { state } from '../store';
-import type { Envelope } from '../types';
+import type { Actor, Envelope } from '../types';
 
 /** Plain text, or a named thing the row links to. */
 export type Part = string | { text: string; href: string };
@@ -177,5 +177,22 @@ export function describe(e: Envelope, names: Names): Sentence | null {
       const kind = e.type.split(':')[0]!;
       return { kind: kind === 'queue' ? 'sessions' : 'tasks', parts: [e.type.replace(/[:_]/g, ' ')] };
     }
+  }
+}
+
+/** Who did it (contract §23), as the feed and timelines say it; undefined when the server did not say. */
+export function actorText(actor: Actor | undefined): string | undefined {
+  if (!actor) return undefined;
+  switch (actor.kind) {
+    case 'admin':
+      return 'the admin';
+    case 'user':
+      return actor.name ?? 'a person';
+    case 'session':
+      return actor.name ?? actor.id ?? 'a session';
+    case 'runner':
+      return actor.name ? `runner ${actor.name}` : 'a runner';
+    case 'system':
+      return 'Maestro';
   }
 }

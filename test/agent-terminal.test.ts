@@ -1,0 +1,181 @@
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync, rmSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type Call, CLI_BIN, cliBaseEnv, ROOT, startServerProcess, tempDir, testEnv } from './helpers.js';
+
+/*
+ * What an agent meets in its terminal, through the real local runner of `maestro serve` and real tmux on sockets of
+ * this test run only: `maestro` on its PATH (§24.6), the wake-up notice that never becomes a command (§24.8), and a
+ * person attaching with `maestro attach`.
+ */
+
+const RUN = `mat${process.pid}`;
+const SOCKET = `${RUN}-agents`;
+const OUTER = `${RUN}-outer`;
+const FAKE_AGENT = join(ROOT, 'test/fixtures/fake-agent.mjs');
+afterAll(() => {
+  for (const socket of [SOCKET, OUTER]) {
+    try {
+      execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
+    } catch {
+      // that server was not running
+    }
+    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.()}`, socket), { force: true });
+  }
+});
+
+const isExecutable = (path: string) => {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+/** This PATH without any directory that has a `maestro`: the agents find one only if the runner gives it. */
+const PATH_WITHOUT_MAESTRO = (process.env.PATH ?? '')
+  .split(delimiter)
+  .filter((dir) => dir && !isExecutable(join(dir, 'maestro')))
+  .join(delimiter);
+const BASH = ['/bin/bash', '/usr/bin/bash'].find(isExecutable);
+
+const home = tempDir('maestro-home-');
+const server = await startServerProcess(
+  testEnv({
+    MAESTRO_LOCAL_RUNNER: '1',
+    MAESTRO_HOST_NAME: 'here',
+    MAESTRO_TMUX_SOCKET: SOCKET,
+    MAESTRO_IDLE_MS: '400',
+    LOG_LEVEL: 'info',
+    // A home with no shell start-up files: the shell agent's prompt is the plain one.
+    HOME: home,
+    SHELL: BASH ?? '/bin/sh',
+    PATH: PATH_WITHOUT_MAESTRO,
+    // The custom agent runs plain `maestro` commands, as the prompt tells a real agent to, then the fake agent.
+    MAESTRO_AGENT_COMMAND: `maestro whoami && maestro report progress "maestro works here" && exec '${process.execPath}' '${FAKE_AGENT}' {promptFile}`,
+  }),
+);
+const call: Call = async (method, path, body) => {
+  const res = await fetch(server.url + path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+};
+
+/** Polls GET `path` until `predicate` holds (real processes: there is no clock to inject). */
+async function until(path: string, predicate: (body: any) => boolean, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  let last: any;
+  while (Date.now() < deadline) {
+    last = (await call('GET', path)).body;
+    if (predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting on ${path}; last answer: ${JSON.stringify(last)?.slice(0, 3000)}\nserver:\n${server.output()}`);
+}
+const screen = (id: string, predicate: (text: string) => boolean) =>
+  until(`/api/sessions/${id}/terminal`, (t) => typeof t?.text === 'string' && predicate(t.text));
+const tmux = (socket: string, ...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+
+const workingDir = join(tempDir(), 'work');
+mkdirSync(workingDir);
+const project = (await call('POST', '/api/projects', { name: 'Terminal', workingDir })).body;
+async function spawn(title: string, agent: 'custom' | 'shell') {
+  const task = (await call('POST', '/api/tasks', { projectId: project.id, title })).body;
+  const res = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], agent });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  expect(res.body.host).toBe('here');
+  return res.body.sessionId as string;
+}
+
+const SLOW = { timeout: 120_000 };
+
+describe('agents can run maestro (§24.6)', SLOW, () => {
+  it('plain `maestro whoami` and `maestro report` work in the agent, though no maestro is on the PATH given', async () => {
+    await until('/api/hosts/here', (h) => h?.status === 'online');
+    const id = await spawn('Who am I', 'custom');
+    const done = await until(`/api/sessions/${id}`, (s) => ['completed', 'failed'].includes(s?.status));
+    const text = (await call('GET', `/api/sessions/${id}/terminal`)).body.text as string;
+    expect(text).not.toContain('not found');
+    expect(text).toMatch(new RegExp(`Session:\\s+${id}`));
+    expect(done.status).toBe('completed');
+    expect(done.timeline.map((e: any) => [e.type, e.message])).toContainEqual(['progress', 'maestro works here']);
+  });
+});
+
+describe('the wake-up notice never runs as a command (§24.8)', SLOW, () => {
+  it('a shell agent gets it on its screen: nothing typed, nothing run, a half-typed line intact', async () => {
+    const id = await spawn('Shell agent', 'shell');
+    await screen(id, (t) => t.includes('Shell agent') && /[$#]\s*$/.test(t));
+    // A person has half typed a command when the message arrives.
+    tmux(SOCKET, 'send-keys', '-t', `maestro-${id}`, '-l', 'echo half');
+    await screen(id, (t) => t.includes('echo half'));
+    const sent = await call('POST', `/api/sessions/${id}/messages`, { message: 'Please rebase', metadata: { priority: 'high' } });
+    expect(sent.status).toBe(201);
+    await screen(id, (t) => t.includes('[maestro] New message from user: run "maestro inbox"'));
+    expect((await until(`/api/messages/${sent.body.id}`, (m) => m?.status !== 'pending')).status).toBe('delivered');
+
+    tmux(SOCKET, 'send-keys', '-t', `maestro-${id}`, '-l', '--', '-typed');
+    tmux(SOCKET, 'send-keys', '-t', `maestro-${id}`, 'Enter');
+    const after = await screen(id, (t) => /^half-typed$/m.test(t));
+    expect(after.text).not.toContain('command not found');
+    expect(after.text).not.toMatch(/\[maestro\]: (command )?not found/);
+    if (BASH) {
+      tmux(SOCKET, 'send-keys', '-t', `maestro-${id}`, '-l', 'history');
+      tmux(SOCKET, 'send-keys', '-t', `maestro-${id}`, 'Enter');
+      const listed = await screen(id, (t) => /^\s+\d+\s+history$/m.test(t));
+      const history = listed.text.split('\n').filter((line: string) => /^\s+\d+\s+\S/.test(line));
+      expect(history.map((line: string) => line.trim().replace(/^\d+\s+/, ''))).toEqual(['echo half-typed', 'history']);
+    }
+    await call('POST', `/api/sessions/${id}/stop`, {});
+  });
+
+  it('another agent gets it typed only once its terminal is quiet; until then the message stays pending', async () => {
+    const id = await spawn('MODE:busy', 'custom');
+    await screen(id, (t) => t.includes('tick 1'));
+    const sent = await call('POST', `/api/sessions/${id}/messages`, { message: 'Ping', metadata: { priority: 'medium' } });
+    const notice = 'ECHO:[maestro] New message from user: run "maestro inbox"';
+    const shown = await screen(id, (t) => t.includes(notice));
+    // Typed while it printed, the agent would have echoed it before it went quiet.
+    expect(shown.text.indexOf(notice)).toBeGreaterThan(shown.text.indexOf('QUIET'));
+    expect((await until(`/api/messages/${sent.body.id}`, (m) => m?.status === 'delivered')).deliveredAt).toBeGreaterThan(0);
+    await call('POST', `/api/sessions/${id}/stop`, {});
+  });
+});
+
+describe('maestro attach', SLOW, () => {
+  it("resizes the agent's window to a wider terminal, even after a live viewer had set its size; works inside tmux", async () => {
+    const id = await spawn('Attach to me', 'shell');
+    await screen(id, (t) => t.includes('Attach to me'));
+    const target = `=maestro-${id}:`;
+    // A dashboard viewer sets the size (tmux then keeps it fixed: its window-size is `manual`).
+    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/sessions/${id}/terminal`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(JSON.stringify({ type: 'resize', cols: 80, rows: 24 }));
+    for (let i = 0; i < 200 && tmux(SOCKET, 'display-message', '-p', '-t', target, '#{window_width}').trim() !== '80'; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(tmux(SOCKET, 'display-message', '-p', '-t', target, '#{window_width}').trim()).toBe('80');
+    ws.close();
+
+    // A person's terminal, 230 columns wide, that is itself a tmux pane (so TMUX is set in it).
+    const env = { ...cliBaseEnv(), MAESTRO_API_URL: server.url, MAESTRO_TMUX_SOCKET: SOCKET };
+    const attach = ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI_BIN, 'attach', id];
+    tmux(OUTER, 'new-session', '-d', '-x', '230', '-y', '60', '-s', 'person', '--', ...attach);
+    const deadline = Date.now() + 20_000;
+    let width = '';
+    while (Date.now() < deadline && (width = tmux(SOCKET, 'display-message', '-p', '-t', target, '#{window_width}').trim()) !== '230') {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const outer = tmux(OUTER, 'capture-pane', '-p', '-t', 'person');
+    expect(width, outer).toBe('230');
+    expect(outer).not.toContain('sessions should be nested with care');
+    tmux(OUTER, 'kill-server');
+    await call('POST', `/api/sessions/${id}/stop`, {});
+  });
+});

@@ -1,0 +1,94 @@
+// The CLI tells a newcomer what to do: the flag to pass, the true state of what it did, the way out of a dead end.
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { run } from '../lib/cli/program.js';
+import { cliBaseEnv, startTestServer } from './helpers.js';
+
+const server = await startTestServer();
+const { call } = server;
+
+async function maestro(args: string[], env: Record<string, string> = {}) {
+  let [stdout, stderr] = ['', ''];
+  const code = await run(args, {
+    env: { ...cliBaseEnv(), MAESTRO_API_URL: server.url, ...env },
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+  });
+  return { code, stdout: stdout.replace(/\n$/, ''), stderr: stderr.replace(/\n$/, '') };
+}
+
+async function api(method: string, path: string, body?: unknown) {
+  const res = await call(method, path, body);
+  if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+const project = await api('POST', '/api/projects', { name: 'Guidance', workingDir: '/tmp' });
+const newTask = (title: string) => api('POST', '/api/tasks', { projectId: project.id, title });
+
+describe('the CLI names the way forward', () => {
+  it('task next --claim without a session names --session-id', async () => {
+    await newTask('Ready work');
+    const r = await maestro(['task', 'next', '--claim', '--project-id', project.id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('maestro: No session ID given: pass --session-id, or run inside a spawned session terminal');
+  });
+
+  it('inbox --mark-read lists the messages as read, as they now are', async () => {
+    const session = await api('POST', '/api/sessions', { projectId: project.id, taskIds: [] });
+    const sent = await api('POST', `/api/sessions/${session.id}/messages`, { message: 'Rebase on main', metadata: { priority: 'low' } });
+    const r = await maestro(['inbox', '--mark-read'], { MAESTRO_SESSION_ID: session.id });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^${sent.id}  from user to ${session.id}  \\[read\\]`));
+    expect(r.stdout).not.toContain('[delivered]');
+    expect((await api('GET', `/api/messages/${sent.id}`)).status).toBe('read');
+  });
+
+  it('attach without a terminal says what to do instead of tmux\'s "not a terminal"', async () => {
+    // The test process has no terminal, as a script or a pipe would not.
+    expect(process.stdin.isTTY).toBeFalsy();
+    const r = await maestro(['attach', 'sess_anything']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('maestro attach needs an interactive terminal');
+    expect(r.stderr).toContain('/api/sessions/sess_anything/terminal');
+    expect(r.stderr).not.toContain('open terminal failed');
+  });
+
+  it('a spawn on an offline host says it waits for that host, not that it launches', async () => {
+    // A runner named "second" says hello, then goes away: the host is known and offline.
+    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/hosts/connect`);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const welcomed = new Promise((resolve) => ws.once('message', resolve));
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        name: 'second',
+        hostname: 'second',
+        platform: 'linux',
+        arch: 'x64',
+        version: '1',
+        agents: ['shell'],
+        sessions: [],
+      }),
+    );
+    await welcomed;
+    const closed = new Promise((resolve) => ws.once('close', resolve));
+    ws.close();
+    await closed;
+    let host = await api('GET', '/api/hosts/second');
+    for (let i = 0; host.status !== 'offline' && i < 100; i++) host = await api('GET', '/api/hosts/second');
+    expect(host.status).toBe('offline');
+
+    const task = await newTask('Later');
+    const r = await maestro(['session', 'spawn', '--task-ids', task.id, '--host', 'second', '--agent', 'shell']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').slice(0, 2)).toEqual([
+      expect.stringMatching(/^Spawned session sess_\S+$/),
+      'Waiting for host second to connect',
+    ]);
+    expect(r.stdout).not.toContain('Launching on');
+  });
+});
