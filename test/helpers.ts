@@ -214,19 +214,28 @@ export function startServerProcess(env: Record<string, string>, bin = SERVER_BIN
   return untilListening(proc, 'server');
 }
 
-/** Resolves once a server process logs its URL; rejects if it exits first. */
-export function untilListening(proc: ChildProcess, what: string): Promise<ServerProcess> {
+/**
+ * Resolves once a server process logs its URL (it must log at `info`); rejects if it exits first, or after `ms`
+ * (so a server that never says where it listens fails the test instead of hanging it).
+ */
+export function untilListening(proc: ChildProcess, what: string, ms = 30_000): Promise<ServerProcess> {
   let out = '';
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not log "listening on" within ${ms} ms:\n${out}`)), ms);
     const onData = (chunk: Buffer) => {
       out += chunk;
       const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
-      if (url) resolveStart({ proc, url, output: () => out, exited });
+      if (!url) return;
+      clearTimeout(timer);
+      resolveStart({ proc, url, output: () => out, exited });
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
-    exited.then((code) => reject(new Error(`${what} exited with ${code} before listening:\n${out}`)));
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code} before listening:\n${out}`));
+    });
   });
 }
 

@@ -4,6 +4,7 @@ import { type Actor, actAs } from '../domain/actor.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { decode, NAME_TAKEN, RunnerMessage, type ServerMessage, WRONG_HOST } from '../runner-protocol.js';
+import type { RelayAnswer, RunnerRelay } from '../storage/engine.js';
 
 const REPLY_TIMEOUT_MS = 10_000;
 
@@ -12,6 +13,7 @@ interface Conn {
   name?: string;
   /** The only name this connection may claim (it presented a runner token for that host). */
   only?: string;
+  closed?: boolean;
 }
 export type Hello = Extract<RunnerMessage, { type: 'hello' }>;
 /** What a runner reports after its hello, other than replies (which the hub matches to its requests). */
@@ -42,13 +44,23 @@ export class RunnerHub {
   readonly #conns = new Map<string, Conn>();
   readonly #replies = new Map<number, { host: string; resolve: (m: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   #nextId = 1;
+  /** Other instances watching a session's terminal through this one (their runner's output goes to them). */
+  readonly #remoteWatchers = new Map<string, Set<string>>();
 
   constructor(
     private readonly events: HubEvents,
     private readonly log: Logger,
-  ) {}
+    /** Several instances on one store (§22.2): names held once across them, frames routed to the holder. */
+    private readonly relay?: RunnerRelay,
+  ) {
+    relay?.serve({
+      frame: (host, message, reply, from) => this.#routed(host, message as ServerMessage, reply, from),
+      report: this.#remoteReport,
+    });
+  }
 
-  isOnline = (name: string) => this.#conns.has(name);
+  /** Connected here or, on a shared store, to another instance. */
+  isOnline = (name: string) => this.#conns.has(name) || (this.relay?.elsewhere(name) ?? false);
 
   /** Handlers of one runner WebSocket (`/api/hosts/connect`); `only`: the one host name it may connect as. */
   socket(only?: string): WSEvents {
@@ -68,7 +80,11 @@ export class RunnerHub {
   /** Sends to the runner of `name`; false when it is not connected. */
   send(name: string, message: ServerMessage): boolean {
     const conn = this.#conns.get(name);
-    if (!conn) return false;
+    if (!conn) {
+      if (!this.relay?.elsewhere(name)) return false;
+      this.relay.forward(name, message, false).catch((error) => this.log.warn(`Routing to ${name} failed: ${error.message}`));
+      return true;
+    }
     conn.ws.send(JSON.stringify(message));
     return true;
   }
@@ -83,13 +99,59 @@ export class RunnerHub {
       }, timeoutMs);
       timer.unref();
       this.#replies.set(message.id, { host, resolve: resolve as (m: Reply) => void, reject, timer });
-      if (!this.send(host, message)) {
+      if (!this.#conns.has(host) && this.relay?.elsewhere(host)) {
+        this.relay.forward(host, message, true).then(
+          (answer) => this.#answered(message.id, answer),
+          (error) => this.#answered(message.id, { ok: false, error: error.message, code: 'HOST_OFFLINE', details: { host } }),
+        );
+      } else if (!this.send(host, message)) {
         clearTimeout(timer);
         this.#replies.delete(message.id);
         reject(hostOffline(host));
       }
     });
   }
+
+  #answered(id: number, answer: RelayAnswer | undefined) {
+    const pending = this.#replies.get(id);
+    if (!pending || !answer) return;
+    this.#replies.delete(id);
+    clearTimeout(pending.timer);
+    if (answer.ok) pending.resolve(answer.reply as Reply);
+    else if (answer.code === 'HOST_OFFLINE') pending.reject(hostOffline(pending.host));
+    else pending.reject(Object.assign(new Error(answer.error), { code: answer.code, details: answer.details }));
+  }
+
+  /** A frame another instance routed to a runner connected here; its reply goes back to that instance. */
+  #routed(host: string, message: ServerMessage, reply: boolean, from: string): Promise<RelayAnswer | undefined> {
+    if (message.type === 'watch') {
+      const watchers = this.#remoteWatchers.get(message.sessionId) ?? new Set<string>();
+      if (message.on) watchers.add(from);
+      else watchers.delete(from);
+      if (watchers.size) this.#remoteWatchers.set(message.sessionId, watchers);
+      else this.#remoteWatchers.delete(message.sessionId);
+    }
+    if (!reply) {
+      this.send(host, message);
+      return Promise.resolve(undefined);
+    }
+    const { id: _, ...request } = message as Request;
+    return this.request<Reply>(host, request as Unnumbered<Request>).then(
+      (r): RelayAnswer => ({ ok: true, reply: r }),
+      (e: { message: string; code?: string; details?: Record<string, unknown> }): RelayAnswer => ({
+        ok: false,
+        error: e.message,
+        code: e.code,
+        details: e.details,
+      }),
+    );
+  }
+
+  /** Terminal output of a runner on another instance, for viewers here. */
+  #remoteReport = (host: string, message: unknown) => {
+    const report = decode(RunnerMessage, JSON.stringify(message));
+    if (report?.type === 'output') void this.events.report(host, report);
+  };
 
   close() {
     for (const { ws } of this.#conns.values()) ws.close(1001, 'Server shutting down');
@@ -103,6 +165,11 @@ export class RunnerHub {
     if (message.type === 'hello') return this.#hello(conn, message);
     const name = conn.name;
     if (!name || this.#conns.get(name) !== conn) return;
+    if (message.type === 'output' && this.relay) {
+      for (const instance of this.#remoteWatchers.get(message.sessionId) ?? []) {
+        this.relay.report(instance, name, message).catch((error) => this.log.warn(`Routing output failed: ${error.message}`));
+      }
+    }
     if (message.type !== 'reply') return this.events.report(name, message);
     const pending = this.#replies.get(message.id);
     // One runner cannot answer a request sent to another.
@@ -125,9 +192,16 @@ export class RunnerHub {
       return;
     }
     const held = this.#conns.get(name);
-    if (held && held !== conn) {
-      conn.ws.close(NAME_TAKEN, `Another runner is already connected as "${name}"`);
-      return;
+    const taken = () => conn.ws.close(NAME_TAKEN, `Another runner is already connected as "${name}"`);
+    if (held && held !== conn) return taken();
+    if (this.relay) {
+      conn.name = name;
+      if (!(await this.relay.claim(name))) {
+        conn.name = undefined;
+        return taken();
+      }
+      // The runner left while the name was being claimed.
+      if (conn.closed) return void this.relay.release(name);
     }
     conn.name = name;
     this.#conns.set(name, conn);
@@ -135,9 +209,11 @@ export class RunnerHub {
   }
 
   #disconnected(conn: Conn) {
+    conn.closed = true;
     const { name } = conn;
     if (!name || this.#conns.get(name) !== conn) return;
     this.#conns.delete(name);
+    this.relay?.release(name).catch((error) => this.log.warn(`Releasing host ${name} failed: ${error.message}`));
     for (const [id, reply] of this.#replies) {
       if (reply.host !== name) continue;
       this.#replies.delete(id);

@@ -53,6 +53,7 @@ export class HostManager {
         disconnected: (name) => this.#disconnected(name),
       },
       log,
+      db.engine.runners,
     );
     this.#runs = new SessionRuns(db, tokens, this.#hub);
     this.#viewers = new TerminalViewers(this.#hub, (sessionId) => void this.#typed(sessionId));

@@ -130,6 +130,35 @@ export interface StorageEngine {
   checkpoint(): Promise<void>;
   /** Checkpoints, closes the event log and releases the hold on the data. */
   close(): Promise<void>;
+  /** On an engine several instances share: runner names held across them, and frames routed between them. */
+  readonly runners?: RunnerRelay;
+}
+
+/** A runner frame's answer as it crosses instances: the runner's reply, or why there is none. */
+export type RelayAnswer = { ok: true; reply: unknown } | { ok: false; error: string; code?: string; details?: Record<string, unknown> };
+
+/**
+ * Runners across instances (§22.2): each runner's socket is on one instance; the others reach it through the shared
+ * store. A host name is held once across all instances.
+ */
+export interface RunnerRelay {
+  /** Holds a runner's host name for this instance; false when it is held (here or on another instance). */
+  claim(name: string): Promise<boolean>;
+  release(name: string): Promise<void>;
+  /** Whether another instance holds `name`'s runner now. */
+  elsewhere(name: string): boolean;
+  /** Passes a frame to the instance holding `host`'s runner; with `reply`, answers what its runner replied. */
+  forward(host: string, message: unknown, reply: boolean): Promise<RelayAnswer | undefined>;
+  /** Passes a runner's report (terminal output) to the instance that asked for it. */
+  report(instance: string, host: string, message: unknown): Promise<void>;
+  /** Who handles what other instances pass here: frames for runners here, and reports from runners elsewhere. */
+  serve(handler: RelayHandler): void;
+}
+
+export interface RelayHandler {
+  /** A frame for the runner of `host` (held here), from instance `from`; answers its reply when `reply`. */
+  frame(host: string, message: unknown, reply: boolean, from: string): Promise<RelayAnswer | undefined>;
+  report(host: string, message: unknown): void;
 }
 
 /** The Db's view of its in-memory entities, for an engine that writes them out whole (a snapshot). */

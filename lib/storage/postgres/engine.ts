@@ -15,6 +15,7 @@ import {
 import { connect, connectionError } from './connect.js';
 import { fromRow, insertEvents, PgEventLog } from './event-log.js';
 import { migrate } from './migrate.js';
+import { PgRunnerRelay } from './runner-relay.js';
 
 export interface PostgresEngineOptions {
   url: string;
@@ -42,6 +43,7 @@ type Db = Sql | TransactionSql;
 export class PostgresEngine implements StorageEngine {
   readonly name = 'postgres';
   readonly events: PgEventLog;
+  readonly runners: PgRunnerRelay;
   /** This instance's name in the commit feed (diagnostics). */
   readonly instance = randomUUID();
   readonly #sql: Sql;
@@ -65,6 +67,7 @@ export class PostgresEngine implements StorageEngine {
     this.#onFatal = options.onFatal ?? (() => {});
     this.#sql = connect(options.url);
     this.events = new PgEventLog(this.#sql, (message, error) => this.#log.error(message, error));
+    this.runners = new PgRunnerRelay(this.#sql, this.instance, this.#log);
   }
 
   async open(view: EntityView): Promise<LoadedEntity[]> {
@@ -92,9 +95,21 @@ export class PostgresEngine implements StorageEngine {
       () => void this.#catchUp(),
     );
     this.#unlisten = () => listening.unlisten();
-    // The backstop for a missed notification (a dropped listening connection) costs one small read per period.
-    this.#poll = setInterval(() => void this.#catchUp(), this.#pollMs).unref();
+    await this.runners.open();
+    await this.runners.refresh();
+    // The backstop for a missed notification (a dropped listening connection) costs a few small reads per period;
+    // it also notices events another instance pruned (a replay from before them gets `resync`) and runners whose
+    // instance died (their advisory locks went with it).
+    this.#poll = setInterval(() => this.#backstop(), this.#pollMs).unref();
     return rows.map(({ kind, id, body }) => ({ kind, id, entity: JSON.parse(body), migrated: false }));
+  }
+
+  #backstop() {
+    void this.#catchUp();
+    this.runners.drain();
+    const warn = (error: Error) => !this.#closed && this.#log.warn(`Polling the database failed (retrying): ${error.message}`);
+    this.events.refreshOldest().catch(warn);
+    this.runners.refresh().catch(warn);
   }
 
   /** Commits and catch-ups take turns, so the applied commit number only moves forward, in order. */
@@ -207,6 +222,7 @@ export class PostgresEngine implements StorageEngine {
     this.#closed = true;
     clearInterval(this.#poll);
     await this.#turn;
+    await this.runners.close().catch(() => {});
     await this.#unlisten?.().catch(() => {});
     await this.#sql.end({ timeout: 2 });
   }

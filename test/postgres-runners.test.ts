@@ -1,0 +1,149 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type Call, type ServerProcess, startServerProcess, tempDir, testEnv } from './helpers.js';
+import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
+import { SLOW, startRunner, until } from './runner-harness.js';
+
+/**
+ * Runners across instances (§22.2): a real `maestro host` connected to instance A, its agents spawned, typed into,
+ * watched and stopped through instance B; its host name held once across the cluster; a replay asking for events
+ * another instance pruned gets `resync`.
+ */
+
+const CLEAN = { HOST: '', MAESTRO_TOKEN: '', MAESTRO_ALLOW_INSECURE: '', DATABASE_TYPE: '' };
+
+interface Instance extends ServerProcess {
+  call: Call;
+}
+
+async function instance(url: string): Promise<Instance> {
+  // At `info`, the server says where it listens (testEnv's `error` would leave startServerProcess waiting for it).
+  const p = await startServerProcess({ ...CLEAN, ...testEnv({ DATABASE_URL: url, LOG_LEVEL: 'info' }), MAESTRO_LOCAL_RUNNER: '0' });
+  const base = p.url.replace('//localhost:', '//127.0.0.1:');
+  const call: Call = async (method, path, body) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers } as any;
+  };
+  return { ...p, url: base, call };
+}
+
+const path = (id: string) => `/api/sessions/${id}`;
+
+/** `promise`, or a failure naming `what` after `ms`: every wait in this file is bounded, so a fault fails fast. */
+function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Runs `test`; when it fails, the error carries what each server logged (the way to see why across processes). */
+async function withLogs(servers: Instance[], test: () => Promise<void>) {
+  try {
+    await test();
+  } catch (error) {
+    const logs = servers.map((s, i) => `--- instance ${'AB'[i]} ---\n${s.output().slice(-4000)}`).join('\n');
+    (error as Error).message += `\n${logs}`;
+    throw error;
+  }
+}
+
+describe.skipIf(!hasPostgres)('runners across two instances on one database', SLOW, () => {
+  it('a runner on A: spawn, input, terminal snapshot, live terminal and stop asked of B reach it; its name is held once', async () => {
+    const url = await freshDatabaseUrl();
+    const [a, b] = await Promise.all([instance(url), instance(url)]);
+    await withLogs([a, b], async () => {
+      const runner = startRunner(a.url, 'alpha');
+      await until(a.call, '/api/hosts/alpha', (h) => h?.status === 'online');
+      await until(b.call, '/api/hosts/alpha', (h) => h?.status === 'online');
+
+      // The same name on the other instance is refused as on one instance.
+      const twin = startRunner(b.url, 'alpha');
+      expect(await within(twin.exited, 'the second runner named alpha exiting')).toBe(1);
+      expect(twin.output()).toContain('already connected as "alpha"');
+      expect(runner.proc.exitCode).toBeNull();
+
+      const workingDir = join(tempDir(), 'work');
+      mkdirSync(workingDir);
+      const project = (await b.call('POST', '/api/projects', { name: 'Routed', workingDir })).body;
+      const task = (await b.call('POST', '/api/tasks', { projectId: project.id, title: 'MODE:echo' })).body;
+      const spawned = await b.call('POST', '/api/sessions/spawn', {
+        projectId: project.id,
+        taskIds: [task.id],
+        host: 'alpha',
+        agent: 'custom',
+      });
+      expect(spawned.status).toBe(201);
+      const id = spawned.body.sessionId;
+      await until(b.call, `${path(id)}/terminal`, (t) => typeof t?.text === 'string' && t.text.includes('READY'));
+
+      const ws = new WebSocket(`${b.url.replace(/^http/, 'ws')}${path(id)}/terminal`);
+      let received = '';
+      ws.on('message', (data) => (received += String(data)));
+      await within(new Promise((r, reject) => ws.once('open', r).once('error', reject)), 'the live terminal on B opening');
+      const shows = async (text: string) => {
+        for (let i = 0; !received.includes(text); i++) {
+          if (i > 1500) throw new Error(`the terminal on B never showed ${text}; got ${JSON.stringify(received)}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await shows('READY');
+      const input = await b.call('POST', `${path(id)}/input`, { text: 'via b' });
+      expect([input.status, input.body]).toEqual([200, { success: true }]);
+      await shows('ECHO:via b');
+      ws.send('typed on b\r');
+      await shows('ECHO:typed on b');
+      ws.close();
+      const snapshot = await b.call('GET', `${path(id)}/terminal`);
+      expect(snapshot.status).toBe(200);
+      expect(snapshot.body).toMatchObject({ host: 'alpha', alive: true });
+      expect(snapshot.body.text).toContain('ECHO:typed on b');
+
+      const stopped = await b.call('POST', `${path(id)}/stop`, { reason: 'from b' });
+      expect(stopped.body).toMatchObject({ status: 'stopped' });
+      // The runner ends the agent: its tmux window goes, so the terminal answers "not alive".
+      await until(a.call, `${path(id)}/terminal`, (t) => t?.code === 'SESSION_NOT_RUNNING' || t?.alive === false);
+
+      // Once the runner leaves A, B sees the host offline, and another runner may take the name on B.
+      runner.proc.kill('SIGTERM');
+      await within(runner.exited, 'the runner exiting on SIGTERM');
+      await until(b.call, '/api/hosts/alpha', (h) => h?.status === 'offline');
+      startRunner(b.url, 'alpha');
+      await until(a.call, '/api/hosts/alpha', (h) => h?.status === 'online');
+    });
+  });
+
+  it('a replay asking for events another instance pruned gets resync', async () => {
+    const url = await freshDatabaseUrl();
+    const [a, b] = await Promise.all([instance(url), instance(url)]);
+    await withLogs([a, b], async () => {
+      for (let i = 0; i < 5; i++) expect((await a.call('POST', '/api/projects', { name: `p${i}` })).status).toBe(201);
+      // What another instance's retention does: the oldest events leave the shared log.
+      await openStore(url)`DELETE FROM maestro_events WHERE seq <= 3`;
+      // B notices on its next poll: asking from before the cut is refused over HTTP (410) …
+      const expired = await until(b.call, '/api/events?since=1', (body) => body?.code === 'EVENTS_EXPIRED');
+      expect(expired.details).toMatchObject({ oldestSeq: 4 });
+      // … and a WebSocket replay from there gets resync, not a silent gap.
+      expect(await firstFrame(`${b.url.replace(/^http/, 'ws')}/ws?since=1`)).toMatchObject({ type: 'resync', oldestSeq: 4 });
+    });
+  });
+});
+
+/** The first frame a WebSocket receives (bounded). */
+function firstFrame(url: string): Promise<any> {
+  const ws = new WebSocket(url);
+  const frame = new Promise<any>((resolve, reject) => {
+    ws.once('message', (data) => resolve(JSON.parse(String(data))));
+    ws.once('error', reject);
+  });
+  return within(frame, `the first frame of ${url}`, 10_000).finally(() => ws.terminate());
+}
