@@ -48,7 +48,8 @@ describe('the attention state machine', () => {
     ],
     ['turn ends after a reported question', m(at('needs_input', 'report'), true), { source: 'hook', state: 'idle' }, 'same', true],
     ['quiet after a reported question', m(at('needs_input', 'report')), { source: 'terminal', state: 'idle' }, 'same', false],
-    ['report progress', m(at('needs_input', 'report'), true), { source: 'report', state: 'working' }, 'working', true],
+    ['report progress', m(at('needs_input', 'report'), true), { source: 'report', state: 'working' }, 'working', false],
+    ['quiet after a progress report', m(at('working', 'report')), { source: 'terminal', state: 'idle' }, 'idle', false],
     ['a hook question after a hook idle', m(at('idle', 'hook'), true), { source: 'hook', state: 'needs_input' }, 'needs_input', true],
   ];
   it.each(table)('%s', (_name, before, signal, expected, held) => {

@@ -473,13 +473,11 @@ describe('leases (§18.3)', () => {
     await g.drain();
     const taken = await g.ok('POST', `/api/tasks/${t.id}/claim`, { sessionId: s2.id });
     expect(taken.claim.sessionId).toBe(s2.id);
-    expect((await g.drain()).map(([type]) => type)).toEqual([
-      'task:claim_released',
-      'session:task_added',
-      'task:session_added',
-      'session:updated',
-      'task:updated',
-    ]);
+    const types = (await g.drain()).map(([type]) => type);
+    // The sweep (every 250 ms of real time) may have released the expired claim just before the second claim did:
+    // either way the claim is released once, and the task is taken.
+    expect(types.slice(-4)).toEqual(['session:task_added', 'task:session_added', 'session:updated', 'task:updated']);
+    expect([['task:claim_released'], ['task:updated', 'task:claim_released']]).toContainEqual(types.slice(0, -4));
   });
 
   it.each([

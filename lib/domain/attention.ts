@@ -70,6 +70,9 @@ const matches = (pattern: Match | Match[], source: AttentionSource) =>
 
 /** Hooks and reports hold the state; output and input release it; an ignored signal changes nothing. */
 const holdsAfter = (signal: AttentionSignal, held: boolean): boolean => {
+  // A progress report says the agent works now, not that it will: the terminal going quiet after it still counts. (The
+  // runner reports `working` once per spell, so a hold taken in the middle of a spell would never see its release.)
+  if (signal.source === 'report' && signal.state === 'working') return false;
   if (signal.source === 'hook' || signal.source === 'report') return true;
   if (signal.source === 'input' || signal.state === 'working') return false;
   return held;
