@@ -63,7 +63,8 @@ describe('a stale token', { timeout: 60_000 }, () => {
     await page.getByText('Behind the new token').waitFor({ timeout: LIVE_MS });
     // No loop of refused sockets: while the dialog was closed the page tried nothing, and it needed few tries overall.
     expect(watched.sockets.length - socketsWhenDeclined).toBeLessThanOrEqual(2);
-    expect(watched.sockets.length).toBeLessThan(10);
+    // A loop opened ~40 in a few seconds; a few reconnects around three restarts are expected.
+    expect(watched.sockets.length).toBeLessThan(16);
     expect(watched.problems(/status of 401|WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/)).toEqual([]);
     await page.close();
   });
