@@ -116,6 +116,40 @@ export function engineContract(name: string, factory: EngineFactory): void {
       await db.close();
     });
 
+    it('an empty log continued after a seq (an import) numbers the next event after it, across a reopen', async () => {
+      const key = await factory.fresh();
+      const first = await open(key);
+      await first.engine.events.continueAfter(41);
+      expect([first.engine.events.latestSeq, first.engine.events.oldestSeq]).toEqual([41, 42]);
+      await first.db.close();
+      const second = await open(key);
+      expect([second.engine.events.latestSeq, second.engine.events.oldestSeq]).toEqual([41, 42]);
+      await second.db.mutate((tx) => tx.emit('project:updated', project('proj_a', 'a')));
+      expect(second.seen.map((e) => e.seq)).toEqual([42]);
+      expect((await second.engine.events.read(41, 10)).map((e) => e.seq)).toEqual([42]);
+      await expect(second.engine.events.continueAfter(7)).rejects.toThrow(/empty event log/);
+      await second.db.close();
+    });
+
+    it('events appended with their own seq (an import) are the log: it goes on after the last of them', async () => {
+      const key = await factory.fresh();
+      const first = await open(key);
+      const carried = [5, 6, 7].map((seq) => ({
+        seq,
+        type: 'project:updated',
+        projectId: 'proj_a',
+        line: `{"seq":${seq},"type":"project:updated","projectId":"proj_a","data":{}}`,
+      }));
+      await first.engine.events.append(carried);
+      await first.db.close();
+      const second = await open(key);
+      expect([second.engine.events.oldestSeq, second.engine.events.latestSeq]).toEqual([5, 7]);
+      await second.db.mutate((tx) => tx.emit('project:updated', project('proj_a', 'a')));
+      expect(second.seen.map((e) => e.seq)).toEqual([8]);
+      expect((await second.engine.events.read(4, 10)).map((e) => [e.seq, e.projectId])).toEqual([5, 6, 7, 8].map((seq) => [seq, 'proj_a']));
+      await second.db.close();
+    });
+
     it('checkpoints between commits without losing or repeating anything', async () => {
       const key = await factory.fresh();
       const { db, engine } = await open(key);

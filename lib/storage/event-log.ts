@@ -25,6 +25,11 @@ export interface EventLog {
    * the caller's own commit record makes them durable, and `sync()` flushes them later.
    */
   append(events: readonly LoggedEvent[], options?: { sync?: boolean }): Promise<void>;
+  /**
+   * On an empty log only (an import, `maestro-server import`): the next event is `seq + 1`, across restarts, and
+   * nothing older is held (a replay from before it gets `resync`/410). Durable when it returns.
+   */
+  continueAfter(seq: number): Promise<void>;
   /** Flushes appends made with `sync: false`. */
   sync(): Promise<void>;
   /** Undoes appends back to `seq` (a failed batch), durably; throws if it cannot. */

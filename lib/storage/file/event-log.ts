@@ -99,6 +99,18 @@ export class FileEventLog implements EventLog {
     }
   }
 
+  async continueAfter(seq: number): Promise<void> {
+    if (this.#segments.length || this.#latest) throw new Error('continueAfter needs an empty event log');
+    if (seq <= 0) return;
+    // An empty segment named after the next seq: at open, an empty newest segment means `latestSeq = first - 1`.
+    await this.#open(seq + 1);
+    this.#segments.push(seq + 1);
+    this.#bytes.set(seq + 1, 0);
+    this.#dirDirty = true;
+    await this.sync();
+    this.#latest = seq;
+  }
+
   async sync(): Promise<void> {
     if (this.#dirty && this.#file) await this.#file.datasync();
     this.#dirty = false;

@@ -45,10 +45,25 @@ export class PgEventLog implements EventLog {
     private readonly onError: (message: string, error: unknown) => void,
   ) {}
 
-  /** Used by imports only: commits append through their own transaction. */
+  /** Used by imports only (commits append through their own transaction): the head row moves with the events. */
   async append(events: readonly LoggedEvent[]): Promise<void> {
-    await insertEvents(this.sql, events);
-    if (events.length) this.latestSeq = events.at(-1)!.seq;
+    if (!events.length) return;
+    const last = events.at(-1)!.seq;
+    await this.sql.begin(async (tx) => {
+      await insertEvents(tx as unknown as Sql, events);
+      await tx`UPDATE maestro_head SET last_seq = greatest(last_seq, ${last})`;
+    });
+    this.latestSeq = Math.max(this.latestSeq, last);
+    await this.refreshOldest();
+  }
+
+  async continueAfter(seq: number): Promise<void> {
+    if (seq <= 0) return;
+    const moved = await this.sql`UPDATE maestro_head SET last_seq = ${seq} WHERE last_seq = 0
+      AND NOT EXISTS (SELECT 1 FROM maestro_events)`;
+    if (moved.count !== 1) throw new Error('continueAfter needs an empty event log');
+    this.latestSeq = seq;
+    this.oldestSeq = seq + 1;
   }
 
   async sync(): Promise<void> {}
