@@ -167,6 +167,9 @@ describe('maestro-server export and import', () => {
     expect(live.code).toBe(1);
     expect(live.stderr).toMatch(/in use by another Maestro server .*Stop that server first/);
     expect(live.stdout).toBe('');
+    const refusedOut = await bin(['export', '--out', dump], source);
+    expect(refusedOut.code).toBe(1);
+    expect(readdirSync(join(dump, '..'))).toEqual([]);
     await server.close();
 
     const again = await serve(source);
