@@ -1,6 +1,6 @@
 // An unstorage filesystem driver whose writes are atomic (temporary file and rename).
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFile } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { defineDriver, hasDotSegment } from 'unstorage';
@@ -107,7 +107,9 @@ async function writeFiles(files: readonly { path: string; data: string }[], sync
  */
 async function writeUnflushed(files: readonly { path: string; data: string }[]): Promise<void> {
   const temps = files.map((f) => join(dirname(f.path), `.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`));
-  const write = (temp: string, data: string) => fsp.writeFile(temp, data, { mode: 0o644 });
+  // The callback form: fewer promises and no FileHandle per file than fs/promises' writeFile.
+  const write = (temp: string, data: string) =>
+    new Promise<void>((resolve, reject) => writeFile(temp, data, { mode: 0o644 }, (error) => (error ? reject(error) : resolve())));
   try {
     // In the thread pool, all at once: the main thread goes on parsing the next requests meanwhile.
     await settleAll(
