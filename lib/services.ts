@@ -21,7 +21,6 @@ import { ReadCache } from './http/response-cache.js';
 import type { Logger } from './log.js';
 import { Db } from './storage/db.js';
 import { FileEngine } from './storage/file/engine.js';
-import { PostgresEngine } from './storage/postgres/engine.js';
 
 /** Everything a route handler may call, built once per server. */
 export interface Services {
@@ -61,9 +60,10 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
     process.exitCode = 1;
     setImmediate(() => process.exit(1));
   };
+  // The PostgreSQL client is loaded only when it is used.
   const engine =
     config.databaseType === 'postgres'
-      ? new PostgresEngine({ url: config.databaseUrl!, log, onFatal })
+      ? new (await import('./storage/postgres/engine.js')).PostgresEngine({ url: config.databaseUrl!, log, onFatal })
       : new FileEngine({ dir: config.dataDir, log });
   const db = await Db.open({ engine, hub, log, now, onFatal });
   const pruneEvents = () => db.events.prune(db.now(), config.eventRetentionDays * 86_400_000, 100_000, config.eventRetentionBytes);

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DIST_DIR } from '../package-root.js';
-import { cleanEnv } from '../runner/tmux.js';
+import { cleanEnv } from '../runner/clean-env.js';
 import { buildManifest, type ManifestSource, writeJsonFile } from './manifest.js';
 import type { SpawnRequest } from './spawn-request.js';
 

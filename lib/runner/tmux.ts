@@ -1,17 +1,8 @@
 // tmux on the runner's machine: its environment, its server socket, and what its panes show.
 import { execa } from 'execa';
+import { cleanEnv } from './clean-env.js';
 
-/** Variables a runner never hands to tmux or to an agent (contract §15.6). */
-export const SECRET_VARS = ['MAESTRO_TOKEN', 'MAESTRO_HOST_TOKEN'] as const;
-
-/** The runner's own environment without secrets, and without `TMUX` so that a runner started inside tmux works. */
-export function cleanEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (value !== undefined && !SECRET_VARS.includes(key as never) && key !== 'TMUX' && key !== 'TMUX_PANE') out[key] = value;
-  }
-  return out;
-}
+export { cleanEnv, SECRET_VARS } from './clean-env.js';
 
 /**
  * The tmux command that makes the next `new-session` take this runner's environment as it is now (contract §15.3).
