@@ -1,11 +1,10 @@
 // The runner's side of the attention bench (contract §21): a real `maestro host` process on a private tmux socket
 // with fake agents. Quiet terminal → `idle` at a WebSocket client, and the runner process's CPU time with agents
 // printing a line each per second against the same runner with the same agents silent.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { call, diskDir, median, startChild, startMaestro, wallMs } from './harness.mjs';
+import { call, diskDir, endTmux, hasTmux, median, startChild, startMaestro, wallMs } from './harness.mjs';
 
 const IDLE_MS = 2000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -25,11 +24,7 @@ while :; do sleep 1; if [ -e "$1/tick" ]; then echo "tick $(date +%s)"; fi; done
 `;
 
 export async function measureRunner({ root, quick }) {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-  } catch {
-    return [{ scenario: 'attention (runner): skipped (no tmux)' }];
-  }
+  if (!hasTmux()) return [{ scenario: 'attention (runner): skipped (no tmux)' }];
   const dir = diskDir('maestro-bench-attention-runner-');
   const work = join(dir, 'work');
   const marks = join(dir, 'marks');
@@ -142,12 +137,7 @@ export async function measureRunner({ root, quick }) {
     events?.close();
     await host?.stop();
     await server?.stop();
-    try {
-      execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // no agent was left
-    }
-    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid()}`, socket), { force: true });
+    endTmux(socket);
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 // Shared pieces of the benchmark scenarios: start the compiled server (or a floor script) as a child process on
 // loopback, write a data directory of a given size, drive HTTP load from this process, and summarise.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,36 @@ export async function startMaestro(root, dir, env = {}) {
     },
   });
   return { ...started, url: started.match[1].replace('localhost', '127.0.0.1') };
+}
+
+/** Whether tmux is on PATH: the scenarios that start agents skip without it. */
+export function hasTmux() {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The server's environment for its local runner (host `bench`) on the private tmux socket `socket`. */
+export const localRunnerEnv = (socket, agentCommand) => ({
+  MAESTRO_TOKEN: '',
+  MAESTRO_LOCAL_RUNNER: '1',
+  MAESTRO_HOST_NAME: 'bench',
+  MAESTRO_TMUX_SOCKET: socket,
+  MAESTRO_AGENT_COMMAND: agentCommand,
+  TICKS: '1',
+});
+
+/** Ends a scenario's private tmux server (the agents left in it) and removes its socket file. */
+export function endTmux(socket) {
+  try {
+    execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
+  } catch {
+    // no agent was left
+  }
+  rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid()}`, socket), { force: true });
 }
 
 /** A JSON call to a server. */

@@ -1,20 +1,16 @@
 // Runners (contract §15): the server with its local runner on a private tmux socket. Spawn request → run.state
 // "running", one at a time and 20 at once, against the floor of starting the same agent in a bare tmux session; and
 // the live terminal's output latency (an agent prints a timestamp every 10 ms, a viewer receives it).
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { call, diskDir, median, quantile, startMaestro } from '../lib/harness.mjs';
+import { call, diskDir, endTmux, hasTmux, localRunnerEnv, median, quantile, startMaestro } from '../lib/harness.mjs';
 
 export const name = 'runners';
 
 export async function run({ root, quick, bench }) {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-  } catch {
-    return [{ scenario: 'runners: skipped (no tmux)' }];
-  }
+  if (!hasTmux()) return [{ scenario: 'runners: skipped (no tmux)' }];
   const dir = diskDir('maestro-bench-runners-');
   const work = join(dir, 'work');
   mkdirSync(work);
@@ -22,14 +18,7 @@ export async function run({ root, quick, bench }) {
   const ticker = join(bench, 'ticker.mjs');
   let server, events, viewer;
   try {
-    server = await startMaestro(root, dir, {
-      MAESTRO_TOKEN: '',
-      MAESTRO_LOCAL_RUNNER: '1',
-      MAESTRO_HOST_NAME: 'bench',
-      MAESTRO_TMUX_SOCKET: socket,
-      MAESTRO_AGENT_COMMAND: `${process.execPath} ${ticker}`,
-      TICKS: '1',
-    });
+    server = await startMaestro(root, dir, localRunnerEnv(socket, `${process.execPath} ${ticker}`));
     const { url } = server;
     // Every session's first session:updated with run.state "running", timestamped on arrival.
     const running = new Map();
@@ -111,12 +100,7 @@ export async function run({ root, quick, bench }) {
     viewer?.close();
     events?.close();
     await server?.stop();
-    try {
-      execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // no agent was left
-    }
-    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid()}`, socket), { force: true });
+    endTmux(socket);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { call, diskDir, median, startMaestro } from '../lib/harness.mjs';
+import { call, diskDir, endTmux, hasTmux, localRunnerEnv, median, startMaestro } from '../lib/harness.mjs';
 
 export const name = 'worktrees';
 
@@ -12,11 +12,7 @@ const git = (cwd, ...args) => execFileSync('git', args, { cwd, encoding: 'utf8',
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function run({ root, quick, bench }) {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-  } catch {
-    return [{ scenario: 'worktrees: skipped (no tmux)' }];
-  }
+  if (!hasTmux()) return [{ scenario: 'worktrees: skipped (no tmux)' }];
   const dir = diskDir('maestro-bench-worktrees-');
   const repo = join(dir, 'repo');
   const files = quick ? 1000 : 5000;
@@ -35,13 +31,8 @@ export async function run({ root, quick, bench }) {
   let server;
   try {
     server = await startMaestro(root, dir, {
-      MAESTRO_TOKEN: '',
-      MAESTRO_LOCAL_RUNNER: '1',
-      MAESTRO_HOST_NAME: 'bench',
-      MAESTRO_TMUX_SOCKET: socket,
+      ...localRunnerEnv(socket, `${process.execPath} ${join(bench, 'ticker.mjs')}`),
       MAESTRO_WORKTREES_DIR: join(dir, 'worktrees'),
-      MAESTRO_AGENT_COMMAND: `${process.execPath} ${join(bench, 'ticker.mjs')}`,
-      TICKS: '1',
     });
     const { url } = server;
     for (let i = 0; !(await call(url, 'GET', '/api/hosts')).some((h) => h.name === 'bench' && h.status === 'online'); i++) {
@@ -126,12 +117,7 @@ export async function run({ root, quick, bench }) {
     ];
   } finally {
     await server?.stop();
-    try {
-      execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // no agent was left
-    }
-    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid()}`, socket), { force: true });
+    endTmux(socket);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -17,26 +17,12 @@ export async function run({ root, quick, rounds, bench }) {
     const project = await call(server.url, 'POST', '/api/projects', { name: 'Bench' });
     const task = await call(server.url, 'POST', '/api/tasks', { projectId: project.id, title: 'Bench' });
     const seconds = quick ? 1.5 : 3;
+    const load = (method, path, connections, next) => httpLoad(server.url, { path, method, connections, seconds, next });
+    const patch = (connections) => load('PATCH', `/api/tasks/${task.id}`, connections, (i) => ({ description: `step ${i}` }));
     const m = { patch10: [], create10: [], patch1: [], floor: [] };
     for (let r = 0; r < rounds; r++) {
-      const patch = (connections) =>
-        httpLoad(server.url, {
-          path: `/api/tasks/${task.id}`,
-          method: 'PATCH',
-          connections,
-          seconds,
-          next: (i) => ({ description: `step ${i}` }),
-        });
       m.patch10.push(await patch(10));
-      m.create10.push(
-        await httpLoad(server.url, {
-          path: '/api/tasks',
-          method: 'POST',
-          connections: 10,
-          seconds,
-          next: (i) => ({ projectId: project.id, title: `Task ${i}` }),
-        }),
-      );
+      m.create10.push(await load('POST', '/api/tasks', 10, (i) => ({ projectId: project.id, title: `Task ${i}` })));
       m.patch1.push(await patch(1));
       const floor = await startChild(join(bench, 'floor/durable-writes.mjs'), [join(dir, 'floor'), String(seconds), '700'], {
         ready: /([\d.]+) writes\/s/,
@@ -54,65 +40,28 @@ export async function run({ root, quick, rounds, bench }) {
     const floorRate = median(m.floor);
     const single = 1000 / floorRate;
     const commit = await commitPath(root, dir, quick ? 1.5 : 3);
-    const rows = [
-      {
-        scenario: 'durable PATCH, 10 connections: writes/s',
-        value: median(m.patch10.map((x) => x.rps)),
-        floor: floorRate,
-        unit: '/s',
-        target: '≥ 4×',
-        check: (v, f) => v >= 4 * f,
-      },
-      {
-        scenario: 'durable PATCH, 10 connections: p99',
-        value: median(m.patch10.map((x) => x.p99)),
-        floor: single,
-        unit: 'ms',
-        target: '≤ 4×',
-        check: (v, f) => v <= 4 * f,
-      },
-      {
-        scenario: 'durable create, 10 connections: writes/s',
-        value: median(m.create10.map((x) => x.rps)),
-        floor: floorRate,
-        unit: '/s',
-        target: '≥ 4×',
-        check: (v, f) => v >= 4 * f,
-      },
-      {
-        scenario: 'durable create, 10 connections: p99',
-        value: median(m.create10.map((x) => x.p99)),
-        floor: single,
-        unit: 'ms',
-        target: '≤ 4×',
-        check: (v, f) => v <= 4 * f,
-      },
-      {
-        scenario: 'durable PATCH, 1 connection: p50',
-        value: median(m.patch1.map((x) => x.p50)),
-        floor: single,
-        unit: 'ms',
-        target: '≤ 1.5×',
-        check: (v, f) => v <= 1.5 * f,
-      },
-      { scenario: 'over HTTP, all runs above: mutations per commit (mean)', value: mutations / commits, unit: '', check: () => undefined },
-      { scenario: 'over HTTP, all runs above: mutations per commit (largest)', value: Number(largest), unit: '', check: () => undefined },
-      {
-        scenario: 'commit path (Db + file engine), 10 in flight: mutations per flush',
-        value: commit.batch,
-        unit: '',
-        check: () => undefined,
-      },
-      {
-        scenario: 'commit path (Db + file engine), 10 in flight: mutations/s',
-        value: commit.rate,
-        floor: floorRate,
-        unit: '/s',
-        target: '≥ 4×',
-        check: (v, f) => v >= 4 * f,
-      },
+    const of = (runs, key) => median(runs.map((x) => x[key]));
+    /** A row against the floor: at least (`≥`) or at most (`≤`) `factor` times it. */
+    const versus = (scenario, value, floor, unit, sign, factor) => ({
+      scenario,
+      value,
+      floor,
+      unit,
+      target: `${sign} ${factor}×`,
+      met: sign === '≥' ? value >= factor * floor : value <= factor * floor,
+    });
+    const figure = (scenario, value) => ({ scenario, value, unit: '' });
+    return [
+      versus('durable PATCH, 10 connections: writes/s', of(m.patch10, 'rps'), floorRate, '/s', '≥', 4),
+      versus('durable PATCH, 10 connections: p99', of(m.patch10, 'p99'), single, 'ms', '≤', 4),
+      versus('durable create, 10 connections: writes/s', of(m.create10, 'rps'), floorRate, '/s', '≥', 4),
+      versus('durable create, 10 connections: p99', of(m.create10, 'p99'), single, 'ms', '≤', 4),
+      versus('durable PATCH, 1 connection: p50', of(m.patch1, 'p50'), single, 'ms', '≤', 1.5),
+      figure('over HTTP, all runs above: mutations per commit (mean)', mutations / commits),
+      figure('over HTTP, all runs above: mutations per commit (largest)', Number(largest)),
+      figure('commit path (Db + file engine), 10 in flight: mutations per flush', commit.batch),
+      versus('commit path (Db + file engine), 10 in flight: mutations/s', commit.rate, floorRate, '/s', '≥', 4),
     ];
-    return rows.map(({ check, ...row }) => ({ ...row, met: check(row.value, row.floor) }));
   } finally {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
