@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './helpers.js';
+import WebSocket from 'ws';
+import { onFileEnd, startTestServer, type TestServer } from './helpers.js';
 import { LIVE_MS, live, makeProject, openPage } from './ui-browser.js';
 
 /**
@@ -26,9 +27,38 @@ async function world() {
     (await server.call('POST', '/api/tokens', { name, role }, auth(ADMIN))).body.token as string;
   const project = await makeProject(server, 'Roles project', auth(ADMIN));
   const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Write the docs' }, auth(ADMIN))).body;
-  const session = (
-    await server.call('POST', '/api/sessions', { projectId: project.id, taskIds: [task.id], name: 'Docs writer' }, auth(ADMIN))
-  ).body;
+  // A fake runner runs the task's agent, which then asks for permission: the "Needs you" list (on every page)
+  // offers an answer box to those who may type.
+  const runner = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/hosts/connect`, { headers: auth(ADMIN) });
+  onFileEnd(() => runner.terminate());
+  const launched = new Promise<void>((resolve) => runner.on('message', (data) => JSON.parse(String(data)).type === 'launch' && resolve()));
+  await new Promise((r) => runner.once('open', r));
+  const hello = {
+    type: 'hello',
+    name: 'fake',
+    hostname: 'fake',
+    platform: 'linux',
+    arch: 'x64',
+    version: '1',
+    agents: ['claude'],
+    sessions: [],
+  };
+  runner.send(JSON.stringify(hello));
+  await expect.poll(async () => (await server.call('GET', '/api/hosts/fake', undefined, auth(ADMIN))).body.status).toBe('online');
+  const spawned = await server.call(
+    'POST',
+    '/api/sessions/spawn',
+    { projectId: project.id, taskIds: [task.id], host: 'fake', agent: 'claude' },
+    auth(ADMIN),
+  );
+  expect(spawned.status, JSON.stringify(spawned.body)).toBe(201);
+  const session = spawned.body.session as { id: string; name: string };
+  await launched;
+  runner.send(JSON.stringify({ type: 'started', sessionId: session.id, pid: 1 }));
+  runner.send(JSON.stringify({ type: 'attention', sessionId: session.id, state: 'needs_input', reason: 'Permission to use Bash' }));
+  await expect
+    .poll(async () => (await server.call('GET', `/api/sessions/${session.id}`, undefined, auth(ADMIN))).body.attention?.state)
+    .toBe('needs_input');
   return { server, mint, project, task, session };
 }
 
@@ -58,6 +88,10 @@ describe('controls follow the role in every view (§23)', { timeout: 120_000 }, 
 
     const page = await signIn(server, `#/t/${task.id}`, vera);
     await page.getByRole('heading', { name: 'Write the docs' }).waitFor();
+    await page
+      .getByRole('region', { name: /Needs you/ })
+      .getByText('Permission to use Bash')
+      .waitFor();
     expect(await page.getByRole('status', { name: 'Signed in as' }).textContent()).toBe('Vera (viewer)');
     const views: [string, string][] = [
       [`#/t/${task.id}`, 'Write the docs'],
@@ -65,7 +99,7 @@ describe('controls follow the role in every view (§23)', { timeout: 120_000 }, 
       [`#/p/${project.id}`, 'Roles project'],
       [`#/p/${project.id}/tree`, 'Roles project'],
       ['#/sessions', 'Sessions'],
-      [`#/s/${session.id}`, 'Docs writer'],
+      [`#/s/${session.id}`, session.name],
       ['#/hosts', 'Hosts'],
       ['#/activity', 'Activity'],
     ];
@@ -81,6 +115,7 @@ describe('controls follow the role in every view (§23)', { timeout: 120_000 }, 
 
     const member = await signIn(server, `#/t/${task.id}`, max);
     await member.getByRole('heading', { name: 'Write the docs' }).waitFor();
+    await member.getByRole('textbox', { name: `Answer ${session.name}` }).waitFor();
     for (const name of ['Edit task…', 'Spawn agent for this task…', 'Delete task'])
       await member.getByRole('button', { name }).waitFor({ timeout: LIVE_MS });
     await member.goto(`${server.url}/#/p/${project.id}`);
