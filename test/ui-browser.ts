@@ -44,9 +44,9 @@ export async function openPage(
   browser: Browser,
   server: TestServer,
   hash = '',
-  options: { waitLive?: boolean; width?: number } = {},
+  options: { waitLive?: boolean; width?: number; permissions?: string[] } = {},
 ): Promise<Watched> {
-  const page = await browser.newPage({ viewport: { width: options.width ?? 1400, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: options.width ?? 1400, height: 900 }, permissions: options.permissions });
   const raw: string[] = [];
   const sockets: string[] = [];
   page.on('console', (m) => m.type() === 'error' && raw.push(`${m.text()} (${m.location().url})`));

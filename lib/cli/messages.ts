@@ -6,6 +6,7 @@ import { CliError, EXIT } from './client.js';
 import { action, type Ctx } from './context.js';
 import * as f from './format.js';
 import { followEvents } from './stream.js';
+import { streamFailure } from './watch.js';
 
 const inboxPath = (id: string) => `/api/sessions/${encodeURIComponent(id)}/messages`;
 const messagePath = (id: string) => `/api/messages/${encodeURIComponent(id)}`;
@@ -190,9 +191,16 @@ export async function* watchMessages(ctx: Ctx, sessionId: string, query: URLSear
     onResync: wake,
     onStatus: wake,
   });
+  // A refused stream (revoked or wrong token) ends the watch with its reason instead of retrying forever.
+  let failed: unknown;
+  follow.done.catch((error) => {
+    failed = streamFailure(ctx, error);
+    wake();
+  });
   const fetchNew = newMessagesOf(ctx, sessionId, query);
   try {
     for (;;) {
+      if (failed !== undefined) throw failed;
       if (!due) {
         await new Promise<void>((resolve) => {
           wakeUp = resolve;
@@ -201,6 +209,7 @@ export async function* watchMessages(ctx: Ctx, sessionId: string, query: URLSear
       }
       due = false;
       wakeUp = undefined;
+      if (failed !== undefined) throw failed;
       for (const m of await fetchNew()) yield m;
     }
   } finally {

@@ -6,6 +6,7 @@ import { hook } from './compat.js';
 import { action } from './context.js';
 import * as f from './format.js';
 import { sendCommand } from './messages.js';
+import { TIMELINE_DEFAULT, type TimelineOptions, timelinePages } from './timeline.js';
 
 const path = (id: string) => `/api/sessions/${encodeURIComponent(id)}`;
 const list = (value: string) =>
@@ -43,11 +44,15 @@ export function sessionCommands(program: Command) {
 
   session
     .command('timeline [id]')
-    .description("Show a session's timeline (default: $MAESTRO_SESSION_ID)")
+    .description("Show a session's timeline, oldest first, older entries included (default: $MAESTRO_SESSION_ID)")
+    .option('-n, --limit <n>', `the newest n entries (default ${TIMELINE_DEFAULT})`)
+    .option('--all', 'every entry, however many')
+    .option('--before <entryId>', 'only entries older than this one (the hint printed when more remain)')
     .action(
-      action(async (ctx, id?: string) => {
-        const s = await ctx.client.get<Session>(path(ctx.sessionId(id)));
-        ctx.out(s.timeline, () => f.timeline(s));
+      action(async (ctx, id: string | undefined, opts: TimelineOptions) => {
+        const { entries, next } = await timelinePages(ctx, ctx.sessionId(id), opts);
+        ctx.out(entries, () => (entries.length ? entries.map(f.timelineLine).join('\n') : 'No timeline entries.'));
+        if (next !== null && !ctx.json) ctx.warn(`maestro: older entries remain: --before ${next} (or --limit, --all)\n`);
       }),
     );
 

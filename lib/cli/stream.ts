@@ -26,10 +26,48 @@ export interface FollowOptions {
 
 const MAX_BACKOFF_MS = 10_000;
 
+/** The server refused the stream's token (401) or its role (403): trying again cannot help, so following stops. */
+export class StreamRefused extends Error {
+  override name = 'StreamRefused';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The contract's error body of a refused upgrade, read as far as it parses. */
+function refusal(res: import('node:http').IncomingMessage): Promise<StreamRefused> {
+  return new Promise((resolve) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => void (text.length < 4096 && (text += chunk)));
+    const settle = () => {
+      let body: { code?: unknown; message?: unknown } = {};
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not the contract's body: the status alone says it
+      }
+      const status = res.statusCode ?? 0;
+      const code =
+        typeof body.code === 'string' ? body.code : status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'FORBIDDEN' : `HTTP_${status}`;
+      // A refused upgrade usually comes without a body: the status says it in the contract's words.
+      const fallback = status === 401 ? 'Missing or invalid bearer token' : status === 403 ? 'Forbidden' : `HTTP ${status}`;
+      resolve(new StreamRefused(status, code, typeof body.message === 'string' ? body.message : fallback));
+    };
+    res.on('end', settle);
+    res.on('error', settle);
+  });
+}
+
 /**
  * Follows the event stream over WebSocket, reconnecting forever with capped backoff. Each reconnect asks for the
  * events after the last `seq` it saw, so nothing is missed and nothing is repeated across a drop (§17).
- * Resolves when `stop()` is called.
+ * Resolves when `stop()` is called; rejects with `StreamRefused` when the server refuses the token or its role
+ * (a revoked token's socket is closed, and its reconnect answered 401), which no retry would change.
  */
 export function followEvents(options: FollowOptions): { stop(): void; done: Promise<void> } {
   let last = options.since;
@@ -44,6 +82,7 @@ export function followEvents(options: FollowOptions): { stop(): void; done: Prom
       for (const [key, value] of Object.entries({ ...options.query, since: last?.toString() })) {
         if (value !== undefined) url.searchParams.set(key, value);
       }
+      let refused: Promise<StreamRefused> | undefined;
       const opened = await new Promise<boolean>((resolve) => {
         const ws = new WebSocket(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
         socket = ws;
@@ -63,8 +102,19 @@ export function followEvents(options: FollowOptions): { stop(): void; done: Prom
         });
         ws.on('close', () => resolve(true));
         ws.on('error', () => resolve(false));
+        // With this listener, ws leaves the refused handshake to us: read the answer, then drop the socket.
+        ws.on('unexpected-response', (_req, res) => {
+          const fatal = res.statusCode === 401 || res.statusCode === 403;
+          if (fatal) refused = refusal(res);
+          else res.resume();
+          res.once('end', () => {
+            ws.terminate();
+            resolve(false);
+          });
+        });
       });
       if (stopped) break;
+      if (refused) throw await refused;
       if (opened) options.onStatus?.('disconnected');
       const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempt, 6));
       await new Promise<void>((resolve) => {

@@ -1,15 +1,25 @@
 // `maestro watch`: every event, one line each, filtered by project, session or attention.
 import type { Command } from 'commander';
 import { attentionLine } from './attention.js';
-import { CliError } from './client.js';
-import { action } from './context.js';
-import { type Envelope, followEvents } from './stream.js';
+import { CliError, cliToken, EXIT, unauthorizedHint } from './client.js';
+import { action, type Ctx } from './context.js';
+import { type Envelope, followEvents, StreamRefused } from './stream.js';
 
 /** One line per event: `#seq type id`, readable and greppable. */
 export const eventLine = (e: Envelope) => {
   const id = e.data?.id ?? e.data?.sessionId ?? e.data?.taskId ?? e.data?.name ?? '';
   return `#${e.seq}  ${new Date(e.timestamp).toISOString()}  ${e.type}  ${id}`.trimEnd();
 };
+
+/**
+ * A refused event stream as the CLI's error: a 401 names the token to check (revoked, or wrong), a 403 the role.
+ * Anything else is passed on as it is.
+ */
+export function streamFailure(ctx: Ctx, error: unknown): unknown {
+  if (!(error instanceof StreamRefused)) return error;
+  const hint = error.status === 401 ? `: ${unauthorizedHint(cliToken(ctx.env).variable)}` : '';
+  return new CliError(`the event stream was refused (HTTP ${error.status}): ${error.message}${hint}`, EXIT.error, error.code);
+}
 
 export function watchCommands(program: Command) {
   program
@@ -41,7 +51,9 @@ export function watchCommands(program: Command) {
         ctx.signal?.addEventListener('abort', stop, { once: true });
         if (ctx.signal?.aborted) stop();
         try {
-          await follow.done;
+          await follow.done.catch((error) => {
+            throw streamFailure(ctx, error);
+          });
         } finally {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);

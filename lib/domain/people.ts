@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Db } from '../storage/db.js';
-import { hashToken } from './tokens.js';
+import { hashToken, matchesHash } from './tokens.js';
 import type { AccessRole, PersonToken, TokenView } from './types.js';
 
 export type { TokenView };
@@ -68,10 +68,14 @@ export class PeopleStore {
     });
   }
 
-  /** The person a secret belongs to, or undefined. */
+  /**
+   * The person a secret belongs to, or undefined. Found by the secret's SHA-256 (a lookup key an attacker cannot
+   * steer), then confirmed in constant time against the stored hash.
+   */
   authenticate(secret: string): PersonToken | undefined {
     const id = this.#byHash.get(hashToken(secret));
-    return id === undefined ? undefined : this.db.get('tokens', id);
+    const token = id === undefined ? undefined : this.db.get('tokens', id);
+    return token && matchesHash(secret, token.tokenHash) ? token : undefined;
   }
 
   /** Notes that `token` was used (§23 `lastUsedAt`): at most once a minute, so reads do not each cost a commit. */

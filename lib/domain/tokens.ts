@@ -1,10 +1,27 @@
 // Session and runner tokens: minted, hashed, checked and revoked (§15.6).
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Db, Tx } from '../storage/db.js';
 import { FINAL_SESSION_STATUSES, type Session, type SessionSecret } from './types.js';
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+const HASH_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * Whether `secret` hashes to `storedHash`, compared in constant time. Both sides are 32-byte SHA-256 digests, so
+ * neither the secret's length nor the position of a first difference shows in the timing.
+ */
+export function matchesHash(secret: string, storedHash: string): boolean {
+  if (!HASH_HEX.test(storedHash)) return false;
+  return timingSafeEqual(createHash('sha256').update(secret).digest(), Buffer.from(storedHash, 'hex'));
+}
+
+/** Whether a presented secret is `expected` (the admin token), in constant time over fixed-length digests. */
+export function sameSecret(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
 
 /** The secrets file of a host's runner token: a key no session ID can take (session IDs start `sess_`). */
 const runnerSecretId = (host: string) => `runner_${createHash('sha256').update(host).digest('hex').slice(0, 32)}`;
@@ -15,6 +32,11 @@ const runnerSecretId = (host: string) => `runner_${createHash('sha256').update(h
  * one host name, stored the same way (with `host`), valid until replaced.
  */
 export class TokenStore {
+  /*
+   * Tokens are found by their hash, never by the secret: a map lookup's timing can depend on its key, but the key
+   * is a SHA-256 of the secret, which an attacker cannot steer byte by byte. The record found is then checked
+   * again with `matchesHash` (constant time), so the final yes or no is not a string comparison of secrets.
+   */
   /** hash → sessionId, derived from the stored secrets. */
   readonly #byHash = new Map<string, string>();
   /** hash → host name, for runner tokens. */
@@ -59,7 +81,10 @@ export class TokenStore {
 
   /** The host name a runner token may connect as; undefined for any other string. */
   hostOf(token: string): string | undefined {
-    return this.#hostByHash.get(hashToken(token));
+    const host = this.#hostByHash.get(hashToken(token));
+    if (host === undefined) return undefined;
+    const secret = this.db.get('secrets', runnerSecretId(host));
+    return secret?.host === host && matchesHash(token, secret.tokenHash) ? host : undefined;
   }
 
   /** A new token for `sessionId`, replacing any earlier one; only its hash is written. */
@@ -73,6 +98,8 @@ export class TokenStore {
   sessionOf(token: string): string | null | undefined {
     const sessionId = this.#byHash.get(hashToken(token));
     if (!sessionId) return undefined;
+    const secret = this.db.get('secrets', sessionId);
+    if (!secret || !matchesHash(token, secret.tokenHash)) return undefined;
     const session = this.db.get('sessions', sessionId);
     return session && !FINAL_SESSION_STATUSES.includes(session.status) ? sessionId : null;
   }

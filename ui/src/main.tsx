@@ -2,7 +2,7 @@ import { type JSX, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { onTokenNeeded, type TokenRequest } from './api';
 import { resumeLive, startLive } from './live';
-import { mayChange, state } from './store';
+import { isAdmin, mayChange, state } from './store';
 import './style.css';
 import { Field, Modal, useLive } from './util';
 import { ActivityView } from './views/Activity';
@@ -14,6 +14,7 @@ import { SessionView } from './views/Session';
 import { SessionsView } from './views/Sessions';
 import { SpawnDialog } from './views/Spawn';
 import { TaskView } from './views/TaskDetail';
+import { TokensView } from './views/Tokens';
 
 /** Hash routes, so the server needs no fallback route: every unknown path keeps its JSON 404 (§19). */
 function useRoute(): string[] {
@@ -111,6 +112,7 @@ function App() {
   else if (section === 't' && id) view = <TaskView id={id} openSpawn={openSpawn} />;
   else if (section === 'hosts') view = <HostsView />;
   else if (section === 'activity') view = <ActivityView />;
+  else if (section === 'people') view = <TokensView />;
   else view = <ProjectsView />;
   const current = (name: string) =>
     section === name || (name === '' && (!section || section === 'p' || section === 't')) ? 'page' : undefined;
@@ -134,6 +136,11 @@ function App() {
           <a href="#/activity" aria-current={current('activity')}>
             Activity
           </a>
+          {state.loaded && isAdmin() && (
+            <a href="#/people" aria-current={current('people')}>
+              People
+            </a>
+          )}
         </nav>
         <span class={`conn ${state.connection}`} role="status" aria-label={`Connection: ${CONNECTION_TEXT[state.connection]}`}>
           {CONNECTION_TEXT[state.connection]}

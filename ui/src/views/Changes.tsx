@@ -1,6 +1,7 @@
 // The Changes view of a session with a worktree (contract §20.6): files, coloured diff, Merge and Remove.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
+import { mayChange } from '../store';
 import type { Session } from '../types';
 import { Badge } from '../util';
 
@@ -101,20 +102,24 @@ export function Changes({ session }: { session: Session }) {
       ) : (
         <>
           <div class="actions">
-            <label>
-              Strategy{' '}
-              <select value={strategy} onChange={(e) => setStrategy(e.currentTarget.value)}>
-                <option value="squash">squash</option>
-                <option value="merge">merge</option>
-                <option value="rebase">rebase</option>
-              </select>
-            </label>
-            <button type="button" class="primary" disabled={busy || running || !ws.baseBranch} onClick={merge}>
-              Merge into {ws.baseBranch ?? '—'}
-            </button>
-            <button type="button" class="danger" disabled={busy || running} onClick={() => remove(false)}>
-              Remove worktree
-            </button>
+            {mayChange() && (
+              <>
+                <label>
+                  Strategy{' '}
+                  <select value={strategy} onChange={(e) => setStrategy(e.currentTarget.value)}>
+                    <option value="squash">squash</option>
+                    <option value="merge">merge</option>
+                    <option value="rebase">rebase</option>
+                  </select>
+                </label>
+                <button type="button" class="primary" disabled={busy || running || !ws.baseBranch} onClick={merge}>
+                  Merge into {ws.baseBranch ?? '—'}
+                </button>
+                <button type="button" class="danger" disabled={busy || running} onClick={() => remove(false)}>
+                  Remove worktree
+                </button>
+              </>
+            )}
             <button type="button" disabled={busy} onClick={() => void load()}>
               Refresh
             </button>
@@ -137,7 +142,7 @@ export function Changes({ session }: { session: Session }) {
               ))}
             </ul>
           )}
-          {problem.code === 'WORKSPACE_DIRTY' && !removed && problem.files.length === 0 && (
+          {mayChange() && problem.code === 'WORKSPACE_DIRTY' && !removed && problem.files.length === 0 && (
             <button type="button" class="danger" disabled={busy} onClick={() => remove(true)}>
               Remove anyway (archived first)
             </button>

@@ -1,7 +1,7 @@
 // "Needs you" (contract §21): the agents waiting for a person, oldest first, each with a box that types the answer.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
-import { onEvent, state } from '../store';
+import { mayChange, onEvent, state } from '../store';
 import { isFinalSession, type Session } from '../types';
 import { Badge, timeAgo } from '../util';
 
@@ -112,7 +112,7 @@ export function NeedsYou() {
             <a href={`#/s/${encodeURIComponent(s.id)}`}>{s.name}</a>{' '}
             <span class="reason">{s.attention!.reason ?? 'Waiting for input'}</span>{' '}
             <span class="muted small">{timeAgo(s.attention!.since)}</span>
-            <Answer s={s} />
+            {mayChange() && <Answer s={s} />}
           </li>
         ))}
       </ul>

@@ -187,16 +187,18 @@ class TaskCard extends Component<{ task: Task; attention: string } & Actions> {
         <div class="badges">
           <TaskBadges task={task} />
         </div>
-        <div class="task-actions">
-          <button type="button" class="small" aria-label={`Edit ${task.title}`} onClick={() => onEdit(task)}>
-            Edit
-          </button>
-          {!done && (
-            <button type="button" class="small" aria-label={`Complete ${task.title}`} onClick={() => onComplete(task)}>
-              Complete
+        {mayChange() && (
+          <div class="task-actions">
+            <button type="button" class="small" aria-label={`Edit ${task.title}`} onClick={() => onEdit(task)}>
+              Edit
             </button>
-          )}
-        </div>
+            {!done && (
+              <button type="button" class="small" aria-label={`Complete ${task.title}`} onClick={() => onComplete(task)}>
+                Complete
+              </button>
+            )}
+          </div>
+        )}
       </li>
     );
   }
@@ -230,13 +232,17 @@ function Tree({ tasks, onEdit, onComplete }: { tasks: Task[] } & Actions) {
         </a>
         <TaskBadges task={t} />
         {deps.length > 0 && <span class="muted small">depends on {deps.map((d) => state.tasks.get(d)?.title ?? d).join(', ')}</span>}
-        <button type="button" class="small" aria-label={`Edit ${t.title}`} onClick={() => onEdit(t)}>
-          Edit
-        </button>
-        {t.status !== 'completed' && (
-          <button type="button" class="small" aria-label={`Complete ${t.title}`} onClick={() => onComplete(t)}>
-            Complete
-          </button>
+        {mayChange() && (
+          <>
+            <button type="button" class="small" aria-label={`Edit ${t.title}`} onClick={() => onEdit(t)}>
+              Edit
+            </button>
+            {t.status !== 'completed' && (
+              <button type="button" class="small" aria-label={`Complete ${t.title}`} onClick={() => onComplete(t)}>
+                Complete
+              </button>
+            )}
+          </>
         )}
       </div>
     );

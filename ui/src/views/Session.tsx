@@ -176,23 +176,26 @@ function Messages({ sessionId, ended }: { sessionId: string; ended: boolean }) {
       {!available && <p class="muted">This server does not route messages.</p>}
       {list(inbox, 'Inbox', (m) => `from ${name(m.from)}`)}
       {list(sent, 'Sent', (m) => `to ${name(m.to)}`)}
-      <form
-        class="stack"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          if (await send.run(() => api('POST', `/api/sessions/${encodeURIComponent(sessionId)}/messages`, { message: text }))) setText('');
-        }}
-      >
-        <Field label="Message to this session">
-          {(id) => <textarea id={id} rows={2} required value={text} disabled={ended} onInput={(e) => setText(e.currentTarget.value)} />}
-        </Field>
-        <ErrorLine error={send.error} />
-        <div class="actions">
-          <button type="submit" class="primary" disabled={send.busy || ended}>
-            Send message
-          </button>
-        </div>
-      </form>
+      {mayChange() && (
+        <form
+          class="stack"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            if (await send.run(() => api('POST', `/api/sessions/${encodeURIComponent(sessionId)}/messages`, { message: text })))
+              setText('');
+          }}
+        >
+          <Field label="Message to this session">
+            {(id) => <textarea id={id} rows={2} required value={text} disabled={ended} onInput={(e) => setText(e.currentTarget.value)} />}
+          </Field>
+          <ErrorLine error={send.error} />
+          <div class="actions">
+            <button type="submit" class="primary" disabled={send.busy || ended}>
+              Send message
+            </button>
+          </div>
+        </form>
+      )}
     </section>
   );
 }

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import type { SpawnRequest } from '../main';
-import { state } from '../store';
+import { mayChange, state } from '../store';
 import type { Task } from '../types';
 import { Badge, clock, statusLabel } from '../util';
 import { ConfirmButton } from './Confirm';
@@ -65,24 +65,29 @@ export function TaskView({ id, openSpawn }: { id: string; openSpawn: (r: SpawnRe
         <h1 id="task-title">{task.title}</h1>
         <Badge kind={`st-${task.status}`}>{statusLabel(task.status)}</Badge>
         <TaskBadges task={task} />
-        <button type="button" onClick={() => setEditing(true)}>
-          Edit task…
-        </button>
-        {open && (
-          <button type="button" onClick={() => openSpawn({ projectId: task.projectId, taskIds: [task.id] })}>
-            Spawn agent for this task…
-          </button>
+        {/* A viewer only watches (§23): no control that would be refused. */}
+        {mayChange() && (
+          <>
+            <button type="button" onClick={() => setEditing(true)}>
+              Edit task…
+            </button>
+            {open && (
+              <button type="button" onClick={() => openSpawn({ projectId: task.projectId, taskIds: [task.id] })}>
+                Spawn agent for this task…
+              </button>
+            )}
+            <ConfirmButton
+              label="Delete task"
+              title={`Delete ${task.title}?`}
+              action="Delete task"
+              question={<p>Its subtasks stay, without a parent; sessions that worked on it keep their history.</p>}
+              act={async () => {
+                await api('DELETE', `/api/tasks/${encodeURIComponent(task.id)}`);
+                location.hash = `#/p/${encodeURIComponent(task.projectId)}`;
+              }}
+            />
+          </>
         )}
-        <ConfirmButton
-          label="Delete task"
-          title={`Delete ${task.title}?`}
-          action="Delete task"
-          question={<p>Its subtasks stay, without a parent; sessions that worked on it keep their history.</p>}
-          act={async () => {
-            await api('DELETE', `/api/tasks/${encodeURIComponent(task.id)}`);
-            location.hash = `#/p/${encodeURIComponent(task.projectId)}`;
-          }}
-        />
       </div>
       {task.description ? <p class="description">{task.description}</p> : <p class="muted">No description.</p>}
       <div class="split">
@@ -116,7 +121,7 @@ export function TaskView({ id, openSpawn }: { id: string; openSpawn: (r: SpawnRe
           </ol>
         </section>
       </div>
-      {editing && <TaskDialog projectId={task.projectId} task={task} onClose={() => setEditing(false)} />}
+      {editing && mayChange() && <TaskDialog projectId={task.projectId} task={task} onClose={() => setEditing(false)} />}
     </section>
   );
 }
