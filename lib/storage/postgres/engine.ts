@@ -29,6 +29,17 @@ export interface PostgresEngineOptions {
 
 type Db = Sql | TransactionSql;
 
+/** A row of the feed query: a commit (part 0, `pos` its number, `body` its changes) or an event (part 1, `pos` its `seq`, `body` its line). */
+interface FeedRow {
+  part: number;
+  pos: number;
+  body: string;
+  last_seq: number | null;
+  type: string | null;
+  project_id: string | null;
+  sessions: string | null;
+}
+
 /**
  * Commit path, one transaction: lock the head row (`SELECT … FOR UPDATE`), the one lock every commit of every
  * instance takes, so commits are serial and numbered in commit order; if other instances committed since this batch
@@ -184,25 +195,36 @@ export class PostgresEngine implements StorageEngine {
   async #readFeed(sql: Db, upTo?: number): Promise<{ commits: RemoteCommit[]; lastSeq: number }> {
     const from = this.#applied;
     if (upTo !== undefined && upTo <= from) return { commits: [], lastSeq: this.events.latestSeq };
-    const rows = await sql<{ no: number; changes: string; last_seq: number }[]>`SELECT no, changes::text AS changes, last_seq
-      FROM maestro_commits WHERE no > ${from} AND no <= ${upTo ?? from + 1000} ORDER BY no`;
-    if (!rows.length && upTo === undefined) return { commits: [], lastSeq: this.events.latestSeq };
-    if (rows[0]?.no !== from + 1 || rows.at(-1)!.no !== from + rows.length || (upTo !== undefined && rows.length !== upTo - from)) {
+    // The commits and their events in one round trip (and one snapshot): this is on the path of every event that
+    // reaches this instance's clients from another instance.
+    const rows = await sql<FeedRow[]>`WITH c AS (SELECT no, changes, last_seq FROM maestro_commits
+        WHERE no > ${from} AND no <= ${upTo ?? from + 1000})
+      SELECT 0 AS part, no AS pos, changes::text AS body, last_seq, NULL AS type, NULL AS project_id, NULL AS sessions FROM c
+      UNION ALL
+      SELECT 1, seq, line, NULL, type, project_id, sessions::text FROM maestro_events
+        WHERE seq > ${this.events.latestSeq} AND seq <= (SELECT max(last_seq) FROM c)
+      ORDER BY part, pos`;
+    const feed = rows.filter((r) => r.part === 0);
+    if (!feed.length && upTo === undefined) return { commits: [], lastSeq: this.events.latestSeq };
+    if (feed[0]?.pos !== from + 1 || feed.at(-1)!.pos !== from + feed.length || (upTo !== undefined && feed.length !== upTo - from)) {
       throw new EngineFatalError(`Commits after ${from} are no longer in the commit feed: restart this instance`);
     }
-    const lastSeq = rows.at(-1)!.last_seq;
-    const events = (
-      await sql<Parameters<typeof fromRow>[0][]>`SELECT seq, type, project_id, sessions::text AS sessions, line
-      FROM maestro_events WHERE seq > ${this.events.latestSeq} AND seq <= ${lastSeq} ORDER BY seq`
-    ).map((row): Published => ({ ...fromRow(row), text: row.line }));
+    const events = rows
+      .filter((r) => r.part === 1)
+      .map(
+        (r): Published => ({
+          ...fromRow({ seq: r.pos, type: r.type!, project_id: r.project_id, sessions: r.sessions, line: r.body }),
+          text: r.body,
+        }),
+      );
     let at = 0;
-    const commits = rows.map(({ changes, last_seq }) => {
+    const commits = feed.map(({ body, last_seq }) => {
       const own: Published[] = [];
-      while (at < events.length && events[at]!.seq <= last_seq) own.push(events[at++]!);
-      const parsed = JSON.parse(changes) as [Kind, string, any][];
+      while (at < events.length && events[at]!.seq <= last_seq!) own.push(events[at++]!);
+      const parsed = JSON.parse(body) as [Kind, string, any][];
       return { changes: parsed.map(([kind, id, entity]) => ({ kind, id, entity })), events: own };
     });
-    return { commits, lastSeq };
+    return { commits, lastSeq: feed.at(-1)!.last_seq! };
   }
 
   async checkpoint(): Promise<void> {
