@@ -13,7 +13,7 @@ const quick = args.includes('--quick');
 const rootAt = args.indexOf('--root');
 const root = rootAt >= 0 ? resolve(args[rootAt + 1]) : resolve(bench, '..');
 const wanted = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--root');
-const ORDER = ['reads', 'fanout', 'startup', 'writes', 'claims', 'messages', 'runners', 'fleet'];
+const ORDER = ['reads', 'fanout', 'startup', 'writes', 'claims', 'messages', 'runners', 'fleet', 'postgres'];
 
 const files = readdirSync(`${bench}/scenarios`).filter((f) => f.endsWith('.mjs'));
 const scenarios = (await Promise.all(files.map((f) => import(pathToFileURL(`${bench}/scenarios/${f}`).href))))

@@ -66,8 +66,13 @@ export class MessageUpkeep {
   async retain(): Promise<number> {
     const cutoff = this.db.now() - this.retentionDays * DAY;
     const old = [...this.db.all('messages')].filter((m) => m.createdAt <= cutoff).map((m) => m.id);
-    if (old.length) await this.db.mutate((tx) => old.forEach((id) => tx.remove('messages', id)));
-    return old.length;
+    if (!old.length) return 0;
+    // Checked again in the transaction: another instance's retention may have removed them first (§22.2: once).
+    return this.db.mutate((tx) => {
+      const gone = old.filter((id) => tx.get('messages', id));
+      for (const id of gone) tx.remove('messages', id);
+      return gone.length;
+    });
   }
 
   /** A receiver that ends or is deleted: its pending messages fail (follow-up mutation, §16.4). */

@@ -8,6 +8,7 @@ import { type MessageQueryInput, SendMessage } from '../requests.js';
 import { type DeliveryMarks, FINAL_SESSION_STATUSES, isFinalSessionStatus, type Message, type Session } from '../types.js';
 import { deliverShown, served } from './message-delivery.js';
 import { byAge, LIVE, MessageIndex } from './message-index.js';
+import { MessageRate } from './message-rate.js';
 import { MessageUpkeep } from './message-upkeep.js';
 
 export { FAIL_REASON } from './message-upkeep.js';
@@ -42,26 +43,29 @@ const mayMessage = (from: Session, to: Session) =>
 export class MessageStore {
   readonly #index = new MessageIndex();
   readonly #upkeep: MessageUpkeep;
-  /** Accepted sends per session within the last minute, for the rate limit (recorded as they are accepted). */
-  readonly #recent = new Map<string, number[]>();
+  /** Sends per session in the last minute (§16.2 rule 6), across instances. */
+  readonly #rate: MessageRate;
   readonly #notifiedAt = new Map<string, number>();
   /** The wake-up hook (§16.3), set by whoever can type into agents' terminals; unset = no wake-up. */
   notify: Notify | undefined;
 
   constructor(
     private readonly db: Db,
-    private readonly options: MessageOptions,
+    options: MessageOptions,
     private readonly log: Logger,
   ) {
+    this.#rate = new MessageRate(options.rate);
     this.#upkeep = new MessageUpkeep(db, this.#index, this.#served, options.retentionDays, log);
     const since = db.now() - MINUTE;
     for (const m of [...db.all('messages')].sort(byAge)) {
       this.#index.apply(undefined, m);
-      if (m.from !== 'user' && m.createdAt > since) this.#recent.set(m.from, [...(this.#recent.get(m.from) ?? []), m.createdAt]);
+      if (m.createdAt > since) this.#rate.count(m);
     }
     db.onApply((kind, before, after) => {
-      if (kind === 'messages') this.#index.apply(before as Message | undefined, after as Message | null);
-      else if (kind === 'sessions') {
+      if (kind === 'messages') {
+        this.#index.apply(before as Message | undefined, after as Message | null);
+        if (!before && after) this.#rate.count(after as Message);
+      } else if (kind === 'sessions') {
         this.#upkeep.sessionChanged(before as Session | undefined, after as Session | null);
         // A session that ended or is gone sends and receives nothing more: forget its rate window and wake-up time.
         const ended = after as Session | null;
@@ -99,7 +103,8 @@ export class MessageStore {
 
   /** `POST /api/sessions/:id/messages`: every rule of §16.2 in its order; `from` null = a person. */
   async send(receiverId: string, input: unknown, from: string | null): Promise<Message> {
-    let counted: number | undefined;
+    // Every build of this send (a shared engine may rebuild it), so that none stays counted once it settled.
+    const built: string[] = [];
     const sending = this.db.mutate((tx) => {
       const receiver = tx.get('sessions', receiverId);
       if (!receiver) throw sessionNotFound(receiverId);
@@ -126,7 +131,7 @@ export class MessageStore {
           to: receiver.id,
         });
       }
-      const recent = sender ? this.#checkRate(sender.id, tx.now) : undefined;
+      if (sender) this.#rate.check(tx, sender.id);
       const message: Message = {
         id: newId('msg', tx.now),
         from: from ?? 'user',
@@ -144,14 +149,11 @@ export class MessageStore {
       tx.emit('message:created', message);
       if (sender) tx.emit('session:message_sent', { sessionId: sender.id, message });
       tx.emit('session:message_received', { sessionId: receiverId, message });
-      // Counted now, so that sends of the same batch see each other; taken back below if the batch fails.
-      if (recent) recent.push((counted = tx.now));
+      this.#rate.building(message);
+      built.push(message.id);
       return message;
     });
-    const message = await sending.catch((error) => {
-      if (from !== null && counted !== undefined) this.#uncount(from, counted);
-      throw error;
-    });
+    const message = await sending.finally(() => this.#rate.settled(built));
     this.#wake(message);
     return message;
   }
@@ -232,36 +234,13 @@ export class MessageStore {
 
   /** Sessions with a rate window or a wake-up time held in memory (what `#forget` prunes). */
   trackedSessions(): { rate: number; wake: number } {
-    return { rate: this.#recent.size, wake: this.#notifiedAt.size };
+    return { rate: this.#rate.size, wake: this.#notifiedAt.size };
   }
 
   #forget(sessionId: string | undefined) {
     if (sessionId === undefined) return;
-    this.#recent.delete(sessionId);
+    this.#rate.forget(sessionId);
     this.#notifiedAt.delete(sessionId);
-  }
-
-  /** A send whose batch failed was never made: it does not count against the rate. */
-  #uncount(sessionId: string, at: number) {
-    const recent = this.#recent.get(sessionId);
-    const i = recent?.lastIndexOf(at) ?? -1;
-    if (i >= 0) recent!.splice(i, 1);
-  }
-
-  /** The sends of the last minute, or 429 when the session has used its rate (§16.2 rule 6). */
-  #checkRate(sessionId: string, now: number): number[] | undefined {
-    if (this.options.rate === 0) return undefined;
-    const recent = (this.#recent.get(sessionId) ?? []).filter((t) => t > now - MINUTE);
-    this.#recent.set(sessionId, recent);
-    if (recent.length >= this.options.rate) {
-      const retryAfterMs = Math.max(1, recent[recent.length - this.options.rate]! + MINUTE - now);
-      throw new ApiError(429, 'RATE_LIMITED', `Session ${sessionId} may send at most ${this.options.rate} messages per minute`, {
-        sessionId,
-        limit: this.options.rate,
-        retryAfterMs,
-      });
-    }
-    return recent;
   }
 
   #deliver(tx: Tx, m: Message): Message {

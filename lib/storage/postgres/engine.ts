@@ -13,9 +13,10 @@ import {
   type StorageEngine,
 } from '../engine.js';
 import { connect, connectionError } from './connect.js';
-import { fromRow, insertEvents, PgEventLog } from './event-log.js';
+import { fromRow, PgEventLog } from './event-log.js';
 import { migrate } from './migrate.js';
 import { PgRunnerRelay } from './runner-relay.js';
+import { COMMIT_CHANNEL as CHANNEL, write } from './write.js';
 
 export interface PostgresEngineOptions {
   url: string;
@@ -26,10 +27,18 @@ export interface PostgresEngineOptions {
   onFatal?: (error: unknown) => void;
 }
 
-/** The channel that says "commit N is in" (its number only: payloads are limited to 8,000 bytes). */
-const CHANNEL = 'maestro_commit';
-
 type Db = Sql | TransactionSql;
+
+/** A row of the feed query: a commit (part 0, `pos` its number, `body` its changes) or an event (part 1, `pos` its `seq`, `body` its line). */
+interface FeedRow {
+  part: number;
+  pos: number;
+  body: string;
+  last_seq: number | null;
+  type: string | null;
+  project_id: string | null;
+  sessions: string | null;
+}
 
 /**
  * Commit path, one transaction: lock the head row (`SELECT … FOR UPDATE`), the one lock every commit of every
@@ -132,7 +141,7 @@ export class PostgresEngine implements StorageEngine {
       const [head] = await tx<{ commit_no: number; last_seq: number }[]>`SELECT commit_no, last_seq FROM maestro_head FOR UPDATE`;
       let current = batch;
       if (head!.commit_no !== builtAt) {
-        const remote = await this.#readFeed(tx, head!.commit_no);
+        const { commits: remote } = await this.#readFeed(tx, head!.commit_no);
         this.#applyRemote(remote, head!.commit_no, head!.last_seq);
         current = batch.rebuild(remote);
         this.stats.rebuilds++;
@@ -141,24 +150,7 @@ export class PostgresEngine implements StorageEngine {
       if (!current.changes.length && !published.length) return published;
       no = head!.commit_no + 1;
       lastSeq = published.at(-1)?.seq ?? head!.last_seq;
-      const puts = current.changes.filter((c) => c.entity);
-      const removals = current.changes.filter((c) => !c.entity);
-      if (puts.length) {
-        const records = `[${puts.map((c) => `{"kind":${JSON.stringify(c.kind)},"id":${JSON.stringify(c.id)},"body":${JSON.stringify(c.entity)}}`).join(',')}]`;
-        await tx`INSERT INTO maestro_entities (kind, id, body)
-          SELECT kind, id, body FROM json_to_recordset(${records}::text::json) AS x(kind text, id text, body json)
-          ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body`;
-      }
-      if (removals.length) {
-        const keys = JSON.stringify(removals.map((c) => ({ kind: c.kind, id: c.id })));
-        await tx`DELETE FROM maestro_entities e USING json_to_recordset(${keys}::text::json) AS x(kind text, id text)
-          WHERE e.kind = x.kind AND e.id = x.id`;
-      }
-      await insertEvents(tx as unknown as Sql, published);
-      const changes = JSON.stringify(current.changes.map((c) => [c.kind, c.id, c.entity]));
-      await tx`INSERT INTO maestro_commits (no, instance, changes, last_seq) VALUES (${no}, ${this.instance}, ${changes}::text::json, ${lastSeq})`;
-      await tx`UPDATE maestro_head SET commit_no = ${no}, last_seq = ${lastSeq}`;
-      await tx`SELECT pg_notify(${CHANNEL}, ${String(no)})`;
+      await write(tx, current, published, no, lastSeq, this.instance);
       return published;
     });
     if (no) {
@@ -173,11 +165,14 @@ export class PostgresEngine implements StorageEngine {
     if (this.#closed) return Promise.resolve();
     return this.#serially(async () => {
       if (this.#closed) return;
-      const [head] = await this.#sql<{ commit_no: number; last_seq: number }[]>`SELECT commit_no, last_seq FROM maestro_head`;
-      if (head!.commit_no <= this.#applied) return;
-      const remote = await this.#readFeed(this.#sql, head!.commit_no);
-      this.#view!.applyRemote(remote);
-      this.#applyRemote([], head!.commit_no, head!.last_seq);
+      // No look at the head first: the feed after the applied commit is every commit since (a commit is in the feed
+      // once it is in the head, and pruning keeps the newest 10,000), so one round trip less on every notification.
+      for (;;) {
+        const { commits, lastSeq } = await this.#readFeed(this.#sql);
+        if (!commits.length || this.#closed) return;
+        this.#view!.applyRemote(commits);
+        this.#applyRemote([], this.#applied + commits.length, lastSeq);
+      }
     }).catch((error) => {
       if (error instanceof EngineFatalError) {
         this.#log.error('This instance can no longer follow the database: stopping', error);
@@ -193,24 +188,43 @@ export class PostgresEngine implements StorageEngine {
     this.events.latestSeq = lastSeq;
   }
 
-  /** The commits after the applied one up to `upTo`, with their events, in order. */
-  async #readFeed(sql: Db, upTo: number): Promise<RemoteCommit[]> {
-    if (upTo <= this.#applied) return [];
-    const commits = await sql<{ no: number; changes: string; last_seq: number }[]>`SELECT no, changes::text AS changes, last_seq
-      FROM maestro_commits WHERE no > ${this.#applied} AND no <= ${upTo} ORDER BY no`;
-    if (commits.length !== upTo - this.#applied || commits[0]?.no !== this.#applied + 1) {
-      throw new EngineFatalError(`Commits ${this.#applied + 1}–${upTo} are no longer in the commit feed: restart this instance`);
+  /**
+   * The commits after the applied one (up to `upTo` when given; at most 1,000 otherwise, the rest on the next call),
+   * with their events, in order, and the last `seq` they reach. Throws when the feed no longer holds the next one.
+   */
+  async #readFeed(sql: Db, upTo?: number): Promise<{ commits: RemoteCommit[]; lastSeq: number }> {
+    const from = this.#applied;
+    if (upTo !== undefined && upTo <= from) return { commits: [], lastSeq: this.events.latestSeq };
+    // The commits and their events in one round trip (and one snapshot): this is on the path of every event that
+    // reaches this instance's clients from another instance.
+    const rows = await sql<FeedRow[]>`WITH c AS (SELECT no, changes, last_seq FROM maestro_commits
+        WHERE no > ${from} AND no <= ${upTo ?? from + 1000})
+      SELECT 0 AS part, no AS pos, changes::text AS body, last_seq, NULL AS type, NULL AS project_id, NULL AS sessions FROM c
+      UNION ALL
+      SELECT 1, seq, line, NULL, type, project_id, sessions::text FROM maestro_events
+        WHERE seq > ${this.events.latestSeq} AND seq <= (SELECT max(last_seq) FROM c)
+      ORDER BY part, pos`;
+    const feed = rows.filter((r) => r.part === 0);
+    if (!feed.length && upTo === undefined) return { commits: [], lastSeq: this.events.latestSeq };
+    if (feed[0]?.pos !== from + 1 || feed.at(-1)!.pos !== from + feed.length || (upTo !== undefined && feed.length !== upTo - from)) {
+      throw new EngineFatalError(`Commits after ${from} are no longer in the commit feed: restart this instance`);
     }
-    const rows = await sql<Parameters<typeof fromRow>[0][]>`SELECT seq, type, project_id, sessions::text AS sessions, line
-      FROM maestro_events WHERE seq > ${this.events.latestSeq} AND seq <= ${commits.at(-1)!.last_seq} ORDER BY seq`;
-    const events = rows.map((row): Published => ({ ...fromRow(row), text: row.line }));
+    const events = rows
+      .filter((r) => r.part === 1)
+      .map(
+        (r): Published => ({
+          ...fromRow({ seq: r.pos, type: r.type!, project_id: r.project_id, sessions: r.sessions, line: r.body }),
+          text: r.body,
+        }),
+      );
     let at = 0;
-    return commits.map(({ changes, last_seq }) => {
+    const commits = feed.map(({ body, last_seq }) => {
       const own: Published[] = [];
-      while (at < events.length && events[at]!.seq <= last_seq) own.push(events[at++]!);
-      const parsed = JSON.parse(changes) as [Kind, string, any][];
+      while (at < events.length && events[at]!.seq <= last_seq!) own.push(events[at++]!);
+      const parsed = JSON.parse(body) as [Kind, string, any][];
       return { changes: parsed.map(([kind, id, entity]) => ({ kind, id, entity })), events: own };
     });
+    return { commits, lastSeq: feed.at(-1)!.last_seq! };
   }
 
   async checkpoint(): Promise<void> {

@@ -1,0 +1,164 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createApp } from '../lib/http/app.js';
+import { createLogger } from '../lib/log.js';
+import { createServices, type Services } from '../lib/services.js';
+import { type Answer, testConfig } from './helpers.js';
+import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
+
+/**
+ * Cluster-wide rules (§22.2) with two instances on one database, in-process with one injected clock: the message
+ * rate limit holds across instances, and lease, deadline, receiver-ended and retention sweeps act once per due item
+ * although both instances sweep (their timers run on the shared clock, and the test sweeps both at once as well).
+ */
+
+const T0 = 1_800_000_000_000;
+const stops: Services[] = [];
+afterAll(async () => {
+  for (const services of stops) for (const stop of services.onClose) await stop();
+});
+
+async function instance(url: string, clock: { now: number }, env: Record<string, string>) {
+  const services = await createServices(testConfig({ DATABASE_URL: url, ...env }), createLogger('error'), () => clock.now);
+  stops.push(services);
+  const { app } = await createApp(services);
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> => {
+    const res = await app.request(path, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+  };
+  const ok = async (method: string, path: string, body?: unknown, headers?: Record<string, string>) => {
+    const res = await call(method, path, body, headers);
+    expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+    return res.body;
+  };
+  return { services, call, ok };
+}
+type Instance = Awaited<ReturnType<typeof instance>>;
+
+async function twoInstances(env: Record<string, string> = {}) {
+  const url = await freshDatabaseUrl();
+  const clock = { now: T0 };
+  const a = await instance(url, clock, env);
+  const b = await instance(url, clock, env);
+  const sql = openStore(url);
+  /** Waits for every mutation each instance started, then until both have applied every commit in the database. */
+  const settled = async () => {
+    await Promise.all([a, b].map((i) => i.services.db.mutate(() => undefined)));
+    for (let tries = 0; ; tries++) {
+      const [head] = await sql<{ last_seq: number }[]>`SELECT last_seq FROM maestro_head`;
+      if ([a, b].every((i) => i.services.db.events.latestSeq === Number(head!.last_seq))) return;
+      if (tries > 500)
+        throw new Error(
+          `The instances did not catch up within 10 s: ${head!.last_seq} vs ${[a, b].map((i) => i.services.db.events.latestSeq)}`,
+        );
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  /** The logged events of `type` (the database's log: what every client of every instance gets). */
+  const logged = async (type: string) =>
+    (await sql<{ line: string }[]>`SELECT line FROM maestro_events WHERE type = ${type} ORDER BY seq`).map((r) => JSON.parse(r.line));
+  return { url, clock, a, b, sql, settled, logged };
+}
+
+const as = (id: string) => ({ 'x-session-id': id });
+const send = (i: Instance, from: string | null, to: string, body: unknown) =>
+  i.call('POST', `/api/sessions/${to}/messages`, body, from ? as(from) : {});
+
+describe.skipIf(!hasPostgres)('cluster-wide rules on two instances', () => {
+  it('a sender at its rate limit on A is refused on B; concurrent sends on both accept exactly the limit', async () => {
+    const { clock, a, b, settled } = await twoInstances({ MAESTRO_MESSAGE_RATE: '3' });
+    const project = await a.ok('POST', '/api/projects', { name: 'P' });
+    for (const id of ['w1', 'w2', 'w3']) await a.ok('POST', '/api/sessions', { id, projectId: project.id, taskIds: [] });
+    await settled();
+    for (let i = 0; i < 3; i++) expect((await send(a, 'w1', 'w2', { message: `on A ${i}` })).status).toBe(201);
+    clock.now += 10_000;
+    const refused = await send(b, 'w1', 'w2', { message: 'on B' });
+    expect([refused.status, refused.body.code, refused.body.details.retryAfterMs]).toEqual([429, 'RATE_LIMITED', 50_000]);
+    expect(refused.headers.get('retry-after')).toBe('50');
+    // The sender's window is the same on both: it opens again on B once the first send on A is a minute old.
+    clock.now += 50_000;
+    expect((await send(b, 'w1', 'w2', { message: 'a minute later, on B' })).status).toBe(201);
+    // B's send counts on A: two more fit there, not three.
+    const onA = [];
+    for (let i = 0; i < 3; i++) onA.push((await send(a, 'w1', 'w2', { message: `on A again ${i}` })).status);
+    expect(onA).toEqual([201, 201, 429]);
+
+    const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => send(i % 2 ? a : b, 'w3', 'w2', { message: `burst ${i}` })));
+    expect(burst.map((r) => r.status).sort()).toEqual([201, 201, 201, ...Array(7).fill(429)]);
+    await settled();
+    const sent = await b.ok('GET', '/api/sessions/w3/messages?box=sent');
+    expect(sent).toHaveLength(3);
+  });
+
+  it('an expired lease is released once, with both instances sweeping', async () => {
+    const { clock, a, b, settled, logged } = await twoInstances();
+    const project = await a.ok('POST', '/api/projects', { name: 'P' });
+    const task = await a.ok('POST', '/api/tasks', { projectId: project.id, title: 'Leased' });
+    await a.ok('POST', '/api/sessions', { id: 'holder', projectId: project.id, taskIds: [] });
+    await a.ok('POST', `/api/tasks/${task.id}/claim`, { sessionId: 'holder', leaseMs: 60_000 });
+    await settled();
+    const timeline = (await b.ok('GET', '/api/sessions/holder')).timeline;
+    clock.now += 60_001;
+    const released = await Promise.all([a.services.claims.sweep(), b.services.claims.sweep(), a.services.claims.sweep()]);
+    await settled();
+    // Whichever instance (or timer) won, the claim was released once in all.
+    expect(released.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(1);
+    const releases = await logged('task:claim_released');
+    expect(releases.map((e) => e.data)).toEqual([{ taskId: task.id, sessionId: 'holder', reason: 'expired' }]);
+    const updates = (await logged('task:updated')).filter((e) => e.data.id === task.id && e.timestamp === clock.now);
+    expect(updates.map((e) => e.data.status)).toEqual(['todo']);
+    for (const i of [a, b]) {
+      const served = await i.ok('GET', `/api/tasks/${task.id}`);
+      expect([served.status, served.claim]).toEqual(['todo', undefined]);
+      expect((await i.ok('GET', '/api/sessions/holder')).timeline).toEqual(timeline);
+    }
+  });
+
+  it('a message past its deadline expires once, and a receiver that ends fails its messages and claims once', async () => {
+    const { clock, a, b, settled, logged } = await twoInstances();
+    const project = await a.ok('POST', '/api/projects', { name: 'P' });
+    const task = await a.ok('POST', '/api/tasks', { projectId: project.id, title: 'Held' });
+    for (const id of ['w1', 'w2']) await a.ok('POST', '/api/sessions', { id, projectId: project.id, taskIds: [] });
+    const deadline = await a.ok('POST', '/api/sessions/w1/messages', { message: 'soon', expiresInMs: 1000 });
+    const waiting = await a.ok('POST', '/api/sessions/w2/messages', { message: 'never read' });
+    await a.ok('POST', `/api/tasks/${task.id}/claim`, { sessionId: 'w2' });
+    await settled();
+    clock.now += 1001;
+    await Promise.all([a.services.messages.sweep(), b.services.messages.sweep()]);
+    await settled();
+    expect((await logged('message:expired')).map((e) => e.data.id)).toEqual([deadline.id]);
+    expect((await b.ok('GET', `/api/messages/${deadline.id}`)).status).toBe('expired');
+
+    // Both instances apply the session's end and both start its follow-ups: one failure, one release.
+    await b.ok('PATCH', '/api/sessions/w2', { status: 'completed' });
+    await settled();
+    await settled();
+    expect((await logged('message:failed')).map((e) => [e.data.id, e.data.failReason])).toEqual([
+      [waiting.id, 'receiver ended before delivery'],
+    ]);
+    expect((await logged('task:claim_released')).map((e) => e.data)).toEqual([
+      { taskId: task.id, sessionId: 'w2', reason: 'session_ended' },
+    ]);
+    expect((await a.ok('GET', `/api/messages/${waiting.id}`)).status).toBe('failed');
+  });
+
+  it('retention deletes each old message once, whichever instance runs it', async () => {
+    const { clock, a, b, sql, settled } = await twoInstances();
+    const project = await a.ok('POST', '/api/projects', { name: 'P' });
+    await a.ok('POST', '/api/sessions', { id: 'w1', projectId: project.id, taskIds: [] });
+    const old = await Promise.all([1, 2, 3].map((n) => a.ok('POST', '/api/sessions/w1/messages', { message: `old ${n}` })));
+    await settled();
+    clock.now += 8 * 86_400_000;
+    const [onA, onB] = await Promise.all([a.services.messages.retain(), b.services.messages.retain()]);
+    await settled();
+    expect(onA + onB).toBe(3);
+    // One commit removed them: the other instance's retention found nothing left to remove.
+    const commits = await sql<{ changes: string }[]>`SELECT changes::text AS changes FROM maestro_commits ORDER BY no`;
+    for (const m of old) expect(commits.filter((c) => c.changes.includes(m.id)).length, m.id).toBe(2);
+    for (const i of [a, b]) expect(await i.ok('GET', '/api/sessions/w1/messages')).toEqual([]);
+  });
+});
