@@ -63,7 +63,12 @@ export async function createServices(config: Config, log: Logger, now?: () => nu
   // The PostgreSQL client is loaded only when it is used.
   const engine =
     config.databaseType === 'postgres'
-      ? new (await import('./storage/postgres/engine.js')).PostgresEngine({ url: config.databaseUrl!, log, onFatal })
+      ? new (await import('./storage/postgres/engine.js')).PostgresEngine({
+          url: config.databaseUrl!,
+          log,
+          onFatal,
+          mailSecret: config.token,
+        })
       : new FileEngine({ dir: config.dataDir, log });
   const db = await Db.open({ engine, hub, log, now, onFatal });
   const pruneEvents = () => db.events.prune(db.now(), config.eventRetentionDays * 86_400_000, 100_000, config.eventRetentionBytes);

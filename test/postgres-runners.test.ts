@@ -12,7 +12,10 @@ import { SLOW, startRunner, until } from './runner-harness.js';
  * another instance pruned gets `resync`.
  */
 
-const CLEAN = { HOST: '', MAESTRO_TOKEN: '', MAESTRO_ALLOW_INSECURE: '', DATABASE_TYPE: '' };
+/** The cluster's shared token: it also seals runner mail between the instances (§23 hygiene). */
+const TOKEN = 'cluster-admin-token-for-the-runner-test';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const CLEAN = { HOST: '', MAESTRO_TOKEN: TOKEN, MAESTRO_ALLOW_INSECURE: '', DATABASE_TYPE: '' };
 
 interface Instance extends ServerProcess {
   call: Call;
@@ -25,7 +28,7 @@ async function instance(url: string): Promise<Instance> {
   const call: Call = async (method, path, body) => {
     const res = await fetch(base + path, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? AUTH : { ...AUTH, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(15_000),
     });
@@ -62,12 +65,17 @@ describe.skipIf(!hasPostgres)('runners across two instances on one database', SL
     const url = await freshDatabaseUrl();
     const [a, b] = await Promise.all([instance(url), instance(url)]);
     await withLogs([a, b], async () => {
-      const runner = startRunner(a.url, 'alpha');
+      // Every mail row the instances write, kept by a trigger (the mailbox deletes rows as it reads them).
+      const db = openStore(url);
+      await db`CREATE TABLE mail_seen (body text)`;
+      await db`CREATE FUNCTION keep_mail() RETURNS trigger AS $$ BEGIN INSERT INTO mail_seen VALUES (NEW.body::text); RETURN NEW; END $$ LANGUAGE plpgsql`;
+      await db`CREATE TRIGGER keep_mail AFTER INSERT ON maestro_runner_mail FOR EACH ROW EXECUTE FUNCTION keep_mail()`;
+      const runner = startRunner(a.url, 'alpha', { MAESTRO_TOKEN: TOKEN });
       await until(a.call, '/api/hosts/alpha', (h) => h?.status === 'online');
       await until(b.call, '/api/hosts/alpha', (h) => h?.status === 'online');
 
       // The same name on the other instance is refused as on one instance.
-      const twin = startRunner(b.url, 'alpha');
+      const twin = startRunner(b.url, 'alpha', { MAESTRO_TOKEN: TOKEN });
       expect(await within(twin.exited, 'the second runner named alpha exiting')).toBe(1);
       expect(twin.output()).toContain('already connected as "alpha"');
       expect(runner.proc.exitCode).toBeNull();
@@ -84,9 +92,11 @@ describe.skipIf(!hasPostgres)('runners across two instances on one database', SL
       });
       expect(spawned.status).toBe(201);
       const id = spawned.body.sessionId;
+      const sessionToken = spawned.body.envVars.MAESTRO_SESSION_TOKEN;
+      expect(sessionToken).toMatch(/\S{20,}/);
       await until(b.call, `${path(id)}/terminal`, (t) => typeof t?.text === 'string' && t.text.includes('READY'));
 
-      const ws = new WebSocket(`${b.url.replace(/^http/, 'ws')}${path(id)}/terminal`);
+      const ws = new WebSocket(`${b.url.replace(/^http/, 'ws')}${path(id)}/terminal`, { headers: AUTH });
       let received = '';
       ws.on('message', (data) => (received += String(data)));
       await within(new Promise((r, reject) => ws.once('open', r).once('error', reject)), 'the live terminal on B opening');
@@ -113,11 +123,19 @@ describe.skipIf(!hasPostgres)('runners across two instances on one database', SL
       // The runner ends the agent: its tmux window goes, so the terminal answers "not alive".
       await until(a.call, `${path(id)}/terminal`, (t) => t?.code === 'SESSION_NOT_RUNNING' || t?.alive === false);
 
+      // The launch went from B to A through the mailbox, sealed: no row ever held the agent's token in the clear.
+      const mail = (await db<{ body: string }[]>`SELECT body FROM mail_seen`).map((r) => r.body);
+      expect(mail.length).toBeGreaterThan(0);
+      for (const body of mail) {
+        expect(Object.keys(JSON.parse(body))).toEqual(['sealed']);
+        expect(body).not.toContain(sessionToken);
+      }
+
       // Once the runner leaves A, B sees the host offline, and another runner may take the name on B.
       runner.proc.kill('SIGTERM');
       await within(runner.exited, 'the runner exiting on SIGTERM');
       await until(b.call, '/api/hosts/alpha', (h) => h?.status === 'offline');
-      startRunner(b.url, 'alpha');
+      startRunner(b.url, 'alpha', { MAESTRO_TOKEN: TOKEN });
       await until(a.call, '/api/hosts/alpha', (h) => h?.status === 'online');
     });
   });
@@ -140,7 +158,7 @@ describe.skipIf(!hasPostgres)('runners across two instances on one database', SL
 
 /** The first frame a WebSocket receives (bounded). */
 function firstFrame(url: string): Promise<any> {
-  const ws = new WebSocket(url);
+  const ws = new WebSocket(url, { headers: AUTH });
   const frame = new Promise<any>((resolve, reject) => {
     ws.once('message', (data) => resolve(JSON.parse(String(data))));
     ws.once('error', reject);

@@ -14,6 +14,7 @@ import {
 } from '../engine.js';
 import { connect, connectionError } from './connect.js';
 import { fromRow, PgEventLog } from './event-log.js';
+import { PLAIN, sealWith } from './mail-seal.js';
 import { migrate } from './migrate.js';
 import { PgRunnerRelay } from './runner-relay.js';
 import { COMMIT_CHANNEL as CHANNEL, write } from './write.js';
@@ -25,6 +26,8 @@ export interface PostgresEngineOptions {
   pollMs?: number;
   /** Called when this instance can no longer follow the others (its memory would be wrong): the process must stop. */
   onFatal?: (error: unknown) => void;
+  /** The secret all instances share (`MAESTRO_TOKEN`), which seals runner mail between them (mail-seal.ts). */
+  mailSecret?: string;
 }
 
 type Db = Sql | TransactionSql;
@@ -76,7 +79,7 @@ export class PostgresEngine implements StorageEngine {
     this.#onFatal = options.onFatal ?? (() => {});
     this.#sql = connect(options.url);
     this.events = new PgEventLog(this.#sql, (message, error) => this.#log.error(message, error));
-    this.runners = new PgRunnerRelay(this.#sql, this.instance, this.#log);
+    this.runners = new PgRunnerRelay(this.#sql, this.instance, this.#log, options.mailSecret ? sealWith(options.mailSecret) : PLAIN);
   }
 
   async open(view: EntityView): Promise<LoadedEntity[]> {

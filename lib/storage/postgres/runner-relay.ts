@@ -2,6 +2,7 @@
 import type { ReservedSql, Sql } from 'postgres';
 import type { Logger } from '../../log.js';
 import type { RelayAnswer, RelayHandler, RunnerRelay } from '../engine.js';
+import type { MailSeal } from './mail-seal.js';
 
 /** One channel: a payload of an instance's ID says "mail for you"; `hosts` says "who holds which runner changed". */
 const CHANNEL = 'maestro_runner';
@@ -37,6 +38,7 @@ export class PgRunnerRelay implements RunnerRelay {
     private readonly sql: Sql,
     private readonly instance: string,
     private readonly log: Logger,
+    private readonly seal: MailSeal,
   ) {}
 
   async open() {
@@ -119,7 +121,7 @@ export class PgRunnerRelay implements RunnerRelay {
 
   #mail(to: string, mail: Mail) {
     return this
-      .sql`WITH m AS (INSERT INTO maestro_runner_mail (to_instance, body) VALUES (${to}, ${JSON.stringify(mail)}::text::json) RETURNING id)
+      .sql`WITH m AS (INSERT INTO maestro_runner_mail (to_instance, body) VALUES (${to}, ${this.seal.seal(JSON.stringify(mail))}::text::json) RETURNING id)
       SELECT pg_notify(${CHANNEL}, ${to}) FROM m`.then(() => {});
   }
 
@@ -130,7 +132,16 @@ export class PgRunnerRelay implements RunnerRelay {
       const rows = await this.sql<{ id: number; body: string }[]>`DELETE FROM maestro_runner_mail
         WHERE to_instance = ${this.instance} RETURNING id, body::text AS body`;
       rows.sort((a, b) => a.id - b.id);
-      for (const row of rows) this.#receive(JSON.parse(row.body) as Mail);
+      for (const row of rows) {
+        let mail: Mail;
+        try {
+          mail = JSON.parse(this.seal.open(row.body)) as Mail;
+        } catch {
+          this.log.warn('Dropped runner mail this instance cannot open: do all instances have the same MAESTRO_TOKEN?');
+          continue;
+        }
+        this.#receive(mail);
+      }
     });
     this.#drained = this.#drained.catch((error) => this.log.warn(`Reading runner mail failed (retrying): ${(error as Error).message}`));
   }
