@@ -6,6 +6,7 @@ import { type RunningServer, startServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { PACKAGE_INFO } from './package-root.js';
+import { defaultHostName, Runner } from './runner/index.js';
 import { describeDatabase } from './storage/postgres/connect.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5000;
@@ -66,8 +67,6 @@ async function startLocalRunner(config: Config, server: RunningServer, log: Logg
     log.info('tmux is not on PATH: no local runner (spawns wait for a UI or a remote runner)');
     return;
   }
-  // Loaded only here: the runner brings execa and tmux's adapter, which a server without one need not load.
-  const { defaultHostName, Runner } = await import('./runner/index.js');
   const name = config.hostName ?? defaultHostName();
   const local = ['0.0.0.0', '::', '127.0.0.1', 'localhost', '::1'].includes(config.host);
   const host = local ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
