@@ -98,7 +98,10 @@ describe('the API explorer at /api/docs', { timeout: 60_000 }, () => {
     // request interceptor that adds the token. Swagger UI is a stand-in this time that records what init.js gives it:
     // its OpenAPI 3.1 parser takes seconds of CPU per load, and the first load proved it renders.
     await page.route('**/ui/explorer/swagger-ui-bundle.js', (route) =>
-      route.fulfill({ contentType: 'text/javascript', body: 'window.SwaggerUIBundle = (options) => { window.explorerOptions = options; };' }),
+      route.fulfill({
+        contentType: 'text/javascript',
+        body: 'window.SwaggerUIBundle = (options) => { window.explorerOptions = options; };',
+      }),
     );
     const described = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/openapi.json');
     await page.reload();
