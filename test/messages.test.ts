@@ -1044,7 +1044,7 @@ describe('the maestro CLI between two sessions (§16.5)', SLOW, () => {
       await printed(live.id);
 
       first.proc.kill('SIGTERM');
-      expect(await first.exited).toBe(0);
+      expect(await first.exited, first.output()).toBe(0);
       while (!err.includes('retrying')) await new Promise((r) => setTimeout(r, 25));
       const second = await startServerProcess(env);
       const missed = (
