@@ -29,7 +29,7 @@ afterAll(async () => {
 export function tempDir(prefix = 'maestro-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   // Retries: a shell that tmux is ending may still write its history into a home directory being removed.
-  onFileEnd(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
+  onFileEnd(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return dir;
 }
 

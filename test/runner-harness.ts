@@ -30,13 +30,26 @@ export interface RunnerProcess {
   stop(): Promise<void>;
 }
 
-/** Kills this run's tmux server on `socket` (never any other) and removes its socket file. */
-export function killTmuxServer(socket: string) {
+/**
+ * Kills this run's tmux server on `socket` (never any other), waits (up to 5 s) for the processes of its panes to end
+ * (a shell writes its history as it ends: into a home a test is about to remove), and removes its socket file.
+ */
+export async function killTmuxServer(socket: string) {
+  const panes = tmuxOut(socket, ['list-panes', '-a', '-F', '#{pane_pid}']).split('\n').filter(Boolean).map(Number);
   try {
     execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
   } catch {
     // that server was not running
   }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 100 && panes.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
   rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.()}`, socket), { force: true });
 }
 
@@ -71,7 +84,7 @@ export function startRunner(url: string, name: string, env: Record<string, strin
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   onFileEnd(async () => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    killTmuxServer(socket);
+    await killTmuxServer(socket);
   });
   showOnTimeout(`runner ${name}`, () => out);
   const stop = async () => {

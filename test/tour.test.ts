@@ -16,7 +16,6 @@ import { killTmuxServer, PATH_WITHOUT_MAESTRO, startServe } from './runner-harne
 const RUN = `mtour${process.pid}`;
 const SOCKET = `${RUN}-agents`;
 const PERSON = `${RUN}-person`;
-onFileEnd(() => killTmuxServer(PERSON));
 
 interface TourLine {
   command: string;
@@ -44,6 +43,8 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("the README's tour from a shell", { timeout: 180_000 }, () => {
   it('works word for word, ending with an agent that reported progress', async () => {
     const server = await startServe(SOCKET);
+    // Registered after the server's home: the person's terminal ends before that home is removed.
+    onFileEnd(() => killTmuxServer(PERSON));
     const { home } = server;
     const bin = join(home, 'bin');
     mkdirSync(bin);
