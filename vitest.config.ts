@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import { LongestFirst } from './test/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -7,5 +9,12 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
+    /*
+     * Most test files spend their time waiting on other processes (servers, runners, tmux, Chromium, PostgreSQL), not
+     * on their own CPU: twice as many files at once as there are cores. vitest's default (cores − 1) runs them one
+     * after another on a 2-core machine.
+     */
+    maxWorkers: Math.max(2, availableParallelism() * 2),
+    sequence: { sequencer: LongestFirst },
   },
 });

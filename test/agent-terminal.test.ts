@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, rmSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Call, CLI_BIN, cliBaseEnv, ROOT, startServerProcess, tempDir, testEnv } from './helpers.js';
+import { CLI_BIN, cliBaseEnv, onFileEnd, ROOT, tempDir, until } from './helpers.js';
+import { BASH, killTmuxServer, startServe } from './runner-harness.js';
 
 /*
  * What an agent meets in its terminal, through the real local runner of `maestro serve` and real tmux on sockets of
@@ -15,71 +16,17 @@ const RUN = `mat${process.pid}`;
 const SOCKET = `${RUN}-agents`;
 const OUTER = `${RUN}-outer`;
 const FAKE_AGENT = join(ROOT, 'test/fixtures/fake-agent.mjs');
-afterAll(() => {
-  for (const socket of [SOCKET, OUTER]) {
-    try {
-      execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // that server was not running
-    }
-    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.()}`, socket), { force: true });
-  }
+onFileEnd(() => killTmuxServer(OUTER));
+
+const server = await startServe(SOCKET, {
+  MAESTRO_HOST_NAME: 'here',
+  MAESTRO_IDLE_MS: '400',
+  // The custom agent runs plain `maestro` commands, as the prompt tells a real agent to, then the fake agent.
+  MAESTRO_AGENT_COMMAND: `maestro whoami && maestro report progress "maestro works here" && exec '${process.execPath}' '${FAKE_AGENT}' {promptFile}`,
 });
-
-const isExecutable = (path: string) => {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-/** This PATH without any directory that has a `maestro`: the agents find one only if the runner gives it. */
-const PATH_WITHOUT_MAESTRO = (process.env.PATH ?? '')
-  .split(delimiter)
-  .filter((dir) => dir && !isExecutable(join(dir, 'maestro')))
-  .join(delimiter);
-const BASH = ['/bin/bash', '/usr/bin/bash'].find(isExecutable);
-
-const home = tempDir('maestro-home-');
-const server = await startServerProcess(
-  testEnv({
-    MAESTRO_LOCAL_RUNNER: '1',
-    MAESTRO_HOST_NAME: 'here',
-    MAESTRO_TMUX_SOCKET: SOCKET,
-    MAESTRO_IDLE_MS: '400',
-    LOG_LEVEL: 'info',
-    // A home with no shell start-up files: the shell agent's prompt is the plain one.
-    HOME: home,
-    SHELL: BASH ?? '/bin/sh',
-    PATH: PATH_WITHOUT_MAESTRO,
-    // The custom agent runs plain `maestro` commands, as the prompt tells a real agent to, then the fake agent.
-    MAESTRO_AGENT_COMMAND: `maestro whoami && maestro report progress "maestro works here" && exec '${process.execPath}' '${FAKE_AGENT}' {promptFile}`,
-  }),
-);
-const call: Call = async (method, path, body) => {
-  const res = await fetch(server.url + path, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-};
-
-/** Polls GET `path` until `predicate` holds (real processes: there is no clock to inject). */
-async function until(path: string, predicate: (body: any) => boolean, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  let last: any;
-  while (Date.now() < deadline) {
-    last = (await call('GET', path)).body;
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting on ${path}; last answer: ${JSON.stringify(last)?.slice(0, 3000)}\nserver:\n${server.output()}`);
-}
+const { call } = server;
 const screen = (id: string, predicate: (text: string) => boolean) =>
-  until(`/api/sessions/${id}/terminal`, (t) => typeof t?.text === 'string' && predicate(t.text));
+  until(call, `/api/sessions/${id}/terminal`, (t) => typeof t?.text === 'string' && predicate(t.text));
 const tmux = (socket: string, ...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
 
 const workingDir = join(tempDir(), 'work');
@@ -97,9 +44,9 @@ const SLOW = { timeout: 120_000 };
 
 describe('agents can run maestro (§24.6)', SLOW, () => {
   it('plain `maestro whoami` and `maestro report` work in the agent, though no maestro is on the PATH given', async () => {
-    await until('/api/hosts/here', (h) => h?.status === 'online');
+    await until(call, '/api/hosts/here', (h) => h?.status === 'online');
     const id = await spawn('Who am I', 'custom');
-    const done = await until(`/api/sessions/${id}`, (s) => ['completed', 'failed'].includes(s?.status));
+    const done = await until(call, `/api/sessions/${id}`, (s) => ['completed', 'failed'].includes(s?.status));
     const text = (await call('GET', `/api/sessions/${id}/terminal`)).body.text as string;
     expect(text).not.toContain('not found');
     expect(text).toMatch(new RegExp(`Session:\\s+${id}`));
@@ -118,7 +65,7 @@ describe('the wake-up notice never runs as a command (§24.8)', SLOW, () => {
     const sent = await call('POST', `/api/sessions/${id}/messages`, { message: 'Please rebase', metadata: { priority: 'high' } });
     expect(sent.status).toBe(201);
     await screen(id, (t) => t.includes('[maestro] New message from user: run "maestro inbox"'));
-    expect((await until(`/api/messages/${sent.body.id}`, (m) => m?.status !== 'pending')).status).toBe('delivered');
+    expect((await until(call, `/api/messages/${sent.body.id}`, (m) => m?.status !== 'pending')).status).toBe('delivered');
 
     tmux(SOCKET, 'send-keys', '-t', `maestro-${id}`, '-l', '--', '-typed');
     tmux(SOCKET, 'send-keys', '-t', `maestro-${id}`, 'Enter');
@@ -143,7 +90,7 @@ describe('the wake-up notice never runs as a command (§24.8)', SLOW, () => {
     const shown = await screen(id, (t) => t.includes(notice));
     // Typed while it printed, the agent would have echoed it before it went quiet.
     expect(shown.text.indexOf(notice)).toBeGreaterThan(shown.text.indexOf('QUIET'));
-    expect((await until(`/api/messages/${sent.body.id}`, (m) => m?.status === 'delivered')).deliveredAt).toBeGreaterThan(0);
+    expect((await until(call, `/api/messages/${sent.body.id}`, (m) => m?.status === 'delivered')).deliveredAt).toBeGreaterThan(0);
     await call('POST', `/api/sessions/${id}/stop`, {});
   });
 });

@@ -1,8 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Call, CLI_BIN, cliBaseEnv, ROOT, startTestServer, tempDir, unusedLoopbackUrl } from './helpers.js';
+import { CLI_BIN, cliBaseEnv, onFileEnd, ROOT, showOnTimeout, startTestServer, tempDir, until, unusedLoopbackUrl } from './helpers.js';
+import { killTmuxServer } from './runner-harness.js';
 
 /*
  * Attention end to end (contract §21): a real server, a `maestro host` runner on this run's own tmux socket, and stub
@@ -14,28 +15,12 @@ const RUN = `ma${process.pid}`;
 const STUBS = join(ROOT, 'test/fixtures/bin');
 const FAKE_AGENT = join(ROOT, 'test/fixtures/fake-agent.mjs');
 const socket = `${RUN}-att`;
-afterAll(() => {
-  try {
-    execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
-  } catch {
-    // not running
-  }
-  rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.()}`, socket), { force: true });
-});
-
-/** Polls GET `path` until `predicate` holds (real processes: no clock to inject). */
-async function until(call: Call, path: string, predicate: (body: any) => boolean, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  let last: any;
-  while (Date.now() < deadline) {
-    last = (await call('GET', path)).body;
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 40));
-  }
-  throw new Error(`timed out waiting on ${path}; last: ${JSON.stringify(last)?.slice(0, 3000)}\nrunner: ${runnerOutput}`);
-}
+onFileEnd(() => killTmuxServer(socket));
 
 let runnerOutput = '';
+showOnTimeout('runner att', () => runnerOutput);
+/** The stubs start a node process per hook: slower than the fake agent. */
+const HOOKED = { ms: 60_000 };
 const SLOW = { timeout: 120_000 };
 
 describe('agents report their attention through their own hooks', async () => {
@@ -65,11 +50,11 @@ describe('agents report their attention through their own hooks', async () => {
     return res.body.sessionId as string;
   };
   const attentionOf = (id: string, predicate: (a: any) => boolean) =>
-    until(server.call, `/api/sessions/${id}`, (s) => s?.attention && predicate(s.attention));
+    until(server.call, `/api/sessions/${id}`, (s) => s?.attention && predicate(s.attention), HOOKED);
   const screen = async (id: string) => (await server.call('GET', `/api/sessions/${id}/terminal?lines=50`)).body.text as string;
 
   it('is online with the stubs as its agents', SLOW, async () => {
-    const host = await until(server.call, '/api/hosts/att', (h) => h?.status === 'online');
+    const host = await until(server.call, '/api/hosts/att', (h) => h?.status === 'online', HOOKED);
     expect(host.agents).toEqual(expect.arrayContaining(['claude', 'codex']));
   });
 
@@ -126,7 +111,7 @@ describe('agents report their attention through their own hooks', async () => {
       await server.call('POST', `/api/sessions/${id}/input`, { text: 'hello' });
       const typed = (await server.call('GET', `/api/sessions/${id}`)).body;
       expect(typed.attention).toMatchObject({ state: 'working', source: 'input' });
-      await until(server.call, `/api/sessions/${id}/terminal`, (t) => t?.text?.includes('ECHO:hello'));
+      await until(server.call, `/api/sessions/${id}/terminal`, (t) => t?.text?.includes('ECHO:hello'), HOOKED);
       // Quiet again, the prompt line still on screen.
       const again = await attentionOf(id, (a) => a.state === 'needs_input' && a.since > typed.attention.since);
       expect(again.attention.source).toBe('terminal');

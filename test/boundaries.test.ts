@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Call, listen, startTestServer, tempDir } from './helpers.js';
-import { FAKE_AGENT, isFinal, online, SLOW, startRunner, tmuxOut, until } from './runner-harness.js';
+import { type Call, listen, startTestServer, tempDir, until } from './helpers.js';
+import { FAKE_AGENT, isFinal, online, SLOW, screenOf, startRunner, tmuxOut } from './runner-harness.js';
 
 /*
  * The boundaries of a session token (contract §15.6, issue 21 items 1–4), over a real server, a real runner and real
@@ -152,7 +152,7 @@ describe('no project directory or task text runs as a command (items 5 and 6)', 
     const res = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], host: 'quot', agent: 'custom' });
     expect(res.status).toBe(201);
     const done = await until(call, `/api/sessions/${res.body.sessionId}`, isFinal);
-    return { done, text: (await call('GET', `/api/sessions/${done.id}/terminal?lines=400`)).body.text as string };
+    return { done, text: await screenOf(call, done.id) };
   };
 
   it('5: a working directory holding #(…) and #{…} is a directory to tmux, not a command or a format', async () => {

@@ -1,12 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices } from '../lib/services.js';
 import { expectError } from './assertions.js';
-import { type Call, CLI_BIN, onDatabase, startTestServer, testConfig } from './helpers.js';
+import { type Call, onDatabase, runCli, startTestServer, testConfig } from './helpers.js';
 
 /*
  * The task graph and claims (contract §18): dependencies with their exact refusals, derived blockedBy/ready,
@@ -615,15 +614,8 @@ describe('maestro task next --claim (CLI)', () => {
     const { call } = server;
     const project = (await call('POST', '/api/projects', { name: 'Drain' })).body.id;
     const env = { MAESTRO_API_URL: server.url, MAESTRO_PROJECT_ID: project, PATH: process.env.PATH ?? '' };
-    const cli = async (args: string[], extra: Record<string, string> = {}) => {
-      const r = await execa(process.execPath, [CLI_BIN, ...args], {
-        env: { ...env, ...extra },
-        extendEnv: false,
-        reject: false,
-        stdin: 'ignore',
-      });
-      return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-    };
+    // In-process: each agent's commands with that agent's environment (the bin itself is proven in cli.test.ts).
+    const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { ...env, ...extra });
     const create = async (title: string, extra: Record<string, unknown> = {}) =>
       (await call('POST', '/api/tasks', { projectId: project, title, ...extra })).body.id as string;
     const schema = await create('Schema', { priority: 'high' });
@@ -689,10 +681,7 @@ describe('queue sessions in the CLI (§18.4)', () => {
     expect(spawned.status).toBe(201);
     const sessionId = spawned.body.sessionId;
     const env = { ...spawned.body.envVars, MAESTRO_API_URL: server.url, PATH: process.env.PATH ?? '' };
-    const cli = async (args: string[]) => {
-      const r = await execa(process.execPath, [CLI_BIN, ...args], { env, extendEnv: false, reject: false, stdin: 'ignore' });
-      return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-    };
+    const cli = (args: string[]) => runCli(args, env);
     await call('POST', `/api/sessions/${sessionId}/queue/start`);
     await call('POST', `/api/sessions/${sessionId}/queue/complete`);
     await call('POST', `/api/sessions/${sessionId}/queue/start`); // now processing t2, while MAESTRO_TASK_IDS starts with t1
@@ -714,14 +703,6 @@ describe('queue sessions in the CLI (§18.4)', () => {
       ['task_completed', t2],
     ]);
     // Outside a queue, the first of MAESTRO_TASK_IDS stays the default.
-    expect(
-      (
-        await execa(process.execPath, [CLI_BIN, 'task', 'get'], {
-          env: { ...env, MAESTRO_STRATEGY: 'simple' },
-          extendEnv: false,
-          reject: false,
-        })
-      ).stdout,
-    ).toMatch(new RegExp(`^ID:\\s+${t1}$`, 'm'));
+    expect((await runCli(['task', 'get'], { ...env, MAESTRO_STRATEGY: 'simple' })).stdout).toMatch(new RegExp(`^ID:\\s+${t1}$`, 'm'));
   });
 });

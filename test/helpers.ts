@@ -28,7 +28,8 @@ afterAll(async () => {
 /** A fresh temporary directory, removed after the test file. */
 export function tempDir(prefix = 'maestro-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  onFileEnd(() => rmSync(dir, { recursive: true, force: true }));
+  // Retries: a shell that tmux is ending may still write its history into a home directory being removed.
+  onFileEnd(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return dir;
 }
 
@@ -115,9 +116,14 @@ export async function startTestServer(extra: Record<string, string> = {}): Promi
   remember(config);
   const server = await startServer(config, createLogger('error'));
   onFileEnd(() => server.close());
-  const call: Call = async (method, path, body, headers) => toAnswer(await fetch(server.url + path, init(method, body, headers)));
-  return { ...server, config, call, listen: (path = '/ws') => listen(server.url.replace(/^http/, 'ws') + path) };
+  return { ...server, config, call: callAt(server.url), listen: (path = '/ws') => listen(server.url.replace(/^http/, 'ws') + path) };
 }
+
+/** A JSON client of the server at `url` (a server process's, say). */
+export const callAt =
+  (url: string): Call =>
+  async (method, path, body, headers) =>
+    toAnswer(await fetch(url + path, init(method, body, headers)));
 
 export interface Listener {
   ws: WebSocket;
@@ -196,6 +202,44 @@ export function listen(url: string, options: WebSocket.ClientOptions = {}): Prom
   });
 }
 
+/*
+ * Logs worth reading when a wait times out (the runners' and servers' a test started), this file's only: a timeout
+ * that says only "timed out" sends the reader to run the test again.
+ */
+const logsForTimeouts: [string, () => string][] = [];
+/** Adds `output` (a process's log so far) to the message of every `until` of this file that times out. */
+export const showOnTimeout = (name: string, output: () => string) => void logsForTimeouts.push([name, output]);
+
+/** The logs registered with showOnTimeout, for the message of a failed wait. */
+export const registeredLogs = () => logsForTimeouts.map(([name, output]) => `\n--- ${name}:\n${output().slice(-4000)}`).join('');
+
+export interface UntilOptions {
+  /** Give up after this long (real processes on a loaded machine: generous, but never unbounded). */
+  ms?: number;
+  /** Headers of each GET (a token, a session's identity). */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Polls GET `path` until `predicate` holds for its body, and resolves with that body. For state that real processes
+ * (runners, tmux, agents) change, where there is no clock to inject nor an event to wait on. Rejects after `ms` with
+ * the last answer and the logs registered with showOnTimeout.
+ */
+export async function until(call: Call, path: string, predicate: (body: any) => boolean, options: UntilOptions = {}): Promise<any> {
+  const { ms = 30_000, headers } = options;
+  const deadline = Date.now() + ms;
+  let last: Answer | undefined;
+  for (;;) {
+    last = await call('GET', path, undefined, headers);
+    if (predicate(last.body)) return last.body;
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  throw new Error(
+    `GET ${path}: still not as expected after ${ms} ms; last answer ${last.status}: ${JSON.stringify(last.body)?.slice(0, 3000)}${registeredLogs()}`,
+  );
+}
+
 /** Waits until `ms` pass with no new event: for asserting that nothing more arrives. */
 export const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 
@@ -247,6 +291,24 @@ export const unusedLoopbackUrl = (): Promise<string> =>
       probe.close(() => resolve(`http://127.0.0.1:${port}`));
     });
   });
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `maestro <args>` in-process: the code the bin runs, with exactly `env` as its environment, and its output as a
+ * process's is read (by execa, by a shell's $(…)): without the final newline. A few hundred ms cheaper than a process
+ * per command; the tests that prove the compiled bin itself works spawn it (CLI_BIN).
+ */
+export async function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const { run } = await import('../lib/cli/program.js');
+  let [stdout, stderr] = ['', ''];
+  const code = await run(args, { env, stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  return { code, stdout: stdout.replace(/\n$/, ''), stderr: stderr.replace(/\n$/, '') };
+}
 
 /** This process's environment without anything Maestro reads: the CLI under test must not see the suite's own. */
 export const cliBaseEnv = (): Record<string, string> =>

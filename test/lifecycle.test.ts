@@ -1,10 +1,11 @@
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parseConfig } from '../lib/config.js';
-import { runToExit, type ServerProcess, startServerProcess, tempDir, testEnv } from './helpers.js';
+import { runToExit, type ServerProcess, startServerProcess, startTestServer, tempDir, testEnv } from './helpers.js';
 
 /** The server process (contract §10, §11): configuration errors, paths, graceful shutdown, a busy port. */
 
@@ -129,6 +130,21 @@ describe('graceful shutdown', () => {
     // 1006 would mean the connection just dropped; the server sends a close frame.
     for (const code of codes) expect(code).not.toBe(1006);
     expect(await server.exited).toBe(0);
+  });
+});
+
+describe('shutdown with a request still coming in', () => {
+  it('ends what is still open once the services closed, instead of waiting on it', async () => {
+    const server = await startTestServer();
+    // A client that reconnected during the shutdown and sends its body slowly: its request is not idle.
+    const client = connect(server.port, '127.0.0.1');
+    await once(client, 'connect');
+    const ended = once(client, 'close');
+    client.write('POST /api/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"na');
+    // Before: close() waited for the rest of that body, past the 5 s a signal gives the shutdown (exit 1).
+    await server.close();
+    await ended;
+    expect(client.destroyed).toBe(true);
   });
 });
 

@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Call, type ServerProcess, startServerProcess, tempDir, testEnv } from './helpers.js';
+import { type Call, type ServerProcess, startServerProcess, tempDir, testEnv, until } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
-import { SLOW, startRunner, until } from './runner-harness.js';
+import { SLOW, startRunner } from './runner-harness.js';
 
 /**
  * Runners across instances (§22.2): a real `maestro host` connected to instance A, its agents spawned, typed into,

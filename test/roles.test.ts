@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ROUTE_ROLES } from '../lib/http/roles.js';
 import { expectError } from './assertions.js';
-import { type Call, inProcess, listen, startTestServer, tempDir } from './helpers.js';
-import { online, startRunner, until } from './runner-harness.js';
+import { type Call, inProcess, listen, startTestServer, tempDir, until } from './helpers.js';
+import { online, startRunner } from './runner-harness.js';
 
 /** Roles (contract §23): the table covers every route, and each role gets exactly what it may do, over a real server. */
 

@@ -1,88 +1,15 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Call, CLI_BIN, ROOT, startTestServer, type TestServer, tempDir } from './helpers.js';
+import { type Call, onFileEnd, startTestServer, type TestServer, tempDir, until } from './helpers.js';
+import { FAKE_AGENT, killTmuxServer, online, screenOf, startRunner } from './runner-harness.js';
 
 /*
  * Runners (contract §15) end to end: a real server, `maestro host` processes, real tmux on sockets of this test run
  * only (`tmux -L`), and a fake agent chosen with the `custom` preset. Nothing here touches any other tmux server.
  */
-
-const RUN = `mt${process.pid}`;
-const FAKE_AGENT = join(ROOT, 'test/fixtures/fake-agent.mjs');
-const sockets = new Set<string>();
-afterAll(() => {
-  for (const socket of sockets) {
-    try {
-      execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // that server was not running
-    }
-    // tmux leaves the socket file behind.
-    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.()}`, socket), { force: true });
-  }
-});
-
-interface RunnerProcess {
-  proc: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-  stop(): Promise<void>;
-}
-
-/** `maestro host --name <name>` against `server`, on this test run's own tmux socket for that name. */
-function startRunner(server: { url: string }, name: string, env: Record<string, string> = {}): RunnerProcess {
-  const socket = `${RUN}-${name}`;
-  sockets.add(socket);
-  const proc = spawn(process.execPath, [CLI_BIN, 'host', '--name', name, '--server', server.url], {
-    env: {
-      ...process.env,
-      MAESTRO_TMUX_SOCKET: socket,
-      MAESTRO_AGENT_COMMAND: `${process.execPath} ${FAKE_AGENT} {promptFile}`,
-      MAESTRO_TOKEN: '',
-      ...env,
-    },
-    stdio: 'pipe',
-  });
-  let out = '';
-  proc.stdout!.on('data', (c) => (out += c));
-  proc.stderr!.on('data', (c) => (out += c));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  const runner: RunnerProcess = {
-    proc,
-    output: () => out,
-    exited,
-    stop: async () => {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-  runners.push(runner);
-  return runner;
-}
-const runners: RunnerProcess[] = [];
-afterAll(async () => {
-  for (const r of runners) if (r.proc.exitCode === null) r.proc.kill('SIGKILL');
-});
-
-/** Polls until `predicate` holds for the answer of GET `path` (real processes: there is no clock to inject). */
-async function until(call: Call, path: string, predicate: (body: any) => boolean, ms = 30_000, headers?: Record<string, string>) {
-  const deadline = Date.now() + ms;
-  let last: any;
-  while (Date.now() < deadline) {
-    last = (await call('GET', path, undefined, headers)).body;
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 40));
-  }
-  const logs = runners.map((r) => r.output()).join('\n---\n');
-  throw new Error(`timed out waiting on ${path}; last answer: ${JSON.stringify(last)?.slice(0, 2000)}\nrunners:\n${logs}`);
-}
-
-async function online(call: Call, name: string, headers?: Record<string, string>) {
-  return until(call, `/api/hosts/${name}`, (h) => h?.status === 'online', 30_000, headers);
-}
 
 async function setup(server: TestServer, headers: Record<string, string> = {}) {
   const dir = tempDir();
@@ -112,7 +39,7 @@ describe('a runner launches agents in tmux and reports their lives', SLOW, async
   // A wake-up notice is typed once the agent's terminal was quiet this long (§24.8).
   const server = await startTestServer({ MAESTRO_IDLE_MS: '300' });
   const { call } = server;
-  const runner = startRunner(server, 'alpha');
+  const runner = startRunner(server.url, 'alpha');
   await online(call, 'alpha');
   const { spawnTask, workingDir } = await setup(server);
 
@@ -218,7 +145,7 @@ describe('a runner launches agents in tmux and reports their lives', SLOW, async
   });
 
   it('a second runner with the same name is refused and exits 1', async () => {
-    const twin = startRunner(server, 'alpha');
+    const twin = startRunner(server.url, 'alpha');
     expect(await twin.exited).toBe(1);
     expect(twin.output()).toContain('already connected as "alpha"');
     expect((await call('GET', '/api/hosts/alpha')).body.status).toBe('online');
@@ -232,7 +159,7 @@ describe('runner restarts, lost agents, launches that wait, several hosts', SLOW
   const { spawnTask } = await setup(server);
 
   it('an agent outlives its runner: reconciled as running when it reconnects, lost when it died meanwhile', async () => {
-    let beta = startRunner(server, 'beta');
+    let beta = startRunner(server.url, 'beta');
     await online(call, 'beta');
     const res = await spawnTask('MODE:echo', { host: 'beta' });
     const id = res.body.sessionId;
@@ -242,7 +169,7 @@ describe('runner restarts, lost agents, launches that wait, several hosts', SLOW
     expect(await beta.exited).toBe(0);
     await until(call, '/api/hosts/beta', (h) => h.status === 'offline');
     expect((await call('GET', `${sessionPath(id)}/terminal`)).status).toBe(503);
-    beta = startRunner(server, 'beta');
+    beta = startRunner(server.url, 'beta');
     await online(call, 'beta');
     const input = await call('POST', `${sessionPath(id)}/input`, { text: 'still here' });
     expect(input.status).toBe(200);
@@ -251,15 +178,15 @@ describe('runner restarts, lost agents, launches that wait, several hosts', SLOW
     expect((await call('GET', sessionPath(id))).body).toMatchObject({ status: 'working', run: { state: 'running' } });
 
     await beta.stop();
-    execFileSync('tmux', ['-L', `${RUN}-beta`, 'kill-session', '-t', `maestro-${id}`]);
-    startRunner(server, 'beta');
+    execFileSync('tmux', ['-L', beta.socket, 'kill-session', '-t', `maestro-${id}`]);
+    startRunner(server.url, 'beta');
     const lost = await until(call, sessionPath(id), final);
     expect(lost).toMatchObject({ status: 'failed', run: { state: 'lost' } });
     expect(lost.timeline.at(-1)).toMatchObject({ type: 'error', message: 'Agent process not found on beta' });
   });
 
   it('a spawn to an offline host waits and is launched when it connects; two hosts at once', async () => {
-    const gamma = startRunner(server, 'gamma');
+    const gamma = startRunner(server.url, 'gamma');
     await online(call, 'gamma');
     await gamma.stop();
     await until(call, '/api/hosts/gamma', (h) => h.status === 'offline');
@@ -270,7 +197,7 @@ describe('runner restarts, lost agents, launches that wait, several hosts', SLOW
     expect((await call('GET', '/api/hosts/gamma')).body).toMatchObject({ status: 'offline', sessions: 1 });
     expect((await call('DELETE', '/api/hosts/gamma')).status).toBe(400);
 
-    startRunner(server, 'gamma');
+    startRunner(server.url, 'gamma');
     const done = await until(call, sessionPath(res.body.sessionId), final);
     expect(done).toMatchObject({ status: 'completed', host: 'gamma', run: { state: 'exited', exitCode: 0 } });
     const hosts = (await call('GET', '/api/hosts')).body;
@@ -294,7 +221,7 @@ describe("a runner's environment reaches its agents (§15.3)", SLOW, async () =>
 
   it("a new agent gets the current runner's environment, not the one the surviving tmux server started with", async () => {
     // Characters tmux would read as a format or a command separator, if a value ever went through its parser.
-    const first = startRunner(server, 'zeta', { FAKE_AGENT_PROBE: 'first #{session_name} ##' });
+    const first = startRunner(server.url, 'zeta', { FAKE_AGENT_PROBE: 'first #{session_name} ##' });
     await online(call, 'zeta');
     const alive = (await spawnTask('MODE:echo', { host: 'zeta' })).body.sessionId;
     const before = await until(call, `${sessionPath(alive)}/terminal`, (t) => t?.text?.includes('READY'));
@@ -303,11 +230,11 @@ describe("a runner's environment reaches its agents (§15.3)", SLOW, async () =>
     await first.stop();
     await until(call, '/api/hosts/zeta', (h) => h.status === 'offline');
 
-    startRunner(server, 'zeta', { FAKE_AGENT_PROBE: 'second #{session_name} ##;' });
+    startRunner(server.url, 'zeta', { FAKE_AGENT_PROBE: 'second #{session_name} ##;' });
     await online(call, 'zeta');
     const fresh = (await spawnTask('Plain', { host: 'zeta' })).body.sessionId;
     const done = await until(call, sessionPath(fresh), final);
-    const screen = (await call('GET', `${sessionPath(done.id)}/terminal?lines=400`)).body.text as string;
+    const screen = await screenOf(call, done.id);
     expect(done.status, screen).toBe('completed');
     expect(screen).toContain('probe env: [second #{session_name} ##;]');
     expect((await call('GET', `${sessionPath(alive)}/terminal`)).body.alive).toBe(true);
@@ -319,7 +246,7 @@ describe('session tokens on a token-protected server (§15.6)', SLOW, async () =
   const server = await startTestServer({ MAESTRO_TOKEN: ADMIN });
   const admin = { authorization: `Bearer ${ADMIN}` };
   const call: Call = (method, path, body, headers) => server.call(method, path, body, { ...admin, ...headers });
-  startRunner(server, 'delta', { MAESTRO_HOST_TOKEN: ADMIN });
+  startRunner(server.url, 'delta', { MAESTRO_HOST_TOKEN: ADMIN });
   await online(call, 'delta');
   const { spawnTask, project } = await setup({ ...server, call });
 
@@ -327,7 +254,7 @@ describe('session tokens on a token-protected server (§15.6)', SLOW, async () =
     const res = await spawnTask('Token check', { host: 'delta' });
     const done = await until(call, sessionPath(res.body.sessionId), final);
     expect(done.status).toBe('completed');
-    const text = (await call('GET', `${sessionPath(done.id)}/terminal`)).body.text;
+    const text = await screenOf(call, done.id, 200);
     expect(text).toContain('admin token: absent');
     expect(text).toContain('api: 200 working');
   });
@@ -438,7 +365,7 @@ describe('no value reaches a shell (§15.3)', SLOW, async () => {
   const { call } = server;
   const trap = tempDir();
   const payload = (n: number) => `$(touch ${trap}/P${n}) \`touch ${trap}/Q${n}\`; touch ${trap}/R${n} 'a" \n b`;
-  startRunner(server, 'eps', { MAESTRO_AGENT_COMMAND: `${process.execPath} ${FAKE_AGENT} {promptFile} {prompt}` });
+  startRunner(server.url, 'eps', { MAESTRO_AGENT_COMMAND: `${process.execPath} ${FAKE_AGENT} {promptFile} {prompt}` });
   await online(call, 'eps');
 
   it('directory, task title, environment values and the prompt stay data', async () => {
@@ -459,7 +386,7 @@ describe('no value reaches a shell (§15.3)', SLOW, async () => {
     const screen = await call('GET', `${sessionPath(done.id)}/terminal?lines=400`);
     expect(done.status, JSON.stringify({ run: done.run, screen: screen.body })).toBe('completed');
     expect(screen.body.text).toContain('all done');
-    const text = (await call('GET', `${sessionPath(done.id)}/terminal?lines=400`)).body.text as string;
+    const text = await screenOf(call, done.id);
     expect(text).toContain('prompt argument:');
     expect(text).toContain(`skills env: [${payload(5).split('\n')[0]}`);
     expect(text).toContain(',ends with a tmux separator;]');
@@ -470,8 +397,8 @@ describe('no value reaches a shell (§15.3)', SLOW, async () => {
 
 describe('maestro serve runs a local runner (§15.2)', SLOW, async () => {
   const { startServerProcess, testEnv } = await import('./helpers.js');
-  const socket = `${RUN}-local`;
-  sockets.add(socket);
+  const socket = `mt${process.pid}-local`;
+  onFileEnd(() => killTmuxServer(socket));
   const proc = await startServerProcess(
     testEnv({ MAESTRO_LOCAL_RUNNER: '1', MAESTRO_HOST_NAME: 'here', MAESTRO_TMUX_SOCKET: socket, SHELL: '/bin/sh', LOG_LEVEL: 'info' }),
   );
@@ -508,7 +435,7 @@ describe('stopping an agent (issue 21 item 16)', SLOW, async () => {
   const server = await startTestServer();
   const { call } = server;
   // An agent whose child ignores the hangup tmux sends when its session is killed, as a background job may.
-  startRunner(server, 'groupie', { MAESTRO_AGENT_COMMAND: 'trap "" HUP; sleep 600 & echo "CHILD:$!"; wait' });
+  startRunner(server.url, 'groupie', { MAESTRO_AGENT_COMMAND: 'trap "" HUP; sleep 600 & echo "CHILD:$!"; wait' });
   await online(call, 'groupie');
   const { spawnTask } = await setup(server);
 

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_BIN, cliBaseEnv, ROOT, startServerProcess, tempDir, testEnv } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { CLI_BIN, cliBaseEnv, onFileEnd, ROOT } from './helpers.js';
+import { killTmuxServer, PATH_WITHOUT_MAESTRO, startServe } from './runner-harness.js';
 
 /*
  * The README's tour from a shell, word for word: each line of its `sh` block runs as written (the IDs a command
@@ -15,29 +16,6 @@ import { CLI_BIN, cliBaseEnv, ROOT, startServerProcess, tempDir, testEnv } from 
 const RUN = `mtour${process.pid}`;
 const SOCKET = `${RUN}-agents`;
 const PERSON = `${RUN}-person`;
-afterAll(() => {
-  for (const socket of [SOCKET, PERSON]) {
-    try {
-      execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // that server was not running
-    }
-    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.()}`, socket), { force: true });
-  }
-});
-
-const isExecutable = (path: string) => {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const PATH_WITHOUT_MAESTRO = (process.env.PATH ?? '')
-  .split(delimiter)
-  .filter((dir) => dir && !isExecutable(join(dir, 'maestro')))
-  .join(delimiter);
 
 interface TourLine {
   command: string;
@@ -64,20 +42,12 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("the README's tour from a shell", { timeout: 180_000 }, () => {
   it('works word for word, ending with an agent that reported progress', async () => {
-    const home = tempDir('maestro-tour-home-');
+    const server = await startServe(SOCKET);
+    // Registered after the server's home: the person's terminal ends before that home is removed.
+    onFileEnd(() => killTmuxServer(PERSON));
+    const { home } = server;
     const bin = join(home, 'bin');
     mkdirSync(bin);
-    const bash = ['/bin/bash', '/usr/bin/bash'].find(isExecutable) ?? '/bin/sh';
-    const server = await startServerProcess(
-      testEnv({
-        MAESTRO_LOCAL_RUNNER: '1',
-        MAESTRO_TMUX_SOCKET: SOCKET,
-        HOME: home,
-        SHELL: bash,
-        PATH: PATH_WITHOUT_MAESTRO,
-        LOG_LEVEL: 'info',
-      }),
-    );
     // The person's shell: their home, `maestro` on PATH once `npm link` ran, the server the tour started.
     const env = {
       ...cliBaseEnv(),

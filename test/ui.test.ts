@@ -69,7 +69,7 @@ interface Watched {
 async function open(
   server: TestServer,
   hash = '',
-  options: { waitLive?: boolean; forgive401?: boolean; token?: string } = {},
+  options: { waitLive?: boolean; forgive401?: boolean; token?: string; before?: (page: Page) => Promise<void> } = {},
 ): Promise<Watched> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const origin = new URL(server.url).origin;
@@ -110,6 +110,8 @@ async function open(
   page.on('websocket', (ws) => {
     if (new URL(ws.url()).origin !== wsOrigin) raw.push({ text: `WebSocket left the origin: ${ws.url()}` });
   });
+  // Routes a test sets (stand-ins for the API) must be in place before the page's first request.
+  await options.before?.(page);
   await page.goto(`${server.url}/${hash}`);
   if (options.waitLive !== false) await live(page);
   return watched;
@@ -415,76 +417,79 @@ describe('dashboard', { timeout: 60_000 }, () => {
     const push = (type: string, data: unknown) =>
       events!.send(JSON.stringify({ type, event: type, data, timestamp: Date.now(), seq: ++seq, projectId: 'proj_1' }));
 
-    const { page, problems } = await open(server, '#/p/proj_1/tree', { waitLive: false });
-    await page.route(/\/api\//, async (route) => {
-      const url = new URL(route.request().url());
-      const method = route.request().method();
-      const json = (body: unknown, status = 200) => route.fulfill({ status, contentType: 'application/json', body: JSON.stringify(body) });
-      if (method !== 'GET') {
-        (posted[url.pathname] ??= []).push(route.request().postDataJSON());
-        if (url.pathname === '/api/sessions/sess_1/stop') {
-          session = {
-            ...session,
-            status: 'stopped',
-            completedAt: Date.now(),
-            lastActivity: Date.now() + 1,
-            run: { state: 'exited', exitCode: null, signal: 'SIGHUP' },
-          };
-          push('session:updated', session);
-          return json(session);
-        }
-        if (url.pathname === '/api/sessions/sess_1/messages') {
-          const message = {
-            ...inbox[0],
-            id: 'msg_2',
-            message: route.request().postDataJSON().message,
-            status: 'pending',
-            createdAt: Date.now(),
-          };
-          push('message:created', message);
-          return json(message, 201);
-        }
-        return json({ success: true, sessionId: 'sess_1' }, 201);
-      }
-      gets.push(url.pathname + url.search);
-      switch (url.pathname) {
-        case '/api/events':
-          return url.searchParams.get('limit') === '1'
-            ? json({ events: [], oldestSeq: 1, latestSeq: 41 })
-            : json({
-                events: [{ type: 'task:created', event: 'task:created', data: tasks[2], timestamp: now, seq: 40, projectId: 'proj_1' }],
-                oldestSeq: 1,
-                latestSeq: 41,
-              });
-        case '/api/projects':
-          return json([project]);
-        case '/api/tasks':
-          return json(tasks);
-        case '/api/sessions':
-          return json([session]);
-        case '/api/hosts':
-          return json([host]);
-        case '/api/sessions/sess_1/messages':
-          return json(url.searchParams.get('box') === 'sent' ? [] : inbox);
-        // Who is signed in (§23): the page asks this server too; an open server's caller is its admin.
-        case '/api/me':
-          return json({ actor: { kind: 'admin' }, role: 'admin' });
-      }
-      return json({ error: true, code: 'NOT_FOUND', message: 'Route not found' }, 404);
-    });
-    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
-      sockets.push(ws.url());
-      events = ws;
-      if (sockets.length === 2) ws.send(JSON.stringify({ type: 'resync', oldestSeq: 1, latestSeq: 50 }));
-    });
+    // In place before the page loads: routed after a first load, that load's own socket (since=0, from the real
+    // server's empty log) could still open through the stand-in and be taken for the first.
     const typed: string[] = [];
-    await page.routeWebSocket(/\/api\/sessions\/sess_1\/terminal/, (ws) => {
-      sockets.push(ws.url());
-      ws.send(Buffer.from('agent says \x1b[32mhello\x1b[0m\r\n$ '));
-      ws.onMessage((m) => typed.push(String(m)));
-    });
-    await page.reload();
-    await live(page);
+    const standIn = async (page: Page) => {
+      await page.route(/\/api\//, async (route) => {
+        const url = new URL(route.request().url());
+        const method = route.request().method();
+        const json = (body: unknown, status = 200) =>
+          route.fulfill({ status, contentType: 'application/json', body: JSON.stringify(body) });
+        if (method !== 'GET') {
+          (posted[url.pathname] ??= []).push(route.request().postDataJSON());
+          if (url.pathname === '/api/sessions/sess_1/stop') {
+            session = {
+              ...session,
+              status: 'stopped',
+              completedAt: Date.now(),
+              lastActivity: Date.now() + 1,
+              run: { state: 'exited', exitCode: null, signal: 'SIGHUP' },
+            };
+            push('session:updated', session);
+            return json(session);
+          }
+          if (url.pathname === '/api/sessions/sess_1/messages') {
+            const message = {
+              ...inbox[0],
+              id: 'msg_2',
+              message: route.request().postDataJSON().message,
+              status: 'pending',
+              createdAt: Date.now(),
+            };
+            push('message:created', message);
+            return json(message, 201);
+          }
+          return json({ success: true, sessionId: 'sess_1' }, 201);
+        }
+        gets.push(url.pathname + url.search);
+        switch (url.pathname) {
+          case '/api/events':
+            return url.searchParams.get('limit') === '1'
+              ? json({ events: [], oldestSeq: 1, latestSeq: 41 })
+              : json({
+                  events: [{ type: 'task:created', event: 'task:created', data: tasks[2], timestamp: now, seq: 40, projectId: 'proj_1' }],
+                  oldestSeq: 1,
+                  latestSeq: 41,
+                });
+          case '/api/projects':
+            return json([project]);
+          case '/api/tasks':
+            return json(tasks);
+          case '/api/sessions':
+            return json([session]);
+          case '/api/hosts':
+            return json([host]);
+          case '/api/sessions/sess_1/messages':
+            return json(url.searchParams.get('box') === 'sent' ? [] : inbox);
+          // Who is signed in (§23): the page asks this server too; an open server's caller is its admin.
+          case '/api/me':
+            return json({ actor: { kind: 'admin' }, role: 'admin' });
+        }
+        return json({ error: true, code: 'NOT_FOUND', message: 'Route not found' }, 404);
+      });
+      await page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+        sockets.push(ws.url());
+        events = ws;
+        if (sockets.length === 2) ws.send(JSON.stringify({ type: 'resync', oldestSeq: 1, latestSeq: 50 }));
+      });
+      await page.routeWebSocket(/\/api\/sessions\/sess_1\/terminal/, (ws) => {
+        sockets.push(ws.url());
+        ws.send(Buffer.from('agent says \x1b[32mhello\x1b[0m\r\n$ '));
+        ws.onMessage((m) => typed.push(String(m)));
+      });
+    };
+    const { page, problems } = await open(server, '#/p/proj_1/tree', { before: standIn });
 
     // §17: the socket resumes from the log's newest seq; §18: ready, claimed, blocked by and depends on.
     expect(sockets[0]).toMatch(/\/ws\?since=41$/);

@@ -1,26 +1,11 @@
 // Shared by the worktree tests: real repositories in temp dirs, `maestro host` runners on this run's own tmux sockets.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
-import { type Call, CLI_BIN, ROOT, tempDir } from './helpers.js';
+import { type Call, ROOT, tempDir, until } from './helpers.js';
+import { startRunner as startHarnessRunner } from './runner-harness.js';
 
 export const GIT_AGENT = join(ROOT, 'test/fixtures/git-agent.mjs');
-const RUN = `wt${process.pid}`;
-const sockets = new Set<string>();
-const procs: ChildProcess[] = [];
-afterAll(() => {
-  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  for (const socket of sockets) {
-    try {
-      execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // not running
-    }
-    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.()}`, socket), { force: true });
-  }
-});
-
 /** `git <args>` in `cwd` (argv, no shell), its stdout trimmed. */
 export const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 
@@ -63,51 +48,16 @@ export function repoState(repo: string, worktrees: string[]) {
   };
 }
 
-export interface RunnerProcess {
-  output: () => string;
-  stop(): Promise<void>;
-}
-
-/** `maestro host --name <name>` with its own tmux socket and worktree root, running the fake git agent. */
-export function startRunner(url: string, name: string, worktreesDir: string, env: Record<string, string> = {}): RunnerProcess {
-  const socket = `${RUN}-${name}`;
-  sockets.add(socket);
-  const proc = spawn(process.execPath, [CLI_BIN, 'host', '--name', name, '--server', url], {
-    env: {
-      ...process.env,
-      MAESTRO_TMUX_SOCKET: socket,
-      MAESTRO_WORKTREES_DIR: worktreesDir,
-      MAESTRO_AGENT_COMMAND: `${process.execPath} ${GIT_AGENT}`,
-      MAESTRO_TOKEN: '',
-      ...env,
-    },
-    stdio: 'pipe',
+/** `maestro host --name <name>` (test/runner-harness.ts) with its own worktree root, running the fake git agent. */
+export const startRunner = (url: string, name: string, worktreesDir: string, env: Record<string, string> = {}) =>
+  startHarnessRunner(url, name, {
+    MAESTRO_WORKTREES_DIR: worktreesDir,
+    MAESTRO_AGENT_COMMAND: `${process.execPath} ${GIT_AGENT}`,
+    ...env,
   });
-  procs.push(proc);
-  let out = '';
-  proc.stdout!.on('data', (c) => (out += c));
-  proc.stderr!.on('data', (c) => (out += c));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return {
-    output: () => out,
-    stop: async () => {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
-/** Polls GET `path` until `predicate` holds (real processes: no clock to inject). */
-export async function until(call: Call, path: string, predicate: (body: any) => boolean, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  let last: any;
-  while (Date.now() < deadline) {
-    last = (await call('GET', path)).body;
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting on ${path}; last answer: ${JSON.stringify(last)?.slice(0, 3000)}`);
-}
+/** A git agent's commits and merges: slower than the fake agent's runs. */
+const GIT_WAIT = { ms: 60_000 };
 
 export const ended = (s: any) => ['completed', 'failed', 'stopped'].includes(s?.status);
 
@@ -116,7 +66,7 @@ export async function spawnAndWait(call: Call, projectId: string, title: string,
   const task = (await call('POST', '/api/tasks', { projectId, title })).body;
   const res = await call('POST', '/api/sessions/spawn', { projectId, taskIds: [task.id], agent: 'custom', ...extra });
   if (res.status !== 201) throw new Error(`spawn answered ${res.status}: ${JSON.stringify(res.body)}`);
-  return until(call, `/api/sessions/${res.body.sessionId}`, (s) => ended(s) && s.run?.state !== 'running');
+  return until(call, `/api/sessions/${res.body.sessionId}`, (s) => ended(s) && s.run?.state !== 'running', GIT_WAIT);
 }
 
 /** Puts main back to its first content (the fake agent always writes the same files), as a new commit. */

@@ -5,8 +5,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/program.js';
-import { CLI_BIN, startTestServer, tempDir } from './helpers.js';
-import { git, makeRepo, repoState, resetMain, spawnAndWait, startRunner, until } from './worktree-helpers.js';
+import { CLI_BIN, startTestServer, tempDir, until } from './helpers.js';
+import { git, makeRepo, repoState, resetMain, spawnAndWait, startRunner } from './worktree-helpers.js';
 
 const SLOW = { timeout: 180_000 };
 const HOSTILE = `$(touch PWNED) \`touch PWNED2\`; rm -rf x 'q' "dq"`;

@@ -4,8 +4,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startTestServer, tempDir } from './helpers.js';
-import { git, makeRepo, spawnAndWait, startRunner, until } from './worktree-helpers.js';
+import { ROOT, startTestServer, tempDir, until } from './helpers.js';
+import { git, makeRepo, spawnAndWait, startRunner } from './worktree-helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 let browser: Browser;

@@ -2,8 +2,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startTestServer, tempDir } from './helpers.js';
-import { git, makeRepo, repoState, spawnAndWait, startRunner, until } from './worktree-helpers.js';
+import { startTestServer, tempDir, until } from './helpers.js';
+import { git, makeRepo, repoState, spawnAndWait, startRunner } from './worktree-helpers.js';
 
 const SLOW = { timeout: 180_000 };
 

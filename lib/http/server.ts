@@ -1,6 +1,6 @@
 // The transport: the HTTP listener and the WebSocket upgrade, in one file.
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
 import type { Hono } from 'hono';
@@ -50,11 +50,19 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     s.once('error', reject);
   });
   server.on('error', (error) => log.error('HTTP server error', error));
+  // Every connection, WebSocket upgrades in progress included: what is still open once the services closed is ended.
+  const connections = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
   injectWebSocket(server);
 
   // Drop connections that stopped answering pings, so dead clients do not pile up.
   const alive = new WeakSet<object>();
-  wss.on('connection', (ws) => {
+  const socketOf = new WeakMap<object, Socket>();
+  wss.on('connection', (ws, request) => {
+    socketOf.set(ws, request.socket);
     alive.add(ws);
     ws.on('pong', () => alive.add(ws));
   });
@@ -89,7 +97,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         // In order: what stops last (the data store) may still be written to by what stops first.
         services.onClose
           .reduce<Promise<unknown>>((done, stop) => done.then(stop), Promise.resolve())
-          .then(() => server.close((error) => (error ? reject(error) : resolve())))
+          .then(() => {
+            server.close((error) => (error ? reject(error) : resolve()));
+            // A request or a WebSocket upgrade that came in while the services closed (a client reconnecting at once)
+            // can no longer be served, and close() would wait on it for good: end it. The WebSockets closed above
+            // finish their closing handshake (their clients see 1001, not a dropped connection).
+            const closing = new Set([...wss.clients].map((ws) => socketOf.get(ws)));
+            for (const socket of connections) if (!closing.has(socket)) socket.destroy();
+          })
           .catch(reject);
         // Keep-alive connections would hold close() open until they time out.
         (server as Server).closeIdleConnections();
