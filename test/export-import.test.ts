@@ -4,10 +4,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { startServer } from '../lib/http/server.js';
 import { createLogger } from '../lib/log.js';
 import { KINDS } from '../lib/storage/engine.js';
+import { fakeRunner } from './fake-runner.js';
 import { onFileEnd, SERVER_BIN, tempDir, testConfig } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
 
@@ -48,34 +48,11 @@ async function serve(store: Store) {
 }
 type Server = Awaited<ReturnType<typeof serve>>;
 
-/** A runner played over the runner protocol, so that the store holds a host and a runner-launched session. */
-async function fakeRunner(url: string) {
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/hosts/connect`, { headers: AUTH });
-  const frames: any[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data) => {
-    frames.push(JSON.parse(String(data)));
-    waiters.splice(0).forEach((w) => w());
-  });
-  await new Promise((r) => ws.once('open', r));
-  const next = (type: string) =>
-    new Promise<any>((resolve) => {
-      const look = () => {
-        const i = frames.findIndex((f) => f.type === type);
-        if (i >= 0) return resolve(frames.splice(i, 1)[0]);
-        waiters.push(look);
-      };
-      look();
-    });
-  const send = (message: object) => ws.send(JSON.stringify(message));
-  send({ type: 'hello', name: 'fleet', hostname: 'fleet', platform: 'linux', arch: 'x64', version: '1', agents: ['claude'], sessions: [] });
-  await next('welcome');
-  return { ws, next, send };
-}
-
 /** Fills a store with every kind: tasks with dependencies and claims, sessions with timelines and history, messages. */
 async function populate(server: Server) {
-  const runner = await fakeRunner(server.url);
+  const runner = await fakeRunner(server.url, { headers: AUTH });
+  runner.hello();
+  await runner.next('welcome');
   const project = (await server.call('POST', '/api/projects', { name: 'Portable', workingDir: tempDir() })).body;
   const task = async (title: string, extra: object = {}) =>
     (await server.call('POST', '/api/tasks', { projectId: project.id, title, ...extra })).body;

@@ -1,33 +1,8 @@
 // Reconciliation when a runner reconnects (§15.3 step 6), played over the runner protocol: every outcome, and the
 // whole runner's changes committed together rather than one commit per agent.
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { fakeRunner } from './fake-runner.js';
 import { startTestServer, tempDir } from './helpers.js';
-
-/** A runner played by the test: its frames from the server, and `next(type)` to wait for one. */
-async function fakeRunner(url: string) {
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/hosts/connect`);
-  const frames: any[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data) => {
-    frames.push(JSON.parse(String(data)));
-    waiters.splice(0).forEach((w) => w());
-  });
-  await new Promise((r) => ws.once('open', r));
-  const next = (type: string) =>
-    new Promise<any>((resolve) => {
-      const look = () => {
-        const i = frames.findIndex((f) => f.type === type);
-        if (i >= 0) return resolve(frames.splice(i, 1)[0]);
-        waiters.push(look);
-      };
-      look();
-    });
-  const send = (message: object) => ws.send(JSON.stringify(message));
-  const hello = (sessions: object[]) =>
-    send({ type: 'hello', name: 'fleet', hostname: 'fleet', platform: 'linux', arch: 'x64', version: '1', agents: ['claude'], sessions });
-  return { ws, next, send, hello };
-}
 
 describe('a runner reconnecting (§15.3 step 6)', () => {
   it('reconciles every session of the runner in one commit: running, exited with its code, lost', async () => {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { fakeRunner } from './fake-runner.js';
 import { ROOT, startTestServer, tempDir } from './helpers.js';
 
 /*
@@ -26,25 +26,13 @@ afterAll(async () => {
 describe('the "Needs you" list', () => {
   it('shows a waiting agent within 2 s, with its reason, and types the answer into it', { timeout: 60_000 }, async () => {
     const server = await startTestServer();
-    const runner = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/hosts/connect`);
-    const frames: any[] = [];
-    runner.on('message', (data) => {
+    const runner = await fakeRunner(server.url, { name: 'fake' });
+    // "The agent" takes every answer typed to it.
+    runner.ws.on('message', (data) => {
       const m = JSON.parse(String(data));
-      frames.push(m);
-      if (m.type === 'input') runner.send(JSON.stringify({ type: 'reply', id: m.id, ok: true }));
+      if (m.type === 'input') runner.send({ type: 'reply', id: m.id, ok: true });
     });
-    await new Promise((r) => runner.once('open', r));
-    const hello = {
-      type: 'hello',
-      name: 'fake',
-      hostname: 'fake',
-      platform: 'linux',
-      arch: 'x64',
-      version: '1',
-      agents: ['claude'],
-      sessions: [],
-    };
-    runner.send(JSON.stringify(hello));
+    runner.hello();
     const project = (await server.call('POST', '/api/projects', { name: 'Shop', workingDir: tempDir() })).body;
     const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Migrate the database' })).body;
     const spawned = (
@@ -52,9 +40,9 @@ describe('the "Needs you" list', () => {
     ).body;
     const id = spawned.sessionId;
     const name: string = spawned.session.name;
-    await expect.poll(() => frames.some((f) => f.type === 'launch'), { timeout: 10_000 }).toBe(true);
-    runner.send(JSON.stringify({ type: 'started', sessionId: id, pid: 1 }));
-    runner.send(JSON.stringify({ type: 'attention', sessionId: id, state: 'working' }));
+    await expect.poll(() => runner.frames.some((f) => f.type === 'launch'), { timeout: 10_000 }).toBe(true);
+    runner.send({ type: 'started', sessionId: id, pid: 1 });
+    runner.send({ type: 'attention', sessionId: id, state: 'working' });
     await expect
       .poll(async () => (await server.call('GET', `/api/sessions/${id}`)).body.attention?.state, { timeout: 10_000 })
       .toBe('working');
@@ -92,7 +80,7 @@ describe('the "Needs you" list', () => {
     await list.getByRole('textbox', { name: `Answer ${name}` }).fill('yes, run it');
     await list.getByRole('button', { name: 'Send' }).click();
     await expect
-      .poll(() => frames.find((f) => f.type === 'input'), { timeout: 10_000 })
+      .poll(() => runner.frames.find((f) => f.type === 'input'), { timeout: 10_000 })
       .toMatchObject({ sessionId: id, text: 'yes, run it', submit: true });
     // Answered: the agent works again, and the list empties.
     await page.locator('.needs-you').waitFor({ state: 'detached', timeout: LIVE_MS });
@@ -100,7 +88,7 @@ describe('the "Needs you" list', () => {
     expect(await card.locator('.badge.att-needs_input').count()).toBe(0);
     await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('Maestro');
     expect(errors).toEqual([]);
-    runner.close();
+    runner.ws.close();
     await page.close();
   });
 

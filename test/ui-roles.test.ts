@@ -1,8 +1,8 @@
 /// <reference lib="dom" />
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { onFileEnd, startTestServer, type TestServer } from './helpers.js';
+import { fakeRunner } from './fake-runner.js';
+import { startTestServer, type TestServer } from './helpers.js';
 import { LIVE_MS, live, makeProject, openPage } from './ui-browser.js';
 
 /**
@@ -29,21 +29,8 @@ async function world() {
   const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Write the docs' }, auth(ADMIN))).body;
   // A fake runner runs the task's agent, which then asks for permission: the "Needs you" list (on every page)
   // offers an answer box to those who may type.
-  const runner = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/hosts/connect`, { headers: auth(ADMIN) });
-  onFileEnd(() => runner.terminate());
-  const launched = new Promise<void>((resolve) => runner.on('message', (data) => JSON.parse(String(data)).type === 'launch' && resolve()));
-  await new Promise((r) => runner.once('open', r));
-  const hello = {
-    type: 'hello',
-    name: 'fake',
-    hostname: 'fake',
-    platform: 'linux',
-    arch: 'x64',
-    version: '1',
-    agents: ['claude'],
-    sessions: [],
-  };
-  runner.send(JSON.stringify(hello));
+  const runner = await fakeRunner(server.url, { name: 'fake', headers: auth(ADMIN) });
+  runner.hello();
   await expect.poll(async () => (await server.call('GET', '/api/hosts/fake', undefined, auth(ADMIN))).body.status).toBe('online');
   const spawned = await server.call(
     'POST',
@@ -53,9 +40,9 @@ async function world() {
   );
   expect(spawned.status, JSON.stringify(spawned.body)).toBe(201);
   const session = spawned.body.session as { id: string; name: string };
-  await launched;
-  runner.send(JSON.stringify({ type: 'started', sessionId: session.id, pid: 1 }));
-  runner.send(JSON.stringify({ type: 'attention', sessionId: session.id, state: 'needs_input', reason: 'Permission to use Bash' }));
+  await runner.next('launch');
+  runner.send({ type: 'started', sessionId: session.id, pid: 1 });
+  runner.send({ type: 'attention', sessionId: session.id, state: 'needs_input', reason: 'Permission to use Bash' });
   await expect
     .poll(async () => (await server.call('GET', `/api/sessions/${session.id}`, undefined, auth(ADMIN))).body.attention?.state)
     .toBe('needs_input');
