@@ -5,7 +5,7 @@ import { createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices } from '../lib/services.js';
 import { expectError } from './assertions.js';
-import { type Call, onDatabase, runCli, startTestServer, testConfig } from './helpers.js';
+import { appClient, type Call, onDatabase, runCli, startTestServer, testConfig } from './helpers.js';
 
 /*
  * The task graph and claims (contract §18): dependencies with their exact refusals, derived blockedBy/ready,
@@ -21,20 +21,7 @@ async function clocked() {
   const { app } = await createApp(services);
   const events: { type: string; data: any }[] = [];
   await services.hub.subscribe({ filter: {}, readyState: 1, send: (m: string) => void events.push(JSON.parse(m)) });
-  const call: Call = async (method, path, body, headers) => {
-    const res = await app.request(path, {
-      method,
-      headers: { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-  };
-  const ok = async (method: string, path: string, body?: unknown, headers?: Record<string, string>) => {
-    const res = await call(method, path, body, headers);
-    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
+  const { call, ok } = appClient(app);
   const project = (await ok('POST', '/api/projects', { name: 'Graph' })).id as string;
   const task = (title: string, extra: Record<string, unknown> = {}) => {
     now += 1; // distinct createdAt, so that "oldest first" is well defined

@@ -89,13 +89,24 @@ async function withStore(extra: Record<string, string>): Promise<Record<string, 
 }
 const remember = (config: Config) => void (config.databaseUrl && stores.set(config.dataDir, config.databaseUrl));
 
+/** A JSON client over an app in this process (no socket); `ok` also requires a 2xx and gives the body. */
+export function appClient(app: { request(path: string, init: RequestInit): Response | Promise<Response> }) {
+  const call: Call = async (method, path, body, headers) => toAnswer(await app.request(path, init(method, body, headers)));
+  const ok = async (method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<any> => {
+    const res = await call(method, path, body, headers);
+    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  return { call, ok };
+}
+
 /** The app in-process (no socket): fast, for most route tests. */
 export async function inProcess(extra: Record<string, string> = {}) {
   const config = testConfig(await withStore(extra));
   remember(config);
   const services = await createServices(config, createLogger('error'));
   const { app, routes } = await createApp(services);
-  const call: Call = async (method, path, body, headers) => toAnswer(await app.request(path, init(method, body, headers)));
+  const { call } = appClient(app);
   /** Stops the services and releases the data directory, as a server's shutdown does (§22.1: one server per directory). */
   const close = async () => {
     for (const stop of services.onClose) await stop();

@@ -7,7 +7,7 @@ import { createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices, type Services } from '../lib/services.js';
 import { expectError } from './assertions.js';
-import { type Answer, CLI_BIN, onDatabase, runCli, startServerProcess, startTestServer, tempDir, testConfig, testEnv } from './helpers.js';
+import { appClient, CLI_BIN, onDatabase, runCli, startServerProcess, startTestServer, tempDir, testConfig, testEnv } from './helpers.js';
 
 /**
  * Messages between sessions (contract §16) through the app in-process, with an injected clock: the rules of
@@ -28,20 +28,7 @@ async function setup(env: Record<string, string> = {}, dataDir?: string) {
   const services = await createServices(config, createLogger('error'), () => clock.now);
   stops.push(services);
   const { app } = await createApp(services);
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> => {
-    const res = await app.request(path, {
-      method,
-      headers: { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-  };
-  const ok = async (method: string, path: string, body?: unknown, headers?: Record<string, string>) => {
-    const res = await call(method, path, body, headers);
-    expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
-    return res.body;
-  };
+  const { call, ok } = appClient(app);
   const project = await ok('POST', '/api/projects', { name: 'P' });
   const other = await ok('POST', '/api/projects', { name: 'Q' });
   const session = (id: string, role?: 'worker' | 'orchestrator', projectId = project.id) =>

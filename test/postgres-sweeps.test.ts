@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices, type Services } from '../lib/services.js';
-import { type Answer, testConfig } from './helpers.js';
+import { appClient, testConfig } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
 
 /**
@@ -21,20 +21,7 @@ async function instance(url: string, clock: { now: number }, env: Record<string,
   const services = await createServices(testConfig({ DATABASE_URL: url, ...env }), createLogger('error'), () => clock.now);
   stops.push(services);
   const { app } = await createApp(services);
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> => {
-    const res = await app.request(path, {
-      method,
-      headers: { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-  };
-  const ok = async (method: string, path: string, body?: unknown, headers?: Record<string, string>) => {
-    const res = await call(method, path, body, headers);
-    expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
-    return res.body;
-  };
+  const { call, ok } = appClient(app);
   return { services, call, ok };
 }
 type Instance = Awaited<ReturnType<typeof instance>>;

@@ -5,7 +5,7 @@ import { run } from '../lib/cli/program.js';
 import { createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices } from '../lib/services.js';
-import { type Call, cliBaseEnv, startTestServer, testConfig } from './helpers.js';
+import { appClient, cliBaseEnv, startTestServer, testConfig } from './helpers.js';
 
 const HOST = { hostname: 'remote', platform: 'linux', arch: 'x64', version: '1', agents: ['shell'], local: false, connectedAt: null };
 
@@ -17,16 +17,7 @@ async function clocked() {
   const events: { type: string; data: any }[] = [];
   await services.hub.subscribe({ filter: {}, readyState: 1, send: (m: string) => void events.push(JSON.parse(m)) });
   await services.db.mutate((tx) => tx.put('hosts', { name: 'remote', lastSeen: now, ...HOST }));
-  const call: Call = async (method, path, body) => {
-    const res = await app.request(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-  };
-  const ok = async (method: string, path: string, body?: unknown) => {
-    const res = await call(method, path, body);
-    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
+  const { call, ok } = appClient(app);
   const project = (await ok('POST', '/api/projects', { name: 'Claims', workingDir: '/tmp' })).id as string;
   return {
     services,
