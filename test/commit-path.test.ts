@@ -81,6 +81,20 @@ const journalBytes = (dir: string) =>
     return n + (end === -1 ? data.length : end);
   }, 0);
 
+describe('append files', () => {
+  it('close once: a second close of a file leaves alone whatever file was opened since (its descriptor number reused)', async () => {
+    const dir = tempDir();
+    const first = await openAppend(join(dir, 'first'));
+    await first.close();
+    const second = await openAppend(join(dir, 'second'));
+    await first.close();
+    await second.write(Buffer.from('still open\n'), 0, 11, 0);
+    await second.datasync();
+    await second.close();
+    expect(readFileSync(join(dir, 'second'), 'utf8')).toBe('still open\n');
+  });
+});
+
 describe('recovery from the journal', () => {
   it('restores into the files and the log every committed batch whose files and log lines were lost', async () => {
     const dir = tempDir();

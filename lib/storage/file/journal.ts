@@ -128,7 +128,9 @@ export class Journal {
   /** Closes the current file and starts the next; returns the closed file's number (a checkpoint covers it). */
   async rotate(): Promise<number> {
     const done = this.#n;
-    await this.#file?.close();
+    const file = this.#file;
+    this.#file = undefined;
+    await file?.close();
     await this.#start(done + 1);
     return done;
   }

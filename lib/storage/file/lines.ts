@@ -17,11 +17,17 @@ export type OpenAppend = (path: string) => Promise<AppendFile>;
 export const openAppend: OpenAppend = async (path) => {
   // Not O_APPEND: writes go to explicit positions (after the last whole line), so a torn line is overwritten.
   const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+  let closed = false;
   return {
     write: async (buffer, offset, length, position) => ({ bytesWritten: writeSync(fd, buffer, offset, length, position) }),
     datasync: () => new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve()))),
     truncate: async (length) => ftruncateSync(fd, length),
-    close: async () => closeSync(fd),
+    // Once: a second close (a shutdown racing a rotation) must not close whatever file took the number since.
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+    },
   };
 };
 
