@@ -161,7 +161,7 @@ export class RunnerHub {
   async #fromRunner(conn: Conn, ws: WSContext, frame: unknown) {
     conn.ws = ws;
     const message = decode(RunnerMessage, frame);
-    if (!message) return;
+    if (!message) return this.#unreadable(conn, frame);
     if (message.type === 'hello') return this.#hello(conn, message);
     const name = conn.name;
     if (!name || this.#conns.get(name) !== conn) return;
@@ -182,6 +182,25 @@ export class RunnerHub {
       pending.reject(
         Object.assign(new Error(message.error ?? 'The runner could not do it'), { code: message.code, details: message.details }),
       );
+  }
+
+  /**
+   * A frame that breaks the protocol is dropped; but when it is a reply to a request of this runner's, that request
+   * fails now with the reason rather than waiting out its timeout as if the runner were silent.
+   */
+  #unreadable(conn: Conn, frame: unknown) {
+    let id: unknown;
+    try {
+      const parsed = JSON.parse(String(frame));
+      if (parsed?.type === 'reply') id = parsed.id;
+    } catch {
+      return;
+    }
+    const pending = typeof id === 'number' ? this.#replies.get(id) : undefined;
+    if (!pending || !conn.name || pending.host !== conn.name) return;
+    this.#replies.delete(id as number);
+    clearTimeout(pending.timer);
+    pending.reject(new ApiError(500, 'INTERNAL_ERROR', `Host ${conn.name} sent an answer that does not follow the runner protocol`));
   }
 
   async #hello(conn: Conn, hello: Hello) {

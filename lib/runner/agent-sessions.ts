@@ -235,8 +235,11 @@ export class AgentSessions {
         await this.tmux.must(['display-message', '-p', '-t', target, '#{pane_width}\t#{pane_height}\t#{pane_dead}'])
       )
         .trim()
-        .split('\t');
-      this.send({ type: 'reply', id, ok: true, text, cols: Number(cols), rows: Number(rows), alive: dead !== '1' });
+        .split('\t')
+        .map((field, i) => (i < 2 ? Number.parseInt(field, 10) : field));
+      // A session torn down between the two reads answers with empty fields: its last screen is in memory then.
+      if (!Number.isInteger(cols) || !Number.isInteger(rows)) throw new Error(`The terminal of ${sessionId} is gone`);
+      this.send({ type: 'reply', id, ok: true, text, cols: cols as number, rows: rows as number, alive: dead !== '1' });
     } catch (error) {
       // The agent's tmux session may have been cleared away while this read it: its last screen is in memory then.
       if (!fromMemory()) this.send({ type: 'reply', id, ok: false, error: (error as Error).message });
