@@ -1,11 +1,9 @@
 /// <reference lib="dom" />
-import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeRunner } from './fake-runner.js';
-import { ROOT, startTestServer, tempDir } from './helpers.js';
+import { startTestServer, tempDir } from './helpers.js';
+import { launchBrowser } from './ui-browser.js';
 
 /*
  * The dashboard's "Needs you" (contract §21) in Debian's Chromium: an agent's hook puts its session in the list, on its
@@ -14,14 +12,8 @@ import { ROOT, startTestServer, tempDir } from './helpers.js';
  */
 const LIVE_MS = 2000;
 let browser: Browser;
-beforeAll(async () => {
-  const vite = join(createRequire(import.meta.url).resolve('vite/package.json'), '../bin/vite.js');
-  execFileSync(process.execPath, [vite, 'build', '-c', 'ui/vite.config.ts'], { cwd: ROOT, stdio: 'ignore' });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
-}, 120_000);
-afterAll(async () => {
-  await browser?.close();
-});
+beforeAll(async () => void (browser = await launchBrowser()), 120_000);
+afterAll(() => browser?.close());
 
 describe('the "Needs you" list', () => {
   it('shows a waiting agent within 2 s, with its reason, and types the answer into it', { timeout: 60_000 }, async () => {

@@ -2,14 +2,11 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from './helpers.js';
-import { LIVE_MS, live, makeProject, openPage } from './ui-browser.js';
+import { LIVE_MS, launchBrowser, live, makeProject, openPage } from './ui-browser.js';
 
 /** Contract §23 in the dashboard: who is signed in, controls a viewer may not use hidden, actors in the activity feed. */
 let browser: Browser;
-beforeAll(async () => {
-  const { launchBrowser } = await import('./ui-browser.js');
-  browser = await launchBrowser();
-}, 120_000);
+beforeAll(async () => void (browser = await launchBrowser()), 120_000);
 afterAll(() => browser?.close());
 
 const ADMIN = 'ui-people-admin';

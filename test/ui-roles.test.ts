@@ -3,17 +3,14 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeRunner } from './fake-runner.js';
 import { startTestServer, type TestServer } from './helpers.js';
-import { LIVE_MS, live, makeProject, openPage } from './ui-browser.js';
+import { LIVE_MS, launchBrowser, live, makeProject, openPage } from './ui-browser.js';
 
 /**
  * Roles in every dashboard view (issue 20): a viewer meets no control it could not use, a member has them all, and an
  * admin manages people's tokens on a screen of its own. The token never shows in the address bar.
  */
 let browser: Browser;
-beforeAll(async () => {
-  const { launchBrowser } = await import('./ui-browser.js');
-  browser = await launchBrowser();
-}, 120_000);
+beforeAll(async () => void (browser = await launchBrowser()), 120_000);
 afterAll(() => browser?.close());
 
 const ADMIN = 'ui-roles-admin-token';

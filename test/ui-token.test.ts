@@ -2,14 +2,11 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, testEnv } from './helpers.js';
-import { LIVE_MS, live, makeProject, openPage } from './ui-browser.js';
+import { LIVE_MS, launchBrowser, live, makeProject, openPage } from './ui-browser.js';
 
 /** Issue 22 item 4: a stored token the server no longer takes is not a dead end (contract §1.1, §19). */
 let browser: Browser;
-beforeAll(async () => {
-  const { launchBrowser } = await import('./ui-browser.js');
-  browser = await launchBrowser();
-}, 120_000);
+beforeAll(async () => void (browser = await launchBrowser()), 120_000);
 afterAll(() => browser?.close());
 
 describe('a stale token', { timeout: 60_000 }, () => {

@@ -1,29 +1,18 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { CLI_BIN, ROOT, startTestServer, type TestServer, tempDir, testEnv } from './helpers.js';
+import { LIVE_MS, launchBrowser } from './ui-browser.js';
 
 /**
  * The dashboard in a real browser (contract §19): Debian's Chromium driven by playwright-core. Nothing is downloaded;
  * without /usr/bin/chromium the suite fails (`apt-get install -y chromium`), it does not skip.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-/** A change must reach an open page within this (seed 003). */
-const LIVE_MS = 2000;
 
 /*
  * Endpoints of contract 2 that other branches add (event log, hosts, messages). Until they are merged the page's
@@ -34,28 +23,8 @@ const CONTRACT2_PATHS = [/^\/api\/events$/, /^\/api\/hosts$/, /^\/api\/sessions\
 
 let browser: Browser;
 
-/** The newest modification time of any file under `dir`. */
-const newest = (dir: string): number =>
-  Math.max(
-    ...readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile())
-      .map((e) => statSync(join(e.parentPath, e.name)).mtimeMs),
-  );
-
-beforeAll(async () => {
-  // Build the dashboard unless dist/ui is newer than every file of ui/ (`npm ci` and `npm run build` build it too).
-  const built = join(ROOT, 'dist/ui/index.html');
-  if (!existsSync(built) || statSync(built).mtimeMs < newest(join(ROOT, 'ui'))) {
-    const vite = join(createRequire(import.meta.url).resolve('vite/package.json'), '../bin/vite.js');
-    execFileSync(process.execPath, [vite, 'build', '-c', 'ui/vite.config.ts'], { cwd: ROOT, stdio: 'inherit' });
-  }
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install it with "apt-get install -y chromium"`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
+beforeAll(async () => void (browser = await launchBrowser()), 120_000);
+afterAll(() => browser?.close());
 
 interface Watched {
   page: Page;

@@ -2,20 +2,15 @@
 // The dashboard's Changes view (contract §20.6) in Debian's Chromium: files, coloured diff, Merge, Remove, refusals.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startTestServer, tempDir, until } from './helpers.js';
+import { launchBrowser } from './ui-browser.js';
 import { git, makeRepo, spawnAndWait, startRunner } from './worktree-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 let browser: Browser;
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install it with "apt-get install -y chromium"`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
-}, 120_000);
-afterAll(async () => {
-  await browser?.close();
-});
+beforeAll(async () => void (browser = await launchBrowser()), 120_000);
+afterAll(() => browser?.close());
 
 describe('the Changes view', { timeout: 180_000 }, async () => {
   const server = await startTestServer();
