@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Call, type ServerProcess, startServerProcess, tempDir, testEnv, until } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
 import { SLOW, startRunner } from './runner-harness.js';
+import { git, makeRepo, spawnAndWait, startRunner as startWorktreeRunner } from './worktree-helpers.js';
 
 /**
  * Runners across instances (§22.2): a real `maestro host` connected to instance A, its agents spawned, typed into,
@@ -137,6 +138,29 @@ describe.skipIf(!hasPostgres)('runners across two instances on one database', SL
       await until(b.call, '/api/hosts/alpha', (h) => h?.status === 'offline');
       startRunner(b.url, 'alpha', { MAESTRO_TOKEN: TOKEN });
       await until(a.call, '/api/hosts/alpha', (h) => h?.status === 'online');
+    });
+  });
+
+  it('a worktree runner on A: diff, merge and removal asked of B reach it (§20, §22.2)', async () => {
+    const url = await freshDatabaseUrl();
+    const [a, b] = await Promise.all([instance(url), instance(url)]);
+    await withLogs([a, b], async () => {
+      startWorktreeRunner(a.url, 'gamma', join(tempDir(), 'worktrees'), { MAESTRO_TOKEN: TOKEN });
+      await until(b.call, '/api/hosts/gamma', (h) => h?.status === 'online');
+      const repo = makeRepo();
+      const project = (await b.call('POST', '/api/projects', { name: 'Routed repo', workingDir: repo })).body;
+      const s = await spawnAndWait(b.call, project.id, 'Routed WT:work', { host: 'gamma', workspace: 'worktree' });
+      expect(s.workspace).toMatchObject({ mode: 'worktree', state: 'active' });
+
+      const diff = await b.call('GET', `${path(s.id)}/diff?stat=1`);
+      expect(diff.status).toBe(200);
+      expect(diff.body.files.map((f: { path: string }) => f.path)).toEqual(['README.md', 'feature.txt', 'notes.txt']);
+      const merged = await b.call('POST', `${path(s.id)}/merge`, {});
+      expect(merged.status).toBe(200);
+      expect(git(repo, 'rev-parse', 'main')).toBe(merged.body.commit);
+      const removed = await b.call('DELETE', `${path(s.id)}/workspace`);
+      expect([removed.status, removed.body.workspace?.state]).toEqual([200, 'removed']);
+      expect(existsSync(s.workspace.path)).toBe(false);
     });
   });
 
