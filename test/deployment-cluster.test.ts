@@ -82,6 +82,7 @@ describe('the documented cluster configuration', () => {
   });
 });
 
+if (!existsSync(NGINX)) console.warn('nginx is not installed (apt-get install nginx-light): the cluster-behind-a-proxy test is skipped');
 describe.skipIf(!hasPostgres || !existsSync(NGINX))('two instances behind nginx, configured as documented', () => {
   it('serves through the proxy, WebSocket included; kill -9 of one instance loses nothing acknowledged', async () => {
     const token = 'cluster-test-token';
