@@ -8,7 +8,7 @@ import { createLogger } from '../lib/log.js';
 import { Db } from '../lib/storage/db.js';
 import { FileEngine } from '../lib/storage/file/engine.js';
 import { type OpenAppend, openAppend } from '../lib/storage/file/lines.js';
-import { tempDir } from './helpers.js';
+import { loggedEvents, tempDir } from './helpers.js';
 
 /*
  * The file engine's commit path in one process (contract §1.7, §17, §22.1; issue 21 items 10, 11): recovery from the
@@ -64,15 +64,6 @@ const remove = (db: Db, id: string) =>
     tx.emit('project:deleted', { id });
   });
 const fileOf = (dir: string, id: string) => join(dir, 'projects', `${id}.json`);
-const logged = (dir: string) =>
-  readdirSync(join(dir, 'events'))
-    .sort()
-    .flatMap((f) =>
-      readFileSync(join(dir, 'events', f), 'utf8')
-        .split('\n')
-        .filter(Boolean),
-    )
-    .map((l) => JSON.parse(l));
 /** Bytes of journal records (the files are zero-filled ahead of them). */
 const journalBytes = (dir: string) =>
   readdirSync(join(dir, 'journal')).reduce((n, f) => {
@@ -103,7 +94,7 @@ describe('recovery from the journal', () => {
     await put(db, 'proj_a', 'A2');
     await remove(db, 'proj_c');
     const served = [...db.all('projects')].map((p) => p.name);
-    const events = logged(dir);
+    const events = loggedEvents(dir);
     // Power loss: the files and log lines written after the journal (never flushed) are gone or old.
     rmSync(fileOf(dir, 'proj_b'));
     writeFileSync(fileOf(dir, 'proj_a'), JSON.stringify(project('proj_a', 'A1', 1)));
@@ -117,7 +108,7 @@ describe('recovery from the journal', () => {
     expect(JSON.parse(readFileSync(fileOf(dir, 'proj_a'), 'utf8')).name).toBe('A2');
     expect(JSON.parse(readFileSync(fileOf(dir, 'proj_b'), 'utf8')).name).toBe('B1');
     expect(existsSync(fileOf(dir, 'proj_c'))).toBe(false);
-    expect(logged(dir)).toEqual(events);
+    expect(loggedEvents(dir)).toEqual(events);
     expect(again.events.latestSeq).toBe(events.length);
     await again.close();
     // A clean stop leaves nothing to replay.
@@ -148,7 +139,7 @@ describe('short writes and a full disk (issue 21 item 10)', () => {
     mkdirSync(join(dir, 'projects'));
     const { db: again } = await open(dir);
     expect([...again.all('projects')].map((p) => p.id).sort()).toEqual(['proj_0', 'proj_1', 'proj_2', 'proj_3', 'proj_4']);
-    expect(logged(dir).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(loggedEvents(dir).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     await again.close();
   });
 
@@ -158,19 +149,19 @@ describe('short writes and a full disk (issue 21 item 10)', () => {
       let full = false;
       const { db } = await open(dir, { openFile: flakyFiles({ max: 5, full: (path) => full && path.includes(`/${where}/`) }) });
       await put(db, 'proj_a', 'A0');
-      const before = { journal: journalBytes(dir), events: logged(dir), file: readFileSync(fileOf(dir, 'proj_a'), 'utf8') };
+      const before = { journal: journalBytes(dir), events: loggedEvents(dir), file: readFileSync(fileOf(dir, 'proj_a'), 'utf8') };
       full = true;
       const results = await Promise.allSettled([put(db, 'proj_a', 'A1'), put(db, 'proj_b', 'B1')]);
       for (const r of results) expect((r as PromiseRejectedResult).reason).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' });
       expect([db.get('projects', 'proj_a')!.name, db.get('projects', 'proj_b')]).toEqual(['A0', undefined]);
       expect(readFileSync(fileOf(dir, 'proj_a'), 'utf8')).toBe(before.file);
       expect(existsSync(fileOf(dir, 'proj_b'))).toBe(false);
-      expect(logged(dir)).toEqual(before.events);
+      expect(loggedEvents(dir)).toEqual(before.events);
       expect(journalBytes(dir)).toBe(before.journal);
       // Space again: the next batch works and continues the seq; after a crash nothing of the failed batch returns.
       full = false;
       await put(db, 'proj_a', 'A2');
-      expect(logged(dir).at(-1)).toMatchObject({ seq: 2, data: { name: 'A2' } });
+      expect(loggedEvents(dir).at(-1)).toMatchObject({ seq: 2, data: { name: 'A2' } });
       crash(dir);
       const { db: again } = await open(dir);
       expect([...again.all('projects')].map((p) => p.name)).toEqual(['A2']);

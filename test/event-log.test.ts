@@ -2,22 +2,12 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI_BIN, listen, startServerProcess, startTestServer, testEnv } from './helpers.js';
+import { CLI_BIN, listen, loggedEvents, startServerProcess, startTestServer, testEnv } from './helpers.js';
 
 /*
  * The event log (contract §17, §13.6): seq across restarts, replay over the WebSocket and SSE with no gap and no
  * repeat, filters, GET /api/events, secrets kept out of the log, kill -9 in a burst, and `maestro watch`.
  */
-
-const logLines = (dataDir: string) =>
-  readdirSync(join(dataDir, 'events'))
-    .sort()
-    .flatMap((f) =>
-      readFileSync(join(dataDir, 'events', f), 'utf8')
-        .split('\n')
-        .filter(Boolean),
-    )
-    .map((line) => JSON.parse(line));
 
 const seqs = (events: { seq: number }[]) => events.map((e) => e.seq);
 const consecutive = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
@@ -32,7 +22,7 @@ describe('seq and the log files', () => {
     const live = await ws.drain();
     await first.close();
 
-    const lines = logLines(env.DATA_DIR!);
+    const lines = loggedEvents(env.DATA_DIR!);
     expect(lines.slice(-2)).toEqual(live);
     expect(live.map((e) => [e.type, e.projectId])).toEqual([
       ['project:created', project.id],
@@ -262,7 +252,7 @@ describe('kill -9 during a burst of mixed mutations', () => {
         return undefined;
       }
     };
-    const lines = logLines(env.DATA_DIR!);
+    const lines = loggedEvents(env.DATA_DIR!);
     expect(seqs(lines)).toEqual(consecutive(1, lines.length));
     for (const a of acked) {
       const stored = onDisk(a.id);

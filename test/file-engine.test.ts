@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runToExit, startServerProcess, testEnv } from './helpers.js';
+import { loggedEvents, runToExit, startServerProcess, testEnv } from './helpers.js';
 
 /*
  * The file engine as a user meets it (contract §22.1, §1.7, §5, §17): one server per data directory, every
@@ -29,15 +29,6 @@ async function boot(env: Record<string, string>) {
 }
 
 const read = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
-const logLines = (dataDir: string) =>
-  readdirSync(join(dataDir, 'events'))
-    .sort()
-    .flatMap((f) =>
-      readFileSync(join(dataDir, 'events', f), 'utf8')
-        .split('\n')
-        .filter(Boolean),
-    )
-    .map((l) => JSON.parse(l));
 
 describe('one server per data directory (§22.1)', () => {
   it('a second server on the same DATA_DIR exits 1 before serving, naming the holder; a kill -9 holder is taken over', async () => {
@@ -117,7 +108,7 @@ describe('kill -9 during a burst of mixed mutations, then a restart', () => {
       expect(strip(read(file))).toEqual(strip(served.body));
     }
     // Every logged event belongs to a change on disk: a created task is on disk or deleted by a later logged event.
-    const lines = logLines(dataDir);
+    const lines = loggedEvents(dataDir);
     expect(lines.map((l) => l.seq)).toEqual(lines.map((_, i) => i + 1));
     const deleted = new Set(lines.filter((l) => l.type === 'task:deleted').map((l) => l.data.id));
     for (const l of lines.filter((e) => e.type === 'task:created')) {

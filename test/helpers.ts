@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -98,6 +98,31 @@ export function appClient(app: { request(path: string, init: RequestInit): Respo
     return res.body;
   };
   return { call, ok };
+}
+
+/** Every event line of a data directory's log, oldest first, parsed (what the file engine wrote, §17). */
+export const loggedEvents = (dataDir: string): any[] =>
+  readdirSync(join(dataDir, 'events'))
+    .sort()
+    .flatMap((f) =>
+      readFileSync(join(dataDir, 'events', f), 'utf8')
+        .split('\n')
+        .filter(Boolean),
+    )
+    .map((line) => JSON.parse(line));
+
+/**
+ * About 40 MiB of `task:updated` events, far more than the kernel's socket buffers hold: 45 PATCHes of a 900 KB
+ * description to one new task, each answered 200. `created` runs once the task exists, before the first PATCH.
+ */
+export async function floodEvents(call: Call, created: () => void): Promise<void> {
+  const project = (await call('POST', '/api/projects', { name: 'Big' })).body;
+  const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Big' })).body;
+  created();
+  for (let i = 0; i < 45; i++) {
+    const res = await call('PATCH', `/api/tasks/${task.id}`, { description: `${i}`.padEnd(900_000, 'x') });
+    if (res.status !== 200) throw new Error(`PATCH ${i} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  }
 }
 
 /** The app in-process (no socket): fast, for most route tests. */
