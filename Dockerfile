@@ -30,4 +30,4 @@ EXPOSE 3000
 # /health needs no token. Without MAESTRO_TOKEN the server refuses to listen on 0.0.0.0 and exits 1.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/lib/main.js"]
+CMD ["node", "dist/lib/server.js"]

@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 
 const [taskCount = 2000, rate = 50, seconds = 10] = process.argv.slice(2).map(Number);
 const dir = mkdtempSync(join(tmpdir(), 'maestro-bench-ui-'));
-const server = spawn(process.execPath, ['dist/lib/main.js'], {
+const server = spawn(process.execPath, ['dist/lib/server.js'], {
   env: {
     ...process.env,
     PORT: '0',

@@ -185,3 +185,18 @@ function parseDatabase(env: Env): Pick<Config, 'databaseType' | 'databaseUrl'> {
   }
   return { databaseType: 'postgres', databaseUrl: url };
 }
+
+/** `host:port/database` of a `postgres://` URL (never its user's password), for messages. */
+export function describeDatabase(url: string): string {
+  try {
+    const u = new URL(url);
+    const host = u.hostname || decodeURIComponent(u.searchParams.get('host') ?? '') || 'localhost';
+    return `${host}${u.port ? `:${u.port}` : ''}${u.pathname.length > 1 ? u.pathname : ''}`;
+  } catch {
+    return 'the database';
+  }
+}
+
+/** Where the data lives, for messages: the data directory, or the PostgreSQL database without its password. */
+export const describeStore = (config: Config) =>
+  config.databaseType === 'postgres' ? `PostgreSQL at ${describeDatabase(config.databaseUrl!)}` : config.dataDir;

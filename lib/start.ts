@@ -1,13 +1,12 @@
 // Process start: configuration, the server, the local runner, and a clean stop on SIGINT/SIGTERM (§11).
 import type { Config } from './config.js';
-import { ConfigError, parseConfig } from './config.js';
+import { ConfigError, describeStore, parseConfig } from './config.js';
 import { which } from './domain/agents.js';
 import { type RunningServer, startServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { PACKAGE_INFO } from './package-root.js';
 import { defaultHostName, Runner } from './runner/index.js';
-import { describeDatabase } from './storage/postgres/connect.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5000;
 
@@ -55,7 +54,7 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
   // Announced only once the signals are handled: a supervisor (or a test) that stops the server as soon as it reads
   // this line must get a clean shutdown, not the default action of a signal with no handler yet.
   log.info(
-    `Maestro Server listening on ${server.url} (data in ${config.databaseType === 'postgres' ? `PostgreSQL at ${describeDatabase(config.databaseUrl!)}` : config.dataDir}; ${db.count('projects')} projects, ${db.count('tasks')} tasks, ${db.count('sessions')} sessions)`,
+    `Maestro Server listening on ${server.url} (data in ${describeStore(config)}; ${db.count('projects')} projects, ${db.count('tasks')} tasks, ${db.count('sessions')} sessions)`,
   );
   if (config.token === undefined && config.allowInsecure) log.warn('Listening without a token (MAESTRO_ALLOW_INSECURE=1)');
 }

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { type Config, parseConfig } from './config.js';
+import { type Config, describeStore, parseConfig } from './config.js';
 import { EventHub } from './domain/events.js';
 import { createLogger, type Logger } from './log.js';
 import { Db } from './storage/db.js';
@@ -14,7 +14,6 @@ import { exportStore } from './storage/export.js';
 import { syncDir } from './storage/file/driver.js';
 import { FileEngine } from './storage/file/engine.js';
 import { checkDump, describeContents, importStore } from './storage/import.js';
-import { describeDatabase } from './storage/postgres/connect.js';
 import { PostgresEngine } from './storage/postgres/engine.js';
 
 const HELP_AFTER = `
@@ -76,9 +75,6 @@ async function withStore(env: NodeJS.ProcessEnv, say: (text: string) => void, wo
 
 class StoreError extends Error {}
 
-const where = (config: Config) =>
-  config.databaseType === 'postgres' ? `PostgreSQL at ${describeDatabase(config.databaseUrl!)}` : config.dataDir;
-
 /** Opens the store the server would use, as the server does (the file engine's lock, recovery after a crash). */
 async function openStore(config: Config, log: Logger): Promise<Db> {
   const engine: StorageEngine =
@@ -114,7 +110,7 @@ async function exportCommand(config: Config, out: string | undefined, say: (text
       const summary = await exportStore(db, write, progressTo(say, 'Exported'));
       const kinds = Object.entries(summary.counts).filter(([, n]) => n > 0);
       say(
-        `Exported ${summary.records} records from ${where(config)} (${kinds.map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}; last seq ${summary.lastSeq})${out ? ` to ${out}` : ''}`,
+        `Exported ${summary.records} records from ${describeStore(config)} (${kinds.map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}; last seq ${summary.lastSeq})${out ? ` to ${out}` : ''}`,
       );
     } finally {
       await db.close();
@@ -167,10 +163,12 @@ async function importCommand(config: Config, file: string, say: (text: string) =
   try {
     const held = describeContents(db);
     if (held)
-      throw new StoreError(`the store at ${where(config)} is not empty (${held}): import needs an empty store. Nothing was imported.`);
+      throw new StoreError(
+        `the store at ${describeStore(config)} is not empty (${held}): import needs an empty store. Nothing was imported.`,
+      );
     const records = await importStore(db, file, header, progressTo(say, 'Imported'));
     say(
-      `Imported ${records} records (exported from the ${header.engine} engine at ${header.exportedAt}) into ${where(config)}; events continue after seq ${header.lastSeq}`,
+      `Imported ${records} records (exported from the ${header.engine} engine at ${header.exportedAt}) into ${describeStore(config)}; events continue after seq ${header.lastSeq}`,
     );
   } finally {
     await db.close();

@@ -101,7 +101,7 @@ describe('the container image (entry command run as the container runs it; no Do
     expect(stage.volume).toBe('/data');
     expect(stage.env).toMatchObject({ HOST: '0.0.0.0', DATA_DIR: '/data', NODE_ENV: 'production' });
     expect(stage.env.MAESTRO_ALLOW_INSECURE).toBeUndefined();
-    expect(stage.cmd).toEqual(['node', 'dist/lib/main.js']);
+    expect(stage.cmd).toEqual(['node', 'dist/lib/server.js']);
   });
 
   it('refuses to start without MAESTRO_TOKEN', async () => {

@@ -12,7 +12,7 @@ import { createLogger } from '../lib/log.js';
 import { createServices } from '../lib/services.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-export const SERVER_BIN = join(ROOT, 'dist/lib/main.js');
+export const SERVER_BIN = join(ROOT, 'dist/lib/server.js');
 export const CLI_BIN = join(ROOT, 'dist/lib/cli/main.js');
 
 /*
@@ -287,7 +287,7 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts the compiled server (`dist/lib/main.js`, or `bin`) as its own process and waits for its URL. */
+/** Starts the bundled server (`dist/lib/server.js`, or `bin`) as its own process and waits for its URL. */
 export function startServerProcess(env: Record<string, string>, bin = SERVER_BIN): Promise<ServerProcess> {
   const proc = spawn(process.execPath, [bin], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: 'pipe' });
   onFileEnd(() => void (proc.exitCode === null && proc.kill('SIGKILL')));

@@ -43,7 +43,7 @@ describe('an npm-installed copy', () => {
     server = await startNpx(dir, ['maestro-server'], { ...testEnv(), LOG_LEVEL: 'info' });
   }, 180_000);
   it('ships the compiled code and no tests or sources', () => {
-    expect(files).toContain('dist/lib/main.js');
+    expect(files).toContain('dist/lib/server.js');
     expect(files).toContain('dist/lib/cli/main.js');
     // The README's links lead into docs/, so the docs ship with it.
     expect(files).toContain('docs/architecture.md');

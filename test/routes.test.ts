@@ -1,7 +1,8 @@
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanRoutes } from '../lib/http/route-table.js';
-import { inProcess, ROOT } from './helpers.js';
+import { inProcess, ROOT, startServerProcess, tempDir, testEnv } from './helpers.js';
 
 /** The endpoint index of the contract (§3.0), plus the task graph's endpoints (§18.2). */
 const CONTRACT = [
@@ -98,6 +99,28 @@ describe('file-based routes', () => {
   it('finds the same table in the compiled package', async () => {
     const compiled = await scanRoutes(join(ROOT, 'dist/routes'));
     expect(table(compiled).sort()).toEqual([...CONTRACT].sort());
+  });
+
+  it('serves the same table from the bundled server, which needs none of the route files or modules beside it', async () => {
+    // The bundle copied alone (with package.json, which names the version): no dist/routes, no node_modules.
+    const alone = tempDir();
+    mkdirSync(join(alone, 'dist/lib'), { recursive: true });
+    copyFileSync(join(ROOT, 'package.json'), join(alone, 'package.json'));
+    for (const name of readdirSync(join(ROOT, 'dist/lib')).filter((n) => /^server(-.+)?\.js$/.test(n)))
+      copyFileSync(join(ROOT, 'dist/lib', name), join(alone, 'dist/lib', name));
+    const env = testEnv({ MAESTRO_TOKEN: '', MAESTRO_ALLOW_INSECURE: '1', LOG_LEVEL: 'info' });
+    const server = await startServerProcess(env, join(alone, 'dist/lib/server.js'));
+    const base = server.url.replace('//localhost:', '//127.0.0.1:');
+    const operations = (paths: Record<string, object>) =>
+      Object.entries(paths)
+        .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
+        .sort();
+    const served = operations((await (await fetch(`${base}/api/openapi.json`)).json()).paths);
+    const { app } = await inProcess();
+    expect(served).toEqual(operations((await (await app.request('/api/openapi.json')).json()).paths));
+    expect(served.length).toBeGreaterThan(60);
+    expect((await fetch(`${base}/api/tasks/next?projectId=proj_missing`)).status).toBe(404);
+    expect(await (await fetch(`${base}/health`)).json()).toMatchObject({ status: 'ok' });
   });
 
   it('registers static segments before parameters', async () => {

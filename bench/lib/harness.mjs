@@ -75,7 +75,7 @@ export function stopChild(child) {
 
 /** Starts the compiled Maestro server of `root` on a free loopback port with its own directories under `dir`. */
 export async function startMaestro(root, dir, env = {}) {
-  const started = await startChild(join(root, 'dist/lib/main.js'), [], {
+  const started = await startChild(join(root, 'dist/lib/server.js'), [], {
     cwd: root,
     env: {
       PORT: '0',

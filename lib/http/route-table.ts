@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { Handler, Hono } from 'hono';
 import type * as v from 'valibot';
 import { CODE_ROOT } from '../package-root.js';
+import { BUNDLED_ROUTES } from './bundled-routes.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 type Method = (typeof METHODS)[number];
@@ -38,6 +39,13 @@ export interface RouteFile {
   file: string;
   /** What the file's `describe` export says of it, once registered (see http/openapi.ts). */
   doc?: RouteDoc;
+  /** The file's module, when the server is bundled (otherwise imported from `file` when registered). */
+  module?: RouteModule;
+}
+
+interface RouteModule {
+  default?: Handler;
+  describe?: RouteDoc;
 }
 
 /** The `routes/` folder next to this module's folder: the source tree, the compiled package and an installed copy alike. */
@@ -49,6 +57,7 @@ export const ROUTES_DIR = join(CODE_ROOT, 'routes');
  * matches in registration order (`/api/sessions/spawn` before `/api/sessions/:id`).
  */
 export async function scanRoutes(dir = ROUTES_DIR): Promise<RouteFile[]> {
+  if (BUNDLED_ROUTES && dir === ROUTES_DIR) return BUNDLED_ROUTES.map((route) => ({ ...route }));
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const routes: RouteFile[] = [];
   for (const entry of entries) {
@@ -82,7 +91,7 @@ function comparePaths(a: string, b: string): number {
 export async function registerRoutes<E extends object>(app: Hono<E & any>, routes: RouteFile[]): Promise<void> {
   const handlers = await Promise.all(
     routes.map(async (route) => {
-      const mod = (await import(pathToFileURL(route.file).href)) as { default?: Handler; describe?: RouteDoc };
+      const mod = route.module ?? ((await import(pathToFileURL(route.file).href)) as RouteModule);
       if (typeof mod.default !== 'function') throw new Error(`Route file ${route.file} has no default export handler`);
       route.doc = mod.describe;
       return mod.default;

@@ -2,7 +2,6 @@
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 
 /** A refusal with the contract's error code (§1.6), carried back to the server in the runner's reply. */
 export class WorkspaceError extends Error {
@@ -43,6 +42,7 @@ export interface GitResult {
 
 /** `git <args>` in `cwd` (never through a shell). */
 export async function git(cwd: string, args: string[], options: GitOptions = {}): Promise<GitResult> {
+  const { execa } = await import('execa'); // loaded on first use, as in tmux.ts
   const result = await execa('git', [...NEUTRAL, ...args], {
     cwd,
     env: gitEnv(options.env ?? {}),

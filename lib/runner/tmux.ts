@@ -1,5 +1,4 @@
 // tmux on the runner's machine: its environment, its server socket, and what its panes show.
-import { execa } from 'execa';
 import { cleanEnv } from './clean-env.js';
 
 export { cleanEnv, SECRET_VARS } from './clean-env.js';
@@ -61,6 +60,8 @@ export class Tmux {
   }
 
   async #exec(args: string[], input?: string, env: Record<string, string> = {}) {
+    // execa (about 130 modules) loads on the first command, not with the server: a server without a local runner never needs it.
+    const { execa } = await import('execa');
     const result = await execa('tmux', ['-L', this.socket, ...args], {
       input,
       env: { ...cleanEnv(), ...env },

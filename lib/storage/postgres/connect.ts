@@ -1,16 +1,6 @@
 // Connecting to PostgreSQL: the client with its options, and a description of the database that never holds a password.
 import postgres, { type Sql } from 'postgres';
-
-/** `host:port/database` of a `postgres://` URL (never its user's password), for messages. */
-export function describeDatabase(url: string): string {
-  try {
-    const u = new URL(url);
-    const host = u.hostname || decodeURIComponent(u.searchParams.get('host') ?? '') || 'localhost';
-    return `${host}${u.port ? `:${u.port}` : ''}${u.pathname.length > 1 ? u.pathname : ''}`;
-  } catch {
-    return 'the database';
-  }
-}
+import { describeDatabase } from '../../config.js';
 
 /** A client pool: a few connections (commits are one at a time per instance), int8 read as numbers. */
 export function connect(url: string, max = 4): Sql {
