@@ -1,6 +1,7 @@
 # Maestro Server as a container: `docker compose up` with MAESTRO_TOKEN set (see compose.yaml and the README).
 
-# Build: compile TypeScript with the dev dependencies, then keep only the production ones.
+# Build: compile TypeScript, bundle the server and build the dashboard with the dev dependencies, then keep only the
+# production ones.
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -8,6 +9,8 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY lib ./lib
 COPY routes ./routes
+COPY scripts ./scripts
+COPY ui ./ui
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # Run: the compiled package and its production dependencies, as the unprivileged `node` user.
