@@ -133,6 +133,8 @@ export class FileEngine implements StorageEngine {
 
   async #commit(batch: CommitBatch): Promise<Published[]> {
     const published = batch.prepare(this.events.latestSeq);
+    // A batch that changes nothing and says nothing (a startup repair with nothing to repair) has nothing to record.
+    if (!batch.changes.length && !published.length) return published;
     const writes: { key: string; value: string }[] = [];
     const removals: string[] = [];
     const record: JournalRecord['c'] = [];
@@ -173,7 +175,9 @@ export class FileEngine implements StorageEngine {
 
   async close(): Promise<void> {
     try {
-      if (this.#journal) await this.checkpoint();
+      // Nothing committed since the last checkpoint: the snapshot and the files are current already.
+      if (this.#journal && (this.#journal.size > 0 || this.#dirty.size > 0)) await this.checkpoint();
+      else await this.#checkpoint;
     } finally {
       await this.#journal?.close();
       await this.#events?.close();
