@@ -150,9 +150,10 @@ describe('the snapshot and the entity files', () => {
       const served = (await server.call('GET', `/api/tasks?projectId=${project.id}`)).body;
       expect(served.map((t: any) => t.title)).toEqual(tasks.map((t) => t.title));
       await server.stop();
-      // Rebuilt: the next start uses it without a warning.
+      // Rebuilt: the next start uses it without a warning, and reads no entity file.
       const again = await boot(env);
       expect(again.output()).not.toMatch(/snapshot is damaged/);
+      expect(again.output()).toMatch(/Loaded \d+ entities \(snapshot, 0 changed file\(s\) read\)/);
       await again.stop();
     }
   }, 60_000);

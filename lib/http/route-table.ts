@@ -57,7 +57,7 @@ export const ROUTES_DIR = join(CODE_ROOT, 'routes');
  * matches in registration order (`/api/sessions/spawn` before `/api/sessions/:id`).
  */
 export async function scanRoutes(dir = ROUTES_DIR): Promise<RouteFile[]> {
-  if (BUNDLED_ROUTES && dir === ROUTES_DIR) return BUNDLED_ROUTES.map((route) => ({ ...route }));
+  if (BUNDLED_ROUTES && dir === ROUTES_DIR) return BUNDLED_ROUTES.map((route) => ({ ...(route as RouteFile) }));
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const routes: RouteFile[] = [];
   for (const entry of entries) {

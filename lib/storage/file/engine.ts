@@ -18,10 +18,10 @@ import { FileEventLog } from './event-log.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { fileText, keyOf } from './layout.js';
 import { type OpenAppend, openAppend } from './lines.js';
-import { loadFiles } from './load.js';
+import { listEntityFiles, loadFiles } from './load.js';
 import { type DataDirLock, lockDataDir } from './lock.js';
 import { recover } from './recover.js';
-import { readSnapshot, signatureOf, trustworthy, writeSnapshot } from './snapshot.js';
+import { readSnapshot, signatureOf, writeSnapshot } from './snapshot.js';
 
 export interface FileEngineOptions {
   dir: string;
@@ -86,12 +86,13 @@ export class FileEngine implements StorageEngine {
     this.#lock = lockDataDir(this.#dir, (message) => this.#log.warn(message));
     try {
       this.#events = FileEventLog.open(join(this.#dir, 'events'), this.#openFile);
+      const listing = listEntityFiles(this.#dir);
       const snapshot = readSnapshot(this.#dir, (reason) => {
         this.stats.snapshot = 'damaged';
         this.#log.warn(`The snapshot is damaged (${reason}): loading every entity file, then writing a new snapshot`);
       });
       if (snapshot) this.stats.snapshot = 'used';
-      const files = loadFiles(this.#dir, snapshot, (message) => this.#log.warn(message));
+      const files = loadFiles(this.#dir, await listing, snapshot, (message) => this.#log.warn(message));
       this.#strays = files.strays;
       this.#signatures = files.signatures;
       this.stats.filesRead = files.read;
@@ -175,8 +176,9 @@ export class FileEngine implements StorageEngine {
 
   async close(): Promise<void> {
     try {
-      // Nothing committed since the last checkpoint: the snapshot and the files are current already.
-      if (this.#journal && (this.#journal.size > 0 || this.#dirty.size > 0)) await this.checkpoint();
+      // Loaded from the snapshot alone and nothing committed since: the snapshot is current already.
+      const current = this.stats.snapshot === 'used' && this.stats.filesRead === 0 && !this.#journal?.size && !this.#dirty.size;
+      if (this.#journal && !current) await this.checkpoint();
       else await this.#checkpoint;
     } finally {
       await this.#journal?.close();
@@ -233,7 +235,8 @@ export class FileEngine implements StorageEngine {
           const path = this.#dir + sep + key.split(':').join(sep);
           dirs.add(dirname(path));
           const st = await syncFile(path);
-          if (st && trustworthy(st)) this.#signatures.set(key, signatureOf(st));
+          const signature = st && signatureOf(st, Date.now());
+          if (signature) this.#signatures.set(key, signature);
           else this.#signatures.delete(key);
         }),
       );

@@ -1,11 +1,70 @@
 // Loading the entity files at startup: from the snapshot where a file is unchanged, from the file where it is not.
-import { readFileSync, statSync } from 'node:fs';
+import * as fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { sep } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { KINDS, type Kind, type LoadedEntity } from '../engine.js';
 import { normalizeLoaded } from '../migrate.js';
-import { listFiles } from './driver.js';
 import { keyOf } from './layout.js';
-import { type SnapshotEntries, signatureOf, trustworthy } from './snapshot.js';
+import { type SnapshotEntries, signatureOf } from './snapshot.js';
+
+/** Every entity file (`tasks:p:t.json` keys) and its signature (`signatureOf`: empty when too recent to trust). */
+export interface Listing {
+  keys: string[];
+  signatures: string[];
+}
+
+/**
+ * Lists and stats every entity file. Self-contained (it runs as source text in a helper thread): the walk skips
+ * hidden entries (temporary files); a file that cannot be stat-ed gets an empty signature, so it is read (and its
+ * error reported) like any file the snapshot does not know.
+ */
+function listAndStat(base: string, kinds: readonly string[], now: number, fsm: typeof fs, separator: string, sign: typeof signatureOf) {
+  const keys: string[] = [];
+  const signatures: string[] = [];
+  const walk = (dir: string, prefix: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fsm.readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      if (entry.isDirectory()) walk(dir + separator + entry.name, `${prefix + entry.name}:`);
+      else if (entry.isFile() && entry.name.endsWith('.json')) {
+        let signature = '';
+        try {
+          signature = sign(fsm.statSync(dir + separator + entry.name), now);
+        } catch {}
+        keys.push(prefix + entry.name);
+        signatures.push(signature);
+      }
+    }
+  };
+  for (const kind of kinds) walk(base + separator + kind, `${kind}:`);
+  return { keys, signatures };
+}
+
+/**
+ * Lists and stats the entity files in a helper thread, while the caller reads the snapshot: at 100,000 files that
+ * is most of a second the event loop does not spend. Without a thread (one could not start), in this one.
+ */
+export function listEntityFiles(base: string): Promise<Listing> {
+  const source = `const { parentPort, workerData: w } = require('node:worker_threads');
+const args = [w.base, w.kinds, w.now, require('node:fs'), require('node:path').sep, ${signatureOf.toString()}];
+parentPort.postMessage((${listAndStat.toString()})(...args));`;
+  return new Promise<Listing>((resolve, reject) => {
+    const worker = new Worker(source, { eval: true, workerData: { base, kinds: KINDS, now: Date.now() } });
+    worker.once('message', (listing: Listing) => {
+      resolve(listing);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', () => reject(new Error('The listing thread ended without an answer')));
+  }).catch(() => listAndStat(base, KINDS, Date.now(), fs, sep, signatureOf));
+}
 
 /** A file as loaded, before stray copies are told apart (`home`: known to be where the entity belongs). */
 interface Candidate {
@@ -32,23 +91,28 @@ export interface LoadedFiles {
  * (unchanged since), else reads and parses the file: a file edited while the server was down, or written after the
  * snapshot, wins over it. A file that is not an entity is skipped with a warning (§5).
  */
-export function loadFiles(base: string, snapshot: SnapshotEntries | undefined, warn: (message: string) => void): LoadedFiles {
+export function loadFiles(
+  base: string,
+  listing: Listing,
+  snapshot: SnapshotEntries | undefined,
+  warn: (message: string) => void,
+): LoadedFiles {
   const out: LoadedFiles = { entities: [], strays: new Map(), signatures: new Map(), read: 0 };
+  const byKind = new Map<string, number[]>(KINDS.map((kind) => [kind, []]));
+  listing.keys.forEach((key, i) => byKind.get(key.slice(0, key.indexOf(':')))?.push(i));
   for (const kind of KINDS) {
     const loaded: Candidate[] = [];
-    for (const key of listFiles(base + sep + kind, `${kind}:`)) {
-      if (!key.endsWith('.json')) continue;
+    for (const i of byKind.get(kind)!) {
+      const key = listing.keys[i]!;
+      const signature = listing.signatures[i]!;
       const path = key.replaceAll(':', '/');
       try {
-        const file = base + sep + key.split(':').join(sep);
-        const st = statSync(file);
-        const signature = signatureOf(st);
         const cached = snapshot?.get(path);
         let parsed: unknown;
-        const hit = cached !== undefined && cached.signature === signature;
+        const hit = signature !== '' && cached?.signature === signature;
         if (hit) parsed = cached.entity;
         else {
-          parsed = JSON.parse(readFileSync(file, 'utf8'));
+          parsed = JSON.parse(readFileSync(base + sep + key.split(':').join(sep), 'utf8'));
           out.read++;
         }
         const result = normalizeLoaded(kind, parsed);
@@ -56,7 +120,7 @@ export function loadFiles(base: string, snapshot: SnapshotEntries | undefined, w
           warn(`Skipping ${path}: not a valid ${kind} entity`);
           continue;
         }
-        if (trustworthy(st)) out.signatures.set(key, signature);
+        if (signature) out.signatures.set(key, signature);
         // A snapshot entry was written from the entity's own home file: no need to check where it belongs.
         loaded.push({ key, id: result.id, entity: result.entity, order: result.order, migrated: result.migrated, home: hit || undefined });
       } catch (error) {

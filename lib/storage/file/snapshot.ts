@@ -13,15 +13,13 @@ const STEP = 2_000;
 
 /**
  * What identifies one version of an entity file: inode, size, modification and change times. A file replaced by the
- * server (a rename) or edited by a person changes it, so a stale snapshot entry is never taken for the file.
+ * server (a rename) or edited by a person changes it, so a stale snapshot entry is never taken for the file. Empty
+ * for a file changed in the last 100 ms: file times are coarse (a clock tick), so a later write in the same tick to
+ * a reused inode could look the same. Self-contained: load.ts also runs it as source text in a helper thread.
  */
-export const signatureOf = (st: Stats) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-
-/**
- * A signature taken this close to the file's last change is not trusted: file times are coarse (a clock tick), so
- * a later write in the same tick to a reused inode could look the same.
- */
-export const trustworthy = (st: Stats, now = Date.now()) => now - Math.max(st.mtimeMs, st.ctimeMs) > 100;
+export function signatureOf(st: Pick<Stats, 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>, now: number): string {
+  return now - Math.max(st.mtimeMs, st.ctimeMs) > 100 ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '';
+}
 
 /** path (`tasks/p/t.json`) → the file's signature and the entity as the snapshot holds it. */
 export type SnapshotEntries = Map<string, { signature: string; entity: unknown }>;
