@@ -1,7 +1,15 @@
 #!/usr/bin/env node
 // The `maestro-server` bin: with no argument it serves; `export`, `import` and `--help` are store commands (§22.2).
+import { parseConfig } from './config.js';
+import { listEarly } from './storage/file/listing.js';
+
 const args = process.argv.slice(2);
 if (args.length === 0) {
+  // The entity files are listed while the server's code loads (a wrong configuration is reported by runServer).
+  try {
+    const config = parseConfig(process.env);
+    if (config.databaseType === 'file') listEarly(config.dataDir);
+  } catch {}
   const { runServer } = await import('./start.js');
   await runServer();
 } else {

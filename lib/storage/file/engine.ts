@@ -18,10 +18,11 @@ import { FileEventLog } from './event-log.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { fileText, keyOf } from './layout.js';
 import { type OpenAppend, openAppend } from './lines.js';
-import { listEntityFiles, loadFiles } from './load.js';
+import { listEntityFiles, signatureOf } from './listing.js';
+import { loadFiles } from './load.js';
 import { type DataDirLock, lockDataDir } from './lock.js';
 import { recover } from './recover.js';
-import { readSnapshot, signatureOf, writeSnapshot } from './snapshot.js';
+import { readSnapshot, writeSnapshot } from './snapshot.js';
 
 export interface FileEngineOptions {
   dir: string;

@@ -1,70 +1,11 @@
 // Loading the entity files at startup: from the snapshot where a file is unchanged, from the file where it is not.
-import * as fs from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { sep } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { KINDS, type Kind, type LoadedEntity } from '../engine.js';
 import { normalizeLoaded } from '../migrate.js';
 import { keyOf } from './layout.js';
-import { type SnapshotEntries, signatureOf } from './snapshot.js';
-
-/** Every entity file (`tasks:p:t.json` keys) and its signature (`signatureOf`: empty when too recent to trust). */
-export interface Listing {
-  keys: string[];
-  signatures: string[];
-}
-
-/**
- * Lists and stats every entity file. Self-contained (it runs as source text in a helper thread): the walk skips
- * hidden entries (temporary files); a file that cannot be stat-ed gets an empty signature, so it is read (and its
- * error reported) like any file the snapshot does not know.
- */
-function listAndStat(base: string, kinds: readonly string[], now: number, fsm: typeof fs, separator: string, sign: typeof signatureOf) {
-  const keys: string[] = [];
-  const signatures: string[] = [];
-  const walk = (dir: string, prefix: string) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fsm.readdirSync(dir, { withFileTypes: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue;
-      if (entry.isDirectory()) walk(dir + separator + entry.name, `${prefix + entry.name}:`);
-      else if (entry.isFile() && entry.name.endsWith('.json')) {
-        let signature = '';
-        try {
-          signature = sign(fsm.statSync(dir + separator + entry.name), now);
-        } catch {}
-        keys.push(prefix + entry.name);
-        signatures.push(signature);
-      }
-    }
-  };
-  for (const kind of kinds) walk(base + separator + kind, `${kind}:`);
-  return { keys, signatures };
-}
-
-/**
- * Lists and stats the entity files in a helper thread, while the caller reads the snapshot: at 100,000 files that
- * is most of a second the event loop does not spend. Without a thread (one could not start), in this one.
- */
-export function listEntityFiles(base: string): Promise<Listing> {
-  const source = `const { parentPort, workerData: w } = require('node:worker_threads');
-const args = [w.base, w.kinds, w.now, require('node:fs'), require('node:path').sep, ${signatureOf.toString()}];
-parentPort.postMessage((${listAndStat.toString()})(...args));`;
-  return new Promise<Listing>((resolve, reject) => {
-    const worker = new Worker(source, { eval: true, workerData: { base, kinds: KINDS, now: Date.now() } });
-    worker.once('message', (listing: Listing) => {
-      resolve(listing);
-      void worker.terminate();
-    });
-    worker.once('error', reject);
-    worker.once('exit', () => reject(new Error('The listing thread ended without an answer')));
-  }).catch(() => listAndStat(base, KINDS, Date.now(), fs, sep, signatureOf));
-}
+import type { Listing } from './listing.js';
+import type { SnapshotEntries } from './snapshot.js';
 
 /** A file as loaded, before stray copies are told apart (`home`: known to be where the entity belongs). */
 interface Candidate {

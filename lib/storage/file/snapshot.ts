@@ -1,6 +1,5 @@
 // The startup snapshot: every entity in one file, each with the signature of the entity file it stands for.
 import { randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
 import { existsSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { syncDir } from './driver.js';
@@ -10,16 +9,6 @@ const NAME = 'snapshot.jsonl';
 const VERSION = 1;
 /** Entities serialised per step; the event loop runs between steps, so a checkpoint never stalls requests long. */
 const STEP = 2_000;
-
-/**
- * What identifies one version of an entity file: inode, size, modification and change times. A file replaced by the
- * server (a rename) or edited by a person changes it, so a stale snapshot entry is never taken for the file. Empty
- * for a file changed in the last 100 ms: file times are coarse (a clock tick), so a later write in the same tick to
- * a reused inode could look the same. Self-contained: load.ts also runs it as source text in a helper thread.
- */
-export function signatureOf(st: Pick<Stats, 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>, now: number): string {
-  return now - Math.max(st.mtimeMs, st.ctimeMs) > 100 ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '';
-}
 
 /** path (`tasks/p/t.json`) → the file's signature and the entity as the snapshot holds it. */
 export type SnapshotEntries = Map<string, { signature: string; entity: unknown }>;
