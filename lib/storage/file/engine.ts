@@ -212,9 +212,8 @@ export class FileEngine implements StorageEngine {
     await this.#journal!.undo(at, cause);
   }
 
-  /** Flushes the event log and rotates the journal (between commits), then finishes in the background. */
+  /** Rotates the journal (between commits), then finishes in the background. */
   async #startCheckpoint(): Promise<void> {
-    await this.events.sync();
     const covered = await this.#journal!.rotate();
     const dirty = this.#dirty;
     this.#dirty = new Set();
@@ -227,12 +226,18 @@ export class FileEngine implements StorageEngine {
       .finally(() => (this.#checkpoint = undefined));
   }
 
+  /**
+   * Flushes the event log and the files written since the last checkpoint, then writes the snapshot and drops the
+   * journal files it covers. Commits go on meanwhile: a few files are flushed at a time, so that the thread pool
+   * keeps room for their writes.
+   */
   async #finishCheckpoint(covered: number, dirty: Set<string>): Promise<void> {
+    await this.events.flush();
     const keys = [...dirty];
     const dirs = new Set<string>();
-    for (let i = 0; i < keys.length; i += 256) {
+    for (let i = 0; i < keys.length; i += 4) {
       await Promise.all(
-        keys.slice(i, i + 256).map(async (key) => {
+        keys.slice(i, i + 4).map(async (key) => {
           const path = this.#dir + sep + key.split(':').join(sep);
           dirs.add(dirname(path));
           const st = await syncFile(path);

@@ -2,7 +2,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type EventLog, type LoggedEvent, parseLine, SEGMENT_EVENTS } from '../event-log.js';
-import { syncDir } from './driver.js';
+import { syncDir, syncFile } from './driver.js';
 import { type AppendFile, forEachLine, lastLine, type OpenAppend, openAppend, writeFully } from './lines.js';
 
 /** The newest events are also kept in memory, so a client that was away briefly resumes without a disk read. */
@@ -116,6 +116,16 @@ export class FileEventLog implements EventLog {
     this.#dirty = false;
     if (this.#dirDirty) await syncDir(this.dir);
     this.#dirDirty = false;
+  }
+
+  /**
+   * Flushes what was appended so far through a descriptor of its own, so appends go on meanwhile (a checkpoint).
+   * Older segments were flushed when the log moved past them.
+   */
+  async flush(): Promise<void> {
+    const segment = this.#segments.at(-1);
+    if (segment !== undefined) await syncFile(join(this.dir, segmentName(segment)));
+    await syncDir(this.dir);
   }
 
   async truncate(seq: number): Promise<void> {

@@ -25,6 +25,8 @@ export class Journal {
   /** Where the records end, and how much of the file is zero-filled ahead of them. */
   #size = 0;
   #allocated = 0;
+  /** Zeros being written ahead of the records, between commits (see `#extendAhead`). */
+  #extending: Promise<void> | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -80,6 +82,7 @@ export class Journal {
   async append(record: Buffer): Promise<number> {
     const at = this.#size;
     try {
+      if (at + record.length > this.#allocated) await this.#extending;
       if (at + record.length > this.#allocated) await this.#extend(at + record.length);
       await writeFully(this.#file!, record, at);
       await this.#file!.datasync();
@@ -88,7 +91,29 @@ export class Journal {
       throw error;
     }
     this.#size = at + record.length;
+    if (this.#allocated - this.#size < PREALLOCATE / 2) this.#startExtending();
     return at;
+  }
+
+  #startExtending(): void {
+    this.#extending ??= this.#extendAhead().finally(() => (this.#extending = undefined));
+  }
+
+  /**
+   * Zero-fills the next few MiB while commits go on, a step at a time, each flushed: a commit's own flush then
+   * carries at most one step of zeros, instead of every few MiB one commit waiting for all of them. A failure
+   * (a nearly full disk) is left to `append`, which extends by just what its record needs.
+   */
+  async #extendAhead(): Promise<void> {
+    const file = this.#file!;
+    const step = Buffer.alloc(PREALLOCATE / 8);
+    try {
+      for (let i = 0; i < 8; i++) {
+        await writeFully(file, step, this.#allocated);
+        await file.datasync();
+        this.#allocated += step.length;
+      }
+    } catch {}
   }
 
   /**
@@ -113,6 +138,7 @@ export class Journal {
 
   /** Cuts the journal back to `at` (a batch that failed after its record was written). */
   async undo(at: number, cause?: unknown): Promise<void> {
+    await this.#extending;
     try {
       await this.#file!.truncate(at);
       await this.#file!.datasync();
@@ -128,6 +154,7 @@ export class Journal {
   /** Closes the current file and starts the next; returns the closed file's number (a checkpoint covers it). */
   async rotate(): Promise<number> {
     const done = this.#n;
+    await this.#extending;
     const file = this.#file;
     this.#file = undefined;
     await file?.close();
@@ -142,6 +169,7 @@ export class Journal {
   }
 
   async close(): Promise<void> {
+    await this.#extending;
     await this.#file?.close();
     this.#file = undefined;
   }

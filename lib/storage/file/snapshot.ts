@@ -8,7 +8,7 @@ import { forEachLine, openAppend, writeFully } from './lines.js';
 const NAME = 'snapshot.jsonl';
 const VERSION = 1;
 /** Entities serialised per step; the event loop runs between steps, so a checkpoint never stalls requests long. */
-const STEP = 2_000;
+const STEP = 500;
 
 /** path (`tasks/p/t.json`) → the file's signature and the entity as the snapshot holds it. */
 export type SnapshotEntries = Map<string, { signature: string; entity: unknown }>;
