@@ -199,9 +199,10 @@ export function writeDataDir(data, { projects, tasksPerProject, from = 0 }) {
 
 /**
  * Closed-loop HTTP load: `connections` keep-alive connections, each sending the next request as soon as the last
- * answer is read, for `seconds`. The body is read and thrown away. Returns requests/s and latency quantiles (ms).
+ * answer is read, for `seconds`. The body is read and thrown away, or handed parsed to `onBody`. Returns requests/s
+ * and latency quantiles (ms). Light on the client's CPU (node:http, not fetch), which shares the machine.
  */
-export async function httpLoad(url, { path, method = 'GET', body, headers = {}, connections = 8, seconds = 3, next }) {
+export async function httpLoad(url, { path, method = 'GET', body, headers = {}, connections = 8, seconds = 3, next, onBody }) {
   const target = new URL(path, url);
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const latencies = [];
@@ -215,10 +216,12 @@ export async function httpLoad(url, { path, method = 'GET', body, headers = {}, 
         target,
         { agent, method, headers: payload === undefined ? headers : { 'content-type': 'application/json', ...headers } },
         (res) => {
-          res.on('data', () => {});
+          const chunks = [];
+          res.on('data', (chunk) => onBody && chunks.push(chunk));
           res.on('end', () => {
             if (res.statusCode >= 400) errors++;
             latencies.push(performance.now() - started);
+            if (onBody && res.statusCode < 400) onBody(JSON.parse(Buffer.concat(chunks).toString('utf8')));
             resolve();
           });
         },

@@ -71,23 +71,20 @@ export async function run({ root, quick, rounds, bench }) {
 
 /** Each session claims the next task as soon as its last claim is answered, for `seconds`; a task claimed twice throws. */
 async function claimLoad(url, sessions, seconds, claimed) {
-  const latencies = [];
-  const deadline = performance.now() + seconds * 1000;
-  const worker = async (session) => {
-    while (performance.now() < deadline) {
-      const started = performance.now();
-      const { task } = await call(url, 'POST', '/api/tasks/claim-next', { projectId: PROJECT, sessionId: session.id });
-      latencies.push(performance.now() - started);
-      if (!task) break;
+  const result = await httpLoad(url, {
+    path: '/api/tasks/claim-next',
+    method: 'POST',
+    connections: sessions.length,
+    seconds,
+    next: (i) => ({ projectId: PROJECT, sessionId: sessions[i % sessions.length].id }),
+    onBody: ({ task }) => {
+      if (!task) return;
       if (claimed.has(task.id)) throw new Error(`${task.id} was claimed twice`);
       claimed.add(task.id);
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(sessions.map(worker));
-  const elapsed = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { rps: latencies.length / elapsed, p99: latencies[Math.min(latencies.length - 1, Math.floor(0.99 * latencies.length))] };
+    },
+  });
+  if (result.errors) throw new Error(`claim-next: ${result.errors} request(s) failed`);
+  return result;
 }
 
 /**
