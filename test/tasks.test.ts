@@ -631,4 +631,21 @@ describe('paging and ETags of GET /api/tasks (§3.8)', () => {
     expect(changed.status).toBe(200);
     expect(changed.body.sessionCount).toBe(1);
   });
+
+  it('tags answers built on each request too (the next task), and keeps error statuses', async () => {
+    const task = await makeTask();
+    const path = `/api/tasks/next?projectId=${projectId}`;
+    const first = await call('GET', path);
+    expect(first.body.task.id).toBe(task.id);
+    const tag = first.headers.get('etag')!;
+    expect(tag).toMatch(/^"[0-9a-f]{40}"$/);
+    expect((await call('GET', path, undefined, { 'if-none-match': tag })).status).toBe(304);
+    await call('PATCH', `/api/tasks/${task.id}`, { status: 'completed' });
+    const after = await call('GET', path, undefined, { 'if-none-match': tag });
+    expect(after.status).toBe(200);
+    expect(after.body.task?.id).not.toBe(task.id);
+    const missing = await call('GET', '/api/tasks/next?projectId=proj_missing');
+    expect(missing.status).toBe(404);
+    expect(missing.body.code).toBe('PROJECT_NOT_FOUND');
+  });
 });

@@ -13,7 +13,7 @@ import { callerSession } from './caller.js';
 import type { AppEnv, Ctx } from './context.js';
 import { serveDashboard } from './dashboard.js';
 import { eventSocket } from './event-stream.js';
-import { isPrepared } from './response-cache.js';
+import { isPrepared, tagged } from './response-cache.js';
 import { hasRole, requireRole } from './roles.js';
 import { type RouteFile, registerRoutes, scanRoutes } from './route-table.js';
 
@@ -116,9 +116,16 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
 
   // GET and HEAD carry no body: bodyLimit would still turn node-server's lazy request into a full web Request.
   app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : bodyLimit(c, next)));
-  // Answers from the read cache carry their ETag and do their own 304; anything else is hashed on the way out.
+  // Answers from the read cache carry their ETag and do their own 304. Other JSON answers to a GET are tagged as
+  // they are built (a synchronous SHA-1 of the JSON): hono's etag, which clones the answer and hashes its stream
+  // asynchronously, cost about a millisecond each, and is left for the few answers that are not JSON.
   const conditional = etag();
   app.use('/api/*', async (c, next) => {
+    if (c.req.method === 'GET') {
+      const json = c.json;
+      c.json = ((value: unknown, ...rest: unknown[]) =>
+        rest.length ? (json as (...args: unknown[]) => Response)(value, ...rest) : tagged(c, value)) as typeof c.json;
+    }
     await next();
     // The event stream never ends, so it cannot be hashed.
     if (c.req.method === 'GET' && c.req.path !== '/api/events/stream' && !isPrepared(c.res)) await conditional(c, async () => {});

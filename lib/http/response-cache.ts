@@ -54,12 +54,20 @@ export class ReadCache {
       this.#entries.set(key, ready);
       this.#bytes += ready.body.length;
     }
-    const response = ifNoneMatch(c.req.header('if-none-match'), ready.headers.ETag!)
-      ? c.body(null, 304, { ETag: ready.headers.ETag! })
-      : c.body(ready.body as unknown as ArrayBuffer, 200, ready.headers);
-    prepared.add(response);
-    return response;
+    return answer(c, ready);
   }
+}
+
+/** A GET's JSON answer with its ETag, hashed as it is built (not kept): see `conditionalGet` in app.ts. */
+export const tagged = (c: Context, value: unknown): Response => answer(c, prepare({ value }));
+
+/** 304 when the client holds this version, else the body; marked as needing no other ETag handling. */
+function answer(c: Context, ready: Ready): Response {
+  const response = ifNoneMatch(c.req.header('if-none-match'), ready.headers.ETag!)
+    ? c.body(null, 304, { ETag: ready.headers.ETag! })
+    : c.body(ready.body as unknown as ArrayBuffer, 200, ready.headers);
+  prepared.add(response);
+  return response;
 }
 
 /**
