@@ -1,11 +1,16 @@
 // An unstorage filesystem driver whose writes are atomic (temporary file and rename).
-import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, unlinkSync, writeFile } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { defineDriver, hasDotSegment } from 'unstorage';
 
 const TEMP_SUFFIX = '.tmp';
+let tempCount = 0;
+/**
+ * A temporary file's path beside `path` (hidden: listings skip it). Unique without a random number: one server
+ * writes a data directory (its lock), and the process ID sets apart what a crashed predecessor left.
+ */
+const tempBeside = (path: string) => join(dirname(path), `.${process.pid}-${(tempCount++).toString(36)}${TEMP_SUFFIX}`);
 const OPEN_FILES = 256;
 
 /**
@@ -84,7 +89,7 @@ async function writeFiles(files: readonly { path: string; data: string }[], sync
   if (!sync) return writeUnflushed(files);
   const dirs = [...new Set(files.map((f) => dirname(f.path)))];
   await Promise.all(dirs.map((dir) => fsp.mkdir(dir, { recursive: true })));
-  const temps = files.map((f) => join(dirname(f.path), `.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`));
+  const temps = files.map((f) => tempBeside(f.path));
   try {
     // A bounded number of files open at once: one flush may carry thousands (a big inbox taking delivery).
     for (let i = 0; i < files.length; i += OPEN_FILES) {
@@ -106,7 +111,7 @@ async function writeFiles(files: readonly { path: string; data: string }[], sync
  * and can block for milliseconds on a busy disk, which must not stall the event loop.
  */
 async function writeUnflushed(files: readonly { path: string; data: string }[]): Promise<void> {
-  const temps = files.map((f) => join(dirname(f.path), `.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`));
+  const temps = files.map((f) => tempBeside(f.path));
   // The callback form: fewer promises and no FileHandle per file than fs/promises' writeFile.
   const write = (temp: string, data: string) =>
     new Promise<void>((resolve, reject) => writeFile(temp, data, { mode: 0o644 }, (error) => (error ? reject(error) : resolve())));
