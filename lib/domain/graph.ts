@@ -26,7 +26,10 @@ class SortedEntries {
     return lo;
   }
   add(entry: Entry) {
-    this.items.splice(this.#at(entry), 0, entry);
+    // Tasks load, and are mostly created, in `next` order: at the end, no search.
+    const last = this.items.at(-1);
+    if (!last || compare(last, entry) < 0) this.items.push(entry);
+    else this.items.splice(this.#at(entry), 0, entry);
   }
   delete(entry: Entry) {
     const i = this.#at(entry);
@@ -56,7 +59,7 @@ export class TaskGraph {
     for (const task of db.all('tasks')) this.#edges(undefined, task);
     for (const task of db.all('tasks')) {
       this.#claim(undefined, task);
-      this.#refresh(task.id);
+      this.#refresh(task.id, task);
     }
     db.onApply((kind, before, after) => {
       if (kind === 'tasks') this.#onTask(before as Task | undefined, after as Task | null);
@@ -123,8 +126,7 @@ export class TaskGraph {
   }
 
   /** Puts a task into, or takes it out of, its project's ready list, from the committed state. */
-  #refresh(id: string) {
-    const task = this.db.get('tasks', id);
+  #refresh(id: string, task = this.db.get('tasks', id)) {
     const ready = task !== undefined && isReady(task, (dep) => this.db.get('tasks', dep));
     const held = this.#readyAt.get(id);
     const rank = task ? rankOf(task.priority) : 0;

@@ -1,6 +1,6 @@
 // Loading stored files of any earlier layout: each file checked, and what older versions left out filled in (contract §5).
 import { isId } from '../ids.js';
-import type { Kind } from './engine.js';
+import { idOf, type Kind } from './engine.js';
 
 export interface Loaded {
   id: string;
@@ -16,6 +16,26 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x) => ty
 const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
 const str = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
 
+/** The field that orders each kind's entities as they load (`createdAt` unless named here; none for deliveries). */
+const ORDER_FIELD: Partial<Record<Kind, string | null>> = { hosts: 'lastSeen', history: 'order', sessions: 'startedAt', deliveries: null };
+
+/** Where an entity comes in its kind's load order. */
+export function orderOf(kind: Kind, value: Record<string, any>): number {
+  const field = ORDER_FIELD[kind];
+  return field === null ? 0 : num(value[field ?? 'createdAt'], 0);
+}
+
+/**
+ * An entity the server itself wrote in its current form (the snapshot's): taken as it is, without the checks and
+ * fills of `normalizeLoaded`.
+ */
+export const trustedLoaded = (kind: Kind, entity: any): Loaded => ({
+  id: idOf(kind, entity),
+  entity,
+  order: orderOf(kind, entity),
+  migrated: false,
+});
+
 /**
  * Checks a parsed file and fills what older versions left out (contract §5). Returns undefined for a file that
  * is not an entity of its kind, or whose IDs could not be used as storage keys.
@@ -24,33 +44,33 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
   if (!isObject(value)) return undefined;
   if (kind === 'hosts') {
     return typeof value.name === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(value.name)
-      ? { id: value.name, entity: value, order: num(value.lastSeen, 0), migrated: false }
+      ? { id: value.name, entity: value, order: orderOf(kind, value), migrated: false }
       : undefined;
   }
   const id = kind === 'queues' || kind === 'secrets' || kind === 'deliveries' ? value.sessionId : value.id;
   if (!isId(id)) return undefined;
   switch (kind) {
     case 'secrets':
-      return typeof value.tokenHash === 'string' ? { id, entity: value, order: num(value.createdAt, 0), migrated: false } : undefined;
+      return typeof value.tokenHash === 'string' ? { id, entity: value, order: orderOf(kind, value), migrated: false } : undefined;
     case 'history':
       return isId(value.sessionId) && isObject(value.entry) && typeof value.order === 'number'
-        ? { id, entity: value, order: value.order, migrated: false }
+        ? { id, entity: value, order: orderOf(kind, value), migrated: false }
         : undefined;
     case 'deliveries':
-      return Array.isArray(value.marks) ? { id, entity: value, order: 0, migrated: false } : undefined;
+      return Array.isArray(value.marks) ? { id, entity: value, order: orderOf(kind, value), migrated: false } : undefined;
     case 'tokens':
       return typeof value.tokenHash === 'string' && typeof value.name === 'string' && ['admin', 'member', 'viewer'].includes(value.role)
-        ? { id, entity: value, order: num(value.createdAt, 0), migrated: false }
+        ? { id, entity: value, order: orderOf(kind, value), migrated: false }
         : undefined;
     case 'projects':
     case 'templates':
-      return { id, entity: value, order: num(value.createdAt, 0), migrated: false };
+      return { id, entity: value, order: orderOf(kind, value), migrated: false };
     case 'messages':
       return isId(value.to) && typeof value.message === 'string' && isObject(value.metadata)
-        ? { id, entity: value, order: num(value.createdAt, 0), migrated: false }
+        ? { id, entity: value, order: orderOf(kind, value), migrated: false }
         : undefined;
     case 'queues':
-      return Array.isArray(value.items) ? { id, entity: value, order: num(value.createdAt, 0), migrated: false } : undefined;
+      return Array.isArray(value.items) ? { id, entity: value, order: orderOf(kind, value), migrated: false } : undefined;
     case 'tasks': {
       if (!isId(value.projectId)) return undefined;
       // Filled in place, not copied: at startup every task passes through here, and a copy per file doubles the
@@ -76,7 +96,7 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
       ) {
         delete task.claim;
       }
-      return { id, entity: task, order: task.createdAt, migrated: false };
+      return { id, entity: task, order: orderOf(kind, task), migrated: false };
     }
     case 'sessions': {
       if (!isId(value.projectId)) return undefined;
@@ -104,7 +124,7 @@ export function normalizeLoaded(kind: Kind, value: unknown): Loaded | undefined 
       session.run = isObject(value.run) ? value.run : null;
       session.attention = isObject(value.attention) ? value.attention : null;
       session.workspace = isObject(value.workspace) ? value.workspace : null;
-      return { id, entity: session, order: num(value.startedAt, 0), migrated };
+      return { id, entity: session, order: orderOf(kind, session), migrated };
     }
   }
 }

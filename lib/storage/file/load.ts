@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { sep } from 'node:path';
 import { KINDS, type Kind, type LoadedEntity } from '../engine.js';
-import { normalizeLoaded } from '../migrate.js';
+import { type Loaded, normalizeLoaded, trustedLoaded } from '../migrate.js';
 import { keyOf } from './layout.js';
 import type { Listing } from './listing.js';
 import type { SnapshotEntries } from './snapshot.js';
@@ -49,14 +49,15 @@ export function loadFiles(
       const path = key.replaceAll(':', '/');
       try {
         const cached = snapshot?.get(path);
-        let parsed: unknown;
         const hit = signature !== '' && cached?.signature === signature;
-        if (hit) parsed = cached.entity;
+        // The snapshot holds entities as this version of the server keeps them (its header's version changes when
+        // that form does): only a file needs checking and filling in.
+        let result: Loaded | undefined;
+        if (hit) result = trustedLoaded(kind, cached.entity);
         else {
-          parsed = JSON.parse(readFileSync(base + sep + key.split(':').join(sep), 'utf8'));
+          result = normalizeLoaded(kind, JSON.parse(readFileSync(base + sep + key.split(':').join(sep), 'utf8')));
           out.read++;
         }
-        const result = normalizeLoaded(kind, parsed);
         if (!result) {
           warn(`Skipping ${path}: not a valid ${kind} entity`);
           continue;

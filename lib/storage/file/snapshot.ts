@@ -6,6 +6,7 @@ import { syncDir } from './driver.js';
 import { forEachLine, openAppend, writeFully } from './lines.js';
 
 const NAME = 'snapshot.jsonl';
+/** Changes whenever the stored form of an entity does: startup takes the snapshot's entities as they are. */
 const VERSION = 1;
 /** Entities serialised per step; the event loop runs between steps, so a checkpoint never stalls requests long. */
 const STEP = 500;
