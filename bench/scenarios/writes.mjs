@@ -25,7 +25,13 @@ export async function run({ root, quick, rounds, bench }) {
     writeFileSync(join(dir, 'answer.json'), JSON.stringify(task));
     const bare = await startChild(join(bench, 'floor/http-server.mjs'), [join(dir, 'answer.json')]);
     const bareLoad = (connections) =>
-      httpLoad(bare.match[1], { path: `/api/tasks/${task.id}`, method: 'PATCH', connections, seconds, next: (i) => ({ description: `step ${i}` }) });
+      httpLoad(bare.match[1], {
+        path: `/api/tasks/${task.id}`,
+        method: 'PATCH',
+        connections,
+        seconds,
+        next: (i) => ({ description: `step ${i}` }),
+      });
     for (let r = 0; r < rounds; r++) {
       m.patch10.push(await patch(10));
       m.create10.push(await load('POST', '/api/tasks', 10, (i) => ({ projectId: project.id, title: `Task ${i}` })));
