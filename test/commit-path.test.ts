@@ -115,6 +115,22 @@ describe('recovery from the journal', () => {
     expect(journalBytes(dir)).toBe(0);
   });
 
+  it('a journal of several MiB, zero-filled ahead of its records as it grew, is recovered whole', async () => {
+    const dir = tempDir();
+    const { db } = await open(dir);
+    // 120 commits of about 50 KB: past the first 4 MiB of zeros, into what was filled between commits.
+    const big = 'x'.repeat(50_000);
+    for (let i = 0; i < 120; i++) await put(db, `proj_${i % 7}`, `${i} ${big}`);
+    const served = [...db.all('projects')].map((p) => p.name.slice(0, 8)).sort();
+    expect(journalBytes(dir)).toBeGreaterThan(5 * 1024 * 1024);
+    crash(dir);
+
+    const { db: again, engine } = await open(dir);
+    expect(engine.stats.recoveredBatches).toBe(120);
+    expect([...again.all('projects')].map((p) => p.name.slice(0, 8)).sort()).toEqual(served);
+    await again.close();
+  });
+
   it('checkpoints bound the journal: recovery never reads more than about two journals', async () => {
     const dir = tempDir();
     const { db, engine } = await open(dir, { checkpointBytes: 4096 });
