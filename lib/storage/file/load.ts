@@ -8,13 +8,10 @@ import type { Listing } from './listing.js';
 import type { SnapshotEntries } from './snapshot.js';
 
 /** A file as loaded, before stray copies are told apart (`home`: known to be where the entity belongs). */
-interface Candidate {
+interface Candidate extends LoadedEntity {
   key: string;
-  id: string;
-  entity: any;
   order: number;
-  migrated: boolean;
-  home?: boolean;
+  home: boolean;
 }
 
 export interface LoadedFiles {
@@ -64,7 +61,7 @@ export function loadFiles(
         }
         if (signature) out.signatures.set(key, signature);
         // A snapshot entry was written from the entity's own home file: no need to check where it belongs.
-        loaded.push({ key, id: result.id, entity: result.entity, order: result.order, migrated: result.migrated, home: hit || undefined });
+        loaded.push({ kind, key, id: result.id, entity: result.entity, order: result.order, migrated: result.migrated, home: hit });
       } catch (error) {
         warn(`Skipping ${path}: ${(error as Error).message}`);
       }
@@ -88,14 +85,18 @@ function placed(kind: Kind, loaded: Candidate[], strays: Map<string, string[]>):
       return false;
     }
   };
-  const byId = new Map<string, Candidate>();
-  for (const entry of loaded) {
-    const atHome = home(entry);
-    if (!atHome) strays.set(`${kind}/${entry.id}`, [...(strays.get(`${kind}/${entry.id}`) ?? []), entry.key]);
-    const held = byId.get(entry.id);
-    if (!held || (atHome && !home(held))) byId.set(entry.id, entry);
+  let unique = loaded;
+  // Every file taken from the snapshot is its entity's only home (the snapshot has one path per entity): stray
+  // copies are looked for only when some file was read.
+  if (!loaded.every((entry) => entry.home)) {
+    const byId = new Map<string, Candidate>();
+    for (const entry of loaded) {
+      const atHome = home(entry);
+      if (!atHome) strays.set(`${kind}/${entry.id}`, [...(strays.get(`${kind}/${entry.id}`) ?? []), entry.key]);
+      const held = byId.get(entry.id);
+      if (!held || (atHome && !home(held))) byId.set(entry.id, entry);
+    }
+    unique = [...byId.values()];
   }
-  return [...byId.values()]
-    .sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : 1))
-    .map(({ id, entity, migrated }) => ({ kind, id, entity, migrated }));
+  return unique.sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : 1));
 }
