@@ -173,8 +173,14 @@ export class MessageStore {
     });
   }
 
-  /** Whether `caller` reading this box takes delivery (the receiver reading its own inbox). */
-  takesDelivery = (sessionId: string, query: MessageQueryInput, caller: string | null) => caller === sessionId && query.box !== 'sent';
+  /**
+   * Whether `caller` reading this box takes delivery: the receiver reading its own inbox while a message in it is
+   * still pending. Otherwise the read changes nothing, and its answer depends on the state alone.
+   */
+  takesDelivery = (sessionId: string, query: MessageQueryInput, caller: string | null) =>
+    caller === sessionId &&
+    query.box !== 'sent' &&
+    this.#index.byReceiver.get(sessionId).some((id) => this.#served(this.db.get('messages', id))?.status === 'pending');
 
   /** The box as it is, without taking delivery: what anyone but the receiver reads. */
   peek(sessionId: string, query: MessageQueryInput): Message[] {
