@@ -18,7 +18,7 @@ export interface Answer {
 const MAX_ENTRIES = 512;
 const MAX_BYTES = 64 * 1024 * 1024;
 
-/** Responses that carry their own ETag and need no hashing on the way out (see `conditionalGet`). */
+/** Responses that carry their own ETag and need no hashing on the way out (the `/api/*` middleware of app.ts). */
 const prepared = new WeakSet<object>();
 
 /**
@@ -58,7 +58,7 @@ export class ReadCache {
   }
 }
 
-/** A GET's JSON answer with its ETag, hashed as it is built (not kept): see `conditionalGet` in app.ts. */
+/** A GET's JSON answer with its ETag, hashed as it is built (not kept): `c.json` of a GET under `/api/` (app.ts). */
 export const tagged = (c: Context, value: unknown): Response => answer(c, prepare({ value }));
 
 /** 304 when the client holds this version, else the body; marked as needing no other ETag handling. */
