@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { EventHub } from '../lib/domain/events.js';
 import type { Project } from '../lib/domain/types.js';
 import { createLogger } from '../lib/log.js';
@@ -129,6 +129,41 @@ describe('recovery from the journal', () => {
     expect(engine.stats.recoveredBatches).toBe(120);
     expect([...again.all('projects')].map((p) => p.name.slice(0, 8)).sort()).toEqual(served);
     await again.close();
+  });
+
+  it('checkpoints under steady writes leave the snapshot alone until a tenth of the entities changed', async () => {
+    const dir = tempDir();
+    const first = await open(dir);
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => put(first.db, `proj_${i}`, `P${i}`)));
+    await first.db.close();
+    // A file changed in the last 100 ms is not recorded in a snapshot (file times are coarse): let that pass, and
+    // one more start and stop records every file.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await (await open(dir)).db.close();
+    const snapshot = join(dir, 'snapshot.jsonl');
+    const written = statSync(snapshot);
+
+    const { db, engine } = await open(dir, { checkpointBytes: 4096 });
+    // One entity changed over and over: many checkpoints, the snapshot as it was.
+    for (let i = 0; i < 100; i++) await put(db, 'proj_7', `again ${i}`);
+    // Each checkpoint ends by deleting the journal files it covers: one file left, none under way.
+    await vi.waitFor(() => expect(readdirSync(join(dir, 'journal'))).toHaveLength(1));
+    expect(engine.stats.checkpoints).toBeGreaterThan(5);
+    expect(engine.stats.snapshotsWritten).toBe(0);
+    expect(statSync(snapshot).mtimeMs).toBe(written.mtimeMs);
+    // A crash now: the next start takes the changed entity from its file, the others from the snapshot.
+    crash(dir);
+    const again = await open(dir, { checkpointBytes: 4096 });
+    expect(again.db.get('projects', 'proj_7')!.name).toBe('again 99');
+    expect(again.engine.stats.snapshot).toBe('used');
+    expect(again.engine.stats.filesRead).toBeLessThan(5);
+    // Once more entities changed since the last snapshot than the larger of 1,000 and a tenth of them, a checkpoint
+    // writes a new one: 1,200 changed, then writes go on until the checkpoints have caught up with them.
+    for (let i = 0; i < 1200; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => put(again.db, `proj_${i + j}`, 'changed')));
+    for (let i = 0; again.engine.stats.snapshotsWritten === 0 && i < 2000; i++) await put(again.db, 'proj_7', `more ${i}`);
+    expect(again.engine.stats.snapshotsWritten).toBe(1);
+    expect(statSync(snapshot).mtimeMs).toBeGreaterThan(written.mtimeMs);
+    await again.db.close();
   });
 
   it('checkpoints bound the journal: recovery never reads more than about two journals', async () => {

@@ -61,10 +61,18 @@ export class FileEngine implements StorageEngine {
   #signatures = new Map<string, string>();
   /** Keys written or removed since the last checkpoint began. */
   #dirty = new Set<string>();
+  /** Keys written or removed since the last snapshot was written (checkpoints under load may skip it). */
+  #unsnapshotted = new Set<string>();
   #checkpoint: Promise<void> | undefined;
   #turn: Promise<unknown> = Promise.resolve();
   /** Figures for the benchmarks and the log. */
-  readonly stats = { recoveredBatches: 0, filesRead: 0, snapshot: 'none' as 'none' | 'used' | 'damaged', checkpoints: 0 };
+  readonly stats = {
+    recoveredBatches: 0,
+    filesRead: 0,
+    snapshot: 'none' as 'none' | 'used' | 'damaged',
+    checkpoints: 0,
+    snapshotsWritten: 0,
+  };
 
   constructor(options: FileEngineOptions) {
     this.#dir = options.dir;
@@ -164,21 +172,26 @@ export class FileEngine implements StorageEngine {
     for (const change of batch.changes) this.#strays.delete(`${change.kind}/${change.id}`);
     for (const { key } of writes) this.#dirty.add(key);
     for (const key of removals) this.#dirty.add(key);
-    if (this.#journal!.size >= this.#checkpointBytes && !this.#checkpoint) await this.#startCheckpoint();
+    if (this.#journal!.size >= this.#checkpointBytes && !this.#checkpoint) await this.#startCheckpoint(false);
     return published;
   }
 
   /** Checkpoints now, after the commits already asked for (waiting for a running checkpoint first). */
   async checkpoint(): Promise<void> {
     await this.#checkpoint;
-    await this.#serially(() => this.#startCheckpoint());
+    await this.#serially(() => this.#startCheckpoint(true));
     await this.#checkpoint;
   }
 
   async close(): Promise<void> {
     try {
       // Loaded from the snapshot alone and nothing committed since: the snapshot is current already.
-      const current = this.stats.snapshot === 'used' && this.stats.filesRead === 0 && !this.#journal?.size && !this.#dirty.size;
+      const current =
+        this.stats.snapshot === 'used' &&
+        this.stats.filesRead === 0 &&
+        !this.#journal?.size &&
+        !this.#dirty.size &&
+        !this.#unsnapshotted.size;
       if (this.#journal && !current) await this.checkpoint();
       else await this.#checkpoint;
     } finally {
@@ -212,12 +225,15 @@ export class FileEngine implements StorageEngine {
     await this.#journal!.undo(at, cause);
   }
 
-  /** Rotates the journal (between commits), then finishes in the background. */
-  async #startCheckpoint(): Promise<void> {
+  /**
+   * Rotates the journal (between commits), then finishes in the background. `snapshot`: write the snapshot in any
+   * case (a stop, startup after recovery); otherwise only once a tenth of the entities changed since the last one.
+   */
+  async #startCheckpoint(snapshot: boolean): Promise<void> {
     const covered = await this.#journal!.rotate();
     const dirty = this.#dirty;
     this.#dirty = new Set();
-    this.#checkpoint = this.#finishCheckpoint(covered, dirty)
+    this.#checkpoint = this.#finishCheckpoint(covered, dirty, snapshot)
       .catch((error) => {
         // The next checkpoint must flush these files again before it drops the journal that covers them.
         for (const key of dirty) this.#dirty.add(key);
@@ -227,11 +243,13 @@ export class FileEngine implements StorageEngine {
   }
 
   /**
-   * Flushes the event log and the files written since the last checkpoint, then writes the snapshot and drops the
-   * journal files it covers. Commits go on meanwhile: a few files are flushed at a time, so that the thread pool
-   * keeps room for their writes.
+   * Flushes the event log and the files written since the last checkpoint, then (when due) writes the snapshot, and
+   * drops the journal files it covers. Commits go on meanwhile: a few files are flushed at a time, so that the thread
+   * pool keeps room for their writes. The snapshot holds every entity, so writing it at each checkpoint would make a
+   * large store under steady writes serialise all of it every 32 MiB of journal; a stale snapshot only costs the
+   * next start the reading of the files changed since (their signatures tell).
    */
-  async #finishCheckpoint(covered: number, dirty: Set<string>): Promise<void> {
+  async #finishCheckpoint(covered: number, dirty: Set<string>, snapshot: boolean): Promise<void> {
     await this.events.flush();
     const keys = [...dirty];
     const dirs = new Set<string>();
@@ -248,7 +266,13 @@ export class FileEngine implements StorageEngine {
       );
     }
     await Promise.all([...dirs].map(syncDir));
-    await writeSnapshot(this.#dir, this.#snapshotEntries());
+    for (const key of dirty) this.#unsnapshotted.add(key);
+    const entities = KINDS.reduce((n, kind) => n + this.#view!.count(kind), 0);
+    if (snapshot || this.#unsnapshotted.size > Math.max(1000, entities / 10)) {
+      await writeSnapshot(this.#dir, this.#snapshotEntries());
+      this.#unsnapshotted.clear();
+      this.stats.snapshotsWritten++;
+    }
     await this.#journal!.drop(covered);
     this.stats.checkpoints++;
   }
