@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { postgresBinDir, startCluster } from './postgres-cluster.js';
+import { postgresBinDir, startCluster } from '../bench/lib/pg-cluster.mjs';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,7 +23,7 @@ export default function setup(project: TestProject) {
   const marker = mkdtempSync(join(tmpdir(), 'maestro-pg-ready-'));
   const readyFile = join(marker, 'url');
   const cluster = bin
-    ? startCluster(bin).then(
+    ? startCluster({ durable: false }).then(
         (started) => {
           writeFileSync(readyFile, started.url);
           return started;

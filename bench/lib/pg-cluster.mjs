@@ -1,6 +1,6 @@
-// A throwaway PostgreSQL cluster for a benchmark: initdb in a temporary directory, pg_ctl on a free loopback port,
-// removed at stop. As root it runs as Debian's `postgres` user (PostgreSQL refuses root). Durability stays on
-// (fsync, synchronous_commit): the bench measures acknowledged = committed, as a team server would run.
+// A throwaway PostgreSQL cluster, for a benchmark or a test run: initdb in a temporary directory, pg_ctl on a free
+// loopback port, removed at stop. PostgreSQL refuses to run as root, so as root the cluster belongs to Debian's
+// `postgres` user. Plain JavaScript so that the benchmarks (plain Node) and the tests (test/global-setup.ts) share it.
 import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** Debian's server binaries (`postgresql`), newest major first; undefined when none is installed. */
+/** Debian's server binaries (`postgresql`), newest major version first; undefined when none is installed. */
 export function postgresBinDir() {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
@@ -27,11 +27,16 @@ const freePort = () =>
     server.on('error', reject);
   });
 
-/** Starts a cluster; resolves `{ url, stop }` (`url`: the superuser's, to the `postgres` database). */
-export async function startCluster() {
+/**
+ * Starts a cluster; resolves `{ url, stop }` (`url`: the superuser's, to the `postgres` database). `durable`: keep
+ * fsync and synchronous commits on, as a team server runs (the benchmarks, which measure acknowledged = committed);
+ * off for the tests, which kill Maestro servers, never the database. Asynchronous throughout: vitest's main process
+ * keeps scheduling test files while the cluster starts.
+ */
+export async function startCluster({ durable = true, prefix = 'maestro-pg-' } = {}) {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL is not installed (apt-get install postgresql)');
-  const dir = mkdtempSync(join(tmpdir(), 'maestro-bench-pg-'));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const root = process.getuid?.() === 0;
   const asOwner = (command, args) =>
     root ? run('runuser', ['-u', 'postgres', '--', join(bin, command), ...args]) : run(join(bin, command), args);
@@ -41,19 +46,21 @@ export async function startCluster() {
   }
   const data = join(dir, 'data');
   const port = await freePort();
+  const fast = durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c shared_buffers=32MB'];
   try {
-    await asOwner('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-instructions', '-E', 'UTF8', '--locale=C']);
-    const options = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', '-c max_connections=100'].join(' ');
+    const init = ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-instructions', '-E', 'UTF8', '--locale=C'];
+    await asOwner('initdb', durable ? init : [...init, '--no-sync']);
+    const options = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', '-c max_connections=400', ...fast].join(' ');
     await asOwner('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-o', options, '-w', '-s', 'start']);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`Could not start a throwaway PostgreSQL cluster: ${error.stderr ?? error.message}`);
+    throw new Error(`Could not start a throwaway PostgreSQL cluster: ${error.stderr?.toString() ?? error.message}`);
   }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async stop() {
       try {
-        await asOwner('pg_ctl', ['-D', data, '-m', 'fast', '-s', 'stop']);
+        await asOwner('pg_ctl', ['-D', data, '-m', durable ? 'fast' : 'immediate', '-s', 'stop']);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

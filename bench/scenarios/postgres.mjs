@@ -168,7 +168,7 @@ export async function run({ root, quick, rounds }) {
       m.file.push(await writes([await start({})], seconds));
       await stopAll();
     }
-    cluster = await startCluster();
+    cluster = await startCluster({ prefix: 'maestro-bench-pg-' });
     const env = { DATABASE_URL: cluster.url };
     const [a, b] = await Promise.all([start(env), start(env)]);
     for (let r = 0; r < rounds; r++) m.pg.push(await writes([a, b], seconds));
