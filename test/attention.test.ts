@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { run } from '../lib/cli/program.js';
 import { type AttentionMachine, type AttentionSignal, transition } from '../lib/domain/attention.js';
 import { hookState } from '../lib/domain/hook-events.js';
 import { waitingLine, waitingPrompts } from '../lib/runner/attention.js';
+import { fakeRunner } from './fake-runner.js';
 import { startTestServer, tempDir } from './helpers.js';
 
 /*
@@ -129,28 +129,14 @@ describe("the terminal's waiting prompts", () => {
 
 describe('attention on the server (a runner played over the protocol)', async () => {
   const server = await startTestServer();
-  const runnerWs = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/hosts/connect`);
-  const fromServer: any[] = [];
-  const waiters: (() => void)[] = [];
-  runnerWs.on('message', (data) => {
+  const runner = await fakeRunner(server.url, { name: 'fake' });
+  // Answer typed input as a runner does.
+  runner.ws.on('message', (data) => {
     const message = JSON.parse(String(data));
-    fromServer.push(message);
-    // Answer typed input as a runner does.
-    if (message.type === 'input') runnerWs.send(JSON.stringify({ type: 'reply', id: message.id, ok: true }));
-    waiters.splice(0).forEach((w) => w());
+    if (message.type === 'input') runner.send({ type: 'reply', id: message.id, ok: true });
   });
-  const next = (type: string) =>
-    new Promise<any>((resolve) => {
-      const look = () => {
-        const i = fromServer.findIndex((f) => f.type === type);
-        if (i >= 0) return resolve(fromServer.splice(i, 1)[0]);
-        waiters.push(look);
-      };
-      look();
-    });
-  await new Promise((r) => runnerWs.once('open', r));
-  const send = (message: object) => runnerWs.send(JSON.stringify(message));
-  send({ type: 'hello', name: 'fake', hostname: 'fake', platform: 'linux', arch: 'x64', version: '1', agents: ['claude'], sessions: [] });
+  const { next, send } = runner;
+  runner.hello();
   await next('welcome');
 
   const project = (await server.call('POST', '/api/projects', { name: 'Attention', workingDir: tempDir() })).body;
@@ -302,6 +288,6 @@ describe('attention on the server (a runner played over the protocol)', async ()
     const session = await get();
     expect(session.status).toBe('completed');
     expect(session.attention.state).toBe('idle');
-    runnerWs.close();
+    runner.ws.close();
   });
 });
