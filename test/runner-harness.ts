@@ -1,7 +1,8 @@
 // Real runners for tests: `maestro host` processes on tmux sockets of this test run only, and waiting for their state.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { which } from '../lib/domain/agents.js';
 import {
   type Call,
   CLI_BIN,
@@ -107,21 +108,13 @@ export async function screenOf(call: Call, sessionId: string, lines = 400): Prom
 export const isFinal = (s: any) => ['completed', 'failed', 'stopped'].includes(s?.status);
 export const SLOW = { timeout: 120_000 };
 
-const isExecutable = (path: string) => {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
 /** This PATH without any directory that has a `maestro`: agents and shells find one only where a test puts it. */
 export const PATH_WITHOUT_MAESTRO = (process.env.PATH ?? '')
   .split(delimiter)
-  .filter((dir) => dir && !isExecutable(join(dir, 'maestro')))
+  .filter((dir) => dir && !which(join(dir, 'maestro')))
   .join(delimiter);
 /** bash, where installed: the shell agent's and the person's shell. */
-export const BASH = ['/bin/bash', '/usr/bin/bash'].find(isExecutable);
+export const BASH = ['/bin/bash', '/usr/bin/bash'].find((path) => which(path));
 
 /**
  * `maestro serve` as a person starts it: the compiled server with its local runner on this run's tmux socket `socket`
