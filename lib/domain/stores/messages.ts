@@ -164,7 +164,7 @@ export class MessageStore {
    */
   async list(sessionId: string, query: MessageQueryInput, caller: string | null): Promise<Message[]> {
     const found = this.peek(sessionId, query);
-    if (!this.takesDelivery(sessionId, query, caller) || !found.some((m) => m.status === 'pending')) return found;
+    if (!this.#ownInbox(sessionId, query, caller) || !found.some((m) => m.status === 'pending')) return found;
     return this.db.mutate((tx) => {
       if (!tx.get('sessions', sessionId)) throw sessionNotFound(sessionId);
       const shown = this.#select(sessionId, query, (id) => this.#served(tx.get('messages', id), tx));
@@ -178,9 +178,11 @@ export class MessageStore {
    * still pending. Otherwise the read changes nothing, and its answer depends on the state alone.
    */
   takesDelivery = (sessionId: string, query: MessageQueryInput, caller: string | null) =>
-    caller === sessionId &&
-    query.box !== 'sent' &&
+    this.#ownInbox(sessionId, query, caller) &&
     this.#index.byReceiver.get(sessionId).some((id) => this.#served(this.db.get('messages', id))?.status === 'pending');
+
+  /** The receiver reading its own inbox. */
+  #ownInbox = (sessionId: string, query: MessageQueryInput, caller: string | null) => caller === sessionId && query.box !== 'sent';
 
   /** The box as it is, without taking delivery: what anyone but the receiver reads. */
   peek(sessionId: string, query: MessageQueryInput): Message[] {
