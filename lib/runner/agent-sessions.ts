@@ -271,8 +271,10 @@ export class AgentSessions {
     this.#finished.set(sessionId, { text, cols: cols || 200, rows: rows || 50, exitCode: pane.exitCode, signal: pane.signal, lastLine });
     while (this.#finished.size > MAX_FINISHED) this.#finished.delete(this.#finished.keys().next().value!);
     this.streams.unwatch(sessionId);
-    await this.tmux.run(['kill-session', '-t', `=${target}`]);
+    // The files go first, so that once the tmux session is gone nothing of the agent is left (its pipe's `cat` has
+    // long had the log open, and keeps writing to the unlinked file until the kill).
     await Promise.all([rm(this.#logFile(sessionId), { force: true }), rm(this.#exitFile(sessionId), { force: true })]);
+    await this.tmux.run(['kill-session', '-t', `=${target}`]);
   }
 
   /** Reports each dead pane once per connection (exit code and signal from tmux's `remain-on-exit`). True while some live. */
