@@ -8,11 +8,14 @@ import { type Call, inProcess, onDatabase } from './helpers.js';
 
 let call: Call;
 let dataDir: string;
+// Each test's app is closed after it: on PostgreSQL, its connections go with it.
 beforeEach(async () => {
+  const app = await inProcess();
   ({
     call,
     config: { dataDir },
-  } = await inProcess());
+  } = app);
+  return app.close;
 });
 
 async function makeProject(body: Record<string, unknown> = {}) {

@@ -10,12 +10,15 @@ import { type Call, inProcess } from './helpers.js';
 let call: Call;
 let dataDir: string;
 let projectId: string;
+// Each test's app is closed after it: on PostgreSQL, its connections go with it.
 beforeEach(async () => {
+  const app = await inProcess();
   ({
     call,
     config: { dataDir },
-  } = await inProcess());
+  } = app);
   projectId = (await call('POST', '/api/projects', { name: 'Alpha' })).body.id;
+  return app.close;
 });
 
 const EVT_ID = expect.stringMatching(/^evt_\d+_[0-9a-z]{1,9}$/);
