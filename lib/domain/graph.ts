@@ -7,15 +7,13 @@ const RANKS: readonly TaskPriority[] = ['high', 'medium', 'low'];
 /** Unknown priorities (legacy files) rank as `medium`. */
 const rankOf = (priority: TaskPriority) => (RANKS.includes(priority) ? RANKS.indexOf(priority) : 1);
 
-interface Entry {
-  createdAt: number;
-  id: string;
-}
+/** What a ready list orders by: the task itself (`next` order is oldest `createdAt`, then smallest ID). */
+type Entry = Pick<Task, 'createdAt' | 'id'>;
 const compare = (a: Entry, b: Entry) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-/** Entries kept in `next` order (oldest `createdAt`, then smallest ID); binary search on insert and delete. */
+/** Tasks kept in `next` order; binary search on insert, delete and replace. */
 class SortedEntries {
-  readonly items: Entry[] = [];
+  readonly items: Task[] = [];
   #at(entry: Entry): number {
     let [lo, hi] = [0, this.items.length];
     while (lo < hi) {
@@ -25,15 +23,18 @@ class SortedEntries {
     }
     return lo;
   }
-  add(entry: Entry) {
+  add(task: Task) {
     // Tasks load, and are mostly created, in `next` order: at the end, no search.
     const last = this.items.at(-1);
-    if (!last || compare(last, entry) < 0) this.items.push(entry);
-    else this.items.splice(this.#at(entry), 0, entry);
+    if (!last || compare(last, task) < 0) this.items.push(task);
+    else this.items.splice(this.#at(task), 0, task);
   }
-  delete(entry: Entry) {
+  /** Takes out the task held at `entry`'s place; with `by`, puts `by` (a newer version, same place) there instead. */
+  delete(entry: Entry, by?: Task) {
     const i = this.#at(entry);
-    if (this.items[i]?.id === entry.id) this.items.splice(i, 1);
+    if (this.items[i]?.id !== entry.id) return;
+    if (by) this.items[i] = by;
+    else this.items.splice(i, 1);
   }
 }
 
@@ -50,8 +51,8 @@ export class TaskGraph {
   readonly #dependents = new Map<string, Set<string>>();
   /** Per project, one sorted list per priority, high first. */
   readonly #ready = new Map<string, SortedEntries[]>();
-  /** Where each ready task sits in `#ready`, to take it out again when its priority or readiness changes. */
-  readonly #readyAt = new Map<string, { projectId: string; rank: number; entry: Entry }>();
+  /** Each ready task as its list holds it (which tells where), to take it out again when it changes. */
+  readonly #readyAt = new Map<string, Task>();
   readonly #claims = new Map<string, TaskClaim>();
   readonly #claimsBySession = new Map<string, Set<string>>();
 
@@ -129,16 +130,23 @@ export class TaskGraph {
   #refresh(id: string, task = this.db.get('tasks', id)) {
     const ready = task !== undefined && isReady(task, (dep) => this.db.get('tasks', dep));
     const held = this.#readyAt.get(id);
+    if (ready && held === task) return;
     const rank = task ? rankOf(task.priority) : 0;
-    if (held && (!ready || held.projectId !== task.projectId || held.rank !== rank || held.entry.createdAt !== task.createdAt)) {
-      this.#ready.get(held.projectId)?.[held.rank]?.delete(held.entry);
+    if (held) {
+      const list = this.#ready.get(held.projectId)?.[rankOf(held.priority)];
+      const moved = !ready || held.projectId !== task.projectId || rankOf(held.priority) !== rank || held.createdAt !== task.createdAt;
+      // Same place: the list holds the new version, not the old one.
+      list?.delete(held, moved ? undefined : task);
+      if (!moved) {
+        this.#readyAt.set(id, task);
+        return;
+      }
       this.#readyAt.delete(id);
-    } else if (held) return;
+    }
     if (!ready) return;
     let lists = this.#ready.get(task.projectId);
     if (!lists) this.#ready.set(task.projectId, (lists = RANKS.map(() => new SortedEntries())));
-    const entry = { createdAt: task.createdAt, id };
-    lists[rank]!.add(entry);
-    this.#readyAt.set(id, { projectId: task.projectId, rank, entry });
+    lists[rank]!.add(task);
+    this.#readyAt.set(id, task);
   }
 }
