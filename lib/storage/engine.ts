@@ -164,6 +164,7 @@ export interface RelayHandler {
 /** The Db's view of its in-memory entities, for an engine that writes them out whole (a snapshot). */
 export interface EntityView {
   all<K extends Kind>(kind: K): Iterable<Collections[K]>;
+  committed<K extends Kind>(kind: K, id: string): Collections[K] | undefined;
   count(kind: Kind): number;
   /** Applies other instances' commits in memory and sends their events to this instance's clients (§22.2). */
   applyRemote(commits: readonly RemoteCommit[]): void;

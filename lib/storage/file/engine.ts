@@ -10,6 +10,7 @@ import {
   EngineFatalError,
   type EntityView,
   KINDS,
+  type Kind,
   type LoadedEntity,
   type StorageEngine,
 } from '../engine.js';
@@ -18,7 +19,7 @@ import { FileEventLog } from './event-log.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { fileText, keyOf } from './layout.js';
 import { type OpenAppend, openAppend } from './lines.js';
-import { listEntityFiles, signatureOf } from './listing.js';
+import { listEntityFiles, listWithoutSnapshot, signatureOf } from './listing.js';
 import { loadFiles } from './load.js';
 import { type DataDirLock, lockDataDir } from './lock.js';
 import { recover } from './recover.js';
@@ -57,7 +58,10 @@ export class FileEngine implements StorageEngine {
   #view: EntityView | undefined;
   /** kind/id → stray copies of the entity, removed at its next save (see load.ts). */
   #strays = new Map<string, string[]>();
-  /** key → the signature of the entity file as last flushed (what the snapshot records for it). */
+  /**
+   * key → the signature of the entity file as last flushed, for the entities changed since the last snapshot (what
+   * the next one records for them; the others' lines are copied from the last one).
+   */
   #signatures = new Map<string, string>();
   /** Keys written or removed since the last checkpoint began. */
   #dirty = new Set<string>();
@@ -95,18 +99,24 @@ export class FileEngine implements StorageEngine {
     this.#lock = lockDataDir(this.#dir, (message) => this.#log.warn(message));
     try {
       this.#events = FileEventLog.open(join(this.#dir, 'events'), this.#openFile);
-      const listing = listEntityFiles(this.#dir);
+      const listed = listEntityFiles(this.#dir);
       const snapshot = readSnapshot(this.#dir, (reason) => {
         this.stats.snapshot = 'damaged';
         this.#log.warn(`The snapshot is damaged (${reason}): loading every entity file, then writing a new snapshot`);
       });
       if (snapshot) this.stats.snapshot = 'used';
-      const files = loadFiles(this.#dir, await listing, snapshot, (message) => this.#log.warn(message));
+      let listing = await listed;
+      // The listing took some files from a snapshot that turned out damaged: every file is read after all.
+      if (!snapshot && listing.fresh.includes(1)) listing = listWithoutSnapshot(this.#dir);
+      const files = loadFiles(this.#dir, listing, snapshot, (message) => this.#log.warn(message));
       this.#strays = files.strays;
-      this.#signatures = files.signatures;
-      this.stats.filesRead = files.read;
+      for (const [key, signature] of files.read) {
+        if (signature) this.#signatures.set(key, signature);
+        this.#unsnapshotted.add(key);
+      }
+      this.stats.filesRead = files.read.size;
       this.#log.info(
-        `Loaded ${files.entities.length} entities (${snapshot ? `snapshot, ${files.read} changed file(s) read` : `${files.read} files read, no usable snapshot`})`,
+        `Loaded ${files.entities.length} entities (${snapshot ? `snapshot, ${files.read.size} changed file(s) read` : `${files.read.size} files read, no usable snapshot`})`,
       );
       const journalDir = join(this.#dir, 'journal');
       const records = Journal.read(journalDir, (file) => this.#log.warn(`Journal ${file}: a damaged record; later ones are ignored`));
@@ -120,7 +130,7 @@ export class FileEngine implements StorageEngine {
       // Older journal files are covered now (recovery wrote their changes durably); a new snapshot replaces a
       // missing, damaged or much outdated one.
       await this.#journal.drop(this.#journal.current - 1);
-      if (!snapshot || records.length || files.read > 1000) {
+      if (!snapshot || records.length || files.read.size > 1000) {
         this.checkpoint().catch((error) => this.#log.error('Checkpoint failed; the journal is kept, so nothing is lost', error));
       }
       return entities;
@@ -205,6 +215,9 @@ export class FileEngine implements StorageEngine {
   /** Writes entity files durably (recovery; the undo of a failed batch). */
   async writeDurably(writes: { key: string; value: string }[], removals: string[]): Promise<void> {
     await settleAll([this.storage.setItems(writes), ...removals.map((key) => this.storage.removeItem(key))]);
+    // Changed files: the next checkpoint records their signatures, for the snapshot.
+    for (const { key } of writes) this.#dirty.add(key);
+    for (const key of removals) this.#dirty.add(key);
   }
 
   /** Puts back the files, event lines and journal record of a batch that failed after its record was written. */
@@ -269,21 +282,38 @@ export class FileEngine implements StorageEngine {
     for (const key of dirty) this.#unsnapshotted.add(key);
     const entities = KINDS.reduce((n, kind) => n + this.#view!.count(kind), 0);
     if (snapshot || this.#unsnapshotted.size > Math.max(1000, entities / 10)) {
-      await writeSnapshot(this.#dir, this.#snapshotEntries());
-      this.#unsnapshotted.clear();
+      // Only checkpoints touch these, one at a time: nothing changes them while the snapshot is written.
+      const changed = this.#unsnapshotted;
+      const keep = (path: string) => {
+        const key = path.replaceAll('/', ':');
+        return !changed.has(key) && this.#entityAt(key) !== undefined;
+      };
+      await writeSnapshot(this.#dir, keep, this.#changedEntries(changed));
+      this.#unsnapshotted = new Set();
+      for (const key of changed) this.#signatures.delete(key);
       this.stats.snapshotsWritten++;
     }
     await this.#journal!.drop(covered);
     this.stats.checkpoints++;
   }
 
-  *#snapshotEntries(): Generator<[string, string, unknown]> {
-    for (const kind of KINDS) {
-      for (const entity of this.#view!.all(kind)) {
-        const key = keyOf(kind, entity);
-        const signature = this.#signatures.get(key);
-        if (signature) yield [key.replaceAll(':', '/'), signature, entity];
-      }
+  /** The entities changed since the last snapshot, with their files' signatures; one whose file is too new is left out. */
+  *#changedEntries(changed: Set<string>): Generator<[string, string, unknown]> {
+    for (const key of changed) {
+      const signature = this.#signatures.get(key);
+      const entity = signature && this.#entityAt(key);
+      if (entity) yield [key.replaceAll(':', '/'), signature, entity];
+    }
+  }
+
+  /** The entity whose file `key` is (`tasks:p:t.json`), if there is one now. */
+  #entityAt(key: string): unknown {
+    const kind = key.slice(0, key.indexOf(':')) as Kind;
+    const entity = KINDS.includes(kind) ? this.#view!.committed(kind, key.slice(key.lastIndexOf(':') + 1, -'.json'.length)) : undefined;
+    try {
+      return entity && keyOf(kind, entity) === key ? entity : undefined;
+    } catch {
+      return undefined;
     }
   }
 }

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { sep } from 'node:path';
 import { KINDS, type Kind, type LoadedEntity } from '../engine.js';
-import { type Loaded, normalizeLoaded, trustedLoaded } from '../migrate.js';
+import { normalizeLoaded, trustedLoaded } from '../migrate.js';
 import { keyOf } from './layout.js';
 import type { Listing } from './listing.js';
 import type { SnapshotEntries } from './snapshot.js';
@@ -18,16 +18,14 @@ export interface LoadedFiles {
   entities: LoadedEntity[];
   /** kind/id → files that hold a copy of the entity but are not where it belongs (removed at its next save). */
   strays: Map<string, string[]>;
-  /** key → signature of the file as loaded (what the next snapshot records for it). */
-  signatures: Map<string, string>;
-  /** Files read because the snapshot had no current entry for them. */
-  read: number;
+  /** Every file read (the snapshot had no current entry for it) → its signature ('' when too recent to trust). */
+  read: Map<string, string>;
 }
 
 /**
- * Lists every entity file and takes each from the snapshot when the file's signature is the one recorded there
- * (unchanged since), else reads and parses the file: a file edited while the server was down, or written after the
- * snapshot, wins over it. A file that is not an entity is skipped with a warning (§5).
+ * Takes each snapshot entry that the listing found fresh (its file unchanged since), and reads and parses every other
+ * entity file: a file edited while the server was down, or written after the snapshot, wins over it. A file that is
+ * not an entity is skipped with a warning (§5).
  */
 export function loadFiles(
   base: string,
@@ -35,39 +33,28 @@ export function loadFiles(
   snapshot: SnapshotEntries | undefined,
   warn: (message: string) => void,
 ): LoadedFiles {
-  const out: LoadedFiles = { entities: [], strays: new Map(), signatures: new Map(), read: 0 };
-  const byKind = new Map<string, number[]>(KINDS.map((kind) => [kind, []]));
-  listing.keys.forEach((key, i) => byKind.get(key.slice(0, key.indexOf(':')))?.push(i));
-  for (const kind of KINDS) {
-    const loaded: Candidate[] = [];
-    for (const i of byKind.get(kind)!) {
-      const key = listing.keys[i]!;
-      const signature = listing.signatures[i]!;
-      const path = key.replaceAll(':', '/');
-      try {
-        const cached = snapshot?.get(path);
-        const hit = signature !== '' && cached?.signature === signature;
-        // The snapshot holds entities as this version of the server keeps them (its header's version changes when
-        // that form does): only a file needs checking and filling in.
-        let result: Loaded | undefined;
-        if (hit) result = trustedLoaded(kind, cached.entity);
-        else {
-          result = normalizeLoaded(kind, JSON.parse(readFileSync(base + sep + key.split(':').join(sep), 'utf8')));
-          out.read++;
-        }
-        if (!result) {
-          warn(`Skipping ${path}: not a valid ${kind} entity`);
-          continue;
-        }
-        if (signature) out.signatures.set(key, signature);
-        // A snapshot entry was written from the entity's own home file: no need to check where it belongs.
-        loaded.push({ kind, key, id: result.id, entity: result.entity, order: result.order, migrated: result.migrated, home: hit });
-      } catch (error) {
-        warn(`Skipping ${path}: ${(error as Error).message}`);
-      }
+  const out: LoadedFiles = { entities: [], strays: new Map(), read: new Map() };
+  const loaded = new Map<Kind, Candidate[]>(KINDS.map((kind) => [kind, []]));
+  // The snapshot holds entities as this version of the server keeps them (its header's version changes when that
+  // form does), each written from its own home file: only a file needs checking, filling in and placing.
+  snapshot?.entities.forEach((entity, i) => {
+    if (listing.fresh[i] !== 1) return;
+    const kind = snapshot.kinds[i]!;
+    loaded.get(kind)!.push({ kind, key: '', ...trustedLoaded(kind, entity), home: true });
+  });
+  listing.keys.forEach((key, i) => {
+    const kind = key.slice(0, key.indexOf(':')) as Kind;
+    const path = key.replaceAll(':', '/');
+    out.read.set(key, listing.signatures[i]!);
+    try {
+      const result = normalizeLoaded(kind, JSON.parse(readFileSync(base + sep + key.split(':').join(sep), 'utf8')));
+      if (result) loaded.get(kind)?.push({ kind, key, ...result, home: false });
+      else warn(`Skipping ${path}: not a valid ${kind} entity`);
+    } catch (error) {
+      warn(`Skipping ${path}: ${(error as Error).message}`);
     }
-    for (const entity of placed(kind, loaded, out.strays)) out.entities.push(entity);
-  }
+  });
+  for (const kind of KINDS) for (const entity of placed(kind, loaded.get(kind)!, out.strays)) out.entities.push(entity);
   return out;
 }
 
