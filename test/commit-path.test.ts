@@ -1,13 +1,16 @@
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { EventHub } from '../lib/domain/events.js';
 import type { Project } from '../lib/domain/types.js';
 import { createLogger } from '../lib/log.js';
 import { Db } from '../lib/storage/db.js';
+import { KINDS } from '../lib/storage/engine.js';
 import { FileEngine } from '../lib/storage/file/engine.js';
 import { type OpenAppend, openAppend } from '../lib/storage/file/lines.js';
+import { entryHead, listAndStat, signatureOf } from '../lib/storage/file/listing.js';
 import { loggedEvents, tempDir } from './helpers.js';
 
 /*
@@ -163,6 +166,36 @@ describe('recovery from the journal', () => {
     for (let i = 0; again.engine.stats.snapshotsWritten === 0 && i < 2000; i++) await put(again.db, 'proj_7', `more ${i}`);
     expect(again.engine.stats.snapshotsWritten).toBe(1);
     expect(statSync(snapshot).mtimeMs).toBeGreaterThan(written.mtimeMs);
+    await again.db.close();
+  });
+
+  it('a snapshot of several MiB, some entries longer than a read: files edited by hand win, the rest comes from it', async () => {
+    const dir = tempDir();
+    const names = Array.from({ length: 600 }, (_, i) => `P${i} `.padEnd(i === 300 ? 1_500_000 : 2000 + ((i * 997) % 9000), 'x'));
+    const first = await open(dir);
+    for (let i = 0; i < names.length; i += 50)
+      await Promise.all(names.slice(i, i + 50).map((name, j) => put(first.db, `proj_${i + j}`, name)));
+    await first.db.close();
+    // Past 100 ms every file's signature can be recorded: one more start and stop makes a snapshot of all of them.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await (await open(dir)).db.close();
+    expect(statSync(join(dir, 'snapshot.jsonl')).size).toBeGreaterThan(5 * 1024 * 1024);
+    for (const i of [301, 599]) {
+      const file = join(dir, 'projects', `proj_${i}.json`);
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), name: `by hand ${i}` }));
+      names[i] = `by hand ${i}`;
+    }
+    // Read in chunks of a few bytes, the snapshot is matched line for line as in chunks of 1 MiB.
+    const now = Date.now();
+    const listed = (chunk?: number) => listAndStat(dir, KINDS, now, fs, sep, signatureOf, entryHead, join(dir, 'snapshot.jsonl'), chunk);
+    const whole = listed();
+    expect([...whole.keys].sort()).toEqual(['projects:proj_301.json', 'projects:proj_599.json']);
+    expect(whole.fresh.reduce((n, x) => n + x, 0)).toBe(598);
+    for (const chunk of [7, 64, 4099]) expect(listed(chunk)).toEqual(whole);
+    const again = await open(dir);
+    expect(again.engine.stats.snapshot).toBe('used');
+    expect(again.engine.stats.filesRead).toBe(2);
+    expect(names.map((_, i) => again.db.get('projects', `proj_${i}`)?.name)).toEqual(names);
     await again.db.close();
   });
 

@@ -29,17 +29,15 @@ export interface Listing {
 }
 
 /**
- * The path and signature a snapshot entry line starts with (`["path","signature",…`): undefined when `start` holds
- * too little of the line to tell, null when it does not start so (the server writes no quote into either).
- * Self-contained: it also runs as source text in the listing thread.
+ * The path and signature a snapshot entry line starts with (`["path","signature",…`; the server writes no quote
+ * into either), if `start` (the line or its beginning) holds them. Self-contained: it also runs as source text in
+ * the listing thread.
  */
-export function entryHead(start: Buffer): [path: string, signature: string] | null | undefined {
+export function entryHead(start: Buffer): [path: string, signature: string] | undefined {
   const q = start.indexOf(34, 2);
   const s = q === -1 ? -1 : start.indexOf(34, q + 3);
-  if (start[0] === 91 && start[1] === 34 && q !== -1 && start[q + 1] === 44 && start[q + 2] === 34 && s !== -1) {
-    return [start.toString('latin1', 2, q), start.toString('latin1', q + 3, s)];
-  }
-  return start.length < 4096 ? undefined : null;
+  if (start[0] !== 91 || start[1] !== 34 || q === -1 || start[q + 1] !== 44 || start[q + 2] !== 34 || s === -1) return undefined;
+  return [start.toString('latin1', 2, q), start.toString('latin1', q + 3, s)];
 }
 
 /**
@@ -47,9 +45,9 @@ export function entryHead(start: Buffer): [path: string, signature: string] | nu
  * fresh each whose file has the signature it records. Self-contained (it runs as source text in a helper thread):
  * the walk skips hidden entries (temporary files); a file that cannot be stat-ed gets an empty signature, so it is
  * read (and its error reported). The snapshot is only matched here: the caller parses and checks it, and lists again
- * without it when it is damaged.
+ * without it when it is damaged. Exported for its tests, which read the snapshot in tiny chunks.
  */
-function listAndStat(
+export function listAndStat(
   base: string,
   kinds: readonly string[],
   now: number,
@@ -58,6 +56,7 @@ function listAndStat(
   sign: typeof signatureOf,
   head: typeof entryHead,
   snapshot?: string,
+  chunkSize = 1 << 20,
 ): Listing {
   // Paths as the snapshot spells them (`tasks/p/t.json`), each file's signature, and where each path is.
   const paths: string[] = [];
@@ -88,10 +87,10 @@ function listAndStat(
   for (const kind of kinds) walk(base + separator + kind, `${kind}/`);
   const taken = new Uint8Array(paths.length);
   const fresh: number[] = [];
-  /** Looks at the start of entry line `line`: false while it holds too little to tell. */
+  /** Looks at the start of entry line `line`: false while it may hold too little to tell (the rest is to come). */
   const take = (line: number, start: Buffer) => {
     const entry = head(start);
-    if (entry === undefined) return false;
+    if (!entry && start.length < 4096) return false;
     const i = entry && entry[1] !== '' ? at.get(entry[0]) : undefined;
     fresh[line] = i !== undefined && signatures[i] === entry![1] && !taken[i] ? (taken[i] = 1) : 0;
     return true;
@@ -105,7 +104,7 @@ function listAndStat(
   let known = true;
   let pending: Buffer | undefined;
   for (let position = 0, ended = fd === undefined; !ended; ) {
-    const chunk = Buffer.allocUnsafe(1 << 20);
+    const chunk = Buffer.allocUnsafe(chunkSize);
     let read = fsm.readSync(fd!, chunk, 0, chunk.length, position);
     position += read;
     const nul = chunk.subarray(0, read).indexOf(0);
