@@ -189,6 +189,24 @@ describe('the snapshot and the entity files', () => {
     await again.stop();
   }, 30_000);
 
+  it('temporary files that a stopped server left in the middle of a write are removed at the next start', async () => {
+    const { env, project, dataDir } = await seeded();
+    const left = [
+      join(dataDir, 'tasks', project.id, '.4242-1.tmp'),
+      join(dataDir, 'projects', '.4242-2.tmp'),
+      join(dataDir, '.snapshot.jsonl.0123456789ab.tmp'),
+    ];
+    for (const path of left) writeFileSync(path, '{"half":');
+    const kept = join(dataDir, 'projects', '.keep');
+    writeFileSync(kept, '');
+    const server = await boot(env);
+    expect(server.output()).toMatch(/Removed 3 temporary file\(s\) left by a server that stopped in the middle of a write/);
+    expect(left.filter((path) => existsSync(path))).toEqual([]);
+    expect(existsSync(kept)).toBe(true);
+    expect((await server.call('GET', `/api/tasks?projectId=${project.id}`)).body).toHaveLength(5);
+    await server.stop();
+  }, 30_000);
+
   it('entity files edited, added or removed while the server was down win over the snapshot', async () => {
     const { env, project, tasks, dataDir } = await seeded();
     const fileOf = (id: string) => join(dataDir, 'tasks', project.id, `${id}.json`);

@@ -1,5 +1,5 @@
 // The file engine (contract §22.1): one data directory, one lock, a commit journal, entity files, a snapshot.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { createStorage, type Storage } from 'unstorage';
 import type { Published } from '../../domain/events.js';
@@ -23,7 +23,7 @@ import { listEntityFiles, listWithoutSnapshot, signatureOf } from './listing.js'
 import { loadFiles } from './load.js';
 import { type DataDirLock, lockDataDir } from './lock.js';
 import { recover } from './recover.js';
-import { readSnapshot, writeSnapshot } from './snapshot.js';
+import { readSnapshot, snapshotTemps, writeSnapshot } from './snapshot.js';
 
 export interface FileEngineOptions {
   dir: string;
@@ -108,6 +108,7 @@ export class FileEngine implements StorageEngine {
       let listing = await listed;
       // The listing took some files from a snapshot that turned out damaged: every file is read after all.
       if (!snapshot && listing.fresh.includes(1)) listing = listWithoutSnapshot(this.#dir);
+      this.#removeTemps(listing.temps);
       const files = loadFiles(this.#dir, listing, snapshot, (message) => this.#log.warn(message));
       this.#strays = files.strays;
       for (const [key, signature] of files.read) {
@@ -138,6 +139,16 @@ export class FileEngine implements StorageEngine {
       this.#lock.release();
       throw error;
     }
+  }
+
+  /**
+   * Removes the temporary files (an entity file's, a snapshot's) that a server stopped in the middle of a write left
+   * behind: this one holds the lock, so none of them is being written.
+   */
+  #removeTemps(temps: readonly string[]): void {
+    const stale = [...temps, ...snapshotTemps(this.#dir)];
+    for (const path of stale) rmSync(path, { force: true });
+    if (stale.length) this.#log.warn(`Removed ${stale.length} temporary file(s) left by a server that stopped in the middle of a write`);
   }
 
   /** Commits and checkpoint rotations take turns: a rotation must never fall between a record's write and flush. */

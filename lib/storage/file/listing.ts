@@ -26,6 +26,8 @@ export interface Listing {
   keys: string[];
   signatures: string[];
   fresh: Uint8Array;
+  /** Temporary files (`.….tmp`) in the entity directories: left by a server that stopped in the middle of a write. */
+  temps: string[];
 }
 
 /**
@@ -43,7 +45,7 @@ export function entryHead(start: Buffer): [path: string, signature: string] | un
 /**
  * Lists and stats every entity file, then goes through the snapshot's entry lines (after its header line) and marks
  * fresh each whose file has the signature it records. Self-contained (it runs as source text in a helper thread):
- * the walk skips hidden entries (temporary files); a file that cannot be stat-ed gets an empty signature, so it is
+ * the walk skips hidden entries (noting temporary files); a file that cannot be stat-ed gets an empty signature, so it is
  * read (and its error reported). The snapshot is only matched here: the caller parses and checks it, and lists again
  * without it when it is damaged. Exported for its tests, which read the snapshot in tiny chunks.
  */
@@ -62,6 +64,7 @@ export function listAndStat(
   const paths: string[] = [];
   const signatures: string[] = [];
   const at = new Map<string, number>();
+  const temps: string[] = [];
   const walk = (dir: string, prefix: string) => {
     let entries: fs.Dirent[];
     try {
@@ -71,7 +74,10 @@ export function listAndStat(
       throw error;
     }
     for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue;
+      if (entry.name.startsWith('.')) {
+        if (entry.isFile() && entry.name.endsWith('.tmp')) temps.push(dir + separator + entry.name);
+        continue;
+      }
       if (entry.isDirectory()) walk(dir + separator + entry.name, `${prefix + entry.name}/`);
       else if (entry.isFile() && entry.name.endsWith('.json')) {
         let signature = '';
@@ -128,7 +134,7 @@ export function listAndStat(
     }
   }
   if (fd !== undefined) fsm.closeSync(fd);
-  const listing: Listing = { keys: [], signatures: [], fresh: Uint8Array.from(fresh) };
+  const listing: Listing = { keys: [], signatures: [], fresh: Uint8Array.from(fresh), temps };
   paths.forEach((path, i) => {
     if (taken[i]) return;
     listing.keys.push(path.replaceAll('/', ':'));

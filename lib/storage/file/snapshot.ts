@@ -1,6 +1,6 @@
 // The startup snapshot: every entity in one file, each with the signature of the entity file it stands for.
 import { randomBytes } from 'node:crypto';
-import { existsSync, renameSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KINDS, type Kind } from '../engine.js';
@@ -113,6 +113,14 @@ async function* entryLines(path: string): AsyncGenerator<Buffer[]> {
   }
 }
 
+const TEMP_PREFIX = `.${SNAPSHOT_FILE}.`;
+
+/** Temporary snapshots in `dir`: one being written, or left by a server that stopped while writing it. */
+export const snapshotTemps = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((name) => name.startsWith(TEMP_PREFIX) && name.endsWith('.tmp'))
+    .map((name) => join(dir, name));
+
 /**
  * Writes a new snapshot beside the old one, flushes it, and renames it into place. It holds the old snapshot's entry
  * lines for the paths `keep` names, copied as they are (the entity unchanged since, so the line still stands for its
@@ -123,7 +131,7 @@ export async function writeSnapshot(
   keep: (path: string) => boolean,
   entries: Iterable<[path: string, signature: string, entity: unknown]>,
 ): Promise<number> {
-  const temp = join(dir, `.${SNAPSHOT_FILE}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}.tmp`);
   const file = await openAppend(temp);
   let position = 0;
   let count = 0;
