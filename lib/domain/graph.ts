@@ -11,7 +11,7 @@ const rankOf = (priority: TaskPriority) => (RANKS.includes(priority) ? RANKS.ind
 type Entry = Pick<Task, 'createdAt' | 'id'>;
 const compare = (a: Entry, b: Entry) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-/** Tasks kept in `next` order; binary search on insert, delete and replace. */
+/** Tasks kept in `next` order; binary search to insert, delete and replace. */
 class SortedEntries {
   readonly items: Task[] = [];
   #at(entry: Entry): number {
@@ -29,12 +29,18 @@ class SortedEntries {
     if (!last || compare(last, task) < 0) this.items.push(task);
     else this.items.splice(this.#at(task), 0, task);
   }
-  /** Takes out the task held at `entry`'s place; with `by`, puts `by` (a newer version, same place) there instead. */
-  delete(entry: Entry, by?: Task) {
+  delete(entry: Entry) {
+    const i = this.#find(entry);
+    if (i !== -1) this.items.splice(i, 1);
+  }
+  /** Puts `task` where its older version is (same `createdAt` and ID, so the same place). */
+  replace(task: Task) {
+    const i = this.#find(task);
+    if (i !== -1) this.items[i] = task;
+  }
+  #find(entry: Entry): number {
     const i = this.#at(entry);
-    if (this.items[i]?.id !== entry.id) return;
-    if (by) this.items[i] = by;
-    else this.items.splice(i, 1);
+    return this.items[i]?.id === entry.id ? i : -1;
   }
 }
 
@@ -135,12 +141,13 @@ export class TaskGraph {
     if (held) {
       const list = this.#ready.get(held.projectId)?.[rankOf(held.priority)];
       const moved = !ready || held.projectId !== task.projectId || rankOf(held.priority) !== rank || held.createdAt !== task.createdAt;
-      // Same place: the list holds the new version, not the old one.
-      list?.delete(held, moved ? undefined : task);
       if (!moved) {
+        // Same place: the list holds the new version, not the old one.
+        list?.replace(task);
         this.#readyAt.set(id, task);
         return;
       }
+      list?.delete(held);
       this.#readyAt.delete(id);
     }
     if (!ready) return;
