@@ -139,8 +139,9 @@ export class TaskGraph {
     if (ready && held === task) return;
     const rank = task ? rankOf(task.priority) : 0;
     if (held) {
-      const list = this.#ready.get(held.projectId)?.[rankOf(held.priority)];
-      const moved = !ready || held.projectId !== task.projectId || rankOf(held.priority) !== rank || held.createdAt !== task.createdAt;
+      const heldRank = rankOf(held.priority);
+      const list = this.#ready.get(held.projectId)?.[heldRank];
+      const moved = !ready || held.projectId !== task.projectId || heldRank !== rank || held.createdAt !== task.createdAt;
       if (!moved) {
         // Same place: the list holds the new version, not the old one.
         list?.replace(task);

@@ -23,6 +23,7 @@ export interface SnapshotEntries {
   entities: object[];
 }
 
+/** A path's first segment → its kind, as the shared constant (the sliced segment itself is not kept). */
 const kindOfPath = new Map<string, Kind>(KINDS.map((kind) => [kind, kind]));
 
 /**
