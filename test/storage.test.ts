@@ -8,7 +8,7 @@ import type { ApiError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { Db } from '../lib/storage/db.js';
 import { type LoggedEvent, SEGMENT_EVENTS } from '../lib/storage/event-log.js';
-import { durableFsDriver } from '../lib/storage/file/driver.js';
+import { durableFsDriver, type StagedWrites, settleAll, stageFiles } from '../lib/storage/file/driver.js';
 import { FileEngine } from '../lib/storage/file/engine.js';
 import { FileEventLog } from '../lib/storage/file/event-log.js';
 import { tempDir } from './helpers.js';
@@ -44,6 +44,30 @@ describe('the durable filesystem driver', () => {
     for (const key of ['..:escape.json', 'a:..:..:b.json', '.:x.json']) {
       await expect(s.setItem(key, 'x'), key).rejects.toThrow();
     }
+  });
+
+  it('stages files unseen, publishes them by rename, and leaves no temporary file when one fails', async () => {
+    const base = tempDir();
+    mkdirSync(join(base, 'a'));
+    writeFileSync(join(base, 'a', 'x.json'), 'old');
+    const staged = await stageFiles([{ path: join(base, 'a', 'x.json'), data: 'new' }]);
+    expect(readFileSync(join(base, 'a', 'x.json'), 'utf8')).toBe('old');
+    await staged.publish();
+    expect(readFileSync(join(base, 'a', 'x.json'), 'utf8')).toBe('new');
+    expect(readdirSync(join(base, 'a'))).toEqual(['x.json']);
+    // A file where a directory should be: that write fails after the other's temporary file is written.
+    writeFileSync(join(base, 'blocker'), '');
+    const failing = [
+      { path: join(base, 'a', 'x.json'), data: 'lost' },
+      { path: join(base, 'blocker', 'y.json'), data: 'never' },
+    ];
+    await expect(stageFiles(failing)).rejects.toMatchObject({ code: 'ENOTDIR' });
+    expect(readdirSync(join(base, 'a'))).toEqual(['x.json']);
+    expect(readFileSync(join(base, 'a', 'x.json'), 'utf8')).toBe('new');
+    // Discarded instead of published: nothing changes.
+    await (await stageFiles([{ path: join(base, 'a', 'x.json'), data: 'dropped' }])).discard();
+    expect(readdirSync(join(base, 'a'))).toEqual(['x.json']);
+    expect(readFileSync(join(base, 'a', 'x.json'), 'utf8')).toBe('new');
   });
 
   it('replaces a file atomically: a concurrent reader sees the old or the new content, never a mix', async () => {
@@ -139,17 +163,20 @@ describe('the event log files', () => {
   });
 });
 
-/** A driver over the durable one that fails or stalls the writes of chosen keys. */
+/**
+ * A driver over the durable one that fails or stalls the writes of chosen keys: as their files are written, or (`at:
+ * 'stage'`) as the commit stages its temporary files, before anything is seen.
+ */
 function faultyStorage(base: string) {
   const inner = durableFsDriver({ base });
-  const faults = new Map<string, { delayMs?: number; error?: string; once?: boolean }>();
-  const maybeFail = async (key: string) => {
-    const [prefix, fault] = [...faults].find(([p]) => key.startsWith(p)) ?? [];
+  const faults = new Map<string, { delayMs?: number; error?: string; once?: boolean; at?: 'stage' }>();
+  const maybeFail = async (key: string, at?: 'stage') => {
+    const [prefix, fault] = [...faults].find(([p, f]) => key.startsWith(p) && f.at === at) ?? [];
     if (fault?.once) faults.delete(prefix!);
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault?.error) throw Object.assign(new Error(fault.error), { code: 'EIO' });
   };
-  const driver: Driver = {
+  const driver: Driver & { stageItems(items: { key: string; value: string }[]): Promise<StagedWrites> } = {
     ...inner,
     name: 'faulty',
     async setItems(items: { key: string; value: string }[]) {
@@ -162,6 +189,10 @@ function faultyStorage(base: string) {
       );
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
+    },
+    async stageItems(items: { key: string; value: string }[]) {
+      await settleAll(items.map((item) => maybeFail(item.key, 'stage')));
+      return { publish: async () => driver.setItems!(items, {}), discard: async () => {} };
     },
     async removeItem(key: string) {
       await maybeFail(key);
@@ -269,6 +300,27 @@ describe('group commit', () => {
     await rename(db, 'a', 'A2');
     expect(stored(dir, 'a').name).toBe('A2');
     expect(JSON.parse(seen.at(-1)!).seq).toBe(before.seq + 1);
+  });
+
+  it('a batch whose temporary files fail is refused before anything is seen, and its record is not replayed', async () => {
+    const dir = tempDir();
+    const { storage, faults } = faultyStorage(dir);
+    const first = await openDb(storage, dir);
+    await createProject(first.db, 'a', 'A0');
+    const before = { seq: first.events.latestSeq, seen: first.seen.length };
+    faults.set('projects:b', { error: 'no space left', at: 'stage', once: true });
+    const batch = await Promise.allSettled([rename(first.db, 'a', 'A1'), createProject(first.db, 'b')]);
+    expect(batch.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect([stored(dir, 'a').name, stored(dir, 'b')]).toEqual(['A0', undefined]);
+    expect([first.seen.length, first.events.latestSeq]).toEqual([before.seen, before.seq]);
+    await rename(first.db, 'a', 'A2');
+    // A stop without its checkpoint (as after kill -9): the next start replays the journal, and the refused batch is not in it.
+    await first.events.close();
+    rmSync(join(dir, '.lock'), { force: true });
+    const second = await openDb(createStorage({ driver: durableFsDriver({ base: dir }) }), dir);
+    expect([second.db.get('projects', 'a')!.name, second.db.get('projects', 'b')]).toEqual(['A2', undefined]);
+    expect((await second.events.read(0, 100)).map((e) => JSON.parse(e.line).data.name)).toEqual(['A0', 'A2']);
+    await second.db.close();
   });
 
   it('no write of a failed batch lands after a later batch', async () => {

@@ -58,6 +58,10 @@ export const durableFsDriver = defineDriver((options: { base: string }) => {
         opts.sync !== false,
       );
     },
+    /** `setItems` with `{ sync: false }` in two steps: see `stageFiles`. Not part of unstorage: the file engine's own. */
+    stageItems(items: { key: string; value: string }[]): Promise<StagedWrites> {
+      return stageFiles(items.map(({ key, value }) => ({ path: pathOf(key), data: value })));
+    },
     async removeItem(key, opts: WriteOptions = {}) {
       const path = pathOf(key);
       if (opts.sync === false) {
@@ -86,7 +90,7 @@ export interface WriteOptions {
 
 async function writeFiles(files: readonly { path: string; data: string }[], sync: boolean): Promise<void> {
   if (!files.length) return;
-  if (!sync) return writeUnflushed(files);
+  if (!sync) return (await stageFiles(files)).publish();
   const dirs = [...new Set(files.map((f) => dirname(f.path)))];
   await Promise.all(dirs.map((dir) => fsp.mkdir(dir, { recursive: true })));
   const temps = files.map((f) => tempBeside(f.path));
@@ -104,14 +108,27 @@ async function writeFiles(files: readonly { path: string; data: string }[], sync
   if (sync) await settleAll(dirs.map(syncDir));
 }
 
+/** Files written beside their targets and not yet seen: `publish` renames them over the targets, `discard` drops them. */
+export interface StagedWrites {
+  publish(): Promise<void>;
+  discard(): Promise<void>;
+}
+
 /**
+ * Writes each file's temporary file, without a flush: the file engine's commit does this while its journal record is
+ * being flushed, and publishes only once the record is durable. Either step that fails removes every temporary file.
+ *
  * Without a flush, a write only copies into the page cache, but creating the temporary file is a metadata change that
  * costs the main thread more than the thread pool's round trips do once writes come at hundreds a second. The renames
  * go to the thread pool too: on ext4, renaming over an existing file starts the new file's writeback (auto_da_alloc)
  * and can block for milliseconds on a busy disk, which must not stall the event loop.
  */
-async function writeUnflushed(files: readonly { path: string; data: string }[]): Promise<void> {
+export async function stageFiles(files: readonly { path: string; data: string }[]): Promise<StagedWrites> {
   const temps = files.map((f) => tempBeside(f.path));
+  // Every removal is waited for, and one that fails (the directory is gone or is not one) does not hide the cause.
+  const discard = async () => {
+    await Promise.all(temps.map((temp) => fsp.unlink(temp).catch(() => {})));
+  };
   // The callback form: fewer promises and no FileHandle per file than fs/promises' writeFile.
   const write = (temp: string, data: string) =>
     new Promise<void>((resolve, reject) => writeFile(temp, data, { mode: 0o644 }, (error) => (error ? reject(error) : resolve())));
@@ -126,11 +143,19 @@ async function writeUnflushed(files: readonly { path: string; data: string }[]):
         }),
       ),
     );
-    await settleAll(files.map((f, i) => fsp.rename(temps[i]!, f.path)));
   } catch (error) {
-    await Promise.all(temps.map((temp) => fsp.rm(temp, { force: true })));
+    await discard();
     throw error;
   }
+  const publish = async () => {
+    try {
+      await settleAll(files.map((f, i) => fsp.rename(temps[i]!, f.path)));
+    } catch (error) {
+      await discard();
+      throw error;
+    }
+  };
+  return { publish, discard };
 }
 
 async function writeAndSync(path: string, data: string, sync: boolean): Promise<void> {

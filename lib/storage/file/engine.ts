@@ -14,7 +14,7 @@ import {
   type LoadedEntity,
   type StorageEngine,
 } from '../engine.js';
-import { durableFsDriver, settleAll, syncDir, syncFile } from './driver.js';
+import { durableFsDriver, type StagedWrites, settleAll, syncDir, syncFile } from './driver.js';
 import { FileEventLog } from './event-log.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { fileText, keyOf } from './layout.js';
@@ -38,9 +38,11 @@ export interface FileEngineOptions {
 
 /**
  * Commit path: a batch's record (its entity changes and event lines) is appended to the journal and flushed, the
- * one flush of the batch; then the entity files are written (temporary file, rename: never seen half-written) and the
- * event lines appended, without a flush, before the answer, so other tools see the files (§5). If any of that fails,
- * the files, the log and the journal are put back (flushed) and the batch fails; if that fails too, EngineFatalError.
+ * one flush of the batch, while the entity files are written to temporary files beside them; once the record is
+ * durable they are renamed over the files (never seen half-written) while the event lines are appended, without a
+ * flush, before the answer, so other tools see the files (§5). If a temporary file fails, they are removed and the record
+ * cut off again: nothing was seen. If a later step fails, the files, the log and the journal are put back (flushed).
+ * Either way the batch fails; if putting back fails too, EngineFatalError.
  *
  * A checkpoint (journal over `checkpointBytes`, and at close) flushes the event log, starts a new journal file, then
  * in the background flushes the files written since the last one, writes the snapshot, and drops the covered journal.
@@ -151,6 +153,13 @@ export class FileEngine implements StorageEngine {
     if (stale.length) this.#log.warn(`Removed ${stale.length} temporary file(s) left by a server that stopped in the middle of a write`);
   }
 
+  /** A batch's files written as temporary files (see `stageFiles`); a driver of another kind writes them at `publish`. */
+  #stage(writes: { key: string; value: string }[]): Promise<StagedWrites> {
+    const driver = this.storage.getMount('').driver as { stageItems?: (items: typeof writes) => Promise<StagedWrites> };
+    if (driver.stageItems) return driver.stageItems(writes);
+    return Promise.resolve({ publish: () => this.storage.setItems(writes, { sync: false }), discard: async () => {} });
+  }
+
   /** Commits and checkpoint rotations take turns: a rotation must never fall between a record's write and flush. */
   #serially<T>(work: () => Promise<T>): Promise<T> {
     const run = this.#turn.then(work, work);
@@ -178,14 +187,25 @@ export class FileEngine implements StorageEngine {
     }
     // Event lines are JSON already: embedded as they are, not escaped into strings.
     const line = `{"c":${JSON.stringify(record)},"e":[${published.map((e) => e.line).join(',')}]}\n`;
-    const at = await this.#journal!.append(Buffer.from(line));
+    // The files' temporary copies are written while the record is flushed: nothing shows them until it is durable.
+    const [staged, journaled] = await Promise.allSettled([this.#stage(writes), this.#journal!.append(Buffer.from(line))]);
+    if (journaled.status === 'rejected') {
+      if (staged.status === 'fulfilled') await staged.value.discard();
+      throw journaled.reason;
+    }
+    const at = journaled.value;
+    if (staged.status === 'rejected') {
+      this.#log.error(`Storage failed; ${batch.changes.length} change(s) were refused`, staged.reason);
+      await this.#journal!.undo(at, staged.reason);
+      throw staged.reason;
+    }
     try {
+      // The event lines go in beside the renames: both follow the durable record, which recovery replays into both.
       await settleAll([
-        this.storage.setItems(writes, { sync: false }),
+        staged.value.publish(),
         ...removals.map((key) => this.storage.removeItem(key, { sync: false })),
+        this.events.append(published, { sync: false }),
       ]);
-      // After the files, so that even before recovery every logged event's change is in the files.
-      await this.events.append(published, { sync: false });
     } catch (error) {
       await this.#undo(batch.changes, published, at, error);
       throw error;
