@@ -77,4 +77,37 @@ describe.skipIf(!hasPostgres)('a server on PostgreSQL', () => {
     second.proc.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });
+
+  it('GET /health answers 503 STORAGE_UNAVAILABLE while the database does not answer, and 200 once it does again', async () => {
+    const url = await freshDatabaseUrl();
+    const server = await startServerProcess({ ...CLEAN, ...testEnv({ DATABASE_URL: url }), LOG_LEVEL: 'info' });
+    const health = async () => {
+      const res = await fetch(`${server.url.replace('//localhost:', '//127.0.0.1:')}/health`);
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const until = async (status: number) => {
+      for (let i = 0; i < 200 && (await health()).status !== status; i++) await new Promise((r) => setTimeout(r, 50));
+      return health();
+    };
+    expect((await health()).body.status).toBe('ok');
+    // The database refuses new connections and drops the server's: its reads fail until it is let in again.
+    const name = new URL(url).pathname.slice(1);
+    const admin = openStore(Object.assign(new URL(url), { pathname: '/postgres', search: '' }).href);
+    await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+    try {
+      await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`;
+      const down = await until(503);
+      expect(down.status).toBe(503);
+      expect(down.body).toMatchObject({ error: true, code: 'STORAGE_UNAVAILABLE' });
+      expect(down.body.message).toMatch(/^The database has not answered since \d{4}-\d\d-\d\dT.*; see the server log$/);
+      expect(server.output()).toMatch(/Reading other instances' commits failed \(retrying\)/);
+    } finally {
+      await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    }
+    const up = await until(200);
+    expect(up.body.status).toBe('ok');
+    expect(server.output()).toContain('The database answers again');
+    server.proc.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
 });

@@ -132,6 +132,11 @@ export interface StorageEngine {
   close(): Promise<void>;
   /** On an engine several instances share: runner names held across them, and frames routed between them. */
   readonly runners?: RunnerRelay;
+  /**
+   * Why this instance cannot follow the store now, if it cannot (PostgreSQL not answering: what it serves may be stale
+   * and its writes fail); `GET /health` answers 503 with it. The file engine has no such state: it stops instead.
+   */
+  unavailable?(): string | undefined;
 }
 
 /** A runner frame's answer as it crosses instances: the runner's reply, or why there is none. */

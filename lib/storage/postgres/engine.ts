@@ -70,6 +70,8 @@ export class PostgresEngine implements StorageEngine {
   #poll: NodeJS.Timeout | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
+  /** Since when reading the database fails: until a read succeeds again, this instance may serve stale data. */
+  #unreachableSince: number | undefined;
   readonly stats = { rebuilds: 0, remoteCommits: 0 };
 
   constructor(options: PostgresEngineOptions) {
@@ -176,12 +178,27 @@ export class PostgresEngine implements StorageEngine {
         this.#view!.applyRemote(commits);
         this.#applyRemote([], this.#applied + commits.length, lastSeq);
       }
-    }).catch((error) => {
-      if (error instanceof EngineFatalError) {
-        this.#log.error('This instance can no longer follow the database: stopping', error);
-        this.#onFatal(error);
-      } else if (!this.#closed) this.#log.warn(`Reading other instances' commits failed (retrying): ${(error as Error).message}`);
-    });
+    }).then(
+      () => {
+        if (this.#unreachableSince && !this.#closed) this.#log.info('The database answers again');
+        this.#unreachableSince = undefined;
+      },
+      (error) => {
+        if (error instanceof EngineFatalError) {
+          this.#log.error('This instance can no longer follow the database: stopping', error);
+          this.#onFatal(error);
+        } else if (!this.#closed) {
+          this.#unreachableSince ??= Date.now();
+          this.#log.warn(`Reading other instances' commits failed (retrying): ${(error as Error).message}`);
+        }
+      },
+    );
+  }
+
+  /** Said to anyone who asks `/health`: when, not why (the reason, which may name hosts, is in the log). */
+  unavailable(): string | undefined {
+    const since = this.#unreachableSince;
+    return since === undefined ? undefined : `The database has not answered since ${new Date(since).toISOString()}; see the server log`;
   }
 
   /** Records commits as applied (inside a commit, the Db applies them itself as part of the rebuild). */
