@@ -39,8 +39,8 @@ export interface FileEngineOptions {
 /**
  * Commit path: a batch's record (its entity changes and event lines) is appended to the journal and flushed, the
  * one flush of the batch, while the entity files are written to temporary files beside them; once the record is
- * durable they are renamed over the files (never seen half-written) while the event lines are appended, without a
- * flush, before the answer, so other tools see the files (§5). If a temporary file fails, they are removed and the record
+ * durable they are renamed over the files (never seen half-written), then the event lines appended, without a flush,
+ * before the answer, so other tools see the files (§5). If a temporary file fails, they are removed and the record
  * cut off again: nothing was seen. If a later step fails, the files, the log and the journal are put back (flushed).
  * Either way the batch fails; if putting back fails too, EngineFatalError.
  *
@@ -200,12 +200,9 @@ export class FileEngine implements StorageEngine {
       throw staged.reason;
     }
     try {
-      // The event lines go in beside the renames: both follow the durable record, which recovery replays into both.
-      await settleAll([
-        staged.value.publish(),
-        ...removals.map((key) => this.storage.removeItem(key, { sync: false })),
-        this.events.append(published, { sync: false }),
-      ]);
+      await settleAll([staged.value.publish(), ...removals.map((key) => this.storage.removeItem(key, { sync: false }))]);
+      // After the files: a reader of the log (a replay) must never see the event of a batch whose files then fail.
+      await this.events.append(published, { sync: false });
     } catch (error) {
       await this.#undo(batch.changes, published, at, error);
       throw error;
