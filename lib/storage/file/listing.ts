@@ -60,10 +60,14 @@ export function listAndStat(
   snapshot?: string,
   chunkSize = 1 << 20,
 ): Listing {
-  // Paths as the snapshot spells them (`tasks/p/t.json`), each file's signature, and where each path is.
+  // Paths as the snapshot spells them (`tasks/p/t.json`), where each path is, and each file's stat figures (numbers,
+  // not signature strings: tens of thousands of strings that live through the walk cost the thread's collector more
+  // than making each signature again, once, as it is compared).
   const paths: string[] = [];
-  const signatures: string[] = [];
+  const figures: number[] = [];
   const at = new Map<string, number>();
+  const signatureAt = (i: number) =>
+    sign({ ino: figures[4 * i]!, size: figures[4 * i + 1]!, mtimeMs: figures[4 * i + 2]!, ctimeMs: figures[4 * i + 3]! }, now);
   const temps: string[] = [];
   const walk = (dir: string, prefix: string) => {
     let entries: fs.Dirent[];
@@ -80,13 +84,16 @@ export function listAndStat(
       }
       if (entry.isDirectory()) walk(dir + separator + entry.name, `${prefix + entry.name}/`);
       else if (entry.isFile() && entry.name.endsWith('.json')) {
-        let signature = '';
+        let st: fs.Stats | undefined;
         try {
-          signature = sign(fsm.statSync(dir + separator + entry.name), now);
+          st = fsm.statSync(dir + separator + entry.name);
         } catch {}
-        at.set(prefix + entry.name, paths.length);
-        paths.push(prefix + entry.name);
-        signatures.push(signature);
+        const path = prefix + entry.name;
+        at.set(path, paths.length);
+        paths.push(path);
+        // A file that cannot be stat-ed has no signature (NaN figures): it is read, and its error reported.
+        if (st) figures.push(st.ino, st.size, st.mtimeMs, st.ctimeMs);
+        else figures.push(Number.NaN, 0, 0, 0);
       }
     }
   };
@@ -98,7 +105,7 @@ export function listAndStat(
     const entry = head(start);
     if (!entry && start.length < 4096) return false;
     const i = entry && entry[1] !== '' ? at.get(entry[0]) : undefined;
-    fresh[line] = i !== undefined && signatures[i] === entry![1] && !taken[i] ? (taken[i] = 1) : 0;
+    fresh[line] = i !== undefined && !taken[i] && signatureAt(i) === entry![1] ? (taken[i] = 1) : 0;
     return true;
   };
   let fd: number | undefined;
@@ -138,7 +145,7 @@ export function listAndStat(
   paths.forEach((path, i) => {
     if (taken[i]) return;
     listing.keys.push(path.replaceAll('/', ':'));
-    listing.signatures.push(signatures[i]!);
+    listing.signatures.push(signatureAt(i));
   });
   return listing;
 }
