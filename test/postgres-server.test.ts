@@ -78,19 +78,38 @@ describe.skipIf(!hasPostgres)('a server on PostgreSQL', () => {
     expect(await second.exited).toBe(0);
   });
 
-  it('GET /health answers 503 STORAGE_UNAVAILABLE while the database does not answer, and 200 once it does again', async () => {
+  it('a database outage under writes: the server stays up, /health answers 503 STORAGE_UNAVAILABLE, writes 500, and both recover', async () => {
     const url = await freshDatabaseUrl();
     const server = await startServerProcess({ ...CLEAN, ...testEnv({ DATABASE_URL: url }), LOG_LEVEL: 'info' });
+    const base = server.url.replace('//localhost:', '//127.0.0.1:');
+    const died = (error: any) => {
+      throw new Error(`the server stopped answering (${error.cause?.code ?? error}); it said:\n${server.output().slice(-4000)}`);
+    };
     const health = async () => {
-      const res = await fetch(`${server.url.replace('//localhost:', '//127.0.0.1:')}/health`);
+      const res = await fetch(`${base}/health`).catch(died);
       return { status: res.status, body: (await res.json()) as any };
     };
     const until = async (status: number) => {
       for (let i = 0; i < 200 && (await health()).status !== status; i++) await new Promise((r) => setTimeout(r, 50));
       return health();
     };
+    const create = async () =>
+      (
+        await fetch(`${base}/api/projects`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"name":"x"}',
+        }).catch(died)
+      ).status;
     expect((await health()).body.status).toBe('ok');
-    // The database refuses new connections and drops the server's: its reads fail until it is let in again.
+    // Writes keep coming while the database refuses new connections and drops the server's (a transaction in flight
+    // loses its connection: the client library must not take the process down with it).
+    let writing = true;
+    const statuses: number[] = [];
+    const writer = (async () => {
+      while (writing) statuses.push(await create());
+    })();
+    await new Promise((r) => setTimeout(r, 100));
     const name = new URL(url).pathname.slice(1);
     const admin = openStore(Object.assign(new URL(url), { pathname: '/postgres', search: '' }).href);
     await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
@@ -101,12 +120,20 @@ describe.skipIf(!hasPostgres)('a server on PostgreSQL', () => {
       expect(down.body).toMatchObject({ error: true, code: 'STORAGE_UNAVAILABLE' });
       expect(down.body.message).toMatch(/^The database has not answered since \d{4}-\d\d-\d\dT.*; see the server log$/);
       expect(server.output()).toMatch(/Reading other instances' commits failed \(retrying\)/);
+      await new Promise((r) => setTimeout(r, 300));
     } finally {
       await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
     }
     const up = await until(200);
     expect(up.body.status).toBe('ok');
     expect(server.output()).toContain('The database answers again');
+    writing = false;
+    await writer;
+    expect(await create()).toBe(201);
+    // Refused while the database was gone, accepted before and after; never anything else.
+    expect(statuses).toContain(500);
+    expect(statuses).toContain(201);
+    expect(statuses.filter((s) => s !== 201 && s !== 500)).toEqual([]);
     server.proc.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });

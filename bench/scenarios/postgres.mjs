@@ -96,13 +96,19 @@ async function crossLatency(a, b, seconds, rate = 20) {
   return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), complete: latencies.length, total };
 }
 
+/** The PostgreSQL client of the checkout under test (an ES module since its version 4, its default export). */
+function client(root) {
+  const module = createRequire(join(root, 'package.json'))('postgres');
+  return module.default ?? module;
+}
+
 /**
  * The floor of the A → B latency: one connection commits a small row with a NOTIFY, another LISTENs; the time from
  * the start of the commit to the notification, at the same pace. Maestro adds HTTP, its reads after the notice and
  * the WebSocket to this.
  */
 async function notifyFloor(root, url, seconds, rate = 20) {
-  const postgres = createRequire(join(root, 'package.json'))('postgres');
+  const postgres = client(root);
   const writer = postgres(url, { onnotice: () => {}, max: 1 });
   const listener = postgres(url, { onnotice: () => {}, max: 1 });
   try {
@@ -132,7 +138,7 @@ async function notifyFloor(root, url, seconds, rate = 20) {
 
 /** Fills the log up to `count` events with copies of the newest one (renumbered): replay volume without 100k writes. */
 async function fillLog(root, url, count) {
-  const postgres = createRequire(join(root, 'package.json'))('postgres');
+  const postgres = client(root);
   const sql = postgres(url, { onnotice: () => {}, max: 1 });
   try {
     const [head] = await sql`SELECT last_seq::int AS last FROM maestro_head`;

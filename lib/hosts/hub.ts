@@ -220,11 +220,16 @@ export class RunnerHub {
         return taken();
       }
       // The runner left while the name was being claimed.
-      if (conn.closed) return void this.relay.release(name);
+      if (conn.closed) return this.#release(name);
     }
     conn.name = name;
     this.#conns.set(name, conn);
     await actAs({ kind: 'runner', name }, () => this.events.hello(name, hello));
+  }
+
+  /** Gives up a runner's name across instances; a failure (the database gone) is logged, not thrown at nobody. */
+  #release(name: string) {
+    this.relay?.release(name).catch((error) => this.log.warn(`Releasing host ${name} failed: ${error.message}`));
   }
 
   #disconnected(conn: Conn) {
@@ -232,7 +237,7 @@ export class RunnerHub {
     const { name } = conn;
     if (!name || this.#conns.get(name) !== conn) return;
     this.#conns.delete(name);
-    this.relay?.release(name).catch((error) => this.log.warn(`Releasing host ${name} failed: ${error.message}`));
+    this.#release(name);
     for (const [id, reply] of this.#replies) {
       if (reply.host !== name) continue;
       this.#replies.delete(id);

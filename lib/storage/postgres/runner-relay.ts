@@ -49,10 +49,10 @@ export class PgRunnerRelay implements RunnerRelay {
       CHANNEL,
       (payload) => {
         if (payload === this.instance) this.drain();
-        else if (payload === 'hosts') void this.refresh();
+        else if (payload === 'hosts') this.#refreshSoon();
       },
       () => {
-        void this.refresh();
+        this.#refreshSoon();
         this.drain();
       },
     );
@@ -92,6 +92,13 @@ export class PgRunnerRelay implements RunnerRelay {
     await this.sql`DELETE FROM maestro_runners WHERE name = ${name} AND instance = ${this.instance}`;
     if (this.#lock) await this.#lock`SELECT pg_advisory_unlock(hashtextextended(current_schema() || '/' || ${name}, 0))`;
     await this.sql`SELECT pg_notify(${CHANNEL}, 'hosts')`;
+  }
+
+  /** `refresh` from a notification: a failure (the database gone for a moment) is logged, and the poll tries again. */
+  #refreshSoon() {
+    this.refresh().catch((error) =>
+      this.log.warn(`Reading which instance holds which runner failed (retrying): ${(error as Error).message}`),
+    );
   }
 
   /** Re-reads who holds which runner (on a `hosts` notification, and polled: an instance that died sends none). */
