@@ -192,6 +192,15 @@ describe('recovery from the journal', () => {
     expect([...whole.keys].sort()).toEqual(['projects:proj_301.json', 'projects:proj_599.json']);
     expect(whole.fresh.reduce((n, x) => n + x, 0)).toBe(598);
     for (const chunk of [7, 64, 4099]) expect(listed(chunk)).toEqual(whole);
+    // A file that cannot be stat-ed (gone between the listing and its stat) has no signature: it is read, not taken.
+    const failingStat = ((path: string) => {
+      if (path.endsWith('proj_5.json')) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
+      return fs.statSync(path);
+    }) as typeof fs.statSync;
+    const unstatted = listAndStat(dir, KINDS, now, { ...fs, statSync: failingStat }, sep, signatureOf, entryHead, join(dir, 'snapshot.jsonl'));
+    const read = Object.fromEntries(unstatted.keys.map((key, i) => [key, unstatted.signatures[i]]));
+    expect(Object.keys(read).sort()).toEqual(['projects:proj_301.json', 'projects:proj_5.json', 'projects:proj_599.json']);
+    expect(read['projects:proj_5.json']).toBe('');
     const again = await open(dir);
     expect(again.engine.stats.snapshot).toBe('used');
     expect(again.engine.stats.filesRead).toBe(2);

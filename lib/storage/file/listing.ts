@@ -93,7 +93,7 @@ export function listAndStat(
         paths.push(path);
         // A file that cannot be stat-ed has no signature (NaN figures): it is read, and its error reported.
         if (st) figures.push(st.ino, st.size, st.mtimeMs, st.ctimeMs);
-        else figures.push(Number.NaN, 0, 0, 0);
+        else figures.push(Number.NaN, Number.NaN, Number.NaN, Number.NaN);
       }
     }
   };
