@@ -197,7 +197,16 @@ describe('recovery from the journal', () => {
       if (path.endsWith('proj_5.json')) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
       return fs.statSync(path);
     }) as typeof fs.statSync;
-    const unstatted = listAndStat(dir, KINDS, now, { ...fs, statSync: failingStat }, sep, signatureOf, entryHead, join(dir, 'snapshot.jsonl'));
+    const unstatted = listAndStat(
+      dir,
+      KINDS,
+      now,
+      { ...fs, statSync: failingStat },
+      sep,
+      signatureOf,
+      entryHead,
+      join(dir, 'snapshot.jsonl'),
+    );
     const read = Object.fromEntries(unstatted.keys.map((key, i) => [key, unstatted.signatures[i]]));
     expect(Object.keys(read).sort()).toEqual(['projects:proj_301.json', 'projects:proj_5.json', 'projects:proj_599.json']);
     expect(read['projects:proj_5.json']).toBe('');
