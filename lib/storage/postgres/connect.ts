@@ -11,6 +11,10 @@ export function connect(url: string, max = 4): Sql {
     onnotice: () => {},
     types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
     connection: { application_name: 'maestro-server' },
+    // Seconds before the next try after a connection attempt failed: doubling from 0.1, at most 2. The library's own
+    // grows to 20 s, so after an outage of a few seconds the listening connection (other instances' commits heard at
+    // once) came back up to 20 s after the database did, with only the 1 s poll meanwhile.
+    backoff: (retries: number) => Math.min(0.1 * 2 ** retries, 2),
   }) as unknown as Sql;
 }
 
