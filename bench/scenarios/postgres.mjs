@@ -1,6 +1,7 @@
 // PostgreSQL and two instances (§22.2): durable POST and PATCH at 10 connections per instance on two instances,
 // beside the file engine's one server at 10 connections; a replay of 100,000 events over a WebSocket (connect with
-// since=0 → last event); and how long an event takes from a PATCH on instance A to a client of instance B.
+// since=0 → last event); how long an event takes from a PATCH on instance A to a client of instance B; and how soon
+// both instances write and hear each other again after the database was gone for a few seconds.
 // The cluster is a throwaway one on loopback (bench/lib/pg-cluster.mjs), with durability on, removed at the end.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -136,6 +137,50 @@ async function notifyFloor(root, url, seconds, rate = 20) {
   }
 }
 
+/**
+ * The database refuses connections and drops every one of the instances' for `seconds`, then answers again: how long
+ * until a write on A is accepted, and until a change on A reaches a client of B within 100 ms again (the listening
+ * connection back; until then the 1 s poll carries it). The outage is set from another database of the cluster.
+ */
+async function outage(root, clusterUrl, a, b, seconds) {
+  const admin = client(root)(clusterUrl.replace(/\/postgres$/, '/template1'), { onnotice: () => {}, max: 1 });
+  const seen = new Map();
+  const ws = new WebSocket(`${b.url.replace('http', 'ws')}/ws`, { perMessageDeflate: false });
+  ws.on('message', (data) => {
+    const name = /"name":"(outage-\d+)"/.exec(data.toString())?.[1];
+    if (name && !seen.has(name)) seen.set(name, performance.now());
+  });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  try {
+    await admin`ALTER DATABASE postgres ALLOW_CONNECTIONS false`;
+    await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'postgres'`;
+    await sleep(seconds * 1000);
+    await admin`ALTER DATABASE postgres ALLOW_CONNECTIONS true`;
+    const back = performance.now();
+    let write;
+    let heard;
+    for (let i = 0; performance.now() - back < 60_000 && heard === undefined; i++) {
+      const started = performance.now();
+      const res = await fetch(`${a.url}/api/projects`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `outage-${i}` }),
+      }).catch(() => undefined);
+      if (res?.status === 201) {
+        write ??= started - back;
+        await until(() => seen.has(`outage-${i}`), 1500).catch(() => {});
+        if (seen.get(`outage-${i}`) - started < 100) heard = started - back;
+      }
+      await sleep(100);
+    }
+    return { write, heard };
+  } finally {
+    await admin`ALTER DATABASE postgres ALLOW_CONNECTIONS true`.catch(() => {});
+    await admin.end({ timeout: 1 });
+    ws.terminate();
+  }
+}
+
 /** Fills the log up to `count` events with copies of the newest one (renumbered): replay volume without 100k writes. */
 async function fillLog(root, url, count) {
   const postgres = client(root);
@@ -182,6 +227,8 @@ export async function run({ root, quick, rounds }) {
       m.latency.push(await crossLatency(a, b, quick ? 3 : 5));
       m.floor.push(await notifyFloor(root, cluster.url, quick ? 3 : 5));
     }
+    const outageSeconds = quick ? 3 : 8;
+    const recovery = await outage(root, cluster.url, a, b, outageSeconds);
     await stopAll();
     const lastSeq = await fillLog(root, cluster.url, events);
     const b2 = await start(env);
@@ -218,6 +265,16 @@ export async function run({ root, quick, rounds }) {
         unit: 'ms',
         target: '≤ 50 ms',
         met: !lost && median(m.latency.map((x) => x.p99)) <= 50,
+      },
+      {
+        scenario: `postgres: database gone for ${outageSeconds} s, then back → a write on A accepted`,
+        value: recovery.write,
+        unit: 'ms',
+      },
+      {
+        scenario: `postgres: database gone for ${outageSeconds} s, then back → A's change heard by B within 100 ms`,
+        value: recovery.heard,
+        unit: 'ms',
       },
     ];
   } finally {
