@@ -2,11 +2,18 @@
 import postgres, { type Sql } from 'postgres';
 import { describeDatabase } from '../../config.js';
 
-/** A client pool: a few connections (commits are one at a time per instance), int8 read as numbers. */
-export function connect(url: string, max = 4): Sql {
+/**
+ * A client pool: a few connections (commits are one at a time per instance), int8 read as numbers. No query waits
+ * and runs longer than `queryTimeoutMs`: a database or network that goes silent (no answer, no reset) would otherwise
+ * hold a commit, and every write queued behind it, for as long as TCP takes to notice, many minutes.
+ */
+export function connect(url: string, max = 4, queryTimeoutMs = 30_000): Sql {
   return postgres(url, {
     max,
     connect_timeout: 10,
+    query_timeout: queryTimeoutMs / 1000,
+    // The cancel of a query out of time goes unanswered too when the database is silent: give up on it as soon.
+    cancel_timeout: Math.min(5, queryTimeoutMs / 1000),
     // Notices (CREATE TABLE IF NOT EXISTS …) are not news.
     onnotice: () => {},
     types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },

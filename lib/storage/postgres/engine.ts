@@ -28,6 +28,8 @@ export interface PostgresEngineOptions {
   onFatal?: (error: unknown) => void;
   /** The secret all instances share (`MAESTRO_TOKEN`), which seals runner mail between them (mail-seal.ts). */
   mailSecret?: string;
+  /** How long a query may wait and run before it fails (default 30 s; see connect.ts). */
+  queryTimeoutMs?: number;
 }
 
 type Db = Sql | TransactionSql;
@@ -79,7 +81,7 @@ export class PostgresEngine implements StorageEngine {
     this.#log = options.log;
     this.#pollMs = options.pollMs ?? 1000;
     this.#onFatal = options.onFatal ?? (() => {});
-    this.#sql = connect(options.url);
+    this.#sql = connect(options.url, 4, options.queryTimeoutMs);
     this.events = new PgEventLog(this.#sql, (message, error) => this.#log.error(message, error));
     this.runners = new PgRunnerRelay(this.#sql, this.instance, this.#log, options.mailSecret ? sealWith(options.mailSecret) : PLAIN);
   }
