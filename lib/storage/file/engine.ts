@@ -28,7 +28,10 @@ import { readSnapshot, snapshotTemps, writeSnapshot } from './snapshot.js';
 export interface FileEngineOptions {
   dir: string;
   log: Logger;
-  /** Entity files are written through this (tests pass one over a driver that fails on chosen keys). */
+  /**
+   * Entity files are written through this (tests pass one over a driver that fails on chosen keys); its driver
+   * stages a batch's files with `stageItems`, as the durable driver does.
+   */
   storage?: Storage;
   /** How the journal and the event log open files for appending (tests pass one that writes short or fails). */
   openFile?: OpenAppend;
@@ -153,11 +156,10 @@ export class FileEngine implements StorageEngine {
     if (stale.length) this.#log.warn(`Removed ${stale.length} temporary file(s) left by a server that stopped in the middle of a write`);
   }
 
-  /** A batch's files written as temporary files (see `stageFiles`); a driver of another kind writes them at `publish`. */
+  /** A batch's files written as temporary files (`stageItems` of the durable driver, or of a test's driver over it). */
   #stage(writes: { key: string; value: string }[]): Promise<StagedWrites> {
-    const driver = this.storage.getMount('').driver as { stageItems?: (items: typeof writes) => Promise<StagedWrites> };
-    if (driver.stageItems) return driver.stageItems(writes);
-    return Promise.resolve({ publish: () => this.storage.setItems(writes, { sync: false }), discard: async () => {} });
+    const driver = this.storage.getMount('').driver as unknown as { stageItems(items: typeof writes): Promise<StagedWrites> };
+    return driver.stageItems(writes);
   }
 
   /** Commits and checkpoint rotations take turns: a rotation must never fall between a record's write and flush. */
