@@ -54,6 +54,22 @@ describe('the CLI names the way forward', () => {
     expect(r.stderr).not.toContain('open terminal failed');
   });
 
+  it('session stop stops a session, as the merge refusal "stop it first" asks', async () => {
+    const session = await api('POST', '/api/sessions', { projectId: project.id, taskIds: [] });
+    const r = await maestro(['session', 'stop', session.id, '--reason', 'Ready to merge']);
+    expect(r).toMatchObject({ code: 0, stdout: `Session ${session.id} is stopped`, stderr: '' });
+    const stopped = await api('GET', `/api/sessions/${session.id}`);
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.timeline.at(-1)).toMatchObject({ type: 'session_stopped', message: 'Ready to merge' });
+
+    const ended = await api('POST', '/api/sessions', { projectId: project.id, taskIds: [] });
+    await api('PATCH', `/api/sessions/${ended.id}`, { status: 'completed' });
+    const again = await maestro(['session', 'stop', ended.id]);
+    expect(again).toMatchObject({ code: 0, stdout: `Session ${ended.id} had already ended: completed` });
+    const unknown = await maestro(['session', 'stop', 'sess_unknown']);
+    expect(unknown).toMatchObject({ code: 2, stderr: 'maestro: Session not found' });
+  });
+
   it('a spawn on an offline host says it waits for that host, not that it launches', async () => {
     // A runner named "second" says hello, then goes away: the host is known and offline.
     const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/hosts/connect`);
