@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { run } from '../lib/cli/program.js';
-import { cliBaseEnv, startTestServer } from './helpers.js';
+import { cliBaseEnv, startTestServer, unusedLoopbackUrl } from './helpers.js';
 
 const server = await startTestServer();
 const { call } = server;
@@ -68,6 +68,30 @@ describe('the CLI names the way forward', () => {
     expect(again).toMatchObject({ code: 0, stdout: `Session ${ended.id} had already ended: completed` });
     const unknown = await maestro(['session', 'stop', 'sess_unknown']);
     expect(unknown).toMatchObject({ code: 2, stderr: 'maestro: Session not found' });
+  });
+
+  it('watch against a server that is down says so at once instead of sitting silent, and keeps retrying', async () => {
+    const dead = await unusedLoopbackUrl();
+    const stop = new AbortController();
+    let [stdout, stderr] = ['', ''];
+    let told!: () => void;
+    const warned = new Promise<void>((resolve) => (told = resolve));
+    const running = run(['watch'], {
+      env: { ...cliBaseEnv(), MAESTRO_API_URL: dead },
+      stdout: (t) => void (stdout += t),
+      stderr: (t) => {
+        stderr += t;
+        told();
+      },
+      signal: stop.signal,
+    });
+    await warned;
+    stop.abort();
+    expect(await running).toBe(0);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      `maestro: cannot reach Maestro Server at ${dead} (ECONNREFUSED); retrying until it answers (Ctrl-C stops). Start it with: maestro serve\n`,
+    );
   });
 
   it('a spawn on an offline host says it waits for that host, not that it launches', async () => {

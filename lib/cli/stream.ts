@@ -20,8 +20,11 @@ export interface FollowOptions {
   onEvent(event: Envelope): void;
   /** The log no longer holds what was missed: the caller should refetch what it shows. */
   onResync?(info: { oldestSeq: number; latestSeq: number }): void;
-  /** Told of each lost connection and each reconnect, for a status line. */
-  onStatus?(status: 'connected' | 'disconnected'): void;
+  /**
+   * Told of each lost connection and each reconnect, for a status line; `unreachable` (with the reason) once when the
+   * first connection cannot be made, so a watcher started against a server that is down does not sit silent.
+   */
+  onStatus?(status: 'connected' | 'disconnected' | 'unreachable', reason?: string): void;
 }
 
 const MAX_BACKOFF_MS = 10_000;
@@ -74,6 +77,8 @@ export function followEvents(options: FollowOptions): { stop(): void; done: Prom
   let stopped = false;
   let socket: WebSocket | undefined;
   let wake: (() => void) | undefined;
+  let everOpened = false;
+  let toldUnreachable = false;
   const done = (async () => {
     // Starting "from now" still needs a position to resume from if the first connection drops before any event.
     last ??= await latestSeq(options).catch(() => undefined);
@@ -83,11 +88,13 @@ export function followEvents(options: FollowOptions): { stop(): void; done: Prom
         if (value !== undefined) url.searchParams.set(key, value);
       }
       let refused: Promise<StreamRefused> | undefined;
+      let reason = 'no answer';
       const opened = await new Promise<boolean>((resolve) => {
         const ws = new WebSocket(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
         socket = ws;
         ws.on('open', () => {
           attempt = 0;
+          everOpened = true;
           options.onStatus?.('connected');
         });
         ws.on('message', (raw) => {
@@ -101,12 +108,16 @@ export function followEvents(options: FollowOptions): { stop(): void; done: Prom
           }
         });
         ws.on('close', () => resolve(true));
-        ws.on('error', () => resolve(false));
+        ws.on('error', (error: NodeJS.ErrnoException) => {
+          reason = error.code ?? error.message;
+          resolve(false);
+        });
         // With this listener, ws leaves the refused handshake to us: read the answer, then drop the socket.
         ws.on('unexpected-response', (_req, res) => {
           const fatal = res.statusCode === 401 || res.statusCode === 403;
           if (fatal) refused = refusal(res);
           else res.resume();
+          reason = `HTTP ${res.statusCode}`;
           res.once('end', () => {
             ws.terminate();
             resolve(false);
@@ -116,6 +127,10 @@ export function followEvents(options: FollowOptions): { stop(): void; done: Prom
       if (stopped) break;
       if (refused) throw await refused;
       if (opened) options.onStatus?.('disconnected');
+      else if (!everOpened && !toldUnreachable) {
+        toldUnreachable = true;
+        options.onStatus?.('unreachable', reason);
+      }
       const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempt, 6));
       await new Promise<void>((resolve) => {
         wake = resolve;

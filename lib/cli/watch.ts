@@ -21,6 +21,14 @@ export function streamFailure(ctx: Ctx, error: unknown): unknown {
   return new CliError(`the event stream was refused (HTTP ${error.status}): ${error.message}${hint}`, EXIT.error, error.code);
 }
 
+/** What `maestro watch` says on stderr when its connection comes, goes, or cannot be made at all. */
+const statusLine = (baseUrl: string, status: 'connected' | 'disconnected' | 'unreachable', reason?: string) =>
+  status === 'unreachable'
+    ? `maestro: cannot reach Maestro Server at ${baseUrl} (${reason}); retrying until it answers (Ctrl-C stops). Start it with: maestro serve\n`
+    : status === 'disconnected'
+      ? 'maestro: connection lost, reconnecting…\n'
+      : '';
+
 export function watchCommands(program: Command) {
   program
     .command('watch')
@@ -43,7 +51,7 @@ export function watchCommands(program: Command) {
           },
           onResync: ({ oldestSeq, latestSeq }) =>
             ctx.warn(`maestro: events up to #${oldestSeq - 1} are no longer logged; continuing from #${latestSeq}\n`),
-          onStatus: (status) => ctx.warn(status === 'connected' ? '' : 'maestro: connection lost, reconnecting…\n'),
+          onStatus: (status, reason) => ctx.warn(statusLine(ctx.client.baseUrl, status, reason)),
         });
         const stop = () => follow.stop();
         process.once('SIGINT', stop);
