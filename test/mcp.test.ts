@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_BIN, startTestServer, type TestServer } from './helpers.js';
+import { CLI_BIN, startTestServer, type TestServer, unusedLoopbackUrl } from './helpers.js';
 
 const TOKEN = 'mcp-test-token';
 
@@ -129,6 +129,19 @@ describe('maestro mcp', () => {
         'task_blocked Blocked: No grammar',
         'task_completed Completed: Parser written',
       ]),
+    );
+  });
+
+  it('whoami fails when the server is down or refuses the token, instead of answering as if all were well', async () => {
+    const wrong = await connect(server, { MAESTRO_TOKEN: 'not-the-token' });
+    clients.push(wrong.client);
+    expect((await wrong.call('whoami')).error).toMatch(/^UNAUTHORIZED: Missing or invalid bearer token: check MAESTRO_TOKEN/);
+
+    const dead = await unusedLoopbackUrl();
+    const away = await connect({ url: dead });
+    clients.push(away.client);
+    expect((await away.call('whoami')).error).toMatch(
+      new RegExp(`^SERVER_UNREACHABLE: Cannot reach Maestro Server at ${dead} \\(ECONNREFUSED\\)`),
     );
   });
 

@@ -3,7 +3,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import * as z from 'zod';
 import { ROLES, STRATEGIES, TASK_PRIORITIES, TASK_STATUSES, type TaskView } from '../domain/types.js';
-import { CliError, Client, cliToken } from './client.js';
+import { CliError, Client, cliToken, EXIT } from './client.js';
 
 type Env = Record<string, string | undefined>;
 type Args = Record<string, any>;
@@ -93,8 +93,12 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       projectId: env.MAESTRO_PROJECT_ID ?? null,
       taskIds: env.MAESTRO_TASK_IDS ? env.MAESTRO_TASK_IDS.split(',') : [],
       session: me ? await client.get(`/api/sessions/${enc(me)}`) : null,
-      // §23: who the server records this agent's changes as, and what its token may do (null on an older server).
-      access: await client.get('/api/me').catch(() => null),
+      // §23: who the server records this agent's changes as, and what its token may do (null on an older server, which
+      // has no such route); a server that is down or refuses the token is an error the agent must see, not a null.
+      access: await client.get('/api/me').catch((error: unknown) => {
+        if (error instanceof CliError && error.exitCode === EXIT.notFound) return null;
+        throw error;
+      }),
     }),
     true,
   );
