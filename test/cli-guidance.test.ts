@@ -94,6 +94,31 @@ describe('the CLI names the way forward', () => {
     );
   });
 
+  it("report's help names the task it defaults to as it is chosen: the first of $MAESTRO_TASK_IDS, not all, not the session's", async () => {
+    const [first, second] = [await newTask('First'), await newTask('Second')];
+    const session = await api('POST', '/api/sessions', { projectId: project.id, taskIds: [first.id, second.id] });
+    const inTerminal = { MAESTRO_SESSION_ID: session.id, MAESTRO_TASK_IDS: `${first.id},${second.id}` };
+    expect(await maestro(['update:progress', 'Halfway'], inTerminal)).toMatchObject({
+      code: 0,
+      stdout: `Reported progress on ${first.id}: Halfway`,
+    });
+    // Outside the terminal, naming only the session: the session's tasks are not looked up.
+    expect(await maestro(['report', 'Alone', '--session-id', session.id])).toMatchObject({ code: 0, stdout: 'Reported progress: Alone' });
+    const said = "(default: the queue's current task, else the first of $MAESTRO_TASK_IDS)";
+    for (const command of ['report', 'update:progress']) {
+      const help = await maestro([command, '--help']);
+      expect(help.stdout.replace(/\s+/g, ' ')).toContain(said);
+      expect(help.stdout).not.toContain("the session's first task");
+    }
+  });
+
+  it('whoami --help promises what whoami prints', async () => {
+    const help = (await maestro(['whoami', '--help'])).stdout;
+    expect(help).toContain('Who this terminal is: session, project, tasks, strategy and server');
+    const printed = await maestro(['whoami'], { MAESTRO_SESSION_ID: 'sess_x', MAESTRO_STRATEGY: 'simple' });
+    expect(printed.stdout.split('\n').map((line) => line.split(':')[0])).toEqual(['Session', 'Project', 'Tasks', 'Strategy', 'Server']);
+  });
+
   it('a spawn on an offline host says it waits for that host, not that it launches', async () => {
     // A runner named "second" says hello, then goes away: the host is known and offline.
     const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/hosts/connect`);

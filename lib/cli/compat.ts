@@ -70,7 +70,7 @@ export function compatCommands(program: Command) {
       "Report to this session's timeline: report <progress|blocked|needs-input|error|complete> <message>; a lone message is progress (or --type)",
     )
     .option('--task <ids>', 'comma-separated task IDs it is about')
-    .option('-t, --task-id <id>', "the task it is about (default: the session's first task)")
+    .option('-t, --task-id <id>', "the task it is about (default: the queue's current task, else the first of $MAESTRO_TASK_IDS)")
     .addOption(new Option('--type <type>', 'timeline type of a lone message').choices(TIMELINE_TYPES))
     .option('--session-id <id>', 'session (default: $MAESTRO_SESSION_ID)')
     .action(
@@ -84,7 +84,10 @@ export function compatCommands(program: Command) {
     program
       .command(`update:${kind} <message...>`)
       .description(`Same as: maestro report ${kind} <message>`)
-      .option('--task <ids>', 'comma-separated task IDs it is about (default: $MAESTRO_TASK_IDS)')
+      .option(
+        '--task <ids>',
+        "comma-separated task IDs it is about (default: the queue's current task, else the first of $MAESTRO_TASK_IDS)",
+      )
       .option('--session-id <id>', 'session (default: $MAESTRO_SESSION_ID)')
       .action(
         action(async (ctx, words: string[], opts: { task?: string; sessionId?: string }) => report(ctx, kind, words.join(' '), opts)),
@@ -93,7 +96,7 @@ export function compatCommands(program: Command) {
 
   program
     .command('whoami')
-    .description('Who this terminal is: session, project, tasks, role and server')
+    .description('Who this terminal is: session, project, tasks, strategy and server')
     .action(
       action(async (ctx) => {
         const info = {
