@@ -119,6 +119,11 @@ describe('the CLI names the way forward', () => {
     expect(printed.stdout.split('\n').map((line) => line.split(':')[0])).toEqual(['Session', 'Project', 'Tasks', 'Strategy', 'Server']);
   });
 
+  it('session spawn --help says a runner launches the agent, not only that UIs open a terminal', async () => {
+    const help = (await maestro(['session', 'spawn', '--help'])).stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('a runner launches it in tmux (with no runner, connected UIs open its terminal)');
+  });
+
   it('a spawn on an offline host says it waits for that host, not that it launches', async () => {
     // A runner named "second" says hello, then goes away: the host is known and offline.
     const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/hosts/connect`);

@@ -98,7 +98,9 @@ export function sessionCommands(program: Command) {
 
   session
     .command('spawn')
-    .description('Ask the server to spawn an agent session for tasks; connected UIs open its terminal')
+    .description(
+      'Ask the server to spawn an agent session for tasks: a runner launches it in tmux (with no runner, connected UIs open its terminal)',
+    )
     .option('-t, --task-ids <ids>', 'comma-separated task IDs')
     .option('--task <ids>', "same as --task-ids (the original CLI's name)")
     .option('--host <name>', "runner to launch on (default: the server's local runner)")
