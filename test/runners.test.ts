@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Call, onFileEnd, startTestServer, type TestServer, tempDir, until } from './helpers.js';
-import { FAKE_AGENT, killTmuxServer, online, screenOf, startRunner } from './runner-harness.js';
+import { FAKE_AGENT, killTmuxServer, online, screenOf, startRunner, tmuxOut } from './runner-harness.js';
 
 /*
  * Runners (contract §15) end to end: a real server, `maestro host` processes, real tmux on sockets of this test run
@@ -115,6 +115,30 @@ describe('a runner launches agents in tmux and reports their lives', SLOW, async
     expect((await call('GET', `${sessionPath(id)}/terminal`)).status).toBe(409);
     const again = await call('POST', `${sessionPath(id)}/stop`, {});
     expect(again.body.completedAt).toBe(stopped.body.completedAt);
+  });
+
+  it('stop ends the agent of a session already marked ended, and leaves its status alone', async () => {
+    const res = await spawnTask('MODE:echo', { host: 'alpha' });
+    const id = res.body.sessionId;
+    await until(call, `${sessionPath(id)}/terminal`, (t) => typeof t?.text === 'string' && t.text.includes('READY'));
+    // What `maestro session complete` does: the status is final, the agent runs on.
+    const marked = await call('PATCH', sessionPath(id), { status: 'completed' });
+    expect(marked.body).toMatchObject({ status: 'completed', run: { state: 'running' } });
+
+    const stopped = await call('POST', `${sessionPath(id)}/stop`, {});
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toMatchObject({
+      status: 'completed',
+      completedAt: marked.body.completedAt,
+      run: { state: 'exited', reason: 'Stopped' },
+    });
+    const deadline = Date.now() + 20_000;
+    while (tmuxOut(runner.socket, ['list-sessions', '-F', '#{session_name}']).includes(`maestro-${id}`)) {
+      if (Date.now() > deadline) throw new Error('the stopped agent kept running');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const again = await call('POST', `${sessionPath(id)}/stop`, {});
+    expect(again.body).toMatchObject({ status: 'completed', run: { state: 'exited', reason: 'Stopped' } });
   });
 
   it('a message wakes the agent: the notice is typed into its terminal and the message is delivered (§16.3)', async () => {

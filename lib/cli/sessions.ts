@@ -163,16 +163,14 @@ export function sessionCommands(program: Command) {
 
   session
     .command('stop [id]')
-    .description("Stop a session: its runner ends the agent's terminal; the session becomes stopped (default: $MAESTRO_SESSION_ID)")
+    .description(
+      "Stop a session: its runner ends the agent's terminal; the session becomes stopped (one already ended keeps its status) (default: $MAESTRO_SESSION_ID)",
+    )
     .option('--reason <text>', "why, recorded in the session's timeline")
     .action(
       action(async (ctx, id: string | undefined, opts: { reason?: string }) => {
         const s = await ctx.client.post<Session>(`${path(ctx.sessionId(id))}/stop`, opts.reason ? { reason: opts.reason } : {});
         ctx.out(s, () => (s.status === 'stopped' ? `Session ${s.id} is stopped` : `Session ${s.id} had already ended: ${s.status}`));
-        // The server stops only a session that has not ended (§15.4): one marked ended by hand keeps its agent.
-        if (s.run?.state === 'running' && !ctx.json) {
-          ctx.warn(`maestro: its agent still runs on ${s.host}: the session had already ended, so the server did not stop it\n`);
-        }
       }),
     );
 

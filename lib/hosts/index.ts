@@ -184,8 +184,16 @@ export class HostManager {
     const result = await this.db.mutate((tx) => {
       const s = tx.get('sessions', sessionId);
       if (!s) throw sessionNotFound(sessionId);
-      if (isFinal(s)) return { session: s, host: undefined };
       const active = s.run && (s.run.state === 'running' || s.run.state === 'pending');
+      if (isFinal(s)) {
+        // Marked ended by a PATCH (`maestro session complete`) while its agent still runs: the status stays, the agent
+        // is ended all the same (else nothing could end it, and merge and workspace removal would wait for good).
+        if (!active) return { session: s, host: undefined };
+        const ended: Session = { ...s, lastActivity: tx.now, run: { ...s.run!, state: 'exited', endedAt: tx.now, reason: 'Stopped' } };
+        tx.put('sessions', ended);
+        tx.emit('session:updated', ended);
+        return { session: ended, host: s.run!.state === 'running' ? s.host : undefined };
+      }
       const updated: Session = bounded(tx, {
         ...s,
         status: 'stopped',
