@@ -199,6 +199,39 @@ describe('dashboard views', { timeout: 60_000 }, () => {
     await page.close();
   });
 
+  it("tells an agent's wait for a person once", async () => {
+    const runner = await fakeRunner('desk', ['claude']);
+    runner.crash = false;
+    const p = await makeProject(server, 'Once');
+    const task = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Pick a colour' })).body;
+    const spawned = (
+      await server.call('POST', '/api/sessions/spawn', { projectId: p.id, taskIds: [task.id], host: 'desk', sessionName: 'bob' })
+    ).body;
+    await expect.poll(async () => (await server.call('GET', `/api/sessions/${spawned.sessionId}`)).body.run?.state).toBe('running');
+    const { page, problems } = await openPage(browser, server, '#/activity');
+    const feed = page.getByRole('list', { name: 'Activity' });
+    // The hook both appends a `needs_input` entry (session:updated) and changes the attention (session:attention).
+    const hook = await server.call(
+      'POST',
+      `/api/sessions/${spawned.sessionId}/attention`,
+      { event: 'Notification', payload: { message: 'Which colour?' } },
+      { authorization: `Bearer ${spawned.envVars.MAESTRO_SESSION_TOKEN}` },
+    );
+    expect(hook.status).toBe(200);
+    const waiting = feed.getByRole('listitem').filter({ hasText: 'bob is waiting for input: “Which colour?”' });
+    await waiting.first().waitFor({ timeout: LIVE_MS });
+    await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Told after' });
+    await feed.getByRole('listitem').filter({ hasText: 'Told after was added to Once' }).waitFor({ timeout: LIVE_MS });
+    expect(await waiting.count()).toBe(1);
+    // After a reload, from the event log, still once.
+    await page.reload();
+    await feed.getByRole('listitem').filter({ hasText: 'Told after was added to Once' }).waitFor({ timeout: LIVE_MS });
+    expect(await waiting.count()).toBe(1);
+    expect(problems()).toEqual([]);
+    runner.close();
+    await page.close();
+  });
+
   it('fits a phone-wide window and has a favicon', async () => {
     const favicon = await fetch(`${server.url}/favicon.ico`);
     expect(favicon.status).toBe(200);
