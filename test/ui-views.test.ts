@@ -245,4 +245,26 @@ describe('dashboard views', { timeout: 60_000 }, () => {
     expect(problems()).toEqual([]);
     await page.close();
   });
+
+  it('keeps long links and wide tables inside a phone-wide window', async () => {
+    const runner = await fakeRunner('build-box', ['claude', 'codex', 'gemini']);
+    const url = 'https://github.com/example/shop/blob/main/packages/checkout/src/payment/providers/stripe-webhooks.ts#L120';
+    const p = (await server.call('POST', '/api/projects', { name: 'Narrow', workingDir: '', description: `Spec: ${url}` })).body;
+    const t = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Webhooks', description: `See ${url}` })).body;
+    const s = (await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [t.id], name: 'narrow-hooks' })).body;
+    await server.call('POST', `/api/sessions/${s.id}/timeline`, { type: 'progress', message: `Read ${url}` });
+    const { page, problems } = await openPage(browser, server, '', { width: 390 });
+    const views = { '#/hosts': 'build-box', '#/': `Spec: ${url}`, [`#/t/${t.id}`]: `See ${url}`, [`#/s/${s.id}`]: `Read ${url}` };
+    for (const [hash, text] of Object.entries(views)) {
+      await page.goto(`${server.url}/${hash}`);
+      const shown = page.getByText(text).first();
+      await shown.waitFor();
+      const box = (await shown.boundingBox())!;
+      expect(box.x + box.width, `${text} on ${hash}`).toBeLessThanOrEqual(390);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), hash).toBeLessThanOrEqual(390);
+    }
+    expect(problems()).toEqual([]);
+    runner.close();
+    await page.close();
+  });
 });
