@@ -132,6 +132,26 @@ describe('dashboard views', { timeout: 60_000 }, () => {
     await page.close();
   });
 
+  it("starts the header's Spawn in the project of the task's or session's page", async () => {
+    await makeProject(server, 'Elsewhere');
+    const p = await makeProject(server, 'Here');
+    const t = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Local task' })).body;
+    const s = (await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [], name: 'here-worker' })).body;
+    const { page, problems } = await openPage(browser, server, `#/s/${s.id}`);
+    for (const hash of [`#/s/${s.id}`, `#/t/${t.id}`]) {
+      await page.goto(`${server.url}/${hash}`);
+      await page.getByRole('heading', { level: 1 }).waitFor();
+      await page.getByRole('banner').getByRole('button', { name: 'Spawn agent' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Spawn an agent' });
+      expect(await dialog.getByLabel('Project').locator('option:checked').textContent(), hash).toBe('Here');
+      await dialog.getByRole('option', { name: 'Local task' }).waitFor();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'detached' });
+    }
+    expect(problems()).toEqual([]);
+    await page.close();
+  });
+
   it("offers only the host's agents, marks an offline host's sessions, and shows an ended agent's last screen", async () => {
     const runner = await fakeRunner('phone-box', ['shell']);
     const p = await makeProject(server, 'Truth');
