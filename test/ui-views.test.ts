@@ -100,6 +100,21 @@ describe('dashboard views', { timeout: 60_000 }, () => {
     await page.close();
   });
 
+  it("names tasks by their titles, not their IDs, in the server's refusal", async () => {
+    const p = await makeProject(server, 'Cycle');
+    const a = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Schema' })).body;
+    await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Endpoints', dependencies: [a.id] });
+    const { page, problems } = await openPage(browser, server, `#/t/${a.id}`);
+    await page.getByRole('button', { name: 'Edit task…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit task' });
+    await dialog.getByLabel('Depends on').selectOption({ label: 'Endpoints' });
+    await dialog.getByRole('button', { name: 'Save task' }).click();
+    await dialog.getByRole('alert').getByText('Dependencies would form a cycle: “Schema” → “Endpoints” → “Schema”').waitFor();
+    expect(await dialog.getByRole('alert').getByText('task_').count()).toBe(0);
+    expect(problems(/status of 400/)).toEqual([]);
+    await page.close();
+  });
+
   it('names a spawned agent after its task or as asked, and deletes a session after asking', async () => {
     const p = await makeProject(server, 'Names');
     const login = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Login form' })).body;
