@@ -68,6 +68,12 @@ describe('the "Needs you" list', () => {
     await page.goto(`${server.url}/#/p/${encodeURIComponent(project.id)}`);
     const card = page.locator('.task', { hasText: 'Migrate the database' });
     await card.locator('.badge.att-needs_input', { hasText: 'needs you' }).waitFor({ timeout: LIVE_MS });
+    // The session's own page says so too, next to its status, and follows the answer.
+    const own = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+    own.on('pageerror', (e) => errors.push(e.message));
+    await own.goto(`${server.url}/#/s/${encodeURIComponent(id)}`);
+    const heading = own.locator('.title-row', { has: own.getByRole('heading', { name, level: 1 }) });
+    await heading.getByText('needs you', { exact: true }).waitFor({ timeout: LIVE_MS });
 
     await list.getByRole('textbox', { name: `Answer ${name}` }).fill('yes, run it');
     await list.getByRole('button', { name: 'Send' }).click();
@@ -78,6 +84,9 @@ describe('the "Needs you" list', () => {
     await page.locator('.needs-you').waitFor({ state: 'detached', timeout: LIVE_MS });
     await card.locator('.badge.att-working', { hasText: 'working' }).waitFor({ timeout: LIVE_MS });
     expect(await card.locator('.badge.att-needs_input').count()).toBe(0);
+    await heading.getByText('working', { exact: true }).waitFor({ timeout: LIVE_MS });
+    expect(await heading.getByText('needs you').count()).toBe(0);
+    await own.close();
     await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('Maestro');
     expect(errors).toEqual([]);
     runner.ws.close();

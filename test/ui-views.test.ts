@@ -100,6 +100,21 @@ describe('dashboard views', { timeout: 60_000 }, () => {
     await page.close();
   });
 
+  it("names tasks by their titles, not their IDs, in the server's refusal", async () => {
+    const p = await makeProject(server, 'Cycle');
+    const a = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Schema' })).body;
+    await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Endpoints', dependencies: [a.id] });
+    const { page, problems } = await openPage(browser, server, `#/t/${a.id}`);
+    await page.getByRole('button', { name: 'Edit task…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit task' });
+    await dialog.getByLabel('Depends on').selectOption({ label: 'Endpoints' });
+    await dialog.getByRole('button', { name: 'Save task' }).click();
+    await dialog.getByRole('alert').getByText('Dependencies would form a cycle: “Schema” → “Endpoints” → “Schema”').waitFor();
+    expect(await dialog.getByRole('alert').getByText('task_').count()).toBe(0);
+    expect(problems(/status of 400/)).toEqual([]);
+    await page.close();
+  });
+
   it('names a spawned agent after its task or as asked, and deletes a session after asking', async () => {
     const p = await makeProject(server, 'Names');
     const login = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Login form' })).body;
@@ -128,6 +143,26 @@ describe('dashboard views', { timeout: 60_000 }, () => {
     await confirm(page, 'Delete names-web-login?', 'Delete session');
     await page.getByRole('heading', { name: 'Sessions', level: 1 }).waitFor();
     expect((await server.call('GET', `/api/sessions/${id}`)).status).toBe(404);
+    expect(problems()).toEqual([]);
+    await page.close();
+  });
+
+  it("starts the header's Spawn in the project of the task's or session's page", async () => {
+    await makeProject(server, 'Elsewhere');
+    const p = await makeProject(server, 'Here');
+    const t = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Local task' })).body;
+    const s = (await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [], name: 'here-worker' })).body;
+    const { page, problems } = await openPage(browser, server, `#/s/${s.id}`);
+    for (const hash of [`#/s/${s.id}`, `#/t/${t.id}`]) {
+      await page.goto(`${server.url}/${hash}`);
+      await page.getByRole('heading', { level: 1 }).waitFor();
+      await page.getByRole('banner').getByRole('button', { name: 'Spawn agent' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Spawn an agent' });
+      expect(await dialog.getByLabel('Project').locator('option:checked').textContent(), hash).toBe('Here');
+      await dialog.getByRole('option', { name: 'Local task' }).waitFor();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'detached' });
+    }
     expect(problems()).toEqual([]);
     await page.close();
   });
@@ -199,6 +234,39 @@ describe('dashboard views', { timeout: 60_000 }, () => {
     await page.close();
   });
 
+  it("tells an agent's wait for a person once", async () => {
+    const runner = await fakeRunner('desk', ['claude']);
+    runner.crash = false;
+    const p = await makeProject(server, 'Once');
+    const task = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Pick a colour' })).body;
+    const spawned = (
+      await server.call('POST', '/api/sessions/spawn', { projectId: p.id, taskIds: [task.id], host: 'desk', sessionName: 'bob' })
+    ).body;
+    await expect.poll(async () => (await server.call('GET', `/api/sessions/${spawned.sessionId}`)).body.run?.state).toBe('running');
+    const { page, problems } = await openPage(browser, server, '#/activity');
+    const feed = page.getByRole('list', { name: 'Activity' });
+    // The hook both appends a `needs_input` entry (session:updated) and changes the attention (session:attention).
+    const hook = await server.call(
+      'POST',
+      `/api/sessions/${spawned.sessionId}/attention`,
+      { event: 'Notification', payload: { message: 'Which colour?' } },
+      { authorization: `Bearer ${spawned.envVars.MAESTRO_SESSION_TOKEN}` },
+    );
+    expect(hook.status).toBe(200);
+    const waiting = feed.getByRole('listitem').filter({ hasText: 'bob is waiting for input: “Which colour?”' });
+    await waiting.first().waitFor({ timeout: LIVE_MS });
+    await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Told after' });
+    await feed.getByRole('listitem').filter({ hasText: 'Told after was added to Once' }).waitFor({ timeout: LIVE_MS });
+    expect(await waiting.count()).toBe(1);
+    // After a reload, from the event log, still once.
+    await page.reload();
+    await feed.getByRole('listitem').filter({ hasText: 'Told after was added to Once' }).waitFor({ timeout: LIVE_MS });
+    expect(await waiting.count()).toBe(1);
+    expect(problems()).toEqual([]);
+    runner.close();
+    await page.close();
+  });
+
   it('fits a phone-wide window and has a favicon', async () => {
     const favicon = await fetch(`${server.url}/favicon.ico`);
     expect(favicon.status).toBe(200);
@@ -210,6 +278,28 @@ describe('dashboard views', { timeout: 60_000 }, () => {
     }
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
     expect(problems()).toEqual([]);
+    await page.close();
+  });
+
+  it('keeps long links and wide tables inside a phone-wide window', async () => {
+    const runner = await fakeRunner('build-box', ['claude', 'codex', 'gemini']);
+    const url = 'https://github.com/example/shop/blob/main/packages/checkout/src/payment/providers/stripe-webhooks.ts#L120';
+    const p = (await server.call('POST', '/api/projects', { name: 'Narrow', workingDir: '', description: `Spec: ${url}` })).body;
+    const t = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Webhooks', description: `See ${url}` })).body;
+    const s = (await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [t.id], name: 'narrow-hooks' })).body;
+    await server.call('POST', `/api/sessions/${s.id}/timeline`, { type: 'progress', message: `Read ${url}` });
+    const { page, problems } = await openPage(browser, server, '', { width: 390 });
+    const views = { '#/hosts': 'build-box', '#/': `Spec: ${url}`, [`#/t/${t.id}`]: `See ${url}`, [`#/s/${s.id}`]: `Read ${url}` };
+    for (const [hash, text] of Object.entries(views)) {
+      await page.goto(`${server.url}/${hash}`);
+      const shown = page.getByText(text).first();
+      await shown.waitFor();
+      const box = (await shown.boundingBox())!;
+      expect(box.x + box.width, `${text} on ${hash}`).toBeLessThanOrEqual(390);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), hash).toBeLessThanOrEqual(390);
+    }
+    expect(problems()).toEqual([]);
+    runner.close();
     await page.close();
   });
 });

@@ -80,6 +80,14 @@ const TokenNeeded = () => (
 
 export type SpawnRequest = { projectId?: string; taskIds?: string[] };
 
+/** The project the page is about (a project's, a task's or a session's page), where the header's Spawn starts. */
+function pageProject([section, id = '']: string[]): string | undefined {
+  if (section === 'p') return id;
+  if (section === 's') return state.sessions.get(id)?.projectId;
+  if (section === 't') return state.tasks.get(id)?.projectId;
+  return undefined;
+}
+
 function App() {
   useLive();
   useAttentionTitle();
@@ -153,7 +161,7 @@ function App() {
           </span>
         )}
         {mayChange() && (
-          <button type="button" class="primary" onClick={() => openSpawn(section === 'p' && id ? { projectId: id } : {})}>
+          <button type="button" class="primary" onClick={() => openSpawn({ projectId: pageProject(route) })}>
             Spawn agent
           </button>
         )}

@@ -21,8 +21,15 @@ export function timeAgo(ms: number | null | undefined): string {
 
 export const clock = (ms: number) => new Date(ms).toLocaleTimeString();
 
+/** A server message with the IDs it names (`task_…`, `sess_…`, `proj_…`) told as the page names them. */
+const named = (message: string) =>
+  message.replace(/\b(?:task|sess|proj)_\w+/g, (id) => {
+    const name = state.tasks.get(id)?.title ?? state.sessions.get(id)?.name ?? state.projects.get(id)?.name;
+    return name ? `“${name}”` : id;
+  });
+
 export const errorText = (error: unknown) =>
-  error instanceof ApiError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error);
+  error instanceof ApiError ? `${named(error.message)} (${error.code})` : error instanceof Error ? error.message : String(error);
 
 export function Badge({ kind, children, title }: { kind?: string; children: ComponentChildren; title?: string }) {
   return (

@@ -6,6 +6,7 @@ import { Badge, clock, ErrorLine, Field, timeAgo, useAction } from '../util';
 import { actorText } from './activity-sentences';
 import { Changes } from './Changes';
 import { ConfirmButton } from './Confirm';
+import { AttentionBadge } from './NeedsYou';
 import { hostOffline, StateBadges } from './Sessions';
 import { Terminal } from './Terminal';
 
@@ -21,6 +22,7 @@ export function SessionView({ id }: { id: string }) {
       <div class="title-row">
         <h1 id="session-title">{s.name}</h1>
         <StateBadges s={s} />
+        <AttentionBadge s={s} />
         {mayChange() && (
           <>
             <ConfirmButton

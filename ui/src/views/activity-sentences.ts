@@ -119,7 +119,9 @@ export function describe(e: Envelope, names: Names): Sentence | null {
         return { kind: 'sessions', parts: [session(d.id, names), ` ${SESSION_STATUS[d.status]}`] };
       const last = d.timeline?.[d.timeline.length - 1];
       // Only an entry written by this very change: older ones were told when they came.
-      if (last && TIMELINE[last.type] && Math.abs(last.timestamp - e.timestamp) < 1000) {
+      // A change of attention to needs_input writes this entry too, and `session:attention` tells it (§21).
+      const attention = last?.type === 'needs_input' && d.attention?.state === 'needs_input' && d.attention.since === last.timestamp;
+      if (last && TIMELINE[last.type] && !attention && Math.abs(last.timestamp - e.timestamp) < 1000) {
         const about = last.taskId ? [' ', task(last.taskId, names)] : [];
         return {
           kind: 'sessions',
