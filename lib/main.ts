@@ -13,6 +13,11 @@ if (args.length === 0) {
   const { runServer } = await import('./start.js');
   await runServer();
 } else {
+  // `maestro-server export | head`: the reader has gone; end quietly.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(0);
+  });
   const { runStoreCommand } = await import('./store-commands.js');
   process.exitCode = await runStoreCommand(args);
 }

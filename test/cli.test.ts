@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/program.js';
-import { type Call, CLI_BIN, cliBaseEnv, ROOT, startTestServer, tempDir, unusedLoopbackUrl } from './helpers.js';
+import { type Call, CLI_BIN, cliBaseEnv, ROOT, SERVER_BIN, startTestServer, tempDir, unusedLoopbackUrl } from './helpers.js';
 
 /*
  * The `maestro` CLI against a real server on 127.0.0.1. Most tests run it in-process through `run()` (the same
@@ -99,6 +99,16 @@ describe('help and command parsing', SLOW, () => {
     expect(help.stdout).toContain('Exit codes: 0 ok, 1 error, 2 not found, 3 server unreachable.');
     expect(version.code).toBe(0);
     expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+  });
+
+  it('ends quietly when the reader of its output has gone (`maestro --help | head -1`)', async () => {
+    for (const bin of [CLI_BIN, SERVER_BIN]) {
+      const proc = execa(process.execPath, [bin, '--help'], { env: envFor({}), extendEnv: false, reject: false, timeout: 15_000 });
+      proc.stdout!.destroy(); // the reader closes its end before the help is written
+      const r = await proc;
+      expect(r.stderr).not.toContain('EPIPE');
+      expect(r.exitCode).toBe(0);
+    }
   });
 
   it('--help on each command group lists its subcommands', async () => {

@@ -2,6 +2,11 @@
 // The `maestro` bin: runs the CLI on this process's arguments, environment and streams.
 
 const args = process.argv.slice(2);
+// `maestro … | head`: the reader has gone, so the output is no longer wanted; end quietly, as other tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
 // `maestro hook <event> [json]` runs inside every agent's loop: it skips loading the other commands (§21).
 if (args[0] === 'hook' && (args.length === 2 || args.length === 3) && !args[1]!.startsWith('-')) {
   const { reportHook } = await import('./hook.js');
