@@ -90,6 +90,20 @@ describe('a session token is confined to its session and its project', SLOW, asy
     }
     const after = (await call('GET', `/api/sessions/${b.id}`)).body;
     expect([after.timeline, after.events, after.taskIds]).toEqual([before.timeline, before.events, before.taskIds]);
+    // Nor another session's queue (a spawn with no host: a queue, no agent).
+    const queued = await call('POST', '/api/sessions/spawn', {
+      projectId: mine.id,
+      taskIds: [(await task(mine.id)).id],
+      strategy: 'queue',
+    });
+    const queue = `/api/sessions/${queued.body.sessionId}/queue`;
+    const queueBefore = (await call('GET', queue)).body.queue;
+    for (const op of ['start', 'complete', 'fail', 'skip', 'push']) {
+      const refused = await asA('POST', `${queue}/${op}`, op === 'push' ? { taskId: (await task(mine.id)).id } : {});
+      expect(refused.status, op).toBe(403);
+    }
+    expect((await call('GET', queue)).body.queue).toEqual(queueBefore);
+    await call('POST', `/api/sessions/${queued.body.sessionId}/stop`, {});
     expect((await asA('POST', `/api/sessions/${a.id}/timeline`, { message: 'mine' })).status).toBe(200);
     expect((await asA('POST', `/api/sessions/${a.id}/events`, { type: 'mine' })).status).toBe(200);
     expect((await call('GET', `/api/sessions/${b.id}`)).body.env.NODE_OPTIONS).toBeUndefined();
