@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { AGENT_PRESETS, isAgentPreset } from './domain/agents.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
-import { HOST_NAME_PATTERN } from './runner-protocol.js';
+import { isHostName } from './runner-protocol.js';
 
 /** Server configuration, read from the environment only (contract §10). */
 export interface Config {
@@ -123,7 +123,7 @@ export function parseConfig(env: Env = process.env): Config {
     throw new ConfigError(`MAESTRO_EVENT_RETENTION_BYTES must be a whole number of bytes, at least 1048576, got "${retentionBytesText}"`);
   }
   const hostName = text(env, 'MAESTRO_HOST_NAME');
-  if (hostName !== undefined && (!HOST_NAME_PATTERN.test(hostName) || hostName === '.' || hostName === '..')) {
+  if (hostName !== undefined && !isHostName(hostName)) {
     throw new ConfigError(`MAESTRO_HOST_NAME must be 1–64 letters, digits, "_", "." or "-", got "${hostName}"`);
   }
   const agent = text(env, 'MAESTRO_AGENT');

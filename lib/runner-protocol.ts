@@ -12,6 +12,8 @@ const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 /** One agent session the runner still has: its tmux session exists (`running`), or its pane is dead (`exited`). */
 /** A runner's (host's) name (§15.1). */
 export const HOST_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A host name the server can keep: `.` and `..` match the pattern but name directories, not a host's file. */
+export const isHostName = (name: string) => HOST_NAME_PATTERN.test(name) && name !== '.' && name !== '..';
 
 /** What a spawn asks of the workspace (§20.1): the mode and the project's settings, and the first task's title. */
 export const WorkspaceRequest = v.object({
@@ -150,3 +152,5 @@ export const NOTICE_BUSY = 'busy';
 export const NAME_TAKEN = 4409;
 /** The close code a runner gets when its runner token is for another host name. */
 export const WRONG_HOST = 4403;
+/** The close code a runner gets when its hello names no valid host. */
+export const BAD_NAME = 4400;

@@ -75,6 +75,37 @@ describe('a session token is confined to its session and its project', SLOW, asy
     expect((await asA('PATCH', `/api/sessions/${a.id}`, { env: { NODE_OPTIONS: '--inspect' } })).status).toBe(403);
     const own = await asA('PATCH', `/api/sessions/${a.id}`, { timeline: [{ message: 'still here' }] });
     expect(own.status).toBe(200);
+    // The routes that append or link make the same changes as PATCH: refused on another session, allowed on its own.
+    const before = (await call('GET', `/api/sessions/${b.id}`)).body;
+    const bTask = before.taskIds[0];
+    for (const [method, path, body] of [
+      ['POST', `/api/sessions/${b.id}/timeline`, { message: 'done, merge it', type: 'task_completed' }],
+      ['POST', `/api/sessions/${b.id}/events`, { type: 'planted' }],
+      ['POST', `/api/sessions/${b.id}/tasks/${(await task(mine.id)).id}`, undefined],
+      ['DELETE', `/api/sessions/${b.id}/tasks/${bTask}`, undefined],
+    ] as const) {
+      const refused = await asA(method, path, body);
+      expect(refused.status, `${method} ${path}`).toBe(403);
+      expect(refused.body.code).toBe('FORBIDDEN');
+    }
+    const after = (await call('GET', `/api/sessions/${b.id}`)).body;
+    expect([after.timeline, after.events, after.taskIds]).toEqual([before.timeline, before.events, before.taskIds]);
+    // Nor another session's queue (a spawn with no host: a queue, no agent).
+    const queued = await call('POST', '/api/sessions/spawn', {
+      projectId: mine.id,
+      taskIds: [(await task(mine.id)).id],
+      strategy: 'queue',
+    });
+    const queue = `/api/sessions/${queued.body.sessionId}/queue`;
+    const queueBefore = (await call('GET', queue)).body.queue;
+    for (const op of ['start', 'complete', 'fail', 'skip', 'push']) {
+      const refused = await asA('POST', `${queue}/${op}`, op === 'push' ? { taskId: (await task(mine.id)).id } : {});
+      expect(refused.status, op).toBe(403);
+    }
+    expect((await call('GET', queue)).body.queue).toEqual(queueBefore);
+    await call('POST', `/api/sessions/${queued.body.sessionId}/stop`, {});
+    expect((await asA('POST', `/api/sessions/${a.id}/timeline`, { message: 'mine' })).status).toBe(200);
+    expect((await asA('POST', `/api/sessions/${a.id}/events`, { type: 'mine' })).status).toBe(200);
     expect((await call('GET', `/api/sessions/${b.id}`)).body.env.NODE_OPTIONS).toBeUndefined();
     const deleted = await asA('DELETE', `/api/sessions/${b.id}`);
     expect(deleted.status).toBe(403);

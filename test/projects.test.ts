@@ -185,6 +185,19 @@ describe('PUT /api/projects/:id', () => {
   it('answers 404 PROJECT_NOT_FOUND for an unknown project', async () => {
     expectError(await call('PUT', '/api/projects/proj_1_nope', { name: 'X' }), 404, 'PROJECT_NOT_FOUND', 'Project not found');
   });
+
+  it('refuses a workspace that is an array, on create and update, and changes nothing (§20.1)', async () => {
+    const project = await makeProject();
+    for (const [method, path] of [
+      ['POST', '/api/projects'],
+      ['PUT', `/api/projects/${project.id}`],
+    ] as const) {
+      const res = await call(method, path, { name: 'Beta', workspace: [] });
+      expectError(res, 400, 'VALIDATION_ERROR', 'workspace must be an object');
+      expect(issuePaths(res)).toContain('workspace');
+    }
+    expect((await call('GET', '/api/projects')).body).toEqual([project]);
+  });
 });
 
 describe('DELETE /api/projects/:id', () => {

@@ -462,6 +462,21 @@ describe('spawn validation (§6.2, first failure wins)', async () => {
       'invalid_strategy',
       () => 'strategy must be "simple", "queue", or "tree"',
     ],
+    // It becomes the argument after the agent's `--model`: "--yolo" would be Gemini CLI's flag, not a model.
+    [
+      'model that is an option',
+      () => ({ projectId, taskIds: [taskId], agent: 'gemini', model: '--yolo' }),
+      400,
+      'VALIDATION_ERROR',
+      () => 'model must be a model name, not an option',
+    ],
+    [
+      'model that is a short option',
+      () => ({ projectId, taskIds: [taskId], model: ' -y' }),
+      400,
+      'VALIDATION_ERROR',
+      () => 'model must be a model name, not an option',
+    ],
   ];
 
   it.each(cases)('%s', async (_name, body, status, code, message) => {
@@ -477,6 +492,7 @@ describe('spawn validation (§6.2, first failure wins)', async () => {
     ws.clear();
     await call('POST', '/api/sessions/spawn', { projectId, taskIds: [taskId], strategy: 'bogus' });
     await call('POST', '/api/sessions/spawn', { projectId, taskIds: [taskId], role: 'boss' });
+    await call('POST', '/api/sessions/spawn', { projectId, taskIds: [taskId], model: '--yolo' });
     await settle();
     expect(ws.events()).toEqual([]);
     expect((await call('GET', '/api/sessions')).body.map((s: any) => s.id)).toEqual([parentId]);

@@ -1,7 +1,7 @@
 // `maestro host`: a runner in the foreground (§15.2).
 import type { Command } from 'commander';
 import { PACKAGE_INFO } from '../package-root.js';
-import { HOST_NAME_PATTERN } from '../runner-protocol.js';
+import { isHostName } from '../runner-protocol.js';
 import { serverUrl } from './client.js';
 
 /** `maestro host` (contract §15.2): a runner in the foreground. */
@@ -16,7 +16,7 @@ export function hostCommands(program: Command) {
       const env = process.env;
       const url = serverUrl(command.optsWithGlobals<{ server?: string }>().server, env);
       const name = opts.name ?? env.MAESTRO_HOST_NAME ?? defaultHostName();
-      if (!HOST_NAME_PATTERN.test(name)) {
+      if (!isHostName(name)) {
         process.stderr.write(`maestro: invalid host name "${name}" (letters, digits, _ . - ; at most 64)\n`);
         process.exit(1);
       }

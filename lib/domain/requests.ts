@@ -67,6 +67,7 @@ const objectOf = <S extends v.GenericSchema>(value: S, message: string) =>
     v.record(v.string(), value),
   );
 const plainObject = (name: string) => objectOf(v.unknown(), `${name} must be an object`);
+const notArray = (message: string) => v.check((input: unknown) => !Array.isArray(input), message);
 const stringMap = (name: string) => objectOf(text(`each value of ${name}`), `${name} must be an object of strings`);
 /** An enum that also accepts documented aliases, stored in canonical form. */
 const aliased = <T extends readonly string[]>(name: string, values: T, aliases: Record<string, T[number]>) =>
@@ -107,13 +108,17 @@ const paging = {
 };
 export const ProjectQuery = v.object(paging);
 const agentPreset = v.picklist(AGENT_PRESETS, 'agent must be one of claude, codex, gemini, shell, custom');
+// valibot's object alone takes an array for an object with none of its keys.
+const projectWorkspace = v.optional(
+  documentedAs(v.pipe(v.unknown(), notArray('workspace must be an object'), ProjectWorkspaceInput), ProjectWorkspaceInput),
+);
 
 export const CreateProject = v.object({
   name: requiredText('name'),
   workingDir: textOr('workingDir', ''),
   description: textOr('description', ''),
   agent: v.optional(agentPreset),
-  workspace: v.optional(ProjectWorkspaceInput),
+  workspace: projectWorkspace,
 });
 
 export const UpdateProject = v.object({
@@ -121,7 +126,7 @@ export const UpdateProject = v.object({
   workingDir: optionalText('workingDir'),
   description: optionalText('description'),
   agent: v.optional(agentPreset),
-  workspace: v.optional(ProjectWorkspaceInput),
+  workspace: projectWorkspace,
 });
 
 export const TaskQuery = v.object({
@@ -293,7 +298,6 @@ export const QueuePush = v.object({
 /** C0 controls except tab, LF and CR, DEL and the C1 controls: removed from a message before it is checked (§16.2). */
 const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
 export const MAX_MESSAGE_CHARS = 10_000;
-const notArray = (message: string) => v.check((input: unknown) => !Array.isArray(input), message);
 const idText = (name: string) => v.pipe(text(name), v.regex(ID_PATTERN, `${name} must match ^[A-Za-z0-9_-]{1,128}$`));
 
 const MessageMetadata = v.object(

@@ -78,6 +78,13 @@ export function parseSpawnRequest(body: Record<string, unknown>, db: Db): SpawnR
       issues: [{ path: 'agent', message: 'Unknown agent preset' }],
     });
   }
+  // The agent gets it as the argument after `--model`: one starting with "-" would be read as the agent's own option
+  // (Gemini CLI's `--model --yolo` approves every tool call).
+  if (model?.startsWith('-')) {
+    throw validationError('model must be a model name, not an option', {
+      issues: [{ path: 'model', message: 'model must not start with "-"' }],
+    });
+  }
   const workspace = body.workspace ?? undefined;
   if (workspace !== undefined && !(WORKSPACE_MODES as readonly unknown[]).includes(workspace)) {
     throw validationError('workspace must be one of: auto, worktree, shared', {

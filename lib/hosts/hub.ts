@@ -3,7 +3,7 @@ import type { WSContext, WSEvents } from 'hono/ws';
 import { type Actor, actAs } from '../domain/actor.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { decode, NAME_TAKEN, RunnerMessage, type ServerMessage, WRONG_HOST } from '../runner-protocol.js';
+import { BAD_NAME, decode, isHostName, NAME_TAKEN, RunnerMessage, type ServerMessage, WRONG_HOST } from '../runner-protocol.js';
 import type { RelayAnswer, RunnerRelay } from '../storage/engine.js';
 
 const REPLY_TIMEOUT_MS = 10_000;
@@ -206,6 +206,10 @@ export class RunnerHub {
   async #hello(conn: Conn, hello: Hello) {
     if (conn.name) return;
     const { name } = hello;
+    if (!isHostName(name)) {
+      conn.ws.close(BAD_NAME, `"${name}" cannot be a host name`);
+      return;
+    }
     if (conn.only !== undefined && name !== conn.only) {
       conn.ws.close(WRONG_HOST, `This runner token is for host "${conn.only}", not "${name}"`);
       return;
@@ -224,7 +228,16 @@ export class RunnerHub {
     }
     conn.name = name;
     this.#conns.set(name, conn);
-    await actAs({ kind: 'runner', name }, () => this.events.hello(name, hello));
+    try {
+      await actAs({ kind: 'runner', name }, () => this.events.hello(name, hello));
+    } catch (error) {
+      // Not recorded, so not held: the runner hears why and may try again, instead of waiting for a welcome.
+      this.#conns.delete(name);
+      conn.name = undefined;
+      this.#release(name);
+      conn.ws.close(1011, `The server could not record host "${name}"`);
+      throw error;
+    }
   }
 
   /** Gives up a runner's name across instances; a failure (the database gone) is logged, not thrown at nobody. */

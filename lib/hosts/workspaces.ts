@@ -37,6 +37,9 @@ function asApiError(error: unknown): never {
 type Active = Session & { host: string; workspace: NonNullable<Session['workspace']> };
 
 export class Workspaces {
+  /** The last merge or removal asked for each session, for the next one to wait on. */
+  readonly #pending = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly db: Db,
     private readonly hub: RunnerHub,
@@ -88,8 +91,25 @@ export class Workspaces {
     return { sessionId, ...data };
   }
 
+  /**
+   * Merges and removals of one session's worktree run one at a time, in arrival order (§1.7), each checked against
+   * the state the one before left: a second Merge click, or a Remove beside it, must not reach git while the first
+   * is still on the runner, nor record its answer over a later one.
+   */
+  #inTurn<T>(sessionId: string, op: () => Promise<T>): Promise<T> {
+    const turn = (this.#pending.get(sessionId) ?? Promise.resolve()).then(op);
+    const done = turn.catch(() => undefined);
+    this.#pending.set(sessionId, done);
+    void done.then(() => this.#pending.get(sessionId) === done && this.#pending.delete(sessionId));
+    return turn;
+  }
+
   /** `POST /api/sessions/:id/merge` (§20.4). */
-  async merge(sessionId: string, request: MergeRequest, caller: string | null) {
+  merge(sessionId: string, request: MergeRequest, caller: string | null) {
+    return this.#inTurn(sessionId, () => this.#merge(sessionId, request, caller));
+  }
+
+  async #merge(sessionId: string, request: MergeRequest, caller: string | null) {
     const s = this.controllable(sessionId, caller);
     if (s.run?.state === 'running' || s.run?.state === 'pending') throw stillRunning(sessionId);
     const active = this.#worktree(s);
@@ -117,7 +137,11 @@ export class Workspaces {
   }
 
   /** `DELETE /api/sessions/:id/workspace` (§20.5). */
-  async remove(sessionId: string, force: boolean, caller: string | null): Promise<Session> {
+  remove(sessionId: string, force: boolean, caller: string | null): Promise<Session> {
+    return this.#inTurn(sessionId, () => this.#remove(sessionId, force, caller));
+  }
+
+  async #remove(sessionId: string, force: boolean, caller: string | null): Promise<Session> {
     const s = this.controllable(sessionId, caller);
     if (s.run?.state === 'running' || s.run?.state === 'pending') throw stillRunning(sessionId);
     const active = this.#worktree(s);

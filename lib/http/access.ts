@@ -97,15 +97,25 @@ export const projectScope: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 /**
- * `PATCH /api/sessions/:id` by a session token (issue 21 item 2): its own session or one it spawned, and never
- * `env` (variables that run code when the session's launch goes out).
+ * A change to a session by a session token (issue 21 item 2): its own session or one it spawned, whichever route
+ * makes it (PATCH, events, timeline, task links). An unknown session passes: the route 404s.
  */
-export function requireMayUpdateSession(c: Ctx, sessionId: string, fields: object): void {
+export function requireMayChangeSession(c: Ctx, sessionId: string): void {
   const caller = callerOf(c);
   if (caller.kind !== 'session') return;
   const session = c.var.services.db.get('sessions', sessionId);
-  if (!session) return;
-  if (!reaches(caller, session)) throw forbidden('A session may change only itself and the sessions it spawned', { sessionId });
+  if (session && !reaches(caller, session)) {
+    throw forbidden('A session may change only itself and the sessions it spawned', { sessionId });
+  }
+}
+
+/**
+ * `PATCH /api/sessions/:id` by a session token: as `requireMayChangeSession`, and never `env` (variables that run
+ * code when the session's launch goes out).
+ */
+export function requireMayUpdateSession(c: Ctx, sessionId: string, fields: object): void {
+  requireMayChangeSession(c, sessionId);
+  if (callerOf(c).kind !== 'session') return;
   if ('env' in fields && (fields as { env?: unknown }).env !== undefined) throw forbidden('A session token cannot change env');
 }
 

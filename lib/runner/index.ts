@@ -2,7 +2,7 @@
 import { arch, hostname, platform } from 'node:os';
 import WebSocket from 'ws';
 import { availableAgents } from '../domain/agents.js';
-import { decode, NAME_TAKEN, type RunnerMessage, ServerMessage, WRONG_HOST } from '../runner-protocol.js';
+import { BAD_NAME, decode, NAME_TAKEN, type RunnerMessage, ServerMessage, WRONG_HOST } from '../runner-protocol.js';
 import { AgentSessions } from './agent-sessions.js';
 import { KeyBatcher } from './key-batcher.js';
 import { Tmux, tmuxName } from './tmux.js';
@@ -130,7 +130,7 @@ export class Runner {
     });
     ws.on('close', (code, reason) => {
       this.agents.disconnected();
-      if (code === NAME_TAKEN || code === WRONG_HOST) {
+      if (code === NAME_TAKEN || code === WRONG_HOST || code === BAD_NAME) {
         this.#stopped = true;
         this.options.onFatal?.(String(reason) || `Another runner is already connected as "${this.options.name}"`);
         return;

@@ -1,12 +1,11 @@
 // Where each entity lives on disk (contract §5): the storage key, shared with the CLI that reads the files.
 import type { HostRecord, Message, Task } from '../../domain/types.js';
 import { isId } from '../../ids.js';
-import { HOST_NAME_PATTERN } from '../../runner-protocol.js';
+import { isHostName } from '../../runner-protocol.js';
 import { type Collections, idOf, type Kind } from '../engine.js';
 
 /** Host names (contract §15.1) may hold dots, unlike IDs. */
-const safeKeyPart = (kind: Kind, part: string) =>
-  kind === 'hosts' ? HOST_NAME_PATTERN.test(part) && part !== '.' && part !== '..' : isId(part);
+const safeKeyPart = (kind: Kind, part: string) => (kind === 'hosts' ? isHostName(part) : isId(part));
 
 /** The storage key of an entity (`tasks:<projectId>:<taskId>.json` is `tasks/<projectId>/<taskId>.json`). */
 export function keyOf(kind: Kind, entity: Collections[Kind]): string {

@@ -3,7 +3,7 @@ import { validationError } from '../../../../lib/errors.js';
 import { requirePerson } from '../../../../lib/http/access.js';
 import type { Ctx } from '../../../../lib/http/app.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
-import { HOST_NAME_PATTERN } from '../../../../lib/runner-protocol.js';
+import { isHostName } from '../../../../lib/runner-protocol.js';
 
 export const describe: RouteDoc = {
   summary: "Create a runner token: it may connect a runner as this host name and nothing else (replaces the host's earlier one)",
@@ -14,7 +14,6 @@ export const describe: RouteDoc = {
 export default async (c: Ctx) => {
   requirePerson(c, 'create runner tokens');
   const name = c.req.param('name')!;
-  if (!HOST_NAME_PATTERN.test(name))
-    throw validationError('Invalid host name', { issues: [{ path: 'name', message: 'Invalid host name' }] });
+  if (!isHostName(name)) throw validationError('Invalid host name', { issues: [{ path: 'name', message: 'Invalid host name' }] });
   return c.json(await c.var.services.hosts.mintRunnerToken(name), 201);
 };

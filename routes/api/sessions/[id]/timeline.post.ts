@@ -1,5 +1,6 @@
 import { Session } from '../../../../lib/domain/entities.js';
 import { SessionTimelinePost } from '../../../../lib/domain/requests.js';
+import { requireMayChangeSession } from '../../../../lib/http/access.js';
 import type { Ctx } from '../../../../lib/http/app.js';
 import { body } from '../../../../lib/http/input.js';
 import type { RouteDoc } from '../../../../lib/http/openapi.js';
@@ -8,6 +9,10 @@ export const describe: RouteDoc = {
   summary: 'Append a timeline entry (progress, milestone, needs_input, …)',
   body: SessionTimelinePost,
   response: Session,
-  errors: { 404: 'SESSION_NOT_FOUND' },
+  errors: { 403: 'FORBIDDEN (a session token on another session)', 404: 'SESSION_NOT_FOUND' },
 };
-export default async (c: Ctx) => c.json(await c.var.services.sessions.addTimeline(c.req.param('id')!, await body(c, SessionTimelinePost)));
+export default async (c: Ctx) => {
+  const id = c.req.param('id')!;
+  requireMayChangeSession(c, id);
+  return c.json(await c.var.services.sessions.addTimeline(id, await body(c, SessionTimelinePost)));
+};

@@ -1,5 +1,6 @@
 import { QueueResult } from '../../../../../lib/domain/entities.js';
 import { QueuePush } from '../../../../../lib/domain/requests.js';
+import { requireMayChangeSession } from '../../../../../lib/http/access.js';
 import type { Ctx } from '../../../../../lib/http/app.js';
 import { body } from '../../../../../lib/http/input.js';
 import type { RouteDoc } from '../../../../../lib/http/openapi.js';
@@ -8,9 +9,10 @@ export const describe: RouteDoc = {
   summary: 'Append a task to the queue',
   body: QueuePush,
   response: QueueResult,
-  errors: { 404: 'NOT_FOUND' },
+  errors: { 403: 'FORBIDDEN (a session token on another session)', 404: 'NOT_FOUND' },
 };
 export default async (c: Ctx) => {
+  requireMayChangeSession(c, c.req.param('id')!);
   const { queues } = c.var.services;
   // The queue checks come before the body's (contract §8).
   queues.get(c.req.param('id')!);
