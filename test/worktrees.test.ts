@@ -92,6 +92,11 @@ describe('a worktree per agent: creation, diff, merge, removal', SLOW, async () 
     const after = (await call('GET', `/api/sessions/${s.id}`)).body;
     expect(after.workspace).toMatchObject({ state: 'merged', mergedCommit: res.body.commit });
     expect(after.timeline.map((t: any) => t.type)).toContain('workspace_merged');
+    // Merging again with nothing new makes no empty commit: the answer names the base's head as it is.
+    const again = await call('POST', `/api/sessions/${s.id}/merge`, {});
+    expect(again.status).toBe(200);
+    expect(again.body.commit).toBe(res.body.commit);
+    expect(git(repo, 'rev-parse', 'main')).toBe(res.body.commit);
     // Squash-merged work counts as merged: removal needs no force and deletes the branch.
     const removed = await call('DELETE', `/api/sessions/${s.id}/workspace`);
     expect(removed.status).toBe(200);

@@ -49,6 +49,12 @@ export async function mergeWorkspace(ws: WorkspaceReport, options: MergeOptions)
   const tip = await baseTip(path, baseBranch, null);
   const predicted = await mergeTree(path, tip, snap.commit);
   if (predicted.conflicts.length) throw conflict(predicted.conflicts);
+  // Nothing new to merge (merged before, nothing since): the base stays as it is, no empty commit is made.
+  const merged =
+    options.strategy === 'squash'
+      ? predicted.tree === (await must(path, ['rev-parse', `${tip}^{tree}`])).trim()
+      : (await git(path, ['merge-base', '--is-ancestor', snap.commit, tip])).ok;
+  if (merged) return { commit: tip };
 
   // The checkout of the base branch must have no uncommitted change in a file the merge writes.
   const target = await checkoutOf(path, baseRef);
