@@ -32,7 +32,7 @@ describe('maestro token', () => {
     expect((await maestro(['project', 'list'], secret!)).code).toBe(0);
     const refused = await maestro(['token', 'list'], secret!);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('may not GET /api/tokens');
+    expect(refused.stderr).toContain('Your role (viewer) may not GET /api/tokens: it needs admin');
 
     const revoked = await maestro(['token', 'revoke', id!]);
     expect(revoked).toMatchObject({ code: 0, stdout: `Revoked token ${id}\n` });

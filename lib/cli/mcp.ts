@@ -105,7 +105,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
 
   tool(
     'task_list',
-    'List the tasks of a project, optionally only those with a status or parent.',
+    "List the tasks of a project (default: this session's), optionally only those with a status or parent; with no project at all, every project's.",
     {
       projectId: projectId.optional(),
       status: z.enum(TASK_STATUSES).optional().describe('Only tasks with this status'),

@@ -127,8 +127,10 @@ export function requireRole(route: RouteFile): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const caller = c.get('caller') ?? { kind: 'open' };
     if (needed === undefined || !hasRole(caller, needed)) {
-      throw new ApiError(403, 'FORBIDDEN', `Your role may not ${route.method.toUpperCase()} ${route.path}`, {
-        role: roleOf(caller) ?? caller.kind,
+      const role = roleOf(caller) ?? caller.kind;
+      const needs = needed ? `: it needs ${needed}` : '';
+      throw new ApiError(403, 'FORBIDDEN', `Your role (${role}) may not ${route.method.toUpperCase()} ${route.path}${needs}`, {
+        role,
         needs: needed ?? 'none',
       });
     }
