@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { type Config, describeStore, parseConfig } from './config.js';
 import { EventHub } from './domain/events.js';
 import { createLogger, type Logger } from './log.js';
+import { PACKAGE_INFO } from './package-root.js';
 import { Db } from './storage/db.js';
 import { DumpError } from './storage/dump.js';
 import { EngineLockedError, type StorageEngine } from './storage/engine.js';
@@ -35,6 +36,7 @@ export async function runStoreCommand(argv: string[], env: NodeJS.ProcessEnv = p
   let code = 0;
   const program = new Command('maestro-server')
     .description('Maestro Server: run it with no command to serve; or export and import its store (JSON lines).')
+    .version(PACKAGE_INFO.version)
     .exitOverride()
     .showHelpAfterError()
     .addHelpText('after', HELP_AFTER);

@@ -328,12 +328,14 @@ describe('maestro-server export and import', () => {
     },
   );
 
-  it('explains itself: --help names both commands, an unknown one fails', async () => {
+  it('explains itself: --help names both commands, --version the version, an unknown one fails', async () => {
     const help = await bin(['--help'], source);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/export \[options\]/);
     expect(help.stdout).toMatch(/import <file>/);
     expect(help.stdout).toContain('With no command, maestro-server starts the server');
+    const version = await bin(['--version'], source);
+    expect(version).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n?$/) });
     const unknown = await bin(['frobnicate'], source);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
