@@ -645,6 +645,8 @@ describe('maestro task next --claim (CLI)', () => {
 
     // claim / release from the CLI.
     const extra = await create('Extra');
+    const short = await cli(['task', 'claim', extra, '--lease', '5'], { MAESTRO_SESSION_ID: agents[1]! });
+    expect(short).toMatchObject({ code: 1, stderr: expect.stringContaining('--lease must be a whole number of milliseconds from 60000') });
     expect((await cli(['task', 'claim', extra], { MAESTRO_SESSION_ID: agents[1]! })).stdout).toMatch(
       new RegExp(`^Claimed ${extra} .*claimed by ${agents[1]}`),
     );

@@ -14,7 +14,9 @@ const path = (id: string) => `/api/tasks/${encodeURIComponent(id)}`;
 const leaseOf = (value: string | undefined) => {
   if (value === undefined) return undefined;
   const ms = Number(value);
-  if (!Number.isInteger(ms)) throw new CliError(`--lease must be a whole number of milliseconds, not ${value}`);
+  if (!Number.isInteger(ms) || ms < 60_000 || ms > 86_400_000) {
+    throw new CliError(`--lease must be a whole number of milliseconds from 60000 to 86400000, not ${value}`);
+  }
   return ms;
 };
 const nextLine = (verb: string) => (r: { task: TaskView | null }) => (r.task ? `${verb} ${f.taskGraphLine(r.task)}` : 'No ready task.');
