@@ -215,6 +215,20 @@ describe('tasks', SLOW, () => {
     projectId = (await newProject('Tasks project')).id;
   });
 
+  it("prints no control character from the server's data: a title cannot drive the reader's terminal", async () => {
+    const evil = await api('POST', '/api/tasks', { projectId, title: 'Evil \u001b]0;pwned\u0007\u001b[2J title\r' });
+    for (const args of [
+      ['task', 'list', '-p', projectId],
+      ['task', 'get', evil.id],
+    ]) {
+      const r = await maestro(args);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Evil ]0;pwned[2J title');
+      expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/);
+    }
+    await api('DELETE', `/api/tasks/${evil.id}`);
+  });
+
   it('create (with flags or $MAESTRO_PROJECT_ID), list with filters, get', async () => {
     const created = await maestro([
       'task',

@@ -2,6 +2,12 @@
 import type { Command } from 'commander';
 import { CliError, Client, cliToken, EXIT, serverUrl } from './client.js';
 
+/**
+ * Text from the server as a terminal may show it: titles, names and timelines are anyone's input, and a control
+ * character in them (an escape sequence) would drive the reader's terminal. Tabs and line breaks stay.
+ */
+const printable = (text: string) => text.replace(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g, '');
+
 /** What every command needs: the client, the output mode, and the spawned terminal's `MAESTRO_*` defaults. */
 export interface Ctx {
   client: Client;
@@ -66,10 +72,10 @@ export function createCtx(command: Command): Ctx {
     env,
     globalProject: opts.project,
     out: (data, human) => {
-      const text = json ? JSON.stringify({ success: true, data }, null, 2) : human(data);
+      const text = json ? JSON.stringify({ success: true, data }, null, 2) : printable(human(data));
       if (text) io.stdout(`${text}\n`);
     },
-    print: io.stdout,
+    print: (text) => io.stdout(printable(text)),
     warn: io.stderr,
     signal: io.signal,
     sessionId: (given, flag = 'a session ID') => fallback(given, env.MAESTRO_SESSION_ID, 'session ID', flag),
