@@ -35,6 +35,8 @@ describe('hostile names stay data; a second runner does the git on its own machi
       { baseBranch: 'x:y' },
       { copy: ['../outside'] },
       { copy: ['/etc/passwd'] },
+      { copy: ['.git'] }, // the worktree's own link to the repository
+      { copy: ['sub/.git/config'] },
       { copy: 'not-a-list' },
       { setup: 'x'.repeat(4097) },
       { mode: 'sometimes' },

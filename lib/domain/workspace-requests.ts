@@ -14,7 +14,7 @@ const isCopyPath = (p: string) =>
   p.length <= 256 &&
   !p.startsWith('/') &&
   !/^[A-Za-z]:/.test(p) &&
-  !p.split(/[\\/]/).includes('..') &&
+  !p.split(/[\\/]/).some((part) => part === '..' || part === '.git') &&
   !p.includes('\0');
 
 export const WORKSPACE_MODES = ['auto', 'worktree', 'shared'] as const;
@@ -31,7 +31,10 @@ export const ProjectWorkspaceInput = v.object(
       v.pipe(
         v.array(v.string('workspace.copy[] must be a string'), 'workspace.copy must be an array of strings'),
         v.maxLength(50, 'workspace.copy has at most 50 paths'),
-        v.check((paths) => paths.every(isCopyPath), 'workspace.copy paths must be relative, without "..", at most 256 characters'),
+        v.check(
+          (paths) => paths.every(isCopyPath),
+          'workspace.copy paths must be relative, without ".." or ".git", at most 256 characters',
+        ),
       ),
     ),
     setup: v.optional(
