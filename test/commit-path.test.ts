@@ -11,7 +11,7 @@ import { KINDS } from '../lib/storage/engine.js';
 import { FileEngine } from '../lib/storage/file/engine.js';
 import { type OpenAppend, openAppend } from '../lib/storage/file/lines.js';
 import { entryHead, listAndStat, signatureOf } from '../lib/storage/file/listing.js';
-import { loggedEvents, tempDir } from './helpers.js';
+import { inProcess, loggedEvents, tempDir } from './helpers.js';
 
 /*
  * The file engine's commit path in one process (contract §1.7, §17, §22.1; issue 21 items 10, 11): recovery from the
@@ -272,21 +272,21 @@ describe('short writes and a full disk (issue 21 item 10)', () => {
   }
 });
 
-/** A real full disk: a small tmpfs (needs root to mount; skipped where mounting is not allowed). */
-const tmpfs = (() => {
+/** A real small disk: a tmpfs (needs root to mount; undefined where mounting is not allowed). */
+function smallDisk(size: string): string | undefined {
   const dir = join(tempDir(), 'small');
   mkdirSync(dir);
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
-    return dir;
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
   } catch {
     return undefined;
   }
-})();
-afterAll(() => {
   // Lazily: the engines that a test "crashed" still hold their files open.
-  if (tmpfs) execFileSync('umount', ['-l', tmpfs]);
-});
+  afterAll(() => execFileSync('umount', ['-l', dir]));
+  return dir;
+}
+const tmpfs = smallDisk('1m');
+const nearlyFull = tmpfs && smallDisk('8m');
 
 describe.skipIf(!tmpfs)('on a disk that fills up (tmpfs)', () => {
   it('answers 500 once the disk is full, keeps every acknowledged change, and works again when space is freed', async () => {
@@ -317,6 +317,24 @@ describe.skipIf(!tmpfs)('on a disk that fills up (tmpfs)', () => {
       const p = again.get('projects', id);
       if (p) expect(p.name).toBe(name);
     }
+    await again.close();
+  });
+});
+
+describe.skipIf(!nearlyFull)('on a nearly full disk (tmpfs)', () => {
+  it('with less room left than the journal zero-fills ahead, a server starts and its writes are answered 201', async () => {
+    const disk = nearlyFull!;
+    // 2 MiB free: room for many small entities, not for the 4 MiB of zeros the journal writes ahead of its records.
+    writeFileSync(join(disk, 'other-data'), Buffer.alloc(6 * 1024 * 1024, 1));
+    const server = await inProcess({ DATA_DIR: join(disk, 'data') });
+    const { body: project, status } = await server.call('POST', '/api/projects', { name: 'Small disk' });
+    expect(status).toBe(201);
+    for (let i = 0; i < 20; i++) {
+      expect((await server.call('POST', '/api/tasks', { projectId: project.id, title: `T${i}` })).status).toBe(201);
+    }
+    await server.close();
+    const again = await inProcess({ DATA_DIR: join(disk, 'data') });
+    expect((await again.call('GET', `/api/tasks?projectId=${project.id}`)).body).toHaveLength(20);
     await again.close();
   });
 });

@@ -176,6 +176,15 @@ describe('Server-Sent Events', () => {
     ]);
   });
 
+  it('a reconnect resumes after its Last-Event-ID, not again after the since of the URL it first opened', async () => {
+    const server = await startTestServer();
+    for (const name of ['A', 'B', 'C']) await server.call('POST', '/api/projects', { name });
+    // An EventSource opened on `?since=1` that got up to seq 2 reconnects to the same URL with Last-Event-ID: 2.
+    const res = await fetch(`${server.url}/api/events/stream?since=1`, { headers: { 'last-event-id': '2' } });
+    const frames = await readSse(res, 1);
+    expect(frames.map((f) => [f.id, f.data.data.name])).toEqual([['3', 'C']]);
+  });
+
   it('an open stream does not hold up the server shutting down', async () => {
     const server = await startTestServer();
     const res = await fetch(`${server.url}/api/events/stream`);

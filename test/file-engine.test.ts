@@ -50,6 +50,20 @@ describe('one server per data directory (§22.1)', () => {
     await third.stop();
     expect(existsSync(join(env.DATA_DIR!, '.lock'))).toBe(false);
   }, 30_000);
+
+  it('an empty lock file, as a power cut right after a start can leave, is taken over with a warning', async () => {
+    const env = testEnv();
+    const first = await boot(env);
+    expect((await first.call('POST', '/api/projects', { name: 'Before the cut' })).status).toBe(201);
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    writeFileSync(join(env.DATA_DIR!, '.lock'), '');
+    const second = await boot(env);
+    expect(second.output()).toMatch(/Took over an empty lock file/);
+    expect((await second.call('GET', '/api/projects')).body.map((p: any) => p.name)).toEqual(['Before the cut']);
+    expect(read(join(env.DATA_DIR!, '.lock')).pid).toBe(second.proc.pid);
+    await second.stop();
+  }, 30_000);
 });
 
 describe('kill -9 during a burst of mixed mutations, then a restart', () => {

@@ -28,7 +28,9 @@ export function streamQuery(c: Ctx): { since: number | undefined; filter: EventF
   const messages = c.req.query('messages');
   if (messages !== undefined && messages !== 'only') throw invalid('messages', 'messages must be "only"');
   if (messages && !sessionId) throw invalid('messages', 'messages=only needs a sessionId (or a session token)');
-  const since = parseSeq(c.req.query('since') ?? c.req.header('last-event-id'), 'since');
+  // A reconnecting EventSource sends the URL it first opened (its `since` included) with the last id it got: that
+  // id is where the client is now, so it wins, or every reconnect would replay what the client already has.
+  const since = parseSeq(c.req.header('last-event-id') || c.req.query('since'), 'since');
   return { since, filter: { projectId, sessionId, messagesOnly: messages === 'only', secrets: maySeeSecrets(callerOf(c)) } };
 }
 

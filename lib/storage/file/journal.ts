@@ -1,5 +1,5 @@
 // The commit journal: the file engine's write-ahead record, one line per batch, flushed once per batch.
-import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, statfsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineFatalError } from '../engine.js';
 import { syncDir } from './driver.js';
@@ -7,6 +7,19 @@ import { type AppendFile, forEachLine, type OpenAppend, writeFully } from './lin
 
 const fileName = (n: number) => `${String(n).padStart(12, '0')}.wal`;
 const PREALLOCATE = 4 * 1024 * 1024;
+
+/**
+ * Whether zeros of `bytes` may be written ahead: only while the disk keeps at least as much free beside them. The
+ * zeros are an optimisation; they must never be what fills the disk and fails the entity files written meanwhile.
+ */
+function roomAhead(dir: string, bytes: number): boolean {
+  try {
+    const { bavail, bsize } = statfsSync(dir);
+    return bavail * bsize >= 2 * bytes;
+  } catch {
+    return true;
+  }
+}
 
 /** A batch as the journal keeps it: its entity changes (`[kind, id, entity or null]`) and its event envelopes. */
 export interface JournalRecord {
@@ -108,12 +121,15 @@ export class Journal {
     const file = this.#file!;
     const step = Buffer.alloc(PREALLOCATE / 8);
     try {
-      for (let i = 0; i < 8; i++) {
+      for (let i = 0; i < 8 && roomAhead(this.dir, step.length); i++) {
         await writeFully(file, step, this.#allocated);
         await file.datasync();
         this.#allocated += step.length;
       }
-    } catch {}
+    } catch {
+      // Zeros written short of a full step must not hold on to the disk's last free blocks.
+      await file.truncate(this.#allocated).catch(() => {});
+    }
   }
 
   /**
@@ -122,7 +138,7 @@ export class Journal {
    * Recovery stops reading at the first zero byte.
    */
   async #extend(needed: number): Promise<void> {
-    const ahead = Math.max(needed, this.#allocated + PREALLOCATE);
+    const ahead = roomAhead(this.dir, PREALLOCATE) ? Math.max(needed, this.#allocated + PREALLOCATE) : needed;
     // On a nearly full disk, just the room this record needs.
     for (const target of ahead > needed ? [ahead, needed] : [needed]) {
       try {
@@ -132,6 +148,8 @@ export class Journal {
         return;
       } catch (error) {
         if (target === needed) throw error;
+        // The zeros written before the disk filled up would leave no room for the entity files: cut them off again.
+        await this.#file!.truncate(this.#allocated);
       }
     }
   }

@@ -1,5 +1,5 @@
 // The data-directory lock (contract §22.1): one server per DATA_DIR; a lock left by a dead process is taken over.
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EngineLockedError } from '../engine.js';
@@ -26,7 +26,40 @@ function startOf(pid: number): string | undefined {
   }
 }
 
+/** Writes `text` to the file at `path` (`flag` as for `open`), flushed. */
+function writeFlushed(path: string, text: string, flag = 'w'): void {
+  const fd = openSync(path, flag, 0o644);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Creates `path` holding `text`, or fails with EEXIST: written and flushed under a name of its own first, then
+ * linked into place, so the lock never exists empty or half-written, even after `kill -9` or a power cut.
+ */
+function createWhole(path: string, text: string): void {
+  const temp = `${path}.${process.pid}`;
+  writeFlushed(temp, text);
+  try {
+    linkSync(temp, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw error;
+    // A file system without hard links: created exclusively, then written and flushed.
+    writeFlushed(path, text, 'wx');
+  } finally {
+    unlinkSync(temp);
+  }
+}
+
+/** An empty lock file: left by a server stopped before its lock reached the disk (servers now create it whole). */
+const EMPTY: Holder = { pid: 0, host: '', since: 0 };
+
 function alive(holder: Holder): boolean {
+  if (holder === EMPTY) return false;
   if (holder.host !== hostname()) return true; // another machine's process cannot be checked: assume it lives
   try {
     process.kill(holder.pid, 0);
@@ -39,7 +72,9 @@ function alive(holder: Holder): boolean {
 
 function readHolder(path: string): Holder | undefined {
   try {
-    const value = JSON.parse(readFileSync(path, 'utf8'));
+    const text = readFileSync(path, 'utf8');
+    if (text === '') return EMPTY;
+    const value = JSON.parse(text);
     return typeof value?.pid === 'number' && typeof value.host === 'string' ? value : undefined;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -65,7 +100,7 @@ export function lockDataDir(dir: string, warn: (message: string) => void): DataD
   const text = `${JSON.stringify(me)}\n`;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      writeFileSync(path, text, { flag: 'wx', mode: 0o644 });
+      createWhole(path, text);
       return { release: () => releaseIfMine(path, me) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -79,7 +114,7 @@ export function lockDataDir(dir: string, warn: (message: string) => void): DataD
     // Stale. Only one server may take it over: whoever creates the takeover file first.
     const takeover = join(dir, TAKEOVER);
     try {
-      writeFileSync(takeover, text, { flag: 'wx' });
+      createWhole(takeover, text);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const other = readHolder(takeover);
@@ -89,9 +124,13 @@ export function lockDataDir(dir: string, warn: (message: string) => void): DataD
     try {
       const again = readHolder(path);
       if (again && again.pid === holder.pid && again.since === holder.since) {
-        writeFileSync(`${path}.${process.pid}`, text);
+        writeFlushed(`${path}.${process.pid}`, text);
         renameSync(`${path}.${process.pid}`, path);
-        warn(`Took over the lock of ${describe(holder)}, which no longer runs (${path})`);
+        warn(
+          holder === EMPTY
+            ? `Took over an empty lock file, left by a server stopped before its lock reached the disk (${path})`
+            : `Took over the lock of ${describe(holder)}, which no longer runs (${path})`,
+        );
         return { release: () => releaseIfMine(path, me) };
       }
     } finally {
