@@ -201,6 +201,10 @@ export class FileEngine implements StorageEngine {
       await this.#journal!.undo(at, staged.reason);
       throw staged.reason;
     }
+    // Dirty before any rename: a checkpoint running now must not record a file that is changing beside an entity that
+    // is not applied in memory yet (see #changedEntries).
+    for (const { key } of writes) this.#dirty.add(key);
+    for (const key of removals) this.#dirty.add(key);
     try {
       await settleAll([staged.value.publish(), ...removals.map((key) => this.storage.removeItem(key, { sync: false }))]);
       // After the files: a reader of the log (a replay) must never see the event of a batch whose files then fail.
@@ -210,8 +214,6 @@ export class FileEngine implements StorageEngine {
       throw error;
     }
     for (const change of batch.changes) this.#strays.delete(`${change.kind}/${change.id}`);
-    for (const { key } of writes) this.#dirty.add(key);
-    for (const key of removals) this.#dirty.add(key);
     if (this.#journal!.size >= this.#checkpointBytes && !this.#checkpoint) await this.#startCheckpoint(false);
     return published;
   }
@@ -327,9 +329,14 @@ export class FileEngine implements StorageEngine {
     this.stats.checkpoints++;
   }
 
-  /** The entities changed since the last snapshot, with their files' signatures; one whose file is too new is left out. */
+  /**
+   * The entities changed since the last snapshot, with their files' signatures. Left out (so the next start reads
+   * their files): one whose file is too new, and one written since this checkpoint began, whose file may already be
+   * newer than the entity in memory (a batch is applied only once all its files and events are written).
+   */
   *#changedEntries(changed: Set<string>): Generator<[string, string, unknown]> {
     for (const key of changed) {
+      if (this.#dirty.has(key)) continue;
       const signature = this.#signatures.get(key);
       const entity = signature && this.#entityAt(key);
       if (entity) yield [key.replaceAll(':', '/'), signature, entity];
