@@ -81,6 +81,22 @@ describe.skipIf(!hasPostgres)('cluster-wide rules on two instances', () => {
     expect(sent).toHaveLength(3);
   });
 
+  it('the next request on B sees what A just answered: a project, a token created, a token revoked', async () => {
+    const { a, b } = await twoInstances();
+    const seen = [];
+    for (let i = 0; i < 10; i++) {
+      const project = await a.ok('POST', '/api/projects', { name: `P${i}` });
+      const task = await b.call('POST', '/api/tasks', { projectId: project.id, title: 'on B' });
+      const person = await a.ok('POST', '/api/tokens', { name: `person ${i}`, role: 'member' });
+      const bearer = { authorization: `Bearer ${person.token}` };
+      const created = await b.call('GET', `/api/projects/${project.id}`, undefined, bearer);
+      expect((await a.call('DELETE', `/api/tokens/${person.id}`)).status).toBe(204);
+      const revoked = await b.call('GET', '/api/projects', undefined, bearer);
+      seen.push([task.status, created.status, revoked.status]);
+    }
+    expect(seen).toEqual(seen.map(() => [201, 200, 401]));
+  });
+
   it('an expired lease is released once, with both instances sweeping', async () => {
     const { clock, a, b, settled, logged } = await twoInstances();
     const project = await a.ok('POST', '/api/projects', { name: 'P' });
