@@ -97,6 +97,37 @@ describe.skipIf(!hasPostgres)('cluster-wide rules on two instances', () => {
     expect(seen).toEqual(seen.map(() => [201, 200, 401]));
   });
 
+  it('an instance that starts while another writes serves what the other serves, in the same order', async () => {
+    const url = await freshDatabaseUrl();
+    const clock = { now: T0 };
+    const b = await instance(url, clock, {});
+    const project = await b.ok('POST', '/api/projects', { name: 'P' });
+    // Each round creates a task and renames the one before: each task changes once, so nothing heals a stale copy.
+    let writing = true;
+    const writer = (async () => {
+      let previous = await b.ok('POST', '/api/tasks', { projectId: project.id, title: 'new' });
+      for (let n = 0; writing; n++) {
+        [, previous] = await Promise.all([
+          b.ok('PATCH', `/api/tasks/${previous.id}`, { title: `renamed ${n}` }),
+          b.ok('POST', '/api/tasks', { projectId: project.id, title: 'new' }),
+        ]);
+      }
+    })();
+    // Instances that start (load, then follow B's commits) while B commits all along.
+    const started = [];
+    for (let i = 0; i < 3; i++) started.push(await instance(url, clock, {}));
+    writing = false;
+    await writer;
+    const onB: { id: string }[] = await b.ok('GET', '/api/tasks');
+    const byId = (tasks: { id: string }[]) => Object.fromEntries(tasks.map((t) => [t.id, t]));
+    for (const a of started) {
+      const onA = await a.ok('GET', '/api/tasks');
+      // The same tasks in the same state (none left as it was when the instance loaded), and in storage order.
+      expect(byId(onA)).toEqual(byId(onB));
+      expect(onA.map((t: { id: string }) => t.id)).toEqual(onB.map((t) => t.id));
+    }
+  });
+
   it('an expired lease is released once, with both instances sweeping', async () => {
     const { clock, a, b, settled, logged } = await twoInstances();
     const project = await a.ok('POST', '/api/projects', { name: 'P' });
