@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices, type Services } from '../lib/services.js';
-import { appClient, testConfig } from './helpers.js';
+import { fakeRunner } from './fake-runner.js';
+import { appClient, startTestServer, testConfig, until } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
 
 /**
@@ -126,6 +127,38 @@ describe.skipIf(!hasPostgres)('cluster-wide rules on two instances', () => {
       expect(byId(onA)).toEqual(byId(onB));
       expect(onA.map((t: { id: string }) => t.id)).toEqual(onB.map((t) => t.id));
     }
+  });
+
+  it('a runner-managed agent is woken once per 30 s, whichever instance its messages were sent through', async () => {
+    const url = await freshDatabaseUrl();
+    const a = await startTestServer({ DATABASE_URL: url, MAESTRO_LOCAL_RUNNER: '0' });
+    const b = await startTestServer({ DATABASE_URL: url, MAESTRO_LOCAL_RUNNER: '0' });
+    const runner = await fakeRunner(a.url);
+    const typed: string[] = [];
+    runner.ws.on('message', (data) => {
+      const frame = JSON.parse(String(data));
+      if (frame.type === 'notice' || frame.type === 'input') {
+        typed.push(frame.type);
+        runner.send({ type: 'reply', id: frame.id, ok: true });
+      }
+    });
+    runner.hello();
+    await runner.next('welcome');
+    const project = (await a.call('POST', '/api/projects', { name: 'P', workingDir: '/tmp' })).body;
+    const task = (await a.call('POST', '/api/tasks', { projectId: project.id, title: 'Work' })).body;
+    const spawn = { projectId: project.id, taskIds: [task.id], host: 'fleet', agent: 'claude' };
+    const { sessionId } = (await b.call('POST', '/api/sessions/spawn', spawn)).body;
+    await runner.next('launch');
+    runner.send({ type: 'started', sessionId, pid: 4242 });
+    await until(b.call, `/api/sessions/${sessionId}`, (s) => s.run?.state === 'running', { ms: 10_000 });
+
+    const first = (await a.call('POST', `/api/sessions/${sessionId}/messages`, { message: 'one' })).body;
+    await until(a.call, `/api/messages/${first.id}`, (m) => m.status === 'delivered', { ms: 10_000 });
+    const second = (await b.call('POST', `/api/sessions/${sessionId}/messages`, { message: 'two' })).body;
+    // Typed through B after the second message: a notice for it would have reached the runner first.
+    expect((await b.call('POST', `/api/sessions/${sessionId}/input`, { text: 'go on' })).status).toBe(200);
+    expect(typed).toEqual(['notice', 'input']);
+    expect((await b.call('GET', `/api/messages/${second.id}`)).body.status).toBe('pending');
   });
 
   it('an expired lease is released once, with both instances sweeping', async () => {
