@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../lib/http/app.js';
 import { createLogger } from '../lib/log.js';
 import { createServices, type Services } from '../lib/services.js';
-import { appClient, testConfig } from './helpers.js';
+import { fakeRunner } from './fake-runner.js';
+import { appClient, startTestServer, testConfig, until } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
 
 /**
@@ -79,6 +80,85 @@ describe.skipIf(!hasPostgres)('cluster-wide rules on two instances', () => {
     await settled();
     const sent = await b.ok('GET', '/api/sessions/w3/messages?box=sent');
     expect(sent).toHaveLength(3);
+  });
+
+  it('the next request on B sees what A just answered: a project, a token created, a token revoked', async () => {
+    const { a, b } = await twoInstances();
+    const seen = [];
+    for (let i = 0; i < 10; i++) {
+      const project = await a.ok('POST', '/api/projects', { name: `P${i}` });
+      const task = await b.call('POST', '/api/tasks', { projectId: project.id, title: 'on B' });
+      const person = await a.ok('POST', '/api/tokens', { name: `person ${i}`, role: 'member' });
+      const bearer = { authorization: `Bearer ${person.token}` };
+      const created = await b.call('GET', `/api/projects/${project.id}`, undefined, bearer);
+      expect((await a.call('DELETE', `/api/tokens/${person.id}`)).status).toBe(204);
+      const revoked = await b.call('GET', '/api/projects', undefined, bearer);
+      seen.push([task.status, created.status, revoked.status]);
+    }
+    expect(seen).toEqual(seen.map(() => [201, 200, 401]));
+  });
+
+  it('an instance that starts while another writes serves what the other serves, in the same order', async () => {
+    const url = await freshDatabaseUrl();
+    const clock = { now: T0 };
+    const b = await instance(url, clock, {});
+    const project = await b.ok('POST', '/api/projects', { name: 'P' });
+    // Each round creates a task and renames the one before: each task changes once, so nothing heals a stale copy.
+    let writing = true;
+    const writer = (async () => {
+      let previous = await b.ok('POST', '/api/tasks', { projectId: project.id, title: 'new' });
+      for (let n = 0; writing; n++) {
+        [, previous] = await Promise.all([
+          b.ok('PATCH', `/api/tasks/${previous.id}`, { title: `renamed ${n}` }),
+          b.ok('POST', '/api/tasks', { projectId: project.id, title: 'new' }),
+        ]);
+      }
+    })();
+    // Instances that start (load, then follow B's commits) while B commits all along.
+    const started = [];
+    for (let i = 0; i < 3; i++) started.push(await instance(url, clock, {}));
+    writing = false;
+    await writer;
+    const onB: { id: string }[] = await b.ok('GET', '/api/tasks');
+    const byId = (tasks: { id: string }[]) => Object.fromEntries(tasks.map((t) => [t.id, t]));
+    for (const a of started) {
+      const onA = await a.ok('GET', '/api/tasks');
+      // The same tasks in the same state (none left as it was when the instance loaded), and in storage order.
+      expect(byId(onA)).toEqual(byId(onB));
+      expect(onA.map((t: { id: string }) => t.id)).toEqual(onB.map((t) => t.id));
+    }
+  });
+
+  it('a runner-managed agent is woken once per 30 s, whichever instance its messages were sent through', async () => {
+    const url = await freshDatabaseUrl();
+    const a = await startTestServer({ DATABASE_URL: url, MAESTRO_LOCAL_RUNNER: '0' });
+    const b = await startTestServer({ DATABASE_URL: url, MAESTRO_LOCAL_RUNNER: '0' });
+    const runner = await fakeRunner(a.url);
+    const typed: string[] = [];
+    runner.ws.on('message', (data) => {
+      const frame = JSON.parse(String(data));
+      if (frame.type === 'notice' || frame.type === 'input') {
+        typed.push(frame.type);
+        runner.send({ type: 'reply', id: frame.id, ok: true });
+      }
+    });
+    runner.hello();
+    await runner.next('welcome');
+    const project = (await a.call('POST', '/api/projects', { name: 'P', workingDir: '/tmp' })).body;
+    const task = (await a.call('POST', '/api/tasks', { projectId: project.id, title: 'Work' })).body;
+    const spawn = { projectId: project.id, taskIds: [task.id], host: 'fleet', agent: 'claude' };
+    const { sessionId } = (await b.call('POST', '/api/sessions/spawn', spawn)).body;
+    await runner.next('launch');
+    runner.send({ type: 'started', sessionId, pid: 4242 });
+    await until(b.call, `/api/sessions/${sessionId}`, (s) => s.run?.state === 'running', { ms: 10_000 });
+
+    const first = (await a.call('POST', `/api/sessions/${sessionId}/messages`, { message: 'one' })).body;
+    await until(a.call, `/api/messages/${first.id}`, (m) => m.status === 'delivered', { ms: 10_000 });
+    const second = (await b.call('POST', `/api/sessions/${sessionId}/messages`, { message: 'two' })).body;
+    // Typed through B after the second message: a notice for it would have reached the runner first.
+    expect((await b.call('POST', `/api/sessions/${sessionId}/input`, { text: 'go on' })).status).toBe(200);
+    expect(typed).toEqual(['notice', 'input']);
+    expect((await b.call('GET', `/api/messages/${second.id}`)).body.status).toBe('pending');
   });
 
   it('an expired lease is released once, with both instances sweeping', async () => {

@@ -59,6 +59,9 @@ export class RunnerHub {
     });
   }
 
+  /** Connected to this instance. */
+  isHere = (name: string) => this.#conns.has(name);
+
   /** Connected here or, on a shared store, to another instance. */
   isOnline = (name: string) => this.#conns.has(name) || (this.relay?.elsewhere(name) ?? false);
 

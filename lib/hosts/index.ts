@@ -62,6 +62,12 @@ export class HostManager {
 
   isOnline = (name: string) => this.#hub.isOnline(name);
 
+  /** Whether the runner of the session's agent is connected to this instance (and not to another, §22.2). */
+  runsHere = (sessionId: string): boolean => {
+    const host = this.db.get('sessions', sessionId)?.host;
+    return typeof host === 'string' && this.#hub.isHere(host);
+  };
+
   view(record: HostRecord): Host {
     let sessions = 0;
     for (const s of this.db.all('sessions')) if (s.host === record.name && !isFinal(s)) sessions++;

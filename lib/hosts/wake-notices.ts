@@ -49,6 +49,8 @@ export class WakeNotices {
       if (this.#closed) return false;
       const session = this.db.get('sessions', sessionId);
       if (!session || isFinal(session) || session.run?.state !== 'running') return false;
+      // Several instances (§22.2): the one its runner is connected to wakes it, so the 30 s rule holds across them.
+      if (!this.hosts.runsHere(sessionId)) return false;
       if (this.db.get('messages', message.id)?.status !== 'pending') return false;
       const print = session.agent === 'shell';
       const attention = attentionOf(session);

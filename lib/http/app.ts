@@ -78,6 +78,16 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
     c.set('routes', routes);
     await next();
   });
+  // Several instances on one database (§22.2): a request sees every change answered before it arrived, on any of them
+  // (a token created or revoked, a project made a moment ago through another instance behind a round-robin proxy).
+  const { engine } = services.db;
+  if (engine.sync) {
+    const sync = engine.sync.bind(engine);
+    app.use('*', async (_c, next) => {
+      await sync();
+      await next();
+    });
+  }
   app.use('*', authenticate(services));
   app.use('*', projectScope);
   // Every change a request makes is recorded as done by its caller (§23).

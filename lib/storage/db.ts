@@ -90,6 +90,11 @@ export class Db {
   get closed() {
     return this.#closed;
   }
+  /**
+   * Other instances' commits heard while the engine was still opening (a shared engine starts following them before
+   * it answers what it loaded): applied after the loaded entities, which they are newer than.
+   */
+  #early: RemoteCommit[] | undefined = [];
   /** Set once storage failed beyond repair: every later mutation is refused. */
   #broken: unknown;
   /** While a build runs: its own changes, then the changes of the earlier builds of its batch. */
@@ -121,6 +126,9 @@ export class Db {
       db.#apply(kind, id, entity);
       if (migrated) resave.push({ kind, id, entity, before: entity });
     }
+    const early = db.#early!;
+    db.#early = undefined;
+    db.applyRemote(early);
     if (resave.length) {
       options.log.info(`Migrating ${resave.length} legacy file(s) to the current layout`);
       await db.mutate((tx) => resave.forEach(({ kind, entity }) => tx.put(kind, entity!)));
@@ -259,6 +267,10 @@ export class Db {
 
   /** Applies commits of other instances on a shared engine and broadcasts their events, in `seq` order (§22.2). */
   applyRemote(commits: readonly RemoteCommit[]): void {
+    if (this.#early) {
+      this.#early.push(...commits);
+      return;
+    }
     for (const { changes, events } of commits) {
       for (const { kind, id, entity } of changes) this.#apply(kind, id, entity);
       this.#hub.publish(events);

@@ -130,6 +130,11 @@ export interface StorageEngine {
   checkpoint(): Promise<void>;
   /** Checkpoints, closes the event log and releases the hold on the data. */
   close(): Promise<void>;
+  /**
+   * On an engine several instances share: resolves once this instance has applied every commit made before the call,
+   * on any instance. Every request waits for it first, so it sees every change answered before it arrived (§22.2).
+   */
+  sync?(): Promise<void>;
   /** On an engine several instances share: runner names held across them, and frames routed between them. */
   readonly runners?: RunnerRelay;
   /**

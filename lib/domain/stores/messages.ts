@@ -64,7 +64,11 @@ export class MessageStore {
     db.onApply((kind, before, after) => {
       if (kind === 'messages') {
         this.#index.apply(before as Message | undefined, after as Message | null);
-        if (!before && after) this.#rate.count(after as Message);
+        if (!before && after) {
+          this.#rate.count(after as Message);
+          // Every instance hears every new message (§22.2); the notify hook types only where the agent's runner is.
+          this.#wake(after as Message);
+        }
       } else if (kind === 'sessions') {
         this.#upkeep.sessionChanged(before as Session | undefined, after as Session | null);
         // A session that ended or is gone sends and receives nothing more: forget its rate window and wake-up time.
@@ -153,9 +157,7 @@ export class MessageStore {
       built.push(message.id);
       return message;
     });
-    const message = await sending.finally(() => this.#rate.settled(built));
-    this.#wake(message);
-    return message;
+    return sending.finally(() => this.#rate.settled(built));
   }
 
   /**

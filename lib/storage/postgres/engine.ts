@@ -69,6 +69,8 @@ export class PostgresEngine implements StorageEngine {
   /** The newest commit whose changes this instance's memory holds. */
   #applied = 0;
   #turn: Promise<unknown> = Promise.resolve();
+  /** The catch-up that waits for its turn and has not read the feed yet, if any. */
+  #waiting: Promise<void> | undefined;
   #poll: NodeJS.Timeout | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
@@ -167,10 +169,25 @@ export class PostgresEngine implements StorageEngine {
     return published;
   }
 
-  /** Reads and applies other instances' commits this instance has not applied yet (on a notification, or polling). */
+  /**
+   * Resolves once this instance has applied every commit made before the call, on any instance: a request that waits
+   * for it sees every change answered before it arrived, wherever it was answered (§22.2: behind a round-robin proxy, a
+   * client's next request often reaches another instance). While the database does not answer, resolves at once: what
+   * this instance serves may then be stale, as `/health` says.
+   */
+  sync(): Promise<void> {
+    return this.#unreachableSince === undefined ? this.#catchUp() : Promise.resolve();
+  }
+
+  /**
+   * Reads and applies other instances' commits this instance has not applied yet (on a notification, polling, or a
+   * request's `sync`). Callers that come while a catch-up waits for its turn share it: it has not read yet, so it
+   * will see their commits too.
+   */
   #catchUp(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    return this.#serially(async () => {
+    this.#waiting ??= this.#serially(async () => {
+      this.#waiting = undefined;
       if (this.#closed) return;
       // No look at the head first: the feed after the applied commit is every commit since (a commit is in the feed
       // once it is in the head, and pruning keeps the newest 10,000), so one round trip less on every notification.
@@ -195,6 +212,7 @@ export class PostgresEngine implements StorageEngine {
         }
       },
     );
+    return this.#waiting;
   }
 
   /** Said to anyone who asks `/health`: when, not why (the reason, which may name hosts, is in the log). */
