@@ -89,6 +89,21 @@ describe.skipIf(!hasPostgres)('PostgreSQL engine', () => {
     relay.close();
   });
 
+  it("a request's wait to see other instances' commits is bounded while the database is silent", async () => {
+    const relay = await silenceable(await freshDatabaseUrl());
+    const { Db } = await import('../lib/storage/db.js');
+    const { EventHub } = await import('../lib/domain/events.js');
+    const engine = new PostgresEngine({ url: relay.url, log: quiet, pollMs: 100, queryTimeoutMs: 60_000 });
+    const db = await Db.open({ engine, hub: new EventHub(quiet), log: quiet });
+    await engine.sync(); // the database answers: nothing newer than memory
+    relay.silence();
+    const later = new Promise((resolve) => setTimeout(resolve, 5000, 'still waiting'));
+    expect(await Promise.race([engine.sync().then(() => 'went ahead'), later])).toBe('went ahead');
+    relay.speak();
+    await db.close();
+    relay.close();
+  });
+
   it('migrates an empty database once, recording the version; a second open finds nothing to do', async () => {
     const url = await freshDatabaseUrl();
     const sql = openStore(url);

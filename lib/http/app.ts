@@ -83,7 +83,7 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
   const { engine } = services.db;
   if (engine.sync) {
     const sync = engine.sync.bind(engine);
-    app.use('*', async (_c, next) => {
+    app.use('/api/*', async (_c, next) => {
       await sync();
       await next();
     });

@@ -34,6 +34,9 @@ export interface PostgresEngineOptions {
 
 type Db = Sql | TransactionSql;
 
+/** How long a request waits, at most, to see the commits other instances answered before it arrived. */
+const SYNC_PATIENCE_MS = 1000;
+
 /** A row of the feed query: a commit (part 0, `pos` its number, `body` its changes) or an event (part 1, `pos` its `seq`, `body` its line). */
 interface FeedRow {
   part: number;
@@ -176,7 +179,14 @@ export class PostgresEngine implements StorageEngine {
    * this instance serves may then be stale, as `/health` says.
    */
   sync(): Promise<void> {
-    return this.#unreachableSince === undefined ? this.#catchUp() : Promise.resolve();
+    if (this.#unreachableSince !== undefined || this.#closed) return Promise.resolve();
+    // One look at the head (no turn to wait for); only a head ahead of memory waits for a catch-up. A database that
+    // goes silent holds a request a second at most, not for the query limit: it then goes ahead with what memory has.
+    const current = this.#sql<{ commit_no: number }[]>`SELECT commit_no FROM maestro_head`.then(
+      ([head]) => (head && head.commit_no > this.#applied ? this.#catchUp() : undefined),
+      () => this.#catchUp(), // which records the outage, for /health
+    );
+    return Promise.race([current, new Promise<void>((resolve) => setTimeout(resolve, SYNC_PATIENCE_MS).unref())]);
   }
 
   /**
