@@ -1,13 +1,22 @@
 /// <reference lib="dom" />
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers.js';
-import { launchBrowser, openPage } from './ui-browser.js';
+import { startTestServer, type TestServer } from './helpers.js';
+import { launchBrowser, makeProject, openPage } from './ui-browser.js';
 
 /** Rough edges a review in Chromium found: what the page says, where it puts focus, how it is laid out. */
 let browser: Browser;
-beforeAll(async () => void (browser = await launchBrowser()), 120_000);
+let server: TestServer;
+beforeAll(async () => {
+  [browser, server] = await Promise.all([launchBrowser(), startTestServer()]);
+}, 120_000);
 afterAll(() => browser?.close());
+
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const el = document.activeElement as HTMLElement | null;
+    return (el as HTMLInputElement | null)?.labels?.[0]?.textContent ?? el?.textContent ?? '';
+  });
 
 const box = async (page: Page, selector: string) => (await page.locator(selector).first().boundingBox())!;
 
@@ -25,6 +34,33 @@ describe('dashboard polish', { timeout: 60_000 }, () => {
     expect((await form.getByLabel('Name').boundingBox())!.x).toBeCloseTo(heading.x, 0);
     const button = (await form.getByRole('button', { name: 'Create token' }).boundingBox())!;
     expect(button.x + button.width).toBeLessThan(page.viewportSize()!.width / 2);
+    expect(problems()).toEqual([]);
+    await page.close();
+  });
+
+  it('puts focus on the first field of a dialog, and back on the button that opened it after Escape', async () => {
+    const p = await makeProject(server, 'Focus');
+    await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Focus task' });
+    const { page, problems } = await openPage(browser, server, `#/p/${p.id}`);
+    const opened = [
+      ['New task…', 'New task', 'Title'],
+      ['Edit project…', 'Edit project', 'Project name'],
+      ['Spawn for this project…', 'Spawn an agent', 'Project'],
+    ];
+    for (const [button, title, field] of opened) {
+      await page.getByRole('button', { name: button }).click();
+      const dialog = page.getByRole('dialog', { name: title });
+      await dialog.waitFor();
+      expect(await focused(page), title).toBe(field);
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      expect(await focused(page), title).toBe(button);
+    }
+    // A question before a deletion has no field: its safe answer has the focus, as before.
+    await page.getByRole('button', { name: 'Delete project' }).click();
+    await page.getByRole('dialog', { name: 'Delete Focus?' }).waitFor();
+    expect(await focused(page)).toBe('Cancel');
+    await page.keyboard.press('Escape');
     expect(problems()).toEqual([]);
     await page.close();
   });

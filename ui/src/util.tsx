@@ -39,12 +39,20 @@ export function Badge({ kind, children, title }: { kind?: string; children: Comp
   );
 }
 
-/** A native modal dialog: focus is trapped, Escape closes it, and it is announced with its title. */
+/** A form control that can take focus: what a dialog focuses first. */
+const FIELD = 'input:not([type=hidden]):not(:disabled), select:not(:disabled), textarea:not(:disabled)';
+
+/**
+ * A native modal dialog: focus is trapped, Escape closes it (focus goes back where it was), and it is announced with its
+ * title. It opens on its `autofocus` control, else on its first field (a question without fields: its × button).
+ */
 export function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const dialog = ref.current!;
     dialog.showModal();
+    // showModal() alone focuses the first focusable element, which is the × button in the header.
+    if (!dialog.querySelector('[autofocus]')) dialog.querySelector<HTMLElement>(FIELD)?.focus();
     const close = () => onClose();
     dialog.addEventListener('close', close);
     return () => {
