@@ -64,4 +64,27 @@ describe('dashboard polish', { timeout: 60_000 }, () => {
     expect(problems()).toEqual([]);
     await page.close();
   });
+
+  it('says an entity that does not exist is gone, with a link back to its list', async () => {
+    const { page, problems } = await openPage(browser, server, '#/sessions');
+    const gone = [
+      ['#/s/sess_gone', 'session', 'Sessions'],
+      ['#/t/task_gone', 'task', 'Projects'],
+      ['#/p/proj_gone', 'project', 'Projects'],
+    ];
+    for (const [hash, what, list] of gone) {
+      await page.goto(`${server.url}/${hash}`);
+      await page
+        .getByRole('alert')
+        .filter({ hasText: `This ${what} no longer exists.` })
+        .waitFor();
+      await page
+        .getByRole('main')
+        .getByRole('link', { name: `Back to ${list}` })
+        .click();
+      await page.getByRole('heading', { name: list, level: 1 }).waitFor();
+    }
+    expect(problems()).toEqual([]);
+    await page.close();
+  });
 });

@@ -101,6 +101,17 @@ export const ErrorLine = ({ error }: { error: string | null }) =>
     </p>
   ) : null;
 
+/** The page of a project, task or session that does not exist (deleted, or a stale link): what is gone, and a way on. */
+export const Missing = ({ what, list, href }: { what: 'project' | 'task' | 'session'; list: string; href: string }) => (
+  <section aria-labelledby="missing-title">
+    <h1 id="missing-title">{what[0]!.toUpperCase() + what.slice(1)} not found</h1>
+    <p role="alert">This {what} no longer exists.</p>
+    <p>
+      <a href={href}>Back to {list}</a>
+    </p>
+  </section>
+);
+
 export const statusLabel = (s: string) => s.replace(/_/g, ' ');
 
 /** A labelled form control. The label is not wrapped around the control, so its accessible name is the label alone. */

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { mayChange, onEvent, state } from '../store';
 import { isFinalSession, type Message } from '../types';
-import { Badge, clock, ErrorLine, Field, timeAgo, useAction } from '../util';
+import { Badge, clock, ErrorLine, Field, Missing, timeAgo, useAction } from '../util';
 import { actorText } from './activity-sentences';
 import { Changes } from './Changes';
 import { ConfirmButton } from './Confirm';
@@ -14,7 +14,7 @@ import { Terminal } from './Terminal';
 export function SessionView({ id }: { id: string }) {
   const s = state.sessions.get(id);
   const stop = useAction();
-  if (!s) return <p role="alert">This session no longer exists.</p>;
+  if (!s) return <Missing what="session" list="Sessions" href="#/sessions" />;
   const project = state.projects.get(s.projectId);
   const final = isFinalSession(s.status);
   return (
