@@ -2,7 +2,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './helpers.js';
-import { launchBrowser, makeProject, openPage } from './ui-browser.js';
+import { LIVE_MS, launchBrowser, makeProject, openPage } from './ui-browser.js';
 
 /** Rough edges a review in Chromium found: what the page says, where it puts focus, how it is laid out. */
 let browser: Browser;
@@ -84,6 +84,34 @@ describe('dashboard polish', { timeout: 60_000 }, () => {
         .click();
       await page.getByRole('heading', { name: list, level: 1 }).waitFor();
     }
+    expect(problems()).toEqual([]);
+    await page.close();
+  });
+
+  it('names the page in the tab title, and follows a rename', async () => {
+    const p = await makeProject(server, 'Titles');
+    const t = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Title task' })).body;
+    const s = (await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [t.id], name: 'title-worker' })).body;
+    const { page, problems } = await openPage(browser, server, '#/');
+    const titles = {
+      '#/': 'Projects · Maestro',
+      [`#/p/${p.id}`]: 'Titles · Maestro',
+      [`#/p/${p.id}/tree`]: 'Titles · Maestro',
+      [`#/t/${t.id}`]: 'Title task · Maestro',
+      [`#/s/${s.id}`]: 'title-worker · Maestro',
+      '#/sessions': 'Sessions · Maestro',
+      '#/hosts': 'Hosts · Maestro',
+      '#/activity': 'Activity · Maestro',
+      '#/people': 'People · Maestro',
+      '#/s/sess_gone': 'Session not found · Maestro',
+    };
+    for (const [hash, title] of Object.entries(titles)) {
+      await page.goto(`${server.url}/${hash}`);
+      await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe(title);
+    }
+    await page.goto(`${server.url}/#/p/${p.id}`);
+    await server.call('PUT', `/api/projects/${p.id}`, { name: 'Renamed titles' });
+    await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('Renamed titles · Maestro');
     expect(problems()).toEqual([]);
     await page.close();
   });

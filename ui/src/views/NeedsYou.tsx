@@ -25,12 +25,13 @@ export function AttentionBadge({ s }: { s: Session }) {
   );
 }
 
-/** Keeps the page title's count current: `(2) Maestro` while two agents wait. */
-export function useAttentionTitle() {
+/** Keeps the tab's title current: the page it shows, after how many agents wait (`(2) Checkout page · Maestro`). */
+export function usePageTitle(page: string | undefined) {
   const count = waitingSessions().length;
+  const title = `${count ? `(${count}) ` : ''}${page ? `${page} · ` : ''}Maestro`;
   useEffect(() => {
-    document.title = count ? `(${count}) Maestro` : 'Maestro';
-  }, [count]);
+    document.title = title;
+  }, [title]);
 }
 
 /** A browser notification per new `needs_input`, once the person turned them on with the button (never asked on load). */
