@@ -85,7 +85,7 @@ describe('the "Needs you" list', () => {
     await page.locator('.needs-you').waitFor({ state: 'detached', timeout: LIVE_MS });
     await card.locator('.badge.att-working', { hasText: 'working' }).waitFor({ timeout: LIVE_MS });
     expect(await card.locator('.badge.att-needs_input').count()).toBe(0);
-    await heading.getByText('working', { exact: true }).waitFor({ timeout: LIVE_MS });
+    await heading.getByText('agent working', { exact: true }).waitFor({ timeout: LIVE_MS });
     expect(await heading.getByText('needs you').count()).toBe(0);
     await own.close();
     await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('Shop · Maestro');

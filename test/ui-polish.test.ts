@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeRunner } from './fake-runner.js';
 import { startTestServer, type TestServer } from './helpers.js';
 import { LIVE_MS, launchBrowser, makeProject, openPage } from './ui-browser.js';
 
@@ -113,6 +114,42 @@ describe('dashboard polish', { timeout: 60_000 }, () => {
     await server.call('PUT', `/api/projects/${p.id}`, { name: 'Renamed titles' });
     await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('Renamed titles · Maestro');
     expect(problems()).toEqual([]);
+    await page.close();
+  });
+
+  it("tells a session's status from its agent's attention when both say idle", async () => {
+    const runner = await fakeRunner(server.url, { name: 'idle-box' });
+    runner.hello();
+    await expect.poll(async () => (await server.call('GET', '/api/hosts/idle-box')).body.status).toBe('online');
+    const p = await makeProject(server, 'Idle');
+    const t = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Rest' })).body;
+    const body = { projectId: p.id, taskIds: [t.id], host: 'idle-box', sessionName: 'idle-one' };
+    const spawned = (await server.call('POST', '/api/sessions/spawn', body)).body;
+    const id = spawned.sessionId;
+    await runner.next('launch');
+    runner.send({ type: 'started', sessionId: id, pid: 7 });
+    runner.send({ type: 'attention', sessionId: id, state: 'idle' });
+    await expect
+      .poll(async () => {
+        const s = (await server.call('GET', `/api/sessions/${id}`)).body;
+        return `${s.status} ${s.attention?.state}`;
+      })
+      .toBe('idle idle');
+    const { page, problems } = await openPage(browser, server, '#/sessions');
+    const badges = async (where: Locator) => {
+      await where.locator('.badge.att-idle', { hasText: 'agent idle' }).waitFor({ timeout: LIVE_MS });
+      // Text, hover text, and outline: the attention badge is outlined, status badges are not.
+      return where
+        .locator('.badge')
+        .evaluateAll((els) => els.map((e) => `${e.textContent}|${e.getAttribute('title') ?? ''}|${getComputedStyle(e).borderTopStyle}`));
+    };
+    const attention = "Attention: the agent finished its turn and waits for its next instruction. Not the session's status.";
+    const row = page.locator('.session-row', { has: page.getByRole('link', { name: 'idle-one' }) });
+    expect(await badges(row)).toEqual(['idle||none', `agent idle|${attention}|solid`, 'claude||none']);
+    await page.goto(`${server.url}/#/s/${id}`);
+    expect(await badges(page.locator('.title-row'))).toEqual(['idle||none', `agent idle|${attention}|solid`]);
+    expect(problems()).toEqual([]);
+    runner.ws.close();
     await page.close();
   });
 });

@@ -13,14 +13,21 @@ export const waitingSessions = (): Session[] =>
     .filter((s) => s.attention?.state === 'needs_input' && !isFinalSession(s.status))
     .sort((a, b) => a.attention!.since - b.attention!.since);
 
-const ATTENTION_LABEL = { working: 'working', needs_input: 'needs you', idle: 'idle' } as const;
+/** "agent …", so it is not read as the session's status next to it (a session and its agent can both be `idle`). */
+const ATTENTION_LABEL = { working: 'agent working', needs_input: 'needs you', idle: 'agent idle' } as const;
+const ATTENTION_MEANING = {
+  working: 'the agent is working',
+  needs_input: 'the agent waits for a person',
+  idle: 'the agent finished its turn and waits for its next instruction',
+} as const;
 
-/** The badge of a session's attention, for cards and the sessions tree. */
+/** The badge of a session's attention (outlined, unlike status badges), for cards, session rows and a session's page. */
 export function AttentionBadge({ s }: { s: Session }) {
   if (!s.attention || isFinalSession(s.status)) return null;
+  const { state: now, reason } = s.attention;
   return (
-    <Badge kind={`att-${s.attention.state}`} title={s.attention.reason ?? undefined}>
-      {ATTENTION_LABEL[s.attention.state]}
+    <Badge kind={`att att-${now}`} title={`Attention: ${ATTENTION_MEANING[now]}${reason ? ` (${reason})` : ''}. Not the session's status.`}>
+      {ATTENTION_LABEL[now]}
     </Badge>
   );
 }
