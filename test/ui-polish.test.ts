@@ -152,4 +152,35 @@ describe('dashboard polish', { timeout: 60_000 }, () => {
     runner.ws.close();
     await page.close();
   });
+
+  it('says an agent waiting on an offline host cannot be answered, before anyone types', async () => {
+    const runner = await fakeRunner(server.url, { name: 'away-box' });
+    runner.hello();
+    await expect.poll(async () => (await server.call('GET', '/api/hosts/away-box')).body.status).toBe('online');
+    const p = await makeProject(server, 'Away');
+    const t = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Ask first' })).body;
+    const body = { projectId: p.id, taskIds: [t.id], host: 'away-box', sessionName: 'away-one' };
+    const id = (await server.call('POST', '/api/sessions/spawn', body)).body.sessionId;
+    await runner.next('launch');
+    runner.send({ type: 'started', sessionId: id, pid: 8 });
+    runner.send({ type: 'attention', sessionId: id, state: 'needs_input', reason: 'Permission to use Bash' });
+    const { page, problems } = await openPage(browser, server, '#/');
+    const item = page
+      .getByRole('region', { name: /Needs you/ })
+      .getByRole('listitem')
+      .filter({ hasText: 'away-one' });
+    const box = item.getByRole('textbox', { name: 'Answer away-one' });
+    await item.getByText('Permission to use Bash').waitFor({ timeout: LIVE_MS });
+    expect(await box.isDisabled()).toBe(false);
+
+    runner.ws.close();
+    await item.getByText('host away-box offline').waitFor({ timeout: LIVE_MS });
+    expect(await box.isDisabled()).toBe(true);
+    expect(await item.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    const why = await box.evaluate((el) => document.getElementById(el.getAttribute('aria-describedby') ?? '')?.textContent);
+    expect(why).toBe('away-box is offline: the answer can be typed once it reconnects.');
+    await item.getByText(why!).waitFor();
+    expect(problems()).toEqual([]);
+    await page.close();
+  });
 });

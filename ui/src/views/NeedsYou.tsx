@@ -1,7 +1,7 @@
 // "Needs you" (contract §21): the agents waiting for a person, oldest first, each with a box that types the answer.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
-import { mayChange, onEvent, state } from '../store';
+import { hostOffline, mayChange, onEvent, state } from '../store';
 import { isFinalSession, type Session } from '../types';
 import { Badge, timeAgo } from '../util';
 
@@ -77,7 +77,10 @@ export function NotificationsButton() {
   );
 }
 
+/** The box that types an answer into the agent; disabled, saying why, while the agent's host is offline (input would fail). */
 function Answer({ s }: { s: Session }) {
+  const offline = hostOffline(s);
+  const whyId = `answer-why-${s.id}`;
   const [text, setText] = useState('');
   const [status, setStatus] = useState<string | null>(null);
   const send = async (e: Event) => {
@@ -94,9 +97,23 @@ function Answer({ s }: { s: Session }) {
   };
   return (
     <form class="answer" onSubmit={(e) => void send(e)}>
-      <input aria-label={`Answer ${s.name}`} value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="Type an answer…" />
-      <button type="submit">Send</button>
-      {status && (
+      <input
+        aria-label={`Answer ${s.name}`}
+        value={text}
+        disabled={offline}
+        aria-describedby={offline ? whyId : undefined}
+        onInput={(e) => setText(e.currentTarget.value)}
+        placeholder="Type an answer…"
+      />
+      <button type="submit" disabled={offline}>
+        Send
+      </button>
+      {offline && (
+        <span id={whyId} class="muted small">
+          {s.host} is offline: the answer can be typed once it reconnects.
+        </span>
+      )}
+      {status && !offline && (
         <span class="muted small" role="status">
           {status}
         </span>
@@ -118,6 +135,11 @@ export function NeedsYou() {
         {waiting.map((s) => (
           <li key={s.id}>
             <a href={`#/s/${encodeURIComponent(s.id)}`}>{s.name}</a>{' '}
+            {hostOffline(s) && (
+              <>
+                <Badge kind="warn">host {s.host} offline</Badge>{' '}
+              </>
+            )}
             <span class="reason">{s.attention!.reason ?? 'Waiting for input'}</span>{' '}
             <span class="muted small">{timeAgo(s.attention!.since)}</span>
             {mayChange() && <Answer s={s} />}

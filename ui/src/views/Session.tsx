@@ -1,13 +1,13 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
-import { mayChange, onEvent, state } from '../store';
+import { hostOffline, mayChange, onEvent, state } from '../store';
 import { isFinalSession, type Message } from '../types';
 import { Badge, clock, ErrorLine, Field, Missing, timeAgo, useAction } from '../util';
 import { actorText } from './activity-sentences';
 import { Changes } from './Changes';
 import { ConfirmButton } from './Confirm';
 import { AttentionBadge } from './NeedsYou';
-import { hostOffline, StateBadges } from './Sessions';
+import { StateBadges } from './Sessions';
 import { Terminal } from './Terminal';
 
 /** One session: status, run state, live terminal with input, messages, timeline, and a stop button (§15.4, §16). */
