@@ -183,4 +183,43 @@ describe('dashboard polish', { timeout: 60_000 }, () => {
     expect(problems()).toEqual([]);
     await page.close();
   });
+
+  it('shows a task another agent holds in the Spawn dialog but does not let it be chosen, and says why before Spawn', async () => {
+    const p = await makeProject(server, 'Claims');
+    await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Free task' });
+    const held = (await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Held task' })).body;
+    const holder = (await server.call('POST', '/api/sessions', { projectId: p.id, taskIds: [], name: 'holder-one' })).body;
+    expect((await server.call('POST', `/api/tasks/${held.id}/claim`, { sessionId: holder.id })).status).toBe(200);
+    const { page, problems } = await openPage(browser, server, `#/t/${held.id}`);
+    await page.getByRole('button', { name: 'Spawn agent for this task…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Spawn an agent' });
+    const option = dialog.getByRole('option', { name: 'Held task (taken by holder-one)' });
+    await option.waitFor();
+    expect(await option.isDisabled()).toBe(true);
+    const spawn = dialog.getByRole('button', { name: 'Spawn', exact: true });
+    expect(await spawn.isDisabled()).toBe(true);
+    // The reason sits on the buttons' row, before them, where the eye goes to press Spawn.
+    const reason = async () => {
+      const why = page.locator(`#${await spawn.getAttribute('aria-describedby')}`);
+      const [w, b] = [(await why.boundingBox())!, (await spawn.boundingBox())!];
+      expect(w.x + w.width).toBeLessThanOrEqual(b.x);
+      expect(w.y + w.height / 2).toBeGreaterThan(b.y);
+      expect(w.y + w.height / 2).toBeLessThan(b.y + b.height);
+      expect(
+        await why.evaluate(
+          (el, button) => !!(el.compareDocumentPosition(button!) & Node.DOCUMENT_POSITION_FOLLOWING),
+          await spawn.elementHandle(),
+        ),
+      ).toBe(true);
+      return why.textContent();
+    };
+    expect(await reason()).toBe('Held task is taken by holder-one: choose another task.');
+    await dialog.getByLabel('Tasks').selectOption({ label: 'Free task' });
+    expect(await spawn.isDisabled()).toBe(false);
+    expect(await spawn.getAttribute('aria-describedby')).toBeNull();
+    await dialog.getByLabel('Tasks').selectOption([]);
+    expect(await reason()).toBe('Choose at least one task.');
+    expect(problems()).toEqual([]);
+    await page.close();
+  });
 });
