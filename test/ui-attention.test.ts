@@ -7,8 +7,9 @@ import { launchBrowser } from './ui-browser.js';
 
 /*
  * The dashboard's "Needs you" (contract §21) in Debian's Chromium: an agent's hook puts its session in the list, on its
- * card and in the page title within 2 s; an answer typed in the list goes to the agent's terminal. The runner is played
- * by this test over the runner protocol, so what reaches "the agent" is exactly the runner's `input` frame.
+ * card and in the page title (before the page's name) within 2 s; an answer typed in the list goes to the agent's
+ * terminal. The runner is played by this test over the runner protocol, so what reaches "the agent" is exactly the
+ * runner's `input` frame.
  */
 const LIVE_MS = 2000;
 let browser: Browser;
@@ -44,7 +45,7 @@ describe('the "Needs you" list', () => {
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${server.url}/#/sessions`);
     await page.getByRole('heading', { name: 'Sessions' }).waitFor();
-    await expect(page.title()).resolves.toBe('Maestro');
+    await expect.poll(() => page.title()).toBe('Sessions · Maestro');
     expect(await page.locator('.needs-you').count()).toBe(0);
 
     // The agent's hook, with the session's own token, as `maestro hook PermissionRequest` sends it.
@@ -62,7 +63,7 @@ describe('the "Needs you" list', () => {
       .locator('.session-row', { hasText: name })
       .locator('.badge.att-needs_input', { hasText: 'needs you' })
       .waitFor({ timeout: LIVE_MS });
-    await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('(1) Maestro');
+    await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('(1) Sessions · Maestro');
     if (process.env.ATTENTION_SCREENSHOT) await page.screenshot({ path: process.env.ATTENTION_SCREENSHOT });
     // The project's board: the task's card carries its session's badge, and the list stays above the page.
     await page.goto(`${server.url}/#/p/${encodeURIComponent(project.id)}`);
@@ -84,10 +85,10 @@ describe('the "Needs you" list', () => {
     await page.locator('.needs-you').waitFor({ state: 'detached', timeout: LIVE_MS });
     await card.locator('.badge.att-working', { hasText: 'working' }).waitFor({ timeout: LIVE_MS });
     expect(await card.locator('.badge.att-needs_input').count()).toBe(0);
-    await heading.getByText('working', { exact: true }).waitFor({ timeout: LIVE_MS });
+    await heading.getByText('agent working', { exact: true }).waitFor({ timeout: LIVE_MS });
     expect(await heading.getByText('needs you').count()).toBe(0);
     await own.close();
-    await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('Maestro');
+    await expect.poll(() => page.title(), { timeout: LIVE_MS }).toBe('Shop · Maestro');
     expect(errors).toEqual([]);
     runner.ws.close();
     await page.close();

@@ -7,7 +7,7 @@ import './style.css';
 import { Field, Modal, useLive } from './util';
 import { ActivityView } from './views/Activity';
 import { HostsView } from './views/Hosts';
-import { NeedsYou, NotificationsButton, useAttentionTitle } from './views/NeedsYou';
+import { NeedsYou, NotificationsButton, usePageTitle } from './views/NeedsYou';
 import { ProjectView } from './views/Project';
 import { ProjectsView } from './views/Projects';
 import { SessionView } from './views/Session';
@@ -88,10 +88,25 @@ function pageProject([section, id = '']: string[]): string | undefined {
   return undefined;
 }
 
+const PAGE_NAMES = new Map([
+  ['sessions', 'Sessions'],
+  ['hosts', 'Hosts'],
+  ['activity', 'Activity'],
+  ['people', 'People'],
+]);
+
+/** What the tab's title calls the page: the project, task or session it shows (by name), else the page's own name. */
+function pageName([section = '', id]: string[]): string {
+  if (section === 'p' && id) return state.projects.get(id)?.name ?? 'Project not found';
+  if (section === 't' && id) return state.tasks.get(id)?.title ?? 'Task not found';
+  if (section === 's' && id) return state.sessions.get(id)?.name ?? 'Session not found';
+  return PAGE_NAMES.get(section) ?? 'Projects';
+}
+
 function App() {
   useLive();
-  useAttentionTitle();
   const route = useRoute();
+  usePageTitle(state.loaded ? pageName(route) : undefined);
   const [ask, setAsk] = useState<TokenRequest | null>(null);
   const [spawn, setSpawn] = useState<SpawnRequest | null>(null);
   useEffect(() => {

@@ -1,5 +1,5 @@
 import { ApiError, api } from './api';
-import type { Envelope, Host, Me, Project, Session, Task } from './types';
+import { type Envelope, type Host, isFinalSession, type Me, type Project, type Session, type Task } from './types';
 
 /** Everything the dashboard shows, kept current by the snapshot and the live events. */
 export const state = {
@@ -130,3 +130,5 @@ export async function loadSnapshot(): Promise<void> {
 export const mayChange = () => state.me?.role !== 'viewer';
 /** Whether the signed-in role may manage templates, hosts and tokens (§23). */
 export const isAdmin = () => !state.me || state.me.role === 'admin';
+/** True when the session's runner is gone: its last known state is no longer news, and it takes no input (§15.1). */
+export const hostOffline = (s: Session) => !!s.host && state.hosts.get(s.host)?.status === 'offline' && !isFinalSession(s.status);

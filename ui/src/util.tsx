@@ -39,12 +39,20 @@ export function Badge({ kind, children, title }: { kind?: string; children: Comp
   );
 }
 
-/** A native modal dialog: focus is trapped, Escape closes it, and it is announced with its title. */
+/** A form control that can take focus: what a dialog focuses first. */
+const FIELD = 'input:not([type=hidden]):not(:disabled), select:not(:disabled), textarea:not(:disabled)';
+
+/**
+ * A native modal dialog: focus is trapped, Escape closes it (focus goes back where it was), and it is announced with its
+ * title. It opens on its `autofocus` control, else on its first field (a question without fields: its × button).
+ */
 export function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const dialog = ref.current!;
     dialog.showModal();
+    // showModal() alone focuses the first focusable element, which is the × button in the header.
+    if (!dialog.querySelector('[autofocus]')) dialog.querySelector<HTMLElement>(FIELD)?.focus();
     const close = () => onClose();
     dialog.addEventListener('close', close);
     return () => {
@@ -92,6 +100,17 @@ export const ErrorLine = ({ error }: { error: string | null }) =>
       {error}
     </p>
   ) : null;
+
+/** The page of a project, task or session that does not exist (deleted, or a stale link): what is gone, and a way on. */
+export const Missing = ({ what, list, href }: { what: 'project' | 'task' | 'session'; list: string; href: string }) => (
+  <section aria-labelledby="missing-title">
+    <h1 id="missing-title">{what[0]!.toUpperCase() + what.slice(1)} not found</h1>
+    <p role="alert">This {what} no longer exists.</p>
+    <p>
+      <a href={href}>Back to {list}</a>
+    </p>
+  </section>
+);
 
 export const statusLabel = (s: string) => s.replace(/_/g, ' ');
 

@@ -1,7 +1,7 @@
 // "Needs you" (contract §21): the agents waiting for a person, oldest first, each with a box that types the answer.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
-import { mayChange, onEvent, state } from '../store';
+import { hostOffline, mayChange, onEvent, state } from '../store';
 import { isFinalSession, type Session } from '../types';
 import { Badge, timeAgo } from '../util';
 
@@ -13,24 +13,32 @@ export const waitingSessions = (): Session[] =>
     .filter((s) => s.attention?.state === 'needs_input' && !isFinalSession(s.status))
     .sort((a, b) => a.attention!.since - b.attention!.since);
 
-const ATTENTION_LABEL = { working: 'working', needs_input: 'needs you', idle: 'idle' } as const;
+/** "agent …", so it is not read as the session's status next to it (a session and its agent can both be `idle`). */
+const ATTENTION_LABEL = { working: 'agent working', needs_input: 'needs you', idle: 'agent idle' } as const;
+const ATTENTION_MEANING = {
+  working: 'the agent is working',
+  needs_input: 'the agent waits for a person',
+  idle: 'the agent finished its turn and waits for its next instruction',
+} as const;
 
-/** The badge of a session's attention, for cards and the sessions tree. */
+/** The badge of a session's attention (outlined, unlike status badges), for cards, session rows and a session's page. */
 export function AttentionBadge({ s }: { s: Session }) {
   if (!s.attention || isFinalSession(s.status)) return null;
+  const { state: now, reason } = s.attention;
   return (
-    <Badge kind={`att-${s.attention.state}`} title={s.attention.reason ?? undefined}>
-      {ATTENTION_LABEL[s.attention.state]}
+    <Badge kind={`att att-${now}`} title={`Attention: ${ATTENTION_MEANING[now]}${reason ? ` (${reason})` : ''}. Not the session's status.`}>
+      {ATTENTION_LABEL[now]}
     </Badge>
   );
 }
 
-/** Keeps the page title's count current: `(2) Maestro` while two agents wait. */
-export function useAttentionTitle() {
+/** Keeps the tab's title current: the page it shows, after how many agents wait (`(2) Checkout page · Maestro`). */
+export function usePageTitle(page: string | undefined) {
   const count = waitingSessions().length;
+  const title = `${count ? `(${count}) ` : ''}${page ? `${page} · ` : ''}Maestro`;
   useEffect(() => {
-    document.title = count ? `(${count}) Maestro` : 'Maestro';
-  }, [count]);
+    document.title = title;
+  }, [title]);
 }
 
 /** A browser notification per new `needs_input`, once the person turned them on with the button (never asked on load). */
@@ -69,7 +77,10 @@ export function NotificationsButton() {
   );
 }
 
+/** The box that types an answer into the agent; disabled, saying why, while the agent's host is offline (input would fail). */
 function Answer({ s }: { s: Session }) {
+  const offline = hostOffline(s);
+  const whyId = `answer-why-${s.id}`;
   const [text, setText] = useState('');
   const [status, setStatus] = useState<string | null>(null);
   const send = async (e: Event) => {
@@ -86,9 +97,23 @@ function Answer({ s }: { s: Session }) {
   };
   return (
     <form class="answer" onSubmit={(e) => void send(e)}>
-      <input aria-label={`Answer ${s.name}`} value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="Type an answer…" />
-      <button type="submit">Send</button>
-      {status && (
+      <input
+        aria-label={`Answer ${s.name}`}
+        value={text}
+        disabled={offline}
+        aria-describedby={offline ? whyId : undefined}
+        onInput={(e) => setText(e.currentTarget.value)}
+        placeholder="Type an answer…"
+      />
+      <button type="submit" disabled={offline}>
+        Send
+      </button>
+      {offline && (
+        <span id={whyId} class="muted small">
+          {s.host} is offline: the answer can be typed once it reconnects.
+        </span>
+      )}
+      {status && !offline && (
         <span class="muted small" role="status">
           {status}
         </span>
@@ -110,6 +135,11 @@ export function NeedsYou() {
         {waiting.map((s) => (
           <li key={s.id}>
             <a href={`#/s/${encodeURIComponent(s.id)}`}>{s.name}</a>{' '}
+            {hostOffline(s) && (
+              <>
+                <Badge kind="warn">host {s.host} offline</Badge>{' '}
+              </>
+            )}
             <span class="reason">{s.attention!.reason ?? 'Waiting for input'}</span>{' '}
             <span class="muted small">{timeAgo(s.attention!.since)}</span>
             {mayChange() && <Answer s={s} />}

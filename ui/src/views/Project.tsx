@@ -4,7 +4,7 @@ import { api } from '../api';
 import type { SpawnRequest } from '../main';
 import { mayChange, state } from '../store';
 import { isFinalSession, type Session, TASK_STATUSES, type Task } from '../types';
-import { Badge, ErrorLine, Field, useAction } from '../util';
+import { Badge, ErrorLine, Field, Missing, useAction } from '../util';
 import { AttentionBadge } from './NeedsYou';
 import { DeleteProject, ProjectDialog } from './ProjectEdit';
 import { TaskDialog } from './TaskDialog';
@@ -25,7 +25,7 @@ export function ProjectView({ id, tab, openSpawn }: { id: string; tab: 'board' |
   const [title, setTitle] = useState('');
   const { error, busy, run } = useAction();
   const [editingProject, setEditingProject] = useState(false);
-  if (!project) return <p role="alert">This project no longer exists.</p>;
+  if (!project) return <Missing what="project" list="Projects" href="#/" />;
 
   const complete = (t: Task) => run(() => api('PATCH', `/api/tasks/${encodeURIComponent(t.id)}`, { status: 'completed' }));
   const base = `#/p/${encodeURIComponent(id)}`;

@@ -1,20 +1,20 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
-import { mayChange, onEvent, state } from '../store';
+import { hostOffline, mayChange, onEvent, state } from '../store';
 import { isFinalSession, type Message } from '../types';
-import { Badge, clock, ErrorLine, Field, timeAgo, useAction } from '../util';
+import { Badge, clock, ErrorLine, Field, Missing, timeAgo, useAction } from '../util';
 import { actorText } from './activity-sentences';
 import { Changes } from './Changes';
 import { ConfirmButton } from './Confirm';
 import { AttentionBadge } from './NeedsYou';
-import { hostOffline, StateBadges } from './Sessions';
+import { StateBadges } from './Sessions';
 import { Terminal } from './Terminal';
 
 /** One session: status, run state, live terminal with input, messages, timeline, and a stop button (§15.4, §16). */
 export function SessionView({ id }: { id: string }) {
   const s = state.sessions.get(id);
   const stop = useAction();
-  if (!s) return <p role="alert">This session no longer exists.</p>;
+  if (!s) return <Missing what="session" list="Sessions" href="#/sessions" />;
   const project = state.projects.get(s.projectId);
   const final = isFinalSession(s.status);
   return (

@@ -1,6 +1,6 @@
 import { memo } from 'preact/compat';
 import { useMemo, useState } from 'preact/hooks';
-import { state } from '../store';
+import { hostOffline, state } from '../store';
 import { isFinalSession, type Session } from '../types';
 import { Badge, statusLabel, timeAgo } from '../util';
 import { AttentionBadge } from './NeedsYou';
@@ -25,9 +25,6 @@ export function groupSessions(sessions: Session[]): Group {
 }
 
 const count = (g: Group): number => g.sessions.length + [...g.groups.values()].reduce((n, c) => n + count(c), 0);
-
-/** True when the session's runner is gone: its last known state is no longer news (§15.1). */
-export const hostOffline = (s: Session) => !!s.host && state.hosts.get(s.host)?.status === 'offline' && !isFinalSession(s.status);
 
 /** Status and run state as badges; a session on an offline host says so instead of its stale "working · running". */
 export function StateBadges({ s }: { s: Session }) {

@@ -2,10 +2,20 @@ import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import type { SpawnRequest } from '../main';
 import { state } from '../store';
-import type { Task } from '../types';
+import { isFinalSession, type Session, type Task } from '../types';
 import { ErrorLine, Field, Modal, useAction } from '../util';
 
 const PRESETS = ['claude', 'codex', 'gemini', 'shell', 'custom'];
+
+/**
+ * The live session holding `t`, as the server sees it (a claim not lapsed, by a session not ended): a spawn for the
+ * task would be refused with TASK_CLAIMED (§24.7), so the task is shown but cannot be chosen.
+ */
+function holder(t: Task): Session | undefined {
+  if (!t.claim || t.claim.expiresAt <= Date.now()) return undefined;
+  const s = state.sessions.get(t.claim.sessionId);
+  return s && !isFinalSession(s.status) ? s : undefined;
+}
 
 /** What a task's option says besides its title, so a blocked or taken task is not chosen by mistake. */
 function taskNote(t: Task): string {
@@ -13,7 +23,8 @@ function taskNote(t: Task): string {
   const notes = [];
   if (blockers.length) notes.push(`blocked by ${blockers.join(', ')}`);
   else if (t.status === 'blocked') notes.push('blocked');
-  if (t.claim) notes.push(`taken by ${state.sessions.get(t.claim.sessionId)?.name ?? 'another session'}`);
+  const taker = holder(t);
+  if (taker) notes.push(`taken by ${taker.name}`);
   return notes.length ? ` (${notes.join('; ')})` : '';
 }
 
@@ -21,6 +32,11 @@ function taskNote(t: Task): string {
 function missing(projectId: string, taskIds: string[], agents: string[]): string | null {
   if (!projectId) return 'Create a project first.';
   if (taskIds.length === 0) return 'Choose at least one task.';
+  // Chosen before the dialog opened (a task's "Spawn agent for this task…"), or taken since.
+  for (const t of taskIds.map((id) => state.tasks.get(id))) {
+    const taker = t && holder(t);
+    if (taker) return `${t.title} is taken by ${taker.name}: choose another task.`;
+  }
   if (agents.length === 0) return 'This host has no agent program installed.';
   return null;
 }
@@ -96,7 +112,7 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
               onChange={(e) => setTaskIds([...e.currentTarget.selectedOptions].map((o) => o.value))}
             >
               {tasks.map((t) => (
-                <option value={t.id} selected={taskIds.includes(t.id)}>
+                <option value={t.id} selected={taskIds.includes(t.id)} disabled={holder(t) !== undefined}>
                   {t.title}
                   {taskNote(t)}
                 </option>
@@ -157,6 +173,12 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
         </div>
         <ErrorLine error={error} />
         <div class="actions">
+          {/* Before the buttons, on their row: read where the person looks to press Spawn, and before it. */}
+          {why && (
+            <p id="spawn-why" class="muted small why">
+              {why}
+            </p>
+          )}
           <button type="button" onClick={onClose}>
             Cancel
           </button>
@@ -164,11 +186,6 @@ export function SpawnDialog({ request, onClose }: { request: SpawnRequest; onClo
             Spawn
           </button>
         </div>
-        {why && (
-          <p id="spawn-why" class="muted small">
-            {why}
-          </p>
-        )}
       </form>
     </Modal>
   );

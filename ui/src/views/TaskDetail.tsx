@@ -4,7 +4,7 @@ import { api } from '../api';
 import type { SpawnRequest } from '../main';
 import { mayChange, state } from '../store';
 import type { Task } from '../types';
-import { Badge, clock, statusLabel } from '../util';
+import { Badge, clock, Missing, statusLabel } from '../util';
 import { ConfirmButton } from './Confirm';
 import { TaskBadges } from './Project';
 import { SessionRow } from './Sessions';
@@ -43,7 +43,7 @@ function timelineOf(task: Task) {
 export function TaskView({ id, openSpawn }: { id: string; openSpawn: (r: SpawnRequest) => void }) {
   const task = state.tasks.get(id);
   const [editing, setEditing] = useState(false);
-  if (!task) return <p role="alert">This task no longer exists.</p>;
+  if (!task) return <Missing what="task" list="Projects" href="#/" />;
   const project = state.projects.get(task.projectId);
   const tasks = [...state.tasks.values()];
   const known = (ids: string[]) => ids.map((d) => state.tasks.get(d)).filter((t): t is Task => t !== undefined);

@@ -61,24 +61,22 @@ function CreateToken({ onCreated }: { onCreated: (c: Created) => void }) {
     });
   };
   return (
-    <form class="stack" aria-label="Create a token" onSubmit={(e) => void submit(e)}>
-      <div class="actions">
-        <Field label="Name">
-          {(id) => <input id={id} required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />}
-        </Field>
-        <Field label="Role">
-          {(id) => (
-            <select id={id} value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
-              <option value="viewer">viewer: reads only</option>
-              <option value="member">member: works</option>
-              <option value="admin">admin: also manages</option>
-            </select>
-          )}
-        </Field>
-        <button type="submit" class="primary" disabled={busy}>
-          Create token
-        </button>
-      </div>
+    <form class="inline-form" aria-label="Create a token" onSubmit={(e) => void submit(e)}>
+      <Field label="Name">
+        {(id) => <input id={id} required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />}
+      </Field>
+      <Field label="Role">
+        {(id) => (
+          <select id={id} value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
+            <option value="viewer">viewer: reads only</option>
+            <option value="member">member: works</option>
+            <option value="admin">admin: also manages</option>
+          </select>
+        )}
+      </Field>
+      <button type="submit" class="primary" disabled={busy}>
+        Create token
+      </button>
       <ErrorLine error={error} />
     </form>
   );
@@ -97,7 +95,7 @@ export function TokensView() {
   }, []);
   if (!isAdmin()) return <p role="alert">Only an admin manages people's tokens.</p>;
   return (
-    <section aria-labelledby="tokens-title" class="stack">
+    <section aria-labelledby="tokens-title">
       <h1 id="tokens-title">People</h1>
       <p class="muted">Each person gets a token of their own; revoking one works at once and affects nobody else.</p>
       <CreateToken onCreated={setCreated} />
