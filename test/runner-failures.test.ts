@@ -1,0 +1,34 @@
+// Runners and worktrees when things go wrong: large answers, agents ended behind the runner's back, bases gone.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startTestServer, tempDir, until } from './helpers.js';
+import { git, makeRepo, spawnAndWait, startRunner } from './worktree-helpers.js';
+
+const SLOW = { timeout: 180_000 };
+
+describe('runners and worktrees under failure', SLOW, async () => {
+  const server = await startTestServer();
+  const { call } = server;
+  const root = join(tempDir('maestro-wt-root-'), 'worktrees');
+  const runner = startRunner(server.url, 'rf', root);
+  await until(call, '/api/hosts/rf', (h) => h?.status === 'online');
+  const repo = makeRepo();
+  const project = (await call('POST', '/api/projects', { name: 'Repo', workingDir: repo })).body;
+  const spawn = (title: string) => spawnAndWait(call, project.id, title, { host: 'rf' });
+
+  it('a diff larger than an HTTP body is answered, and the runner stays connected', async () => {
+    const s = await spawn('Big change');
+    // 1.5 MiB of text: a patch under the contract's 2 MiB cut, so answered whole, in a frame over 1 MiB.
+    const line = `${'x'.repeat(99)}\n`;
+    writeFileSync(join(s.workspace.path, 'big.txt'), line.repeat(15_000));
+    const res = await call('GET', `/api/sessions/${s.id}/diff`);
+    expect(res.status).toBe(200);
+    expect(res.body.files).toEqual([{ path: 'big.txt', status: 'added', additions: 15_000, deletions: 0, binary: false }]);
+    expect(res.body.truncated).toBe(false);
+    expect(res.body.patch.length).toBeGreaterThan(1_500_000);
+    expect((await call('GET', '/api/hosts/rf')).body.status).toBe('online');
+    expect(runner.output()).not.toContain('disconnected');
+    expect(git(repo, 'status', '--porcelain')).toBe('');
+  });
+});
