@@ -73,6 +73,8 @@ export const RunnerMessage = v.variant('type', [
     lastLine: v.optional(v.string()),
   }),
   v.object({ type: v.literal('failed'), sessionId, reason: v.string() }),
+  /** The agent's tmux session went away while it ran (killed from outside): its exit is unknown (§15.3 step 6). */
+  v.object({ type: v.literal('lost'), sessionId }),
   /** What the terminal says of the agent (§21): output after a quiet spell, or quiet for `MAESTRO_IDLE_MS`. */
   v.object({
     type: v.literal('attention'),

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, tempDir, until } from './helpers.js';
+import { tmuxOut } from './runner-harness.js';
 import { git, makeRepo, spawnAndWait, startRunner } from './worktree-helpers.js';
 
 const SLOW = { timeout: 180_000 };
@@ -30,5 +31,17 @@ describe('runners and worktrees under failure', SLOW, async () => {
     expect((await call('GET', '/api/hosts/rf')).body.status).toBe('online');
     expect(runner.output()).not.toContain('disconnected');
     expect(git(repo, 'status', '--porcelain')).toBe('');
+  });
+
+  it('an agent whose tmux session is killed from outside is lost within seconds, not running for good', async () => {
+    const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Wait WT:wait' })).body;
+    const spawned = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], agent: 'custom', host: 'rf' });
+    const id = spawned.body.sessionId;
+    await until(call, `/api/sessions/${id}`, (s) => s.run?.state === 'running');
+    tmuxOut(runner.socket, ['kill-session', '-t', `=maestro-${id}`]);
+    const s = await until(call, `/api/sessions/${id}`, (x) => x.status === 'failed', { ms: 10_000 });
+    expect(s.run.state).toBe('lost');
+    expect(s.timeline.at(-1).message).toBe('Agent process not found on rf');
+    expect((await call('GET', '/api/hosts/rf')).body).toMatchObject({ status: 'online', sessions: 0 });
   });
 });
