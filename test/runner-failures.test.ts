@@ -1,5 +1,5 @@
 // Runners and worktrees when things go wrong: large answers, agents ended behind the runner's back, bases gone.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, tempDir, until } from './helpers.js';
@@ -43,5 +43,25 @@ describe('runners and worktrees under failure', SLOW, async () => {
     expect(s.run.state).toBe('lost');
     expect(s.timeline.at(-1).message).toBe('Agent process not found on rf');
     expect((await call('GET', '/api/hosts/rf')).body).toMatchObject({ status: 'online', sessions: 0 });
+  });
+
+  it('a base branch deleted after launch: the diff still shows the work, and a forced removal archives and removes it', async () => {
+    git(repo, 'branch', 'short-lived', 'main');
+    const other = (await call('POST', '/api/projects', { name: 'Gone', workingDir: repo, workspace: { baseBranch: 'short-lived' } })).body;
+    const s = await spawnAndWait(call, other.id, 'Work WT:work', { host: 'rf' });
+    expect(s.workspace.baseBranch).toBe('short-lived');
+    git(repo, 'branch', '-D', 'short-lived');
+    const diff = await call('GET', `/api/sessions/${s.id}/diff?stat=1`);
+    expect(diff.status).toBe(200);
+    expect(diff.body.files.map((f: any) => f.path)).toEqual(['README.md', 'feature.txt', 'notes.txt']);
+    expect(diff.body.conflicts).toEqual([]);
+    const refused = await call('DELETE', `/api/sessions/${s.id}/workspace`);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: 'WORKSPACE_DIRTY', details: { uncommitted: 1, untracked: 1, unmergedCommits: 1 } });
+    const removed = await call('DELETE', `/api/sessions/${s.id}/workspace?force=true`);
+    expect(removed.status).toBe(200);
+    expect(removed.body.workspace).toMatchObject({ state: 'removed', archiveRef: `refs/maestro/archive/${s.id}` });
+    expect(existsSync(s.workspace.path)).toBe(false);
+    expect(git(repo, 'show', `refs/maestro/archive/${s.id}:notes.txt`)).toBe('untracked notes');
   });
 });
