@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, tempDir, until } from './helpers.js';
-import { tmuxOut } from './runner-harness.js';
+import { screenOf, tmuxOut } from './runner-harness.js';
 import { git, makeRepo, spawnAndWait, startRunner } from './worktree-helpers.js';
 
 const SLOW = { timeout: 180_000 };
@@ -63,5 +63,25 @@ describe('runners and worktrees under failure', SLOW, async () => {
     expect(removed.body.workspace).toMatchObject({ state: 'removed', archiveRef: `refs/maestro/archive/${s.id}` });
     expect(existsSync(s.workspace.path)).toBe(false);
     expect(git(repo, 'show', `refs/maestro/archive/${s.id}:notes.txt`)).toBe('untracked notes');
+  });
+
+  it('an agent that ended while its runner was away: reconciled on restart, its tmux session and files cleared away', async () => {
+    const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Wait WT:wait' })).body;
+    const spawned = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], agent: 'custom', host: 'rf' });
+    const id = spawned.body.sessionId;
+    await until(call, `/api/sessions/${id}`, (s) => s.run?.state === 'running');
+    runner.proc.kill('SIGKILL');
+    await runner.exited;
+    await until(call, '/api/hosts/rf', (h) => h.status === 'offline');
+    // The agent's last words and exit, while no runner watches it.
+    tmuxOut(runner.socket, ['respawn-pane', '-k', '-t', `maestro-${id}`, 'echo last words; exit 3']);
+    const dead = () => tmuxOut(runner.socket, ['display-message', '-p', '-t', `maestro-${id}`, '#{pane_dead_status}']).trim() === '3';
+    for (let i = 0; i < 100 && !dead(); i++) await new Promise((r) => setTimeout(r, 100));
+    startRunner(server.url, 'rf', root);
+    const s = await until(call, `/api/sessions/${id}`, (x) => x.run?.state === 'exited');
+    expect(s).toMatchObject({ status: 'failed', run: { exitCode: 3 } });
+    expect(s.timeline.at(-1).message).toBe('Agent exited with code 3; last output: last words');
+    expect(await screenOf(call, id)).toContain('last words');
+    expect(tmuxOut(runner.socket, ['list-sessions', '-F', '#{session_name}'])).not.toContain(id);
   });
 });

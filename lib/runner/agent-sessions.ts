@@ -103,6 +103,12 @@ export class AgentSessions {
       if (panes.some((p) => p.sessionId === sessionId)) continue;
       sessions.push({ sessionId, state: 'exited', exitCode: f.exitCode, signal: f.signal, lastLine: f.lastLine });
     }
+    // Agents that ended while no server listened: their exit is in this hello, so their tmux session (which holds the
+    // session token) and files go as for any ended agent; their last screen and exit stay in memory for the next hello.
+    for (const s of sessions) {
+      const pane = panes.find((p) => p.statusKnown && p.sessionId === s.sessionId);
+      if (pane) await this.#clearAway(pane, s.lastLine ?? '');
+    }
     return sessions;
   }
 
