@@ -76,4 +76,23 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
     expect(existsSync(s.workspace.path)).toBe(false);
     await page.close();
   });
+
+  it('colours a removed "-- comment" and an added "++i" as changes, not as file headers', async () => {
+    const sql = makeRepo('sql');
+    writeFileSync(join(sql, 'q.sql'), '-- a comment\nselect 1;\n');
+    git(sql, 'add', '--', 'q.sql');
+    git(sql, 'commit', '-q', '-m', 'sql');
+    const other = (await call('POST', '/api/projects', { name: 'Queries', workingDir: sql })).body;
+    const s = await spawnAndWait(call, other.id, 'Queries', { host: 'ui-wt' });
+    writeFileSync(join(s.workspace.path, 'q.sql'), 'select 1;\n++i;\n');
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const patch = page.getByRole('region', { name: 'Changes' }).locator('.patch');
+    const classOf = (text: string) => patch.locator('span', { hasText: text }).getAttribute('class');
+    await expect.poll(() => classOf('--- a comment').catch(() => null), { timeout: 20_000 }).toBe('d-del');
+    expect(await classOf('+++i;')).toBe('d-add');
+    expect(await classOf('--- a/q.sql')).toBe('d-file');
+    expect(await classOf('+++ b/q.sql')).toBe('d-file');
+    await page.close();
+  });
 });

@@ -33,17 +33,19 @@ const problemOf = (e: unknown): Problem => {
   return { code: e instanceof ApiError ? e.code : 'ERROR', message: (e as Error).message, files: details?.files ?? [] };
 };
 
-/** Each line of a unified diff with its class: added, removed, hunk header, file header. */
-const lineClass = (line: string) =>
-  line.startsWith('+++') || line.startsWith('---') || line.startsWith('diff --git')
-    ? 'd-file'
-    : line.startsWith('+')
-      ? 'd-add'
-      : line.startsWith('-')
-        ? 'd-del'
-        : line.startsWith('@@')
-          ? 'd-hunk'
-          : '';
+/**
+ * Each line of a unified diff with its class: added, removed, hunk header, file header. `---` and `+++` name files
+ * only in a file's header, before its first hunk: inside a hunk, a removed `-- comment` or an added `++i` is a change.
+ */
+function classified(patch: string): [line: string, cls: string][] {
+  let header = false;
+  return patch.split('\n').map((line) => {
+    if (line.startsWith('diff --git')) header = true;
+    else if (line.startsWith('@@')) header = false;
+    if (header) return [line, line.startsWith('diff --git') || line.startsWith('---') || line.startsWith('+++') ? 'd-file' : ''];
+    return [line, line.startsWith('+') ? 'd-add' : line.startsWith('-') ? 'd-del' : line.startsWith('@@') ? 'd-hunk' : ''];
+  });
+}
 
 export function Changes({ session }: { session: Session }) {
   const ws = session.workspace!;
@@ -174,8 +176,8 @@ export function Changes({ session }: { session: Session }) {
           </table>
           {diff.files.length === 0 && <p class="muted">No changes.</p>}
           <pre class="patch">
-            {diff.patch.split('\n').map((line, i) => (
-              <span key={i} class={lineClass(line)}>
+            {classified(diff.patch).map(([line, cls], i) => (
+              <span key={i} class={cls}>
                 {line}
                 {'\n'}
               </span>
