@@ -95,4 +95,26 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
     expect(await classOf('+++ b/q.sql')).toBe('d-file');
     await page.close();
   });
+
+  it('follows a running agent: files it changes appear without a Refresh', async () => {
+    const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Keep going WT:wait' })).body;
+    const spawned = await call('POST', '/api/sessions/spawn', {
+      projectId: project.id,
+      taskIds: [task.id],
+      agent: 'custom',
+      host: 'ui-wt',
+    });
+    const s = await until(call, `/api/sessions/${spawned.body.sessionId}`, (x) => x.run?.state === 'running' && x.workspace);
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const changes = page.getByRole('region', { name: 'Changes' });
+    await changes.getByText('No changes.').waitFor({ timeout: 20_000 });
+    // The agent writes a file and says so in its terminal (here: typed input it echoes).
+    writeFileSync(join(s.workspace.path, 'live.txt'), 'written while you watch\n');
+    expect((await call('POST', `/api/sessions/${s.id}/input`, { text: 'wrote live.txt' })).status).toBe(200);
+    const files = changes.getByRole('table', { name: 'Changed files' });
+    await expect.poll(() => files.textContent(), { timeout: 10_000 }).toMatch(/added\s*live\.txt\s*\+1/);
+    await call('POST', `/api/sessions/${s.id}/stop`, {});
+    await page.close();
+  });
 });

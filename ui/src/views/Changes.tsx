@@ -1,5 +1,5 @@
 // The Changes view of a session with a worktree (contract §20.6): files, coloured diff, Merge and Remove.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { mayChange } from '../store';
 import type { Session } from '../types';
@@ -58,14 +58,25 @@ export function Changes({ session }: { session: Session }) {
   const running = session.run?.state === 'running' || session.run?.state === 'pending';
   const removed = ws.state === 'removed';
 
-  const load = () =>
-    api<Diff>('GET', `${path}/diff`).then(
-      (d) => setDiff(d),
-      (e) => setProblem(problemOf(e)),
-    );
+  /** A diff being read, and whether another is wanted after it: one git run at a time on the runner. */
+  const reading = useRef<{ again: boolean } | null>(null);
+  const load = async (): Promise<void> => {
+    if (reading.current) return void (reading.current.again = true);
+    reading.current = { again: false };
+    try {
+      setDiff(await api<Diff>('GET', `${path}/diff`));
+    } catch (e) {
+      setProblem(problemOf(e));
+    }
+    const { again } = reading.current;
+    reading.current = null;
+    if (again) await load();
+  };
+  // While the agent runs, every change of its session (its terminal turning busy or quiet, a report, input) may come
+  // with changed files: the diff is read again, so the view follows the agent's work without a Refresh.
   useEffect(() => {
     if (!removed) void load();
-  }, [session.id, ws.state, session.run?.state]);
+  }, [session.id, ws.state, session.run?.state, running && session.lastActivity]);
 
   const act = async (what: () => Promise<string>) => {
     setBusy(true);
