@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // The dashboard's Changes view (contract §20.6) in Debian's Chromium: files, coloured diff, Merge, Remove, refusals.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,21 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
     const files = changes.getByRole('table', { name: 'Changed files' });
     await expect.poll(() => files.textContent(), { timeout: 10_000 }).toMatch(/added\s*live\.txt\s*\+1/);
     await call('POST', `/api/sessions/${s.id}/stop`, {});
+    await page.close();
+  });
+
+  it("keeps every file's counts in view at 390 px, however long its path", async () => {
+    const s = await spawnAndWait(call, project.id, 'Deep file', { host: 'ui-wt' });
+    const deep = 'src/components/a-rather-long-directory-name/AnExtremelyLongComponentFileNameWithoutBreaks.tsx';
+    mkdirSync(join(s.workspace.path, 'src/components/a-rather-long-directory-name'), { recursive: true });
+    writeFileSync(join(s.workspace.path, deep), 'x\n');
+    const page = await browser.newPage({ viewport: { width: 390, height: 800 } });
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const row = page.getByRole('table', { name: 'Changed files' }).locator('tr', { hasText: 'AnExtremelyLong' });
+    await row.waitFor({ timeout: 20_000 });
+    const counts = await row.locator('td.d-del').boundingBox();
+    expect(counts!.x + counts!.width).toBeLessThanOrEqual(390);
+    expect(await row.locator('td.d-add').textContent()).toBe('+1');
     await page.close();
   });
 });
