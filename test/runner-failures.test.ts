@@ -1,7 +1,8 @@
 // Runners and worktrees when things go wrong: large answers, agents ended behind the runner's back, bases gone.
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { which } from '../lib/domain/agents.js';
 import { startTestServer, tempDir, until } from './helpers.js';
 import { screenOf, tmuxOut } from './runner-harness.js';
 import { git, makeRepo, spawnAndWait, startRunner } from './worktree-helpers.js';
@@ -43,6 +44,31 @@ describe('runners and worktrees under failure', SLOW, async () => {
     expect(s.run.state).toBe('lost');
     expect(s.timeline.at(-1).message).toBe('Agent process not found on rf');
     expect((await call('GET', '/api/hosts/rf')).body).toMatchObject({ status: 'online', sessions: 0 });
+  });
+
+  it('a tmux listing that fails (a busy machine) is not taken for agents gone: they stay running', async () => {
+    const shims = tempDir('maestro-tmux-shim-');
+    const flag = join(shims, 'fail');
+    writeFileSync(
+      join(shims, 'tmux'),
+      `#!/bin/sh\nif [ -e '${flag}' ]; then for a in "$@"; do [ "$a" = list-panes ] && { echo 'server busy' >&2; exit 1; }; done; fi\nexec '${which('tmux')}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    startRunner(server.url, 'rf2', root, { PATH: `${shims}${delimiter}${process.env.PATH}` });
+    await until(call, '/api/hosts/rf2', (h) => h?.status === 'online');
+    const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Wait WT:wait' })).body;
+    const spawned = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], agent: 'custom', host: 'rf2' });
+    const id = spawned.body.sessionId;
+    await until(call, `/api/sessions/${id}`, (s) => s.run?.state === 'running');
+    writeFileSync(flag, '');
+    await new Promise((r) => setTimeout(r, 2000)); // several polls of the runner, every one failing
+    rmSync(flag);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await call('GET', `/api/sessions/${id}`)).body).toMatchObject({
+      status: expect.not.stringMatching(/failed/),
+      run: { state: 'running' },
+    });
+    await call('POST', `/api/sessions/${id}/stop`, {});
   });
 
   it('a base branch deleted after launch: the diff still shows the work, and a forced removal archives and removes it', async () => {

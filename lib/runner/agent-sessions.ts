@@ -292,7 +292,7 @@ export class AgentSessions {
   async checkPanes(): Promise<boolean> {
     // Only agents known before the listing: one launched while tmux answers is not missing from it.
     const known = [...this.#live];
-    const panes: PaneState[] = await this.tmux.panes();
+    const panes: PaneState[] = await this.tmux.panes(true);
     const now = Date.now();
     for (const sessionId of known) {
       // Its tmux session was killed from outside (or the whole tmux server): nothing is left to say how it ended.
