@@ -6,6 +6,12 @@ import * as v from 'valibot';
  * package; every frame is checked against these schemas on arrival and a frame that does not match is ignored.
  */
 
+/**
+ * The largest frame the server takes from a runner: a diff's answer carries a patch of up to 2 MiB (§20.3) and a
+ * terminal snapshot up to 5,000 lines (§15.4), both escaped as JSON, so more than an HTTP body's 1 MiB.
+ */
+export const MAX_RUNNER_FRAME_BYTES = 16 * 1024 * 1024;
+
 const sessionId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,128}$/));
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 
@@ -67,6 +73,8 @@ export const RunnerMessage = v.variant('type', [
     lastLine: v.optional(v.string()),
   }),
   v.object({ type: v.literal('failed'), sessionId, reason: v.string() }),
+  /** The agent's tmux session went away while it ran (killed from outside): its exit is unknown (§15.3 step 6). */
+  v.object({ type: v.literal('lost'), sessionId }),
   /** What the terminal says of the agent (§21): output after a quiet spell, or quiet for `MAESTRO_IDLE_MS`. */
   v.object({
     type: v.literal('attention'),

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // The dashboard's Changes view (contract §20.6) in Debian's Chromium: files, coloured diff, Merge, Remove, refusals.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,62 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
       .poll(() => changes.textContent(), { timeout: 20_000 })
       .toContain(`The worktree was removed; its state is kept as refs/maestro/archive/${s.id}.`);
     expect(existsSync(s.workspace.path)).toBe(false);
+    await page.close();
+  });
+
+  it('colours a removed "-- comment" and an added "++i" as changes, not as file headers', async () => {
+    const sql = makeRepo('sql');
+    writeFileSync(join(sql, 'q.sql'), '-- a comment\nselect 1;\n');
+    git(sql, 'add', '--', 'q.sql');
+    git(sql, 'commit', '-q', '-m', 'sql');
+    const other = (await call('POST', '/api/projects', { name: 'Queries', workingDir: sql })).body;
+    const s = await spawnAndWait(call, other.id, 'Queries', { host: 'ui-wt' });
+    writeFileSync(join(s.workspace.path, 'q.sql'), 'select 1;\n++i;\n');
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const patch = page.getByRole('region', { name: 'Changes' }).locator('.patch');
+    const classOf = (text: string) => patch.locator('span', { hasText: text }).getAttribute('class');
+    await expect.poll(() => classOf('--- a comment').catch(() => null), { timeout: 20_000 }).toBe('d-del');
+    expect(await classOf('+++i;')).toBe('d-add');
+    expect(await classOf('--- a/q.sql')).toBe('d-file');
+    expect(await classOf('+++ b/q.sql')).toBe('d-file');
+    await page.close();
+  });
+
+  it('follows a running agent: files it changes appear without a Refresh', async () => {
+    const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Keep going WT:wait' })).body;
+    const spawned = await call('POST', '/api/sessions/spawn', {
+      projectId: project.id,
+      taskIds: [task.id],
+      agent: 'custom',
+      host: 'ui-wt',
+    });
+    const s = await until(call, `/api/sessions/${spawned.body.sessionId}`, (x) => x.run?.state === 'running' && x.workspace);
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const changes = page.getByRole('region', { name: 'Changes' });
+    await changes.getByText('No changes.').waitFor({ timeout: 20_000 });
+    // The agent writes a file and says so in its terminal (here: typed input it echoes).
+    writeFileSync(join(s.workspace.path, 'live.txt'), 'written while you watch\n');
+    expect((await call('POST', `/api/sessions/${s.id}/input`, { text: 'wrote live.txt' })).status).toBe(200);
+    const files = changes.getByRole('table', { name: 'Changed files' });
+    await expect.poll(() => files.textContent(), { timeout: 10_000 }).toMatch(/added\s*live\.txt\s*\+1/);
+    await call('POST', `/api/sessions/${s.id}/stop`, {});
+    await page.close();
+  });
+
+  it("keeps every file's counts in view at 390 px, however long its path", async () => {
+    const s = await spawnAndWait(call, project.id, 'Deep file', { host: 'ui-wt' });
+    const deep = 'src/components/a-rather-long-directory-name/AnExtremelyLongComponentFileNameWithoutBreaks.tsx';
+    mkdirSync(join(s.workspace.path, 'src/components/a-rather-long-directory-name'), { recursive: true });
+    writeFileSync(join(s.workspace.path, deep), 'x\n');
+    const page = await browser.newPage({ viewport: { width: 390, height: 800 } });
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const row = page.getByRole('table', { name: 'Changed files' }).locator('tr', { hasText: 'AnExtremelyLong' });
+    await row.waitFor({ timeout: 20_000 });
+    const counts = await row.locator('td.d-del').boundingBox();
+    expect(counts!.x + counts!.width).toBeLessThanOrEqual(390);
+    expect(await row.locator('td.d-add').textContent()).toBe('+1');
     await page.close();
   });
 });

@@ -48,6 +48,8 @@ export class SessionRuns {
         return this.#exited(name, message.sessionId, message.exitCode, message.signal, message.lastLine);
       case 'failed':
         return this.#failed(name, message.sessionId, message.reason);
+      case 'lost':
+        return this.#update(message.sessionId, this.#lostChange(name));
     }
   }
 
@@ -75,16 +77,7 @@ export class SessionRuns {
       } else if (session.run.state === 'pending') {
         launches.push(session);
       } else {
-        changes.push([
-          session.id,
-          (s, tx) => ({
-            ...s,
-            status: 'failed',
-            completedAt: tx.now,
-            run: { ...s.run!, state: 'lost', endedAt: tx.now },
-            timeline: [...s.timeline, timeline(tx, 'error', `Agent process not found on ${name}`)],
-          }),
-        ]);
+        changes.push([session.id, this.#lostChange(name)]);
       }
     }
     if (changes.length > 0) await this.db.mutate((tx) => changes.forEach(([id, change]) => this.#apply(tx, id, change)));
@@ -124,6 +117,20 @@ export class SessionRuns {
     tx.put('sessions', updated);
     tx.emit('session:updated', updated);
     return updated;
+  }
+
+  /** The agent is gone and its exit unknown: not reported by its runner's hello, or its tmux session vanished. */
+  #lostChange(name: string): Change {
+    return (s, tx) => {
+      if (s.host !== name || isFinal(s) || !s.run) return undefined;
+      return {
+        ...s,
+        status: 'failed',
+        completedAt: tx.now,
+        run: { ...s.run, state: 'lost', endedAt: tx.now },
+        timeline: [...s.timeline, timeline(tx, 'error', `Agent process not found on ${name}`)],
+      };
+    };
   }
 
   #started = (name: string, sessionId: string, pid?: number) => this.#update(sessionId, this.#startedChange(name, pid));

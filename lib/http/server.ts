@@ -6,6 +6,7 @@ import { createNodeWebSocket } from '@hono/node-ws';
 import type { Hono } from 'hono';
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
+import { MAX_RUNNER_FRAME_BYTES } from '../runner-protocol.js';
 import { createServices, type Services } from '../services.js';
 import { type AppEnv, createApp } from './app.js';
 import { MAX_BODY_BYTES } from './body-limit.js';
@@ -40,8 +41,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let app: Hono<AppEnv> | undefined;
   const forward = { request: (...args: Parameters<Hono['request']>) => app!.request(...args) } as unknown as Hono;
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app: forward });
-  // A client message larger than an HTTP body closes that one connection instead of growing memory.
-  (wss.options as { maxPayload?: number }).maxPayload = MAX_BODY_BYTES;
+  // A client message larger than an HTTP body closes that one connection instead of growing memory; a runner's answers
+  // (a diff, a terminal snapshot) are larger, and refusing one would drop the runner. ws reads the limit as it
+  // completes an upgrade, which it does at once (no verifyClient), so it is set per upgrade.
+  const options = wss.options as { maxPayload?: number };
+  const handleUpgrade = wss.handleUpgrade.bind(wss);
+  wss.handleUpgrade = (request, socket, head, done) => {
+    const runner = new URL(request.url ?? '/', 'http://localhost').pathname === '/api/hosts/connect';
+    options.maxPayload = runner ? MAX_RUNNER_FRAME_BYTES : MAX_BODY_BYTES;
+    handleUpgrade(request, socket, head, done);
+  };
   ({ app } = await createApp(services, upgradeWebSocket));
   const { fetch } = app;
 

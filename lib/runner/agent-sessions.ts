@@ -50,6 +50,8 @@ export class AgentSessions {
   /** Sessions whose exit was already reported over the current connection. */
   readonly #reported = new Set<string>();
   readonly #deadSince = new Map<string, number>();
+  /** Agents seen running whose end is not known yet: their tmux session vanishing is an end too. */
+  readonly #live = new Set<string>();
   /** Agents that ended and whose tmux session was removed: their last screen and exit, for snapshots and hellos. */
   readonly #finished = new Map<string, Finished>();
   readonly streams: TerminalStreams;
@@ -94,11 +96,18 @@ export class AgentSessions {
       })),
     );
     for (const p of panes) if (p.statusKnown) this.#reported.add(p.sessionId);
+    for (const p of panes) if (!p.statusKnown) this.#live.add(p.sessionId);
     // Agents that outlived a runner restart are followed again (with this runner's default preset).
     for (const p of panes) if (!p.dead) this.attention.track(p.sessionId, this.#prompts({}));
     for (const [sessionId, f] of this.#finished) {
       if (panes.some((p) => p.sessionId === sessionId)) continue;
       sessions.push({ sessionId, state: 'exited', exitCode: f.exitCode, signal: f.signal, lastLine: f.lastLine });
+    }
+    // Agents that ended while no server listened: their exit is in this hello, so their tmux session (which holds the
+    // session token) and files go as for any ended agent; their last screen and exit stay in memory for the next hello.
+    for (const s of sessions) {
+      const pane = panes.find((p) => p.statusKnown && p.sessionId === s.sessionId);
+      if (pane) await this.#clearAway(pane, s.lastLine ?? '');
     }
     return sessions;
   }
@@ -156,6 +165,7 @@ export class AgentSessions {
       );
       if (!started.ok) throw new Error(started.stderr || 'unknown error');
       const pid = Number(started.stdout.trim());
+      this.#live.add(sessionId);
       this.send({ type: 'started', sessionId, ...(pid > 0 && { pid }) });
       this.attention.track(sessionId, this.#prompts(env));
       return true;
@@ -168,6 +178,7 @@ export class AgentSessions {
 
   async stop(sessionId: string) {
     this.#finished.delete(sessionId);
+    this.#live.delete(sessionId);
     const pane = (await this.tmux.panes()).find((p) => p.sessionId === sessionId);
     this.streams.unwatch(sessionId);
     this.attention.untrack(sessionId);
@@ -279,8 +290,18 @@ export class AgentSessions {
 
   /** Reports each dead pane once per connection (exit code and signal from tmux's `remain-on-exit`). True while some live. */
   async checkPanes(): Promise<boolean> {
-    const panes: PaneState[] = await this.tmux.panes();
+    // Only agents known before the listing: one launched while tmux answers is not missing from it.
+    const known = [...this.#live];
+    const panes: PaneState[] = await this.tmux.panes(true);
     const now = Date.now();
+    for (const sessionId of known) {
+      // Its tmux session was killed from outside (or the whole tmux server): nothing is left to say how it ended.
+      if (!this.#live.has(sessionId) || panes.some((p) => p.sessionId === sessionId)) continue;
+      this.#live.delete(sessionId);
+      this.attention.untrack(sessionId);
+      this.streams.unwatch(sessionId);
+      this.send({ type: 'lost', sessionId });
+    }
     for (const pane of panes) {
       if (!pane.dead || this.#reported.has(pane.sessionId)) continue;
       // tmux sometimes marks a pane dead without ever giving its exit status (the process left as a zombie): the
@@ -298,6 +319,7 @@ export class AgentSessions {
       }
       this.#deadSince.delete(pane.sessionId);
       this.#reported.add(pane.sessionId);
+      this.#live.delete(pane.sessionId);
       this.attention.untrack(pane.sessionId);
       await this.streams.drain(pane.sessionId);
       const lastLine = await this.#lastLine(pane.sessionId);

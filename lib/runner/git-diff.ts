@@ -1,6 +1,6 @@
 // What an agent changed (contract §20.3): its commits, uncommitted and untracked work against the merge base.
 import type { WorkspaceReport } from '../runner-protocol.js';
-import { baseTip, git, mergeTree, must, snapshot, splitZ } from './git.js';
+import { comparedBase, git, mergeTree, must, snapshot, splitZ } from './git.js';
 
 export const MAX_PATCH_BYTES = 2 * 1024 * 1024;
 
@@ -30,12 +30,12 @@ const STATUS: Record<string, ChangedFile['status']> = { A: 'added', C: 'added', 
 /** The diff of a worktree; its index and files are never written (the snapshot uses a temporary index). */
 export async function diffWorkspace(ws: WorkspaceReport, statOnly: boolean): Promise<WorkspaceDiff> {
   const snap = await snapshot(ws.path, 'Maestro diff snapshot');
-  const tip = await baseTip(ws.path, ws.baseBranch, ws.baseCommit);
+  const { tip, branch } = await comparedBase(ws.path, ws.baseBranch, ws.baseCommit);
   const mergeBase = (await git(ws.path, ['merge-base', tip, snap.commit])).stdout.trim() || tip;
   // Three independent reads of the object store, at once.
   const [files, conflicts, full] = await Promise.all([
     changedFiles(ws.path, mergeBase, snap.tree),
-    ws.baseBranch ? mergeTree(ws.path, tip, snap.commit).then((m) => m.conflicts) : [],
+    branch ? mergeTree(ws.path, tip, snap.commit).then((m) => m.conflicts) : [],
     statOnly ? undefined : git(ws.path, ['diff', '--no-color', '--no-ext-diff', '-M', mergeBase, snap.tree], { maxBytes: MAX_PATCH_BYTES }),
   ]);
   if (full && !full.ok) throw new Error(`git diff failed: ${full.stderr}`);

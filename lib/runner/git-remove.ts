@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { WorkspaceReport } from '../runner-protocol.js';
-import { baseTip, commitOf, git, mergeTree, must, type Snapshot, snapshot, WorkspaceError, worktreeStatus } from './git.js';
+import { commitOf, comparedBase, git, mergeTree, must, type Snapshot, snapshot, WorkspaceError, worktreeStatus } from './git.js';
 import { recordPath } from './worktree-create.js';
 
 export interface WorkState {
@@ -25,10 +25,10 @@ export const archiveRef = (sessionId: string) => `refs/maestro/archive/${session
 export async function workState(ws: WorkspaceReport): Promise<WorkState> {
   const status = await worktreeStatus(ws.path);
   const snap = await snapshot(ws.path, 'Maestro archive: uncommitted changes');
-  const tip = await baseTip(ws.path, ws.baseBranch, ws.baseCommit);
+  const { tip, branch } = await comparedBase(ws.path, ws.baseBranch, ws.baseCommit);
   const cherry = (await must(ws.path, ['cherry', tip, snap.head])).split('\n').filter((l) => l.startsWith('+')).length;
   let merged = (await git(ws.path, ['merge-base', '--is-ancestor', snap.commit, tip])).ok;
-  if (!merged && ws.baseBranch) {
+  if (!merged && branch) {
     const would = await mergeTree(ws.path, tip, snap.commit);
     const tipTree = (await must(ws.path, ['rev-parse', `${tip}^{tree}`])).trim();
     merged = (would.conflicts.length === 0 && would.tree === tipTree) || (cherry === 0 && snap.commit === snap.head);

@@ -154,6 +154,15 @@ export async function mergeTree(cwd: string, ours: string, theirs: string): Prom
   return { tree: tree!, conflicts: result.code === 1 ? [...new Set(paths)].sort() : [] };
 }
 
+/**
+ * What a worktree's work is weighed against: the base branch's tip (`branch: true`), else, with no base branch or one
+ * deleted since launch, the commit the worktree started from; so the work can still be seen and removed.
+ */
+export async function comparedBase(cwd: string, baseBranch: string | null, baseCommit: string | null) {
+  const branchTip = baseBranch ? await commitOf(cwd, `refs/heads/${baseBranch}`) : undefined;
+  return branchTip ? { tip: branchTip, branch: true } : { tip: await baseTip(cwd, null, baseCommit), branch: false };
+}
+
 /** The current commit of the base: the base branch's tip, else the recorded base commit. */
 export async function baseTip(cwd: string, baseBranch: string | null, baseCommit: string | null): Promise<string> {
   const tip = baseBranch ? await commitOf(cwd, `refs/heads/${baseBranch}`) : (baseCommit ?? undefined);

@@ -2,7 +2,7 @@
 import { arch, hostname, platform } from 'node:os';
 import WebSocket from 'ws';
 import { availableAgents } from '../domain/agents.js';
-import { BAD_NAME, decode, NAME_TAKEN, type RunnerMessage, ServerMessage, WRONG_HOST } from '../runner-protocol.js';
+import { BAD_NAME, decode, MAX_RUNNER_FRAME_BYTES, NAME_TAKEN, type RunnerMessage, ServerMessage, WRONG_HOST } from '../runner-protocol.js';
 import { AgentSessions } from './agent-sessions.js';
 import { KeyBatcher } from './key-batcher.js';
 import { Tmux, tmuxName } from './tmux.js';
@@ -143,7 +143,14 @@ export class Runner {
   }
 
   #send(message: RunnerMessage) {
-    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(message));
+    if (this.#ws?.readyState !== WebSocket.OPEN) return;
+    let frame = JSON.stringify(message);
+    const bytes = Buffer.byteLength(frame);
+    // The server closes a connection that sends more: an answer that large fails its one request instead.
+    if (bytes > MAX_RUNNER_FRAME_BYTES && message.type === 'reply') {
+      frame = JSON.stringify({ type: 'reply', id: message.id, ok: false, error: `The answer is too large to send (${bytes} bytes)` });
+    }
+    this.#ws.send(frame);
   }
 
   async #hello(ws: WebSocket) {

@@ -78,15 +78,21 @@ export class Tmux {
     return result.stdout;
   }
 
-  /** Every Maestro pane on this socket (none when the tmux server is not running). */
-  async panes(): Promise<PaneState[]> {
+  /**
+   * Every Maestro pane on this socket (none when the tmux server is not running). `strict`: any other failure of tmux
+   * (a timeout on a loaded machine) throws instead of answering none, for callers that take a missing pane as an end.
+   */
+  async panes(strict = false): Promise<PaneState[]> {
     const result = await this.run([
       'list-panes',
       '-a',
       '-F',
       '#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}\t#{pane_pid}',
     ]);
-    if (!result.ok) return [];
+    if (!result.ok) {
+      if (strict && !/no server running|error connecting/.test(result.stderr)) throw new Error(`tmux list-panes failed: ${result.stderr}`);
+      return [];
+    }
     const panes: PaneState[] = [];
     for (const line of result.stdout.split('\n')) {
       const [name, dead, status, signal, pid] = line.split('\t');

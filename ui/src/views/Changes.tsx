@@ -1,5 +1,5 @@
 // The Changes view of a session with a worktree (contract §20.6): files, coloured diff, Merge and Remove.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { mayChange } from '../store';
 import type { Session } from '../types';
@@ -33,17 +33,19 @@ const problemOf = (e: unknown): Problem => {
   return { code: e instanceof ApiError ? e.code : 'ERROR', message: (e as Error).message, files: details?.files ?? [] };
 };
 
-/** Each line of a unified diff with its class: added, removed, hunk header, file header. */
-const lineClass = (line: string) =>
-  line.startsWith('+++') || line.startsWith('---') || line.startsWith('diff --git')
-    ? 'd-file'
-    : line.startsWith('+')
-      ? 'd-add'
-      : line.startsWith('-')
-        ? 'd-del'
-        : line.startsWith('@@')
-          ? 'd-hunk'
-          : '';
+/**
+ * Each line of a unified diff with its class: added, removed, hunk header, file header. `---` and `+++` name files
+ * only in a file's header, before its first hunk: inside a hunk, a removed `-- comment` or an added `++i` is a change.
+ */
+function classified(patch: string): [line: string, cls: string][] {
+  let header = false;
+  return patch.split('\n').map((line) => {
+    if (line.startsWith('diff --git')) header = true;
+    else if (line.startsWith('@@')) header = false;
+    if (header) return [line, line.startsWith('diff --git') || line.startsWith('---') || line.startsWith('+++') ? 'd-file' : ''];
+    return [line, line.startsWith('+') ? 'd-add' : line.startsWith('-') ? 'd-del' : line.startsWith('@@') ? 'd-hunk' : ''];
+  });
+}
 
 export function Changes({ session }: { session: Session }) {
   const ws = session.workspace!;
@@ -56,14 +58,25 @@ export function Changes({ session }: { session: Session }) {
   const running = session.run?.state === 'running' || session.run?.state === 'pending';
   const removed = ws.state === 'removed';
 
-  const load = () =>
-    api<Diff>('GET', `${path}/diff`).then(
-      (d) => setDiff(d),
-      (e) => setProblem(problemOf(e)),
-    );
+  /** A diff being read, and whether another is wanted after it: one git run at a time on the runner. */
+  const reading = useRef<{ again: boolean } | null>(null);
+  const load = async (): Promise<void> => {
+    if (reading.current) return void (reading.current.again = true);
+    reading.current = { again: false };
+    try {
+      setDiff(await api<Diff>('GET', `${path}/diff`));
+    } catch (e) {
+      setProblem(problemOf(e));
+    }
+    const { again } = reading.current;
+    reading.current = null;
+    if (again) await load();
+  };
+  // While the agent runs, every change of its session (its terminal turning busy or quiet, a report, input) may come
+  // with changed files: the diff is read again, so the view follows the agent's work without a Refresh.
   useEffect(() => {
     if (!removed) void load();
-  }, [session.id, ws.state, session.run?.state]);
+  }, [session.id, ws.state, session.run?.state, running && session.lastActivity]);
 
   const act = async (what: () => Promise<string>) => {
     setBusy(true);
@@ -174,8 +187,8 @@ export function Changes({ session }: { session: Session }) {
           </table>
           {diff.files.length === 0 && <p class="muted">No changes.</p>}
           <pre class="patch">
-            {diff.patch.split('\n').map((line, i) => (
-              <span key={i} class={lineClass(line)}>
+            {classified(diff.patch).map(([line, cls], i) => (
+              <span key={i} class={cls}>
                 {line}
                 {'\n'}
               </span>
