@@ -4,7 +4,7 @@ import { createStorage, type Driver, type Storage } from 'unstorage';
 import { describe, expect, it } from 'vitest';
 import { EventHub, type Subscriber } from '../lib/domain/events.js';
 import type { Project } from '../lib/domain/types.js';
-import type { ApiError } from '../lib/errors.js';
+import { type ApiError, ApiError as ApiErrorClass } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { Db } from '../lib/storage/db.js';
 import { type LoggedEvent, SEGMENT_EVENTS } from '../lib/storage/event-log.js';
@@ -300,6 +300,27 @@ describe('group commit', () => {
     await rename(db, 'a', 'A2');
     expect(stored(dir, 'a').name).toBe('A2');
     expect(JSON.parse(seen.at(-1)!).seq).toBe(before.seq + 1);
+  });
+
+  it('a refusal that rests on a change of its own batch waits for the batch, and fails with it: it never tells of a change that was not made', async () => {
+    const dir = tempDir();
+    const { storage, faults } = faultyStorage(dir);
+    const { db } = await openDb(storage, dir);
+    // The second build of the batch is refused because of the first one's change (as a claim refused for an earlier one).
+    const refuseIfTaken = () =>
+      db.mutate((tx) => {
+        if (tx.get('projects', 'taken')) throw new ApiErrorClass(409, 'TASK_CLAIMED', 'Taken already');
+        tx.put('projects', project('other', 'x'));
+      });
+    faults.set('projects:taken', { error: 'disk on fire', once: true });
+    const answers = await Promise.allSettled([createProject(db, 'taken'), refuseIfTaken()]);
+    const codes = answers.map((a) => ((a as PromiseRejectedResult).reason as ApiError).code);
+    expect(codes).toEqual(['INTERNAL_ERROR', 'INTERNAL_ERROR']);
+    expect(db.get('projects', 'taken')).toBeUndefined();
+    // With the first change made, the same refusal is answered once that change is committed.
+    const [made, refused] = await Promise.allSettled([createProject(db, 'taken'), refuseIfTaken()]);
+    expect(made.status).toBe('fulfilled');
+    expect(((refused as PromiseRejectedResult).reason as ApiError).code).toBe('TASK_CLAIMED');
   });
 
   it('a batch whose temporary files fail is refused before anything is seen, and its record is not replayed', async () => {

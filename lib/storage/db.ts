@@ -26,9 +26,13 @@ export type ApplyListener = <K extends Kind>(kind: K, before: Collections[K] | u
 
 /** A batch as built: its changes, its events, and the mutations whose builds succeeded with their results. */
 interface Built {
+  /** Every mutation of the batch, in order: a rebuild runs them all again. */
+  queued: Queued[];
   batch: Map<string, Change>;
   events: Emitted[];
   built: { q: Queued; result: unknown }[];
+  /** Builds that threw: answered with their error once the batch they saw is committed (or refused with it). */
+  failed: { q: Queued; error: unknown }[];
 }
 
 interface Queued {
@@ -204,13 +208,16 @@ export class Db {
         continue;
       }
       let current = this.#build(queued);
-      if (!current.built.length) continue;
+      if (!current.built.length) {
+        for (const { q, error } of current.failed) q.reject(error);
+        continue;
+      }
       const batchOf = (built: Built): CommitBatch => ({
         changes: [...built.batch.values()],
         prepare: (last) => this.#hub.prepare(built.events, last),
         rebuild: (remote) => {
           this.applyRemote(remote);
-          current = this.#build(current.built.map(({ q }) => q));
+          current = this.#build(current.queued);
           return batchOf(current);
         },
       });
@@ -226,26 +233,35 @@ export class Db {
           );
           this.#onFatal(error);
         }
-        for (const { q } of current.built) q.reject(storageFailed(error));
+        // A refusal may rest on the batch's own changes (a claim refused for one made earlier in it): none stands.
+        for (const { q } of [...current.built, ...current.failed]) q.reject(storageFailed(error));
         continue;
       }
-      const { built, batch } = current;
-      if (!built.length) continue;
+      const { built, failed, batch } = current;
+      if (!built.length) {
+        for (const { q, error } of failed) q.reject(error);
+        continue;
+      }
       this.stats.flushes++;
       this.stats.mutations += built.length;
       this.stats.largestBatch = Math.max(this.stats.largestBatch, built.length);
       for (const { kind, id, entity } of batch.values()) this.#apply(kind, id, entity);
       this.#hub.publish(published);
       for (const { q, result } of built) q.resolve(result);
+      for (const { q, error } of failed) q.reject(error);
     }
     this.#draining = undefined;
   }
 
-  /** Runs the builds of a batch in order; a build that throws is answered with its error and changes nothing. */
+  /**
+   * Runs the builds of a batch in order; a build that throws changes nothing, and is answered with its error once the
+   * changes it saw are committed: a refusal must not tell of a change that a failed or rebuilt batch never made.
+   */
   #build(queued: Queued[]): Built {
     const batch = new Map<string, Change>();
     const events: Emitted[] = [];
     const built: Built['built'] = [];
+    const failed: Built['failed'] = [];
     for (const q of queued) {
       const own = new Map<string, Change>();
       const emitted: Emitted[] = [];
@@ -257,12 +273,12 @@ export class Db {
         events.push(...emitted);
         built.push({ q, result });
       } catch (error) {
-        q.reject(error);
+        failed.push({ q, error });
       } finally {
         this.#active = null;
       }
     }
-    return { batch, events, built };
+    return { queued, batch, events, built, failed };
   }
 
   /** Applies commits of other instances on a shared engine and broadcasts their events, in `seq` order (§22.2). */
