@@ -1,5 +1,6 @@
 // Runners and worktrees when things go wrong: large answers, agents ended behind the runner's back, bases gone.
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { which } from '../lib/domain/agents.js';
@@ -99,10 +100,13 @@ describe('runners and worktrees under failure', SLOW, async () => {
     runner.proc.kill('SIGKILL');
     await runner.exited;
     await until(call, '/api/hosts/rf', (h) => h.status === 'offline');
-    // The agent's last words and exit, while no runner watches it.
-    tmuxOut(runner.socket, ['respawn-pane', '-k', '-t', `maestro-${id}`, 'echo last words; exit 3']);
-    const dead = () => tmuxOut(runner.socket, ['display-message', '-p', '-t', `maestro-${id}`, '#{pane_dead_status}']).trim() === '3';
+    // The agent's last words and exit, while no runner watches it; its exit code also in the file the runner's launcher
+    // writes (on a loaded machine tmux may close a pane without ever giving its exit status).
+    const exitFile = join(tmpdir(), `maestro-runner-${process.getuid?.() ?? 'u'}`, runner.socket, `${id}.exit`);
+    tmuxOut(runner.socket, ['respawn-pane', '-k', '-t', `maestro-${id}`, `echo last words; echo 3 > '${exitFile}'; exit 3`]);
+    const dead = () => tmuxOut(runner.socket, ['display-message', '-p', '-t', `maestro-${id}`, '#{pane_dead}']).trim() === '1';
     for (let i = 0; i < 100 && !dead(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(dead()).toBe(true);
     startRunner(server.url, 'rf', root);
     const s = await until(call, `/api/sessions/${id}`, (x) => x.run?.state === 'exited');
     expect(s).toMatchObject({ status: 'failed', run: { exitCode: 3 } });
