@@ -77,6 +77,14 @@ describe('what each hook event says', () => {
     ],
     ['Notification', { message: 'Claude is waiting for your input', notification_type: 'idle_prompt' }, 'idle'],
     ['Notification', { notification_type: 'auth_success' }, undefined],
+    [
+      'Notification',
+      { message: 'MCP server "db" requests your input', notification_type: 'elicitation_dialog' },
+      'needs_input',
+      'MCP server "db" requests your input',
+    ],
+    ['Notification', { message: 'Response sent to MCP server "db"', notification_type: 'elicitation_response' }, 'working'],
+    ['Notification', { message: 'MCP server "db" elicitation complete', notification_type: 'elicitation_complete' }, 'working'],
     ['PermissionRequest', { tool_name: 'Bash' }, 'needs_input', 'Permission to use Bash'],
     [
       'PreToolUse',

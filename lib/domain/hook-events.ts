@@ -36,6 +36,10 @@ export function hookState(event: string, payload: HookPayload): { state: Attenti
       // Claude Code's idle reminder (about 60 s after a finished turn) is a finished turn, not a question.
       if (payload.notification_type === 'idle_prompt') return { state: 'idle', reason: text(payload.message) };
       if (payload.notification_type === 'auth_success') return undefined;
+      // An MCP server's question (`elicitation_dialog`) waits for the person; these two say the person answered it
+      // (or a URL elicitation completed), so the agent goes on working.
+      if (payload.notification_type === 'elicitation_response' || payload.notification_type === 'elicitation_complete')
+        return { state: 'working' };
       return { state: 'needs_input', reason: text(payload.message) ?? 'The agent needs your attention' };
     case 'PermissionRequest':
       return { state: 'needs_input', reason: text(payload.message) ?? `Permission to use ${tool ?? 'a tool'}` };
