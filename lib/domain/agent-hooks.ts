@@ -1,6 +1,6 @@
 // Wires each agent preset's documented hooks to `maestro hook` for one launch (contract §21), never the user's own files.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LIB_DIR } from '../package-root.js';
 import { type AgentPreset, shellQuote } from './agents.js';
 
@@ -28,9 +28,24 @@ const hookLine = (cli: string[], event: string) => [...cli, 'hook', event].map(s
 /** A TOML basic string: JSON's escapes are TOML's for every character a path or argument holds. */
 const toml = (value: string) => JSON.stringify(value);
 
+/** Where Gemini CLI reads its system settings when nothing overrides it (its `getSystemSettingsPath`). */
+function geminiSystemSettingsPath(env: NodeJS.ProcessEnv): string {
+  if (env.GEMINI_CLI_SYSTEM_SETTINGS_PATH) return env.GEMINI_CLI_SYSTEM_SETTINGS_PATH;
+  if (process.platform === 'darwin') return '/Library/Application Support/GeminiCli/settings.json';
+  if (process.platform === 'win32') return 'C:\\ProgramData\\gemini-cli\\settings.json';
+  return '/etc/gemini-cli/settings.json';
+}
+
+/**
+ * Where Gemini CLI reads its system defaults: `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`, else `system-defaults.json` beside
+ * the system settings. Pointing the system settings at our file would move that too, so the launch names it.
+ */
+const geminiSystemDefaultsPath = (env: NodeJS.ProcessEnv) =>
+  env.GEMINI_CLI_SYSTEM_DEFAULTS_PATH || join(dirname(geminiSystemSettingsPath(env)), 'system-defaults.json');
+
 /** The system settings Gemini CLI would read, kept under ours so that an administrator's settings still apply. */
 function geminiSystemSettings(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const path = env.GEMINI_CLI_SYSTEM_SETTINGS_PATH || '/etc/gemini-cli/settings.json';
+  const path = geminiSystemSettingsPath(env);
   try {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as unknown;
     return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
@@ -65,19 +80,24 @@ export function hookWiring(preset: AgentPreset, sessionDir: string, env: NodeJS.
     case 'gemini': {
       const path = join(sessionDir, 'gemini-settings.json');
       const system = geminiSystemSettings(env);
+      const systemHooks = (system.hooks ?? {}) as Record<string, unknown>;
+      // The administrator's own hooks for the same events run too: ours come after them, not instead of them.
       const hooks = {
-        ...(system.hooks as Record<string, unknown> | undefined),
+        ...systemHooks,
         ...Object.fromEntries(
           GEMINI_EVENTS.map((event) => [
             event,
-            [{ hooks: [{ name: `maestro-${event}`, type: 'command', command: hookLine(cli, event), timeout: 5000 }] }],
+            [
+              ...(Array.isArray(systemHooks[event]) ? systemHooks[event] : []),
+              { hooks: [{ name: `maestro-${event}`, type: 'command', command: hookLine(cli, event), timeout: 5000 }] },
+            ],
           ]),
         ),
       };
       const settings = { ...system, hooksConfig: { ...(system.hooksConfig as object | undefined), enabled: true }, hooks };
       return {
         args: [],
-        env: { GEMINI_CLI_SYSTEM_SETTINGS_PATH: path },
+        env: { GEMINI_CLI_SYSTEM_SETTINGS_PATH: path, GEMINI_CLI_SYSTEM_DEFAULTS_PATH: geminiSystemDefaultsPath(env) },
         files: [{ path, content: `${JSON.stringify(settings, null, 2)}\n` }],
       };
     }
