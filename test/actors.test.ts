@@ -69,6 +69,25 @@ describe('actors (§23)', async () => {
     await live.drain();
   });
 
+  it('timeline entries added by PATCH /api/sessions/:id carry the actor too, never one the client wrote', async () => {
+    const patched = await as(alice.token)('PATCH', `/api/sessions/${session.id}`, {
+      timeline: [
+        { type: 'milestone', message: 'patched in' },
+        { type: 'progress', message: 'forged', actor: { kind: 'system' } },
+      ],
+    });
+    expect(patched.status).toBe(200);
+    const aliceActor = { kind: 'user', id: alice.id, name: 'Alice' };
+    expect(patched.body.timeline.slice(-2)).toEqual([
+      expect.objectContaining({ message: 'patched in', actor: aliceActor }),
+      expect.objectContaining({ message: 'forged', actor: aliceActor }),
+    ]);
+    const [updated] = await live.drain();
+    expect(updated).toMatchObject({ type: 'session:updated', actor: aliceActor });
+    expect(updated.data.timeline.at(-1).actor).toEqual(aliceActor);
+    expect((await admin('GET', `/api/sessions/${session.id}`)).body.timeline.at(-2).actor).toEqual(aliceActor);
+  });
+
   it('system for what the server does by itself: a claim released when its session ends', async () => {
     const task = (await admin('POST', '/api/tasks', { projectId: project.id, title: 'Claimed' })).body;
     const worker = (await admin('POST', '/api/sessions', { projectId: project.id, taskIds: [], name: 'worker' })).body;

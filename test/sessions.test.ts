@@ -362,7 +362,15 @@ describe('PATCH /api/sessions/:id', () => {
     ]);
     expect(res.body.timeline).toEqual([
       ...session.timeline,
-      { id: EVT_ID, type: 'milestone', timestamp: now, message: 'Halfway', taskId: 'task_x', metadata: { pct: 50 } },
+      {
+        id: EVT_ID,
+        type: 'milestone',
+        timestamp: now,
+        message: 'Halfway',
+        taskId: 'task_x',
+        metadata: { pct: 50 },
+        actor: { kind: 'admin' },
+      },
     ]);
     const more = await call('PATCH', `/api/sessions/${session.id}`, { events: [{ type: 'third' }] });
     expect(more.body.events.map((e: { type: string }) => e.type)).toEqual(['tool_use', 'note', 'third']);

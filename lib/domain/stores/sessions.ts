@@ -72,7 +72,10 @@ export class SessionStore {
         events: input.events
           ? [...before.events, ...input.events.map((e) => ({ id: newId('evt', tx.now), timestamp: tx.now, ...e }))]
           : before.events,
-        timeline: input.timeline ? [...before.timeline, ...input.timeline.map((t) => entry(tx, t))] : before.timeline,
+        // Entries a client adds say who added it (§23), like those of `POST …/timeline`.
+        timeline: input.timeline
+          ? [...before.timeline, ...input.timeline.map((t) => entry(tx, { ...t, actor: tx.actor }))]
+          : before.timeline,
         lastActivity: tx.now,
       });
       if (input.agentId !== undefined) session.agentId = input.agentId;
