@@ -187,6 +187,13 @@ describe('POST /api/templates', () => {
     expect(templateFiles(dataDir)).toEqual(files);
   });
 
+  it('refuses a blank name or content, as a create does, changing nothing', async () => {
+    const template = await create();
+    expectError(await call('PUT', `/api/templates/${template.id}`, { content: '  ' }), 400, 'VALIDATION_ERROR', 'content cannot be empty');
+    expectError(await call('PUT', `/api/templates/${template.id}`, { name: '' }), 400, 'VALIDATION_ERROR', 'name cannot be empty');
+    expect(readStored(dataDir, template.id)).toEqual(template);
+  });
+
   it('answers the same when there is no body at all', async () => {
     expectError(await call('POST', '/api/templates'), 400, 'VALIDATION_ERROR', 'name, role, and content are required');
   });

@@ -257,6 +257,7 @@ export const UpdateTemplate = v.pipe(
   v.object({ name: optionalText('name'), content: optionalText('content') }),
   v.check((t) => t.name !== undefined || t.content !== undefined, 'At least one of name or content is required'),
   v.check((t) => t.name === undefined || t.name.trim() !== '', 'name cannot be empty'),
+  v.check((t) => t.content === undefined || t.content.trim() !== '', 'content cannot be empty'),
 );
 
 // Controlling a running agent (contract §15.4)
