@@ -47,6 +47,12 @@ describe('GET /api/openapi.json', () => {
     const createTask = doc.paths['/api/tasks'].post;
     const body = createTask.requestBody.content['application/json'].schema;
     expect(body.required).toEqual(['projectId', 'title']);
+    // Without a body, required fields are missing and the request is refused: the body is required. A body whose
+    // fields are all optional may be left out (it is read as {}).
+    expect(createTask.requestBody.required).toBe(true);
+    expect((await call('POST', '/api/tasks')).status).toBe(400);
+    expect(doc.paths['/api/sessions/spawn'].post.requestBody.required).toBe(true);
+    expect(doc.paths['/api/tasks/{id}'].patch.requestBody.required).toBe(false);
     expect(body.properties.priority).toMatchObject({ enum: ['low', 'medium', 'high'], default: 'medium' });
     expect(createTask.responses['201'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Task' });
     const listTasks = doc.paths['/api/tasks'].get;
