@@ -71,6 +71,36 @@ describe('GET /api/openapi.json', () => {
     expect(doc.components.schemas.Error.required).toEqual(['error', 'code', 'message']);
   });
 
+  it('names the refusals routes really give, under their status', async () => {
+    const { call } = await inProcess();
+    const { body: doc } = await call('GET', '/api/openapi.json');
+    const project = await call('POST', '/api/projects', { name: 'Refusals' });
+    const task = await call('POST', '/api/tasks', { projectId: project.body.id, title: 'Refused' });
+    const session = await call('POST', '/api/sessions', { projectId: project.body.id, taskIds: [task.body.id] });
+    const s = `/api/sessions/${session.body.id}`;
+    const probes: [method: string, path: string, documented: string, body?: unknown][] = [
+      // A session that does not use the queue strategy.
+      ...['queue', 'queue/items', 'queue/top'].map((q) => ['GET', `${s}/${q}`, `/api/sessions/{id}/${q}`] as [string, string, string]),
+      ...['start', 'complete', 'fail', 'skip'].map(
+        (q) => ['POST', `${s}/queue/${q}`, `/api/sessions/{id}/queue/${q}`, {}] as [string, string, string, unknown],
+      ),
+      ['POST', `${s}/queue/push`, '/api/sessions/{id}/queue/push', { taskId: task.body.id }],
+      ['GET', '/api/templates/role/nobody', '/api/templates/role/{role}'],
+      ['GET', '/api/templates/default/nobody', '/api/templates/default/{role}'],
+      ['GET', '/api/skills/role/nobody', '/api/skills/role/{role}'],
+      ['POST', '/api/sessions/spawn', '/api/sessions/spawn', {}],
+      ['POST', '/api/sessions/spawn', '/api/sessions/spawn', { projectId: project.body.id, taskIds: [task.body.id], host: 'nowhere' }],
+      // A session without a worktree.
+      ['POST', `${s}/merge`, '/api/sessions/{id}/merge', {}],
+      ['DELETE', `${s}/workspace`, '/api/sessions/{id}/workspace'],
+    ];
+    for (const [method, path, documented, body] of probes) {
+      const answer = await call(method, path, body);
+      const described = doc.paths[documented][method.toLowerCase()].responses[answer.status]?.description;
+      expect(described, `${method} ${path} answered ${answer.status} ${answer.body.code}`).toContain(answer.body.code);
+    }
+  });
+
   it('describes what the server really answers', async () => {
     const { call } = await inProcess();
     const { body: doc } = await call('GET', '/api/openapi.json');
