@@ -124,4 +124,13 @@ describe('docs/configuration.md', () => {
     expect(variables.length).toBeGreaterThan(10);
     expect(variables.filter((name) => !table.includes(`| \`${name}\` |`))).toEqual([]);
   });
+
+  it('lists the variables the local runner and the agent presets read', () => {
+    const table = read(join(DOCS, 'configuration.md'));
+    const runner = readdirSync(join(ROOT, 'lib/runner')).map((f) => `lib/runner/${f}`);
+    const sources = ['lib/start.ts', 'lib/domain/agents.ts', ...runner].map((f) => read(join(ROOT, f))).join('\n');
+    const variables = new Set([...sources.matchAll(/\benv\.(MAESTRO_[A-Z0-9_]+)/g)].map((m) => m[1]!));
+    expect(variables.size).toBeGreaterThan(3);
+    expect([...variables].filter((name) => !table.includes(`| \`${name}\` |`))).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,16 @@ describe('configuration errors', () => {
 });
 
 describe('data directory', () => {
+  it('that is a file: exit 1 with a message naming DATA_DIR, not a stack trace', async () => {
+    const file = join(tempDir('maestro-file-'), 'not-a-directory');
+    writeFileSync(file, 'x');
+    const { code, stdout, stderr } = await runToExit({ ...CLEAN, ...testEnv({ DATA_DIR: file }) });
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain(`DATA_DIR ${file}`);
+    expect(stderr).not.toMatch(/at .+\.js:\d+/);
+    expect(stdout + stderr).not.toMatch(/listening on/);
+  });
+
   it('expands a leading ~ in DATA_DIR against HOME', async () => {
     const home = tempDir('maestro-home-');
     const server = await boot(testEnv({ HOME: home, DATA_DIR: '~/state/maestro-data' }));

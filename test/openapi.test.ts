@@ -47,6 +47,12 @@ describe('GET /api/openapi.json', () => {
     const createTask = doc.paths['/api/tasks'].post;
     const body = createTask.requestBody.content['application/json'].schema;
     expect(body.required).toEqual(['projectId', 'title']);
+    // Without a body, required fields are missing and the request is refused: the body is required. A body whose
+    // fields are all optional may be left out (it is read as {}).
+    expect(createTask.requestBody.required).toBe(true);
+    expect((await call('POST', '/api/tasks')).status).toBe(400);
+    expect(doc.paths['/api/sessions/spawn'].post.requestBody.required).toBe(true);
+    expect(doc.paths['/api/tasks/{id}'].patch.requestBody.required).toBe(false);
     expect(body.properties.priority).toMatchObject({ enum: ['low', 'medium', 'high'], default: 'medium' });
     expect(createTask.responses['201'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Task' });
     const listTasks = doc.paths['/api/tasks'].get;
@@ -63,6 +69,36 @@ describe('GET /api/openapi.json', () => {
     expect(session.required).toEqual(['taskIds', 'projectId']);
     expect(session.properties.env).toMatchObject({ type: 'object', additionalProperties: { type: 'string' } });
     expect(doc.components.schemas.Error.required).toEqual(['error', 'code', 'message']);
+  });
+
+  it('names the refusals routes really give, under their status', async () => {
+    const { call } = await inProcess();
+    const { body: doc } = await call('GET', '/api/openapi.json');
+    const project = await call('POST', '/api/projects', { name: 'Refusals' });
+    const task = await call('POST', '/api/tasks', { projectId: project.body.id, title: 'Refused' });
+    const session = await call('POST', '/api/sessions', { projectId: project.body.id, taskIds: [task.body.id] });
+    const s = `/api/sessions/${session.body.id}`;
+    const probes: [method: string, path: string, documented: string, body?: unknown][] = [
+      // A session that does not use the queue strategy.
+      ...['queue', 'queue/items', 'queue/top'].map((q) => ['GET', `${s}/${q}`, `/api/sessions/{id}/${q}`] as [string, string, string]),
+      ...['start', 'complete', 'fail', 'skip'].map(
+        (q) => ['POST', `${s}/queue/${q}`, `/api/sessions/{id}/queue/${q}`, {}] as [string, string, string, unknown],
+      ),
+      ['POST', `${s}/queue/push`, '/api/sessions/{id}/queue/push', { taskId: task.body.id }],
+      ['GET', '/api/templates/role/nobody', '/api/templates/role/{role}'],
+      ['GET', '/api/templates/default/nobody', '/api/templates/default/{role}'],
+      ['GET', '/api/skills/role/nobody', '/api/skills/role/{role}'],
+      ['POST', '/api/sessions/spawn', '/api/sessions/spawn', {}],
+      ['POST', '/api/sessions/spawn', '/api/sessions/spawn', { projectId: project.body.id, taskIds: [task.body.id], host: 'nowhere' }],
+      // A session without a worktree.
+      ['POST', `${s}/merge`, '/api/sessions/{id}/merge', {}],
+      ['DELETE', `${s}/workspace`, '/api/sessions/{id}/workspace'],
+    ];
+    for (const [method, path, documented, body] of probes) {
+      const answer = await call(method, path, body);
+      const described = doc.paths[documented][method.toLowerCase()].responses[answer.status]?.description;
+      expect(described, `${method} ${path} answered ${answer.status} ${answer.body.code}`).toContain(answer.body.code);
+    }
   });
 
   it('describes what the server really answers', async () => {

@@ -56,6 +56,15 @@ const errorResponse = (description: string) => ({
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 });
 
+/**
+ * An absent or empty body is read as `{}` (http/input.ts), so a body may be left out only when none of its fields is
+ * required: otherwise that request is refused (400 VALIDATION_ERROR), and the description says the body is required.
+ */
+function requestBody(schema: Json, schemas: Record<string, JsonSchema>): Json {
+  const shape = (typeof schema.$ref === 'string' ? schemas[schema.$ref.split('/').pop()!] : schema) as Json | undefined;
+  return { requestBody: { required: Boolean(shape?.required?.length), content: { 'application/json': { schema } } } };
+}
+
 /** `/api/tasks/:id` → `/api/tasks/{id}`. */
 export const openApiPath = (path: string) => path.replace(/:(\w+)/g, '{$1}');
 
@@ -74,6 +83,7 @@ export const asyncApiDocument = () => (asyncApi ??= buildAsyncApi());
 
 function buildOpenApi(routes: readonly RouteFile[]): Json {
   const { convert, components } = converter('draft-2020-12');
+  const schemas = components();
   const paths: Json = {};
   for (const route of routes) {
     const doc = route.doc;
@@ -99,9 +109,7 @@ function buildOpenApi(routes: readonly RouteFile[]): Json {
       ...(doc.description && { description: doc.description }),
       tags: [doc.tag ?? route.path.split('/')[route.path.startsWith('/api/') ? 2 : 1] ?? 'server'],
       ...(parameters.length && { parameters }),
-      ...(doc.body && {
-        requestBody: { required: false, content: { 'application/json': { schema: convert(doc.body) } } },
-      }),
+      ...(doc.body && requestBody(convert(doc.body), schemas)),
       responses: {
         [status]: {
           description: status === 201 ? 'Created' : status === 204 ? 'No Content' : 'OK',
@@ -124,7 +132,7 @@ function buildOpenApi(routes: readonly RouteFile[]): Json {
     security: [{}, { bearer: [] }],
     paths,
     components: {
-      schemas: components(),
+      schemas,
       securitySchemes: {
         bearer: {
           type: 'http',

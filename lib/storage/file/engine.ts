@@ -89,7 +89,12 @@ export class FileEngine implements StorageEngine {
     this.#openFile = options.openFile ?? openAppend;
     this.#checkpointBytes = options.checkpointBytes ?? 32 * 1024 * 1024;
     // The layout exists from the start, for people and tools that read the files (§5).
-    for (const kind of KINDS) mkdirSync(join(this.#dir, kind), { recursive: true });
+    try {
+      for (const kind of KINDS) mkdirSync(join(this.#dir, kind), { recursive: true });
+    } catch (error) {
+      // Say which setting is wrong: the bare error names only a subdirectory (`ENOTDIR … mkdir '<dir>/projects'`).
+      throw new Error(`DATA_DIR ${this.#dir} cannot be used: ${(error as Error).message}`, { cause: error });
+    }
     this.storage = options.storage ?? createStorage({ driver: durableFsDriver({ base: this.#dir }) });
   }
 

@@ -182,7 +182,11 @@ const early = new Map<string, Promise<Listing>>();
  * done by the time the snapshot is parsed. Only reads: the data directory's lock is taken later, by the engine.
  */
 export function listEarly(base: string): void {
-  early.set(base, list(base));
+  const listing = list(base);
+  // Awaited later, by the engine, unless the server stops first (a data directory it cannot create): a failed
+  // listing must not end the process as an unhandled rejection, with a stack trace, before the reason is reported.
+  listing.catch(() => {});
+  early.set(base, listing);
 }
 
 /** The entity files of `base`, against its snapshot: the listing `listEarly` started, or a new one. */

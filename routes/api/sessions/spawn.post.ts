@@ -10,7 +10,10 @@ export const describe: RouteDoc = {
   body: SpawnRequest,
   response: SpawnResult,
   status: 201,
-  errors: { 404: 'task_not_found, project_not_found or parent_session_not_found' },
+  errors: {
+    400: 'missing_project_id, invalid_task_ids, invalid_spawn_source, missing_session_id, invalid_role, invalid_strategy or VALIDATION_ERROR',
+    404: 'task_not_found, project_not_found, parent_session_not_found or HOST_NOT_FOUND',
+  },
 };
 export default async (c: Ctx) => {
   const { db, spawner } = c.var.services;

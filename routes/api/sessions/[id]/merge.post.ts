@@ -9,7 +9,13 @@ export const describe: RouteDoc = {
   summary: "Merge the session's worktree branch into its base branch (squash, merge or rebase)",
   body: MergeRequest,
   response: MergeResult,
-  errors: { 400: 'VALIDATION_ERROR', 403: 'FORBIDDEN', 404: 'SESSION_NOT_FOUND', 409: 'MERGE_CONFLICT', 503: 'HOST_OFFLINE' },
+  errors: {
+    400: 'VALIDATION_ERROR',
+    403: 'FORBIDDEN',
+    404: 'SESSION_NOT_FOUND',
+    409: 'SESSION_RUNNING, NO_WORKSPACE, WORKSPACE_DIRTY or MERGE_CONFLICT',
+    503: 'HOST_OFFLINE',
+  },
 };
 export default async (c: Ctx) => {
   const input = await body(c, MergeRequest);

@@ -9,7 +9,7 @@ export const describe: RouteDoc = {
   summary: "Remove the session's worktree (its whole state is kept under refs/maestro/archive/<sessionId>)",
   query: RemoveWorkspaceQuery,
   response: Session,
-  errors: { 403: 'FORBIDDEN', 404: 'SESSION_NOT_FOUND', 409: 'WORKSPACE_DIRTY', 503: 'HOST_OFFLINE' },
+  errors: { 403: 'FORBIDDEN', 404: 'SESSION_NOT_FOUND', 409: 'SESSION_RUNNING, NO_WORKSPACE or WORKSPACE_DIRTY', 503: 'HOST_OFFLINE' },
 };
 export default async (c: Ctx) => {
   const { force } = query(c, RemoveWorkspaceQuery);

@@ -8,7 +8,7 @@ import type { RouteDoc } from '../../../../lib/http/openapi.js';
 export const describe: RouteDoc = {
   summary: 'The template a role uses',
   response: Template,
-  errors: { 404: 'NOT_FOUND' },
+  errors: { 400: 'VALIDATION_ERROR (not a role)', 404: 'NOT_FOUND' },
 };
 export default (c: Ctx) => {
   const role = parseInput(roleParam, c.req.param('role'));

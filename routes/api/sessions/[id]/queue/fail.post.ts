@@ -9,7 +9,11 @@ export const describe: RouteDoc = {
   summary: 'Fail the queue item being processed',
   body: QueueFail,
   response: QueueResult,
-  errors: { 403: 'FORBIDDEN (a session token on another session)', 404: 'NOT_FOUND' },
+  errors: {
+    400: 'VALIDATION_ERROR (the session does not use the queue strategy)',
+    403: 'FORBIDDEN (a session token on another session)',
+    404: 'NOT_FOUND',
+  },
 };
 export default async (c: Ctx) => {
   requireMayChangeSession(c, c.req.param('id')!);

@@ -5,7 +5,7 @@ import type { RouteDoc } from '../../../../../lib/http/openapi.js';
 export const describe: RouteDoc = {
   summary: "The queue's items, in order, and counts",
   response: QueueItems,
-  errors: { 404: 'NOT_FOUND' },
+  errors: { 400: 'VALIDATION_ERROR (the session does not use the queue strategy)', 404: 'NOT_FOUND' },
 };
 export default (c: Ctx) => {
   const { queue, stats } = c.var.services.queues.read(c.req.param('id')!);
