@@ -1,52 +1,11 @@
-import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/log.js';
 import { PostgresEngine } from '../lib/storage/postgres/engine.js';
 import { engineContract } from './engine-contract.js';
-import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
+import { freshDatabaseUrl, hasPostgres, openStore, silenceable } from './postgres.js';
 
 /** The PostgreSQL engine (§22.2) against the shared storage engine contract, and what it keeps in the database. */
 const quiet = createLogger('error');
-
-/**
- * A TCP relay to the database that can go silent: bytes stop flowing both ways and nothing is closed, as when a
- * network drops packets. When it speaks again, the connections that went silent are reset and new ones go through.
- */
-async function silenceable(url: string) {
-  const target = new URL(url);
-  let silent = false;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = tcpConnect(Number(target.port), target.hostname);
-    for (const [from, to] of [
-      [client, upstream],
-      [upstream, client],
-    ] as const) {
-      sockets.add(from);
-      from.on('data', (chunk) => void (silent || to.write(chunk)));
-      from.on('error', () => to.destroy());
-      from.on('close', () => {
-        sockets.delete(from);
-        to.destroy();
-      });
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const relayed = new URL(url);
-  relayed.port = String((server.address() as { port: number }).port);
-  return {
-    url: relayed.href,
-    silence: () => void (silent = true),
-    speak: () => {
-      silent = false;
-      for (const socket of sockets) socket.destroy();
-    },
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
-}
 
 describe.skipIf(!hasPostgres)('PostgreSQL engine', () => {
   engineContract('postgres', {
@@ -68,7 +27,11 @@ describe.skipIf(!hasPostgres)('PostgreSQL engine', () => {
     await second.close();
   });
 
-  it('a database that goes silent fails writes after the query timeout and marks the instance unavailable, then recovers', async () => {
+  // Each step is bounded (the polls, the 10 s connect timeout of a connection opened while silent); on a loaded machine
+  // the steps together may pass the default 20 s.
+  it('a database that goes silent fails writes after the query timeout and marks the instance unavailable, then recovers', {
+    timeout: 60_000,
+  }, async () => {
     const relay = await silenceable(await freshDatabaseUrl());
     const { Db } = await import('../lib/storage/db.js');
     const { EventHub } = await import('../lib/domain/events.js');
@@ -85,21 +48,6 @@ describe.skipIf(!hasPostgres)('PostgreSQL engine', () => {
     await expect.poll(() => engine.unavailable(), { timeout: 10_000 }).toBeUndefined();
     await rename('after');
     expect(db.get('projects', 'proj_s')!.name).toBe('after');
-    await db.close();
-    relay.close();
-  });
-
-  it("a request's wait to see other instances' commits is bounded while the database is silent", async () => {
-    const relay = await silenceable(await freshDatabaseUrl());
-    const { Db } = await import('../lib/storage/db.js');
-    const { EventHub } = await import('../lib/domain/events.js');
-    const engine = new PostgresEngine({ url: relay.url, log: quiet, pollMs: 100, queryTimeoutMs: 60_000 });
-    const db = await Db.open({ engine, hub: new EventHub(quiet), log: quiet });
-    await engine.sync(); // the database answers: nothing newer than memory
-    relay.silence();
-    const later = new Promise((resolve) => setTimeout(resolve, 5000, 'still waiting'));
-    expect(await Promise.race([engine.sync().then(() => 'went ahead'), later])).toBe('went ahead');
-    relay.speak();
     await db.close();
     relay.close();
   });

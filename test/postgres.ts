@@ -1,5 +1,6 @@
 // PostgreSQL for tests: the run's throwaway cluster (global-setup.ts), a database per test file, a schema per store.
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { onFileEnd } from './helpers.js';
@@ -59,4 +60,44 @@ export function openStore(url: string): postgres.Sql {
   const sql = postgres(url, { onnotice: () => {}, max: 1 });
   onFileEnd(() => sql.end({ timeout: 1 }));
   return sql;
+}
+
+/**
+ * A TCP relay to the database that can go silent: bytes stop flowing both ways and nothing is closed, as when a
+ * network drops packets. When it speaks again, the connections that went silent are reset and new ones go through.
+ */
+export async function silenceable(url: string) {
+  const target = new URL(url);
+  let silent = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = tcpConnect(Number(target.port), target.hostname);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(from);
+      from.on('data', (chunk) => void (silent || to.write(chunk)));
+      from.on('error', () => to.destroy());
+      from.on('close', () => {
+        sockets.delete(from);
+        to.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const relayed = new URL(url);
+  relayed.port = String((server.address() as { port: number }).port);
+  return {
+    url: relayed.href,
+    silence: () => void (silent = true),
+    speak: () => {
+      silent = false;
+      for (const socket of sockets) socket.destroy();
+    },
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
 }
