@@ -75,6 +75,8 @@ export class PostgresEngine implements StorageEngine {
   /** The catch-up that waits for its turn and has not read the feed yet, if any. */
   #waiting: Promise<void> | undefined;
   #poll: NodeJS.Timeout | undefined;
+  /** The backstop's reads of the period, while unanswered. */
+  #polling: Promise<void> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
   /** Since when reading the database fails: until a read succeeds again, this instance may serve stale data. */
@@ -128,9 +130,13 @@ export class PostgresEngine implements StorageEngine {
   #backstop() {
     void this.#catchUp();
     this.runners.drain();
+    // While the last period's reads are unanswered (a database gone silent holds each until the query limit), no more
+    // are sent: a pile of them would take every connection of the pool, and commits would wait behind them for good.
+    if (this.#polling) return;
     const warn = (error: Error) => !this.#closed && this.#log.warn(`Polling the database failed (retrying): ${error.message}`);
-    this.events.refreshOldest().catch(warn);
-    this.runners.refresh().catch(warn);
+    this.#polling = Promise.all([this.events.refreshOldest().catch(warn), this.runners.refresh().catch(warn)]).then(() => {
+      this.#polling = undefined;
+    });
   }
 
   /** Commits and catch-ups take turns, so the applied commit number only moves forward, in order. */
