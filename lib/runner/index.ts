@@ -145,9 +145,10 @@ export class Runner {
   #send(message: RunnerMessage) {
     if (this.#ws?.readyState !== WebSocket.OPEN) return;
     let frame = JSON.stringify(message);
-    const bytes = Buffer.byteLength(frame);
-    // The server closes a connection that sends more: an answer that large fails its one request instead.
-    if (bytes > MAX_RUNNER_FRAME_BYTES && message.type === 'reply') {
+    // The server closes a connection that sends more: an answer that large fails its one request instead. (Only
+    // answers are measured: terminal output, the frequent frames, is sent in small pieces.)
+    const bytes = message.type === 'reply' ? Buffer.byteLength(frame) : 0;
+    if (message.type === 'reply' && bytes > MAX_RUNNER_FRAME_BYTES) {
       frame = JSON.stringify({ type: 'reply', id: message.id, ok: false, error: `The answer is too large to send (${bytes} bytes)` });
     }
     this.#ws.send(frame);

@@ -32,6 +32,8 @@ export class PgRunnerRelay implements RunnerRelay {
   #nextCall = 1;
   #handler: RelayHandler | undefined;
   #drained: Promise<void> = Promise.resolve();
+  /** A read of the mail is queued and has not started. */
+  #drainQueued = false;
   #unlisten: (() => Promise<void>) | undefined;
 
   constructor(
@@ -132,9 +134,16 @@ export class PgRunnerRelay implements RunnerRelay {
       SELECT pg_notify(${CHANNEL}, ${to}) FROM m`.then(() => {});
   }
 
-  /** Reads (and deletes) this instance's mail, in the order it was sent; on a notification and polled. */
+  /**
+   * Reads (and deletes) this instance's mail, in the order it was sent; on a notification and polled. A read that
+   * waits for its turn will see any mail sent meanwhile, so no second one queues behind it (against a silent database
+   * each read waits for the query limit, and one queued per poll would pile up).
+   */
   drain() {
+    if (this.#drainQueued) return;
+    this.#drainQueued = true;
     this.#drained = this.#drained.then(async () => {
+      this.#drainQueued = false;
       if (!this.#lock) return;
       const rows = await this.sql<{ id: number; body: string }[]>`DELETE FROM maestro_runner_mail
         WHERE to_instance = ${this.instance} RETURNING id, body::text AS body`;
