@@ -69,3 +69,41 @@ describe.skipIf(!hasPostgres)('PostgreSQL engine', () => {
     expect(MIGRATIONS[0]!.name).toBe('001-initial');
   });
 });
+
+describe.skipIf(!hasPostgres)('PostgreSQL runner names', () => {
+  it('a claim refused for a name held elsewhere leaves that name online elsewhere, whatever re-read of the holders meets it', async () => {
+    const url = await freshDatabaseUrl();
+    const [a, b] = [new PostgresEngine({ url, log: quiet }), new PostgresEngine({ url, log: quiet })];
+    await a.open({} as any);
+    await b.open({} as any);
+    expect(await a.runners.claim('alpha')).toBe(true);
+    await b.runners.refresh();
+    expect(b.runners.elsewhere('alpha')).toBe(true);
+    // A second runner of the same name tries this instance while its view of the holders is re-read (the poll).
+    for (let i = 0; i < 20; i++) {
+      const [claimed] = await Promise.all([b.runners.claim('alpha'), b.runners.refresh()]);
+      expect([i, claimed, b.runners.elsewhere('alpha')]).toEqual([i, false, true]);
+    }
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('an instance hears once of each runner that connects to another (its spawns waiting for that runner go there)', async () => {
+    const url = await freshDatabaseUrl();
+    const [a, b] = [new PostgresEngine({ url, log: quiet }), new PostgresEngine({ url, log: quiet })];
+    await a.open({} as any);
+    await b.open({} as any);
+    const arrived: string[] = [];
+    b.runners.serve({ frame: async () => undefined, report: () => {}, arrived: (host) => arrived.push(host) });
+    expect(await a.runners.claim('alpha')).toBe(true);
+    await b.runners.refresh();
+    await b.runners.refresh();
+    expect(arrived).toEqual(['alpha']);
+    // It leaves, and comes back: it has arrived again.
+    await a.runners.release('alpha');
+    await b.runners.refresh();
+    expect(await a.runners.claim('alpha')).toBe(true);
+    await b.runners.refresh();
+    expect(arrived).toEqual(['alpha', 'alpha']);
+    await Promise.all([a.close(), b.close()]);
+  });
+});

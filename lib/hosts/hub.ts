@@ -38,6 +38,8 @@ export interface HubEvents {
   report(name: string, message: RunnerReport): Promise<unknown> | undefined;
   /** The runner's connection ended; its pending requests were rejected. */
   disconnected(name: string): void;
+  /** The runner of `name` has connected to another instance. */
+  arrived(name: string): void;
 }
 
 export class RunnerHub {
@@ -56,6 +58,7 @@ export class RunnerHub {
     relay?.serve({
       frame: (host, message, reply, from) => this.#routed(host, message as ServerMessage, reply, from),
       report: this.#remoteReport,
+      arrived: (host) => this.events.arrived(host),
     });
   }
 

@@ -51,6 +51,7 @@ export class HostManager {
         hello: (name, hello) => this.#hello(name, hello),
         report: (name, message) => this.#report(name, message),
         disconnected: (name) => this.#disconnected(name),
+        arrived: (name) => this.#arrived(name),
       },
       log,
       db.engine.runners,
@@ -128,6 +129,21 @@ export class HostManager {
     this.#hub.send(name, { type: 'welcome', name });
     this.log.info(`Runner ${name} connected${local ? ' (local)' : ''}`);
     await this.#runs.reconcile(name, hello.sessions);
+    this.#watchAgain(name);
+  }
+
+  /**
+   * A runner connected to another instance: what waited here for it goes there now. A spawn here that found it
+   * offline (this instance had not heard yet) is launched, and the terminals watched here are asked for again (the
+   * instance it left may have been the one passing their output on).
+   */
+  #arrived(name: string) {
+    this.#runs.launchWaiting(name).catch((error) => this.log.warn(`Launching on ${name} failed: ${error.message}`));
+    this.#watchAgain(name);
+  }
+
+  /** Asks the runner of `name` to stream again every terminal of its agents that someone here is watching. */
+  #watchAgain(name: string) {
     for (const sessionId of this.#viewers.watched()) {
       if (this.db.get('sessions', sessionId)?.host === name) this.#hub.send(name, { type: 'watch', sessionId, on: true });
     }

@@ -35,6 +35,14 @@ export class SessionRuns {
     if (session.host && this.hub.isOnline(session.host)) await this.#launch(session);
   }
 
+  /** Launches the spawns made here that still wait for the runner of `name` (it connected to another instance). */
+  async launchWaiting(name: string) {
+    for (const id of [...this.#launchTokens.keys()]) {
+      const session = this.db.get('sessions', id);
+      if (session?.host === name) await this.#launch(session);
+    }
+  }
+
   /** The session was stopped: a launch still waiting for its host will not happen. */
   forget(sessionId: string) {
     this.#launchTokens.delete(sessionId);

@@ -46,6 +46,8 @@ export const defaultHostName = () =>
 export class Runner {
   readonly tmux: Tmux;
   readonly #keys = new KeyBatcher((sessionId, data) => this.tmux.run(['send-keys', '-t', tmuxName(sessionId), '-l', '--', data]));
+  /** Sessions whose launch is under way (between the check for their tmux session and its creation). */
+  readonly #launching = new Set<string>();
   readonly agents: AgentSessions;
   readonly workspaces: RunnerWorkspaces;
   #ws: WebSocket | undefined;
@@ -181,12 +183,20 @@ export class Runner {
           this.#connected?.();
           break;
         case 'launch': {
-          // A repeated launch of a running agent must not make a second worktree.
-          if ((await this.tmux.run(['has-session', '-t', `=${tmuxName(message.sessionId)}`])).ok) break;
-          const launch = await this.workspaces.prepare(message, (m) => this.#send(m));
-          if (launch && (await this.agents.launch(launch.sessionId, launch.cwd, launch.argv, launch.env))) {
-            clearTimeout(this.#poll);
-            this.#schedulePoll(POLL_MS);
+          // A repeated launch of a running agent, or of one still starting (two instances may both send it), must not
+          // make a second worktree.
+          const { sessionId } = message;
+          if (this.#launching.has(sessionId)) break;
+          this.#launching.add(sessionId);
+          try {
+            if ((await this.tmux.run(['has-session', '-t', `=${tmuxName(sessionId)}`])).ok) break;
+            const launch = await this.workspaces.prepare(message, (m) => this.#send(m));
+            if (launch && (await this.agents.launch(launch.sessionId, launch.cwd, launch.argv, launch.env))) {
+              clearTimeout(this.#poll);
+              this.#schedulePoll(POLL_MS);
+            }
+          } finally {
+            this.#launching.delete(sessionId);
           }
           break;
         }

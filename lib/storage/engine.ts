@@ -169,6 +169,8 @@ export interface RelayHandler {
   /** A frame for the runner of `host` (held here), from instance `from`; answers its reply when `reply`. */
   frame(host: string, message: unknown, reply: boolean, from: string): Promise<RelayAnswer | undefined>;
   report(host: string, message: unknown): void;
+  /** Another instance has taken the runner of `host` (seen when this instance re-reads who holds which runner). */
+  arrived(host: string): void;
 }
 
 /** The Db's view of its in-memory entities, for an engine that writes them out whole (a snapshot). */

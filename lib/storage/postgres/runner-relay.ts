@@ -24,8 +24,10 @@ type Mail =
 export class PgRunnerRelay implements RunnerRelay {
   #lock: ReservedSql | undefined;
   #pid = 0;
-  /** Names this instance holds or is claiming. */
+  /** Names this instance holds. */
   readonly #held = new Set<string>();
+  /** Names this instance is claiming: still whoever's they were until the claim succeeds. */
+  readonly #claiming = new Set<string>();
   /** Names held by other instances: name → instance. */
   #elsewhere = new Map<string, string>();
   readonly #pending = new Map<number, { resolve: (a: RelayAnswer) => void; timer: NodeJS.Timeout }>();
@@ -68,24 +70,27 @@ export class PgRunnerRelay implements RunnerRelay {
   elsewhere = (name: string) => this.#elsewhere.has(name);
 
   async claim(name: string): Promise<boolean> {
-    if (this.#held.has(name) || !this.#lock) return false;
-    this.#held.add(name);
+    if (this.#held.has(name) || this.#claiming.has(name) || !this.#lock) return false;
+    this.#claiming.add(name);
     try {
       const [row] = await this.#lock<
         { ok: boolean }[]
       >`SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/' || ${name}, 0)) AS ok`;
-      if (!row!.ok) {
-        this.#held.delete(name);
-        return false;
+      if (!row!.ok) return false;
+      this.#held.add(name);
+      try {
+        await this.sql`INSERT INTO maestro_runners (name, instance, pid, since) VALUES (${name}, ${this.instance}, ${this.#pid}, now())
+          ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, pid = excluded.pid, since = excluded.since`;
+        this.#elsewhere.delete(name);
+        await this.sql`SELECT pg_notify(${CHANNEL}, 'hosts')`;
+      } catch (error) {
+        // Not recorded, so not held: the lock goes too, and the runner may try again.
+        await this.release(name).catch(() => {});
+        throw error;
       }
-      await this.sql`INSERT INTO maestro_runners (name, instance, pid, since) VALUES (${name}, ${this.instance}, ${this.#pid}, now())
-        ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, pid = excluded.pid, since = excluded.since`;
-      this.#elsewhere.delete(name);
-      await this.sql`SELECT pg_notify(${CHANNEL}, 'hosts')`;
       return true;
-    } catch (error) {
-      this.#held.delete(name);
-      throw error;
+    } finally {
+      this.#claiming.delete(name);
     }
   }
 
@@ -107,7 +112,9 @@ export class PgRunnerRelay implements RunnerRelay {
   async refresh() {
     const rows = await this.sql<{ name: string; instance: string }[]>`SELECT r.name, r.instance FROM maestro_runners r
       JOIN pg_stat_activity a ON a.pid = r.pid AND a.backend_start <= r.since WHERE r.instance <> ${this.instance}`;
+    const before = this.#elsewhere;
     this.#elsewhere = new Map(rows.filter((r) => !this.#held.has(r.name)).map((r) => [r.name, r.instance]));
+    for (const [name, instance] of this.#elsewhere) if (before.get(name) !== instance) this.#handler?.arrived(name);
   }
 
   async forward(host: string, message: unknown, reply: boolean): Promise<RelayAnswer | undefined> {
