@@ -8,8 +8,17 @@ export const isId = (value: unknown): value is string => typeof value === 'strin
 
 export type IdPrefix = 'proj' | 'task' | 'sess' | 'evt' | 'tmpl' | 'msg' | 'tok';
 
-/** `<prefix>_<ms>_<rand>` with up to 9 random base-36 characters (contract §1.3). */
+/** Nine base-36 digits, of which a random start uses the lower half (what follows it in the same millisecond fits). */
+const RAND_SPAN = 36n ** 9n / 2n;
+let last = { ms: Number.NaN, rand: 0n };
+
+/**
+ * `<prefix>_<ms>_<rand>` with 9 random base-36 characters (contract §1.3). Within one millisecond the IDs made here
+ * count up from a random start, so that ordering by ID keeps their creation order: a paged list's tie-break (§3.8)
+ * then matches the order the items were created in.
+ */
 export function newId(prefix: IdPrefix, now = Date.now()): string {
-  const rand = randomBytes(8).readBigUInt64BE().toString(36).slice(0, 9);
-  return `${prefix}_${now}_${rand}`;
+  const rand = now === last.ms ? last.rand + 1n : randomBytes(8).readBigUInt64BE() % RAND_SPAN;
+  last = { ms: now, rand };
+  return `${prefix}_${now}_${rand.toString(36).padStart(9, '0')}`;
 }

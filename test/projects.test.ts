@@ -392,3 +392,14 @@ describe('unknown routes (§1.1)', () => {
     expect(res.body).toEqual({ error: true, code: 'NOT_FOUND', message: 'Route not found' });
   });
 });
+
+describe('IDs made in one millisecond', () => {
+  it('sort in the order they were made, and match the contract pattern', async () => {
+    const { newId } = await import('../lib/ids.js');
+    const ids = Array.from({ length: 500 }, (_, i) => newId(i % 2 ? 'proj' : 'task', 1_796_000_000_000));
+    const rands = ids.map((id) => id.split('_')[2]!);
+    expect([...rands].sort()).toEqual(rands);
+    for (const id of ids) expect(id).toMatch(/^(proj|task)_1796000000000_[0-9a-z]{9}$/);
+    expect(new Set(ids).size).toBe(500);
+  });
+});
