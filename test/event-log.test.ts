@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI_BIN, listen, loggedEvents, startServerProcess, startTestServer, testEnv } from './helpers.js';
@@ -105,6 +105,26 @@ describe('replay over the WebSocket', () => {
 });
 
 describe('GET /api/events', () => {
+  it('skips a line damaged from outside while the server was down, serving the events around it', async () => {
+    const env = testEnv();
+    const first = await startTestServer(env);
+    for (const name of ['A', 'B', 'C']) await first.call('POST', '/api/projects', { name });
+    await first.close();
+    const [segment] = readdirSync(join(env.DATA_DIR!, 'events'));
+    const path = join(env.DATA_DIR!, 'events', segment!);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    lines.splice(1, 0, '{"seq": not json');
+    writeFileSync(path, lines.join('\n'));
+
+    const second = await startTestServer(env);
+    const all = await second.call('GET', '/api/events?since=0');
+    expect(all.status).toBe(200);
+    expect(seqs(all.body.events)).toEqual([1, 2, 3]);
+    // A write after it is logged and served after the others (the log's end is intact).
+    await second.call('POST', '/api/projects', { name: 'D' });
+    expect(seqs((await second.call('GET', '/api/events?since=1')).body.events)).toEqual([2, 3, 4]);
+  });
+
   it('pages the log, filters by project, validates limit, and answers 410 outside the log', async () => {
     const server = await startTestServer();
     const { body: a } = await server.call('POST', '/api/projects', { name: 'A' });

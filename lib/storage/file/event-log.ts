@@ -11,6 +11,15 @@ const TAIL_EVENTS = 10_000;
 export const TAIL_BYTES = 16 * 1024 * 1024;
 const segmentName = (firstSeq: number) => `${String(firstSeq).padStart(12, '0')}.jsonl`;
 
+/** A line of a segment, or undefined for a line damaged from outside (skipped: the events around it still count). */
+function readable(line: string): LoggedEvent | undefined {
+  try {
+    return parseLine(line);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The event log as files: `<dir>/<first seq, 12 digits>.jsonl`, one envelope per line, a new segment every 10,000
  * events. Lines are written whole (a short write is continued, a full disk fails the batch) at the position where
@@ -145,7 +154,7 @@ export class FileEventLog implements EventLog {
       const path = join(this.dir, segmentName(segment));
       let end = 0;
       forEachLine(path, (line, _start, lineEnd) => {
-        if (parseLine(line).seq > seq) return false;
+        if ((readable(line)?.seq ?? 0) > seq) return false;
         end = lineEnd + 1;
         return true;
       });
@@ -167,7 +176,8 @@ export class FileEventLog implements EventLog {
         const next = this.#segments[i + 1] ?? Infinity;
         if (next <= since + 1 || first >= tailStart) continue;
         forEachLine(join(this.dir, segmentName(first)), (line) => {
-          const event = parseLine(line);
+          const event = readable(line);
+          if (!event) return true;
           if (event.seq > since && event.seq < tailStart && keep(event)) out.push(event);
           return out.length < limit && event.seq < tailStart - 1;
         });
