@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { which } from '../lib/domain/agents.js';
-import { startTestServer, tempDir, until } from './helpers.js';
+import { onFileEnd, startTestServer, tempDir, until } from './helpers.js';
+import { silenceable } from './postgres.js';
 import { screenOf, tmuxOut } from './runner-harness.js';
 import { git, makeRepo, spawnAndWait, startRunner } from './worktree-helpers.js';
 
@@ -69,6 +70,31 @@ describe('runners and worktrees under failure', SLOW, async () => {
       status: expect.not.stringMatching(/failed/),
       run: { state: 'running' },
     });
+    await call('POST', `/api/sessions/${id}/stop`, {});
+  });
+
+  it('a runner whose tmux does not answer as it reconnects says hello once it does: its agents are not taken for lost', async () => {
+    const shims = tempDir('maestro-tmux-shim-');
+    const flag = join(shims, 'fail');
+    writeFileSync(
+      join(shims, 'tmux'),
+      `#!/bin/sh\nif [ -e '${flag}' ]; then for a in "$@"; do [ "$a" = list-panes ] && { echo 'server busy' >&2; exit 1; }; done; fi\nexec '${which('tmux')}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const relay = await silenceable(server.url);
+    onFileEnd(() => relay.close());
+    const rf3 = startRunner(relay.url, 'rf3', root, { PATH: `${shims}${delimiter}${process.env.PATH}` });
+    await until(call, '/api/hosts/rf3', (h) => h?.status === 'online');
+    const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Wait WT:wait' })).body;
+    const spawned = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], agent: 'custom', host: 'rf3' });
+    const id = spawned.body.sessionId;
+    await until(call, `/api/sessions/${id}`, (s) => s.run?.state === 'running');
+    writeFileSync(flag, '');
+    relay.speak(); // the connection drops; the runner reconnects while tmux fails
+    await expect.poll(() => rf3.output(), { timeout: 20_000 }).toContain('hello failed: tmux list-panes failed');
+    rmSync(flag);
+    await until(call, '/api/hosts/rf3', (h) => h?.status === 'online');
+    expect((await call('GET', `/api/sessions/${id}`)).body).toMatchObject({ status: 'working', run: { state: 'running' } });
     await call('POST', `/api/sessions/${id}/stop`, {});
   });
 

@@ -84,9 +84,12 @@ export class AgentSessions {
     this.attention.forgetReported();
   }
 
-  /** The sessions for the hello (§15.2); their exits count as reported. */
+  /**
+   * The sessions for the hello (§15.2); their exits count as reported. Throws when tmux does not answer: a hello
+   * listing no agents would have the server take every one of them for lost.
+   */
   async list(): Promise<v.InferOutput<typeof RunnerSession>[]> {
-    const panes = await this.tmux.panes();
+    const panes = await this.tmux.panes(true);
     const sessions = await Promise.all(
       panes.map(async (p) => ({
         sessionId: p.sessionId,

@@ -112,7 +112,11 @@ export class Runner {
     this.#ws = ws;
     ws.on('open', () => {
       this.#log(`connected to ${url}; saying hello`);
-      void this.#hello(ws).catch((error) => this.#log(`hello failed: ${(error as Error).message}`));
+      void this.#hello(ws).catch((error) => {
+        // Said again on a new connection (after the backoff) rather than not at all or with a wrong list of agents.
+        this.#log(`hello failed: ${(error as Error).message}`);
+        ws.terminate();
+      });
     });
     ws.on('message', (data) => void this.#receive(String(data)));
     // The server pings every 30 s: a server that went away without closing the connection is noticed too.
