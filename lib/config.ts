@@ -66,6 +66,18 @@ const text = (env: Env, name: string): string | undefined => {
   return value ? value : undefined;
 };
 
+/**
+ * A yes/no setting: 1/0, true/false, yes/no, on/off (any case), else a ConfigError; `fallback` when unset. A value
+ * read any other way would surprise someone (`MAESTRO_LOCAL_RUNNER=false` used to leave the runner on).
+ */
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const value = text(env, name)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(`${name} must be 1 or 0 (or true/false, yes/no, on/off), got "${env[name]}"`);
+}
+
 /** `DATA_DIR` as the server and `maestro manifest generate` both resolve it. */
 export const resolveDataDir = (env: Env = process.env) => expandPath(text(env, 'DATA_DIR') ?? '~/.maestro/data');
 
@@ -92,7 +104,7 @@ export function parseConfig(env: Env = process.env): Config {
   }
   const host = text(env, 'HOST') ?? '127.0.0.1';
   const token = text(env, 'MAESTRO_TOKEN');
-  const allowInsecure = text(env, 'MAESTRO_ALLOW_INSECURE') === '1';
+  const allowInsecure = flag(env, 'MAESTRO_ALLOW_INSECURE', false);
   if (!isLoopbackHost(host) && !token && !allowInsecure) {
     throw new ConfigError(
       `Refusing to listen on ${host} without MAESTRO_TOKEN: anyone who can reach this port could make ` +
@@ -163,7 +175,7 @@ export function parseConfig(env: Env = process.env): Config {
       .split(',')
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean),
-    localRunner: text(env, 'MAESTRO_LOCAL_RUNNER') !== '0',
+    localRunner: flag(env, 'MAESTRO_LOCAL_RUNNER', true),
     hostName,
     agent,
     idleMs: Number(idleText),
