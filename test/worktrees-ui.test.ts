@@ -118,6 +118,27 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
     await page.close();
   });
 
+  it('clears a refusal to read the diff once a Refresh reads it (the host came back)', async () => {
+    const root = join(tempDir('maestro-wt-ui-'), 'worktrees');
+    let runner = startRunner(server.url, 'ui-wt2', root);
+    await until(call, '/api/hosts/ui-wt2', (h) => h?.status === 'online');
+    const s = await spawnAndWait(call, project.id, 'Offline for a while WT:work', { host: 'ui-wt2' });
+    await runner.stop();
+    await until(call, '/api/hosts/ui-wt2', (h) => h?.status === 'offline');
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const changes = page.getByRole('region', { name: 'Changes' });
+    await expect.poll(() => changes.getByRole('alert').textContent(), { timeout: 20_000 }).toContain('HOST_OFFLINE');
+    runner = startRunner(server.url, 'ui-wt2', root);
+    await until(call, '/api/hosts/ui-wt2', (h) => h?.status === 'online');
+    await changes.getByRole('button', { name: 'Refresh' }).click();
+    const files = changes.getByRole('table', { name: 'Changed files' });
+    // The diff is read (its table is there, rows or not: earlier tests merged the same work into main).
+    await files.waitFor({ state: 'attached', timeout: 20_000 });
+    expect(await changes.getByRole('alert').count()).toBe(0);
+    await page.close();
+  });
+
   it("keeps every file's counts in view at 390 px, however long its path", async () => {
     const s = await spawnAndWait(call, project.id, 'Deep file', { host: 'ui-wt' });
     const deep = 'src/components/a-rather-long-directory-name/AnExtremelyLongComponentFileNameWithoutBreaks.tsx';

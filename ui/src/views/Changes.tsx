@@ -51,7 +51,10 @@ export function Changes({ session }: { session: Session }) {
   const ws = session.workspace!;
   const path = `/api/sessions/${encodeURIComponent(session.id)}`;
   const [diff, setDiff] = useState<Diff | null>(null);
+  /** What an action (merge, removal) was refused for, and why the diff could not be read (gone once it is). */
   const [problem, setProblem] = useState<Problem | null>(null);
+  const [readProblem, setReadProblem] = useState<Problem | null>(null);
+  const shown = problem ?? readProblem;
   const [strategy, setStrategy] = useState('squash');
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState<string | null>(null);
@@ -65,8 +68,9 @@ export function Changes({ session }: { session: Session }) {
     reading.current = { again: false };
     try {
       setDiff(await api<Diff>('GET', `${path}/diff`));
+      setReadProblem(null);
     } catch (e) {
-      setProblem(problemOf(e));
+      setReadProblem(problemOf(e));
     }
     const { again } = reading.current;
     reading.current = null;
@@ -141,21 +145,21 @@ export function Changes({ session }: { session: Session }) {
         </>
       )}
       {done && <p role="status">{done}</p>}
-      {problem && (
+      {shown && (
         <div class="error" role="alert">
           <p>
-            <strong>{problem.code}</strong>: {problem.message}
+            <strong>{shown.code}</strong>: {shown.message}
           </p>
-          {problem.files.length > 0 && (
+          {shown.files.length > 0 && (
             <ul aria-label="Files">
-              {problem.files.map((f) => (
+              {shown.files.map((f) => (
                 <li key={f}>
                   <code>{f}</code>
                 </li>
               ))}
             </ul>
           )}
-          {mayChange() && problem.code === 'WORKSPACE_DIRTY' && !removed && problem.files.length === 0 && (
+          {mayChange() && shown.code === 'WORKSPACE_DIRTY' && !removed && shown.files.length === 0 && (
             <button type="button" class="danger" disabled={busy} onClick={() => remove(true)}>
               Remove anyway (archived first)
             </button>
