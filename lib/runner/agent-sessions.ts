@@ -294,6 +294,7 @@ export class AgentSessions {
     const known = [...this.#live];
     const panes: PaneState[] = await this.tmux.panes(true);
     const now = Date.now();
+    for (const sessionId of known) this.streams.trim(sessionId, now);
     for (const sessionId of known) {
       // Its tmux session was killed from outside (or the whole tmux server): nothing is left to say how it ended.
       if (!this.#live.has(sessionId) || panes.some((p) => p.sessionId === sessionId)) continue;
