@@ -78,10 +78,14 @@ export class AgentSessions {
   #logFile = (sessionId: string) => join(this.#stateDir, `${sessionId}.log`);
   #exitFile = (sessionId: string) => join(this.#stateDir, `${sessionId}.exit`);
 
-  /** A new connection: every exit is reported again (the server may have missed it). */
+  /**
+   * A new connection: every exit is reported again (the server may have missed it). The terminals streamed over the
+   * old one stop: a viewer that closed meanwhile could not say so, and the server asks again for those still watched.
+   */
   disconnected() {
     this.#reported.clear();
     this.attention.forgetReported();
+    this.streams.close();
   }
 
   /** The sessions for the hello (§15.2); their exits count as reported. */

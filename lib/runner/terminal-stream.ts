@@ -45,10 +45,14 @@ export class TerminalStreams {
     this.#tails.delete(sessionId);
   }
 
+  /** Stops every stream (the runner stops, or its connection dropped: the server asks again for those still watched). */
   close() {
     for (const tail of this.#tails.values()) tail.watcher.close();
     this.#tails.clear();
   }
+
+  /** The sessions whose terminal is streamed now. */
+  streamed = () => [...this.#tails.keys()];
 
   /**
    * Empties the session's log once it passed MAX_LOG_BYTES (tmux appends, so its next bytes go at the new start). A
