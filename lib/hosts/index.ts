@@ -192,6 +192,9 @@ export class HostManager {
 
   // ── Launch and control ──────────────────────────────────────────────────────────────────────────────────────
 
+  /** Spawns whose launch waits for their host (for tests). */
+  waitingLaunches = () => this.#runs.waitingLaunches();
+
   /** Remembers the spawn's token for the launch, then launches at once if the host is online (§15.3 steps 1–2). */
   spawned = (session: Session, token: string) => this.#runs.spawned(session, token);
 
