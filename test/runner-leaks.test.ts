@@ -1,5 +1,6 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -134,6 +135,7 @@ describe('terminal streams across a dropped runner connection', SLOW, async () =
   onFileEnd(async () => {
     await runner.stop();
     await killTmuxServer(socket);
+    rmSync(join(tmpdir(), `maestro-runner-${process.getuid!()}`, socket), { recursive: true, force: true });
   });
   runner.start();
   await online(call, 'cut');
