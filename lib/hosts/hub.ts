@@ -65,6 +65,9 @@ export class RunnerHub {
   /** Connected to this instance. */
   isHere = (name: string) => this.#conns.has(name);
 
+  /** The sessions whose terminal other instances watch through this one. */
+  remotelyWatched = () => [...this.#remoteWatchers.keys()];
+
   /** Connected here or, on a shared store, to another instance. */
   isOnline = (name: string) => this.#conns.has(name) || (this.relay?.elsewhere(name) ?? false);
 

@@ -129,7 +129,7 @@ export class HostManager {
     this.#hub.send(name, { type: 'welcome', name });
     this.log.info(`Runner ${name} connected${local ? ' (local)' : ''}`);
     await this.#runs.reconcile(name, hello.sessions);
-    this.#watchAgain(name);
+    this.#watchAgain(name, true);
   }
 
   /**
@@ -142,9 +142,14 @@ export class HostManager {
     this.#watchAgain(name);
   }
 
-  /** Asks the runner of `name` to stream again every terminal of its agents that someone here is watching. */
-  #watchAgain(name: string) {
-    for (const sessionId of this.#viewers.watched()) {
+  /**
+   * Asks the runner of `name` to stream again every terminal of its agents that someone here is watching; with
+   * `relayed` (it connected here), also those watched from other instances through this one. A runner stops its
+   * streams when its connection drops.
+   */
+  #watchAgain(name: string, relayed = false) {
+    const watched = relayed ? [...this.#viewers.watched(), ...this.#hub.remotelyWatched()] : this.#viewers.watched();
+    for (const sessionId of new Set(watched)) {
       if (this.db.get('sessions', sessionId)?.host === name) this.#hub.send(name, { type: 'watch', sessionId, on: true });
     }
   }
@@ -186,6 +191,9 @@ export class HostManager {
   }
 
   // ── Launch and control ──────────────────────────────────────────────────────────────────────────────────────
+
+  /** Spawns whose launch waits for their host (for tests). */
+  waitingLaunches = () => this.#runs.waitingLaunches();
 
   /** Remembers the spawn's token for the launch, then launches at once if the host is online (§15.3 steps 1–2). */
   spawned = (session: Session, token: string) => this.#runs.spawned(session, token);

@@ -27,7 +27,18 @@ export class SessionRuns {
     private readonly db: Db,
     private readonly tokens: TokenStore,
     private readonly hub: RunnerHub,
-  ) {}
+  ) {
+    // A launch that can no longer happen (the session ended or went while its host was away) keeps no token.
+    db.onApply((kind, before, after) => {
+      if (kind !== 'sessions') return;
+      const session = after as Session | null;
+      const id = (before as Session | undefined)?.id ?? session?.id;
+      if (id !== undefined && (session?.run?.state !== 'pending' || isFinal(session))) this.#launchTokens.delete(id);
+    });
+  }
+
+  /** Spawns whose launch waits for their host (for tests). */
+  waitingLaunches = () => this.#launchTokens.size;
 
   /** Remembers the spawn's token for the launch, then launches at once if the host is online (§15.3 steps 1–2). */
   async spawned(session: Session, token: string) {

@@ -78,10 +78,14 @@ export class AgentSessions {
   #logFile = (sessionId: string) => join(this.#stateDir, `${sessionId}.log`);
   #exitFile = (sessionId: string) => join(this.#stateDir, `${sessionId}.exit`);
 
-  /** A new connection: every exit is reported again (the server may have missed it). */
+  /**
+   * A new connection: every exit is reported again (the server may have missed it). The terminals streamed over the
+   * old one stop: a viewer that closed meanwhile could not say so, and the server asks again for those still watched.
+   */
   disconnected() {
     this.#reported.clear();
     this.attention.forgetReported();
+    this.streams.close();
   }
 
   /**
@@ -297,6 +301,7 @@ export class AgentSessions {
     const known = [...this.#live];
     const panes: PaneState[] = await this.tmux.panes(true);
     const now = Date.now();
+    for (const sessionId of known) this.streams.trim(sessionId, now);
     for (const sessionId of known) {
       // Its tmux session was killed from outside (or the whole tmux server): nothing is left to say how it ended.
       if (!this.#live.has(sessionId) || panes.some((p) => p.sessionId === sessionId)) continue;

@@ -13,7 +13,17 @@ export class AttentionStore {
   /** Whether a hook or report holds a session's state against the terminal (the machine's memory beside the entity). */
   readonly #held = new Map<string, boolean>();
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    // A session that ended or is gone has an attention that no longer moves: its hold goes with it.
+    db.onApply((kind, before, after) => {
+      if (kind !== 'sessions') return;
+      const session = after as Session | null;
+      if (!session || !tracked(session)) this.#held.delete((before as Session | undefined)?.id ?? session!.id);
+    });
+  }
+
+  /** Sessions whose hold is kept in memory (for tests: each is a running agent's). */
+  heldSessions = () => this.#held.size;
 
   /**
    * The session after `signal`, inside a mutation: the new attention and, on a change to `needs_input` that no report
@@ -78,9 +88,5 @@ export class AttentionStore {
       else this.#held.delete(session.id);
     }
     return changed;
-  }
-
-  forget(sessionId: string) {
-    this.#held.delete(sessionId);
   }
 }
