@@ -93,7 +93,7 @@ describe.skipIf(!hasPostgres)('PostgreSQL runner names', () => {
     await a.open({} as any);
     await b.open({} as any);
     const arrived: string[] = [];
-    b.runners.serve({ frame: async () => undefined, report: () => {}, arrived: (host) => arrived.push(host) });
+    b.runners.serve({ frame: async () => undefined, report: () => {}, arrived: (host) => arrived.push(host), alive: () => {} });
     expect(await a.runners.claim('alpha')).toBe(true);
     await b.runners.refresh();
     await b.runners.refresh();
@@ -105,5 +105,24 @@ describe.skipIf(!hasPostgres)('PostgreSQL runner names', () => {
     await b.runners.refresh();
     expect(arrived).toEqual(['alpha', 'alpha']);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('mail for an instance that died is deleted, and the others hear it is gone', async () => {
+    const url = await freshDatabaseUrl();
+    const [a, b] = [new PostgresEngine({ url, log: quiet }), new PostgresEngine({ url, log: quiet })];
+    await a.open({} as any);
+    await b.open({} as any);
+    let alive: string[] = [];
+    a.runners.serve({ frame: async () => undefined, report: () => {}, arrived: () => {}, alive: (set) => void (alive = [...set]) });
+    await a.runners.refresh();
+    expect(alive.sort()).toEqual([a.instance, b.instance].sort());
+    await b.close();
+    await a.runners.report(b.instance, 'alpha', { type: 'output' });
+    const db = openStore(url);
+    expect((await db`SELECT count(*)::int AS n FROM maestro_runner_mail`)[0]!.n).toBe(1);
+    await a.runners.refresh();
+    expect(alive).toEqual([a.instance]);
+    expect((await db`SELECT count(*)::int AS n FROM maestro_runner_mail`)[0]!.n).toBe(0);
+    await a.close();
   });
 });

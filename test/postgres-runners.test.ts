@@ -164,6 +164,56 @@ describe.skipIf(!hasPostgres)('runners across two instances on one database', SL
     });
   });
 
+  it('an instance that dies while watching a terminal through another is forgotten: no more output is mailed to it', async () => {
+    const url = await freshDatabaseUrl();
+    const [a, b] = await Promise.all([instance(url), instance(url)]);
+    await withLogs([a, b], async () => {
+      const db = openStore(url);
+      await db`CREATE TABLE mail_count (n int)`;
+      await db`INSERT INTO mail_count VALUES (0)`;
+      await db`CREATE FUNCTION count_mail() RETURNS trigger AS $$ BEGIN UPDATE mail_count SET n = n + 1; RETURN NEW; END $$ LANGUAGE plpgsql`;
+      await db`CREATE TRIGGER count_mail AFTER INSERT ON maestro_runner_mail FOR EACH ROW EXECUTE FUNCTION count_mail()`;
+      const mailed = async () => (await db<{ n: number }[]>`SELECT n FROM mail_count`)[0]!.n;
+      startRunner(a.url, 'delta', { MAESTRO_TOKEN: TOKEN });
+      await until(a.call, '/api/hosts/delta', (h) => h?.status === 'online');
+      const workingDir = join(tempDir(), 'work');
+      mkdirSync(workingDir);
+      const project = (await a.call('POST', '/api/projects', { name: 'Watched', workingDir })).body;
+      const task = (await a.call('POST', '/api/tasks', { projectId: project.id, title: 'MODE:echo' })).body;
+      const spawned = await a.call('POST', '/api/sessions/spawn', {
+        projectId: project.id,
+        taskIds: [task.id],
+        host: 'delta',
+        agent: 'custom',
+      });
+      const id = spawned.body.sessionId;
+      await until(a.call, `${path(id)}/terminal`, (t) => typeof t?.text === 'string' && t.text.includes('READY'));
+      // B watches the terminal through A: what the agent prints is mailed to B.
+      const ws = new WebSocket(`${b.url.replace(/^http/, 'ws')}${path(id)}/terminal`, { headers: AUTH });
+      let received = '';
+      ws.on('message', (data) => (received += String(data)));
+      await within(new Promise((r, reject) => ws.once('open', r).once('error', reject)), 'the live terminal on B opening');
+      const echoed = async (text: string) => {
+        expect((await a.call('POST', `${path(id)}/input`, { text })).status).toBe(200);
+        await until(a.call, `${path(id)}/terminal`, (t) => typeof t?.text === 'string' && t.text.includes(`ECHO:${text}`));
+      };
+      await echoed('while b watches');
+      await expect.poll(() => received, { timeout: 10_000 }).toContain('ECHO:while b watches');
+      b.proc.kill('SIGKILL');
+      await b.exited;
+      // Once A has noticed (its next poll), the agent's output is no longer mailed to anyone.
+      for (let i = 0; ; i++) {
+        const before = await mailed();
+        await echoed(`after b died ${i}`);
+        await new Promise((r) => setTimeout(r, 300));
+        if ((await mailed()) === before) break;
+        if (i === 20) throw new Error('A kept mailing terminal output to an instance that died');
+      }
+      // And what was left for B is gone from the mailbox.
+      await expect.poll(async () => (await db`SELECT count(*)::int AS n FROM maestro_runner_mail`)[0]!.n, { timeout: 5_000 }).toBe(0);
+    });
+  });
+
   it('a replay asking for events another instance pruned gets resync', async () => {
     const url = await freshDatabaseUrl();
     const [a, b] = await Promise.all([instance(url), instance(url)]);

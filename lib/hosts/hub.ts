@@ -48,6 +48,8 @@ export class RunnerHub {
   #nextId = 1;
   /** Other instances watching a session's terminal through this one (their runner's output goes to them). */
   readonly #remoteWatchers = new Map<string, Set<string>>();
+  /** When each of those instances last asked to watch (an instance that died is forgotten, unless it asked since). */
+  readonly #watcherSince = new Map<string, number>();
 
   constructor(
     private readonly events: HubEvents,
@@ -59,6 +61,7 @@ export class RunnerHub {
       frame: (host, message, reply, from) => this.#routed(host, message as ServerMessage, reply, from),
       report: this.#remoteReport,
       arrived: (host) => this.events.arrived(host),
+      alive: (instances, asOf) => this.#forgetDead(instances, asOf),
     });
   }
 
@@ -135,8 +138,10 @@ export class RunnerHub {
   #routed(host: string, message: ServerMessage, reply: boolean, from: string): Promise<RelayAnswer | undefined> {
     if (message.type === 'watch') {
       const watchers = this.#remoteWatchers.get(message.sessionId) ?? new Set<string>();
-      if (message.on) watchers.add(from);
-      else watchers.delete(from);
+      if (message.on) {
+        watchers.add(from);
+        this.#watcherSince.set(from, Date.now());
+      } else watchers.delete(from);
       if (watchers.size) this.#remoteWatchers.set(message.sessionId, watchers);
       else this.#remoteWatchers.delete(message.sessionId);
     }
@@ -154,6 +159,18 @@ export class RunnerHub {
         details: e.details,
       }),
     );
+  }
+
+  /** Stops passing terminal output to instances that died: their viewers are gone, and so is anyone to read it. */
+  #forgetDead(alive: ReadonlySet<string>, asOf: number) {
+    for (const [instance, since] of this.#watcherSince) {
+      if (alive.has(instance) || since >= asOf) continue;
+      this.#watcherSince.delete(instance);
+      for (const [sessionId, watchers] of this.#remoteWatchers) {
+        watchers.delete(instance);
+        if (!watchers.size) this.#remoteWatchers.delete(sessionId);
+      }
+    }
   }
 
   /** Terminal output of a runner on another instance, for viewers here. */

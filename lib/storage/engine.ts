@@ -171,6 +171,8 @@ export interface RelayHandler {
   report(host: string, message: unknown): void;
   /** Another instance has taken the runner of `host` (seen when this instance re-reads who holds which runner). */
   arrived(host: string): void;
+  /** The instances alive as of `asOf` (ms): what was kept for any other (who watches what through here) can go. */
+  alive(instances: ReadonlySet<string>, asOf: number): void;
 }
 
 /** The Db's view of its in-memory entities, for an engine that writes them out whole (a snapshot). */

@@ -7,7 +7,13 @@ import { describeDatabase } from '../../config.js';
  * and runs longer than `queryTimeoutMs`: a database or network that goes silent (no answer, no reset) would otherwise
  * hold a commit, and every write queued behind it, for as long as TCP takes to notice, many minutes.
  */
-export function connect(url: string, max = 4, queryTimeoutMs = 30_000): Sql {
+/**
+ * The `application_name` of a server instance's connections, before its ID: while any of them is open (its listening
+ * connection always is), pg_stat_activity says the instance is alive.
+ */
+export const INSTANCE_APP = 'maestro-server ';
+
+export function connect(url: string, max = 4, queryTimeoutMs = 30_000, instance?: string): Sql {
   return postgres(url, {
     max,
     connect_timeout: 10,
@@ -17,7 +23,7 @@ export function connect(url: string, max = 4, queryTimeoutMs = 30_000): Sql {
     // Notices (CREATE TABLE IF NOT EXISTS …) are not news.
     onnotice: () => {},
     types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
-    connection: { application_name: 'maestro-server' },
+    connection: { application_name: instance ? INSTANCE_APP + instance : 'maestro-server' },
     // Seconds before the next try after a connection attempt failed: doubling from 0.1, at most 2. The library's own
     // grows to 20 s, so after an outage of a few seconds the listening connection (other instances' commits heard at
     // once) came back up to 20 s after the database did, with only the 1 s poll meanwhile.

@@ -88,7 +88,7 @@ export class PostgresEngine implements StorageEngine {
     this.#log = options.log;
     this.#pollMs = options.pollMs ?? 1000;
     this.#onFatal = options.onFatal ?? (() => {});
-    this.#sql = connect(options.url, 4, options.queryTimeoutMs);
+    this.#sql = connect(options.url, 4, options.queryTimeoutMs, this.instance);
     this.events = new PgEventLog(this.#sql, (message, error) => this.#log.error(message, error));
     this.runners = new PgRunnerRelay(this.#sql, this.instance, this.#log, options.mailSecret ? sealWith(options.mailSecret) : PLAIN);
   }

@@ -2,6 +2,7 @@
 import type { ReservedSql, Sql } from 'postgres';
 import type { Logger } from '../../log.js';
 import type { RelayAnswer, RelayHandler, RunnerRelay } from '../engine.js';
+import { INSTANCE_APP } from './connect.js';
 import type { MailSeal } from './mail-seal.js';
 
 /** One channel: a payload of an instance's ID says "mail for you"; `hosts` says "who holds which runner changed". */
@@ -108,8 +109,19 @@ export class PgRunnerRelay implements RunnerRelay {
     );
   }
 
-  /** Re-reads who holds which runner (on a `hosts` notification, and polled: an instance that died sends none). */
+  /**
+   * Re-reads who holds which runner (on a `hosts` notification, and polled: an instance that died sends none), and
+   * which instances are alive: mail to one that died is deleted (nobody would ever read it), and the hub forgets it.
+   */
   async refresh() {
+    const asOf = Date.now();
+    const [live] = await Promise.all([
+      this.sql<{ instance: string }[]>`SELECT substr(application_name, ${INSTANCE_APP.length + 1}) AS instance
+        FROM pg_stat_activity WHERE datname = current_database() AND starts_with(application_name, ${INSTANCE_APP})`,
+      this.sql`DELETE FROM maestro_runner_mail m WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+        WHERE a.datname = current_database() AND a.application_name = ${INSTANCE_APP} || m.to_instance)`,
+    ]);
+    this.#handler?.alive(new Set(live.map((r) => r.instance)), asOf);
     const rows = await this.sql<{ name: string; instance: string }[]>`SELECT r.name, r.instance FROM maestro_runners r
       JOIN pg_stat_activity a ON a.pid = r.pid AND a.backend_start <= r.since WHERE r.instance <> ${this.instance}`;
     const before = this.#elsewhere;
