@@ -16,6 +16,7 @@ import {
 } from '../engine.js';
 import { durableFsDriver, type StagedWrites, settleAll, syncDir, syncFile } from './driver.js';
 import { FileEventLog } from './event-log.js';
+import { readImportMark, writeImportMark } from './import-mark.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { fileText, keyOf } from './layout.js';
 import { type OpenAppend, openAppend } from './lines.js';
@@ -74,6 +75,7 @@ export class FileEngine implements StorageEngine {
   #unsnapshotted = new Set<string>();
   #checkpoint: Promise<void> | undefined;
   #turn: Promise<unknown> = Promise.resolve();
+  #unfinishedImport: string | undefined;
   /** Figures for the benchmarks and the log. */
   readonly stats = {
     recoveredBatches: 0,
@@ -104,10 +106,20 @@ export class FileEngine implements StorageEngine {
     return this.#events;
   }
 
+  get unfinishedImport(): string | undefined {
+    return this.#unfinishedImport;
+  }
+
+  async markImport(note: string | undefined): Promise<void> {
+    await writeImportMark(this.#dir, note);
+    this.#unfinishedImport = note;
+  }
+
   async open(view: EntityView): Promise<LoadedEntity[]> {
     this.#view = view;
     this.#lock = lockDataDir(this.#dir, (message) => this.#log.warn(message));
     try {
+      this.#unfinishedImport = readImportMark(this.#dir);
       this.#events = FileEventLog.open(join(this.#dir, 'events'), this.#openFile);
       const listed = listEntityFiles(this.#dir);
       const snapshot = readSnapshot(this.#dir, (reason) => {
