@@ -169,10 +169,15 @@ async function importCommand(config: Config, file: string, say: (text: string) =
     const held = describeContents(db);
     const unfinished = db.engine.unfinishedImport;
     if (held && unfinished !== undefined) throw new StoreError(`${new UnfinishedImportError(unfinished).message} Nothing was imported.`);
-    if (held)
+    if (held) {
+      const empty =
+        config.databaseType === 'postgres'
+          ? 'point DATABASE_URL at a new database, or drop and create this one again'
+          : 'point DATA_DIR at a new directory, or move this one aside';
       throw new StoreError(
-        `the store at ${describeStore(config)} is not empty (${held}): import needs an empty store. Nothing was imported.`,
+        `the store at ${describeStore(config)} is not empty (${held}): import needs an empty store: ${empty}. Nothing was imported.`,
       );
+    }
     // Marked until the last record is in: a store an import stopped in the middle of is never served as a whole one.
     await db.engine.markImport(`maestro-server import ${resolve(file)}, started ${new Date().toISOString()}`);
     const records = await importStore(db, file, header, progressTo(say, 'Imported'));

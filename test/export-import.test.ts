@@ -238,7 +238,9 @@ describe('maestro-server export and import', () => {
       const before = await sql`SELECT count(*)::int AS n FROM maestro_entities`;
       const twice = await bin(['import', dump], { DATABASE_URL: url });
       expect(twice.code).toBe(1);
-      expect(twice.stderr).toMatch(/is not empty \(.*events up to seq \d+\): import needs an empty store\. Nothing was imported\./);
+      expect(twice.stderr).toMatch(
+        /is not empty \(.*events up to seq \d+\): import needs an empty store: point DATABASE_URL at a new database, or drop and create this one again\. Nothing was imported\./,
+      );
       expect(await sql`SELECT count(*)::int AS n FROM maestro_entities`).toEqual(before);
     },
   );
@@ -276,7 +278,9 @@ describe('maestro-server export and import', () => {
     const before = readFileSync(join(source.DATA_DIR, 'projects', `${populated.project}.json`), 'utf8');
     const result = await bin(['import', dump], source);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/the store at .* is not empty \(1 projects, 4 tasks, .*\): import needs an empty store/);
+    expect(result.stderr).toMatch(
+      /the store at .* is not empty \(1 projects, 4 tasks, .*\): import needs an empty store: point DATA_DIR at a new directory, or move this one aside\. Nothing was imported\./,
+    );
     expect(readdirSync(join(source.DATA_DIR, 'projects'))).toEqual([`${populated.project}.json`]);
     expect(readFileSync(join(source.DATA_DIR, 'projects', `${populated.project}.json`), 'utf8')).toBe(before);
   });
