@@ -346,7 +346,7 @@ describe('maestro-server export and import', () => {
     [
       'an unknown version',
       (l: string[]) => [l[0]!.replace('"maestroExport":1', '"maestroExport":7'), ...l.slice(1)].join('\n'),
-      /line 1: export format version 7 is not supported/,
+      /line 1: export format version 7 is not supported \(this server reads 1\): it was written by a newer maestro-server; import it with that version or a later one\. Nothing was imported\./,
     ],
     // The end line and the end of the line before it are gone: that line is the one named.
     [
