@@ -1,7 +1,7 @@
 // `maestro-server export` and `maestro-server import` (§22.2): moving a store between engines, and backing it up.
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { type Config, describeStore, parseConfig } from './config.js';
@@ -157,7 +157,17 @@ async function openTarget(path: string) {
 
 async function importCommand(config: Config, file: string, say: (text: string) => void): Promise<void> {
   const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
-  // The whole file is checked before the store is even opened: bad input writes nothing anywhere.
+  // The whole file is checked before the store is even opened: bad input writes nothing anywhere. So it is read
+  // twice, which a pipe cannot be: its second read is empty, and an import of nothing would look like success.
+  const regular = await stat(file).then(
+    (st) => st.isFile() || st.isDirectory(),
+    () => true,
+  );
+  if (!regular) {
+    throw new StoreError(
+      `${file} is not a regular file (a pipe?): import reads it twice, to check it whole and then to load it. Save the export to a file first (maestro-server export --out FILE). Nothing was imported.`,
+    );
+  }
   const header = await checkDump(file, progressTo(say, 'Checked')).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'EACCES')
       throw new StoreError(`cannot read ${file}: ${error.message}`);
@@ -181,6 +191,14 @@ async function importCommand(config: Config, file: string, say: (text: string) =
     // Marked until the last record is in: a store an import stopped in the middle of is never served as a whole one.
     await db.engine.markImport(`maestro-server import ${resolve(file)}, started ${new Date().toISOString()}`);
     const records = await importStore(db, file, header, progressTo(say, 'Imported'));
+    // The second read must have loaded what the first checked (the file was not replaced or cut in between);
+    // otherwise the mark stays, and the store is known to hold only part of the export.
+    const checked = Object.values(header.counts).reduce((sum, n) => sum + n, 0);
+    if (records !== checked) {
+      throw new StoreError(
+        `${file} changed while it was imported: ${checked} records were checked, ${records} loaded. The store holds only part of it (marked so): import again into an empty store.`,
+      );
+    }
     await db.engine.markImport(undefined);
     say(
       `Imported ${records} records (exported from the ${header.engine} engine at ${header.exportedAt}) into ${describeStore(config)}; events continue after seq ${header.lastSeq}`,

@@ -285,6 +285,19 @@ describe('maestro-server export and import', () => {
     expect(readFileSync(join(source.DATA_DIR, 'projects', `${populated.project}.json`), 'utf8')).toBe(before);
   });
 
+  it('refuses an export piped in (/dev/stdin), which it could not read twice, instead of importing nothing', async () => {
+    // Import reads the file twice, to check it whole and then to load it: a pipe gives its lines to the first read only.
+    const target = { DATA_DIR: join(tempDir(), 'data') };
+    const run = startBin(['import', '/dev/stdin'], target);
+    run.proc.stdin.end(readFileSync(dump));
+    const piped = await run.done;
+    expect(piped.code, piped.stderr).toBe(1);
+    expect(piped.stderr).toContain(
+      '/dev/stdin is not a regular file (a pipe?): import reads it twice, to check it whole and then to load it. Save the export to a file first (maestro-server export --out FILE). Nothing was imported.',
+    );
+    expect(existsSync(target.DATA_DIR)).toBe(false);
+  });
+
   it('an import killed mid-way (kill -9) leaves a store no server serves, and export and import say what to do (file and PostgreSQL)', async () => {
     // The export with 20,000 more tasks before its events: the kill lands while the import still commits batches.
     const lines = records(dump);
