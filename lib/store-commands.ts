@@ -1,8 +1,8 @@
 // `maestro-server export` and `maestro-server import` (§22.2): moving a store between engines, and backing it up.
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { type Config, describeStore, parseConfig } from './config.js';
 import { EventHub } from './domain/events.js';
@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './log.js';
 import { PACKAGE_INFO } from './package-root.js';
 import { Db } from './storage/db.js';
 import { DumpError } from './storage/dump.js';
-import { EngineLockedError, type StorageEngine } from './storage/engine.js';
+import { EngineLockedError, type StorageEngine, UnfinishedImportError } from './storage/engine.js';
 import { exportStore } from './storage/export.js';
 import { syncDir } from './storage/file/driver.js';
 import { FileEngine } from './storage/file/engine.js';
@@ -77,14 +77,17 @@ async function withStore(env: NodeJS.ProcessEnv, say: (text: string) => void, wo
 
 class StoreError extends Error {}
 
-/** Opens the store the server would use, as the server does (the file engine's lock, recovery after a crash). */
-async function openStore(config: Config, log: Logger): Promise<Db> {
+/**
+ * Opens the store the server would use, as the server does (the file engine's lock, recovery after a crash);
+ * `importing`: also a store that an unfinished import left (which the import itself then refuses, saying so).
+ */
+async function openStore(config: Config, log: Logger, importing = false): Promise<Db> {
   const engine: StorageEngine =
     config.databaseType === 'postgres'
       ? new PostgresEngine({ url: config.databaseUrl!, log })
       : new FileEngine({ dir: config.dataDir, log });
   try {
-    return await Db.open({ engine, hub: new EventHub(log), log });
+    return await Db.open({ engine, hub: new EventHub(log), log, importing });
   } catch (error) {
     if (error instanceof EngineLockedError) {
       throw new StoreError(`${error.message}. Stop that server first: export and import need the data directory to themselves.`);
@@ -154,21 +157,49 @@ async function openTarget(path: string) {
 
 async function importCommand(config: Config, file: string, say: (text: string) => void): Promise<void> {
   const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
-  // The whole file is checked before the store is even opened: bad input writes nothing anywhere.
+  // The whole file is checked before the store is even opened: bad input writes nothing anywhere. So it is read
+  // twice, which a pipe cannot be: its second read is empty, and an import of nothing would look like success.
+  const regular = await stat(file).then(
+    (st) => st.isFile() || st.isDirectory(),
+    () => true,
+  );
+  if (!regular) {
+    throw new StoreError(
+      `${file} is not a regular file (a pipe?): import reads it twice, to check it whole and then to load it. Save the export to a file first (maestro-server export --out FILE). Nothing was imported.`,
+    );
+  }
   const header = await checkDump(file, progressTo(say, 'Checked')).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'EACCES')
       throw new StoreError(`cannot read ${file}: ${error.message}`);
     if (error instanceof DumpError) throw new StoreError(`${file}: ${error.message}. Nothing was imported.`);
     throw error;
   });
-  const db = await openStore(config, log);
+  const db = await openStore(config, log, true);
   try {
     const held = describeContents(db);
-    if (held)
+    const unfinished = db.engine.unfinishedImport;
+    if (held && unfinished !== undefined) throw new StoreError(`${new UnfinishedImportError(unfinished).message} Nothing was imported.`);
+    if (held) {
+      const empty =
+        config.databaseType === 'postgres'
+          ? 'point DATABASE_URL at a new database, or drop and create this one again'
+          : 'point DATA_DIR at a new directory, or move this one aside';
       throw new StoreError(
-        `the store at ${describeStore(config)} is not empty (${held}): import needs an empty store. Nothing was imported.`,
+        `the store at ${describeStore(config)} is not empty (${held}): import needs an empty store: ${empty}. Nothing was imported.`,
       );
+    }
+    // Marked until the last record is in: a store an import stopped in the middle of is never served as a whole one.
+    await db.engine.markImport(`maestro-server import ${resolve(file)}, started ${new Date().toISOString()}`);
     const records = await importStore(db, file, header, progressTo(say, 'Imported'));
+    // The second read must have loaded what the first checked (the file was not replaced or cut in between);
+    // otherwise the mark stays, and the store is known to hold only part of the export.
+    const checked = Object.values(header.counts).reduce((sum, n) => sum + n, 0);
+    if (records !== checked) {
+      throw new StoreError(
+        `${file} changed while it was imported: ${checked} records were checked, ${records} loaded. The store holds only part of it (marked so): import again into an empty store.`,
+      );
+    }
+    await db.engine.markImport(undefined);
     say(
       `Imported ${records} records (exported from the ${header.engine} engine at ${header.exportedAt}) into ${describeStore(config)}; events continue after seq ${header.lastSeq}`,
     );

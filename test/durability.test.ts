@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { createStorage } from 'unstorage';
@@ -487,5 +488,190 @@ describe('the durable fs driver', () => {
     expect(await storage.getKeys('queues')).toEqual([]);
     expect((await storage.getKeys()).sort()).toEqual(['sessions:sess_1.json', 'tasks:proj_a:task_1.json']);
     await expect(storage.getKeys('..:etc')).rejects.toThrow();
+  });
+});
+
+describe('a data directory written by contract 2 (one file per entity and an event log; no journal, no snapshot)', () => {
+  const P = 'proj_1796577235769_381o1erov';
+  const [WORKER, READER] = ['sess_1796577236774_2543gzmq8', 'sess_1796577258358_3f3l9aaei'];
+  const TOKEN = 'mst_0-YbF91f3jDKalen0qntOp5IfTam4nNG';
+  const t0 = 1796577235769;
+  const project = { id: P, name: 'Old project', workingDir: '/srv/repo', description: 'from contract 2', createdAt: t0, updatedAt: t0 };
+  const task = (id: string, title: string, extra: object = {}) => ({
+    id,
+    projectId: P,
+    parentId: null,
+    title,
+    description: '',
+    status: 'todo',
+    priority: 'medium',
+    createdAt: t0 + 1,
+    updatedAt: t0 + 1,
+    startedAt: null,
+    completedAt: null,
+    initialPrompt: '',
+    sessionIds: [],
+    skillIds: [],
+    agentIds: [],
+    dependencies: [],
+    ...extra,
+  });
+  const design = task('task_1796577235983_3kj2kgcg0', 'Design', {
+    status: 'in_progress',
+    startedAt: t0 + 5,
+    sessionIds: [WORKER],
+    claim: { sessionId: WORKER, claimedAt: t0 + 5, expiresAt: 4102444800000, leaseMs: 900000 },
+  });
+  const build = task('task_1796577236312_2ah3vyajz', 'Build', { dependencies: [design.id], sessionIds: [READER] });
+  // Contract 2 kept every timeline entry in the session: 130 of them, before sessions were bounded (§24.9).
+  const timeline = Array.from({ length: 130 }, (_, i) => ({
+    id: `evt_${t0 + 10 + i}_step${i}`,
+    timestamp: t0 + 10 + i,
+    type: i ? 'progress' : 'session_started',
+    message: i ? `step ${i}` : 'Session created',
+  }));
+  const session = (id: string, name: string, extra: object) => ({
+    id,
+    projectId: P,
+    taskIds: [],
+    name,
+    env: { MAESTRO_SESSION_ID: id },
+    strategy: 'simple',
+    status: 'working',
+    startedAt: t0 + 2,
+    lastActivity: t0 + 2,
+    completedAt: null,
+    hostname: 'build-1',
+    platform: 'linux',
+    events: [],
+    timeline: timeline.slice(0, 1),
+    host: null,
+    agent: null,
+    run: null,
+    ...extra,
+  });
+  const worker = session(WORKER, 'Worker', {
+    taskIds: [design.id],
+    timeline,
+    host: 'fleet',
+    agent: 'shell',
+    run: { state: 'running', pid: 4242, launchedAt: t0 + 3 },
+  });
+  const reader = session(READER, 'Reader', { taskIds: [build.id], strategy: 'queue', status: 'idle' });
+  const message = (id: string, to: string, status: string, extra: object = {}) => ({
+    id,
+    from: to === WORKER ? READER : WORKER,
+    to,
+    projectId: P,
+    message: `${status} note`,
+    status,
+    createdAt: t0 + 200,
+    deliveredAt: status === 'pending' ? null : t0 + 201,
+    readAt: status === 'read' ? t0 + 202 : null,
+    expiresAt: null,
+    metadata: { priority: 'medium', requiresAck: false },
+    ...extra,
+  });
+  const messages = [message('msg_1796577262281_read', WORKER, 'read'), message('msg_1796577262041_pending', READER, 'pending')];
+  const host = {
+    name: 'fleet',
+    hostname: 'build-1',
+    platform: 'linux',
+    arch: 'x64',
+    version: '1.0.0',
+    agents: ['shell'],
+    local: false,
+    connectedAt: t0,
+    lastSeen: t0 + 300,
+  };
+  const template = {
+    id: 'tmpl_1796577262366_custom',
+    name: 'Custom',
+    role: 'worker',
+    content: 'Do it well',
+    isDefault: false,
+    createdAt: t0,
+    updatedAt: t0,
+  };
+  const queue = {
+    sessionId: READER,
+    strategy: 'queue',
+    items: [{ taskId: build.id, status: 'queued', addedAt: t0 + 2 }],
+    currentIndex: -1,
+    createdAt: t0 + 2,
+    updatedAt: t0 + 2,
+  };
+  const secret = { sessionId: WORKER, tokenHash: createHash('sha256').update(TOKEN).digest('hex'), createdAt: t0 + 2 };
+  // Contract 2's envelopes: no actor (§23 came later).
+  const envelope = (seq: number, type: string, data: object, projectId?: string) =>
+    JSON.stringify({ type, event: type, data, timestamp: t0 + seq, seq, ...(projectId ? { projectId } : {}) });
+  const events = [
+    envelope(1, 'host:online', { ...host, status: 'online', sessions: 0 }),
+    envelope(2, 'project:created', project, P),
+    envelope(3, 'task:created', { ...design, sessionCount: 0 }, P),
+    envelope(4, 'message:sent', { id: messages[0]!.id, from: READER, to: WORKER }, P),
+  ];
+
+  it("is served whole by today's server, which says it upgrades it; its token, seq and order go on; the next start reads the snapshot", async () => {
+    const env = testEnv();
+    const at = (...parts: string[]) => join(env.DATA_DIR!, ...parts);
+    const file = (path: string, value: unknown) => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+    for (const dir of [['projects'], ['tasks', P], ['sessions'], ['queues'], ['templates'], ['hosts'], ['secrets'], ['events']])
+      mkdirSync(at(...dir), { recursive: true });
+    for (const dir of [WORKER, READER]) mkdirSync(at('messages', 'by-receiver', dir), { recursive: true });
+    file(at('projects', `${P}.json`), project);
+    for (const t of [design, build]) file(at('tasks', P, `${t.id}.json`), t);
+    for (const s of [worker, reader]) file(at('sessions', `${s.id}.json`), s);
+    for (const m of messages) file(at('messages', 'by-receiver', m.to, `${m.id}.json`), m);
+    file(at('queues', `${READER}.json`), queue);
+    file(at('templates', `${template.id}.json`), template);
+    file(at('hosts', 'fleet.json'), host);
+    file(at('secrets', `${WORKER}.json`), secret);
+    writeFileSync(at('events', '000000000001.jsonl'), `${events.join('\n')}\n`);
+
+    const first = await boot(env);
+    const { ok, call } = first;
+    expect(first.output()).toContain(
+      'Upgrading a data directory written by an earlier version (entity files without a commit journal or snapshot): 11 entities and 4 events kept as they are',
+    );
+    // Every entity as it was written, with what this version adds (§24.9's bound applies at the session's next change).
+    expect(await ok('GET', `/api/projects/${P}`)).toEqual(project);
+    expect(withoutCount(await ok('GET', `/api/tasks/${design.id}`))).toEqual(design);
+    expect(await ok('GET', `/api/tasks/${build.id}`)).toMatchObject({ ...build, blockedBy: [design.id], ready: false });
+    expect(await ok('GET', `/api/sessions/${WORKER}`)).toEqual({ ...worker, attention: null, workspace: null });
+    expect((await ok('GET', '/api/sessions')).map((s: any) => s.id)).toEqual([WORKER, READER]);
+    expect((await ok('GET', `/api/sessions/${READER}/queue`)).queue).toEqual(queue);
+    expect(await ok('GET', `/api/sessions/${WORKER}/messages?status=read`)).toEqual([messages[0]]);
+    expect(await ok('GET', `/api/sessions/${READER}/messages?status=pending`)).toEqual([messages[1]]);
+    expect(await ok('GET', `/api/templates/${template.id}`)).toEqual(template);
+    expect(await ok('GET', '/api/hosts/fleet')).toMatchObject({ ...host, status: 'offline' });
+    const logged = await ok('GET', '/api/events?since=0');
+    expect(logged).toMatchObject({ oldestSeq: 1, latestSeq: 4 });
+    expect(logged.events).toEqual(events.map((line) => JSON.parse(line)));
+
+    // The agent's session token still works: it reports, and the report is the next event.
+    const report = await fetch(`${first.base}/api/sessions/${WORKER}/timeline`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ type: 'progress', message: 'after the upgrade' }),
+    });
+    expect(report.status).toBe(200);
+    const after = await ok('GET', '/api/events?since=4');
+    expect(after.events[0]).toMatchObject({ seq: 5, type: 'session:updated', actor: { kind: 'session', id: WORKER, name: 'Worker' } });
+    const seqs = after.events.map((e: any) => e.seq);
+    expect(seqs).toEqual(seqs.map((_: number, i: number) => 5 + i));
+    // Now bounded: the newest 100 entries in the session, every one of the 131 through the timeline route.
+    const history = await ok('GET', `/api/sessions/${WORKER}/timeline?limit=500`);
+    expect(history.entries.map((e: any) => e.message)).toEqual(['after the upgrade', ...timeline.map((e) => e.message).reverse()]);
+    expect((await call('GET', `/api/sessions/${WORKER}`)).body.timeline).toHaveLength(100);
+    const served = (await ok('GET', '/api/tasks')).map(withoutCount);
+    await first.stop();
+
+    const second = await boot(env);
+    expect(second.output()).not.toContain('Upgrading');
+    expect(second.output()).toMatch(/Loaded \d+ entities \(snapshot, 0 changed file\(s\) read\)/);
+    expect((await second.ok('GET', '/api/tasks')).map(withoutCount)).toEqual(served);
+    expect((await second.ok('GET', '/api/events?since=4')).events.map((e: any) => e.seq)).toEqual(seqs);
+    await second.stop();
   });
 });

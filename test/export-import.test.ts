@@ -8,7 +8,7 @@ import { startServer } from '../lib/http/server.js';
 import { createLogger } from '../lib/log.js';
 import { KINDS } from '../lib/storage/engine.js';
 import { fakeRunner } from './fake-runner.js';
-import { onFileEnd, SERVER_BIN, tempDir, testConfig } from './helpers.js';
+import { onFileEnd, runToExit, SERVER_BIN, tempDir, testConfig } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
 
 const TOKEN = 'admin-token-of-the-export-test';
@@ -18,8 +18,8 @@ type Store = { DATA_DIR: string } | { DATABASE_URL: string };
 const storeEnv = (store: Store) =>
   'DATA_DIR' in store ? { DATA_DIR: store.DATA_DIR, DATABASE_URL: '' } : { ...store, DATA_DIR: tempDir() };
 
-/** `maestro-server <args>` as its own process on `store`: its exit code and what it printed. */
-function bin(args: string[], store: Store): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** `maestro-server <args>` started as its own process on `store`; `done` resolves with its exit code and output. */
+function startBin(args: string[], store: Store) {
   const env = { ...process.env, DATABASE_TYPE: '', LOG_LEVEL: '', MAESTRO_TOKEN: '', HOST: '', ...storeEnv(store) };
   const proc = spawn(process.execPath, [SERVER_BIN, ...args], { env, stdio: 'pipe' });
   onFileEnd(() => void (proc.exitCode === null && proc.kill('SIGKILL')));
@@ -27,8 +27,14 @@ function bin(args: string[], store: Store): Promise<{ code: number | null; stdou
   let stderr = '';
   proc.stdout.on('data', (c) => (stdout += c));
   proc.stderr.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => proc.once('close', (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    proc.once('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { proc, done };
 }
+
+/** `maestro-server <args>` as its own process on `store`: its exit code and what it printed. */
+const bin = (args: string[], store: Store) => startBin(args, store).done;
 
 /** A real server on `store` (port 0), with a JSON client that answers the body's text as served. */
 async function serve(store: Store) {
@@ -232,7 +238,9 @@ describe('maestro-server export and import', () => {
       const before = await sql`SELECT count(*)::int AS n FROM maestro_entities`;
       const twice = await bin(['import', dump], { DATABASE_URL: url });
       expect(twice.code).toBe(1);
-      expect(twice.stderr).toMatch(/is not empty \(.*events up to seq \d+\): import needs an empty store\. Nothing was imported\./);
+      expect(twice.stderr).toMatch(
+        /is not empty \(.*events up to seq \d+\): import needs an empty store: point DATABASE_URL at a new database, or drop and create this one again\. Nothing was imported\./,
+      );
       expect(await sql`SELECT count(*)::int AS n FROM maestro_entities`).toEqual(before);
     },
   );
@@ -270,17 +278,88 @@ describe('maestro-server export and import', () => {
     const before = readFileSync(join(source.DATA_DIR, 'projects', `${populated.project}.json`), 'utf8');
     const result = await bin(['import', dump], source);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/the store at .* is not empty \(1 projects, 4 tasks, .*\): import needs an empty store/);
+    expect(result.stderr).toMatch(
+      /the store at .* is not empty \(1 projects, 4 tasks, .*\): import needs an empty store: point DATA_DIR at a new directory, or move this one aside\. Nothing was imported\./,
+    );
     expect(readdirSync(join(source.DATA_DIR, 'projects'))).toEqual([`${populated.project}.json`]);
     expect(readFileSync(join(source.DATA_DIR, 'projects', `${populated.project}.json`), 'utf8')).toBe(before);
   });
+
+  it('refuses an export piped in (/dev/stdin), which it could not read twice, instead of importing nothing', async () => {
+    // Import reads the file twice, to check it whole and then to load it: a pipe gives its lines to the first read only.
+    const target = { DATA_DIR: join(tempDir(), 'data') };
+    const run = startBin(['import', '/dev/stdin'], target);
+    run.proc.stdin.end(readFileSync(dump));
+    const piped = await run.done;
+    expect(piped.code, piped.stderr).toBe(1);
+    expect(piped.stderr).toContain(
+      '/dev/stdin is not a regular file (a pipe?): import reads it twice, to check it whole and then to load it. Save the export to a file first (maestro-server export --out FILE). Nothing was imported.',
+    );
+    expect(existsSync(target.DATA_DIR)).toBe(false);
+  });
+
+  it('an import killed mid-way (kill -9) leaves a store no server serves, and export and import say what to do (file and PostgreSQL)', async () => {
+    // The export with 20,000 more tasks before its events: the kill lands while the import still commits batches.
+    const lines = records(dump);
+    const header = JSON.parse(lines[0]!);
+    const body = lines.slice(1, -1);
+    const firstEvent = body.findIndex((l) => l.startsWith('{"kind":"event"'));
+    const { claim: _, ...task } = JSON.parse(body.find((l) => l.startsWith('{"kind":"tasks"'))!).entity;
+    const bulk = Array.from({ length: 20_000 }, (_, i) =>
+      JSON.stringify({ kind: 'tasks', entity: { ...task, id: `task_bulk_${i}`, title: `Bulk ${i}`, sessionIds: [], dependencies: [] } }),
+    );
+    const all = [...body.slice(0, firstEvent), ...bulk, ...body.slice(firstEvent)];
+    const big = join(tempDir(), 'big.jsonl');
+    const counts = { ...header.counts, tasks: header.counts.tasks + bulk.length };
+    writeFileSync(
+      big,
+      `${[JSON.stringify({ ...header, counts }), ...all, JSON.stringify({ end: true, records: all.length })].join('\n')}\n`,
+    );
+
+    const file = { DATA_DIR: join(tempDir(), 'data') };
+    const stores: [Store, () => Promise<boolean>][] = [
+      [file, async () => existsSync(join(file.DATA_DIR, 'projects', `${populated.project}.json`))],
+    ];
+    if (hasPostgres) {
+      const url = await freshDatabaseUrl();
+      const sql = openStore(url);
+      const written = async () => (await sql`SELECT count(*)::int AS n FROM maestro_entities`.catch(() => [{ n: 0 }]))[0]!.n > 0;
+      stores.push([{ DATABASE_URL: url }, written]);
+    }
+    for (const [store, written] of stores) {
+      const run = startBin(['import', big], store);
+      for (let i = 0; !(await written()); i++) {
+        if (i > 3000) throw new Error(`the import wrote nothing within 60 s: ${await Promise.race([run.done, 'running'])}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      run.proc.kill('SIGKILL');
+      expect((await run.done).stderr).not.toContain('Imported');
+      // A server does not serve the part that was written: it stops, saying why and what to do.
+      const env = { ...storeEnv(store), DATABASE_TYPE: '', MAESTRO_TOKEN: '', HOST: '', PORT: '0', LOG_LEVEL: 'info' };
+      const server = await runToExit({ ...env, SESSION_DIR: tempDir(), MAESTRO_LOCAL_RUNNER: '0' }, 30_000);
+      expect(server.code, server.stdout).toBe(1);
+      const unfinished =
+        /an import into this store \(maestro-server import .*big\.jsonl, started [0-9T:.-]+Z\) did not finish: it holds only part of that export/;
+      expect(server.stdout + server.stderr).toMatch(unfinished);
+      expect(server.stdout + server.stderr).toMatch(/Cannot start: .*empty this one first/);
+      // Neither does export; a second import names the unfinished one instead of only "not empty".
+      const exported = await bin(['export'], store);
+      expect(exported.code).toBe(1);
+      expect(exported.stdout).toBe('');
+      expect(exported.stderr).toMatch(unfinished);
+      const again = await bin(['import', big], store);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(unfinished);
+      expect(again.stderr).toMatch(/Nothing was imported\.$/m);
+    }
+  }, 120_000);
 
   it.each([
     ['not JSON lines', () => 'hello\nworld\n', /line 1: not JSON/],
     [
       'an unknown version',
       (l: string[]) => [l[0]!.replace('"maestroExport":1', '"maestroExport":7'), ...l.slice(1)].join('\n'),
-      /line 1: export format version 7 is not supported/,
+      /line 1: export format version 7 is not supported \(this server reads 1\): it was written by a newer maestro-server; import it with that version or a later one\. Nothing was imported\./,
     ],
     // The end line and the end of the line before it are gone: that line is the one named.
     [

@@ -66,6 +66,31 @@ describe('one server per data directory (§22.1)', () => {
   }, 30_000);
 });
 
+describe('a data directory locked by a server on another machine', () => {
+  it('is refused with the way out: remove the lock once that server no longer runs (a copied directory, a replaced container)', async () => {
+    const env = testEnv();
+    const first = await boot(env);
+    expect((await first.call('POST', '/api/projects', { name: 'Copied' })).status).toBe(201);
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    // As a copy of a directory whose server was killed elsewhere leaves it (or a container recreated with a new name).
+    const lock = join(env.DATA_DIR!, '.lock');
+    writeFileSync(lock, `${JSON.stringify({ ...read(lock), host: 'old-container-3f2a' })}\n`);
+    const refused = await runToExit({ ...env, LOG_LEVEL: 'info' });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout + refused.stderr).toContain(
+      `is in use by another Maestro server (process ${first.proc.pid} on old-container-3f2a, since`,
+    );
+    expect(refused.stdout + refused.stderr).toContain(
+      `That server is on another machine, which this one cannot check: if it no longer runs there (this directory is a copy, or its container was replaced), remove ${lock} and start again`,
+    );
+    rmSync(lock);
+    const second = await boot(env);
+    expect((await second.call('GET', '/api/projects')).body.map((p: any) => p.name)).toEqual(['Copied']);
+    await second.stop();
+  }, 30_000);
+});
+
 describe('kill -9 during a burst of mixed mutations, then a restart', () => {
   it('serves and holds in its files every acknowledged change, and logs no event whose change is not on disk', async () => {
     const env = testEnv();

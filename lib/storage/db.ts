@@ -11,6 +11,7 @@ import {
   type Kind,
   type RemoteCommit,
   type StorageEngine,
+  UnfinishedImportError,
 } from './engine.js';
 import type { EventLog } from './event-log.js';
 import { type Index, Indexes } from './indexes.js';
@@ -51,6 +52,8 @@ export interface DbOptions {
   now?: () => number;
   /** Called when a failed commit could not be undone: storage and memory may disagree, so the process must stop. */
   onFatal?: (error: unknown) => void;
+  /** Opened by `maestro-server import`, the one user of a store with an unfinished import's mark. */
+  importing?: boolean;
 }
 
 const storageFailed = (cause: unknown) => new ApiError(500, 'INTERNAL_ERROR', 'Internal server error', undefined, { cause });
@@ -124,6 +127,12 @@ export class Db {
   static async open(options: DbOptions): Promise<Db> {
     const db = new Db(options);
     const loaded = await options.engine.open(db);
+    // Part of an export is not a store: serving it (or exporting it as whole) would quietly lose the rest.
+    const unfinished = options.engine.unfinishedImport;
+    if (unfinished !== undefined && !options.importing) {
+      await options.engine.close();
+      throw new UnfinishedImportError(unfinished);
+    }
     options.hub.attach(options.engine.events);
     const resave: Change[] = [];
     for (const { kind, id, entity, migrated } of loaded) {

@@ -60,9 +60,11 @@ export function parseHeader(text: string): DumpHeader {
   const value = parseJson(text, 1);
   if (!isObject(value) || !('maestroExport' in value)) throw new DumpError(1, 'not a Maestro export (no "maestroExport" header)');
   if (value.maestroExport !== DUMP_VERSION) {
+    // A later format comes from a later server: say which way out there is, not only that this one cannot read it.
+    const newer = typeof value.maestroExport === 'number' && value.maestroExport > DUMP_VERSION;
     throw new DumpError(
       1,
-      `export format version ${JSON.stringify(value.maestroExport)} is not supported (this server reads ${DUMP_VERSION})`,
+      `export format version ${JSON.stringify(value.maestroExport)} is not supported (this server reads ${DUMP_VERSION})${newer ? ': it was written by a newer maestro-server; import it with that version or a later one' : ''}`,
     );
   }
   const seq = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;

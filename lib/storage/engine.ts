@@ -93,6 +93,16 @@ export class EngineLockedError extends Error {
   override name = 'EngineLockedError';
 }
 
+/** The store holds part of an export: an import into it stopped before its end (`StorageEngine.unfinishedImport`). */
+export class UnfinishedImportError extends Error {
+  override name = 'UnfinishedImportError';
+  constructor(readonly note: string) {
+    super(
+      `an import into this store (${note}) did not finish: it holds only part of that export. Import into an empty store (a new DATA_DIR, or a new database), or empty this one first.`,
+    );
+  }
+}
+
 /**
  * A failed commit that could not be undone: storage and memory may now disagree, so the server must stop (§1.7).
  * Any other error thrown by `commit` means the batch changed nothing that anyone can see.
@@ -130,6 +140,16 @@ export interface StorageEngine {
   checkpoint(): Promise<void>;
   /** Checkpoints, closes the event log and releases the hold on the data. */
   close(): Promise<void>;
+  /**
+   * The mark of an import (`maestro-server import`) that has not finished, as `open` found it; undefined when none.
+   * Such a store holds only part of an export: the Db opens it only for another import (`Db.open`).
+   */
+  readonly unfinishedImport: string | undefined;
+  /**
+   * Sets the unfinished-import mark (`note`: which import, since when) before an import's first record, and clears it
+   * (undefined) after its last, durably: an import stopped in between (`kill -9`, a full disk) leaves the mark.
+   */
+  markImport(note: string | undefined): Promise<void>;
   /**
    * On an engine several instances share: resolves once this instance has applied every commit made before the call,
    * on any instance. Every request waits for it first, so it sees every change answered before it arrived (§22.2).

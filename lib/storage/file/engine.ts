@@ -1,5 +1,5 @@
 // The file engine (contract §22.1): one data directory, one lock, a commit journal, entity files, a snapshot.
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { createStorage, type Storage } from 'unstorage';
 import type { Published } from '../../domain/events.js';
@@ -16,6 +16,7 @@ import {
 } from '../engine.js';
 import { durableFsDriver, type StagedWrites, settleAll, syncDir, syncFile } from './driver.js';
 import { FileEventLog } from './event-log.js';
+import { readImportMark, writeImportMark } from './import-mark.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { fileText, keyOf } from './layout.js';
 import { type OpenAppend, openAppend } from './lines.js';
@@ -74,6 +75,7 @@ export class FileEngine implements StorageEngine {
   #unsnapshotted = new Set<string>();
   #checkpoint: Promise<void> | undefined;
   #turn: Promise<unknown> = Promise.resolve();
+  #unfinishedImport: string | undefined;
   /** Figures for the benchmarks and the log. */
   readonly stats = {
     recoveredBatches: 0,
@@ -104,10 +106,20 @@ export class FileEngine implements StorageEngine {
     return this.#events;
   }
 
+  get unfinishedImport(): string | undefined {
+    return this.#unfinishedImport;
+  }
+
+  async markImport(note: string | undefined): Promise<void> {
+    await writeImportMark(this.#dir, note);
+    this.#unfinishedImport = note;
+  }
+
   async open(view: EntityView): Promise<LoadedEntity[]> {
     this.#view = view;
     this.#lock = lockDataDir(this.#dir, (message) => this.#log.warn(message));
     try {
+      this.#unfinishedImport = readImportMark(this.#dir);
       this.#events = FileEventLog.open(join(this.#dir, 'events'), this.#openFile);
       const listed = listEntityFiles(this.#dir);
       const snapshot = readSnapshot(this.#dir, (reason) => {
@@ -130,6 +142,12 @@ export class FileEngine implements StorageEngine {
         `Loaded ${files.entities.length} entities (${snapshot ? `snapshot, ${files.read.size} changed file(s) read` : `${files.read.size} files read, no usable snapshot`})`,
       );
       const journalDir = join(this.#dir, 'journal');
+      // Entity files with neither journal nor snapshot beside them: a directory of a version before this engine's.
+      if (!snapshot && files.entities.length && !existsSync(journalDir)) {
+        this.#log.info(
+          `Upgrading a data directory written by an earlier version (entity files without a commit journal or snapshot): ${files.entities.length} entities and ${this.events.latestSeq} events kept as they are; a snapshot is written now, so later starts read only the files that changed`,
+        );
+      }
       const records = Journal.read(journalDir, (file) => this.#log.warn(`Journal ${file}: a damaged record; later ones are ignored`));
       let entities = files.entities;
       if (records.length) {

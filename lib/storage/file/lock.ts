@@ -109,7 +109,12 @@ export function lockDataDir(dir: string, warn: (message: string) => void): DataD
     if (!holder) continue; // released meanwhile: try again
     if (holder.pid === -1 || alive(holder)) {
       const who = holder.pid === -1 ? 'an unreadable lock file' : describe(holder);
-      throw new EngineLockedError(`The data directory ${dir} is in use by another Maestro server (${who}; lock file ${path})`);
+      // Another machine's process cannot be checked from here; a person can, and needs to be told how to go on.
+      const elsewhere =
+        holder.pid !== -1 && holder.host !== hostname()
+          ? `. That server is on another machine, which this one cannot check: if it no longer runs there (this directory is a copy, or its container was replaced), remove ${path} and start again`
+          : '';
+      throw new EngineLockedError(`The data directory ${dir} is in use by another Maestro server (${who}; lock file ${path})${elsewhere}`);
     }
     // Stale. Only one server may take it over: whoever creates the takeover file first.
     const takeover = join(dir, TAKEOVER);

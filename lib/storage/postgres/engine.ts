@@ -79,6 +79,7 @@ export class PostgresEngine implements StorageEngine {
   #polling: Promise<void> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
+  #unfinishedImport: string | undefined;
   /** Since when reading the database fails: until a read succeeds again, this instance may serve stale data. */
   #unreachableSince: number | undefined;
   readonly stats = { rebuilds: 0, remoteCommits: 0 };
@@ -102,13 +103,16 @@ export class PostgresEngine implements StorageEngine {
       throw connectionError(this.#url, error);
     }
     const { rows, head } = await this.#sql.begin('isolation level repeatable read', async (tx) => {
-      const [head] = await tx<{ commit_no: number; last_seq: number }[]>`SELECT commit_no, last_seq FROM maestro_head`;
+      const [head] = await tx<
+        { commit_no: number; last_seq: number; unfinished_import: string | null }[]
+      >`SELECT commit_no, last_seq, unfinished_import FROM maestro_head`;
       const rows = await tx<
         { kind: Kind; id: string; body: string }[]
       >`SELECT kind, id, body::text AS body FROM maestro_entities ORDER BY ord`;
       return { rows, head: head! };
     });
     this.#applied = head.commit_no;
+    this.#unfinishedImport = head.unfinished_import ?? undefined;
     this.events.latestSeq = head.last_seq;
     await this.events.refreshOldest();
     this.#log.info(`Loaded ${rows.length} entities from PostgreSQL (commit ${head.commit_no}, seq ${head.last_seq})`);
@@ -285,6 +289,15 @@ export class PostgresEngine implements StorageEngine {
 
   async checkpoint(): Promise<void> {
     await this.#serially(async () => {});
+  }
+
+  get unfinishedImport(): string | undefined {
+    return this.#unfinishedImport;
+  }
+
+  async markImport(note: string | undefined): Promise<void> {
+    await this.#sql`UPDATE maestro_head SET unfinished_import = ${note ?? null}`;
+    this.#unfinishedImport = note;
   }
 
   async close(): Promise<void> {
