@@ -537,6 +537,12 @@ describe('every route against every caller (§23, §15.6, §1.1)', async () => {
       { authorization: `Bearer ${ADMIN}`, 'x-session-id': own.id },
       { kind: 'session', id: own.id, name: expect.any(String) },
     ],
+    // A session that does not exist (a typo, a deleted session's leftover variable) is nobody: the change is the member's.
+    [
+      "a member's token with X-Session-ID of no session",
+      { authorization: `Bearer ${tokens.member}`, 'x-session-id': 'sess_1_gone' },
+      { kind: 'user', id: expect.any(String), name: 'A member' },
+    ],
   ];
   let seen = 0;
   /** The events logged since the last call. */
@@ -580,6 +586,44 @@ describe('every route against every caller (§23, §15.6, §1.1)', async () => {
       }
     }
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('X-Session-ID is taken only from a caller who may act for a session (§16.3, §23)', async () => {
+  const server = await inProcess({ MAESTRO_TOKEN: ADMIN });
+  const { ok, call } = appClient(server.app);
+  const admin = { authorization: `Bearer ${ADMIN}` };
+  const project = (await ok('POST', '/api/projects', { name: 'Inbox' }, admin)).id;
+  const [reader, writer] = [
+    await ok('POST', '/api/sessions', { projectId: project, taskIds: [], name: 'reader' }, admin),
+    await ok('POST', '/api/sessions', { projectId: project, taskIds: [], name: 'writer' }, admin),
+  ];
+  const viewer = await ok('POST', '/api/tokens', { name: 'Vera', role: 'viewer' }, admin);
+  const asViewer = { authorization: `Bearer ${viewer.token}`, 'x-session-id': reader.id };
+
+  it('a viewer naming the receiver reads its inbox without taking delivery: nothing changes, no event', async () => {
+    const sent = await ok(
+      'POST',
+      `/api/sessions/${reader.id}/messages`,
+      { message: 'for the agent' },
+      { ...admin, 'x-session-id': writer.id },
+    );
+    const { events: before } = await ok('GET', '/api/events?limit=1000', undefined, admin);
+    const read = await call('GET', `/api/sessions/${reader.id}/messages`, undefined, asViewer);
+    expect(read.status).toBe(200);
+    expect(read.body.map((m: any) => [m.id, m.status])).toEqual([[sent.id, 'pending']]);
+    expect((await ok('GET', `/api/messages/${sent.id}`, undefined, admin)).status).toBe('pending');
+    expect((await ok('GET', '/api/events?limit=1000', undefined, admin)).events).toEqual(before);
+    // The agent itself still takes delivery.
+    const taken = await ok('GET', `/api/sessions/${reader.id}/messages`, undefined, { ...admin, 'x-session-id': reader.id });
+    expect(taken.map((m: any) => m.status)).toEqual(['delivered']);
+  });
+
+  it('GET /api/me says who a change would be recorded as', async () => {
+    const me = async (headers: Record<string, string>) => (await ok('GET', '/api/me', undefined, headers)).actor;
+    expect(await me(asViewer)).toEqual({ kind: 'user', id: viewer.id, name: 'Vera' });
+    expect(await me({ ...admin, 'x-session-id': 'sess_1_gone' })).toEqual({ kind: 'admin' });
+    expect(await me({ ...admin, 'x-session-id': reader.id })).toEqual({ kind: 'session', id: reader.id, name: 'reader' });
   });
 });
 
