@@ -271,6 +271,7 @@ describe('claims (§18.2)', () => {
       timestamp: now,
       message: 'Added task to session',
       taskId: t.id,
+      actor: { kind: 'admin' },
     });
     expect(await g.drain()).toEqual([
       ['session:task_added', { sessionId: s.id, taskId: t.id }],

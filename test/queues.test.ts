@@ -219,6 +219,7 @@ describe('POST …/queue/start', () => {
       timestamp: res.body.item.startedAt,
       message: `Started processing task ${taskIds[0]}`,
       taskId: taskIds[0],
+      actor: { kind: 'admin' },
     });
   });
 

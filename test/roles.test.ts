@@ -134,6 +134,28 @@ describe('each role over a real server', async () => {
     expect(await upgrade(memberToken)).toBe(403);
     expect(await upgrade(personAdminToken)).toBe(101);
   });
+
+  it("a refused upgrade answers the contract's error body, so a client can say why", async () => {
+    const refused = (path: string) =>
+      new Promise<{ status: number; body: any; headers: import('node:http').IncomingHttpHeaders }>((resolve, reject) => {
+        const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}${path}`);
+        ws.once('open', () => reject(new Error(`${path} was upgraded`)));
+        ws.once('unexpected-response', (_req, res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text && JSON.parse(text), headers: res.headers }));
+        });
+        ws.once('error', reject);
+      });
+    expectError(
+      await refused(`/api/hosts/connect?token=${memberToken}`),
+      403,
+      'FORBIDDEN',
+      'Only an admin or runner token connects a runner',
+    );
+    expectError(await refused('/ws?token=not-a-token'), 401, 'UNAUTHORIZED');
+    expectError(await refused(`/api/sessions/sess_1_none/terminal?token=${viewerToken}`), 404, 'SESSION_NOT_FOUND');
+  });
 });
 
 describe('the live terminal: viewers watch, never type', { timeout: 120_000 }, async () => {

@@ -22,6 +22,8 @@ beforeEach(async () => {
 });
 
 const EVT_ID = expect.stringMatching(/^evt_\d+_[0-9a-z]{1,9}$/);
+/** Who wrote each entry (§23): these tests call an open loopback server, which acts as the admin. */
+const ADMIN_ACTOR = { kind: 'admin' };
 
 async function makeTask(title = 'Task') {
   const res = await call('POST', '/api/tasks', { projectId, title });
@@ -76,7 +78,7 @@ describe('POST /api/sessions', () => {
       hostname: hostname(),
       platform: process.platform,
       events: [],
-      timeline: [{ id: EVT_ID, type: 'session_started', timestamp: expect.any(Number), message: 'Session created' }],
+      timeline: [{ id: EVT_ID, type: 'session_started', timestamp: expect.any(Number), message: 'Session created', actor: ADMIN_ACTOR }],
       host: null,
       agent: null,
       run: null,
@@ -97,9 +99,23 @@ describe('POST /api/sessions', () => {
     const session = res.body;
     expect(session.taskIds).toEqual([t1.id, t2.id]);
     expect(session.timeline).toEqual([
-      { id: EVT_ID, type: 'session_started', timestamp: session.startedAt, message: 'Session created' },
-      { id: EVT_ID, type: 'task_started', timestamp: session.startedAt, message: 'Started working on task', taskId: t1.id },
-      { id: EVT_ID, type: 'task_started', timestamp: session.startedAt, message: 'Started working on task', taskId: t2.id },
+      { id: EVT_ID, type: 'session_started', timestamp: session.startedAt, message: 'Session created', actor: ADMIN_ACTOR },
+      {
+        id: EVT_ID,
+        type: 'task_started',
+        timestamp: session.startedAt,
+        message: 'Started working on task',
+        taskId: t1.id,
+        actor: ADMIN_ACTOR,
+      },
+      {
+        id: EVT_ID,
+        type: 'task_started',
+        timestamp: session.startedAt,
+        message: 'Started working on task',
+        taskId: t2.id,
+        actor: ADMIN_ACTOR,
+      },
     ]);
     for (const task of [t1, t2]) {
       const after = await getTask(task.id);
@@ -576,7 +592,14 @@ describe('POST /api/sessions/:id/tasks/:taskId (link)', () => {
       taskIds: [task.id],
       timeline: [
         ...session.timeline,
-        { id: EVT_ID, type: 'task_started', timestamp: res.body.lastActivity, message: 'Added task to session', taskId: task.id },
+        {
+          id: EVT_ID,
+          type: 'task_started',
+          timestamp: res.body.lastActivity,
+          message: 'Added task to session',
+          taskId: task.id,
+          actor: ADMIN_ACTOR,
+        },
       ],
       lastActivity: expect.any(Number),
     });
@@ -622,7 +645,14 @@ describe('DELETE /api/sessions/:id/tasks/:taskId (unlink)', () => {
       taskIds: [t2.id],
       timeline: [
         ...session.timeline,
-        { id: EVT_ID, type: 'task_completed', timestamp: res.body.lastActivity, message: 'Removed task from session', taskId: t1.id },
+        {
+          id: EVT_ID,
+          type: 'task_completed',
+          timestamp: res.body.lastActivity,
+          message: 'Removed task from session',
+          taskId: t1.id,
+          actor: ADMIN_ACTOR,
+        },
       ],
       lastActivity: expect.any(Number),
     });

@@ -95,6 +95,14 @@ describe('controls follow the role in every view (§23)', { timeout: 120_000 }, 
       expect(await page.getByRole('textbox', { name: /message|answer|title/i }).count(), hash).toBe(0);
     }
     expect(await page.getByRole('link', { name: 'People' }).count()).toBe(0);
+    // The live terminal takes no keys from a viewer (the server would drop them) and does not invite any.
+    await page.goto(`${server.url}/#/s/${session.id}`);
+    await live(page);
+    const viewerKeys = page.getByRole('textbox', { name: 'Terminal input' });
+    await viewerKeys.waitFor({ state: 'attached', timeout: LIVE_MS });
+    expect(await viewerKeys.getAttribute('readonly')).not.toBeNull();
+    await page.getByText('You are watching: your role (viewer) does not type into agents.').waitFor();
+    expect(await page.getByText('Keys typed in the terminal go to the agent').count()).toBe(0);
     await page.close();
 
     const member = await signIn(server, `#/t/${task.id}`, max);
@@ -109,6 +117,10 @@ describe('controls follow the role in every view (§23)', { timeout: 120_000 }, 
     await live(member);
     await member.getByRole('button', { name: 'Send message' }).waitFor();
     await member.getByRole('button', { name: 'Stop session' }).waitFor();
+    const memberKeys = member.getByRole('textbox', { name: 'Terminal input' });
+    await memberKeys.waitFor({ state: 'attached', timeout: LIVE_MS });
+    expect(await memberKeys.getAttribute('readonly')).toBeNull();
+    await member.getByText('Keys typed in the terminal go to the agent').waitFor();
     // A member does not manage tokens: no link to the screen, and the screen itself says so.
     expect(await member.getByRole('link', { name: 'People' }).count()).toBe(0);
     await member.goto(`${server.url}/#/people`);

@@ -1,20 +1,14 @@
 // Agent runs on runners (contract §15.3): launches, the runner's started/exited/failed reports, reconciliation on hello.
 
-import { bounded } from '../domain/stores/session-history.js';
+import { bounded, timelineEntry } from '../domain/stores/session-history.js';
 import type { TokenStore } from '../domain/tokens.js';
 import { FINAL_SESSION_STATUSES, type Session, type SessionRun, type TimelineEntry } from '../domain/types.js';
-import { newId } from '../ids.js';
 import type { Db, Tx } from '../storage/db.js';
 import type { Hello, RunnerHub, RunnerReport } from './hub.js';
 import { launchWorkspace } from './workspace-launch.js';
 
 export const isFinal = (s: Session) => FINAL_SESSION_STATUSES.includes(s.status);
-export const timeline = (tx: Tx, type: TimelineEntry['type'], message: string): TimelineEntry => ({
-  id: newId('evt', tx.now),
-  type,
-  timestamp: tx.now,
-  message,
-});
+export const timeline = (tx: Tx, type: TimelineEntry['type'], message: string): TimelineEntry => timelineEntry(tx, { type, message });
 
 /** A session's next state given its current one, or undefined for no change. */
 type Change = (s: Session, tx: Tx) => Session | undefined;

@@ -4,6 +4,7 @@ import type { Actor, Session } from '../domain/types.js';
 import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { AppEnv, Caller, Ctx } from './context.js';
+import { hasRole } from './roles.js';
 
 export type { Caller };
 
@@ -127,17 +128,17 @@ export function runnerHostOf(c: Ctx): string | undefined {
 
 /**
  * Who a request acts as (§23): the admin, a person (token ID and name), a session (its token, or `X-Session-ID`
- * sent by a person's client on the session's behalf) or a runner (its host name).
+ * sent by a person's client on the session's behalf) or a runner (its host name). An `X-Session-ID` that names no
+ * session is no one's identity: the change is the person's who sent it, never a session that does not exist. A
+ * viewer's is not taken either (`callerSession`): a viewer only reads, as itself.
  */
 export function actorOf(c: Ctx): Actor {
   const caller = callerOf(c);
   if (caller.kind === 'runner') return { kind: 'runner', name: caller.host };
   const header = c.req.header('x-session-id')?.trim();
-  const sessionId = caller.kind === 'session' ? caller.sessionId : header !== undefined && isId(header) ? header : undefined;
-  if (sessionId !== undefined) {
-    const name = c.var.services.db.get('sessions', sessionId)?.name;
-    return name === undefined ? { kind: 'session', id: sessionId } : { kind: 'session', id: sessionId, name };
-  }
+  const sessionId = caller.kind === 'session' ? caller.sessionId : header && isId(header) && hasRole(caller, 'member') ? header : undefined;
+  const session = sessionId === undefined ? undefined : c.var.services.db.get('sessions', sessionId);
+  if (session) return { kind: 'session', id: session.id, name: session.name };
   if (caller.kind === 'user') return { kind: 'user', id: caller.id, name: caller.name };
   return { kind: 'admin' };
 }

@@ -1,5 +1,5 @@
 // The transport: the HTTP listener and the WebSocket upgrade, in one file.
-import type { Server } from 'node:http';
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
@@ -22,6 +22,16 @@ export interface RunningServer {
 
 const HEARTBEAT_MS = 30_000;
 
+/** Makes the status line node-ws ends a refused upgrade with carry `body` (the contract's JSON error) too. */
+function withBody(socket: Socket, status: number, body: string) {
+  const end = socket.end.bind(socket);
+  socket.end = (() =>
+    end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    )) as Socket['end'];
+}
+
 // @hono/node-ws reports a socket error (a client's oversized or malformed frame) with `new ErrorEvent(...)`, a global
 // only from Node 23 on: without it, Node 20 logs a ReferenceError stack instead of handling the error.
 (globalThis as { ErrorEvent?: unknown }).ErrorEvent ??= class ErrorEvent extends Event {
@@ -37,9 +47,18 @@ const HEARTBEAT_MS = 30_000;
 /** Loads storage, builds the app and listens on `config.host:config.port` (port 0 picks a free one). */
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const services = await createServices(config, log);
-  // node-ws wants the app before the app (which needs node-ws's upgrade helper) exists: hand it a forwarder.
+  // node-ws wants the app before the app (which needs node-ws's upgrade helper) exists: hand it a forwarder. It asks
+  // only for upgrades, and answers a refused one with a bare status line: the refusal keeps its error body (§1.1), so
+  // a client learns why (a role, a revoked token), not only that.
   let app: Hono<AppEnv> | undefined;
-  const forward = { request: (...args: Parameters<Hono['request']>) => app!.request(...args) } as unknown as Hono;
+  const forward = {
+    request: async (...args: Parameters<Hono['request']>) => {
+      const res = await app!.request(...args);
+      const socket = (args[2] as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
+      if (socket && res.status >= 400) withBody(socket, res.status, await res.text());
+      return res;
+    },
+  } as unknown as Hono;
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app: forward });
   // A client message larger than an HTTP body closes that one connection instead of growing memory; a runner's answers
   // (a diff, a terminal snapshot) are larger, and refusing one would drop the runner. ws reads the limit as it

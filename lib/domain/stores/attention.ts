@@ -1,10 +1,9 @@
 // Applies attention signals (contract §21) to sessions: the state machine's result, its events and its timeline entry.
-import { newId } from '../../ids.js';
 import type { Db, Tx } from '../../storage/db.js';
 import { type AttentionSignal, transition } from '../attention.js';
 import { type HookPayload, hookState } from '../hook-events.js';
 import type { Session } from '../types.js';
-import { bounded } from './session-history.js';
+import { bounded, timelineEntry } from './session-history.js';
 
 /** Only a runner-managed agent that runs has an attention that moves; after its exit the last value stays (§21). */
 const tracked = (s: Session) => s.host !== null && s.run?.state === 'running';
@@ -38,14 +37,7 @@ export class AttentionStore {
     if (!changed || !next.attention) return { session, changed: false };
     const entry =
       next.attention.state === 'needs_input' && signal.source !== 'report'
-        ? [
-            {
-              id: newId('evt', tx.now),
-              type: 'needs_input' as const,
-              timestamp: tx.now,
-              message: next.attention.reason ?? 'Waiting for input',
-            },
-          ]
+        ? [timelineEntry(tx, { type: 'needs_input', message: next.attention.reason ?? 'Waiting for input' })]
         : [];
     return { session: { ...session, attention: next.attention, timeline: [...session.timeline, ...entry] }, changed: true };
   }

@@ -1,6 +1,5 @@
 // Task claims with leases: claim, claim-next, release, and the sweep of expired ones (§18.3).
 import { ApiError, projectNotFound, sessionNotFound, taskNotFound } from '../../errors.js';
-import { newId } from '../../ids.js';
 import type { Logger } from '../../log.js';
 import type { Db, Tx } from '../../storage/db.js';
 import type { ClaimReleaseReason } from '../events.js';
@@ -9,7 +8,7 @@ import type { ClaimInput, ClaimNextInput } from '../requests.js';
 import { leaseHeldByRun } from '../spawn-claims.js';
 import { blockedBy, isFinalSessionStatus, type Session, type Task, type TaskView, taskView } from '../types.js';
 import { emitTask, sessionWithTask, taskWithSession } from './links.js';
-import { bounded } from './session-history.js';
+import { bounded, timelineEntry } from './session-history.js';
 
 /** How often claims are checked for an expired lease or an ended session: well within the contract's 1 s. */
 export const SWEEP_INTERVAL_MS = 250;
@@ -207,10 +206,7 @@ export class ClaimStore {
     const linked = sessionWithTask(tx, session, task.id, true);
     const updatedSession: Session = bounded(tx, {
       ...linked,
-      timeline: [
-        ...linked.timeline,
-        { id: newId('evt', tx.now), type: 'task_started', timestamp: tx.now, message: 'Added task to session', taskId: task.id },
-      ],
+      timeline: [...linked.timeline, timelineEntry(tx, { type: 'task_started', message: 'Added task to session', taskId: task.id })],
     });
     tx.put('sessions', updatedSession);
     const updated: Task = {

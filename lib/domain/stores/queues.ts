@@ -1,10 +1,9 @@
 // The queue store: a queue session's items and their steps (§8).
 import { notFound, validationError } from '../../errors.js';
-import { newId } from '../../ids.js';
 import type { Db, Tx } from '../../storage/db.js';
 import type { QueueItem, QueueState, Session, TaskSessionStatus, TimelineType } from '../types.js';
 import { emitTask } from './links.js';
-import { bounded } from './session-history.js';
+import { bounded, timelineEntry } from './session-history.js';
 
 export interface QueueStats {
   total: number;
@@ -172,7 +171,7 @@ export class QueueStore {
     }
     const session = step && tx.get('sessions', sessionId);
     if (session && step) {
-      const entry = { id: newId('evt', tx.now), type: step.type, timestamp: tx.now, message: step.message, ...(taskId && { taskId }) };
+      const entry = timelineEntry(tx, { type: step.type, message: step.message, ...(taskId && { taskId }) });
       const updated: Session = bounded(tx, { ...session, timeline: [...session.timeline, entry], lastActivity: tx.now });
       tx.put('sessions', updated);
       tx.emit('session:updated', updated);

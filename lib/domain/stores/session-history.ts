@@ -1,8 +1,21 @@
 // Bounded sessions (contract §24.9): the newest 100 timeline entries and events stay in the session, older timeline
 // entries move to its history, paged newest first by `GET /api/sessions/:id/timeline`.
 import { validationError } from '../../errors.js';
+import { newId } from '../../ids.js';
 import type { Db, Tx } from '../../storage/db.js';
 import type { Session, TimelineEntry } from '../types.js';
+
+/**
+ * A new timeline entry, written by whoever runs the mutation (§23): a client's own entry, and just as well what its
+ * request makes the server write (a link, a claim, a queue step, a stop, a hook's `needs_input`), a runner's report or
+ * a sweep. The actor comes last, so a client can never write its own.
+ */
+export const timelineEntry = (tx: Tx, fields: Omit<TimelineEntry, 'id' | 'timestamp' | 'actor'>): TimelineEntry => ({
+  id: newId('evt', tx.now),
+  timestamp: tx.now,
+  ...fields,
+  actor: tx.actor,
+});
 
 /** How many timeline entries and events a stored (and served) session keeps. */
 export const SESSION_KEEPS = 100;

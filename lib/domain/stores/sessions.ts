@@ -5,11 +5,11 @@ import { newId } from '../../ids.js';
 import type { Db, Tx } from '../../storage/db.js';
 import type { TaskGraph } from '../graph.js';
 import type { CreateSessionInput, SessionQueryInput, TimelineInputValue, UpdateSessionInput } from '../requests.js';
-import { isFinalSessionStatus, type Session, type Task, type TimelineEntry, type TimelineType } from '../types.js';
+import { isFinalSessionStatus, type Session, type Task, type TimelineType } from '../types.js';
 import type { AttentionStore } from './attention.js';
 import { renewLeases } from './claims.js';
 import { diff, emitTask, sessionWithTask, taskWithSession, unique } from './links.js';
-import { bounded, dropHistory, timelinePage } from './session-history.js';
+import { bounded, dropHistory, timelineEntry, timelinePage } from './session-history.js';
 
 /** Sessions and their links to tasks (contract §3.4). */
 export class SessionStore {
@@ -72,10 +72,7 @@ export class SessionStore {
         events: input.events
           ? [...before.events, ...input.events.map((e) => ({ id: newId('evt', tx.now), timestamp: tx.now, ...e }))]
           : before.events,
-        // Entries a client adds say who added it (§23), like those of `POST …/timeline`.
-        timeline: input.timeline
-          ? [...before.timeline, ...input.timeline.map((t) => entry(tx, { ...t, actor: tx.actor }))]
-          : before.timeline,
+        timeline: input.timeline ? [...before.timeline, ...input.timeline.map((t) => timelineEntry(tx, t))] : before.timeline,
         lastActivity: tx.now,
       });
       if (input.agentId !== undefined) session.agentId = input.agentId;
@@ -119,8 +116,7 @@ export class SessionStore {
     return this.#append(
       id,
       (tx, s) => {
-        // An entry a client adds says who added it (§23).
-        const appended = { ...s, timeline: [...s.timeline, entry(tx, { ...input, actor: tx.actor })] };
+        const appended = { ...s, timeline: [...s.timeline, timelineEntry(tx, input)] };
         if (!state || !this.attention) return appended;
         const result = this.attention.apply(tx, appended, { source: 'report', state, reason: input.message });
         changed = result.changed;
@@ -136,7 +132,7 @@ export class SessionStore {
     const { sessionId, message, type } = input;
     await this.#append(
       sessionId,
-      (tx, s) => ({ ...s, timeline: [...s.timeline, entry(tx, { type, message, taskId, actor: tx.actor })] }),
+      (tx, s) => ({ ...s, timeline: [...s.timeline, timelineEntry(tx, { type, message, taskId })] }),
       () => {
         if (!this.db.get('tasks', taskId)) throw taskNotFound(taskId);
       },
@@ -162,8 +158,8 @@ export class SessionStore {
         timeline: [
           ...linkedSession.timeline,
           linked
-            ? entry(tx, { type: 'task_started', message: 'Added task to session', taskId })
-            : entry(tx, { type: 'task_completed', message: 'Removed task from session', taskId }),
+            ? timelineEntry(tx, { type: 'task_started', message: 'Added task to session', taskId })
+            : timelineEntry(tx, { type: 'task_completed', message: 'Removed task from session', taskId }),
         ],
       });
       tx.put('sessions', session);
@@ -224,8 +220,10 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
     platform: process.platform,
     events: [],
     timeline: [
-      entry(tx, { type: 'session_started', message: 'Session created' }),
-      ...(startedTaskIds ?? taskIds).map((taskId) => entry(tx, { type: 'task_started', message: 'Started working on task', taskId })),
+      timelineEntry(tx, { type: 'session_started', message: 'Session created' }),
+      ...(startedTaskIds ?? taskIds).map((taskId) =>
+        timelineEntry(tx, { type: 'task_started', message: 'Started working on task', taskId }),
+      ),
     ],
     ...(input.metadata !== undefined && { metadata: input.metadata }),
     host: null,
@@ -237,8 +235,4 @@ export function createSession(tx: Tx, input: CreateSessionInput, startedTaskIds?
   tx.put('sessions', session);
   const tasks = taskIds.map((tid) => taskWithSession(tx, tx.get('tasks', tid)!, id, true));
   return { session, tasks };
-}
-
-function entry(tx: Tx, input: Omit<TimelineEntry, 'id' | 'timestamp'>): TimelineEntry {
-  return { id: newId('evt', tx.now), timestamp: tx.now, ...input };
 }

@@ -15,13 +15,15 @@ export function Terminal({ sessionId, alive }: { sessionId: string; alive: boole
   const host = useRef<HTMLElement>(null);
   const [status, setStatus] = useState('connecting');
   const [attempt, setAttempt] = useState(0);
+  // A viewer watches (§23): the server drops its keys, so its terminal takes none and does not say it would.
+  const typing = alive && mayChange();
   useEffect(() => {
     let ws: WebSocket | null = null;
     let disposed = false;
     let term: import('@xterm/xterm').Terminal | null = null;
     void Promise.all([import('@xterm/xterm'), import('@xterm/xterm/css/xterm.css')]).then(([{ Terminal: XTerm }]) => {
       if (disposed) return;
-      term = new XTerm({ cols: COLS, rows: ROWS, convertEol: false, scrollback: 5000, fontSize: 13, disableStdin: !alive });
+      term = new XTerm({ cols: COLS, rows: ROWS, convertEol: false, scrollback: 5000, fontSize: 13, disableStdin: !typing });
       term.open(host.current!);
       ws = new WebSocket(socketUrl(`/api/sessions/${encodeURIComponent(sessionId)}/terminal`));
       ws.binaryType = 'arraybuffer';
@@ -45,7 +47,7 @@ export function Terminal({ sessionId, alive }: { sessionId: string; alive: boole
       ws?.close();
       term?.dispose();
     };
-  }, [sessionId, attempt]);
+  }, [sessionId, attempt, typing]);
 
   return (
     <section aria-labelledby="terminal-title" class="terminal">
@@ -61,12 +63,13 @@ export function Terminal({ sessionId, alive }: { sessionId: string; alive: boole
         )}
       </div>
       <section ref={host} class="xterm-host" aria-label="Live terminal output" />
-      {alive && (
+      {typing && (
         <>
           <p class="muted small">Keys typed in the terminal go to the agent; F6 moves on to the input box.</p>
-          {mayChange() && <TerminalInput sessionId={sessionId} />}
+          <TerminalInput sessionId={sessionId} />
         </>
       )}
+      {alive && !typing && <p class="muted small">You are watching: your role (viewer) does not type into agents.</p>}
     </section>
   );
 }
