@@ -164,6 +164,19 @@ describe('the live terminal: viewers watch, never type', { timeout: 120_000 }, a
   startRunner(server.url, 'roles-host', { MAESTRO_TOKEN: ADMIN });
   await online(admin, 'roles-host');
 
+  it("a runner started with a member's token says why the server refuses it", async () => {
+    const memberToken = (await admin('POST', '/api/tokens', { name: 'Mia', role: 'member' })).body.token;
+    const runner = startRunner(server.url, 'member-host', { MAESTRO_TOKEN: memberToken });
+    await expect
+      .poll(() => runner.output(), { timeout: 20_000 })
+      .toContain('server refused the connection: HTTP 403 FORBIDDEN: Only an admin or runner token connects a runner');
+    expect(runner.output()).toContain('check MAESTRO_TOKEN');
+    // It keeps trying (§15.2): a token fixed on the server's side, or a proxy's refusal while the server restarts, passes.
+    await expect.poll(() => runner.output(), { timeout: 20_000 }).toMatch(/disconnected \(\d+\); reconnecting in \d+ ms/);
+    await expect.poll(() => runner.output().split('server refused the connection').length, { timeout: 20_000 }).toBeGreaterThan(2);
+    await runner.stop();
+  });
+
   it("a viewer's keys never reach the agent; a member's do", async () => {
     const viewerToken = (await admin('POST', '/api/tokens', { name: 'Vera', role: 'viewer' })).body.token;
     const memberToken = (await admin('POST', '/api/tokens', { name: 'Max', role: 'member' })).body.token;

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import type { Session } from '../domain/types.js';
+import { refusal } from '../ws-refusal.js';
 import { CliError } from './client.js';
 import { action } from './context.js';
 
@@ -54,7 +55,11 @@ async function remote(baseUrl: string, sessionId: string, token: string | undefi
       process.off('SIGWINCH', resize);
       resolve();
     };
-    ws.on('unexpected-response', (_req, res) => reject(new CliError(`The server refused the terminal: HTTP ${res.statusCode}`)));
+    ws.on(
+      'unexpected-response',
+      (_req, res) =>
+        void refusal(res).then((r) => reject(new CliError(`The server refused the terminal: ${r.message} (HTTP ${r.status} ${r.code})`))),
+    );
     ws.on('error', (error) => reject(new CliError(`Terminal connection failed: ${error.message}`)));
     ws.on('open', () => {
       process.stderr.write(`Attached to ${sessionId} (Ctrl-] detaches)\r\n`);

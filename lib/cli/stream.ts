@@ -1,5 +1,6 @@
 // The event stream for the CLI: one WebSocket that resumes from its last `seq` after a drop.
 import WebSocket from 'ws';
+import { refusal, type StreamRefused } from '../ws-refusal.js';
 
 /** An event envelope as the server sends it (§4.2, §17). */
 export interface Envelope {
@@ -30,42 +31,6 @@ export interface FollowOptions {
 const MAX_BACKOFF_MS = 10_000;
 
 /** The server refused the stream's token (401) or its role (403): trying again cannot help, so following stops. */
-export class StreamRefused extends Error {
-  override name = 'StreamRefused';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The contract's error body of a refused upgrade, read as far as it parses. */
-function refusal(res: import('node:http').IncomingMessage): Promise<StreamRefused> {
-  return new Promise((resolve) => {
-    let text = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => void (text.length < 4096 && (text += chunk)));
-    const settle = () => {
-      let body: { code?: unknown; message?: unknown } = {};
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // not the contract's body: the status alone says it
-      }
-      const status = res.statusCode ?? 0;
-      const code =
-        typeof body.code === 'string' ? body.code : status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'FORBIDDEN' : `HTTP_${status}`;
-      // A refused upgrade usually comes without a body: the status says it in the contract's words.
-      const fallback = status === 401 ? 'Missing or invalid bearer token' : status === 403 ? 'Forbidden' : `HTTP ${status}`;
-      resolve(new StreamRefused(status, code, typeof body.message === 'string' ? body.message : fallback));
-    };
-    res.on('end', settle);
-    res.on('error', settle);
-  });
-}
-
 /**
  * Follows the event stream over WebSocket, reconnecting forever with capped backoff. Each reconnect asks for the
  * events after the last `seq` it saw, so nothing is missed and nothing is repeated across a drop (§17).

@@ -1,9 +1,10 @@
 // `maestro watch`: every event, one line each, filtered by project, session or attention.
 import type { Command } from 'commander';
+import { StreamRefused } from '../ws-refusal.js';
 import { attentionLine } from './attention.js';
 import { CliError, cliToken, EXIT, unauthorizedHint } from './client.js';
 import { action, type Ctx } from './context.js';
-import { type Envelope, followEvents, StreamRefused } from './stream.js';
+import { type Envelope, followEvents } from './stream.js';
 
 /** One line per event: `#seq type id`, readable and greppable. */
 export const eventLine = (e: Envelope) => {

@@ -3,6 +3,7 @@ import { arch, hostname, platform } from 'node:os';
 import WebSocket from 'ws';
 import { availableAgents } from '../domain/agents.js';
 import { BAD_NAME, decode, MAX_RUNNER_FRAME_BYTES, NAME_TAKEN, type RunnerMessage, ServerMessage, WRONG_HOST } from '../runner-protocol.js';
+import { refusal } from '../ws-refusal.js';
 import { AgentSessions } from './agent-sessions.js';
 import { KeyBatcher } from './key-batcher.js';
 import { Tmux, tmuxName } from './tmux.js';
@@ -129,10 +130,17 @@ export class Runner {
     ws.on('open', alive);
     ws.on('ping', alive);
     ws.on('close', () => clearTimeout(silence));
-    ws.on('error', (error) => this.#log(`connection error: ${error.message}`));
+    let refused = false;
+    ws.on('error', (error) => refused || this.#log(`connection error: ${error.message}`));
+    // A refused upgrade (a token, or a proxy's 502 while the server restarts) is tried again after the backoff like a
+    // dropped connection: with this listener, ws leaves the socket connecting for good unless it is ended here.
     ws.on('unexpected-response', (_req, res) => {
-      this.#log(`server refused the connection: HTTP ${res.statusCode}`);
-      if (res.statusCode === 401 || res.statusCode === 403) this.#log('check MAESTRO_TOKEN / MAESTRO_HOST_TOKEN');
+      void refusal(res).then((r) => {
+        this.#log(`server refused the connection: HTTP ${r.status} ${r.code}: ${r.message}`);
+        if (r.status === 401 || r.status === 403) this.#log('check MAESTRO_TOKEN / MAESTRO_HOST_TOKEN');
+        refused = true;
+        ws.terminate();
+      });
     });
     ws.on('close', (code, reason) => {
       this.agents.disconnected();
