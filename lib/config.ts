@@ -104,7 +104,8 @@ export function parseConfig(env: Env = process.env): Config {
   }
   const host = text(env, 'HOST') ?? '127.0.0.1';
   const token = text(env, 'MAESTRO_TOKEN');
-  const allowInsecure = flag(env, 'MAESTRO_ALLOW_INSECURE', false);
+  // Only the exact `1` lifts the refusal below: a protection is not turned off by a value that might mean something else.
+  const allowInsecure = text(env, 'MAESTRO_ALLOW_INSECURE') === '1';
   if (!isLoopbackHost(host) && !token && !allowInsecure) {
     throw new ConfigError(
       `Refusing to listen on ${host} without MAESTRO_TOKEN: anyone who can reach this port could make ` +

@@ -44,7 +44,6 @@ describe('configuration of runners and the event log', () => {
     ['MAESTRO_EVENT_RETENTION_BYTES', '1GB'],
     ['MAESTRO_EVENT_RETENTION_BYTES', '1000'],
     ['MAESTRO_LOCAL_RUNNER', 'nope'],
-    ['MAESTRO_ALLOW_INSECURE', 'maybe'],
   ])('%s=%s is refused with a message naming the variable', (name, value) => {
     expect(() => parseConfig(testEnv({ [name]: value }))).toThrow(new RegExp(name));
   });
@@ -56,13 +55,10 @@ describe('configuration of runners and the event log', () => {
     expect(parseConfig(testEnv({ MAESTRO_EVENT_RETENTION_BYTES: '5000000' })).eventRetentionBytes).toBe(5_000_000);
   });
 
-  it('reads a yes/no setting the way it is meant: false, off and no turn the local runner off', () => {
+  it('reads MAESTRO_LOCAL_RUNNER the way it is meant: false, off and no turn the local runner off', () => {
     const localRunner = (value: string) => parseConfig(testEnv({ MAESTRO_LOCAL_RUNNER: value })).localRunner;
     expect(['0', 'false', 'False', 'off', 'no', ' 0 '].map(localRunner)).toEqual([false, false, false, false, false, false]);
     expect(['', '1', 'true', 'on', 'YES'].map(localRunner)).toEqual([true, true, true, true, true]);
-    const token = { MAESTRO_TOKEN: '' };
-    expect(() => parseConfig(testEnv({ ...token, HOST: '0.0.0.0', MAESTRO_ALLOW_INSECURE: 'true' }))).not.toThrow();
-    expect(() => parseConfig(testEnv({ ...token, HOST: '0.0.0.0', MAESTRO_ALLOW_INSECURE: 'false' }))).toThrow(/MAESTRO_TOKEN/);
   });
 });
 
