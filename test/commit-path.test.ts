@@ -173,7 +173,8 @@ describe('recovery from the journal', () => {
     expect(again.engine.stats.snapshotsWritten).toBe(1);
     expect(statSync(snapshot).mtimeMs).toBeGreaterThan(written.mtimeMs);
     await again.db.close();
-  });
+    // Its own time limit: some 1,300 flushes to disk (every changed file, every commit), seconds on a busy disk.
+  }, 60_000);
 
   it('a snapshot of several MiB, some entries longer than a read: files edited by hand win, the rest comes from it', async () => {
     const dir = tempDir();
