@@ -10,6 +10,11 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     /*
+     * expect.poll without a timeout of its own waits for other processes (a runner coming online, a page catching up):
+     * vitest's default of 1 s is a quiet machine's; a loaded 2-core one needs several. A poll that holds returns at once.
+     */
+    expect: { poll: { timeout: 10_000 } },
+    /*
      * Most test files spend their time waiting on other processes (servers, runners, tmux, Chromium, PostgreSQL), not
      * on their own CPU: twice as many files at once as there are cores. vitest's default (cores − 1) runs them one
      * after another on a 2-core machine.

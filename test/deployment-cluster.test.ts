@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listen, onFileEnd, ROOT, startServerProcess, tempDir, testEnv, unusedLoopbackUrl } from './helpers.js';
+import { freeLoopbackUrl, listen, onFileEnd, ROOT, startServerProcess, tempDir, testEnv } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres } from './postgres.js';
 
 /**
@@ -86,7 +86,7 @@ if (!existsSync(NGINX)) console.warn('nginx is not installed (apt-get install ng
 describe.skipIf(!hasPostgres || !existsSync(NGINX))('two instances behind nginx, configured as documented', () => {
   it('serves through the proxy, WebSocket included; kill -9 of one instance loses nothing acknowledged', async () => {
     const token = 'cluster-test-token';
-    const proxyUrl = await unusedLoopbackUrl();
+    const proxyUrl = await freeLoopbackUrl();
     const documented = serviceEnv('maestro-a');
     const env = Object.fromEntries(
       Object.entries(documented).map(([k, v]) => [

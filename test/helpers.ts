@@ -319,8 +319,15 @@ export function untilListening(proc: ChildProcess, what: string, ms = 30_000): P
   });
 }
 
-/** A loopback URL where nothing listens: a port that was free a moment ago. */
-export const unusedLoopbackUrl = (): Promise<string> =>
+/**
+ * A loopback URL where nothing listens: port 2 (unused; below the range the system hands out for port 0, and not one
+ * of the ports fetch refuses, as it does port 1). A port found free a moment ago can be taken meanwhile by any server
+ * that listens on port 0 (this run's or another's on the same machine), and then the "dead" URL answers.
+ */
+export const unusedLoopbackUrl = async (): Promise<string> => 'http://127.0.0.1:2';
+
+/** A loopback URL with a port that was free a moment ago, for a process that cannot listen on port 0 (nginx). */
+export const freeLoopbackUrl = (): Promise<string> =>
   new Promise((resolve) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
       const { port } = probe.address() as { port: number };

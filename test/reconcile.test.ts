@@ -2,7 +2,7 @@
 // whole runner's changes committed together rather than one commit per agent.
 import { describe, expect, it } from 'vitest';
 import { fakeRunner } from './fake-runner.js';
-import { startTestServer, tempDir } from './helpers.js';
+import { startTestServer, tempDir, until } from './helpers.js';
 
 describe('a runner reconnecting (§15.3 step 6)', () => {
   it('reconciles every session of the runner in one commit: running, exited with its code, lost', async () => {
@@ -26,9 +26,9 @@ describe('a runner reconnecting (§15.3 step 6)', () => {
       ids.push(spawned.body.sessionId);
     }
     const session = async (id: string) => (await server.call('GET', `/api/sessions/${id}`)).body;
-    for (const id of ids) while ((await session(id)).run.state !== 'running') await new Promise((r) => setTimeout(r, 10));
+    for (const id of ids) await until(server.call, `/api/sessions/${id}`, (s) => s.run.state === 'running');
     runner.ws.close();
-    while ((await server.call('GET', '/api/hosts/fleet')).body.status !== 'offline') await new Promise((r) => setTimeout(r, 10));
+    await until(server.call, '/api/hosts/fleet', (h) => h.status === 'offline');
 
     // Two still running, three exited while the server could not hear (0, 1 and a signal), one gone.
     // Commits that change sessions (follow-ups such as revoking the ended sessions' tokens change other kinds).
@@ -48,7 +48,7 @@ describe('a runner reconnecting (§15.3 step 6)', () => {
       { sessionId: ids[4], state: 'exited', exitCode: null, signal: 'SIGKILL' },
     ]);
     await runner.next('welcome');
-    while ((await session(at(5))).run.state !== 'lost') await new Promise((r) => setTimeout(r, 10));
+    await until(server.call, `/api/sessions/${at(5)}`, (s) => s.run.state === 'lost');
     engine.commit = commit;
 
     expect(await session(at(0))).toMatchObject({ run: { state: 'running', pid: 100 } });

@@ -1,5 +1,5 @@
 // Runners and worktrees when things go wrong: large answers, agents ended behind the runner's back, bases gone.
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,11 +51,18 @@ describe('runners and worktrees under failure', SLOW, async () => {
   it('a tmux listing that fails (a busy machine) is not taken for agents gone: they stay running', async () => {
     const shims = tempDir('maestro-tmux-shim-');
     const flag = join(shims, 'fail');
+    // Each listing leaves a line in `failed` or `listed`: the test waits for polls, not for a time that covers some.
+    const [failed, listed] = [join(shims, 'failed'), join(shims, 'listed')];
     writeFileSync(
       join(shims, 'tmux'),
-      `#!/bin/sh\nif [ -e '${flag}' ]; then for a in "$@"; do [ "$a" = list-panes ] && { echo 'server busy' >&2; exit 1; }; done; fi\nexec '${which('tmux')}' "$@"\n`,
+      `#!/bin/sh\nfor a in "$@"; do [ "$a" = list-panes ] || continue; if [ -e '${flag}' ]; then echo >> '${failed}'; echo 'server busy' >&2; exit 1; fi; echo >> '${listed}'; done\nexec '${which('tmux')}' "$@"\n`,
       { mode: 0o755 },
     );
+    const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').length : 0);
+    const polls = async (file: string, count: number) => {
+      for (let i = 0; i < 600 && lines(file) < count; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(lines(file), `${file}: listings by the runner`).toBeGreaterThanOrEqual(count);
+    };
     startRunner(server.url, 'rf2', root, { PATH: `${shims}${delimiter}${process.env.PATH}` });
     await until(call, '/api/hosts/rf2', (h) => h?.status === 'online');
     const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Wait WT:wait' })).body;
@@ -63,9 +70,9 @@ describe('runners and worktrees under failure', SLOW, async () => {
     const id = spawned.body.sessionId;
     await until(call, `/api/sessions/${id}`, (s) => s.run?.state === 'running');
     writeFileSync(flag, '');
-    await new Promise((r) => setTimeout(r, 2000)); // several polls of the runner, every one failing
+    await polls(failed, 5); // several polls of the runner, every one failing
     rmSync(flag);
-    await new Promise((r) => setTimeout(r, 500));
+    await polls(listed, lines(listed) + 2); // and then the runner lists its agents again
     expect((await call('GET', `/api/sessions/${id}`)).body).toMatchObject({
       status: expect.not.stringMatching(/failed/),
       run: { state: 'running' },

@@ -1,6 +1,7 @@
 // Real runners for tests: `maestro host` processes on tmux sockets of this test run only, and waiting for their state.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { which } from '../lib/domain/agents.js';
 import {
@@ -33,7 +34,8 @@ export interface RunnerProcess {
 
 /**
  * Kills this run's tmux server on `socket` (never any other), waits (up to 5 s) for the processes of its panes to end
- * (a shell writes its history as it ends: into a home a test is about to remove), and removes its socket file.
+ * (a shell writes its history as it ends: into a home a test is about to remove), and removes its socket file (a
+ * killed tmux server leaves it) and the runners' state directory for that socket (kept across a runner's restarts).
  */
 export async function killTmuxServer(socket: string) {
   const panes = tmuxOut(socket, ['list-panes', '-a', '-F', '#{pane_pid}']).split('\n').filter(Boolean).map(Number);
@@ -52,6 +54,8 @@ export async function killTmuxServer(socket: string) {
   };
   for (let i = 0; i < 100 && panes.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
   rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.()}`, socket), { force: true });
+  // The runners this run starts inherit its TMPDIR (lib/runner/agent-sessions.ts).
+  rmSync(join(tmpdir(), `maestro-runner-${process.getuid?.() ?? 'u'}`, socket), { recursive: true, force: true });
 }
 
 /** `tmux -L <socket> <args>` of this run's own socket, its output as text ('' when tmux fails). */

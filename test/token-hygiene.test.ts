@@ -1,11 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { matchesHash, sameSecret } from '../lib/domain/tokens.js';
 import { CLI_BIN, cliBaseEnv, listen, onFileEnd, ROOT, startServerProcess, tempDir, testEnv } from './helpers.js';
+import { killTmuxServer } from './runner-harness.js';
 
 /*
  * Token hygiene (issue 20 item 5): a real server at LOG_LEVEL=debug with its local runner, a remote runner, people's,
@@ -15,15 +16,9 @@ import { CLI_BIN, cliBaseEnv, listen, onFileEnd, ROOT, startServerProcess, tempD
 
 const RUN = `mth${process.pid}`;
 const SOCKETS = [`${RUN}-local`, `${RUN}-remote`];
-afterAll(() => {
-  for (const socket of SOCKETS) {
-    try {
-      execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // that server was not running
-    }
-  }
-});
+// Registered before the processes start, so it runs after they were killed (file-end cleanups run last first); it
+// also removes the socket files, which a killed tmux server leaves in the shared tmux directory.
+for (const socket of SOCKETS) onFileEnd(() => killTmuxServer(socket));
 
 const ADMIN = `adm_${'A1b2C3d4'.repeat(4)}`;
 const WRONG = `mpt_${'wrongWRONGwrong0'.repeat(2)}`;

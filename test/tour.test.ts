@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CLI_BIN, cliBaseEnv, onFileEnd, ROOT } from './helpers.js';
 import { killTmuxServer, PATH_WITHOUT_MAESTRO, startServe } from './runner-harness.js';
@@ -38,6 +39,7 @@ function tourLines(): TourLine[] {
     });
 }
 
+const execFileAsync = promisify(execFile);
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("the README's tour from a shell", { timeout: 180_000 }, () => {
@@ -130,7 +132,12 @@ describe("the README's tour from a shell", { timeout: 180_000 }, () => {
         continue;
       }
       expect(line.inAgent, `${command} is typed into an agent, but no maestro attach came before it`).toBe(false);
-      const stdout = execFileSync('sh', ['-c', command], { env, encoding: 'utf8', cwd: home });
+      /*
+       * Not execFileSync: the commands blocked this process for seconds, and a server closes a kept-alive connection
+       * after 5 s idle; a fetch right after such a block took that connection before this process had read its close,
+       * and failed with "other side closed" (a loaded machine makes the commands slow enough).
+       */
+      const { stdout } = await execFileAsync('sh', ['-c', command], { env, encoding: 'utf8', cwd: home });
       const created = /^(?:Created project|Created task|Spawned session) ((proj|task|sess)_\S+)$/m.exec(stdout);
       if (created) ids[created[2]!] = created[1]!;
       const expected = promised(line.comment);

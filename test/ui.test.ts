@@ -1,12 +1,13 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { CLI_BIN, ROOT, startTestServer, type TestServer, tempDir, testEnv } from './helpers.js';
+import { CLI_BIN, ROOT, startTestServer, type TestServer, tempDir, testEnv, until } from './helpers.js';
+import { killTmuxServer } from './runner-harness.js';
 import { LIVE_MS, launchBrowser } from './ui-browser.js';
 
 /**
@@ -550,31 +551,28 @@ describe('dashboard', { timeout: 60_000 }, () => {
   it('spawns from the dialog and shows a live terminal that takes input (runners)', async () => {
     const server = await startTestServer({ MAESTRO_MESSAGE_RATE: '0' });
     const name = `ui-${process.pid}`;
+    const socket = `maestro-test-${name}`;
     const runner = spawn(process.execPath, [CLI_BIN, 'host', '--name', name, '--server', server.url], {
-      env: { ...process.env, MAESTRO_TMUX_SOCKET: `maestro-test-${name}`, MAESTRO_TOKEN: '', SHELL: '/bin/sh' },
+      env: { ...process.env, MAESTRO_TMUX_SOCKET: socket, MAESTRO_TOKEN: '', SHELL: '/bin/sh' },
       stdio: 'ignore',
     });
-    onTestFinished(() => {
-      runner.kill('SIGTERM');
-      try {
-        execFileSync('tmux', ['-L', `maestro-test-${name}`, 'kill-server'], { stdio: 'ignore' });
-      } catch {
-        // No tmux server was left.
-      }
+    const exited = new Promise((resolve) => runner.once('exit', resolve));
+    onTestFinished(async () => {
+      if (runner.exitCode === null && runner.signalCode === null) runner.kill('SIGTERM');
+      await exited;
+      // Also removes the socket file, which a killed tmux server leaves behind.
+      await killTmuxServer(socket);
     });
-    let host: { name: string; agents: string[] } | undefined;
-    for (let i = 0; i < 50 && !host; i++) {
-      host = ((await server.call('GET', '/api/hosts')).body as any[]).find((h) => h.status === 'online');
-      if (!host) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(host, 'an online local runner').toBeDefined();
+    // A process that starts Node: seconds on a loaded machine.
+    const hosts = await until(server.call, '/api/hosts', (all: any[]) => all.some((h) => h.status === 'online'));
+    const host: { name: string; agents: string[] } = hosts.find((h: any) => h.status === 'online');
     const p = await project(server, 'Live');
     await server.call('POST', '/api/tasks', { projectId: p.id, title: 'Say hello' });
     const { page, problems } = await open(server, `#/p/${p.id}`);
     await page.getByRole('button', { name: 'Spawn agent' }).click();
     const dialog = page.getByRole('dialog', { name: 'Spawn an agent' });
     await dialog.getByLabel('Tasks').selectOption({ label: 'Say hello' });
-    await dialog.getByLabel('Host').selectOption(host!.name);
+    await dialog.getByLabel('Host').selectOption(host.name);
     await dialog.getByLabel('Agent', { exact: true }).selectOption('shell');
     await dialog.getByRole('button', { name: 'Spawn' }).click();
     await page.getByRole('status', { name: 'Terminal connected' }).waitFor({ timeout: 10_000 });
