@@ -49,21 +49,13 @@ describe('runners and worktrees under failure', SLOW, async () => {
   });
 
   it('a tmux listing that fails (a busy machine) is not taken for agents gone: they stay running', async () => {
-    const shims = tempDir('maestro-tmux-shim-');
-    const flag = join(shims, 'fail');
-    // Each listing leaves a line in `failed` or `listed`: the test waits for polls, not for a time that covers some.
-    const [failed, listed] = [join(shims, 'failed'), join(shims, 'listed')];
-    writeFileSync(
-      join(shims, 'tmux'),
-      `#!/bin/sh\nfor a in "$@"; do [ "$a" = list-panes ] || continue; if [ -e '${flag}' ]; then echo >> '${failed}'; echo 'server busy' >&2; exit 1; fi; echo >> '${listed}'; done\nexec '${which('tmux')}' "$@"\n`,
-      { mode: 0o755 },
-    );
+    const { PATH, flag, failed, listed } = tmuxThatFails();
     const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').length : 0);
     const polls = async (file: string, count: number) => {
       for (let i = 0; i < 600 && lines(file) < count; i++) await new Promise((r) => setTimeout(r, 50));
       expect(lines(file), `${file}: listings by the runner`).toBeGreaterThanOrEqual(count);
     };
-    startRunner(server.url, 'rf2', root, { PATH: `${shims}${delimiter}${process.env.PATH}` });
+    startRunner(server.url, 'rf2', root, { PATH });
     await until(call, '/api/hosts/rf2', (h) => h?.status === 'online');
     const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Wait WT:wait' })).body;
     const spawned = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], agent: 'custom', host: 'rf2' });
@@ -81,16 +73,10 @@ describe('runners and worktrees under failure', SLOW, async () => {
   });
 
   it('a runner whose tmux does not answer as it reconnects says hello once it does: its agents are not taken for lost', async () => {
-    const shims = tempDir('maestro-tmux-shim-');
-    const flag = join(shims, 'fail');
-    writeFileSync(
-      join(shims, 'tmux'),
-      `#!/bin/sh\nif [ -e '${flag}' ]; then for a in "$@"; do [ "$a" = list-panes ] && { echo 'server busy' >&2; exit 1; }; done; fi\nexec '${which('tmux')}' "$@"\n`,
-      { mode: 0o755 },
-    );
+    const { PATH, flag } = tmuxThatFails();
     const relay = await silenceable(server.url);
     onFileEnd(() => relay.close());
-    const rf3 = startRunner(relay.url, 'rf3', root, { PATH: `${shims}${delimiter}${process.env.PATH}` });
+    const rf3 = startRunner(relay.url, 'rf3', root, { PATH });
     await until(call, '/api/hosts/rf3', (h) => h?.status === 'online');
     const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Wait WT:wait' })).body;
     const spawned = await call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id], agent: 'custom', host: 'rf3' });
@@ -148,3 +134,18 @@ describe('runners and worktrees under failure', SLOW, async () => {
     expect(tmuxOut(runner.socket, ['list-sessions', '-F', '#{session_name}'])).not.toContain(id);
   });
 });
+
+/**
+ * A `tmux` first on PATH whose `list-panes` fails (as on a busy machine) while the file `flag` exists. Each listing
+ * leaves a line in `failed` or `listed`: a test waits for polls, not for a time that covers some.
+ */
+function tmuxThatFails() {
+  const shims = tempDir('maestro-tmux-shim-');
+  const [flag, failed, listed] = [join(shims, 'fail'), join(shims, 'failed'), join(shims, 'listed')];
+  writeFileSync(
+    join(shims, 'tmux'),
+    `#!/bin/sh\nfor a in "$@"; do [ "$a" = list-panes ] || continue; if [ -e '${flag}' ]; then echo >> '${failed}'; echo 'server busy' >&2; exit 1; fi; echo >> '${listed}'; done\nexec '${which('tmux')}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  return { PATH: `${shims}${delimiter}${process.env.PATH}`, flag, failed, listed };
+}
