@@ -669,7 +669,8 @@ describe('a data directory written by contract 2 (one file per entity and an eve
 
     const second = await boot(env);
     expect(second.output()).not.toContain('Upgrading');
-    expect(second.output()).toMatch(/Loaded \d+ entities \(snapshot, 0 changed file\(s\) read\)/);
+    // From the snapshot (the files the upgrade's own rewrites changed meanwhile may be read beside it).
+    expect(second.output()).toMatch(/Loaded \d+ entities \(snapshot, \d+ changed file\(s\) read\)/);
     expect((await second.ok('GET', '/api/tasks')).map(withoutCount)).toEqual(served);
     expect((await second.ok('GET', '/api/events?since=4')).events.map((e: any) => e.seq)).toEqual(seqs);
     await second.stop();
