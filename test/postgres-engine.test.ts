@@ -37,8 +37,14 @@ describe.skipIf(!hasPostgres)('PostgreSQL engine', () => {
     const { EventHub } = await import('../lib/domain/events.js');
     const engine = new PostgresEngine({ url: relay.url, log: quiet, pollMs: 100, queryTimeoutMs: 400 });
     const db = await Db.open({ engine, hub: new EventHub(quiet), log: quiet });
+    // Every step is bounded on its own, so that a step that does not end is named (not only the test's time limit).
+    const step = <T>(what: string, promise: Promise<T>, ms = 15_000) =>
+      Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no end after ${ms} ms`)), ms))]);
     const rename = (name: string) =>
-      db.mutate((tx) => tx.put('projects', { id: 'proj_s', name, workingDir: '', description: '', createdAt: 1, updatedAt: 1 }));
+      step(
+        `the write "${name}"`,
+        db.mutate((tx) => tx.put('projects', { id: 'proj_s', name, workingDir: '', description: '', createdAt: 1, updatedAt: 1 })),
+      );
     await rename('before');
     relay.silence();
     // Without a limit this write would wait for TCP to give up on the connection: many minutes.
@@ -48,7 +54,7 @@ describe.skipIf(!hasPostgres)('PostgreSQL engine', () => {
     await expect.poll(() => engine.unavailable(), { timeout: 10_000 }).toBeUndefined();
     await rename('after');
     expect(db.get('projects', 'proj_s')!.name).toBe('after');
-    await db.close();
+    await step('closing', db.close());
     relay.close();
   });
 

@@ -57,6 +57,9 @@ interface FeedRow {
  * and send its events to their clients. A reader can never see `seq` N+1 without N: N's transaction committed
  * before N+1's could take the lock.
  */
+/** How long a closing instance waits for its goodbyes (runner names released, listening stopped). */
+const CLOSE_GRACE_MS = 2000;
+
 export class PostgresEngine implements StorageEngine {
   readonly name = 'postgres';
   readonly events: PgEventLog;
@@ -305,8 +308,12 @@ export class PostgresEngine implements StorageEngine {
     this.#closed = true;
     clearInterval(this.#poll);
     await this.#turn;
-    await this.runners.close().catch(() => {});
-    await this.#unlisten?.().catch(() => {});
+    // Saying goodbye (runner names, the listening connection) is a courtesy: after an outage it may get no answer, and
+    // a stop must not wait on it (PostgreSQL frees an instance's locks and listeners when its connections end).
+    await Promise.race([
+      Promise.all([this.runners.close().catch(() => {}), this.#unlisten?.().catch(() => {})]),
+      new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref()),
+    ]);
     await this.#sql.end({ timeout: 2 });
   }
 }
