@@ -94,6 +94,8 @@ export class AgentSessions {
    */
   async list(): Promise<v.InferOutput<typeof RunnerSession>[]> {
     const panes = await this.tmux.panes(true);
+    // A dead pane whose exit tmux did not record: the launcher's exit file has it (as for the poll, below).
+    for (const p of panes) if (p.dead && !p.statusKnown) await this.#exitFromFile(p);
     const sessions = await Promise.all(
       panes.map(async (p) => ({
         sessionId: p.sessionId,
@@ -295,6 +297,15 @@ export class AgentSessions {
     await this.tmux.run(['kill-session', '-t', `=${target}`]);
   }
 
+  /** The exit code the launcher wrote for a dead pane tmux has none for: true (and the pane has it) when there is one. */
+  async #exitFromFile(pane: PaneState): Promise<boolean> {
+    const code = Number.parseInt(await readFile(this.#exitFile(pane.sessionId), 'utf8').catch(() => ''), 10);
+    if (!Number.isInteger(code)) return false;
+    pane.exitCode = code;
+    pane.statusKnown = true;
+    return true;
+  }
+
   /** Reports each dead pane once per connection (exit code and signal from tmux's `remain-on-exit`). True while some live. */
   async checkPanes(): Promise<boolean> {
     // Only agents known before the listing: one launched while tmux answers is not missing from it.
@@ -314,16 +325,11 @@ export class AgentSessions {
       if (!pane.dead || this.#reported.has(pane.sessionId)) continue;
       // tmux sometimes marks a pane dead without ever giving its exit status (the process left as a zombie): the
       // launcher also writes its exit code to a file, read then; past 2 s with neither, the exit has no code.
-      if (!pane.statusKnown) {
-        const code = Number.parseInt(await readFile(this.#exitFile(pane.sessionId), 'utf8').catch(() => ''), 10);
-        if (Number.isInteger(code)) {
-          pane.exitCode = code;
-        } else {
-          const since = this.#deadSince.get(pane.sessionId) ?? now;
-          this.#deadSince.set(pane.sessionId, since);
-          if (now - since < 2000) continue;
-          this.log(`${pane.sessionId}: the pane closed and tmux has no exit status for process ${pane.pid}`);
-        }
+      if (!pane.statusKnown && !(await this.#exitFromFile(pane))) {
+        const since = this.#deadSince.get(pane.sessionId) ?? now;
+        this.#deadSince.set(pane.sessionId, since);
+        if (now - since < 2000) continue;
+        this.log(`${pane.sessionId}: the pane closed and tmux has no exit status for process ${pane.pid}`);
       }
       this.#deadSince.delete(pane.sessionId);
       this.#reported.add(pane.sessionId);
@@ -331,8 +337,10 @@ export class AgentSessions {
       this.attention.untrack(pane.sessionId);
       await this.streams.drain(pane.sessionId);
       const lastLine = await this.#lastLine(pane.sessionId);
-      this.send({ type: 'exited', sessionId: pane.sessionId, exitCode: pane.exitCode, signal: pane.signal, lastLine });
+      // Cleared away first, as for a hello: once the server hears of the exit, the session's tmux session (which holds
+      // its token) and files are gone.
       await this.#clearAway(pane, lastLine);
+      this.send({ type: 'exited', sessionId: pane.sessionId, exitCode: pane.exitCode, signal: pane.signal, lastLine });
     }
     return panes.some((p) => !p.dead || !this.#reported.has(p.sessionId));
   }
