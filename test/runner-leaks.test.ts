@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { Runner } from '../lib/runner/index.js';
 import { MAX_LOG_BYTES } from '../lib/runner/terminal-stream.js';
 import { onFileEnd, startTestServer, tempDir, until } from './helpers.js';
-import { FAKE_AGENT, killTmuxServer, online, SLOW, startRunner } from './runner-harness.js';
+import { FAKE_AGENT, killTmuxServer, online, SLOW, startRunner, tmuxOut } from './runner-harness.js';
 
 /* A runner that runs for weeks: what its agents print must not pile up on its disk. */
 
@@ -186,5 +186,23 @@ describe('terminal streams across a dropped runner connection', SLOW, async () =
     await staying.seen('ECHO:after the drop');
     staying.ws.close();
     for (const id of [left, kept]) await call('POST', `/api/sessions/${id}/stop`, {});
+  });
+
+  it('a viewer that stayed through the drop gets a fresh screen: what the agent printed meanwhile is on it', async () => {
+    const id = await spawnEcho();
+    const viewer = await view(id);
+    relay.cut();
+    await until(call, '/api/hosts/cut', (h) => h?.status === 'offline');
+    // Typed in tmux itself while no runner is connected: the agent prints, and nobody streams it.
+    tmuxOut(socket, ['send-keys', '-t', `maestro-${id}`, '-l', 'while away']);
+    tmuxOut(socket, ['send-keys', '-t', `maestro-${id}`, 'Enter']);
+    await expect
+      .poll(() => tmuxOut(socket, ['capture-pane', '-p', '-t', `maestro-${id}`]), { timeout: 20_000 })
+      .toContain('ECHO:while away');
+    relay.resume();
+    await online(call, 'cut');
+    await viewer.seen('ECHO:while away');
+    viewer.ws.close();
+    await call('POST', `/api/sessions/${id}/stop`, {});
   });
 });

@@ -150,7 +150,9 @@ export class HostManager {
   #watchAgain(name: string, relayed = false) {
     const watched = relayed ? [...this.#viewers.watched(), ...this.#hub.remotelyWatched()] : this.#viewers.watched();
     for (const sessionId of new Set(watched)) {
-      if (this.db.get('sessions', sessionId)?.host === name) this.#hub.send(name, { type: 'watch', sessionId, on: true });
+      if (this.db.get('sessions', sessionId)?.host !== name) continue;
+      this.#viewers.rescreen(sessionId);
+      this.#hub.send(name, { type: 'watch', sessionId, on: true });
     }
   }
 

@@ -23,6 +23,14 @@ export class TerminalViewers {
   /** The sessions someone is watching (their runner is asked to stream again when it reconnects). */
   watched = () => [...this.#viewers].filter(([, viewers]) => viewers.size > 0).map(([sessionId]) => sessionId);
 
+  /**
+   * The session's viewers take the next screen again (its runner is asked to stream anew after a reconnect: what the
+   * agent printed while no runner was connected was never streamed, and a screen starts by clearing theirs).
+   */
+  rescreen(sessionId: string) {
+    for (const viewer of this.#viewers.get(sessionId) ?? []) viewer.ready = false;
+  }
+
   /** A runner's output: the screen to viewers that have none yet, then every chunk to those that have it. */
   output(message: Extract<RunnerReport, { type: 'output' }>) {
     const viewers = this.#viewers.get(message.sessionId);
