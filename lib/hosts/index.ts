@@ -238,7 +238,6 @@ export class HostManager {
       tx.emit('session:updated', updated);
       return { session: updated, host: active && s.run!.state === 'running' ? s.host : undefined };
     });
-    this.#runs.forget(sessionId);
     if (result.host) this.#hub.send(result.host, { type: 'stop', sessionId });
     return result.session;
   }

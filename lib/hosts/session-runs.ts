@@ -48,11 +48,6 @@ export class SessionRuns {
     }
   }
 
-  /** The session was stopped: a launch still waiting for its host will not happen. */
-  forget(sessionId: string) {
-    this.#launchTokens.delete(sessionId);
-  }
-
   report(name: string, message: Exclude<RunnerReport, { type: 'output' | 'workspace' }>) {
     switch (message.type) {
       case 'started':

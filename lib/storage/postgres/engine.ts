@@ -36,6 +36,8 @@ type Db = Sql | TransactionSql;
 
 /** How long a request waits, at most, to see the commits other instances answered before it arrived. */
 const SYNC_PATIENCE_MS = 1000;
+/** How long a closing instance waits for its goodbyes (runner names released, listening stopped). */
+const CLOSE_GRACE_MS = 2000;
 
 /** A row of the feed query: a commit (part 0, `pos` its number, `body` its changes) or an event (part 1, `pos` its `seq`, `body` its line). */
 interface FeedRow {
@@ -57,9 +59,6 @@ interface FeedRow {
  * and send its events to their clients. A reader can never see `seq` N+1 without N: N's transaction committed
  * before N+1's could take the lock.
  */
-/** How long a closing instance waits for its goodbyes (runner names released, listening stopped). */
-const CLOSE_GRACE_MS = 2000;
-
 export class PostgresEngine implements StorageEngine {
   readonly name = 'postgres';
   readonly events: PgEventLog;
