@@ -451,6 +451,47 @@ describe('leases (§18.3)', () => {
     expect(await g.services.claims.sweep()).toBe(0);
   });
 
+  it("a busy holder's reports renew its other leases once per step, not on every report", async () => {
+    const g = await clocked();
+    const [t, u] = [await g.task('T'), await g.task('U')];
+    const s = await g.session();
+    const claimed = await g.ok('POST', `/api/tasks/${t.id}/claim`, { sessionId: s.id });
+    await g.drain();
+    const report = () => g.ok('POST', `/api/sessions/${s.id}/timeline`, { message: 'progress' });
+
+    // Reports within the step (a tenth of the lease, at most a minute) leave the task alone: no write, no event.
+    for (let i = 0; i < 11; i++) {
+      g.advance(5_000);
+      await report();
+    }
+    expect((await g.drain()).map(([type]) => type)).toEqual(Array(11).fill('session:updated'));
+    expect((await g.ok('GET', `/api/tasks/${t.id}`)).claim).toEqual(claimed.claim);
+    expect(g.file(claimed).claim).toEqual(claimed.claim);
+
+    // The next report, past a minute since the claim, renews it to now + its lease, with its task:updated.
+    g.advance(5_000);
+    await report();
+    const renewed = await g.ok('GET', `/api/tasks/${t.id}`);
+    expect(renewed.claim.expiresAt).toBe(g.now() + 900_000);
+    expect(g.file(renewed).claim).toEqual(renewed.claim);
+    expect(await g.drain()).toEqual([expect.arrayContaining(['session:updated']), ['task:updated', renewed]]);
+
+    // A one-minute lease's step is six seconds.
+    await g.ok('POST', `/api/tasks/${u.id}/claim`, { sessionId: s.id, leaseMs: 60_000 });
+    g.advance(5_000);
+    await report();
+    const uExpiry = () => g.ok('GET', `/api/tasks/${u.id}`).then((x) => x.claim.expiresAt);
+    expect(await uExpiry()).toBe(g.now() - 5_000 + 60_000);
+    g.advance(1_000);
+    await report();
+    expect(await uExpiry()).toBe(g.now() + 60_000);
+
+    // The task itself touched by its holder renews its lease at once, as claiming again does.
+    g.advance(1_000);
+    const patched = await g.ok('PATCH', `/api/tasks/${t.id}`, { sessionStatus: 'working', updateSource: 'session', sessionId: s.id });
+    expect(patched.claim.expiresAt).toBe(g.now() + 900_000);
+  });
+
   it('a claim whose lease ran out but is not swept yet is not live: another session takes the task', async () => {
     const g = await clocked();
     const t = await g.task('T');

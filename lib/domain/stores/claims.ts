@@ -22,12 +22,24 @@ export function renewed(task: Task, sessionId: string | null | undefined, now: n
   return { ...task, claim: { ...claim, expiresAt: now + claim.leaseMs }, updatedAt: now };
 }
 
-/** Renews every lease `sessionId` holds (a request of the session touched it, §18.3), each with `task:updated`. */
+/**
+ * How long after its last renewal a lease is renewed again by its session's activity elsewhere: a tenth of the lease,
+ * at most a minute. An agent reporting every few seconds would otherwise rewrite each task it holds, and send its
+ * `task:updated` to every dashboard, on every report, only to move `expiresAt` by those seconds.
+ */
+export const renewStep = (leaseMs: number) => Math.min(60_000, leaseMs / 10);
+
+/**
+ * Renews the leases `sessionId` holds (a request of the session touched it, §18.3), each with `task:updated`: those
+ * renewed at least `renewStep` ago (the task itself touched renews its own lease at once, see `renewed`).
+ */
 export function renewLeases(tx: Tx, graph: TaskGraph, sessionId: string): void {
   for (const id of graph.claimsOf(sessionId)) {
     const task = tx.get('tasks', id);
-    const updated = task && renewed(task, sessionId, tx.now);
-    if (!updated || updated === task) continue;
+    const claim = task && live(task, tx.now);
+    if (!claim || claim.expiresAt > tx.now + claim.leaseMs - renewStep(claim.leaseMs)) continue;
+    const updated = renewed(task, sessionId, tx.now);
+    if (updated === task) continue;
     tx.put('tasks', updated);
     emitTask(tx, 'updated', updated);
   }
