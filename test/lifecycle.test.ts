@@ -92,6 +92,14 @@ describe('data directory', () => {
     expect(stdout + stderr).not.toMatch(/listening on/);
   });
 
+  // Node 20's recursive mkdir loops for ever where a parent exists but takes no new entries (ENOENT under /proc).
+  it.runIf(existsSync('/proc/self'))('that cannot be created under an existing parent: exit 1 at once, not a hang', async () => {
+    const dir = `/proc/maestro-test-${process.pid}/data`;
+    const { code, stderr } = await runToExit({ ...CLEAN, ...testEnv({ DATA_DIR: dir }) });
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain(`DATA_DIR ${dir} cannot be used: ENOENT`);
+  });
+
   it('expands a leading ~ in DATA_DIR against HOME', async () => {
     const home = tempDir('maestro-home-');
     const server = await boot(testEnv({ HOME: home, DATA_DIR: '~/state/maestro-data' }));

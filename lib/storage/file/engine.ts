@@ -92,6 +92,7 @@ export class FileEngine implements StorageEngine {
     this.#checkpointBytes = options.checkpointBytes ?? 32 * 1024 * 1024;
     // The layout exists from the start, for people and tools that read the files (§5).
     try {
+      makeDirectory(this.#dir);
       for (const kind of KINDS) mkdirSync(join(this.#dir, kind), { recursive: true });
     } catch (error) {
       // Say which setting is wrong: the bare error names only a subdirectory (`ENOTDIR … mkdir '<dir>/projects'`).
@@ -375,5 +376,21 @@ export class FileEngine implements StorageEngine {
     } catch {
       return undefined;
     }
+  }
+}
+
+/**
+ * `mkdir -p` of the data directory itself, a level at a time: Node 20's recursive `mkdir` loops for ever where a
+ * parent exists but takes no new entries (ENOENT under `/proc`), so such a DATA_DIR would hang the start.
+ */
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw error;
+    makeDirectory(dirname(dir));
+    mkdirSync(dir);
   }
 }
