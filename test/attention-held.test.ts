@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { fakeRunner } from './fake-runner.js';
+import { startTestServer, tempDir, until } from './helpers.js';
+import { freshDatabaseUrl, hasPostgres } from './postgres.js';
+
+/*
+ * A hook's state wins over the terminal's until the next output (§21), whichever instance heard the hook and whether
+ * or not the server restarted in between: the hold is part of what is stored, not one process's memory.
+ */
+
+/** A runner-managed claude agent on `server`, launched and running, its runner played over the protocol. */
+async function runningAgent(server: Awaited<ReturnType<typeof startTestServer>>) {
+  const runner = await fakeRunner(server.url, { name: 'fake' });
+  runner.hello();
+  await runner.next('welcome');
+  const project = (await server.call('POST', '/api/projects', { name: 'Held', workingDir: tempDir() })).body;
+  const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Work' })).body;
+  const spawn = { projectId: project.id, taskIds: [task.id], host: 'fake', agent: 'claude' };
+  const spawned = (await server.call('POST', '/api/sessions/spawn', spawn)).body;
+  const id: string = spawned.sessionId;
+  await runner.next('launch');
+  runner.send({ type: 'started', sessionId: id, pid: 4242 });
+  await until(server.call, `/api/sessions/${id}`, (s) => s?.run?.state === 'running');
+  runner.send({ type: 'attention', sessionId: id, state: 'working' });
+  await until(server.call, `/api/sessions/${id}`, (s) => s?.attention?.state === 'working');
+  return { runner, id, token: spawned.envVars.MAESTRO_SESSION_TOKEN as string };
+}
+
+/** An MCP server's question: Claude Code reports it by hook, and no waiting prompt of the terminal's shows it. */
+const elicitation = {
+  event: 'Notification',
+  payload: { message: 'MCP server "db" requests your input', notification_type: 'elicitation_dialog' },
+};
+
+describe("a hook's hold on attention", () => {
+  it('survives a server restart: the terminal going quiet afterwards does not turn a waiting agent idle', async () => {
+    const dataDir = tempDir();
+    const first = await startTestServer({ DATA_DIR: dataDir });
+    const { runner, id, token } = await runningAgent(first);
+    const hooked = await first.call('POST', `/api/sessions/${id}/attention`, elicitation, { authorization: `Bearer ${token}` });
+    expect(hooked.body.attention).toMatchObject({ state: 'needs_input', source: 'hook' });
+    runner.ws.terminate();
+    await first.close();
+
+    const second = await startTestServer({ DATA_DIR: dataDir });
+    const back = await fakeRunner(second.url, { name: 'fake' });
+    back.hello([{ sessionId: id, state: 'running', pid: 4242 }]);
+    await back.next('welcome');
+    const listener = await second.listen();
+    // The runner's terminal watch starts afresh after its restart: a quiet screen with no waiting prompt says idle.
+    back.send({ type: 'attention', sessionId: id, state: 'idle' });
+    // Then output: that one does release the hold, so its events are the fence that the idle was handled first.
+    back.send({ type: 'attention', sessionId: id, state: 'working' });
+    const events = await listener.waitFor(2);
+    expect(events.map((e) => `${e.type} ${e.data.attention?.state}`)).toEqual(['session:updated working', 'session:attention working']);
+    back.ws.close();
+  });
+
+  it.skipIf(!hasPostgres)('holds across two instances: a hook heard by B wins over the terminal of a runner on A', async () => {
+    const url = await freshDatabaseUrl();
+    const a = await startTestServer({ DATABASE_URL: url });
+    const b = await startTestServer({ DATABASE_URL: url });
+    const { runner, id, token } = await runningAgent(a);
+    const hooked = await b.call('POST', `/api/sessions/${id}/attention`, elicitation, { authorization: `Bearer ${token}` });
+    expect(hooked.body.attention).toMatchObject({ state: 'needs_input', source: 'hook' });
+    await until(a.call, `/api/sessions/${id}`, (s) => s?.attention?.state === 'needs_input');
+    const listener = await b.listen();
+    runner.send({ type: 'attention', sessionId: id, state: 'idle' });
+    runner.send({ type: 'attention', sessionId: id, state: 'working' });
+    const events = await listener.waitFor(2, 10_000);
+    expect(events.map((e) => `${e.type} ${e.data.attention?.state}`)).toEqual(['session:updated working', 'session:attention working']);
+    expect((await b.call('GET', `/api/sessions/${id}`)).body.attention).toMatchObject({ state: 'working', source: 'terminal' });
+    runner.ws.close();
+  });
+
+  it("a hook confirming the terminal's waiting takes the hold: the session is sent again, but no second notice", async () => {
+    const server = await startTestServer();
+    const { runner, id, token } = await runningAgent(server);
+    const listener = await server.listen();
+    runner.send({ type: 'attention', sessionId: id, state: 'needs_input', reason: 'Do you want to proceed?' });
+    await listener.waitFor(2);
+    await listener.drain();
+    const hooked = await server.call('POST', `/api/sessions/${id}/attention`, elicitation, { authorization: `Bearer ${token}` });
+    expect(hooked.body.attention).toMatchObject({ state: 'needs_input', source: 'hook', reason: 'Do you want to proceed?' });
+    const events = await listener.drain();
+    expect(events.map((e) => `${e.type} ${e.data.attention?.source}`)).toEqual(['session:updated hook']);
+    // Held now: the terminal's quiet is ignored, its next output releases.
+    runner.send({ type: 'attention', sessionId: id, state: 'idle' });
+    runner.send({ type: 'attention', sessionId: id, state: 'working' });
+    const after = await listener.waitFor(2);
+    expect(after.map((e) => `${e.type} ${e.data.attention?.state}`)).toEqual(['session:updated working', 'session:attention working']);
+    const session = (await server.call('GET', `/api/sessions/${id}`)).body;
+    expect(session.timeline.filter((e: any) => e.type === 'needs_input')).toHaveLength(1);
+    runner.ws.close();
+  });
+});
