@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fakeRunner } from './fake-runner.js';
+import { run } from '../lib/cli/program.js';
+import { type FakeRunner, fakeRunner } from './fake-runner.js';
 import { startTestServer, tempDir, until } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres } from './postgres.js';
 
@@ -9,10 +10,12 @@ import { freshDatabaseUrl, hasPostgres } from './postgres.js';
  */
 
 /** A runner-managed claude agent on `server`, launched and running, its runner played over the protocol. */
-async function runningAgent(server: Awaited<ReturnType<typeof startTestServer>>) {
-  const runner = await fakeRunner(server.url, { name: 'fake' });
-  runner.hello();
-  await runner.next('welcome');
+async function runningAgent(server: Awaited<ReturnType<typeof startTestServer>>, connected?: FakeRunner) {
+  const runner = connected ?? (await fakeRunner(server.url, { name: 'fake' }));
+  if (!connected) {
+    runner.hello();
+    await runner.next('welcome');
+  }
   const project = (await server.call('POST', '/api/projects', { name: 'Held', workingDir: tempDir() })).body;
   const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Work' })).body;
   const spawn = { projectId: project.id, taskIds: [task.id], host: 'fake', agent: 'claude' };
@@ -91,6 +94,38 @@ describe("a hook's hold on attention", () => {
     expect(after.map((e) => `${e.type} ${e.data.attention?.state}`)).toEqual(['session:updated working', 'session:attention working']);
     const session = (await server.call('GET', `/api/sessions/${id}`)).body;
     expect(session.timeline.filter((e: any) => e.type === 'needs_input')).toHaveLength(1);
+    runner.ws.close();
+  });
+});
+
+describe('what the CLI lists as waiting, against what the dashboard shows', () => {
+  it('`maestro attention` leaves out a session that was stopped, or whose agent exited, while it waited', async () => {
+    const server = await startTestServer();
+    const { runner, id, token } = await runningAgent(server);
+    const hook = () => server.call('POST', `/api/sessions/${id}/attention`, elicitation, { authorization: `Bearer ${token}` });
+    expect((await hook()).body.attention.state).toBe('needs_input');
+    const env = { MAESTRO_SERVER_URL: server.url };
+    const cli = async (...args: string[]) => {
+      let out = '';
+      const code = await run(args, { env, stdout: (t) => (out += t), stderr: (t) => (out += t) });
+      return { code, out };
+    };
+    expect((await cli('attention')).out).toContain(id);
+    runner.send({ type: 'exited', sessionId: id, exitCode: 1, signal: null });
+    await until(server.call, `/api/sessions/${id}`, (s) => s?.status === 'failed');
+    // The stored attention keeps its last value (§21), as GET shows; the list of who waits for a person does not.
+    expect((await server.call('GET', '/api/sessions?attention=needs_input')).body.map((s: any) => s.id)).toEqual([id]);
+    expect(await cli('attention')).toEqual({ code: 0, out: 'No agent is waiting for you.\n' });
+    expect(await cli('attention', '--all')).toEqual({ code: 0, out: 'No running agents.\n' });
+
+    // Stopped by a person while it waited.
+    const second = await runningAgent(server, runner);
+    await server.call('POST', `/api/sessions/${second.id}/attention`, elicitation, { authorization: `Bearer ${second.token}` });
+    expect((await cli('attention')).out).toContain(second.id);
+    expect((await server.call('POST', `/api/sessions/${second.id}/stop`, {})).status).toBe(200);
+    expect(await runner.next('stop')).toMatchObject({ sessionId: second.id });
+    expect(await cli('attention')).toEqual({ code: 0, out: 'No agent is waiting for you.\n' });
+    expect(await cli('attention', '--all')).toEqual({ code: 0, out: 'No running agents.\n' });
     runner.ws.close();
   });
 });
