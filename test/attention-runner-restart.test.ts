@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { startTestServer, tempDir, until } from './helpers.js';
+import { online, SLOW, startRunner } from './runner-harness.js';
+
+/*
+ * A runner restarted while its agents run (`maestro host` again, or `maestro serve` with its local runner) follows
+ * each agent's terminal again (§21) with the waiting prompts of the preset that agent was launched with, not the
+ * runner's default: real `maestro host` processes on one tmux socket, the fake agent as a `custom` agent.
+ */
+
+describe('the terminal fallback after a runner restart', () => {
+  it("keeps the agent's own preset: a custom agent's screen is not read with Claude Code's prompts", SLOW, async () => {
+    const server = await startTestServer();
+    // The runner's default preset is claude; the agent is spawned as `custom`, with no waiting prompt of its own.
+    const env = { MAESTRO_AGENT: 'claude', MAESTRO_IDLE_MS: '1000' };
+    const first = startRunner(server.url, 'again', env);
+    await online(server.call, 'again');
+    const project = (await server.call('POST', '/api/projects', { name: 'Restart', workingDir: tempDir() })).body;
+    const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'MODE:echo' })).body;
+    const spawned = await server.call('POST', '/api/sessions/spawn', {
+      projectId: project.id,
+      taskIds: [task.id],
+      host: 'again',
+      agent: 'custom',
+    });
+    expect(spawned.status).toBe(201);
+    const id: string = spawned.body.sessionId;
+    const path = `/api/sessions/${id}`;
+    await until(server.call, path, (s) => s?.attention?.state === 'idle');
+    /** Types `line` into the agent and waits for the quiet after its echo: the terminal's verdict on that screen. */
+    const typeAndWait = async (line: string) => {
+      const typed = await server.call('POST', `${path}/input`, { text: line });
+      expect(typed.status).toBe(200);
+      const { since } = (await server.call('GET', path)).body.attention;
+      return (
+        await until(
+          server.call,
+          path,
+          (s) => s?.attention?.source === 'terminal' && s.attention.since > since && s.attention.state !== 'working',
+        )
+      ).attention;
+    };
+    // A line that reads like Claude Code's permission menu, on a custom agent's screen: a custom agent has no prompts.
+    expect(await typeAndWait('Do you want to proceed?')).toMatchObject({ state: 'idle' });
+
+    await first.stop();
+    await until(server.call, '/api/hosts/again', (h) => h?.status === 'offline');
+    const second = startRunner(server.url, 'again', env);
+    await online(server.call, 'again');
+    expect(await typeAndWait('still here')).toMatchObject({ state: 'idle', reason: null });
+    await server.call('POST', `${path}/stop`, {});
+    await second.stop();
+  });
+});
