@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { run } from '../lib/cli/program.js';
 import { type FakeRunner, fakeRunner } from './fake-runner.js';
-import { startTestServer, tempDir, until } from './helpers.js';
+import { onFileEnd, startTestServer, tempDir, until } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres } from './postgres.js';
 
 /*
@@ -126,6 +127,34 @@ describe('what the CLI lists as waiting, against what the dashboard shows', () =
     expect(await runner.next('stop')).toMatchObject({ sessionId: second.id });
     expect(await cli('attention')).toEqual({ code: 0, out: 'No agent is waiting for you.\n' });
     expect(await cli('attention', '--all')).toEqual({ code: 0, out: 'No running agents.\n' });
+    runner.ws.close();
+  });
+});
+
+describe("what counts as a person's input", () => {
+  it('the terminal answering a focus change or a query in the live terminal is not an answer to a waiting agent', async () => {
+    const server = await startTestServer();
+    const { runner, id } = await runningAgent(server);
+    runner.send({ type: 'attention', sessionId: id, state: 'needs_input', reason: 'Do you want to proceed?' });
+    await until(server.call, `/api/sessions/${id}`, (s) => s?.attention?.state === 'needs_input');
+    const viewer = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/sessions/${id}/terminal`);
+    onFileEnd(() => viewer.terminate());
+    await new Promise((resolve, reject) => viewer.once('open', resolve).once('error', reject));
+    /** Sends `data` as the browser's terminal does, and waits until its signal (if any) is committed. */
+    const typed = async (data: string) => {
+      viewer.send(data);
+      expect(await runner.next('keys')).toMatchObject({ sessionId: id, data });
+      // The keys went out to the runner in the same turn as the attention signal was queued: this mutation follows it.
+      await server.services.db.mutate(() => undefined);
+      return (await server.call('GET', `/api/sessions/${id}`)).body.attention;
+    };
+    // What xterm.js sends by itself: focus in and out (an agent that asked for focus reports, as Codex does), a
+    // cursor position report, device attributes, a colour query's answer. The agent gets them all the same.
+    for (const report of ['\x1b[I', '\x1b[O', '\x1b[12;40R', '\x1b[?1;2c', '\x1b]11;rgb:0000/0000/0000\x1b\\'])
+      expect(await typed(report)).toMatchObject({ state: 'needs_input', source: 'terminal' });
+    // A key the person pressed is an answer.
+    expect(await typed('1')).toMatchObject({ state: 'working', source: 'input' });
+    viewer.close();
     runner.ws.close();
   });
 });
