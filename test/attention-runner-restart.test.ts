@@ -1,5 +1,6 @@
+import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { startTestServer, tempDir, until } from './helpers.js';
+import { CLI_BIN, cliBaseEnv, startTestServer, tempDir, until, unusedLoopbackUrl } from './helpers.js';
 import { online, SLOW, startRunner } from './runner-harness.js';
 
 /*
@@ -50,5 +51,27 @@ describe('the terminal fallback after a runner restart', () => {
     expect(await typeAndWait('still here')).toMatchObject({ state: 'idle', reason: null });
     await server.call('POST', `${path}/stop`, {});
     await second.stop();
+  });
+});
+
+describe("the runner's MAESTRO_IDLE_MS", () => {
+  it('`maestro host` refuses a value the server would refuse, saying why, instead of quietly using 5,000 ms', async () => {
+    const url = await unusedLoopbackUrl();
+    for (const value of ['5s', '50', '-1', '2.5']) {
+      // Bounded: a runner that took the value would keep trying to reach the server until killed.
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          [CLI_BIN, 'host', '--name', 'idle-check', '--server', url],
+          { env: { ...cliBaseEnv(), MAESTRO_IDLE_MS: value, MAESTRO_TMUX_SOCKET: `idle-check-${process.pid}` }, timeout: 10_000 },
+          (error, _stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stderr }),
+        );
+        child.stdin?.end();
+      });
+      expect(result).toEqual({
+        code: 1,
+        stderr: `maestro: MAESTRO_IDLE_MS must be a whole number of milliseconds (at least 100), got "${value}"\n`,
+      });
+    }
   });
 });
