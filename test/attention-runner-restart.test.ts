@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CLI_BIN, cliBaseEnv, startTestServer, tempDir, until, unusedLoopbackUrl } from './helpers.js';
-import { online, SLOW, startRunner } from './runner-harness.js';
+import { CLI_BIN, cliBaseEnv, freeLoopbackUrl, startTestServer, tempDir, until, unusedLoopbackUrl } from './helpers.js';
+import { online, SLOW, startRunner, tmuxOut } from './runner-harness.js';
 
 /*
  * A runner restarted while its agents run (`maestro host` again, or `maestro serve` with its local runner) follows
@@ -73,5 +73,43 @@ describe("the runner's MAESTRO_IDLE_MS", () => {
         stderr: `maestro: MAESTRO_IDLE_MS must be a whole number of milliseconds (at least 100), got "${value}"\n`,
       });
     }
+  });
+});
+
+describe('a runner that lost its server', () => {
+  it('tells the server, once back, what its agents did meanwhile: a prompt that appeared is needs_input', SLOW, async () => {
+    const port = new URL(await freeLoopbackUrl()).port;
+    const dataDir = tempDir();
+    const env = { DATA_DIR: dataDir, PORT: port };
+    const first = await startTestServer(env);
+    const runner = startRunner(first.url, 'away', { MAESTRO_IDLE_MS: '300', MAESTRO_AGENT_WAITING: '^ECHO:Proceed\\?$' });
+    await online(first.call, 'away');
+    const project = (await first.call('POST', '/api/projects', { name: 'Away', workingDir: tempDir() })).body;
+    const task = (await first.call('POST', '/api/tasks', { projectId: project.id, title: 'MODE:echo' })).body;
+    const spawned = await first.call('POST', '/api/sessions/spawn', {
+      projectId: project.id,
+      taskIds: [task.id],
+      host: 'away',
+      agent: 'custom',
+    });
+    const id: string = spawned.body.sessionId;
+    await until(first.call, `/api/sessions/${id}/terminal`, (t) => typeof t?.text === 'string' && t.text.includes('READY'));
+
+    // The server goes away (an upgrade, a crash); meanwhile the agent asks its question and goes quiet.
+    await first.close();
+    await expect.poll(() => runner.output(), { timeout: 20_000 }).toMatch(/disconnected/);
+    tmuxOut(runner.socket, ['send-keys', '-t', `maestro-${id}`, '-l', 'Proceed?']);
+    tmuxOut(runner.socket, ['send-keys', '-t', `maestro-${id}`, 'Enter']);
+
+    // The runner's verdict on the quiet screen, which no server heard.
+    await expect
+      .poll(() => runner.output(), { timeout: 20_000 })
+      .toMatch(new RegExp(`${id}: needs_input \\(ECHO:Proceed\\?\\), to tell the server`));
+
+    const second = await startTestServer(env);
+    const back = await until(second.call, `/api/sessions/${id}`, (s) => s?.attention?.state === 'needs_input', { ms: 20_000 });
+    expect(back.attention).toMatchObject({ state: 'needs_input', source: 'terminal', reason: 'ECHO:Proceed?' });
+    await second.call('POST', `/api/sessions/${id}/stop`, {});
+    await runner.stop();
   });
 });

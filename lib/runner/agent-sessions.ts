@@ -66,7 +66,7 @@ export class AgentSessions {
     this.#stateDir = join(tmpdir(), `maestro-runner-${process.getuid?.() ?? 'u'}`, tmux.socket);
     if (this.#stateDir.includes("'")) throw new Error('The runner state directory must not contain a quote');
     this.streams = new TerminalStreams(tmux, this.#logFile, send);
-    this.attention = new TerminalAttention(tmux, this.#logFile, send, idleMs);
+    this.attention = new TerminalAttention(tmux, this.#logFile, send, idleMs, log);
   }
 
   /** The waiting prompts of the preset the launcher will pick (§15.5: the spawn's, else the runner's default). */
