@@ -158,3 +158,50 @@ describe("what counts as a person's input", () => {
     runner.ws.close();
   });
 });
+
+describe('a wake-up notice and an agent that waits for a person (§24.8)', () => {
+  it('is not typed into a question or permission menu on screen: it waits until the agent is idle', async () => {
+    const server = await startTestServer();
+    const { runner, id, token } = await runningAgent(server);
+    // The runner answers what it is asked to type; what it was asked, in order.
+    const asked: string[] = [];
+    runner.ws.on('message', (data) => {
+      const m = JSON.parse(String(data));
+      if (m.type !== 'input' && m.type !== 'notice') return;
+      asked.push(m.type);
+      runner.send({ type: 'reply', id: m.id, ok: true });
+    });
+    const hook = (event: string, payload: object = {}) =>
+      server.call('POST', `/api/sessions/${id}/attention`, { event, payload }, { authorization: `Bearer ${token}` });
+    // Claude Code's permission menu is on screen: a key typed there (a digit of a session ID, Enter) would answer it.
+    await hook('PermissionRequest', { tool_name: 'Bash' });
+    const sent = await server.call('POST', `/api/sessions/${id}/messages`, { message: 'Rebase first', metadata: { priority: 'high' } });
+    expect(sent.status).toBe(201);
+    // The person answers; the agent works, then finishes its turn.
+    expect((await server.call('POST', `/api/sessions/${id}/input`, { text: '1' })).status).toBe(200);
+    await hook('Stop');
+    expect(await runner.next('notice')).toMatchObject({ sessionId: id });
+    // Typed after the person's answer, not into the menu before it.
+    expect(asked).toEqual(['input', 'notice']);
+    await until(server.call, `/api/messages/${sent.body.id}`, (m) => m?.status === 'delivered');
+    runner.ws.close();
+  });
+
+  it('is typed while the agent waits after asking through `maestro report needs-input` (at its own prompt)', async () => {
+    const server = await startTestServer();
+    const { runner, id, token } = await runningAgent(server);
+    runner.ws.on('message', (data) => {
+      const m = JSON.parse(String(data));
+      if (m.type === 'notice') runner.send({ type: 'reply', id: m.id, ok: true });
+    });
+    const env = { MAESTRO_SERVER_URL: server.url, MAESTRO_SESSION_ID: id, MAESTRO_SESSION_TOKEN: token };
+    expect(await run(['report', 'needs-input', 'Which', 'database?'], { env, stdout: () => {}, stderr: () => {} })).toBe(0);
+    await server.call('POST', `/api/sessions/${id}/attention`, { event: 'Stop', payload: {} }, { authorization: `Bearer ${token}` });
+    expect((await server.call('GET', `/api/sessions/${id}`)).body.attention).toMatchObject({ state: 'needs_input', source: 'report' });
+    // The orchestrator's answer comes as a message: the notice tells the agent to read it.
+    const sent = await server.call('POST', `/api/sessions/${id}/messages`, { message: 'PostgreSQL', metadata: { priority: 'high' } });
+    expect(await runner.next('notice')).toMatchObject({ sessionId: id });
+    await until(server.call, `/api/messages/${sent.body.id}`, (m) => m?.status === 'delivered');
+    runner.ws.close();
+  });
+});
