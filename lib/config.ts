@@ -66,6 +66,15 @@ const text = (env: Env, name: string): string | undefined => {
   return value ? value : undefined;
 };
 
+/** `MAESTRO_IDLE_MS` (§21): 5,000 when unset, else whole milliseconds of at least 100; read by the server and by `maestro host`. */
+export function parseIdleMs(env: Env): number {
+  const idleText = text(env, 'MAESTRO_IDLE_MS') ?? '5000';
+  if (!/^\d+$/.test(idleText) || Number(idleText) < 100) {
+    throw new ConfigError(`MAESTRO_IDLE_MS must be a whole number of milliseconds (at least 100), got "${idleText}"`);
+  }
+  return Number(idleText);
+}
+
 /**
  * A yes/no setting: 1/0, true/false, yes/no, on/off (any case), else a ConfigError; `fallback` when unset. A value
  * read any other way would surprise someone (`MAESTRO_LOCAL_RUNNER=false` used to leave the runner on).
@@ -143,10 +152,6 @@ export function parseConfig(env: Env = process.env): Config {
   if (agent !== undefined && !isAgentPreset(agent)) {
     throw new ConfigError(`MAESTRO_AGENT must be one of ${AGENT_PRESETS.join(', ')}, got "${agent}"`);
   }
-  const idleText = text(env, 'MAESTRO_IDLE_MS') ?? '5000';
-  if (!/^\d+$/.test(idleText) || Number(idleText) < 100) {
-    throw new ConfigError(`MAESTRO_IDLE_MS must be a whole number of milliseconds (at least 100), got "${idleText}"`);
-  }
   const { databaseType, databaseUrl } = parseDatabase(env);
   return {
     databaseType,
@@ -179,7 +184,7 @@ export function parseConfig(env: Env = process.env): Config {
     localRunner: flag(env, 'MAESTRO_LOCAL_RUNNER', true),
     hostName,
     agent,
-    idleMs: Number(idleText),
+    idleMs: parseIdleMs(env),
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/program.js';
-import { type AttentionMachine, type AttentionSignal, transition } from '../lib/domain/attention.js';
+import { type Attention, type AttentionSignal, isHeld, transition } from '../lib/domain/attention.js';
 import { hookState } from '../lib/domain/hook-events.js';
 import { waitingLine, waitingPrompts } from '../lib/runner/attention.js';
 import { fakeRunner } from './fake-runner.js';
@@ -11,59 +11,61 @@ import { startTestServer, tempDir } from './helpers.js';
  * over a real server with a runner played by this test over the runner protocol (so every terminal report is exact).
  */
 
-const at = (state: 'working' | 'needs_input' | 'idle', source: AttentionSignal['source'], reason: string | null = null) => ({
+const at = (state: 'working' | 'needs_input' | 'idle', source: AttentionSignal['source'], reason: string | null = null): Attention => ({
   state,
   since: 1,
   reason,
   source,
 });
-const m = (attention: AttentionMachine['attention'], held = false): AttentionMachine => ({ attention, held });
 
 describe('the attention state machine', () => {
-  // [name, machine before, signal, expected attention state after (or 'same'), held after]
-  const table: [string, AttentionMachine, AttentionSignal, string, boolean][] = [
-    ['first output of a launched agent', m(null), { source: 'terminal', state: 'working' }, 'working', false],
-    ['quiet terminal', m(at('working', 'terminal')), { source: 'terminal', state: 'idle' }, 'idle', false],
-    ['waiting prompt on screen', m(at('working', 'terminal')), { source: 'terminal', state: 'needs_input' }, 'needs_input', false],
+  /*
+   * [name, attention before, signal, expected state after ('same': nothing changes; 'source': only who holds it), held
+   * after]. Whether a hook or report holds the state is read from the attention itself (isHeld), so it is stored.
+   */
+  const table: [string, Attention | null, AttentionSignal, string, boolean][] = [
+    ['first output of a launched agent', null, { source: 'terminal', state: 'working' }, 'working', false],
+    ['quiet terminal', at('working', 'terminal'), { source: 'terminal', state: 'idle' }, 'idle', false],
+    ['waiting prompt on screen', at('working', 'terminal'), { source: 'terminal', state: 'needs_input' }, 'needs_input', false],
+    ['hook permission request', at('working', 'terminal'), { source: 'hook', state: 'needs_input', reason: 'Bash' }, 'needs_input', true],
+    ['the second hook of the same request', at('needs_input', 'hook'), { source: 'hook', state: 'needs_input' }, 'same', true],
+    ['terminal quiet while a hook holds', at('needs_input', 'hook'), { source: 'terminal', state: 'idle' }, 'same', true],
+    ['terminal prompt while a hook holds', at('working', 'hook'), { source: 'terminal', state: 'needs_input' }, 'same', true],
+    ['output releases the hold', at('needs_input', 'hook'), { source: 'terminal', state: 'working' }, 'working', false],
+    ['output with the same state still releases', at('working', 'hook'), { source: 'terminal', state: 'working' }, 'source', false],
     [
-      'hook permission request',
-      m(at('working', 'terminal')),
-      { source: 'hook', state: 'needs_input', reason: 'Bash' },
-      'needs_input',
+      'a hook confirming the terminal takes the hold',
+      at('needs_input', 'terminal'),
+      { source: 'hook', state: 'needs_input' },
+      'source',
       true,
     ],
-    ['the second hook of the same request', m(at('needs_input', 'hook'), true), { source: 'hook', state: 'needs_input' }, 'same', true],
-    ['terminal quiet while a hook holds', m(at('needs_input', 'hook'), true), { source: 'terminal', state: 'idle' }, 'same', true],
-    ['terminal prompt while a hook holds', m(at('working', 'hook'), true), { source: 'terminal', state: 'needs_input' }, 'same', true],
-    ['output releases the hold', m(at('needs_input', 'hook'), true), { source: 'terminal', state: 'working' }, 'working', false],
-    ['output with the same state still releases', m(at('working', 'hook'), true), { source: 'terminal', state: 'working' }, 'same', false],
-    ['Stop hook', m(at('working', 'hook'), true), { source: 'hook', state: 'idle' }, 'idle', true],
-    ['typed input', m(at('needs_input', 'hook'), true), { source: 'input', state: 'working' }, 'working', false],
-    [
-      'report needs-input',
-      m(at('working', 'terminal')),
-      { source: 'report', state: 'needs_input', reason: 'Which DB?' },
-      'needs_input',
-      true,
-    ],
-    ['turn ends after a reported question', m(at('needs_input', 'report'), true), { source: 'hook', state: 'idle' }, 'same', true],
-    ['quiet after a reported question', m(at('needs_input', 'report')), { source: 'terminal', state: 'idle' }, 'same', false],
-    ['report progress', m(at('needs_input', 'report'), true), { source: 'report', state: 'working' }, 'working', false],
-    ['quiet after a progress report', m(at('working', 'report')), { source: 'terminal', state: 'idle' }, 'idle', false],
-    ['a hook question after a hook idle', m(at('idle', 'hook'), true), { source: 'hook', state: 'needs_input' }, 'needs_input', true],
+    ['input after a working hook releases', at('working', 'hook'), { source: 'input', state: 'working' }, 'source', false],
+    ['output after input changes nothing', at('working', 'input'), { source: 'terminal', state: 'working' }, 'same', false],
+    ['Stop hook', at('working', 'hook'), { source: 'hook', state: 'idle' }, 'idle', true],
+    ['typed input', at('needs_input', 'hook'), { source: 'input', state: 'working' }, 'working', false],
+    ['report needs-input', at('working', 'terminal'), { source: 'report', state: 'needs_input', reason: 'Which DB?' }, 'needs_input', true],
+    ['turn ends after a reported question', at('needs_input', 'report'), { source: 'hook', state: 'idle' }, 'same', true],
+    ['quiet after a reported question', at('needs_input', 'report'), { source: 'terminal', state: 'idle' }, 'same', true],
+    ['a hook confirming a reported question', at('needs_input', 'report'), { source: 'hook', state: 'needs_input' }, 'same', true],
+    ['report progress', at('needs_input', 'report'), { source: 'report', state: 'working' }, 'working', false],
+    ['quiet after a progress report', at('working', 'report'), { source: 'terminal', state: 'idle' }, 'idle', false],
+    ['a hook question after a hook idle', at('idle', 'hook'), { source: 'hook', state: 'needs_input' }, 'needs_input', true],
   ];
   it.each(table)('%s', (_name, before, signal, expected, held) => {
-    const { next, changed } = transition(before, signal, 42);
+    const { next, changed, announced } = transition(before, signal, 42);
     expect(changed).toBe(expected !== 'same');
-    if (expected === 'same') expect(next.attention).toEqual(before.attention);
+    expect(announced).toBe(expected !== 'same' && expected !== 'source');
+    if (expected === 'same') expect(next).toEqual(before);
+    else if (expected === 'source') expect(next).toEqual({ ...before, source: signal.source });
     else
-      expect(next.attention).toEqual({
+      expect(next).toEqual({
         state: expected,
         since: 42,
         reason: expected === 'working' ? null : (signal.reason ?? null),
         source: signal.source,
       });
-    expect(next.held).toBe(held);
+    expect(isHeld(next)).toBe(held);
   });
 });
 

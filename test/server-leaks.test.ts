@@ -11,41 +11,6 @@ describe('agents coming and going on a runner', async () => {
   runner.hello();
   await runner.next('welcome');
   const project = (await call('POST', '/api/projects', { name: 'Churn', workingDir: tempDir() })).body;
-  /** A runner-launched agent that runs, and whose hook said it ended its turn (a hold on its attention). */
-  const idleAgent = async () => {
-    const task = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Work' })).body;
-    const spawned = await call('POST', '/api/sessions/spawn', {
-      projectId: project.id,
-      taskIds: [task.id],
-      host: 'churn',
-      agent: 'claude',
-    });
-    const id: string = spawned.body.sessionId;
-    await runner.next('launch');
-    runner.send({ type: 'started', sessionId: id, pid: 4242 });
-    await until(call, `/api/sessions/${id}`, (s) => s?.run?.state === 'running');
-    const hooked = await call('POST', `/api/sessions/${id}/attention`, { event: 'Stop', payload: {} });
-    expect(hooked.body.attention).toMatchObject({ state: 'idle', source: 'hook' });
-    return id;
-  };
-
-  it('leave no attention hold behind, whether they exited, were stopped or were deleted', async () => {
-    const { attention } = server.services;
-    const before = attention.heldSessions();
-    for (let i = 0; i < 30; i++) {
-      const id = await idleAgent();
-      expect(attention.heldSessions()).toBe(before + 1);
-      if (i % 3 === 0) {
-        runner.send({ type: 'exited', sessionId: id, exitCode: 0, signal: null });
-        await until(call, `/api/sessions/${id}`, (s) => s?.status === 'completed');
-      } else if (i % 3 === 1) {
-        expect((await call('POST', `/api/sessions/${id}/stop`, {})).status).toBe(200);
-      } else {
-        expect((await call('DELETE', `/api/sessions/${id}`)).status).toBe(200);
-      }
-      expect(attention.heldSessions()).toBe(before);
-    }
-  });
 
   it('keep no launch token for a spawn whose host never came, once its session ended', async () => {
     const { hosts } = server.services;

@@ -1,6 +1,6 @@
 // `maestro attention`: the sessions whose agent waits for a person (contract §21), oldest first.
 import type { Command } from 'commander';
-import type { Session } from '../domain/types.js';
+import { FINAL_SESSION_STATUSES, type Session } from '../domain/types.js';
 import { action } from './context.js';
 import type { Envelope } from './stream.js';
 
@@ -29,7 +29,8 @@ export function attentionCommands(program: Command) {
         const project = ctx.globalProject ? `&projectId=${encodeURIComponent(ctx.globalProject)}` : '';
         const query = opts.all ? `?active=true${project}` : `?attention=needs_input${project}`;
         const sessions = (await ctx.client.get<Session[]>(`/api/sessions${query}`))
-          .filter((s) => s.attention)
+          // An ended session keeps its last attention (§21), but nobody waits on it: the dashboard leaves it out too.
+          .filter((s) => s.attention && !FINAL_SESSION_STATUSES.includes(s.status))
           .sort((a, b) => a.attention!.since - b.attention!.since);
         const now = Date.now();
         ctx.out(sessions, (list) =>

@@ -1,5 +1,6 @@
 // `maestro host`: a runner in the foreground (§15.2).
 import type { Command } from 'commander';
+import { ConfigError, parseIdleMs } from '../config.js';
 import { PACKAGE_INFO } from '../package-root.js';
 import { isHostName } from '../runner-protocol.js';
 import { serverUrl } from './client.js';
@@ -20,12 +21,21 @@ export function hostCommands(program: Command) {
         process.stderr.write(`maestro: invalid host name "${name}" (letters, digits, _ . - ; at most 64)\n`);
         process.exit(1);
       }
+      let idleMs: number;
+      try {
+        // The server's own rule (§10): a value it would refuse is not quietly replaced by the default here either.
+        idleMs = parseIdleMs(env);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        process.stderr.write(`maestro: ${error.message}\n`);
+        process.exit(1);
+      }
       const runner = new Runner({
         serverUrl: url,
         token: env.MAESTRO_HOST_TOKEN || env.MAESTRO_TOKEN || undefined,
         name,
         tmuxSocket: env.MAESTRO_TMUX_SOCKET || undefined,
-        idleMs: /^\d+$/.test(env.MAESTRO_IDLE_MS ?? '') ? Math.max(100, Number(env.MAESTRO_IDLE_MS)) : undefined,
+        idleMs,
         version: PACKAGE_INFO.version,
         log: (message) => process.stderr.write(`maestro host ${name}: ${message}\n`),
         onFatal: (message) => {

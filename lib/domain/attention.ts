@@ -20,21 +20,22 @@ export interface AttentionSignal {
 }
 
 /**
- * What the machine remembers beside the served value: whether an explicit source (a hook or a report) holds the
- * state against the terminal's guesses. Only the terminal's next output (or input) releases it (§21).
+ * Whether an explicit source holds `attention` against the terminal's guesses (§21: a hook's state wins over the
+ * terminal's until the next output). Read from the stored value itself, not from one process's memory, so the hold
+ * survives a restart and is the same on every instance of a cluster (§22.2). A progress report holds nothing: it says
+ * the agent works now, not that it will, so the terminal going quiet after it still counts (the runner reports
+ * `working` once per spell, so a hold taken in the middle of a spell would never see its release).
  */
-export interface AttentionMachine {
-  attention: Attention | null;
-  held: boolean;
-}
+export const isHeld = (attention: Attention | null): boolean =>
+  attention !== null && (attention.source === 'hook' || (attention.source === 'report' && attention.state !== 'working'));
 
 type Match = AttentionSource | '*';
 interface Rule {
   /** Which signal the row is about. */
   source: Match | Match[];
   state: AttentionState | '*';
-  /** Extra condition on the machine. */
-  when?: (m: AttentionMachine) => boolean;
+  /** Extra condition on the current attention. */
+  when?: (current: Attention | null) => boolean;
   action: 'ignore' | 'apply';
   why: string;
 }
@@ -44,21 +45,21 @@ export const RULES: readonly Rule[] = [
   {
     source: 'terminal',
     state: 'idle',
-    when: (m) => m.held,
+    when: isHeld,
     action: 'ignore',
     why: "a hook's or report's state wins over the terminal's until the next output",
   },
   {
     source: 'terminal',
     state: 'needs_input',
-    when: (m) => m.held,
+    when: isHeld,
     action: 'ignore',
     why: "a hook's or report's state wins over the terminal's until the next output",
   },
   {
     source: ['hook', 'terminal'],
     state: 'idle',
-    when: (m) => m.attention?.state === 'needs_input' && m.attention.source === 'report',
+    when: (current) => current?.state === 'needs_input' && current.source === 'report',
     action: 'ignore',
     why: 'an agent that asked through `report needs-input` and ended its turn still waits for the answer',
   },
@@ -68,28 +69,27 @@ export const RULES: readonly Rule[] = [
 const matches = (pattern: Match | Match[], source: AttentionSource) =>
   Array.isArray(pattern) ? pattern.includes(source) : pattern === '*' || pattern === source;
 
-/** Hooks and reports hold the state; output and input release it; an ignored signal changes nothing. */
-const holdsAfter = (signal: AttentionSignal, held: boolean): boolean => {
-  // A progress report says the agent works now, not that it will: the terminal going quiet after it still counts. (The
-  // runner reports `working` once per spell, so a hold taken in the middle of a spell would never see its release.)
-  if (signal.source === 'report' && signal.state === 'working') return false;
-  if (signal.source === 'hook' || signal.source === 'report') return true;
-  if (signal.source === 'input' || signal.state === 'working') return false;
-  return held;
-};
-
 /**
- * The next machine for `signal` at `now`, and whether the served `attention` changed (an event and, for
- * `needs_input`, a timeline entry are due). A signal naming the state the session is already in changes nothing:
- * a permission request that two hooks report is one change.
+ * The attention after `signal` at `now`. `changed`: the served value changed (the session is written); `announced`:
+ * its state changed (`session:attention` and, for `needs_input`, a timeline entry are due). A signal naming the state
+ * the session is already in changes nothing, unless it takes or releases the hold: then only `source` changes (a hook
+ * confirming the terminal's state now holds it; output or typed input after a hook's `working` releases it), so that
+ * the hold is stored. A permission request that two hooks report is one change.
  */
-export function transition(m: AttentionMachine, signal: AttentionSignal, now: number): { next: AttentionMachine; changed: boolean } {
+export function transition(
+  current: Attention | null,
+  signal: AttentionSignal,
+  now: number,
+): { next: Attention | null; changed: boolean; announced: boolean } {
   const rule = RULES.find(
-    (r) => matches(r.source, signal.source) && (r.state === '*' || r.state === signal.state) && (r.when?.(m) ?? true),
+    (r) => matches(r.source, signal.source) && (r.state === '*' || r.state === signal.state) && (r.when?.(current) ?? true),
   );
-  if (rule?.action === 'ignore') return { next: m, changed: false };
-  const held = holdsAfter(signal, m.held);
-  if (m.attention?.state === signal.state) return { next: { attention: m.attention, held }, changed: false };
+  const same = { next: current, changed: false, announced: false };
+  if (rule?.action === 'ignore') return same;
+  if (current?.state === signal.state) {
+    const adopted = { ...current, source: signal.source };
+    return isHeld(adopted) === isHeld(current) ? same : { next: adopted, changed: true, announced: false };
+  }
   const reason = signal.state === 'working' ? null : (signal.reason?.trim().slice(0, 500) ?? null) || null;
-  return { next: { attention: { state: signal.state, since: now, reason, source: signal.source }, held }, changed: true };
+  return { next: { state: signal.state, since: now, reason, source: signal.source }, changed: true, announced: true };
 }

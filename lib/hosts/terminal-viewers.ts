@@ -11,6 +11,15 @@ interface Viewer {
   host: string;
 }
 
+/**
+ * What a browser's terminal sends by itself rather than for a key the person pressed: focus in and out (for agents
+ * that ask for focus reports), and its answers to the agent's queries (cursor position, device attributes, DECRQM,
+ * keyboard flags, OSC colours, DCS version). The agent gets them all the same; they only do not count as an answer.
+ */
+const TERMINAL_REPORTS = /\x1b\[(?:[IO]|\d+;\d+R|[?>][\d;]*c|\??[\d;]*\$y|\?\d*u)|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1bP[^\x1b]*\x1b\\/g;
+/** Whether `data` from a live terminal holds anything a person typed (§21: input → `working`). */
+const typedByPerson = (data: string) => data.replace(TERMINAL_REPORTS, '') !== '';
+
 export class TerminalViewers {
   readonly #viewers = new Map<string, Set<Viewer>>();
 
@@ -80,7 +89,7 @@ export class TerminalViewers {
           }
         }
         this.hub.send(host, { type: 'keys', sessionId, data });
-        this.onKeys(sessionId);
+        if (typedByPerson(data)) this.onKeys(sessionId);
       },
       onClose: () => this.#drop(sessionId, viewer as Viewer, host),
       onError: () => this.#drop(sessionId, viewer as Viewer, host),

@@ -6,13 +6,23 @@ import type { Db } from '../storage/db.js';
 import type { HostManager } from './index.js';
 import { isFinal } from './session-runs.js';
 
-/** The session's attention state (§21) once the server tracks it; undefined while it does not. */
-const attentionOf = (s: Session) => (s as { attention?: { state?: string } | null }).attention?.state;
+/** The session's attention (§21) once the server tracks it; undefined while it does not. */
+const attentionOf = (s: Session) => s.attention ?? undefined;
+
+/**
+ * Whether a notice may be typed now (§24.8: only while the agent waits). An agent that finished its turn waits at its
+ * own prompt, as does one that asked through `maestro report needs-input`. One whose hook or screen says it waits for a
+ * person shows a permission menu, a question or a `[y/N]`: keys typed there (a digit of a session ID, then Enter) would
+ * answer it in the person's place. The notice waits until that is answered.
+ */
+const mayType = (attention: ReturnType<typeof attentionOf>) =>
+  attention === undefined || attention.state === 'idle' || (attention.state === 'needs_input' && attention.source === 'report');
 
 /**
  * Delivers wake-up notices. A `shell` agent gets the notice printed on its screen: typed, its shell would run it as a
- * command and any half-typed line would be lost. Other agents get it typed only while they wait: attention `idle` or
- * `needs_input` when the server knows it, else a terminal quiet for `MAESTRO_IDLE_MS`. A busy agent is asked again
+ * command and any half-typed line would be lost. Other agents get it typed only while they wait at their own prompt:
+ * attention `idle`, or `needs_input` they reported themselves (see mayType), when the server knows it, else a terminal
+ * quiet for `MAESTRO_IDLE_MS`. A busy agent is asked again
  * (one notice per session at a time) until the notice goes in, the message is no longer pending, or the agent ended:
  * a message to an agent in the middle of its work wakes it when it finishes, not never.
  */
@@ -54,7 +64,7 @@ export class WakeNotices {
       if (this.db.get('messages', message.id)?.status !== 'pending') return false;
       const print = session.agent === 'shell';
       const attention = attentionOf(session);
-      if (print || attention !== 'working') {
+      if (print || mayType(attention)) {
         const quietMs = print || attention !== undefined ? 0 : this.idleMs;
         try {
           if (await this.hosts.notice(sessionId, wakeNotice(message), print, quietMs)) return true;

@@ -66,13 +66,27 @@ export class AgentSessions {
     this.#stateDir = join(tmpdir(), `maestro-runner-${process.getuid?.() ?? 'u'}`, tmux.socket);
     if (this.#stateDir.includes("'")) throw new Error('The runner state directory must not contain a quote');
     this.streams = new TerminalStreams(tmux, this.#logFile, send);
-    this.attention = new TerminalAttention(tmux, this.#logFile, send, idleMs);
+    this.attention = new TerminalAttention(tmux, this.#logFile, send, idleMs, log);
   }
 
   /** The waiting prompts of the preset the launcher will pick (§15.5: the spawn's, else the runner's default). */
   #prompts(env: Record<string, string | undefined>) {
     const preset = env.MAESTRO_AGENT || process.env.MAESTRO_AGENT || (which('claude') ? 'claude' : 'shell');
     return waitingPrompts(preset, env.MAESTRO_AGENT_WAITING || process.env.MAESTRO_AGENT_WAITING, this.log);
+  }
+
+  /**
+   * The preset variables an agent was launched with, from its tmux session's environment (where the launch put the
+   * spawn's variables): after a restart, this runner's own default may not be the agent's preset.
+   */
+  async #launchedWith(sessionId: string): Promise<Record<string, string>> {
+    const shown = await this.tmux.run(['show-environment', '-t', `=${tmuxName(sessionId)}`]);
+    const env: Record<string, string> = {};
+    for (const line of shown.ok ? shown.stdout.split('\n') : []) {
+      const [key, ...value] = line.split('=');
+      if (key === 'MAESTRO_AGENT' || key === 'MAESTRO_AGENT_WAITING') env[key] = value.join('=');
+    }
+    return env;
   }
 
   #logFile = (sessionId: string) => join(this.#stateDir, `${sessionId}.log`);
@@ -106,8 +120,8 @@ export class AgentSessions {
     );
     for (const p of panes) if (p.statusKnown) this.#reported.add(p.sessionId);
     for (const p of panes) if (!p.statusKnown) this.#live.add(p.sessionId);
-    // Agents that outlived a runner restart are followed again (with this runner's default preset).
-    for (const p of panes) if (!p.dead) this.attention.track(p.sessionId, this.#prompts({}));
+    // Agents that outlived a runner restart are followed again, with the preset they were launched with.
+    for (const p of panes) if (!p.dead) this.attention.track(p.sessionId, this.#prompts(await this.#launchedWith(p.sessionId)));
     for (const [sessionId, f] of this.#finished) {
       if (panes.some((p) => p.sessionId === sessionId)) continue;
       sessions.push({ sessionId, state: 'exited', exitCode: f.exitCode, signal: f.signal, lastLine: f.lastLine });

@@ -61,6 +61,8 @@ interface Tracked {
   reported: TerminalState | null;
   timer: NodeJS.Timeout | undefined;
   prompts: RegExp[];
+  /** The last report, made while no server listened: sent once connected again. */
+  missed?: { state: TerminalState; reason?: string };
 }
 
 /**
@@ -76,6 +78,7 @@ export class TerminalAttention {
     private readonly logFile: (sessionId: string) => string,
     private readonly send: Send,
     readonly idleMs = DEFAULT_IDLE_MS,
+    private readonly log: (message: string) => void = () => {},
   ) {}
 
   /** Starts following a session (at launch, or for a running agent found at a runner's start). */
@@ -111,6 +114,14 @@ export class TerminalAttention {
     for (const t of this.#tracked.values()) t.reported = null;
   }
 
+  /**
+   * Connected again: what the agents did while no server listened (a turn that ended, a prompt that appeared) is
+   * told now, or the server would show the state from before the outage until the agent's next output.
+   */
+  resendMissed() {
+    for (const [sessionId, t] of this.#tracked) if (t.missed) this.#report(sessionId, t, t.missed.state, t.missed.reason);
+  }
+
   #output(sessionId: string) {
     const t = this.#tracked.get(sessionId);
     if (!t) return;
@@ -141,6 +152,8 @@ export class TerminalAttention {
 
   #report(sessionId: string, t: Tracked, state: TerminalState, reason?: string) {
     t.reported = state;
-    this.send({ type: 'attention', sessionId, state, ...(reason && { reason }) });
+    const sent = this.send({ type: 'attention', sessionId, state, ...(reason && { reason }) }) !== false;
+    t.missed = sent ? undefined : { state, reason };
+    if (!sent) this.log(`${sessionId}: ${state}${reason ? ` (${reason})` : ''}, to tell the server once connected again`);
   }
 }

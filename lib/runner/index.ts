@@ -156,8 +156,8 @@ export class Runner {
     });
   }
 
-  #send(message: RunnerMessage) {
-    if (this.#ws?.readyState !== WebSocket.OPEN) return;
+  #send(message: RunnerMessage): boolean {
+    if (this.#ws?.readyState !== WebSocket.OPEN) return false;
     let frame = JSON.stringify(message);
     // The server closes a connection that sends more: an answer that large fails its one request instead. (Only
     // answers are measured: terminal output, the frequent frames, is sent in small pieces.)
@@ -166,6 +166,7 @@ export class Runner {
       frame = JSON.stringify({ type: 'reply', id: message.id, ok: false, error: `The answer is too large to send (${bytes} bytes)` });
     }
     this.#ws.send(frame);
+    return true;
   }
 
   async #hello(ws: WebSocket) {
@@ -192,6 +193,7 @@ export class Runner {
         case 'welcome':
           this.#backoff = 500;
           this.#log(`connected as ${message.name}`);
+          this.agents.attention.resendMissed();
           this.#connected?.();
           break;
         case 'launch': {

@@ -4,7 +4,8 @@ import { open, stat } from 'node:fs/promises';
 import type { RunnerMessage } from '../runner-protocol.js';
 import { type Tmux, tmuxName } from './tmux.js';
 
-export type Send = (message: RunnerMessage) => void;
+/** Sends a message to the server; false when no connection is open (the message is dropped). */
+export type Send = (message: RunnerMessage) => boolean | undefined;
 
 /**
  * tmux appends every byte an agent prints to its log for as long as the agent runs: days of a busy agent would fill

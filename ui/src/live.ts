@@ -1,5 +1,5 @@
 import { ApiError, api, askTokenAgain, socketUrl } from './api';
-import { apply, changed, loadSnapshot, state } from './store';
+import { apply, caughtUp, changed, loadSnapshot, state } from './store';
 import type { Envelope } from './types';
 
 /**
@@ -12,6 +12,8 @@ let lastSeq: number | null = null;
 let replay = false;
 let needsSnapshot = true;
 let loading = false;
+/** Where the answer to the opening ping stands among buffered events: the replay before it has been applied. */
+const FENCE = { type: 'caught-up' } as Envelope;
 let buffer: Envelope[] = [];
 let attempts = 0;
 let socket: WebSocket | null = null;
@@ -50,10 +52,14 @@ function connect(): void {
   const ws = new WebSocket(socketUrl('/ws', { since: replay && lastSeq !== null ? lastSeq : undefined }));
   socket = ws;
   let opened = false;
+  // The server answers a ping only after the replay it owes this socket (§17): that answer marks the present.
+  let fenced = false;
   ws.onopen = () => {
     opened = true;
     attempts = 0;
     state.connection = 'online';
+    state.catchingUp = true;
+    ws.send('{"type":"ping"}');
     changed();
     if (needsSnapshot) void refetch();
   };
@@ -64,7 +70,13 @@ function connect(): void {
     } catch {
       return;
     }
-    if (e.type === 'pong') return;
+    if (e.type === 'pong') {
+      if (fenced) return;
+      fenced = true;
+      if (loading) buffer.push(FENCE);
+      else caughtUp();
+      return;
+    }
     if (e.type === 'resync') {
       lastSeq = e.latestSeq ?? null;
       void refetch();
@@ -155,6 +167,9 @@ async function refetch(): Promise<void> {
     loading = false;
     const held = buffer;
     buffer = [];
-    for (const e of held) apply(e);
+    for (const e of held) {
+      if (e === FENCE) caughtUp();
+      else apply(e);
+    }
   }
 }

@@ -18,6 +18,11 @@ export const state = {
   connection: 'connecting' as 'connecting' | 'online' | 'offline',
   /** Who is signed in, and so which controls to show (§23); null on a server without `GET /api/me`. */
   me: null as Me | null,
+  /**
+   * From a (re)connection until the server answered the ping sent on opening: the events until then are the replay
+   * of what happened while the page was away (§17), some of it over already.
+   */
+  catchingUp: false,
   /** Bumped by every change; views memoise on it. */
   version: 0,
 };
@@ -45,6 +50,19 @@ export function subscribe(listener: () => void): () => void {
 export function onEvent(listener: (e: Envelope) => void): () => void {
   eventListeners.add(listener);
   return () => eventListeners.delete(listener);
+}
+
+const caughtUpListeners = new Set<() => void>();
+/** Runs `listener` each time the page has caught up with the server after (re)connecting (see `state.catchingUp`). */
+export function onCaughtUp(listener: () => void): () => void {
+  caughtUpListeners.add(listener);
+  return () => caughtUpListeners.delete(listener);
+}
+
+/** Every replayed event has been applied: what the state shows now is the present. */
+export function caughtUp(): void {
+  state.catchingUp = false;
+  for (const l of caughtUpListeners) l();
 }
 
 /** Replaces a stored entity unless what is held is newer (a replayed or buffered event must not undo a fresher state). */

@@ -9,43 +9,32 @@ import { bounded, timelineEntry } from './session-history.js';
 const tracked = (s: Session) => s.host !== null && s.run?.state === 'running';
 
 export class AttentionStore {
-  /** Whether a hook or report holds a session's state against the terminal (the machine's memory beside the entity). */
-  readonly #held = new Map<string, boolean>();
-
-  constructor(private readonly db: Db) {
-    // A session that ended or is gone has an attention that no longer moves: its hold goes with it.
-    db.onApply((kind, before, after) => {
-      if (kind !== 'sessions') return;
-      const session = after as Session | null;
-      if (!session || !tracked(session)) this.#held.delete((before as Session | undefined)?.id ?? session!.id);
-    });
-  }
-
-  /** Sessions whose hold is kept in memory (for tests: each is a running agent's). */
-  heldSessions = () => this.#held.size;
+  constructor(private readonly db: Db) {}
 
   /**
    * The session after `signal`, inside a mutation: the new attention and, on a change to `needs_input` that no report
-   * already wrote, its timeline entry. Emits nothing; `emit` sends the events once the session is stored.
+   * already wrote, its timeline entry. Emits nothing; `emit` sends the events once the session is stored. `changed`:
+   * the session is to be written; `announced`: its attention's state changed (`session:attention` is due).
    */
-  apply(tx: Tx, session: Session, signal: AttentionSignal): { session: Session; changed: boolean } {
-    if (!tracked(session)) return { session, changed: false };
-    const machine = { attention: session.attention ?? null, held: this.#held.get(session.id) ?? false };
-    const { next, changed } = transition(machine, signal, tx.now);
-    if (next.held) this.#held.set(session.id, true);
-    else this.#held.delete(session.id);
-    if (!changed || !next.attention) return { session, changed: false };
+  apply(tx: Tx, session: Session, signal: AttentionSignal): { session: Session; changed: boolean; announced: boolean } {
+    const unchanged = { session, changed: false, announced: false };
+    if (!tracked(session)) return unchanged;
+    const { next, changed, announced } = transition(session.attention ?? null, signal, tx.now);
+    if (!changed || !next) return unchanged;
     const entry =
-      next.attention.state === 'needs_input' && signal.source !== 'report'
-        ? [timelineEntry(tx, { type: 'needs_input', message: next.attention.reason ?? 'Waiting for input' })]
+      announced && next.state === 'needs_input' && signal.source !== 'report'
+        ? [timelineEntry(tx, { type: 'needs_input', message: next.reason ?? 'Waiting for input' })]
         : [];
-    return { session: { ...session, attention: next.attention, timeline: [...session.timeline, ...entry] }, changed: true };
+    return { session: { ...session, attention: next, timeline: [...session.timeline, ...entry] }, changed, announced };
   }
 
-  /** `session:updated`, then `session:attention` (§21). */
-  emit(tx: Tx, session: Session) {
+  /**
+   * `session:updated`, then `session:attention` when the state changed (§21). A change of only who holds the state
+   * (its `source`) is written and sent with the session, but is no news for a person: no notification, no watch line.
+   */
+  emit(tx: Tx, session: Session, announced = true) {
     tx.emit('session:updated', session);
-    if (session.attention) tx.emit('session:attention', { sessionId: session.id, attention: session.attention });
+    if (announced && session.attention) tx.emit('session:attention', { sessionId: session.id, attention: session.attention });
   }
 
   /** One signal about a session; undefined when the session is gone. No write and no event when nothing changed. */
@@ -53,15 +42,15 @@ export class AttentionStore {
     // Most signals change nothing (every key typed, every hook of a busy agent): those skip the write queue. A session
     // not running yet goes through it: its runner's `started` may be queued just ahead.
     const committed = this.db.get('sessions', sessionId);
-    if (committed && tracked(committed) && !this.#wouldChange(committed, signal)) return Promise.resolve(committed);
+    if (committed && tracked(committed) && !transition(committed.attention ?? null, signal, 0).changed) return Promise.resolve(committed);
     return this.db.mutate((tx) => {
       const current = tx.get('sessions', sessionId);
       if (!current) return undefined;
-      const { session, changed } = this.apply(tx, current, signal);
+      const { session, changed, announced } = this.apply(tx, current, signal);
       if (!changed) return current;
       const updated = bounded(tx, { ...session, lastActivity: tx.now });
       tx.put('sessions', updated);
-      this.emit(tx, updated);
+      this.emit(tx, updated, announced);
       return updated;
     });
   }
@@ -71,14 +60,5 @@ export class AttentionStore {
     const said = hookState(event, payload);
     if (!said) return this.db.get('sessions', sessionId);
     return this.signal(sessionId, { source: 'hook', ...said });
-  }
-
-  #wouldChange(session: Session, signal: AttentionSignal): boolean {
-    const { next, changed } = transition({ attention: session.attention ?? null, held: this.#held.get(session.id) ?? false }, signal, 0);
-    if (!changed) {
-      if (next.held) this.#held.set(session.id, true);
-      else this.#held.delete(session.id);
-    }
-    return changed;
   }
 }

@@ -112,18 +112,18 @@ export class SessionStore {
   /** A `needs_input` or `progress` entry is also a report of the agent's attention (§21). */
   addTimeline(id: string, input: TimelineInputValue): Promise<Session> {
     const state = input.type === 'needs_input' ? 'needs_input' : input.type === 'progress' ? 'working' : undefined;
-    let changed = false;
+    let announced = false;
     return this.#append(
       id,
       (tx, s) => {
         const appended = { ...s, timeline: [...s.timeline, timelineEntry(tx, input)] };
         if (!state || !this.attention) return appended;
         const result = this.attention.apply(tx, appended, { source: 'report', state, reason: input.message });
-        changed = result.changed;
+        announced = result.announced;
         return result.session;
       },
       undefined,
-      (tx, session) => changed && tx.emit('session:attention', { sessionId: id, attention: session.attention! }),
+      (tx, session) => announced && tx.emit('session:attention', { sessionId: id, attention: session.attention! }),
     );
   }
 

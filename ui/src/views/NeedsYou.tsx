@@ -1,7 +1,7 @@
 // "Needs you" (contract §21): the agents waiting for a person, oldest first, each with a box that types the answer.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
-import { hostOffline, mayChange, onEvent, state } from '../store';
+import { hostOffline, mayChange, onCaughtUp, onEvent, state } from '../store';
 import { isFinalSession, type Session } from '../types';
 import { Badge, timeAgo } from '../util';
 
@@ -47,18 +47,31 @@ export function NotificationsButton() {
   const [on, setOn] = useState(supported && Notification.permission === 'granted' && localStorage.getItem(NOTIFY_KEY) === '1');
   useEffect(() => {
     if (!on) return;
-    return onEvent((e) => {
-      if (e.type !== 'session:attention' || e.data?.attention?.state !== 'needs_input') return;
-      const s = state.sessions.get(e.data.sessionId);
-      const n = new Notification(`${s?.name ?? e.data.sessionId} needs you`, {
-        body: e.data.attention.reason ?? '',
-        tag: e.data.sessionId,
-      });
+    /** Waits told while the page caught up after a reconnect: shown once it has, those that still hold. */
+    const told = new Map<string, number>();
+    /** Only a wait that holds now: one replayed, or buffered behind a fresher snapshot, may be over already. */
+    const notify = (sessionId: string, since: number) => {
+      const s = state.sessions.get(sessionId);
+      if (s?.attention?.state !== 'needs_input' || s.attention.since !== since || isFinalSession(s.status)) return;
+      const n = new Notification(`${s.name} needs you`, { body: s.attention.reason ?? '', tag: sessionId });
       n.onclick = () => {
         focus();
-        location.hash = `#/s/${encodeURIComponent(e.data.sessionId)}`;
+        location.hash = `#/s/${encodeURIComponent(sessionId)}`;
       };
+    };
+    const offEvent = onEvent((e) => {
+      if (e.type !== 'session:attention' || e.data?.attention?.state !== 'needs_input') return;
+      if (state.catchingUp) told.set(e.data.sessionId, e.data.attention.since);
+      else notify(e.data.sessionId, e.data.attention.since);
     });
+    const offCaughtUp = onCaughtUp(() => {
+      for (const [sessionId, since] of told) notify(sessionId, since);
+      told.clear();
+    });
+    return () => {
+      offEvent();
+      offCaughtUp();
+    };
   }, [on]);
   if (!supported) return null;
   const toggle = async () => {
