@@ -132,6 +132,41 @@ describe('maestro mcp', () => {
     );
   });
 
+  it('completes the task it claimed, as `maestro task complete` does, which unblocks the task waiting for it', async () => {
+    const project = (await server.call('POST', '/api/projects', { name: 'Claims', workingDir: '/tmp' }, auth)).body;
+    const newTask = async (body: object) => (await server.call('POST', '/api/tasks', { projectId: project.id, ...body }, auth)).body;
+    const first = await newTask({ title: 'Schema', priority: 'high' });
+    const second = await newTask({ title: 'Migration', dependencies: [first.id] });
+    const spawned = (await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [first.id] }, auth)).body;
+    // Exactly the environment its terminal got: the session token, never the admin token.
+    const agent = await connect(server, spawned.envVars);
+    clients.push(agent.client);
+
+    expect((await agent.call('task_claim', { taskId: first.id })).data).toMatchObject({ status: 'in_progress' });
+    const done = await agent.call('task_complete', { summary: 'Schema written' });
+    expect(done.data).toMatchObject({ id: first.id, status: 'completed', sessionStatus: 'completed' });
+    expect((await server.call('GET', `/api/tasks/${second.id}`, undefined, auth)).body).toMatchObject({ blockedBy: [], ready: true });
+    expect((await agent.call('task_next')).data.task.id).toBe(second.id);
+  });
+
+  it("reports on a queue session's task in progress when no taskId is given, as the CLI does", async () => {
+    const project = (await server.call('POST', '/api/projects', { name: 'Queue', workingDir: '/tmp' }, auth)).body;
+    const newTask = async (title: string) => (await server.call('POST', '/api/tasks', { projectId: project.id, title }, auth)).body;
+    const [one, two] = [await newTask('One'), await newTask('Two')];
+    const spawned = (
+      await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [one.id, two.id], strategy: 'queue' }, auth)
+    ).body;
+    const queue = `/api/sessions/${spawned.sessionId}/queue`;
+    for (const step of ['start', 'complete', 'start']) await server.call('POST', `${queue}/${step}`, {}, auth);
+    const agent = await connect(server, spawned.envVars);
+    clients.push(agent.client);
+
+    expect((await agent.call('task_get')).data.id).toBe(two.id);
+    expect((await agent.call('report_progress', { message: 'Halfway' })).data.taskId).toBe(two.id);
+    expect((await agent.call('report_blocked', { reason: 'No access' })).data).toMatchObject({ id: two.id, sessionStatus: 'blocked' });
+    expect((await server.call('GET', `/api/tasks/${one.id}`, undefined, auth)).body.sessionStatus).not.toBe('blocked');
+  });
+
   it('whoami fails when the server is down or refuses the token, instead of answering as if all were well', async () => {
     const wrong = await connect(server, { MAESTRO_TOKEN: 'not-the-token' });
     clients.push(wrong.client);

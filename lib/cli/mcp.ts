@@ -2,8 +2,9 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import * as z from 'zod';
-import { ROLES, STRATEGIES, TASK_PRIORITIES, TASK_STATUSES, type TaskView } from '../domain/types.js';
+import { ROLES, STRATEGIES, TASK_PRIORITIES, TASK_STATUSES } from '../domain/types.js';
 import { CliError, Client, cliToken, EXIT } from './client.js';
+import { currentTaskId, reportAsSession } from './tasks.js';
 
 type Env = Record<string, string | undefined>;
 type Args = Record<string, any>;
@@ -42,8 +43,9 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
     if (!id) throw new CliError('No projectId given, and MAESTRO_PROJECT_ID is not set');
     return id;
   };
-  const task = (given?: string) => {
-    const id = given ?? env.MAESTRO_TASK_IDS?.split(',')[0];
+  /** The task a tool is about when none is named: a queue's processing item (§18.4), else the session's first task. */
+  const task = async (given?: string) => {
+    const id = given ?? (await currentTaskId({ env, client })) ?? env.MAESTRO_TASK_IDS?.split(',')[0];
     if (!id) throw new CliError('No taskId given, and this session has no task (MAESTRO_TASK_IDS is not set)');
     return id;
   };
@@ -67,7 +69,10 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       }
     }) as never);
 
-  /** A session reports on a task as `maestro task complete|block` does: the task's sessionStatus, then a timeline entry. */
+  /**
+   * A session reports on a task as `maestro task complete|block` does: the task's sessionStatus (completing a task it
+   * holds the claim of completes the task), then a timeline entry.
+   */
   const reportTask = async (
     taskId: string,
     sessionStatus: 'completed' | 'blocked' | 'needs_input',
@@ -75,12 +80,12 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
     message: string,
   ) => {
     const sessionId = session();
-    const updated = await client.patch<TaskView>(`/api/tasks/${enc(taskId)}`, { sessionStatus, updateSource: 'session', sessionId });
+    const { task: updated } = await reportAsSession(client, sessionId, taskId, sessionStatus);
     await client.post(`/api/sessions/${enc(sessionId)}/timeline`, { type, message, taskId });
     return updated;
   };
 
-  const taskId = z.string().describe("Task ID (default: this session's first task)");
+  const taskId = z.string().describe("Task ID (default: a queue session's task in progress, else this session's first task)");
   const projectId = z.string().describe("Project ID (default: this session's project)");
 
   tool(
@@ -122,7 +127,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
     {
       taskId: taskId.optional(),
     },
-    async (a) => client.get(`/api/tasks/${enc(task(a.taskId))}`),
+    async (a) => client.get(`/api/tasks/${enc(await task(a.taskId))}`),
     true,
   );
 
@@ -187,7 +192,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       taskId: taskId.optional(),
       summary: z.string().optional().describe('What was done'),
     },
-    async (a) => reportTask(task(a.taskId), 'completed', 'task_completed', a.summary ? `Completed: ${a.summary}` : 'Completed'),
+    async (a) => reportTask(await task(a.taskId), 'completed', 'task_completed', a.summary ? `Completed: ${a.summary}` : 'Completed'),
   );
 
   tool(
@@ -201,7 +206,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       const s = await client.post(`/api/sessions/${enc(session())}/timeline`, {
         type: 'progress',
         message: a.message,
-        taskId: a.taskId ?? env.MAESTRO_TASK_IDS?.split(',')[0],
+        taskId: a.taskId ?? (await currentTaskId({ env, client })) ?? env.MAESTRO_TASK_IDS?.split(',')[0],
       });
       return s.timeline.at(-1);
     },
@@ -214,7 +219,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       reason: z.string().min(1).describe('What blocks the task'),
       taskId: taskId.optional(),
     },
-    async (a) => reportTask(task(a.taskId), 'blocked', 'task_blocked', `Blocked: ${a.reason}`),
+    async (a) => reportTask(await task(a.taskId), 'blocked', 'task_blocked', `Blocked: ${a.reason}`),
   );
 
   tool(
@@ -224,7 +229,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       question: z.string().min(1).describe('The question'),
       taskId: taskId.optional(),
     },
-    async (a) => reportTask(task(a.taskId), 'needs_input', 'needs_input', a.question),
+    async (a) => reportTask(await task(a.taskId), 'needs_input', 'needs_input', a.question),
   );
 
   tool(

@@ -1,6 +1,7 @@
 // `maestro task`: create, list, update and complete tasks, as a person or from inside a session.
 import { type Command, Option } from 'commander';
-import { TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, type TaskView } from '../domain/types.js';
+import { TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, type TaskSessionStatus, type TaskView } from '../domain/types.js';
+import type { Client } from './client.js';
 import { action, type Ctx } from './context.js';
 import * as f from './format.js';
 import { graphCommands } from './graph.js';
@@ -32,15 +33,7 @@ async function report(
     const task = await ctx.client.patch<TaskView>(path(taskId), { status: change.status });
     return ctx.out(task, (t) => `Task ${t.id} is now ${t.status}`);
   }
-  // The session holding a task's claim owns it (§18.2): completing it completes the task, which unblocks its
-  // dependents. Otherwise the session only reports its own view (sessionStatus), as agents always did.
-  const owns = change.status === 'completed' && (await ctx.client.get<TaskView>(path(taskId))).claim?.sessionId === sessionId;
-  const task = await ctx.client.patch<TaskView>(
-    path(taskId),
-    owns
-      ? { status: 'completed', sessionStatus: 'completed', sessionId }
-      : { sessionStatus: change.sessionStatus, updateSource: 'session', sessionId },
-  );
+  const { task, owns } = await reportAsSession(ctx.client, sessionId, taskId, change.sessionStatus);
   const message = `${change.verb}${opts.reason ? `: ${opts.reason}` : ''}`;
   await ctx.client.post(`/api/sessions/${encodeURIComponent(sessionId)}/timeline`, { type: change.type, message, taskId });
   ctx.out(task, (t) =>
@@ -51,10 +44,29 @@ async function report(
 }
 
 /**
+ * A session's report on a task, for the CLI and `maestro mcp` alike. The session holding a task's claim owns it
+ * (§18.2): its completing the task completes it, which unblocks its dependents. Otherwise the session only reports
+ * its own view (`sessionStatus`), since agents cannot change user-owned fields.
+ */
+export async function reportAsSession(
+  client: Client,
+  sessionId: string,
+  taskId: string,
+  sessionStatus: TaskSessionStatus,
+): Promise<{ task: TaskView; owns: boolean }> {
+  const owns = sessionStatus === 'completed' && (await client.get<TaskView>(path(taskId))).claim?.sessionId === sessionId;
+  const task = await client.patch<TaskView>(
+    path(taskId),
+    owns ? { status: 'completed', sessionStatus, sessionId } : { sessionStatus, updateSource: 'session', sessionId },
+  );
+  return { task, owns };
+}
+
+/**
  * The task a command is about when none is named, inside a session terminal: for a queue session, the task of its
  * processing item (§18.4); undefined otherwise (callers fall back to the first of $MAESTRO_TASK_IDS).
  */
-export async function currentTaskId(ctx: Ctx): Promise<string | undefined> {
+export async function currentTaskId(ctx: Pick<Ctx, 'env' | 'client'>): Promise<string | undefined> {
   const sessionId = ctx.env.MAESTRO_SESSION_ID;
   if (!sessionId || ['simple', 'tree'].includes(ctx.env.MAESTRO_STRATEGY ?? '')) return undefined;
   try {
