@@ -163,6 +163,24 @@ describe('help and command parsing', SLOW, () => {
     expect(choice.code).not.toBe(0);
     expect(choice.stderr).toMatch(/sleeping.*invalid|invalid.*sleeping/i);
   });
+
+  it('with --json, answers a misspelled flag or a missing argument in JSON on stdout too, with a failing exit code', async () => {
+    const [flag, missing, help] = await Promise.all([
+      maestro(['task', 'next', '--clam', '--json']),
+      maestro(['--json', 'task', 'claim']),
+      maestro(['task', '--help', '--json']),
+    ]);
+    expect(flag.code).toBe(1);
+    expect(json(flag)).toEqual({
+      success: false,
+      error: { code: 'USAGE_ERROR', message: "unknown option '--clam'\n(Did you mean --claim?)" },
+    });
+    expect(flag.stderr).toContain("unknown option '--clam'");
+    expect(missing.code).toBe(1);
+    expect(json(missing).error).toEqual({ code: 'USAGE_ERROR', message: "missing required argument 'id'" });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: maestro task');
+  });
 });
 
 describe('projects', SLOW, () => {

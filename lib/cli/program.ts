@@ -38,6 +38,12 @@ export async function run(argv: string[], options: Partial<CliIo> = {}): Promise
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
+    // A misspelled flag or a missing argument under --json still answers in JSON, as --json promises: a program
+    // reading stdout (`| jq`) sees the failure, not an empty answer. Help and --version (exit 0) stay text.
+    if (error.exitCode !== 0 && argv.includes('--json')) {
+      const body = { code: 'USAGE_ERROR', message: error.message.replace(/^error: /, '') };
+      io.stdout(`${JSON.stringify({ success: false, error: body }, null, 2)}\n`);
+    }
     return error.exitCode;
   }
   return io.exitCode;
