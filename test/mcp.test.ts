@@ -57,6 +57,7 @@ describe('maestro mcp', () => {
       'task_get',
       'task_list',
       'task_next',
+      'task_release',
       'task_update',
       'whoami',
     ]);
@@ -147,6 +148,32 @@ describe('maestro mcp', () => {
     expect(done.data).toMatchObject({ id: first.id, status: 'completed', sessionStatus: 'completed' });
     expect((await server.call('GET', `/api/tasks/${second.id}`, undefined, auth)).body).toMatchObject({ blockedBy: [], ready: true });
     expect((await agent.call('task_next')).data.task.id).toBe(second.id);
+  });
+
+  it('hands a task over: releases its claim and asks the next agent, with a deadline, to take it', async () => {
+    const project = (await server.call('POST', '/api/projects', { name: 'Handover', workingDir: '/tmp' }, auth)).body;
+    const newTask = async (title: string) => (await server.call('POST', '/api/tasks', { projectId: project.id, title }, auth)).body;
+    const [hard, easy] = [await newTask('Hard'), await newTask('Easy')];
+    const spawn = async (taskId: string) =>
+      (await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [taskId] }, auth)).body;
+    const [first, second] = [await spawn(hard.id), await spawn(easy.id)];
+    const a = await connect(server, first.envVars);
+    const b = await connect(server, second.envVars);
+    clients.push(a.client, b.client);
+
+    await a.call('task_claim', { taskId: hard.id });
+    expect((await b.call('task_claim', { taskId: hard.id })).error).toMatch(/^TASK_CLAIMED: /);
+    const released = await a.call('task_release', { taskId: hard.id });
+    expect(released.data).toMatchObject({ id: hard.id, status: 'todo', ready: true });
+    expect(released.data.claim).toBeUndefined();
+    const sent = await a.call('message_send', { to: second.sessionId, message: `Please take ${hard.id}`, expiresInMs: 600_000 });
+    expect(sent.data.expiresAt).toBe(sent.data.createdAt + 600_000);
+
+    const [note] = (await b.call('message_inbox')).data;
+    expect(note).toMatchObject({ id: sent.data.id, status: 'delivered', expiresAt: sent.data.expiresAt });
+    expect((await b.call('task_claim', { taskId: hard.id })).data.claim.sessionId).toBe(second.sessionId);
+    expect((await b.call('task_release', { taskId: easy.id })).data.id).toBe(easy.id);
+    expect((await a.call('task_release', { taskId: hard.id })).error).toMatch(/^FORBIDDEN: /);
   });
 
   it("reports on a queue session's task in progress when no taskId is given, as the CLI does", async () => {

@@ -186,6 +186,18 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
   );
 
   tool(
+    'task_release',
+    'Give back a task this session claimed (it cannot finish it, or hands it over to another agent): the claim ends and the task is ready for others again.',
+    {
+      taskId: z.string().describe('Task ID'),
+    },
+    async (a) => {
+      session();
+      return client.delete(`/api/tasks/${enc(a.taskId)}/claim`);
+    },
+  );
+
+  tool(
     'task_complete',
     'Report a task completed by this session, with a short summary of what was done.',
     {
@@ -243,8 +255,16 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       taskId: z.string().optional().describe('The task it is about'),
       replyTo: z.string().optional().describe('The message this answers'),
       requiresAck: z.boolean().optional(),
+      expiresInMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(604_800_000)
+        .optional()
+        .describe('A deadline: the message expires unless read within this many milliseconds (the sender sees it expired)'),
     },
-    async ({ to, message, ...metadata }) => client.post(`/api/sessions/${enc(to)}/messages`, { message, metadata }),
+    async ({ to, message, expiresInMs, ...metadata }) =>
+      client.post(`/api/sessions/${enc(to)}/messages`, { message, metadata, ...(expiresInMs !== undefined && { expiresInMs }) }),
   );
 
   tool(
