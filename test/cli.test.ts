@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/program.js';
-import { type Call, CLI_BIN, cliBaseEnv, ROOT, SERVER_BIN, startTestServer, tempDir, unusedLoopbackUrl } from './helpers.js';
+import { type Call, CLI_BIN, cliBaseEnv, ROOT, SERVER_BIN, startTestServer, tempDir, until, unusedLoopbackUrl } from './helpers.js';
 
 /*
  * The `maestro` CLI against a real server on 127.0.0.1. Most tests run it in-process through `run()` (the same
@@ -680,6 +680,24 @@ describe('queue', SLOW, () => {
     expect(emptySkip).toMatchObject({ code: 1, stderr: 'maestro: No items left in queue to skip' });
     expect(emptyStart).toMatchObject({ code: 0, stdout: 'Queue is empty — no items to process' });
     expect(finalStatus.stdout.split('\n')[0]).toBe('4 total: 0 queued, 0 processing, 1 completed, 1 failed, 2 skipped');
+  });
+
+  it('completing an item whose task the session claimed (as a runner spawn does) completes the task, which stays done', async () => {
+    const projectId = (await newProject('Claimed queue')).id;
+    const first = (await newTask(projectId, 'Schema')).id;
+    const later = (await api('POST', '/api/tasks', { projectId, title: 'Migration', dependencies: [first] })).id;
+    const queued = (await api('POST', '/api/sessions/spawn', { projectId, taskIds: [first], strategy: 'queue' })).sessionId;
+    await api('POST', `/api/tasks/${first}/claim`, { sessionId: queued });
+    const q = (args: string[]) => maestro(['queue', ...args], { MAESTRO_SESSION_ID: queued });
+
+    expect((await q(['start'])).code).toBe(0);
+    expect(await q(['complete'])).toMatchObject({ code: 0, stdout: `Completed ${first}. Queue is empty.` });
+    expect(await api('GET', `/api/tasks/${first}`)).toMatchObject({ status: 'completed', sessionStatus: 'completed' });
+    expect(await api('GET', `/api/tasks/${later}`)).toMatchObject({ blockedBy: [], ready: true });
+    // The session ending releases its claims (§18.3): a completed task stays completed, not ready to be done again.
+    await api('PATCH', `/api/sessions/${queued}`, { status: 'completed' });
+    const after = await until(call, `/api/tasks/${first}`, (t) => t.claim === undefined, { ms: 10_000 });
+    expect(after).toMatchObject({ status: 'completed', ready: false });
   });
 
   it('refuses a session without a queue, an unknown session, and no session at all', async () => {

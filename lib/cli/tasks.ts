@@ -54,13 +54,20 @@ export async function reportAsSession(
   taskId: string,
   sessionStatus: TaskSessionStatus,
 ): Promise<{ task: TaskView; owns: boolean }> {
-  const owns = sessionStatus === 'completed' && (await client.get<TaskView>(path(taskId))).claim?.sessionId === sessionId;
+  const owns = sessionStatus === 'completed' && (await holdsClaim(client, sessionId, taskId));
   const task = await client.patch<TaskView>(
     path(taskId),
-    owns ? { status: 'completed', sessionStatus, sessionId } : { sessionStatus, updateSource: 'session', sessionId },
+    owns ? completedByHolder(sessionId) : { sessionStatus, updateSource: 'session', sessionId },
   );
   return { task, owns };
 }
+
+/** Whether `sessionId` holds the live claim of the task. */
+export const holdsClaim = async (client: Client, sessionId: string, taskId: string) =>
+  (await client.get<TaskView>(path(taskId))).claim?.sessionId === sessionId;
+
+/** The PATCH by which the claim holder completes its task (its status, which unblocks the dependents). */
+export const completedByHolder = (sessionId: string) => ({ status: 'completed', sessionStatus: 'completed', sessionId }) as const;
 
 /**
  * The task a command is about when none is named, inside a session terminal: for a queue session, the task of its
