@@ -380,6 +380,7 @@ describe('tasks', SLOW, () => {
     // --session-id does the same without the environment.
     const completed = await maestro(['task', 'complete', task.id, '--session-id', session.id]);
     expect(completed).toMatchObject({ code: 0, stdout: `Task ${task.id} reported completed by session ${session.id}` });
+    expect(completed.stderr).toMatch(new RegExp(`^maestro: note: task ${task.id} is still todo, as only its claim holder`));
 
     expect(await api('GET', `/api/tasks/${task.id}`)).toMatchObject({ status: 'todo', sessionStatus: 'completed' });
     const timeline = (await api('GET', `/api/sessions/${session.id}`)).timeline;
@@ -388,6 +389,34 @@ describe('tasks', SLOW, () => {
       ['task_blocked', 'Blocked: need the API key', task.id],
       ['task_completed', 'Completed task', task.id],
     ]);
+  });
+
+  it('a session whose claim ran out is told that its complete did not complete the task, and how to', async () => {
+    const task = await newTask(projectId, 'Lease ran out');
+    const session = await api('POST', '/api/sessions', { projectId, taskIds: [] });
+    const env = { MAESTRO_SESSION_ID: session.id, MAESTRO_PROJECT_ID: projectId };
+    await api('POST', `/api/tasks/${task.id}/claim`, { sessionId: session.id });
+    // What an expired lease leaves (§18.3): no claim, the task back to todo.
+    await api('DELETE', `/api/tasks/${task.id}/claim`);
+
+    const late = await maestro(['task', 'complete', task.id], env);
+    expect(late.code).toBe(0);
+    expect(late.stderr).toBe(
+      `maestro: note: task ${task.id} is still todo, as only its claim holder or a person completes it: session ${session.id} holds no claim on it (a lease that runs out is released); to complete it: maestro task claim ${task.id} && maestro task complete ${task.id}`,
+    );
+    expect(await maestro(['task', 'claim', task.id], env)).toMatchObject({ code: 0 });
+    const done = await maestro(['task', 'complete', task.id], env);
+    expect(done).toMatchObject({
+      code: 0,
+      stdout: `Task ${task.id} is now completed by session ${session.id}, its claim holder`,
+      stderr: '',
+    });
+
+    const other = await api('POST', '/api/sessions', { projectId, taskIds: [] });
+    const taken = await newTask(projectId, 'Taken by another');
+    await api('POST', `/api/tasks/${taken.id}/claim`, { sessionId: other.id });
+    const notMine = await maestro(['task', 'complete', taken.id], env);
+    expect(notMine.stderr).toMatch(new RegExp(`is still in_progress, .*: session ${other.id} holds its claim$`));
   });
 
   it('children lists direct children; tree prints each child indented under its parent', async () => {

@@ -41,6 +41,15 @@ async function report(
       ? `Task ${t.id} is now completed by session ${sessionId}, its claim holder`
       : `Task ${t.id} reported ${change.sessionStatus} by session ${sessionId}`,
   );
+  // An agent whose lease ran out (or that never claimed) must learn that its work did not close the task: the task
+  // is still open, offered to other agents, and would be done again.
+  if (change.status === 'completed' && !owns && task.status !== 'completed') {
+    const holder = task.claim?.sessionId;
+    const why = holder
+      ? `session ${holder} holds its claim`
+      : `session ${sessionId} holds no claim on it (a lease that runs out is released); to complete it: maestro task claim ${task.id} && maestro task complete ${task.id}`;
+    ctx.warn(`maestro: note: task ${task.id} is still ${task.status}, as only its claim holder or a person completes it: ${why}\n`);
+  }
 }
 
 /**
