@@ -176,6 +176,21 @@ describe('maestro mcp', () => {
     expect((await a.call('task_release', { taskId: hard.id })).error).toMatch(/^FORBIDDEN: /);
   });
 
+  it('spawns a worker on the runner and with the agent preset it names, as `maestro session spawn` does', async () => {
+    const project = (await server.call('POST', '/api/projects', { name: 'Spawner', workingDir: '/tmp' }, auth)).body;
+    const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Split me' }, auth)).body;
+    const lead = (await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id] }, auth)).body;
+    const agent = await connect(server, lead.envVars);
+    clients.push(agent.client);
+    // The server answers for the runner it was asked for (it reached it), and nothing was spawned elsewhere instead.
+    expect((await agent.call('spawn_worker', { taskIds: [task.id], host: 'no-such-runner' })).error).toMatch(/^HOST_NOT_FOUND: /);
+    const sessions = (await server.call('GET', `/api/sessions?projectId=${project.id}`, undefined, auth)).body;
+    expect(sessions.map((s: any) => s.id)).toEqual([lead.sessionId]);
+    const { tools } = await agent.client.listTools();
+    const spawn = tools.find((t) => t.name === 'spawn_worker')!;
+    expect((spawn.inputSchema.properties as any).agent.enum).toEqual(['claude', 'codex', 'gemini', 'shell', 'custom']);
+  });
+
   it("reports on a queue session's task in progress when no taskId is given, as the CLI does", async () => {
     const project = (await server.call('POST', '/api/projects', { name: 'Queue', workingDir: '/tmp' }, auth)).body;
     const newTask = async (title: string) => (await server.call('POST', '/api/tasks', { projectId: project.id, title }, auth)).body;

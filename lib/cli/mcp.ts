@@ -2,6 +2,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import * as z from 'zod';
+import { AGENT_PRESETS } from '../domain/agents.js';
 import { ROLES, STRATEGIES, TASK_PRIORITIES, TASK_STATUSES } from '../domain/types.js';
 import { CliError, Client, cliToken, EXIT } from './client.js';
 import { currentTaskId, reportAsSession } from './tasks.js';
@@ -288,7 +289,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
 
   tool(
     'spawn_worker',
-    'Start a new agent session (a worker by default) for some tasks; its terminal opens where the UI or runner runs.',
+    'Start a new agent session (a worker by default) for some tasks, on a runner (host) with an agent preset, as `maestro session spawn` does; with no runner, a UI opens its terminal.',
     {
       taskIds: z.array(z.string()).min(1).describe('The tasks it works on'),
       role: z.enum(ROLES).optional(),
@@ -296,6 +297,9 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       name: z.string().optional().describe('Session name'),
       skills: z.array(z.string()).optional().describe('Skill IDs to load'),
       reason: z.string().optional().describe('Why, recorded in its context'),
+      host: z.string().optional().describe("The runner (host name) to launch it on (default: the server's local runner)"),
+      agent: z.enum(AGENT_PRESETS).optional().describe("Agent preset (default: the project's, else the server's)"),
+      model: z.string().optional().describe('Model for the agent, when its preset takes one'),
       projectId: projectId.optional(),
     },
     async (a) => {
@@ -310,6 +314,9 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
         spawnSource: me ? 'session' : 'ui',
         sessionId: me,
         context: a.reason ? { reason: a.reason } : {},
+        ...(a.host && { host: a.host }),
+        ...(a.agent && { agent: a.agent }),
+        ...(a.model && { model: a.model }),
       });
     },
   );
