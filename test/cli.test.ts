@@ -1025,6 +1025,12 @@ describe('which server the CLI talks to', SLOW, () => {
     const invalid = await maestro(['--server', 'not a url', 'project', 'list']);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain('Invalid server URL');
+    // Without its scheme a host and port parse as a URL of scheme "localhost:": named as the mistake it is.
+    const bare = await maestro(['project', 'list'], { MAESTRO_API_URL: 'localhost:3000' });
+    expect(bare).toMatchObject({
+      code: 1,
+      stderr: 'maestro: Invalid server URL: localhost:3000 (it needs http:// or https://, e.g. http://localhost:3000)',
+    });
   });
 
   it('MAESTRO_TOKEN is sent as the bearer token; a 401 names the variable to check', async () => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_BIN, startTestServer, type TestServer, unusedLoopbackUrl } from './helpers.js';
+import { CLI_BIN, runCli, startTestServer, type TestServer, unusedLoopbackUrl } from './helpers.js';
 
 const TOKEN = 'mcp-test-token';
 
@@ -207,6 +207,11 @@ describe('maestro mcp', () => {
     expect((await agent.call('report_progress', { message: 'Halfway' })).data.taskId).toBe(two.id);
     expect((await agent.call('report_blocked', { reason: 'No access' })).data).toMatchObject({ id: two.id, sessionStatus: 'blocked' });
     expect((await server.call('GET', `/api/tasks/${one.id}`, undefined, auth)).body.sessionStatus).not.toBe('blocked');
+  });
+
+  it("refuses a server URL that is not one with the CLI's one-line error and exit 1, not a stack trace", async () => {
+    const r = await runCli(['mcp'], { PATH: process.env.PATH!, MAESTRO_API_URL: 'not a url' });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: expect.stringMatching(/^maestro: Invalid server URL: not a url \(it needs http/) });
   });
 
   it('whoami fails when the server is down or refuses the token, instead of answering as if all were well', async () => {

@@ -4,7 +4,7 @@ import { PACKAGE_INFO } from '../package-root.js';
 import { attachCommands } from './attach.js';
 import { attentionCommands } from './attention.js';
 import { compatCommands } from './compat.js';
-import { bindIo, type CliIo } from './context.js';
+import { action, bindIo, type CliIo } from './context.js';
 import { hookCommands } from './hook.js';
 import { hostCommands } from './host.js';
 import { initCommands } from './init.js';
@@ -79,11 +79,14 @@ MAESTRO_TOKEN, when set, is sent as a bearer token.`,
   program
     .command('mcp')
     .description('Serve the agent tools (tasks, reports, messages, spawn) over MCP on stdio, for Claude Code, Codex, Gemini CLI…')
-    .action(async () => {
-      const { serverUrl } = await import('./client.js');
-      const { runMcp } = await import('./mcp.js');
-      await runMcp(serverUrl(program.opts<{ server?: string }>().server, io.env), version, io.env);
-    });
+    .action(
+      // Through action(): a bad server URL is the CLI's one-line error and exit 1, not a stack trace in the MCP
+      // client's log.
+      action(async (ctx) => {
+        const { runMcp } = await import('./mcp.js');
+        await runMcp(ctx.client.baseUrl, version, io.env);
+      }),
+    );
 
   projectCommands(program);
   taskCommands(program);
