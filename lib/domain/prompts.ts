@@ -94,9 +94,9 @@ tasks, spawn worker sessions for them, follow their progress, and make sure the 
 Order the work with dependencies, and let the server hand it out: exactly one agent gets each ready task.
 1. Record what must wait for what: \`maestro task deps add <task> <task it waits for>…\` (cycles are refused).
 2. Loop: \`maestro task next --claim\` claims the next ready task (highest priority, then oldest) for this session;
-   spawn a worker for it (\`maestro session spawn --task-ids <id>\`) or do it yourself; when it is done (the
-   worker reports it completed), complete it as its holder (\`maestro task complete <id>\`). Completing a task
-   makes the tasks that waited for it ready.
+   spawn a worker for it (\`maestro session spawn --task-ids <id>\`: on a runner, your claim passes to the worker,
+   which completes the task itself) or do it yourself; when it is done and you still hold it, complete it
+   (\`maestro task complete <id>\`). Completing a task makes the tasks that waited for it ready.
 3. Stop when it prints "No ready task." and \`maestro task tree\` shows nothing blocked or claimed.
 A claim is a lease: it ends when its session ends or goes quiet past the lease, and the task becomes ready again.
 
