@@ -171,6 +171,11 @@ describe('maestro mcp', () => {
 
     const [note] = (await b.call('message_inbox')).data;
     expect(note).toMatchObject({ id: sent.data.id, status: 'delivered', expiresAt: sent.data.expiresAt });
+    // Once acknowledged it is no longer in the inbox (as `maestro inbox` lists it); the sender sees it read.
+    await b.call('message_read', { messageId: note.id });
+    expect((await b.call('message_inbox')).data).toEqual([]);
+    expect((await b.call('message_inbox', { status: 'read' })).data.map((m: any) => m.id)).toEqual([note.id]);
+    expect((await a.call('message_inbox', { sent: true })).data.map((m: any) => [m.id, m.status])).toEqual([[note.id, 'read']]);
     expect((await b.call('task_claim', { taskId: hard.id })).data.claim.sessionId).toBe(second.sessionId);
     expect((await b.call('task_release', { taskId: easy.id })).data.id).toBe(easy.id);
     expect((await a.call('task_release', { taskId: hard.id })).error).toMatch(/^FORBIDDEN: /);

@@ -270,12 +270,22 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
 
   tool(
     'message_inbox',
-    "This session's messages, oldest first (taking delivery of new ones), or the ones it sent.",
+    "This session's unread messages, oldest first (taking delivery of new ones), as `maestro inbox` lists them; or the ones it sent, whatever their status (read, failed, expired…).",
     {
       sent: z.boolean().optional().describe('The sent box instead of the inbox'),
-      status: z.string().optional().describe('Comma list of pending, delivered, read, failed, expired'),
+      status: z
+        .string()
+        .optional()
+        .describe(
+          'Comma list of pending, delivered, read, failed, expired (default: pending,delivered for the inbox, all for the sent box)',
+        ),
     },
-    async (a) => client.get(`/api/sessions/${enc(session())}/messages${query({ box: a.sent ? 'sent' : 'inbox', status: a.status })}`),
+    // The inbox defaults to what is not read yet, as the CLI's does: an agent asking again after acknowledging its
+    // messages gets the new ones, not its whole history each time.
+    async (a) =>
+      client.get(
+        `/api/sessions/${enc(session())}/messages${query({ box: a.sent ? 'sent' : 'inbox', status: a.status ?? (a.sent ? undefined : 'pending,delivered') })}`,
+      ),
   );
 
   tool(
