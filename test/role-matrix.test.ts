@@ -627,7 +627,7 @@ describe('X-Session-ID is taken only from a caller who may act for a session (§
   });
 });
 
-describe('a session token cannot reach another project through the IDs in a body (§15.6, issue 21 item 4)', async () => {
+describe('a session token cannot reach another project through the IDs in a body, nor read it through a child link (§15.6, issue 21 item 4)', async () => {
   const server = await inProcess({ MAESTRO_TOKEN: ADMIN });
   const { ok, call } = appClient(server.app);
   const admin = { authorization: `Bearer ${ADMIN}` };
@@ -642,7 +642,7 @@ describe('a session token cannot reach another project through the IDs in a body
   const asAgent = { authorization: `Bearer ${spawned.envVars.MAESTRO_SESSION_TOKEN}` };
   const foreignSession = (await ok('POST', '/api/sessions', { projectId: theirs, taskIds: [] }, admin)).id as string;
 
-  it('refuses each with 403 naming the foreign ID, and leaves the other project as it was', async () => {
+  it('refuses each with 403 naming the foreign ID, leaves the other project as it was, and lists only its own children', async () => {
     const before = await ok('GET', `/api/tasks/${foreign}`, undefined, admin);
     const tries: [string, string, object, string][] = [
       ['POST', '/api/sessions/spawn', { projectId: mine, taskIds: [own, foreign] }, foreign],
@@ -661,6 +661,12 @@ describe('a session token cannot reach another project through the IDs in a body
     expect((await ok('GET', `/api/tasks/${foreign}/children`, undefined, admin)).length).toBe(0);
     expect((await ok('GET', `/api/sessions/${foreignSession}`, undefined, admin)).taskIds).toEqual([]);
     expect((await ok('GET', `/api/sessions?projectId=${mine}`, undefined, admin)).length).toBe(1);
+    // Nor does it read another project's task as a child of its own (a person may link them so, §2.2).
+    await ok('POST', '/api/tasks', { projectId: theirs, title: 'Their child', parentId: own }, admin);
+    const children = await call('GET', `/api/tasks/${own}/children`, undefined, asAgent);
+    expect(children.status).toBe(200);
+    expect(children.body.map((t: any) => t.projectId)).not.toContain(theirs);
+    expect((await ok('GET', `/api/tasks/${own}/children`, undefined, admin)).map((t: any) => t.title)).toEqual(['Their child']);
     // The same calls within its own project still work.
     expect((await call('PATCH', `/api/sessions/${agent}`, { taskIds: [own] }, asAgent)).status).toBe(200);
     expect((await call('POST', '/api/tasks', { projectId: mine, title: 'Child', parentId: own }, asAgent)).status).toBe(201);
