@@ -262,6 +262,19 @@ describe('attention on the server (a runner played over the protocol)', async ()
     expect((await get()).attention.state).toBe('working');
   });
 
+  it("the command its prompt gives for asking a person puts the agent on the person's list, with the question", async () => {
+    const env = { ...spawned.envVars, MAESTRO_SERVER_URL: server.url };
+    let prompt = '';
+    expect(await run(['worker', 'init', '--print-prompt'], { env, stdout: (t) => (prompt += t), stderr: () => {} })).toBe(0);
+    const line = prompt.split('\n').find((l) => l.includes('decision from a person'))!;
+    const [, kind] = /`maestro report (\S+) "<question>"`/.exec(line) ?? [];
+    expect(kind, line).toBeDefined();
+    await run(['report', kind!, 'Staging or production?'], { env, stdout: () => {}, stderr: () => {} });
+    expect((await get()).attention).toMatchObject({ state: 'needs_input', reason: 'Staging or production?' });
+    expect((await server.call('GET', '/api/sessions?attention=needs_input')).body.map((s: any) => s.id)).toEqual([id]);
+    await hook('UserPromptSubmit');
+  });
+
   it("refuses another session's hook, an unknown session and a body that is not a hook", async () => {
     // A task of its own: a spawned task is taken by its session (§24.7).
     const otherTask = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Other work' })).body;

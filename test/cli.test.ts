@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/program.js';
-import { type Call, CLI_BIN, cliBaseEnv, ROOT, SERVER_BIN, startTestServer, tempDir, unusedLoopbackUrl } from './helpers.js';
+import { type Call, CLI_BIN, cliBaseEnv, ROOT, SERVER_BIN, startTestServer, tempDir, until, unusedLoopbackUrl } from './helpers.js';
 
 /*
  * The `maestro` CLI against a real server on 127.0.0.1. Most tests run it in-process through `run()` (the same
@@ -162,6 +162,24 @@ describe('help and command parsing', SLOW, () => {
     expect(missing.stderr).toContain("missing required argument 'name'");
     expect(choice.code).not.toBe(0);
     expect(choice.stderr).toMatch(/sleeping.*invalid|invalid.*sleeping/i);
+  });
+
+  it('with --json, answers a misspelled flag or a missing argument in JSON on stdout too, with a failing exit code', async () => {
+    const [flag, missing, help] = await Promise.all([
+      maestro(['task', 'next', '--clam', '--json']),
+      maestro(['--json', 'task', 'claim']),
+      maestro(['task', '--help', '--json']),
+    ]);
+    expect(flag.code).toBe(1);
+    expect(json(flag)).toEqual({
+      success: false,
+      error: { code: 'USAGE_ERROR', message: "unknown option '--clam'\n(Did you mean --claim?)" },
+    });
+    expect(flag.stderr).toContain("unknown option '--clam'");
+    expect(missing.code).toBe(1);
+    expect(json(missing).error).toEqual({ code: 'USAGE_ERROR', message: "missing required argument 'id'" });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: maestro task');
   });
 });
 
@@ -362,6 +380,7 @@ describe('tasks', SLOW, () => {
     // --session-id does the same without the environment.
     const completed = await maestro(['task', 'complete', task.id, '--session-id', session.id]);
     expect(completed).toMatchObject({ code: 0, stdout: `Task ${task.id} reported completed by session ${session.id}` });
+    expect(completed.stderr).toMatch(new RegExp(`^maestro: note: task ${task.id} is still todo, as only its claim holder`));
 
     expect(await api('GET', `/api/tasks/${task.id}`)).toMatchObject({ status: 'todo', sessionStatus: 'completed' });
     const timeline = (await api('GET', `/api/sessions/${session.id}`)).timeline;
@@ -370,6 +389,34 @@ describe('tasks', SLOW, () => {
       ['task_blocked', 'Blocked: need the API key', task.id],
       ['task_completed', 'Completed task', task.id],
     ]);
+  });
+
+  it('a session whose claim ran out is told that its complete did not complete the task, and how to', async () => {
+    const task = await newTask(projectId, 'Lease ran out');
+    const session = await api('POST', '/api/sessions', { projectId, taskIds: [] });
+    const env = { MAESTRO_SESSION_ID: session.id, MAESTRO_PROJECT_ID: projectId };
+    await api('POST', `/api/tasks/${task.id}/claim`, { sessionId: session.id });
+    // What an expired lease leaves (§18.3): no claim, the task back to todo.
+    await api('DELETE', `/api/tasks/${task.id}/claim`);
+
+    const late = await maestro(['task', 'complete', task.id], env);
+    expect(late.code).toBe(0);
+    expect(late.stderr).toBe(
+      `maestro: note: task ${task.id} is still todo, as only its claim holder or a person completes it: session ${session.id} holds no claim on it (a lease that runs out is released); to complete it: maestro task claim ${task.id} && maestro task complete ${task.id}`,
+    );
+    expect(await maestro(['task', 'claim', task.id], env)).toMatchObject({ code: 0 });
+    const done = await maestro(['task', 'complete', task.id], env);
+    expect(done).toMatchObject({
+      code: 0,
+      stdout: `Task ${task.id} is now completed by session ${session.id}, its claim holder`,
+      stderr: '',
+    });
+
+    const other = await api('POST', '/api/sessions', { projectId, taskIds: [] });
+    const taken = await newTask(projectId, 'Taken by another');
+    await api('POST', `/api/tasks/${taken.id}/claim`, { sessionId: other.id });
+    const notMine = await maestro(['task', 'complete', taken.id], env);
+    expect(notMine.stderr).toMatch(new RegExp(`is still in_progress, .*: session ${other.id} holds its claim$`));
   });
 
   it('children lists direct children; tree prints each child indented under its parent', async () => {
@@ -662,6 +709,24 @@ describe('queue', SLOW, () => {
     expect(emptySkip).toMatchObject({ code: 1, stderr: 'maestro: No items left in queue to skip' });
     expect(emptyStart).toMatchObject({ code: 0, stdout: 'Queue is empty — no items to process' });
     expect(finalStatus.stdout.split('\n')[0]).toBe('4 total: 0 queued, 0 processing, 1 completed, 1 failed, 2 skipped');
+  });
+
+  it('completing an item whose task the session claimed (as a runner spawn does) completes the task, which stays done', async () => {
+    const projectId = (await newProject('Claimed queue')).id;
+    const first = (await newTask(projectId, 'Schema')).id;
+    const later = (await api('POST', '/api/tasks', { projectId, title: 'Migration', dependencies: [first] })).id;
+    const queued = (await api('POST', '/api/sessions/spawn', { projectId, taskIds: [first], strategy: 'queue' })).sessionId;
+    await api('POST', `/api/tasks/${first}/claim`, { sessionId: queued });
+    const q = (args: string[]) => maestro(['queue', ...args], { MAESTRO_SESSION_ID: queued });
+
+    expect((await q(['start'])).code).toBe(0);
+    expect(await q(['complete'])).toMatchObject({ code: 0, stdout: `Completed ${first}. Queue is empty.` });
+    expect(await api('GET', `/api/tasks/${first}`)).toMatchObject({ status: 'completed', sessionStatus: 'completed' });
+    expect(await api('GET', `/api/tasks/${later}`)).toMatchObject({ blockedBy: [], ready: true });
+    // The session ending releases its claims (§18.3): a completed task stays completed, not ready to be done again.
+    await api('PATCH', `/api/sessions/${queued}`, { status: 'completed' });
+    const after = await until(call, `/api/tasks/${first}`, (t) => t.claim === undefined, { ms: 10_000 });
+    expect(after).toMatchObject({ status: 'completed', ready: false });
   });
 
   it('refuses a session without a queue, an unknown session, and no session at all', async () => {
@@ -960,6 +1025,12 @@ describe('which server the CLI talks to', SLOW, () => {
     const invalid = await maestro(['--server', 'not a url', 'project', 'list']);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain('Invalid server URL');
+    // Without its scheme a host and port parse as a URL of scheme "localhost:": named as the mistake it is.
+    const bare = await maestro(['project', 'list'], { MAESTRO_API_URL: 'localhost:3000' });
+    expect(bare).toMatchObject({
+      code: 1,
+      stderr: 'maestro: Invalid server URL: localhost:3000 (it needs http:// or https://, e.g. http://localhost:3000)',
+    });
   });
 
   it('MAESTRO_TOKEN is sent as the bearer token; a 401 names the variable to check', async () => {

@@ -75,6 +75,21 @@ describe("the original CLI's commands (§15.7)", SLOW, () => {
     expect((await call('GET', `/api/tasks/${task.id}`)).body.sessionStatus).toBe('blocked');
   });
 
+  it('report complete by the claim holder completes the task, as `task complete` does; by another session it is a report', async () => {
+    const [claimed, free] = [
+      (await call('POST', '/api/tasks', { projectId: project.id, title: 'Claimed' })).body,
+      (await call('POST', '/api/tasks', { projectId: project.id, title: 'Not claimed' })).body,
+    ];
+    const waiting = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Next', dependencies: [claimed.id] })).body;
+    expect((await call('POST', `/api/tasks/${claimed.id}/claim`, { sessionId: session.id })).status).toBe(200);
+
+    const done = await maestro(['report', 'complete', 'schema', 'written', '--task', `${claimed.id},${free.id}`], inSession);
+    expect(done).toMatchObject({ code: 0, stdout: `Reported complete on ${claimed.id}, ${free.id}: schema written` });
+    expect((await call('GET', `/api/tasks/${claimed.id}`)).body).toMatchObject({ status: 'completed', sessionStatus: 'completed' });
+    expect((await call('GET', `/api/tasks/${free.id}`)).body).toMatchObject({ status: 'todo', sessionStatus: 'completed' });
+    expect((await call('GET', `/api/tasks/${waiting.id}`)).body).toMatchObject({ blockedBy: [], ready: true });
+  });
+
   it('whoami, status and commands', async () => {
     const who = await maestro(['whoami'], inSession);
     expect(who.code).toBe(0);

@@ -326,7 +326,7 @@ describe('claims (§18.2)', () => {
     expectError(res, 409, 'TASK_CLAIMED', `Task ${t.id} is claimed by session ${holder.id}`);
     expect(res.body.details).toEqual({ sessionId: holder.id, expiresAt: held.claim.expiresAt });
     res = await claim(blocked.id, { sessionId: other.id });
-    expectError(res, 409, 'TASK_BLOCKED', `Task ${blocked.id} has open dependencies`);
+    expectError(res, 409, 'TASK_BLOCKED', `Task ${blocked.id} has open dependencies: ${dep.id}`);
     expect(res.body.details).toEqual({ blockedBy: [dep.id] });
     res = await claim(done.id, { sessionId: other.id });
     expectError(res, 409, 'TASK_CLOSED', `Task ${done.id} is completed`);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_BIN, startTestServer, type TestServer, unusedLoopbackUrl } from './helpers.js';
+import { CLI_BIN, runCli, startTestServer, type TestServer, unusedLoopbackUrl } from './helpers.js';
 
 const TOKEN = 'mcp-test-token';
 
@@ -57,6 +57,7 @@ describe('maestro mcp', () => {
       'task_get',
       'task_list',
       'task_next',
+      'task_release',
       'task_update',
       'whoami',
     ]);
@@ -130,6 +131,92 @@ describe('maestro mcp', () => {
         'task_completed Completed: Parser written',
       ]),
     );
+  });
+
+  it('completes the task it claimed, as `maestro task complete` does, which unblocks the task waiting for it', async () => {
+    const project = (await server.call('POST', '/api/projects', { name: 'Claims', workingDir: '/tmp' }, auth)).body;
+    const newTask = async (body: object) => (await server.call('POST', '/api/tasks', { projectId: project.id, ...body }, auth)).body;
+    const first = await newTask({ title: 'Schema', priority: 'high' });
+    const second = await newTask({ title: 'Migration', dependencies: [first.id] });
+    const spawned = (await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [first.id] }, auth)).body;
+    // Exactly the environment its terminal got: the session token, never the admin token.
+    const agent = await connect(server, spawned.envVars);
+    clients.push(agent.client);
+
+    expect((await agent.call('task_claim', { taskId: first.id })).data).toMatchObject({ status: 'in_progress' });
+    const done = await agent.call('task_complete', { summary: 'Schema written' });
+    expect(done.data).toMatchObject({ id: first.id, status: 'completed', sessionStatus: 'completed' });
+    expect((await server.call('GET', `/api/tasks/${second.id}`, undefined, auth)).body).toMatchObject({ blockedBy: [], ready: true });
+    expect((await agent.call('task_next')).data.task.id).toBe(second.id);
+  });
+
+  it('hands a task over: releases its claim and asks the next agent, with a deadline, to take it', async () => {
+    const project = (await server.call('POST', '/api/projects', { name: 'Handover', workingDir: '/tmp' }, auth)).body;
+    const newTask = async (title: string) => (await server.call('POST', '/api/tasks', { projectId: project.id, title }, auth)).body;
+    const [hard, easy] = [await newTask('Hard'), await newTask('Easy')];
+    const spawn = async (taskId: string) =>
+      (await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [taskId] }, auth)).body;
+    const [first, second] = [await spawn(hard.id), await spawn(easy.id)];
+    const a = await connect(server, first.envVars);
+    const b = await connect(server, second.envVars);
+    clients.push(a.client, b.client);
+
+    await a.call('task_claim', { taskId: hard.id });
+    expect((await b.call('task_claim', { taskId: hard.id })).error).toMatch(/^TASK_CLAIMED: /);
+    const released = await a.call('task_release', { taskId: hard.id });
+    expect(released.data).toMatchObject({ id: hard.id, status: 'todo', ready: true });
+    expect(released.data.claim).toBeUndefined();
+    const sent = await a.call('message_send', { to: second.sessionId, message: `Please take ${hard.id}`, expiresInMs: 600_000 });
+    expect(sent.data.expiresAt).toBe(sent.data.createdAt + 600_000);
+
+    const [note] = (await b.call('message_inbox')).data;
+    expect(note).toMatchObject({ id: sent.data.id, status: 'delivered', expiresAt: sent.data.expiresAt });
+    // Once acknowledged it is no longer in the inbox (as `maestro inbox` lists it); the sender sees it read.
+    await b.call('message_read', { messageId: note.id });
+    expect((await b.call('message_inbox')).data).toEqual([]);
+    expect((await b.call('message_inbox', { status: 'read' })).data.map((m: any) => m.id)).toEqual([note.id]);
+    expect((await a.call('message_inbox', { sent: true })).data.map((m: any) => [m.id, m.status])).toEqual([[note.id, 'read']]);
+    expect((await b.call('task_claim', { taskId: hard.id })).data.claim.sessionId).toBe(second.sessionId);
+    expect((await b.call('task_release', { taskId: easy.id })).data.id).toBe(easy.id);
+    expect((await a.call('task_release', { taskId: hard.id })).error).toMatch(/^FORBIDDEN: /);
+  });
+
+  it('spawns a worker on the runner and with the agent preset it names, as `maestro session spawn` does', async () => {
+    const project = (await server.call('POST', '/api/projects', { name: 'Spawner', workingDir: '/tmp' }, auth)).body;
+    const task = (await server.call('POST', '/api/tasks', { projectId: project.id, title: 'Split me' }, auth)).body;
+    const lead = (await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [task.id] }, auth)).body;
+    const agent = await connect(server, lead.envVars);
+    clients.push(agent.client);
+    // The server answers for the runner it was asked for (it reached it), and nothing was spawned elsewhere instead.
+    expect((await agent.call('spawn_worker', { taskIds: [task.id], host: 'no-such-runner' })).error).toMatch(/^HOST_NOT_FOUND: /);
+    const sessions = (await server.call('GET', `/api/sessions?projectId=${project.id}`, undefined, auth)).body;
+    expect(sessions.map((s: any) => s.id)).toEqual([lead.sessionId]);
+    const { tools } = await agent.client.listTools();
+    const spawn = tools.find((t) => t.name === 'spawn_worker')!;
+    expect((spawn.inputSchema.properties as any).agent.enum).toEqual(['claude', 'codex', 'gemini', 'shell', 'custom']);
+  });
+
+  it("reports on a queue session's task in progress when no taskId is given, as the CLI does", async () => {
+    const project = (await server.call('POST', '/api/projects', { name: 'Queue', workingDir: '/tmp' }, auth)).body;
+    const newTask = async (title: string) => (await server.call('POST', '/api/tasks', { projectId: project.id, title }, auth)).body;
+    const [one, two] = [await newTask('One'), await newTask('Two')];
+    const spawned = (
+      await server.call('POST', '/api/sessions/spawn', { projectId: project.id, taskIds: [one.id, two.id], strategy: 'queue' }, auth)
+    ).body;
+    const queue = `/api/sessions/${spawned.sessionId}/queue`;
+    for (const step of ['start', 'complete', 'start']) await server.call('POST', `${queue}/${step}`, {}, auth);
+    const agent = await connect(server, spawned.envVars);
+    clients.push(agent.client);
+
+    expect((await agent.call('task_get')).data.id).toBe(two.id);
+    expect((await agent.call('report_progress', { message: 'Halfway' })).data.taskId).toBe(two.id);
+    expect((await agent.call('report_blocked', { reason: 'No access' })).data).toMatchObject({ id: two.id, sessionStatus: 'blocked' });
+    expect((await server.call('GET', `/api/tasks/${one.id}`, undefined, auth)).body.sessionStatus).not.toBe('blocked');
+  });
+
+  it("refuses a server URL that is not one with the CLI's one-line error and exit 1, not a stack trace", async () => {
+    const r = await runCli(['mcp'], { PATH: process.env.PATH!, MAESTRO_API_URL: 'not a url' });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: expect.stringMatching(/^maestro: Invalid server URL: not a url \(it needs http/) });
   });
 
   it('whoami fails when the server is down or refuses the token, instead of answering as if all were well', async () => {

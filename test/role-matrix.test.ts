@@ -627,6 +627,52 @@ describe('X-Session-ID is taken only from a caller who may act for a session (§
   });
 });
 
+describe('a session token cannot reach another project through the IDs in a body, nor read it through a child link (§15.6, issue 21 item 4)', async () => {
+  const server = await inProcess({ MAESTRO_TOKEN: ADMIN });
+  const { ok, call } = appClient(server.app);
+  const admin = { authorization: `Bearer ${ADMIN}` };
+  const [mine, theirs] = [
+    (await ok('POST', '/api/projects', { name: 'Mine' }, admin)).id,
+    (await ok('POST', '/api/projects', { name: 'Theirs' }, admin)).id,
+  ];
+  const task = async (projectId: string, title: string) => (await ok('POST', '/api/tasks', { projectId, title }, admin)).id as string;
+  const [own, foreign] = [await task(mine, 'Ours'), await task(theirs, 'Their secret plan')];
+  const spawned = await ok('POST', '/api/sessions/spawn', { projectId: mine, taskIds: [own], strategy: 'queue' }, admin);
+  const agent = spawned.sessionId as string;
+  const asAgent = { authorization: `Bearer ${spawned.envVars.MAESTRO_SESSION_TOKEN}` };
+  const foreignSession = (await ok('POST', '/api/sessions', { projectId: theirs, taskIds: [] }, admin)).id as string;
+
+  it('refuses each with 403 naming the foreign ID, leaves the other project as it was, and lists only its own children', async () => {
+    const before = await ok('GET', `/api/tasks/${foreign}`, undefined, admin);
+    const tries: [string, string, object, string][] = [
+      ['POST', '/api/sessions/spawn', { projectId: mine, taskIds: [own, foreign] }, foreign],
+      ['POST', '/api/sessions', { projectId: mine, taskIds: [foreign] }, foreign],
+      ['PATCH', `/api/sessions/${agent}`, { taskIds: [own, foreign] }, foreign],
+      ['POST', '/api/tasks', { projectId: mine, title: 'Planted', parentId: foreign }, foreign],
+      ['POST', `/api/sessions/${agent}/queue/push`, { taskId: foreign }, foreign],
+      ['PATCH', `/api/tasks/${own}`, { sessionIds: [agent, foreignSession] }, foreignSession],
+    ];
+    for (const [method, path, body, id] of tries) {
+      const res = await call(method, path, body, asAgent);
+      expectError(res, 403, 'FORBIDDEN', new RegExp(`${id} is in another project`));
+      expect(res.body.details, `${method} ${path}`).toMatchObject({ projectId: theirs });
+    }
+    expect(await ok('GET', `/api/tasks/${foreign}`, undefined, admin)).toEqual(before);
+    expect((await ok('GET', `/api/tasks/${foreign}/children`, undefined, admin)).length).toBe(0);
+    expect((await ok('GET', `/api/sessions/${foreignSession}`, undefined, admin)).taskIds).toEqual([]);
+    expect((await ok('GET', `/api/sessions?projectId=${mine}`, undefined, admin)).length).toBe(1);
+    // Nor does it read another project's task as a child of its own (a person may link them so, §2.2).
+    await ok('POST', '/api/tasks', { projectId: theirs, title: 'Their child', parentId: own }, admin);
+    const children = await call('GET', `/api/tasks/${own}/children`, undefined, asAgent);
+    expect(children.status).toBe(200);
+    expect(children.body.map((t: any) => t.projectId)).not.toContain(theirs);
+    expect((await ok('GET', `/api/tasks/${own}/children`, undefined, admin)).map((t: any) => t.title)).toEqual(['Their child']);
+    // The same calls within its own project still work.
+    expect((await call('PATCH', `/api/sessions/${agent}`, { taskIds: [own] }, asAgent)).status).toBe(200);
+    expect((await call('POST', '/api/tasks', { projectId: mine, title: 'Child', parentId: own }, asAgent)).status).toBe(201);
+  });
+});
+
 const isDeepEqual = (a: unknown, b: unknown) => {
   try {
     expect(a).toEqual(b);

@@ -94,6 +94,29 @@ describe('a spawn on a runner takes its tasks (§24.7)', () => {
     expect((await g.ok('GET', `/api/tasks/${task.id}`)).claim.sessionId).toBe(again.body.sessionId);
   });
 
+  it("the spawning session's own claim is handed to the worker it spawns; another session's still refuses", async () => {
+    const g = await clocked();
+    const task = await g.task('Delegated');
+    // An orchestrator's claim loop (its template): claim the next ready task, then spawn a worker for it.
+    const lead = (await g.spawn([(await g.task('Lead')).id], { role: 'orchestrator' })).body.sessionId;
+    await g.ok('POST', `/api/tasks/${task.id}/claim`, { sessionId: lead });
+    await g.drain();
+
+    const worker = await g.spawn([task.id], { spawnSource: 'session', sessionId: lead });
+    expect(worker.status).toBe(201);
+    const handed = await g.ok('GET', `/api/tasks/${task.id}`);
+    expect(handed).toMatchObject({ status: 'in_progress', claim: { sessionId: worker.body.sessionId } });
+    const events = await g.drain();
+    expect(events.filter(([type]) => type === 'task:claim_released').map(([, data]) => data)).toEqual([
+      { taskId: task.id, sessionId: lead, reason: 'released' },
+    ]);
+
+    // A sibling of the worker is not its holder's child: still 409, nothing created.
+    const sibling = await g.spawn([task.id], { spawnSource: 'session', sessionId: lead });
+    expect(sibling.status).toBe(409);
+    expect(sibling.body.details).toMatchObject({ taskId: task.id, sessionId: worker.body.sessionId });
+  });
+
   it('the lease lasts while the run does, and is released when the session ends', async () => {
     const g = await clocked();
     const task = await g.task('Long think');

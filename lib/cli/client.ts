@@ -18,7 +18,11 @@ type Env = Record<string, string | undefined>;
 /** `--server`, else `MAESTRO_API_URL`, else `MAESTRO_SERVER_URL`, else `http://localhost:3000`. */
 export function serverUrl(flag: string | undefined, env: Env): string {
   const url = flag ?? env.MAESTRO_API_URL ?? env.MAESTRO_SERVER_URL ?? 'http://localhost:3000';
-  if (!URL.canParse(url)) throw new CliError(`Invalid server URL: ${url}`);
+  // `localhost:3000` parses as a URL of scheme `localhost:`; only http(s) reaches a server (ws(s), which the runner
+  // turns its URL into, is let through as it always was).
+  if (!/^(https?|wss?):$/.test(URL.parse(url)?.protocol ?? '')) {
+    throw new CliError(`Invalid server URL: ${url} (it needs http:// or https://, e.g. http://localhost:3000)`);
+  }
   return url.replace(/\/+$/, '');
 }
 

@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { type Session, TIMELINE_TYPES } from '../domain/types.js';
 import { CliError } from './client.js';
 import { action, type Ctx } from './context.js';
-import { currentTaskId } from './tasks.js';
+import { currentTaskId, reportAsSession } from './tasks.js';
 
 /*
  * Commands of the original `maestro` CLI that agents' prompts and hooks call (contract §13.7, §15.7).
@@ -52,11 +52,8 @@ async function report(
   }
   const sessionStatus =
     kind === 'complete' ? 'completed' : kind === 'blocked' ? 'blocked' : kind === 'needs-input' ? 'needs_input' : undefined;
-  if (sessionStatus) {
-    for (const taskId of taskIds) {
-      await ctx.client.patch(`/api/tasks/${encodeURIComponent(taskId)}`, { sessionStatus, updateSource: 'session', sessionId });
-    }
-  }
+  // As `maestro task complete`: reporting complete a task this session holds the claim of completes it (§18.2).
+  if (sessionStatus) for (const taskId of taskIds) await reportAsSession(ctx.client, sessionId, taskId, sessionStatus);
   // `report x` and `report progress x` say the same: the kind as the command names it, then the message.
   const label = kind ?? (Object.keys(REPORT_KINDS) as ReportKind[]).find((k) => REPORT_KINDS[k] === type) ?? type;
   const about = taskIds.length ? ` on ${taskIds.join(', ')}` : '';

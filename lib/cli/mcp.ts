@@ -2,8 +2,10 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import * as z from 'zod';
-import { ROLES, STRATEGIES, TASK_PRIORITIES, TASK_STATUSES, type TaskView } from '../domain/types.js';
+import { AGENT_PRESETS } from '../domain/agents.js';
+import { ROLES, STRATEGIES, TASK_PRIORITIES, TASK_STATUSES } from '../domain/types.js';
 import { CliError, Client, cliToken, EXIT } from './client.js';
+import { currentTaskId, reportAsSession } from './tasks.js';
 
 type Env = Record<string, string | undefined>;
 type Args = Record<string, any>;
@@ -42,8 +44,9 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
     if (!id) throw new CliError('No projectId given, and MAESTRO_PROJECT_ID is not set');
     return id;
   };
-  const task = (given?: string) => {
-    const id = given ?? env.MAESTRO_TASK_IDS?.split(',')[0];
+  /** The task a tool is about when none is named: a queue's processing item (§18.4), else the session's first task. */
+  const task = async (given?: string) => {
+    const id = given ?? (await currentTaskId({ env, client })) ?? env.MAESTRO_TASK_IDS?.split(',')[0];
     if (!id) throw new CliError('No taskId given, and this session has no task (MAESTRO_TASK_IDS is not set)');
     return id;
   };
@@ -67,7 +70,10 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       }
     }) as never);
 
-  /** A session reports on a task as `maestro task complete|block` does: the task's sessionStatus, then a timeline entry. */
+  /**
+   * A session reports on a task as `maestro task complete|block` does: the task's sessionStatus (completing a task it
+   * holds the claim of completes the task), then a timeline entry.
+   */
   const reportTask = async (
     taskId: string,
     sessionStatus: 'completed' | 'blocked' | 'needs_input',
@@ -75,12 +81,12 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
     message: string,
   ) => {
     const sessionId = session();
-    const updated = await client.patch<TaskView>(`/api/tasks/${enc(taskId)}`, { sessionStatus, updateSource: 'session', sessionId });
+    const { task: updated } = await reportAsSession(client, sessionId, taskId, sessionStatus);
     await client.post(`/api/sessions/${enc(sessionId)}/timeline`, { type, message, taskId });
     return updated;
   };
 
-  const taskId = z.string().describe("Task ID (default: this session's first task)");
+  const taskId = z.string().describe("Task ID (default: a queue session's task in progress, else this session's first task)");
   const projectId = z.string().describe("Project ID (default: this session's project)");
 
   tool(
@@ -122,7 +128,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
     {
       taskId: taskId.optional(),
     },
-    async (a) => client.get(`/api/tasks/${enc(task(a.taskId))}`),
+    async (a) => client.get(`/api/tasks/${enc(await task(a.taskId))}`),
     true,
   );
 
@@ -181,13 +187,25 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
   );
 
   tool(
+    'task_release',
+    'Give back a task this session claimed (it cannot finish it, or hands it over to another agent): the claim ends and the task is ready for others again.',
+    {
+      taskId: z.string().describe('Task ID'),
+    },
+    async (a) => {
+      session();
+      return client.delete(`/api/tasks/${enc(a.taskId)}/claim`);
+    },
+  );
+
+  tool(
     'task_complete',
     'Report a task completed by this session, with a short summary of what was done.',
     {
       taskId: taskId.optional(),
       summary: z.string().optional().describe('What was done'),
     },
-    async (a) => reportTask(task(a.taskId), 'completed', 'task_completed', a.summary ? `Completed: ${a.summary}` : 'Completed'),
+    async (a) => reportTask(await task(a.taskId), 'completed', 'task_completed', a.summary ? `Completed: ${a.summary}` : 'Completed'),
   );
 
   tool(
@@ -201,7 +219,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       const s = await client.post(`/api/sessions/${enc(session())}/timeline`, {
         type: 'progress',
         message: a.message,
-        taskId: a.taskId ?? env.MAESTRO_TASK_IDS?.split(',')[0],
+        taskId: a.taskId ?? (await currentTaskId({ env, client })) ?? env.MAESTRO_TASK_IDS?.split(',')[0],
       });
       return s.timeline.at(-1);
     },
@@ -214,7 +232,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       reason: z.string().min(1).describe('What blocks the task'),
       taskId: taskId.optional(),
     },
-    async (a) => reportTask(task(a.taskId), 'blocked', 'task_blocked', `Blocked: ${a.reason}`),
+    async (a) => reportTask(await task(a.taskId), 'blocked', 'task_blocked', `Blocked: ${a.reason}`),
   );
 
   tool(
@@ -224,7 +242,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       question: z.string().min(1).describe('The question'),
       taskId: taskId.optional(),
     },
-    async (a) => reportTask(task(a.taskId), 'needs_input', 'needs_input', a.question),
+    async (a) => reportTask(await task(a.taskId), 'needs_input', 'needs_input', a.question),
   );
 
   tool(
@@ -238,18 +256,36 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       taskId: z.string().optional().describe('The task it is about'),
       replyTo: z.string().optional().describe('The message this answers'),
       requiresAck: z.boolean().optional(),
+      expiresInMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(604_800_000)
+        .optional()
+        .describe('A deadline: the message expires unless read within this many milliseconds (the sender sees it expired)'),
     },
-    async ({ to, message, ...metadata }) => client.post(`/api/sessions/${enc(to)}/messages`, { message, metadata }),
+    async ({ to, message, expiresInMs, ...metadata }) =>
+      client.post(`/api/sessions/${enc(to)}/messages`, { message, metadata, ...(expiresInMs !== undefined && { expiresInMs }) }),
   );
 
   tool(
     'message_inbox',
-    "This session's messages, oldest first (taking delivery of new ones), or the ones it sent.",
+    "This session's unread messages, oldest first (taking delivery of new ones), as `maestro inbox` lists them; or the ones it sent, whatever their status (read, failed, expired…).",
     {
       sent: z.boolean().optional().describe('The sent box instead of the inbox'),
-      status: z.string().optional().describe('Comma list of pending, delivered, read, failed, expired'),
+      status: z
+        .string()
+        .optional()
+        .describe(
+          'Comma list of pending, delivered, read, failed, expired (default: pending,delivered for the inbox, all for the sent box)',
+        ),
     },
-    async (a) => client.get(`/api/sessions/${enc(session())}/messages${query({ box: a.sent ? 'sent' : 'inbox', status: a.status })}`),
+    // The inbox defaults to what is not read yet, as the CLI's does: an agent asking again after acknowledging its
+    // messages gets the new ones, not its whole history each time.
+    async (a) =>
+      client.get(
+        `/api/sessions/${enc(session())}/messages${query({ box: a.sent ? 'sent' : 'inbox', status: a.status ?? (a.sent ? undefined : 'pending,delivered') })}`,
+      ),
   );
 
   tool(
@@ -263,7 +299,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
 
   tool(
     'spawn_worker',
-    'Start a new agent session (a worker by default) for some tasks; its terminal opens where the UI or runner runs.',
+    'Start a new agent session (a worker by default) for some tasks, on a runner (host) with an agent preset, as `maestro session spawn` does; with no runner, a UI opens its terminal.',
     {
       taskIds: z.array(z.string()).min(1).describe('The tasks it works on'),
       role: z.enum(ROLES).optional(),
@@ -271,6 +307,9 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       name: z.string().optional().describe('Session name'),
       skills: z.array(z.string()).optional().describe('Skill IDs to load'),
       reason: z.string().optional().describe('Why, recorded in its context'),
+      host: z.string().optional().describe("The runner (host name) to launch it on (default: the server's local runner)"),
+      agent: z.enum(AGENT_PRESETS).optional().describe("Agent preset (default: the project's, else the server's)"),
+      model: z.string().optional().describe('Model for the agent, when its preset takes one'),
       projectId: projectId.optional(),
     },
     async (a) => {
@@ -285,6 +324,9 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
         spawnSource: me ? 'session' : 'ui',
         sessionId: me,
         context: a.reason ? { reason: a.reason } : {},
+        ...(a.host && { host: a.host }),
+        ...(a.agent && { agent: a.agent }),
+        ...(a.model && { model: a.model }),
       });
     },
   );

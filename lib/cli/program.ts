@@ -4,7 +4,7 @@ import { PACKAGE_INFO } from '../package-root.js';
 import { attachCommands } from './attach.js';
 import { attentionCommands } from './attention.js';
 import { compatCommands } from './compat.js';
-import { bindIo, type CliIo } from './context.js';
+import { action, bindIo, type CliIo } from './context.js';
 import { hookCommands } from './hook.js';
 import { hostCommands } from './host.js';
 import { initCommands } from './init.js';
@@ -38,6 +38,12 @@ export async function run(argv: string[], options: Partial<CliIo> = {}): Promise
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
+    // A misspelled flag or a missing argument under --json still answers in JSON, as --json promises: a program
+    // reading stdout (`| jq`) sees the failure, not an empty answer. Help and --version (exit 0) stay text.
+    if (error.exitCode !== 0 && argv.includes('--json')) {
+      const body = { code: 'USAGE_ERROR', message: error.message.replace(/^error: /, '') };
+      io.stdout(`${JSON.stringify({ success: false, error: body }, null, 2)}\n`);
+    }
     return error.exitCode;
   }
   return io.exitCode;
@@ -73,11 +79,14 @@ MAESTRO_TOKEN, when set, is sent as a bearer token.`,
   program
     .command('mcp')
     .description('Serve the agent tools (tasks, reports, messages, spawn) over MCP on stdio, for Claude Code, Codex, Gemini CLI…')
-    .action(async () => {
-      const { serverUrl } = await import('./client.js');
-      const { runMcp } = await import('./mcp.js');
-      await runMcp(serverUrl(program.opts<{ server?: string }>().server, io.env), version, io.env);
-    });
+    .action(
+      // Through action(): a bad server URL is the CLI's one-line error and exit 1, not a stack trace in the MCP
+      // client's log.
+      action(async (ctx) => {
+        const { runMcp } = await import('./mcp.js');
+        await runMcp(ctx.client.baseUrl, version, io.env);
+      }),
+    );
 
   projectCommands(program);
   taskCommands(program);

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { QueueItem } from '../domain/types.js';
 import { action } from './context.js';
 import * as f from './format.js';
+import { completedByHolder, holdsClaim } from './tasks.js';
 
 export function queueCommands(program: Command) {
   const queue = program
@@ -62,7 +63,16 @@ export function queueCommands(program: Command) {
     .description('Complete the item being processed')
     .action(
       action(async (ctx) => {
-        ctx.out(await ctx.client.post(path(ctx, queue, '/complete')), nextLine);
+        const sessionId = ctx.sessionId(queue.optsWithGlobals<{ sessionId?: string }>().sessionId, '--session-id');
+        const r = await ctx.client.post<{ completedItem: QueueItem; message: string }>(path(ctx, queue, '/complete'));
+        // The queue sets only the task's sessionStatus (§8). A session spawned on a runner holds its tasks' claims
+        // (§24.7): as `maestro task complete`, the holder completing one completes the task, so that its dependents
+        // unblock and it does not go back to todo, ready to be done again, once the session ends.
+        const taskId = r.completedItem.taskId;
+        if (await holdsClaim(ctx.client, sessionId, taskId)) {
+          await ctx.client.patch(`/api/tasks/${encodeURIComponent(taskId)}`, completedByHolder(sessionId));
+        }
+        ctx.out(r, nextLine);
       }),
     );
 

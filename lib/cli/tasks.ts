@@ -1,6 +1,7 @@
 // `maestro task`: create, list, update and complete tasks, as a person or from inside a session.
 import { type Command, Option } from 'commander';
-import { TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, type TaskView } from '../domain/types.js';
+import { TASK_PRIORITIES, TASK_SESSION_STATUSES, TASK_STATUSES, type TaskSessionStatus, type TaskView } from '../domain/types.js';
+import type { Client } from './client.js';
 import { action, type Ctx } from './context.js';
 import * as f from './format.js';
 import { graphCommands } from './graph.js';
@@ -32,15 +33,7 @@ async function report(
     const task = await ctx.client.patch<TaskView>(path(taskId), { status: change.status });
     return ctx.out(task, (t) => `Task ${t.id} is now ${t.status}`);
   }
-  // The session holding a task's claim owns it (§18.2): completing it completes the task, which unblocks its
-  // dependents. Otherwise the session only reports its own view (sessionStatus), as agents always did.
-  const owns = change.status === 'completed' && (await ctx.client.get<TaskView>(path(taskId))).claim?.sessionId === sessionId;
-  const task = await ctx.client.patch<TaskView>(
-    path(taskId),
-    owns
-      ? { status: 'completed', sessionStatus: 'completed', sessionId }
-      : { sessionStatus: change.sessionStatus, updateSource: 'session', sessionId },
-  );
+  const { task, owns } = await reportAsSession(ctx.client, sessionId, taskId, change.sessionStatus);
   const message = `${change.verb}${opts.reason ? `: ${opts.reason}` : ''}`;
   await ctx.client.post(`/api/sessions/${encodeURIComponent(sessionId)}/timeline`, { type: change.type, message, taskId });
   ctx.out(task, (t) =>
@@ -48,13 +41,48 @@ async function report(
       ? `Task ${t.id} is now completed by session ${sessionId}, its claim holder`
       : `Task ${t.id} reported ${change.sessionStatus} by session ${sessionId}`,
   );
+  // An agent whose lease ran out (or that never claimed) must learn that its work did not close the task: the task
+  // is still open, offered to other agents, and would be done again.
+  if (change.status === 'completed' && !owns && task.status !== 'completed') {
+    const holder = task.claim?.sessionId;
+    const why = holder
+      ? `session ${holder} holds its claim`
+      : `session ${sessionId} holds no claim on it (a lease that runs out is released); to complete it: maestro task claim ${task.id} && maestro task complete ${task.id}`;
+    ctx.warn(`maestro: note: task ${task.id} is still ${task.status}, as only its claim holder or a person completes it: ${why}\n`);
+  }
 }
+
+/**
+ * A session's report on a task, for the CLI and `maestro mcp` alike. The session holding a task's claim owns it
+ * (§18.2): its completing the task completes it, which unblocks its dependents. Otherwise the session only reports
+ * its own view (`sessionStatus`), since agents cannot change user-owned fields.
+ */
+export async function reportAsSession(
+  client: Client,
+  sessionId: string,
+  taskId: string,
+  sessionStatus: TaskSessionStatus,
+): Promise<{ task: TaskView; owns: boolean }> {
+  const owns = sessionStatus === 'completed' && (await holdsClaim(client, sessionId, taskId));
+  const task = await client.patch<TaskView>(
+    path(taskId),
+    owns ? completedByHolder(sessionId) : { sessionStatus, updateSource: 'session', sessionId },
+  );
+  return { task, owns };
+}
+
+/** Whether `sessionId` holds the live claim of the task. */
+export const holdsClaim = async (client: Client, sessionId: string, taskId: string) =>
+  (await client.get<TaskView>(path(taskId))).claim?.sessionId === sessionId;
+
+/** The PATCH by which the claim holder completes its task (its status, which unblocks the dependents). */
+export const completedByHolder = (sessionId: string) => ({ status: 'completed', sessionStatus: 'completed', sessionId }) as const;
 
 /**
  * The task a command is about when none is named, inside a session terminal: for a queue session, the task of its
  * processing item (§18.4); undefined otherwise (callers fall back to the first of $MAESTRO_TASK_IDS).
  */
-export async function currentTaskId(ctx: Ctx): Promise<string | undefined> {
+export async function currentTaskId(ctx: Pick<Ctx, 'env' | 'client'>): Promise<string | undefined> {
   const sessionId = ctx.env.MAESTRO_SESSION_ID;
   if (!sessionId || ['simple', 'tree'].includes(ctx.env.MAESTRO_STRATEGY ?? '')) return undefined;
   try {

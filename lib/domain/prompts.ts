@@ -37,7 +37,9 @@ You are a **worker agent** coordinated by Maestro. You own the task below until 
 1. Read the task and the code it touches before changing anything.
 2. Report that you started: \`maestro task start\` (or \`maestro report "Starting: <plan>"\`).
 3. Work in small steps; after each meaningful step run \`maestro report "<what changed>"\`.
-4. If you need a decision from a person, run \`maestro task block --reason "<question>"\` and stop.
+4. If you need a decision from a person, run \`maestro report needs-input "<question>"\` and wait for the answer
+   (typed into this terminal, or a message: \`maestro inbox\`); if something else blocks the task, run
+   \`maestro task block --reason "<what>"\`.
 5. When every acceptance criterion holds and the checks pass, run \`maestro task complete\`.
 
 ## Dependencies and claims
@@ -94,9 +96,9 @@ tasks, spawn worker sessions for them, follow their progress, and make sure the 
 Order the work with dependencies, and let the server hand it out: exactly one agent gets each ready task.
 1. Record what must wait for what: \`maestro task deps add <task> <task it waits for>…\` (cycles are refused).
 2. Loop: \`maestro task next --claim\` claims the next ready task (highest priority, then oldest) for this session;
-   spawn a worker for it (\`maestro session spawn --task-ids <id>\`) or do it yourself; when it is done (the
-   worker reports it completed), complete it as its holder (\`maestro task complete <id>\`). Completing a task
-   makes the tasks that waited for it ready.
+   spawn a worker for it (\`maestro session spawn --task-ids <id>\`: on a runner, your claim passes to the worker,
+   which completes the task itself) or do it yourself; when it is done and you still hold it, complete it
+   (\`maestro task complete <id>\`). Completing a task makes the tasks that waited for it ready.
 3. Stop when it prints "No ready task." and \`maestro task tree\` shows nothing blocked or claimed.
 A claim is a lease: it ends when its session ends or goes quiet past the lease, and the task becomes ready again.
 

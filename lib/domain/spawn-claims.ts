@@ -17,12 +17,16 @@ function otherHolder(tx: Tx, task: Task, sessionId?: string): Session | undefine
   return holder && !isFinalSessionStatus(holder.status) ? holder : undefined;
 }
 
-/** 409 `TASK_CLAIMED` when another live session holds one of the tasks: thrown before the spawn creates anything. */
-export function refuseClaimedTasks(tx: Tx, taskIds: string[]): void {
+/**
+ * 409 `TASK_CLAIMED` when another live session holds one of the tasks: thrown before the spawn creates anything.
+ * The spawning session's own claims are not in the way: an orchestrator that claimed a task and spawns a worker
+ * for it hands the claim to that worker (its template's claim loop does exactly that).
+ */
+export function refuseClaimedTasks(tx: Tx, taskIds: string[], parentSessionId?: string | null): void {
   for (const taskId of taskIds) {
     const task = tx.get('tasks', taskId);
     const holder = task && otherHolder(tx, task);
-    if (!task?.claim || !holder) continue;
+    if (!task?.claim || !holder || holder.id === parentSessionId) continue;
     throw new ApiError(409, 'TASK_CLAIMED', `Task ${taskId} is claimed by session ${holder.id}`, {
       taskId,
       sessionId: holder.id,
@@ -34,7 +38,7 @@ export function refuseClaimedTasks(tx: Tx, taskIds: string[]): void {
 /**
  * Claims each task that is not closed for the spawned session as §18.2 would (the spawn already linked them): the
  * claim, status `in_progress`, `startedAt`; `task:updated` each, after the spawn's own events. A claim left by an
- * ended session or a lapsed lease is released first, as a claim would.
+ * ended session or a lapsed lease is released first, as a claim would, and so is the spawning parent's own.
  */
 export function claimSpawnedTasks(tx: Tx, sessionId: string, taskIds: string[]): void {
   for (const taskId of taskIds) {
@@ -43,7 +47,9 @@ export function claimSpawnedTasks(tx: Tx, sessionId: string, taskIds: string[]):
     const previous = task.claim;
     if (previous && previous.sessionId !== sessionId) {
       const holder = tx.get('sessions', previous.sessionId);
-      const reason = !holder || isFinalSessionStatus(holder.status) ? 'session_ended' : 'expired';
+      // A live holder with a running lease is the spawning parent handing its claim over (refuseClaimedTasks).
+      const reason =
+        !holder || isFinalSessionStatus(holder.status) ? 'session_ended' : previous.expiresAt <= tx.now ? 'expired' : 'released';
       tx.emit('task:claim_released', { taskId, sessionId: previous.sessionId, reason });
     }
     const updated: Task = {

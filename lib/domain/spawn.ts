@@ -64,7 +64,7 @@ export class Spawner {
     // 1–2: the session, its links and its queue, on disk but announced to nobody yet.
     const created = await this.db.mutate((tx) => {
       // §24.7: a spawn that launches takes its tasks, so one held by another live session is refused first.
-      if (host) refuseClaimedTasks(tx, taskIds);
+      if (host) refuseClaimedTasks(tx, taskIds, metadata.spawnedBy);
       const before = taskIds.map((id) => tx.get('tasks', id)!);
       // A queue works on one task at a time: only its first item is started (contract §18.4).
       const started = strategy === 'queue' ? taskIds.slice(0, 1) : taskIds;

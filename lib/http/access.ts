@@ -49,6 +49,26 @@ export function requireInScope(c: Ctx, projectId: string | undefined): void {
   }
 }
 
+/**
+ * Refuses a session token naming, in a body, tasks or sessions of another project (§15.6, issue 21 item 4): linking
+ * one (a spawn's or a session's `taskIds`, a task's `sessionIds` or `parentId`, a queue push) would change or reveal
+ * that project's entity. Unknown IDs pass: the route 404s.
+ */
+export function requireNamedInScope(c: Ctx, kind: 'tasks' | 'sessions', ids: readonly (string | null | undefined)[] | undefined): void {
+  const own = scopeOf(c);
+  if (own === undefined || !ids) return;
+  for (const id of ids) {
+    const projectId = id ? c.var.services.db.get(kind, id)?.projectId : undefined;
+    if (projectId !== undefined && projectId !== own) {
+      const what = kind === 'tasks' ? 'Task' : 'Session';
+      throw forbidden(`${what} ${id} is in another project: a session token acts only within its own session's project`, {
+        [kind === 'tasks' ? 'taskId' : 'sessionId']: id,
+        projectId,
+      });
+    }
+  }
+}
+
 /** A list query narrowed to the caller's project: a session token sees only its own project, whatever it asks. */
 export function scoped<Q extends { projectId?: string }>(c: Ctx, q: Q): Q {
   requireInScope(c, q.projectId);

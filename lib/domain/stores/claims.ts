@@ -203,7 +203,10 @@ export class ClaimStore {
       });
     }
     const blocked = blockedBy(task, lookup);
-    if (blocked.length > 0) throw new ApiError(409, 'TASK_BLOCKED', `Task ${task.id} has open dependencies`, { blockedBy: blocked });
+    // The IDs in the message too: an agent reading the CLI's text (not --json) learns what to wait for.
+    if (blocked.length > 0) {
+      throw new ApiError(409, 'TASK_BLOCKED', `Task ${task.id} has open dependencies: ${blocked.join(', ')}`, { blockedBy: blocked });
+    }
 
     const claim = { sessionId: session.id, claimedAt: held?.claimedAt ?? tx.now, expiresAt: tx.now + leaseMs, leaseMs };
     if (held) {

@@ -1,6 +1,6 @@
 import { SpawnRequest, SpawnResult } from '../../../lib/domain/entities.js';
 import { parseSpawnRequest } from '../../../lib/domain/spawn.js';
-import { callerOf, requireInScope, requireSelf } from '../../../lib/http/access.js';
+import { callerOf, requireInScope, requireNamedInScope, requireSelf } from '../../../lib/http/access.js';
 import type { Ctx } from '../../../lib/http/app.js';
 import { readBody } from '../../../lib/http/input.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
@@ -12,6 +12,7 @@ export const describe: RouteDoc = {
   status: 201,
   errors: {
     400: 'missing_project_id, invalid_task_ids, invalid_spawn_source, missing_session_id, invalid_role, invalid_strategy or VALIDATION_ERROR',
+    403: 'FORBIDDEN (a session token: another project, a task of one, or another parent)',
     404: 'task_not_found, project_not_found, parent_session_not_found or HOST_NOT_FOUND',
   },
 };
@@ -22,6 +23,7 @@ export default async (c: Ctx) => {
   if (caller.kind === 'session') {
     // A session spawns in its own project, as itself: the child is one it may then control (§15.6).
     requireInScope(c, request.projectId);
+    requireNamedInScope(c, 'tasks', request.taskIds);
     requireSelf(c, request.sessionId, 'sessionId');
     requireSelf(c, request.spawnedBy, 'spawnedBy');
     request.spawnedBy = caller.sessionId;
