@@ -44,7 +44,6 @@ export async function mergeWorkspace(ws: WorkspaceReport, options: MergeOptions)
     });
   }
   const baseRef = `refs/heads/${baseBranch}`;
-  const branchRef = `refs/heads/${branch}`;
   const snap = await snapshot(path, options.uncommittedMessage);
   const tip = await baseTip(path, baseBranch, null);
   const predicted = await mergeTree(path, tip, snap.commit);
@@ -80,13 +79,15 @@ export async function mergeWorkspace(ws: WorkspaceReport, options: MergeOptions)
     () => true,
     () => false,
   );
+  // `HEAD` of the worktree, not its branch by name: the agent may have switched to a branch of its own or detached
+  // HEAD, and the snapshot (like the diff) is of what is checked out. `update-ref HEAD` moves whatever HEAD names.
   const restore = async () => {
-    await git(path, ['update-ref', '-m', 'maestro: merge undone', branchRef, snap.head]);
+    await git(path, ['update-ref', '-m', 'maestro: merge undone', 'HEAD', snap.head]);
     if (hadIndex) await copyFile(savedIndex, realIndex);
   };
   try {
     if (snap.commit !== snap.head) {
-      await must(path, ['update-ref', '-m', 'maestro: uncommitted changes', branchRef, snap.commit, snap.head]);
+      await must(path, ['update-ref', '-m', 'maestro: uncommitted changes', 'HEAD', snap.commit, snap.head]);
       await must(path, ['read-tree', snap.commit]);
     }
     let commit: string;

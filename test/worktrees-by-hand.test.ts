@@ -1,0 +1,59 @@
+// Workspaces (contract §20) after people and agents used git by hand: an agent on a branch of its own or on a
+// detached HEAD, a worktree or its branch deleted outside Maestro, an ignored file of the person's where a merge writes.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startTestServer, tempDir, until } from './helpers.js';
+import { git, makeRepo, spawnAndWait, startRunner } from './worktree-helpers.js';
+
+const SLOW = { timeout: 180_000 };
+
+describe('worktrees that git was used on by hand', SLOW, async () => {
+  const server = await startTestServer();
+  const { call } = server;
+  const root = join(tempDir('maestro-wt-root-'), 'worktrees');
+  startRunner(server.url, 'byhand', root);
+  await until(call, '/api/hosts/byhand', (h) => h?.status === 'online');
+  const repo = makeRepo();
+  const project = (await call('POST', '/api/projects', { name: 'By hand', workingDir: repo })).body;
+  const spawn = (title: string) => spawnAndWait(call, project.id, title, { host: 'byhand' });
+  const commitIn = (wt: string, file: string) => {
+    writeFileSync(join(wt, file), `${file}\n`);
+    git(wt, 'add', '--', file);
+    git(wt, 'commit', '-q', '-m', `agent: ${file}`);
+  };
+
+  it('merges what the diff shows when the agent switched to a branch of its own or detached HEAD', async () => {
+    const a = await spawn('Own branch WT:none');
+    const wt = a.workspace.path;
+    const branchBefore = git(repo, 'rev-parse', a.workspace.branch);
+    git(wt, 'checkout', '-q', '-b', 'agent/own');
+    commitIn(wt, 'own.txt');
+    writeFileSync(join(wt, 'own-wip.txt'), 'wip\n');
+    const diff = await call('GET', `/api/sessions/${a.id}/diff?stat=1`);
+    expect(diff.body.files.map((f: any) => f.path)).toEqual(['own-wip.txt', 'own.txt']);
+    const merged = await call('POST', `/api/sessions/${a.id}/merge`, {});
+    expect(merged.status).toBe(200);
+    expect(git(repo, 'rev-parse', 'main')).toBe(merged.body.commit);
+    expect(git(repo, 'show', 'main:own.txt')).toBe('own.txt');
+    expect(git(repo, 'show', 'main:own-wip.txt')).toBe('wip');
+    // The uncommitted work went onto the branch the agent had checked out; the session's branch was left alone.
+    expect(git(wt, 'log', '-1', '--format=%s', 'agent/own')).toBe(`${a.name}: uncommitted changes`);
+    expect(git(repo, 'rev-parse', a.workspace.branch)).toBe(branchBefore);
+    expect(git(wt, 'status', '--porcelain')).toBe('');
+
+    const b = await spawn('Detached WT:none');
+    git(b.workspace.path, 'checkout', '-q', '--detach');
+    commitIn(b.workspace.path, 'detached.txt');
+    writeFileSync(join(b.workspace.path, 'detached-wip.txt'), 'wip\n');
+    git(repo, 'commit', '-q', '--allow-empty', '-m', 'main moved on');
+    const rebased = await call('POST', `/api/sessions/${b.id}/merge`, { strategy: 'rebase' });
+    expect(rebased.status).toBe(200);
+    expect(git(repo, 'log', '-3', '--format=%s', 'main').split('\n')).toEqual([
+      `${b.name}: uncommitted changes`,
+      'agent: detached.txt',
+      'main moved on',
+    ]);
+    expect(readFileSync(join(repo, 'detached-wip.txt'), 'utf8')).toBe('wip\n');
+  });
+});
