@@ -1,8 +1,9 @@
 // Workspaces (contract §20) after people and agents used git by hand: an agent on a branch of its own or on a
 // detached HEAD, a worktree or its branch deleted outside Maestro, an ignored file of the person's where a merge writes.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { run } from '../lib/cli/program.js';
 import { startTestServer, tempDir, until } from './helpers.js';
 import { git, makeRepo, spawnAndWait, startRunner } from './worktree-helpers.js';
 
@@ -55,5 +56,44 @@ describe('worktrees that git was used on by hand', SLOW, async () => {
       'main moved on',
     ]);
     expect(readFileSync(join(repo, 'detached-wip.txt'), 'utf8')).toBe('wip\n');
+  });
+
+  it('a worktree deleted by hand: diff and merge answer NO_WORKSPACE; removal archives the branch it left', async () => {
+    const s = await spawn('Deleted by hand WT:work');
+    const head = git(repo, 'rev-parse', s.workspace.branch);
+    rmSync(s.workspace.path, { recursive: true, force: true });
+    for (const [method, path] of [
+      ['GET', 'diff'],
+      ['POST', 'merge'],
+    ] as const) {
+      const res = await call(method, `/api/sessions/${s.id}/${path}`, method === 'POST' ? {} : undefined);
+      expect(res.status, path).toBe(409);
+      expect(res.body).toMatchObject({
+        code: 'NO_WORKSPACE',
+        message: `The worktree ${s.workspace.path} no longer exists (removed outside Maestro)`,
+      });
+    }
+    const removed = await call('DELETE', `/api/sessions/${s.id}/workspace`);
+    expect(removed.status).toBe(200);
+    expect(removed.body.workspace).toMatchObject({ state: 'removed', archiveRef: `refs/maestro/archive/${s.id}` });
+    expect(git(repo, 'rev-parse', `refs/maestro/archive/${s.id}`)).toBe(head);
+    expect(git(repo, 'worktree', 'list', '--porcelain')).not.toContain(s.id);
+
+    // The worktree and its branch both deleted by hand: nothing is left to keep, and the answer names no archive.
+    const t = await spawn('Both deleted WT:work');
+    git(repo, 'worktree', 'remove', '--force', t.workspace.path);
+    git(repo, 'branch', '-D', t.workspace.branch);
+    const out: string[] = [];
+    const code = await run(['--server', server.url, 'workspace', 'rm', t.id], {
+      env: {},
+      stdout: (s) => out.push(s),
+      stderr: (s) => out.push(s),
+    });
+    expect([code, out.join('')]).toEqual([0, `Removed ${t.workspace.path}; nothing was left to keep\n`]);
+    const gone = (await call('GET', `/api/sessions/${t.id}`)).body;
+    expect(gone.workspace.state).toBe('removed');
+    expect(gone.workspace).not.toHaveProperty('archiveRef');
+    expect(gone.timeline.at(-1).message).toBe(`Worktree ${t.workspace.path} removed; it and its branch were already gone`);
+    expect(git(repo, 'for-each-ref', `refs/maestro/archive/${t.id}`)).toBe('');
   });
 });

@@ -70,7 +70,11 @@ export function workspaceCommands(program: Command) {
     .action(
       action(async (ctx, id: string, opts: { force?: boolean }) => {
         const s = await ctx.client.delete<Session>(`${sessionPath(id)}/workspace${opts.force ? '?force=true' : ''}`);
-        ctx.out(s, () => `Removed ${s.workspace?.path}; its state is kept as ${s.workspace?.archiveRef}`);
+        ctx.out(
+          s,
+          () =>
+            `Removed ${s.workspace?.path}; ${s.workspace?.archiveRef ? `its state is kept as ${s.workspace.archiveRef}` : 'nothing was left to keep'}`,
+        );
       }),
     );
   workspace

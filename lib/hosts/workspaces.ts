@@ -145,9 +145,16 @@ export class Workspaces {
     const s = this.controllable(sessionId, caller);
     if (s.run?.state === 'running' || s.run?.state === 'pending') throw stillRunning(sessionId);
     const active = this.#worktree(s);
-    const removed = await this.#ask<{ archiveRef: string; branchDeleted: boolean }>(active, 'remove', { force });
-    const what = `Worktree ${active.workspace.path} removed; its state is kept as ${removed.archiveRef}${removed.branchDeleted ? '' : `; branch ${active.workspace.branch} kept`}`;
-    return this.#record(sessionId, (ws) => ({ ...ws, state: 'removed', archiveRef: removed.archiveRef }), 'workspace_removed', what);
+    const removed = await this.#ask<{ archiveRef: string | null; branchDeleted: boolean }>(active, 'remove', { force });
+    // (no archive ref when the worktree and its branch had both been deleted by hand: nothing was left to keep)
+    const kept = removed.archiveRef ? `its state is kept as ${removed.archiveRef}` : 'it and its branch were already gone';
+    const what = `Worktree ${active.workspace.path} removed; ${kept}${removed.branchDeleted || !removed.archiveRef ? '' : `; branch ${active.workspace.branch} kept`}`;
+    return this.#record(
+      sessionId,
+      (ws) => ({ ...ws, state: 'removed', ...(removed.archiveRef && { archiveRef: removed.archiveRef }) }),
+      'workspace_removed',
+      what,
+    );
   }
 
   /** `DELETE /api/sessions/:id` (§20.5): the worktree goes only when it holds no unmerged work; else it stays for prune. */

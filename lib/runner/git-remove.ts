@@ -43,7 +43,8 @@ export async function workState(ws: WorkspaceReport): Promise<WorkState> {
 }
 
 export interface Removed {
-  archiveRef: string;
+  /** Null only when the worktree and its branch were both gone: nothing was left to keep. */
+  archiveRef: string | null;
   branchDeleted: boolean;
 }
 
@@ -56,8 +57,12 @@ export async function removeWorkspace(sessionId: string, ws: WorkspaceReport, fo
   const repo = ws.repoPath!;
   const ref = archiveRef(sessionId);
   if (!existsSync(ws.path)) {
-    // Gone already (removed by hand): only git's bookkeeping remains to clean.
+    // Gone already (removed by hand): its uncommitted work went with it, but its commits are on the branch, which
+    // stays; the archive ref keeps them too, so that the answer's `archiveRef` names a ref that exists.
     await git(repo, ['worktree', 'prune']);
+    const head = ws.branch ? await commitOf(repo, `refs/heads/${ws.branch}`) : undefined;
+    if (!head) return { archiveRef: null, branchDeleted: false };
+    await must(repo, ['update-ref', '-m', 'maestro: archive before removal', ref, head]);
     return { archiveRef: ref, branchDeleted: false };
   }
   const state = await workState(ws);

@@ -84,6 +84,10 @@ export class RunnerWorkspaces {
     const { id, op, sessionId, options } = message;
     try {
       const ws = this.#owned(message.workspace);
+      // A worktree deleted by hand has nothing to diff or merge (its branch stays); only its removal still cleans up.
+      if (op !== 'remove' && !existsSync(ws.path)) {
+        throw new WorkspaceError('NO_WORKSPACE', `The worktree ${ws.path} no longer exists (removed outside Maestro)`);
+      }
       let data: unknown;
       if (op === 'diff') data = await diffWorkspace(ws, options.stat === true);
       else if (op === 'merge') {

@@ -103,7 +103,7 @@ export function Changes({ session }: { session: Session }) {
   const remove = (force: boolean) =>
     act(async () => {
       const s = await api<Session>('DELETE', `${path}/workspace${force ? '?force=true' : ''}`);
-      return `Worktree removed; its state is kept as ${s.workspace?.archiveRef}`;
+      return `Worktree removed; ${s.workspace?.archiveRef ? `its state is kept as ${s.workspace.archiveRef}` : 'nothing was left to keep'}`;
     });
 
   return (
@@ -114,7 +114,14 @@ export function Changes({ session }: { session: Session }) {
       </p>
       {removed ? (
         <p class="muted">
-          The worktree was removed; its state is kept as <code>{ws.archiveRef}</code>.
+          The worktree was removed;{' '}
+          {ws.archiveRef ? (
+            <>
+              its state is kept as <code>{ws.archiveRef}</code>.
+            </>
+          ) : (
+            'nothing was left to keep.'
+          )}
         </p>
       ) : (
         <>
