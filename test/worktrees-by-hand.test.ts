@@ -1,11 +1,11 @@
 // Workspaces (contract §20) after people and agents used git by hand: an agent on a branch of its own or on a
 // detached HEAD, a worktree or its branch deleted outside Maestro, an ignored file of the person's where a merge writes.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/program.js';
 import { startTestServer, tempDir, until } from './helpers.js';
-import { git, makeRepo, spawnAndWait, startRunner } from './worktree-helpers.js';
+import { git, makeRepo, repoState, spawnAndWait, startRunner } from './worktree-helpers.js';
 
 const SLOW = { timeout: 180_000 };
 
@@ -95,5 +95,22 @@ describe('worktrees that git was used on by hand', SLOW, async () => {
     expect(gone.workspace).not.toHaveProperty('archiveRef');
     expect(gone.timeline.at(-1).message).toBe(`Worktree ${t.workspace.path} removed; it and its branch were already gone`);
     expect(git(repo, 'for-each-ref', `refs/maestro/archive/${t.id}`)).toBe('');
+  });
+
+  it("refuses a merge that would overwrite an ignored file in the person's checkout", async () => {
+    const s = await spawn('Ignored in the way WT:none');
+    writeFileSync(join(s.workspace.path, '.env'), 'SECRET=from the agent\n');
+    git(s.workspace.path, 'add', '-f', '--', '.env');
+    git(s.workspace.path, 'commit', '-q', '-m', 'agent: commit .env');
+    const before = repoState(repo, [s.workspace.path]);
+    const res = await call('POST', `/api/sessions/${s.id}/merge`, {});
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ code: 'WORKSPACE_DIRTY', details: { files: ['.env'], checkout: repo } });
+    expect(readFileSync(join(repo, '.env'), 'utf8')).toBe('SECRET=local\n');
+    expect(repoState(repo, [s.workspace.path])).toEqual(before);
+    // Once the person moved it away, the same merge goes through.
+    rmSync(join(repo, '.env'));
+    expect((await call('POST', `/api/sessions/${s.id}/merge`, {})).status).toBe(200);
+    expect(existsSync(join(repo, '.env'))).toBe(true);
   });
 });

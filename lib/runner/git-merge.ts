@@ -1,4 +1,5 @@
 // Merging a worktree's branch into its base (contract §20.4): every refusal before anything moves, no half merge.
+import { lstatSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,16 @@ export async function checkoutOf(cwd: string, ref: string): Promise<string | und
   }
   return undefined;
 }
+
+/** Whether anything (a file, a directory, a dangling link) is at `path`. */
+const present = (path: string) => {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const conflict = (files: string[]) =>
   new WorkspaceError('MERGE_CONFLICT', `The changes conflict with the base branch in ${files.length} file(s)`, { files });
@@ -55,15 +66,18 @@ export async function mergeWorkspace(ws: WorkspaceReport, options: MergeOptions)
       : (await git(path, ['merge-base', '--is-ancestor', snap.commit, tip])).ok;
   if (merged) return { commit: tip };
 
-  // The checkout of the base branch must have no uncommitted change in a file the merge writes.
+  // The checkout of the base branch must have no uncommitted change in a file the merge writes, and no file of its
+  // own where the merge adds one: `status` does not list ignored files (a person's `.env`, a build output), and the
+  // fast-forward would overwrite those without a word.
   const target = await checkoutOf(path, baseRef);
   if (target) {
-    const touched = splitZ(await must(path, ['diff', '--name-only', '-z', '--no-renames', tip, predicted.tree]));
+    const names = (...filter: string[]) => must(path, ['diff', '--name-only', '-z', '--no-renames', ...filter, tip, predicted.tree]);
+    const [touched, added] = (await Promise.all([names(), names('--diff-filter=A')])).map(splitZ) as [string[], string[]];
     const dirty = await worktreeStatus(target);
-    const busy = new Set([...dirty.uncommitted, ...dirty.untracked]);
+    const busy = new Set([...dirty.uncommitted, ...dirty.untracked, ...added.filter((f) => present(join(target, f)))]);
     const files = touched.filter((f) => busy.has(f)).sort();
     if (files.length) {
-      throw new WorkspaceError('WORKSPACE_DIRTY', `${target} has uncommitted changes in files the merge writes`, {
+      throw new WorkspaceError('WORKSPACE_DIRTY', `${target} has uncommitted or untracked files where the merge writes`, {
         files,
         checkout: target,
       });
