@@ -1,5 +1,6 @@
 // Workspaces (contract §20) after people and agents used git by hand: an agent on a branch of its own or on a
-// detached HEAD, a worktree or its branch deleted outside Maestro, an ignored file of the person's where a merge writes.
+// detached HEAD, a worktree or its branch deleted outside Maestro, an ignored file of the person's where a merge writes;
+// and a person merging several finished agents at once.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -112,5 +113,30 @@ describe('worktrees that git was used on by hand', SLOW, async () => {
     rmSync(join(repo, '.env'));
     expect((await call('POST', `/api/sessions/${s.id}/merge`, {})).status).toBe(200);
     expect(existsSync(join(repo, '.env'))).toBe(true);
+  });
+
+  it('several sessions merged at once all go in, into a checked-out base branch and into one checked out nowhere', async () => {
+    const elsewhere = (await call('POST', '/api/projects', { name: 'Base elsewhere', workingDir: repo, workspace: { baseBranch: 'main' } }))
+      .body;
+    for (const [variant, projectId] of [
+      ['checked-out', project.id],
+      ['nowhere', elsewhere.id],
+    ] as const) {
+      if (variant === 'nowhere') git(repo, 'checkout', '-q', '-b', 'elsewhere');
+      const sessions = [];
+      for (const n of [1, 2, 3]) sessions.push(await spawnAndWait(call, projectId, `At once ${n} WT:none`, { host: 'byhand' }));
+      for (const s of sessions) writeFileSync(join(s.workspace.path, `${variant}-${s.id}.txt`), `${s.id}\n`);
+      const mainBefore = git(repo, 'rev-parse', 'main');
+      const answers = await Promise.all(sessions.map((s) => call('POST', `/api/sessions/${s.id}/merge`, {})));
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+      expect(git(repo, 'rev-list', '--count', `${mainBefore}..main`)).toBe('3');
+      expect(
+        git(repo, 'ls-tree', '--name-only', 'main')
+          .split('\n')
+          .filter((f) => f.startsWith(`${variant}-`)),
+      ).toHaveLength(3);
+    }
+    expect(git(repo, 'status', '--porcelain')).toBe('');
+    git(repo, 'checkout', '-q', 'main');
   });
 });
