@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // The dashboard's Changes view (contract §20.6) in Debian's Chromium: files, coloured diff, Merge, Remove, refusals.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,30 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
       .poll(() => changes.textContent(), { timeout: 20_000 })
       .toContain(`The worktree was removed; its state is kept as refs/maestro/archive/${s.id}.`);
     expect(existsSync(s.workspace.path)).toBe(false);
+    await page.close();
+  });
+
+  it('a refused merge shows why and never offers "Remove anyway"; the same Merge works once the checkout is free', async () => {
+    const s = await spawnAndWait(call, project.id, 'Locked out', { host: 'ui-wt' });
+    writeFileSync(join(s.workspace.path, 'locked-out.txt'), 'work\n');
+    // Another git process holds the main checkout's index (a person's commit, an editor): the checkout cannot move.
+    const lock = join(repo, '.git', 'index.lock');
+    writeFileSync(lock, '');
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const changes = page.getByRole('region', { name: 'Changes' });
+    await changes.getByRole('table', { name: 'Changed files' }).getByText('locked-out.txt').waitFor({ timeout: 20_000 });
+    await changes.getByRole('button', { name: 'Merge into main' }).click();
+    const alert = changes.getByRole('alert');
+    await expect.poll(() => alert.textContent().catch(() => ''), { timeout: 20_000 }).toContain('index.lock');
+    expect(await changes.getByRole('button', { name: 'Remove anyway (archived first)' }).count()).toBe(0);
+    expect(existsSync(s.workspace.path)).toBe(true);
+    rmSync(lock);
+    await changes.getByRole('button', { name: 'Merge into main' }).click();
+    await expect
+      .poll(() => changes.getByRole('status').textContent(), { timeout: 20_000 })
+      .toMatch(/^Merged into main \(squash\): [0-9a-f]{12}$/);
+    expect(git(repo, 'show', 'main:locked-out.txt')).toBe('work');
     await page.close();
   });
 

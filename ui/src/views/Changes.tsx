@@ -26,6 +26,8 @@ interface Problem {
   code: string;
   message: string;
   files: string[];
+  /** Whether it refused a removal: only then is "Remove anyway" the way on (never after a refused merge). */
+  removal?: boolean;
 }
 
 const problemOf = (e: unknown): Problem => {
@@ -82,14 +84,14 @@ export function Changes({ session }: { session: Session }) {
     if (!removed) void load();
   }, [session.id, ws.state, session.run?.state, running && session.lastActivity]);
 
-  const act = async (what: () => Promise<string>) => {
+  const act = async (what: () => Promise<string>, removal = false) => {
     setBusy(true);
     setProblem(null);
     setDone(null);
     try {
       setDone(await what());
     } catch (e) {
-      setProblem(problemOf(e));
+      setProblem({ ...problemOf(e), removal });
     } finally {
       setBusy(false);
     }
@@ -104,7 +106,7 @@ export function Changes({ session }: { session: Session }) {
     act(async () => {
       const s = await api<Session>('DELETE', `${path}/workspace${force ? '?force=true' : ''}`);
       return `Worktree removed; ${s.workspace?.archiveRef ? `its state is kept as ${s.workspace.archiveRef}` : 'nothing was left to keep'}`;
-    });
+    }, true);
 
   return (
     <section aria-labelledby="changes-title" class="changes">
@@ -166,7 +168,7 @@ export function Changes({ session }: { session: Session }) {
               ))}
             </ul>
           )}
-          {mayChange() && shown.code === 'WORKSPACE_DIRTY' && !removed && shown.files.length === 0 && (
+          {mayChange() && shown.removal && shown.code === 'WORKSPACE_DIRTY' && !removed && (
             <button type="button" class="danger" disabled={busy} onClick={() => remove(true)}>
               Remove anyway (archived first)
             </button>
