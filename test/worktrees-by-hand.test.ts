@@ -1,6 +1,6 @@
 // Workspaces (contract §20) after people and agents used git by hand: an agent on a branch of its own or on a
 // detached HEAD, a worktree or its branch deleted outside Maestro, an ignored file of the person's where a merge writes;
-// and a person merging several finished agents at once.
+// work left inside a submodule; and a person merging several finished agents at once.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -138,5 +138,27 @@ describe('worktrees that git was used on by hand', SLOW, async () => {
     }
     expect(git(repo, 'status', '--porcelain')).toBe('');
     git(repo, 'checkout', '-q', 'main');
+  });
+
+  it('work left inside a submodule of the worktree keeps it from being removed as merged', async () => {
+    const lib = makeRepo('lib');
+    const app = makeRepo('app');
+    git(app, '-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', '--', lib, 'lib');
+    git(app, 'commit', '-q', '-m', 'add lib');
+    const setup = 'git -c protocol.file.allow=always submodule update --init --recursive';
+    const withLib = (await call('POST', '/api/projects', { name: 'With a submodule', workingDir: app, workspace: { setup } })).body;
+    const s = await spawnAndWait(call, withLib.id, 'Fix the library WT:none', { host: 'byhand' });
+    const inside = join(s.workspace.path, 'lib', 'README.md');
+    writeFileSync(inside, 'fixed inside the submodule\n');
+    writeFileSync(join(s.workspace.path, 'app.txt'), 'app\n');
+    expect((await call('POST', `/api/sessions/${s.id}/merge`, {})).status).toBe(200);
+    expect(git(app, 'show', 'main:app.txt')).toBe('app');
+    const refused = await call('DELETE', `/api/sessions/${s.id}/workspace`);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: 'WORKSPACE_DIRTY', details: { uncommitted: 1, untracked: 0 } });
+    expect(readFileSync(inside, 'utf8')).toBe('fixed inside the submodule\n');
+    // Deleting the session keeps it too (§20.5).
+    expect((await call('DELETE', `/api/sessions/${s.id}`)).status).toBe(200);
+    expect(readFileSync(inside, 'utf8')).toBe('fixed inside the submodule\n');
   });
 });

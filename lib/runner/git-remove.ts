@@ -33,6 +33,9 @@ export async function workState(ws: WorkspaceReport): Promise<WorkState> {
     const tipTree = (await must(ws.path, ['rev-parse', `${tip}^{tree}`])).trim();
     merged = (would.conflicts.length === 0 && would.tree === tipTree) || (cherry === 0 && snap.commit === snap.head);
   }
+  // Files changed inside a submodule are in no commit of this repository, merged or archived: removing the worktree
+  // would lose them.
+  merged &&= snap.uncaptured.length === 0;
   return {
     uncommitted: status.uncommitted.length,
     untracked: status.untracked.length,

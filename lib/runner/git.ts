@@ -100,6 +100,11 @@ export interface Snapshot {
   tree: string;
   /** `head` when nothing is uncommitted, else a new commit of `tree` on top of `head` (no ref points at it). */
   commit: string;
+  /**
+   * Submodules with changed or untracked files inside: work that no commit of this repository can hold (a tree
+   * records only a submodule's commit), so neither `tree` nor an archive of it keeps that work.
+   */
+  uncaptured: string[];
 }
 
 /**
@@ -118,13 +123,17 @@ export async function snapshot(worktree: string, message: string): Promise<Snaps
     // (the copy keeps the index's stat data: `add -A` then reads only the files that changed)
     await copyFile(real, index).catch(() => must(worktree, ['read-tree', head], { env }));
     await must(worktree, ['add', '-A', '--', '.'], { env });
-    const [tree, headTree] = (
-      await Promise.all([must(worktree, ['write-tree'], { env }), must(worktree, ['rev-parse', `${head}^{tree}`])])
-    ).map((s) => s.trim()) as [string, string];
-    if (tree === headTree) return { head, tree, commit: head };
+    const [tree, headTree, dirtySubmodules] = await Promise.all([
+      must(worktree, ['write-tree'], { env }),
+      must(worktree, ['rev-parse', `${head}^{tree}`]),
+      // (after `add -A`, the work tree differs from that index only inside submodules)
+      must(worktree, ['diff-files', '--ignore-submodules=none', '--name-only', '-z'], { env }),
+    ]);
+    const uncaptured = splitZ(dirtySubmodules);
+    if (tree.trim() === headTree.trim()) return { head, tree: tree.trim(), commit: head, uncaptured };
     const ident = await identityEnv(worktree);
-    const commit = (await must(worktree, ['commit-tree', tree, '-p', head, '-m', message], { env: ident })).trim();
-    return { head, tree, commit };
+    const commit = (await must(worktree, ['commit-tree', tree.trim(), '-p', head, '-m', message], { env: ident })).trim();
+    return { head, tree: tree.trim(), commit, uncaptured };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
