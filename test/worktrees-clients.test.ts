@@ -68,6 +68,21 @@ describe('hostile names stay data; a second runner does the git on its own machi
     }
   });
 
+  it('a NUL in a merge message is a 400; one in the task title leaves the default message, and the merge works', async () => {
+    resetMain(repo);
+    // (the agent may not even start with such a title; its worktree is made before it, and holds the work)
+    const s = await spawnAndWait(call, project.id, 'Fix the \u0000 parser', { host: 'remote' });
+    writeFileSync(join(s.workspace.path, 'parser.txt'), 'fixed\n');
+    const mainBefore = git(repo, 'rev-parse', 'main');
+    const refused = await call('POST', `/api/sessions/${s.id}/merge`, { message: 'one\u0000two' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: 'VALIDATION_ERROR', message: 'message must not contain NUL characters' });
+    expect(git(repo, 'rev-parse', 'main')).toBe(mainBefore);
+    const merged = await call('POST', `/api/sessions/${s.id}/merge`, {});
+    expect(merged.status).toBe(200);
+    expect(git(repo, 'log', '-1', '--format=%B', 'main')).toBe(`Fix the  parser\n\nMaestro session ${s.id}`);
+  });
+
   it('a rebase that stops on a conflict the 3-way merge does not see puts everything back', async () => {
     resetMain(repo);
     const s = await spawnAndWait(call, project.id, 'Flip flop WT:none', { host: 'remote' });

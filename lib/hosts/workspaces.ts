@@ -116,7 +116,9 @@ export class Workspaces {
     if (!this.hub.isOnline(active.host)) throw hostOffline(active.host);
     const { baseBranch } = active.workspace;
     if (!baseBranch) throw new ApiError(400, 'VALIDATION_ERROR', 'no base branch to merge into', { sessionId });
-    const title = this.db.get('tasks', s.taskIds[0] ?? '')?.title ?? s.name;
+    // A title or name may hold a NUL (the API takes any text), which no argument of git can carry.
+    const plain = (text: string) => text.replaceAll('\0', '');
+    const title = plain(this.db.get('tasks', s.taskIds[0] ?? '')?.title ?? s.name);
     const footer = `Maestro session ${s.id}`;
     const message =
       request.message ??
@@ -125,7 +127,7 @@ export class Workspaces {
       strategy: request.strategy,
       message,
       commitUncommitted: request.commitUncommitted,
-      uncommittedMessage: `${s.name}: uncommitted changes`,
+      uncommittedMessage: `${plain(s.name)}: uncommitted changes`,
     });
     await this.#record(
       sessionId,
