@@ -1,6 +1,6 @@
 // Workspaces (contract §20) after people and agents used git by hand: an agent on a branch of its own or on a
 // detached HEAD, a worktree or its branch deleted outside Maestro, an ignored file of the person's where a merge writes;
-// work left inside a submodule; and a person merging several finished agents at once.
+// work left inside a submodule; a person merging several finished agents at once, or rebasing the base branch.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -160,5 +160,35 @@ describe('worktrees that git was used on by hand', SLOW, async () => {
     // Deleting the session keeps it too (§20.5).
     expect((await call('DELETE', `/api/sessions/${s.id}`)).status).toBe(200);
     expect(readFileSync(inside, 'utf8')).toBe('fixed inside the submodule\n');
+  });
+
+  it('refuses to merge into a base branch the person is rebasing; once the rebase is done the merge goes in', async () => {
+    const s = await spawn('While main is rebased WT:none');
+    writeFileSync(join(s.workspace.path, 'during-rebase.txt'), 'agent\n');
+    // The person rebases main onto another branch, and stops on a conflict (main's HEAD is detached meanwhile).
+    git(repo, 'branch', 'upstream', 'main');
+    git(repo, 'checkout', '-q', 'upstream');
+    writeFileSync(join(repo, 'README.md'), 'upstream line\n');
+    git(repo, 'commit', '-q', '-a', '-m', 'upstream: README');
+    git(repo, 'checkout', '-q', 'main');
+    writeFileSync(join(repo, 'README.md'), 'main line\n');
+    git(repo, 'commit', '-q', '-a', '-m', 'main: README');
+    expect(() => git(repo, 'rebase', 'upstream')).toThrow();
+    const mainBefore = git(repo, 'rev-parse', 'main');
+    const refused = await call('POST', `/api/sessions/${s.id}/merge`, {});
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({
+      code: 'WORKSPACE_DIRTY',
+      message: `main is being rebased in ${repo}: finish or abort that first`,
+      details: { files: [], checkout: repo },
+    });
+    expect(git(repo, 'rev-parse', 'main')).toBe(mainBefore);
+    writeFileSync(join(repo, 'README.md'), 'both lines\n');
+    git(repo, 'add', '--', 'README.md');
+    git(repo, '-c', 'core.editor=true', 'rebase', '--continue');
+    expect(git(repo, 'log', '-1', '--format=%s', 'main')).toBe('main: README');
+    const merged = await call('POST', `/api/sessions/${s.id}/merge`, {});
+    expect(merged.status).toBe(200);
+    expect(readFileSync(join(repo, 'during-rebase.txt'), 'utf8')).toBe('agent\n');
   });
 });

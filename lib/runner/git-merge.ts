@@ -1,5 +1,5 @@
 // Merging a worktree's branch into its base (contract §20.4): every refusal before anything moves, no half merge.
-import { lstatSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,23 @@ export async function checkoutOf(cwd: string, ref: string): Promise<string | und
   for (const block of blocks) {
     const lines = splitZ(block);
     if (lines.includes(`branch ${ref}`) && !lines.includes('bare')) return lines.find((l) => l.startsWith('worktree '))?.slice(9);
+  }
+  return undefined;
+}
+
+/**
+ * A work tree where `ref` is being rebased, if any: its HEAD is detached meanwhile, so `worktree list` does not name
+ * the branch, but the rebase moves the branch when it ends (and fails, the person's work left on a detached HEAD, if
+ * the branch moved meanwhile). Git's own `branch -f` refuses such a branch too.
+ */
+async function rebasingIn(cwd: string, ref: string): Promise<string | undefined> {
+  for (const block of (await must(cwd, ['worktree', 'list', '--porcelain', '-z'])).split('\0\0')) {
+    const lines = splitZ(block);
+    const tree = lines.find((l) => l.startsWith('worktree '))?.slice(9);
+    if (!tree || !lines.includes('detached') || !existsSync(tree)) continue;
+    const dir = (await git(tree, ['rev-parse', '--absolute-git-dir'])).stdout.trim();
+    const read = (file: string) => (dir && existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8').trim() : '');
+    if (read('rebase-merge/head-name') === ref || read('rebase-apply/head-name') === ref) return tree;
   }
   return undefined;
 }
@@ -70,6 +87,13 @@ export async function mergeWorkspace(ws: WorkspaceReport, options: MergeOptions)
   // own where the merge adds one: `status` does not list ignored files (a person's `.env`, a build output), and the
   // fast-forward would overwrite those without a word.
   const target = await checkoutOf(path, baseRef);
+  const rebasing = target ? undefined : await rebasingIn(path, baseRef);
+  if (rebasing) {
+    throw new WorkspaceError('WORKSPACE_DIRTY', `${baseBranch} is being rebased in ${rebasing}: finish or abort that first`, {
+      files: [],
+      checkout: rebasing,
+    });
+  }
   if (target) {
     const names = (...filter: string[]) => must(path, ['diff', '--name-only', '-z', '--no-renames', ...filter, tip, predicted.tree]);
     const [touched, added] = (await Promise.all([names(), names('--diff-filter=A')])).map(splitZ) as [string[], string[]];
