@@ -132,7 +132,9 @@ describe('hostile names stay data; a second runner does the git on its own machi
     expect(full.out).toContain('+untracked notes');
     const refused = await cli('workspace', 'rm', a.id);
     expect(refused.code).toBe(1);
-    expect(refused.err).toContain('holds work that is not in the base branch');
+    expect(refused.err).toBe(
+      'maestro: The worktree holds work that is not in the base branch: 1 uncommitted, 1 untracked, 1 unmerged commit(s)\n',
+    );
     const merged = await cli('merge', a.id, '--strategy', 'merge', '-m', 'cli merge');
     expect(merged.code).toBe(0);
     expect(merged.out).toMatch(/^Merged into main \(merge\): [0-9a-f]{40}/);

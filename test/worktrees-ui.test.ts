@@ -69,6 +69,7 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
     expect(await alert.getByRole('list', { name: 'Files' }).textContent()).toBe('README.md');
     await changes.getByRole('button', { name: 'Remove worktree' }).click();
     await expect.poll(() => alert.textContent().catch(() => ''), { timeout: 20_000 }).toContain('WORKSPACE_DIRTY');
+    expect(await alert.textContent()).toContain('not in the base branch: 0 uncommitted, 0 untracked, 1 unmerged commit(s)');
     await changes.getByRole('button', { name: 'Remove anyway (archived first)' }).click();
     await expect
       .poll(() => changes.textContent(), { timeout: 20_000 })

@@ -70,7 +70,9 @@ export async function removeWorkspace(sessionId: string, ws: WorkspaceReport, fo
   }
   const state = await workState(ws);
   if (!force && !state.merged) {
-    throw new WorkspaceError('WORKSPACE_DIRTY', 'The worktree holds work that is not in the base branch', {
+    // The counts are in the message too: the dashboard and the CLI show it, and a person weighs Remove anyway by it.
+    const what = `${state.uncommitted} uncommitted, ${state.untracked} untracked, ${state.unmergedCommits} unmerged commit(s)`;
+    throw new WorkspaceError('WORKSPACE_DIRTY', `The worktree holds work that is not in the base branch: ${what}`, {
       uncommitted: state.uncommitted,
       untracked: state.untracked,
       unmergedCommits: state.unmergedCommits,
