@@ -191,4 +191,22 @@ describe('worktrees that git was used on by hand', SLOW, async () => {
     expect(merged.status).toBe(200);
     expect(readFileSync(join(repo, 'during-rebase.txt'), 'utf8')).toBe('agent\n');
   });
+
+  it('a lock left in the worktree by a killed git is a 409 naming it, and everything stays as it was', async () => {
+    const s = await spawn('Killed mid-commit WT:none');
+    writeFileSync(join(s.workspace.path, 'half.txt'), 'half\n');
+    const lock = git(s.workspace.path, 'rev-parse', '--path-format=absolute', '--git-path', 'index.lock');
+    writeFileSync(lock, '');
+    const before = repoState(repo, [s.workspace.path]);
+    const res = await call('POST', `/api/sessions/${s.id}/merge`, {});
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({
+      code: 'WORKSPACE_DIRTY',
+      message: `Another git process holds ${lock}: let it finish, or remove the file if none runs`,
+    });
+    expect(repoState(repo, [s.workspace.path])).toEqual(before);
+    rmSync(lock);
+    expect((await call('POST', `/api/sessions/${s.id}/merge`, {})).status).toBe(200);
+    expect(git(repo, 'show', 'main:half.txt')).toBe('half');
+  });
 });

@@ -153,7 +153,8 @@ export async function mergeWorkspace(ws: WorkspaceReport, options: MergeOptions)
     }
     return { commit };
   } catch (error) {
-    if (!(error instanceof WorkspaceError)) await restore().catch(() => undefined);
+    // (a refusal here may come after the branch moved, e.g. a lock met half way; putting it back twice is harmless)
+    await restore().catch(() => undefined);
     throw error;
   } finally {
     await rm(saved, { recursive: true, force: true });

@@ -73,8 +73,13 @@ export async function git(cwd: string, args: string[], options: GitOptions = {})
 /** `git <args>`'s stdout; throws with git's message when it fails. */
 export async function must(cwd: string, args: string[], options: GitOptions = {}): Promise<string> {
   const result = await git(cwd, args, options);
-  if (!result.ok) throw new Error(`git ${args[0]} failed: ${result.stderr || `exit ${result.code}`}`);
-  return result.stdout;
+  if (result.ok) return result.stdout;
+  // A lock another git process holds (or one left by a git that was killed, e.g. with its agent): a refusal that
+  // names the file, not a failure of Maestro's.
+  const lock = /Unable to create '(.+\.lock)': File exists/.exec(result.stderr)?.[1];
+  if (lock)
+    throw new WorkspaceError('WORKSPACE_DIRTY', `Another git process holds ${lock}: let it finish, or remove the file if none runs`);
+  throw new Error(`git ${args[0]} failed: ${result.stderr || `exit ${result.code}`}`);
 }
 
 /** The commit `rev` names, or undefined. */
