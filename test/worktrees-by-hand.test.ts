@@ -209,4 +209,27 @@ describe('worktrees that git was used on by hand', SLOW, async () => {
     expect((await call('POST', `/api/sessions/${s.id}/merge`, {})).status).toBe(200);
     expect(git(repo, 'show', 'main:half.txt')).toBe('half');
   });
+
+  it('a rebase the agent left stopped on a conflict is refused, for every strategy, and left as it was', async () => {
+    const s = await spawn('Stopped rebase WT:none');
+    const wt = s.workspace.path;
+    writeFileSync(join(wt, 'README.md'), 'agent readme\n');
+    git(wt, 'commit', '-q', '-a', '-m', 'agent: README');
+    writeFileSync(join(repo, 'README.md'), 'main readme\n');
+    git(repo, 'commit', '-q', '-a', '-m', 'main: README again');
+    expect(() => git(wt, 'rebase', 'main')).toThrow();
+    const rebaseDir = join(git(wt, 'rev-parse', '--absolute-git-dir'), 'rebase-merge');
+    const before = repoState(repo, [wt]);
+    for (const strategy of ['squash', 'merge', 'rebase']) {
+      const res = await call('POST', `/api/sessions/${s.id}/merge`, { strategy });
+      expect(res.status, strategy).toBe(409);
+      expect(res.body).toMatchObject({
+        code: 'WORKSPACE_DIRTY',
+        message: 'The worktree is in the middle of a rebase: finish or abort it there first',
+      });
+      expect(repoState(repo, [wt])).toEqual(before);
+      expect(existsSync(rebaseDir)).toBe(true);
+    }
+    git(wt, 'rebase', '--abort');
+  });
 });

@@ -4,7 +4,19 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkspaceReport } from '../runner-protocol.js';
-import { baseTip, commitOf, git, identityEnv, mergeTree, must, snapshot, splitZ, WorkspaceError, worktreeStatus } from './git.js';
+import {
+  baseTip,
+  commitOf,
+  git,
+  identityEnv,
+  mergeTree,
+  must,
+  snapshot,
+  splitZ,
+  unfinished,
+  WorkspaceError,
+  worktreeStatus,
+} from './git.js';
 
 export interface MergeOptions {
   strategy: 'squash' | 'merge' | 'rebase';
@@ -63,6 +75,12 @@ const conflict = (files: string[]) =>
 export async function mergeWorkspace(ws: WorkspaceReport, options: MergeOptions): Promise<{ commit: string }> {
   const { path, branch, baseBranch } = ws;
   if (!baseBranch || !branch) throw new WorkspaceError('VALIDATION_ERROR', 'no base branch to merge into');
+  // A rebase or merge the agent left stopped on a conflict: its files hold conflict markers, and a rebase of ours
+  // would abort the agent's. The person finishes or aborts it in the worktree first.
+  const left = await unfinished(path);
+  if (left) {
+    throw new WorkspaceError('WORKSPACE_DIRTY', `The worktree ${left}: finish or abort it there first`, { files: [], checkout: path });
+  }
   const status = await worktreeStatus(path);
   if (!options.commitUncommitted && (status.uncommitted.length || status.untracked.length)) {
     throw new WorkspaceError('WORKSPACE_DIRTY', 'The worktree has uncommitted changes', {

@@ -1,4 +1,5 @@
 // Git on the runner's machine (contract §20): argument vectors only, `--` before paths, no hooks, no prompts.
+import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +143,21 @@ export async function snapshot(worktree: string, message: string): Promise<Snaps
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** What a work tree is in the middle of (a rebase, merge, cherry-pick or revert left there), if anything. */
+export async function unfinished(worktree: string): Promise<string | undefined> {
+  const dir = (await must(worktree, ['rev-parse', '--absolute-git-dir'])).trim();
+  const marks = {
+    'rebase-merge': 'a rebase',
+    'rebase-apply': 'a rebase',
+    MERGE_HEAD: 'a merge',
+    CHERRY_PICK_HEAD: 'a cherry-pick',
+    REVERT_HEAD: 'a revert',
+  };
+  const found = Object.entries(marks).find(([file]) => existsSync(join(dir, file)));
+  if (found) return `is in the middle of ${found[1]}`;
+  return (await must(worktree, ['ls-files', '--unmerged', '-z'])) ? 'has unresolved conflicts' : undefined;
 }
 
 /** Changed and untracked paths of a work tree (`git status`, which with optional locks off writes nothing). */
