@@ -83,6 +83,21 @@ describe('hostile names stay data; a second runner does the git on its own machi
     expect(git(repo, 'log', '-1', '--format=%B', 'main')).toBe(`Fix the  parser\n\nMaestro session ${s.id}`);
   });
 
+  it("maestro diff quotes a file name with control characters: no escape sequence reaches the person's terminal", async () => {
+    resetMain(repo);
+    const s = await spawnAndWait(call, project.id, 'Odd names', { host: 'remote' });
+    const name = 'red \u001b[31mALERT\u001b]2;title\u0007\nsecond line.txt';
+    writeFileSync(join(s.workspace.path, name), 'x\n');
+    const out: string[] = [];
+    const code = await run(['--server', server.url, 'diff', s.id, '--stat'], {
+      env: {},
+      stdout: (t) => out.push(t),
+      stderr: (t) => out.push(t),
+    });
+    expect(code).toBe(0);
+    expect(out.join('')).toBe(`${s.workspace.branch} → main: 1 file(s) changed\n  A +1 -0        ${JSON.stringify(name)}\n`);
+  });
+
   it('a rebase that stops on a conflict the 3-way merge does not see puts everything back', async () => {
     resetMain(repo);
     const s = await spawnAndWait(call, project.id, 'Flip flop WT:none', { host: 'remote' });
