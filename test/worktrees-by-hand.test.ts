@@ -1,8 +1,10 @@
-// Workspaces (contract §20) after people and agents used git by hand: an agent on a branch of its own or on a
+// Workspaces (contract §20) meeting what people, agents and repositories do: an agent on a branch of its own or on a
 // detached HEAD, a worktree or its branch deleted outside Maestro, an ignored file of the person's where a merge writes;
-// work left inside a submodule; a person merging several finished agents at once, or rebasing the base branch.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// work left inside a submodule; a person merging several finished agents at once, or rebasing the base branch; locks
+// and rebases left behind; `copy` meeting a FIFO.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/program.js';
 import { startTestServer, tempDir, until } from './helpers.js';
@@ -10,7 +12,7 @@ import { git, makeRepo, repoState, spawnAndWait, startRunner } from './worktree-
 
 const SLOW = { timeout: 180_000 };
 
-describe('worktrees that git was used on by hand', SLOW, async () => {
+describe('worktrees among what people, agents and repositories do', SLOW, async () => {
   const server = await startTestServer();
   const { call } = server;
   const root = join(tempDir('maestro-wt-root-'), 'worktrees');
@@ -231,5 +233,36 @@ describe('worktrees that git was used on by hand', SLOW, async () => {
       expect(existsSync(rebaseDir)).toBe(true);
     }
     git(wt, 'rebase', '--abort');
+  });
+
+  it('copy skips what holds no data (a FIFO); a copy that fails takes the new worktree and branch back', async () => {
+    mkdirSync(join(repo, 'tmp'), { recursive: true });
+    writeFileSync(join(repo, 'tmp', 'cache.txt'), 'cached\n');
+    execFileSync('mkfifo', [join(repo, 'tmp', 'dev-server.pipe')]);
+    const copying = (await call('POST', '/api/projects', { name: 'Copies tmp', workingDir: repo, workspace: { copy: ['tmp'] } })).body;
+    const s = await spawnAndWait(call, copying.id, 'With a pipe WT:none', { host: 'byhand' });
+    expect(s.status).toBe('completed');
+    expect(readFileSync(join(s.workspace.path, 'tmp', 'cache.txt'), 'utf8')).toBe('cached\n');
+    expect(existsSync(join(s.workspace.path, 'tmp', 'dev-server.pipe'))).toBe(false);
+
+    // A copy that cannot be made: on the base branch `conf` is a file, in the checkout a directory holding the entry.
+    git(repo, 'checkout', '-q', '-b', 'conf-is-a-file');
+    writeFileSync(join(repo, 'conf'), 'a file\n');
+    git(repo, 'add', '--', 'conf');
+    git(repo, 'commit', '-q', '-m', 'conf as a file');
+    git(repo, 'checkout', '-q', 'main');
+    mkdirSync(join(repo, 'conf'));
+    writeFileSync(join(repo, 'conf', 'local.json'), '{}\n');
+    const workspace = { baseBranch: 'conf-is-a-file', copy: ['conf/local.json'] };
+    const failing = (await call('POST', '/api/projects', { name: 'Cannot copy', workingDir: repo, workspace })).body;
+    const f = await spawnAndWait(call, failing.id, 'Copy fails WT:none', { host: 'byhand' });
+    expect(f.status).toBe('failed');
+    expect(f.run.reason).toMatch(/^worktree creation failed: /);
+    expect(f.workspace).toBeNull();
+    expect(git(repo, 'worktree', 'list', '--porcelain')).not.toContain(f.id);
+    expect(git(repo, 'branch', '--list', `maestro/copy-fails-wt-none-*`)).toBe('');
+    expect(readdirSync(dirname(s.workspace.path)).filter((name) => name.startsWith(f.id))).toEqual([]);
+    rmSync(join(repo, 'conf'), { recursive: true });
+    rmSync(join(repo, 'tmp'), { recursive: true });
   });
 });
