@@ -265,4 +265,18 @@ describe('worktrees among what people, agents and repositories do', SLOW, async 
     rmSync(join(repo, 'conf'), { recursive: true });
     rmSync(join(repo, 'tmp'), { recursive: true });
   });
+
+  it('merges into a base branch whose only checkout was deleted by hand: the branch moves, as when checked out nowhere', async () => {
+    const elsewhere = join(tempDir('maestro-wt-gone-'), 'release checkout');
+    git(repo, 'worktree', 'add', '-q', '-b', 'release', elsewhere, 'main');
+    const project2 = (await call('POST', '/api/projects', { name: 'Release', workingDir: repo, workspace: { baseBranch: 'release' } }))
+      .body;
+    const s = await spawnAndWait(call, project2.id, 'For the release WT:none', { host: 'byhand' });
+    writeFileSync(join(s.workspace.path, 'release-note.txt'), 'note\n');
+    rmSync(elsewhere, { recursive: true, force: true });
+    const res = await call('POST', `/api/sessions/${s.id}/merge`, {});
+    expect(res.status).toBe(200);
+    expect(git(repo, 'rev-parse', 'release')).toBe(res.body.commit);
+    expect(git(repo, 'show', 'release:release-note.txt')).toBe('note');
+  });
 });

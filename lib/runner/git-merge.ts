@@ -27,12 +27,16 @@ export interface MergeOptions {
   uncommittedMessage: string;
 }
 
-/** The work tree where `ref` is checked out (usually the main checkout), if any. */
+/**
+ * The work tree where `ref` is checked out (usually the main checkout), if any. One whose directory was deleted by
+ * hand (git calls it prunable) has no files to update: the branch then moves as if checked out nowhere.
+ */
 export async function checkoutOf(cwd: string, ref: string): Promise<string | undefined> {
   const blocks = (await must(cwd, ['worktree', 'list', '--porcelain', '-z'])).split('\0\0');
   for (const block of blocks) {
     const lines = splitZ(block);
-    if (lines.includes(`branch ${ref}`) && !lines.includes('bare')) return lines.find((l) => l.startsWith('worktree '))?.slice(9);
+    const tree = lines.find((l) => l.startsWith('worktree '))?.slice(9);
+    if (tree && lines.includes(`branch ${ref}`) && !lines.includes('bare') && existsSync(tree)) return tree;
   }
   return undefined;
 }
