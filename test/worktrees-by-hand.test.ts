@@ -279,4 +279,20 @@ describe('worktrees among what people, agents and repositories do', SLOW, async 
     expect(git(repo, 'rev-parse', 'release')).toBe(res.body.commit);
     expect(git(repo, 'show', 'release:release-note.txt')).toBe('note');
   });
+
+  // (only root can give the repository to another user)
+  it.skipIf(process.getuid?.() !== 0)(
+    "a repository git refuses (another user's: dubious ownership) fails the launch with git's reason, not shared",
+    async () => {
+      const theirs = makeRepo('theirs');
+      execFileSync('chown', ['-R', '65534:65534', '--', theirs]);
+      const other = (await call('POST', '/api/projects', { name: "Someone else's", workingDir: theirs })).body;
+      const s = await spawnAndWait(call, other.id, 'In their repo WT:none', { host: 'byhand' });
+      expect(s.status).toBe('failed');
+      expect(s.run.reason).toBe(
+        `git refuses ${theirs}: detected dubious ownership in repository at '${theirs}' (see git's safe.directory)`,
+      );
+      expect(s.workspace).toBeNull();
+    },
+  );
 });

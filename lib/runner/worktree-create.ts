@@ -45,6 +45,10 @@ export async function createWorkspace(sessionId: string, workingDir: string, req
   };
   if (request.mode === 'shared') return shared;
   const top = await git(workingDir, ['rev-parse', '--show-toplevel']);
+  // A repository git refuses to work in (owned by another user: "dubious ownership") is still a repository: shared
+  // would silently put every agent in the one checkout, and "not a git repository" would be false. Git's reason it is.
+  const refusal = /dubious ownership/.test(top.stderr) ? top.stderr.split('\n')[0]!.replace(/^fatal: /, '') : undefined;
+  if (refusal) throw new WorkspaceError('VALIDATION_ERROR', `git refuses ${workingDir}: ${refusal} (see git's safe.directory)`);
   if (!top.ok || (await git(workingDir, ['rev-parse', '--is-inside-work-tree'])).stdout.trim() !== 'true') {
     if (request.mode === 'auto') return shared;
     throw new WorkspaceError('VALIDATION_ERROR', `not a git repository: ${workingDir}`);
