@@ -102,6 +102,32 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
     await page.close();
   });
 
+  it('a worktree and branch deleted by hand: the diff says so, and Remove says nothing was left to keep', async () => {
+    const s = await spawnAndWait(call, project.id, 'Cleaned up by hand WT:work', { host: 'ui-wt' });
+    git(repo, 'worktree', 'remove', '--force', s.workspace.path);
+    git(repo, 'branch', '-D', s.workspace.branch);
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const changes = page.getByRole('region', { name: 'Changes' });
+    await expect
+      .poll(
+        () =>
+          changes
+            .getByRole('alert')
+            .textContent()
+            .catch(() => ''),
+        { timeout: 20_000 },
+      )
+      .toBe(`NO_WORKSPACE: The worktree ${s.workspace.path} no longer exists (removed outside Maestro)`);
+    await changes.getByRole('button', { name: 'Remove worktree' }).click();
+    await expect
+      .poll(() => changes.getByRole('status').textContent(), { timeout: 20_000 })
+      .toBe('Worktree removed; nothing was left to keep');
+    await expect.poll(() => changes.textContent(), { timeout: 20_000 }).toContain('The worktree was removed; nothing was left to keep.');
+    expect(await changes.getByRole('alert').count()).toBe(0);
+    await page.close();
+  });
+
   it('colours a removed "-- comment" and an added "++i" as changes, not as file headers', async () => {
     const sql = makeRepo('sql');
     writeFileSync(join(sql, 'q.sql'), '-- a comment\nselect 1;\n');

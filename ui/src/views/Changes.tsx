@@ -56,12 +56,13 @@ export function Changes({ session }: { session: Session }) {
   /** What an action (merge, removal) was refused for, and why the diff could not be read (gone once it is). */
   const [problem, setProblem] = useState<Problem | null>(null);
   const [readProblem, setReadProblem] = useState<Problem | null>(null);
-  const shown = problem ?? readProblem;
   const [strategy, setStrategy] = useState('squash');
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState<string | null>(null);
   const running = session.run?.state === 'running' || session.run?.state === 'pending';
   const removed = ws.state === 'removed';
+  // (why the diff could not be read no longer matters once the worktree is removed)
+  const shown = problem ?? (removed ? null : readProblem);
 
   /** A diff being read, and whether another is wanted after it: one git run at a time on the runner. */
   const reading = useRef<{ again: boolean } | null>(null);
