@@ -3,7 +3,7 @@
 // work left inside a submodule; a person merging several finished agents at once, or rebasing the base branch; locks
 // and rebases left behind; `copy` meeting a FIFO.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/program.js';
@@ -295,4 +295,21 @@ describe('worktrees among what people, agents and repositories do', SLOW, async 
       expect(s.workspace).toBeNull();
     },
   );
+
+  it('a repository moved away after the launch: diff, merge and removal answer NO_WORKSPACE, the worktree stays', async () => {
+    const moving = makeRepo('moving');
+    const mp = (await call('POST', '/api/projects', { name: 'Moves', workingDir: moving })).body;
+    const s = await spawnAndWait(call, mp.id, 'Before the move WT:work', { host: 'byhand' });
+    renameSync(moving, `${moving}-moved`);
+    const message = `The repository ${moving} of this worktree no longer exists (moved or deleted): 'git worktree repair' run in its new place reconnects the worktree`;
+    for (const [method, path] of [
+      ['GET', 'diff'],
+      ['POST', 'merge'],
+      ['DELETE', 'workspace'],
+    ] as const) {
+      const res = await call(method, `/api/sessions/${s.id}/${path}`, method === 'POST' ? {} : undefined);
+      expect([res.status, res.body.code, res.body.message], path).toEqual([409, 'NO_WORKSPACE', message]);
+    }
+    expect(readFileSync(join(s.workspace.path, 'notes.txt'), 'utf8')).toBe('untracked notes\n');
+  });
 });

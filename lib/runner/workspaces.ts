@@ -86,6 +86,14 @@ export class RunnerWorkspaces {
     const { id, op, sessionId, options } = message;
     try {
       const ws = this.#owned(message.workspace);
+      // Without its repository (moved or deleted by hand) no git command works in the worktree; and its files may
+      // hold work, so they are not removed either.
+      if (!existsSync(ws.repoPath!)) {
+        throw new WorkspaceError(
+          'NO_WORKSPACE',
+          `The repository ${ws.repoPath} of this worktree no longer exists (moved or deleted): 'git worktree repair' run in its new place reconnects the worktree`,
+        );
+      }
       // A worktree deleted by hand has nothing to diff or merge (its branch stays); only its removal still cleans up.
       if (op !== 'remove' && !existsSync(ws.path)) {
         throw new WorkspaceError('NO_WORKSPACE', `The worktree ${ws.path} no longer exists (removed outside Maestro)`);
