@@ -68,6 +68,36 @@ describe('hostile names stay data; a second runner does the git on its own machi
     }
   });
 
+  it('a NUL in a merge message is a 400; one in the task title leaves the default message, and the merge works', async () => {
+    resetMain(repo);
+    // (the agent may not even start with such a title; its worktree is made before it, and holds the work)
+    const s = await spawnAndWait(call, project.id, 'Fix the \u0000 parser', { host: 'remote' });
+    writeFileSync(join(s.workspace.path, 'parser.txt'), 'fixed\n');
+    const mainBefore = git(repo, 'rev-parse', 'main');
+    const refused = await call('POST', `/api/sessions/${s.id}/merge`, { message: 'one\u0000two' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: 'VALIDATION_ERROR', message: 'message must not contain NUL characters' });
+    expect(git(repo, 'rev-parse', 'main')).toBe(mainBefore);
+    const merged = await call('POST', `/api/sessions/${s.id}/merge`, {});
+    expect(merged.status).toBe(200);
+    expect(git(repo, 'log', '-1', '--format=%B', 'main')).toBe(`Fix the  parser\n\nMaestro session ${s.id}`);
+  });
+
+  it("maestro diff quotes a file name with control characters: no escape sequence reaches the person's terminal", async () => {
+    resetMain(repo);
+    const s = await spawnAndWait(call, project.id, 'Odd names', { host: 'remote' });
+    const name = 'red \u001b[31mALERT\u001b]2;title\u0007\nsecond line.txt';
+    writeFileSync(join(s.workspace.path, name), 'x\n');
+    const out: string[] = [];
+    const code = await run(['--server', server.url, 'diff', s.id, '--stat'], {
+      env: {},
+      stdout: (t) => out.push(t),
+      stderr: (t) => out.push(t),
+    });
+    expect(code).toBe(0);
+    expect(out.join('')).toBe(`${s.workspace.branch} → main: 1 file(s) changed\n  A +1 -0        ${JSON.stringify(name)}\n`);
+  });
+
   it('a rebase that stops on a conflict the 3-way merge does not see puts everything back', async () => {
     resetMain(repo);
     const s = await spawnAndWait(call, project.id, 'Flip flop WT:none', { host: 'remote' });
@@ -117,7 +147,9 @@ describe('hostile names stay data; a second runner does the git on its own machi
     expect(full.out).toContain('+untracked notes');
     const refused = await cli('workspace', 'rm', a.id);
     expect(refused.code).toBe(1);
-    expect(refused.err).toContain('holds work that is not in the base branch');
+    expect(refused.err).toBe(
+      'maestro: The worktree holds work that is not in the base branch: 1 uncommitted, 1 untracked, 1 unmerged commit(s)\n',
+    );
     const merged = await cli('merge', a.id, '--strategy', 'merge', '-m', 'cli merge');
     expect(merged.code).toBe(0);
     expect(merged.out).toMatch(/^Merged into main \(merge\): [0-9a-f]{40}/);

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // The dashboard's Changes view (contract §20.6) in Debian's Chromium: files, coloured diff, Merge, Remove, refusals.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,11 +69,62 @@ describe('the Changes view', { timeout: 180_000 }, async () => {
     expect(await alert.getByRole('list', { name: 'Files' }).textContent()).toBe('README.md');
     await changes.getByRole('button', { name: 'Remove worktree' }).click();
     await expect.poll(() => alert.textContent().catch(() => ''), { timeout: 20_000 }).toContain('WORKSPACE_DIRTY');
+    expect(await alert.textContent()).toContain('not in the base branch: 0 uncommitted, 0 untracked, 1 unmerged commit(s)');
     await changes.getByRole('button', { name: 'Remove anyway (archived first)' }).click();
     await expect
       .poll(() => changes.textContent(), { timeout: 20_000 })
       .toContain(`The worktree was removed; its state is kept as refs/maestro/archive/${s.id}.`);
     expect(existsSync(s.workspace.path)).toBe(false);
+    await page.close();
+  });
+
+  it('a refused merge shows why and never offers "Remove anyway"; the same Merge works once the checkout is free', async () => {
+    const s = await spawnAndWait(call, project.id, 'Locked out', { host: 'ui-wt' });
+    writeFileSync(join(s.workspace.path, 'locked-out.txt'), 'work\n');
+    // Another git process holds the main checkout's index (a person's commit, an editor): the checkout cannot move.
+    const lock = join(repo, '.git', 'index.lock');
+    writeFileSync(lock, '');
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const changes = page.getByRole('region', { name: 'Changes' });
+    await changes.getByRole('table', { name: 'Changed files' }).getByText('locked-out.txt').waitFor({ timeout: 20_000 });
+    await changes.getByRole('button', { name: 'Merge into main' }).click();
+    const alert = changes.getByRole('alert');
+    await expect.poll(() => alert.textContent().catch(() => ''), { timeout: 20_000 }).toContain('index.lock');
+    expect(await changes.getByRole('button', { name: 'Remove anyway (archived first)' }).count()).toBe(0);
+    expect(existsSync(s.workspace.path)).toBe(true);
+    rmSync(lock);
+    await changes.getByRole('button', { name: 'Merge into main' }).click();
+    await expect
+      .poll(() => changes.getByRole('status').textContent(), { timeout: 20_000 })
+      .toMatch(/^Merged into main \(squash\): [0-9a-f]{12}$/);
+    expect(git(repo, 'show', 'main:locked-out.txt')).toBe('work');
+    await page.close();
+  });
+
+  it('a worktree and branch deleted by hand: the diff says so, and Remove says nothing was left to keep', async () => {
+    const s = await spawnAndWait(call, project.id, 'Cleaned up by hand WT:work', { host: 'ui-wt' });
+    git(repo, 'worktree', 'remove', '--force', s.workspace.path);
+    git(repo, 'branch', '-D', s.workspace.branch);
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/s/${s.id}`);
+    const changes = page.getByRole('region', { name: 'Changes' });
+    await expect
+      .poll(
+        () =>
+          changes
+            .getByRole('alert')
+            .textContent()
+            .catch(() => ''),
+        { timeout: 20_000 },
+      )
+      .toBe(`NO_WORKSPACE: The worktree ${s.workspace.path} no longer exists (removed outside Maestro)`);
+    await changes.getByRole('button', { name: 'Remove worktree' }).click();
+    await expect
+      .poll(() => changes.getByRole('status').textContent(), { timeout: 20_000 })
+      .toBe('Worktree removed; nothing was left to keep');
+    await expect.poll(() => changes.textContent(), { timeout: 20_000 }).toContain('The worktree was removed; nothing was left to keep.');
+    expect(await changes.getByRole('alert').count()).toBe(0);
     await page.close();
   });
 

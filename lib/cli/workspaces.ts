@@ -19,13 +19,19 @@ interface Diff {
   truncated: boolean;
 }
 
+/**
+ * A path as a terminal may show it: quoted, with escapes, when it holds control characters (as git quotes them),
+ * so that an agent's file name can neither break the list's lines nor send escape sequences to the terminal.
+ */
+const shown = (path: string) => (/[\x00-\x1f\x7f]/.test(path) ? JSON.stringify(path) : path);
+
 function diffText(d: Diff): string {
   const lines = [`${d.branch} → ${d.baseBranch ?? '(no base branch)'}: ${d.files.length} file(s) changed`];
   for (const f of d.files) {
     const counts = f.binary ? 'binary' : `+${f.additions} -${f.deletions}`;
-    lines.push(`  ${MARK[f.status] ?? '?'} ${counts.padEnd(12)} ${f.oldPath ? `${f.oldPath} → ` : ''}${f.path}`);
+    lines.push(`  ${MARK[f.status] ?? '?'} ${counts.padEnd(12)} ${f.oldPath ? `${shown(f.oldPath)} → ` : ''}${shown(f.path)}`);
   }
-  if (d.conflicts.length) lines.push(`Would conflict with ${d.baseBranch}: ${d.conflicts.join(', ')}`);
+  if (d.conflicts.length) lines.push(`Would conflict with ${d.baseBranch}: ${d.conflicts.map(shown).join(', ')}`);
   if (d.patch) lines.push('', d.patch.trimEnd());
   if (d.truncated) lines.push('(patch cut at 2 MiB)');
   return lines.join('\n');
@@ -56,7 +62,7 @@ export function workspaceCommands(program: Command) {
           ctx.out(r, () => `Merged into ${r.baseBranch} (${opts.strategy}): ${r.commit}`);
         } catch (error) {
           const files = ((error as CliError).details as { files?: unknown } | undefined)?.files;
-          if (Array.isArray(files) && files.length) (error as CliError).message += `: ${files.join(', ')}`;
+          if (Array.isArray(files) && files.length) (error as CliError).message += `: ${files.map(String).map(shown).join(', ')}`;
           throw error;
         }
       }),
@@ -70,7 +76,11 @@ export function workspaceCommands(program: Command) {
     .action(
       action(async (ctx, id: string, opts: { force?: boolean }) => {
         const s = await ctx.client.delete<Session>(`${sessionPath(id)}/workspace${opts.force ? '?force=true' : ''}`);
-        ctx.out(s, () => `Removed ${s.workspace?.path}; its state is kept as ${s.workspace?.archiveRef}`);
+        ctx.out(
+          s,
+          () =>
+            `Removed ${s.workspace?.path}; ${s.workspace?.archiveRef ? `its state is kept as ${s.workspace.archiveRef}` : 'nothing was left to keep'}`,
+        );
       }),
     );
   workspace

@@ -46,7 +46,14 @@ export const ProjectWorkspaceInput = v.object(
 
 export const MergeRequest = v.object({
   strategy: v.optional(v.picklist(['squash', 'merge', 'rebase'], 'strategy must be one of: squash, merge, rebase'), 'squash'),
-  message: v.optional(v.pipe(v.string('message must be a string'), v.maxLength(10_000, 'message is at most 10000 characters'))),
+  message: v.optional(
+    v.pipe(
+      v.string('message must be a string'),
+      v.maxLength(10_000, 'message is at most 10000 characters'),
+      // (a commit message is an argument of git: it cannot hold a NUL)
+      v.check((m) => !m.includes('\0'), 'message must not contain NUL characters'),
+    ),
+  ),
   commitUncommitted: v.optional(v.boolean('commitUncommitted must be a boolean'), true),
 });
 export type MergeRequest = v.InferOutput<typeof MergeRequest>;

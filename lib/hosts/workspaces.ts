@@ -116,7 +116,9 @@ export class Workspaces {
     if (!this.hub.isOnline(active.host)) throw hostOffline(active.host);
     const { baseBranch } = active.workspace;
     if (!baseBranch) throw new ApiError(400, 'VALIDATION_ERROR', 'no base branch to merge into', { sessionId });
-    const title = this.db.get('tasks', s.taskIds[0] ?? '')?.title ?? s.name;
+    // A title or name may hold a NUL (the API takes any text), which no argument of git can carry.
+    const plain = (text: string) => text.replaceAll('\0', '');
+    const title = plain(this.db.get('tasks', s.taskIds[0] ?? '')?.title ?? s.name);
     const footer = `Maestro session ${s.id}`;
     const message =
       request.message ??
@@ -125,7 +127,7 @@ export class Workspaces {
       strategy: request.strategy,
       message,
       commitUncommitted: request.commitUncommitted,
-      uncommittedMessage: `${s.name}: uncommitted changes`,
+      uncommittedMessage: `${plain(s.name)}: uncommitted changes`,
     });
     await this.#record(
       sessionId,
@@ -145,9 +147,16 @@ export class Workspaces {
     const s = this.controllable(sessionId, caller);
     if (s.run?.state === 'running' || s.run?.state === 'pending') throw stillRunning(sessionId);
     const active = this.#worktree(s);
-    const removed = await this.#ask<{ archiveRef: string; branchDeleted: boolean }>(active, 'remove', { force });
-    const what = `Worktree ${active.workspace.path} removed; its state is kept as ${removed.archiveRef}${removed.branchDeleted ? '' : `; branch ${active.workspace.branch} kept`}`;
-    return this.#record(sessionId, (ws) => ({ ...ws, state: 'removed', archiveRef: removed.archiveRef }), 'workspace_removed', what);
+    const removed = await this.#ask<{ archiveRef: string | null; branchDeleted: boolean }>(active, 'remove', { force });
+    // (no archive ref when the worktree and its branch had both been deleted by hand: nothing was left to keep)
+    const kept = removed.archiveRef ? `its state is kept as ${removed.archiveRef}` : 'it and its branch were already gone';
+    const what = `Worktree ${active.workspace.path} removed; ${kept}${removed.branchDeleted || !removed.archiveRef ? '' : `; branch ${active.workspace.branch} kept`}`;
+    return this.#record(
+      sessionId,
+      (ws) => ({ ...ws, state: 'removed', ...(removed.archiveRef && { archiveRef: removed.archiveRef }) }),
+      'workspace_removed',
+      what,
+    );
   }
 
   /** `DELETE /api/sessions/:id` (§20.5): the worktree goes only when it holds no unmerged work; else it stays for prune. */

@@ -33,6 +33,9 @@ export async function workState(ws: WorkspaceReport): Promise<WorkState> {
     const tipTree = (await must(ws.path, ['rev-parse', `${tip}^{tree}`])).trim();
     merged = (would.conflicts.length === 0 && would.tree === tipTree) || (cherry === 0 && snap.commit === snap.head);
   }
+  // Files changed inside a submodule are in no commit of this repository, merged or archived: removing the worktree
+  // would lose them.
+  merged &&= snap.uncaptured.length === 0;
   return {
     uncommitted: status.uncommitted.length,
     untracked: status.untracked.length,
@@ -43,7 +46,8 @@ export async function workState(ws: WorkspaceReport): Promise<WorkState> {
 }
 
 export interface Removed {
-  archiveRef: string;
+  /** Null only when the worktree and its branch were both gone: nothing was left to keep. */
+  archiveRef: string | null;
   branchDeleted: boolean;
 }
 
@@ -56,13 +60,19 @@ export async function removeWorkspace(sessionId: string, ws: WorkspaceReport, fo
   const repo = ws.repoPath!;
   const ref = archiveRef(sessionId);
   if (!existsSync(ws.path)) {
-    // Gone already (removed by hand): only git's bookkeeping remains to clean.
+    // Gone already (removed by hand): its uncommitted work went with it, but its commits are on the branch, which
+    // stays; the archive ref keeps them too, so that the answer's `archiveRef` names a ref that exists.
     await git(repo, ['worktree', 'prune']);
+    const head = ws.branch ? await commitOf(repo, `refs/heads/${ws.branch}`) : undefined;
+    if (!head) return { archiveRef: null, branchDeleted: false };
+    await must(repo, ['update-ref', '-m', 'maestro: archive before removal', ref, head]);
     return { archiveRef: ref, branchDeleted: false };
   }
   const state = await workState(ws);
   if (!force && !state.merged) {
-    throw new WorkspaceError('WORKSPACE_DIRTY', 'The worktree holds work that is not in the base branch', {
+    // The counts are in the message too: the dashboard and the CLI show it, and a person weighs Remove anyway by it.
+    const what = `${state.uncommitted} uncommitted, ${state.untracked} untracked, ${state.unmergedCommits} unmerged commit(s)`;
+    throw new WorkspaceError('WORKSPACE_DIRTY', `The worktree holds work that is not in the base branch: ${what}`, {
       uncommitted: state.uncommitted,
       untracked: state.untracked,
       unmergedCommits: state.unmergedCommits,

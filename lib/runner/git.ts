@@ -1,4 +1,5 @@
 // Git on the runner's machine (contract §20): argument vectors only, `--` before paths, no hooks, no prompts.
+import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,8 +74,13 @@ export async function git(cwd: string, args: string[], options: GitOptions = {})
 /** `git <args>`'s stdout; throws with git's message when it fails. */
 export async function must(cwd: string, args: string[], options: GitOptions = {}): Promise<string> {
   const result = await git(cwd, args, options);
-  if (!result.ok) throw new Error(`git ${args[0]} failed: ${result.stderr || `exit ${result.code}`}`);
-  return result.stdout;
+  if (result.ok) return result.stdout;
+  // A lock another git process holds (or one left by a git that was killed, e.g. with its agent): a refusal that
+  // names the file, not a failure of Maestro's.
+  const lock = /Unable to create '(.+\.lock)': File exists/.exec(result.stderr)?.[1];
+  if (lock)
+    throw new WorkspaceError('WORKSPACE_DIRTY', `Another git process holds ${lock}: let it finish, or remove the file if none runs`);
+  throw new Error(`git ${args[0]} failed: ${result.stderr || `exit ${result.code}`}`);
 }
 
 /** The commit `rev` names, or undefined. */
@@ -100,6 +106,11 @@ export interface Snapshot {
   tree: string;
   /** `head` when nothing is uncommitted, else a new commit of `tree` on top of `head` (no ref points at it). */
   commit: string;
+  /**
+   * Submodules with changed or untracked files inside: work that no commit of this repository can hold (a tree
+   * records only a submodule's commit), so neither `tree` nor an archive of it keeps that work.
+   */
+  uncaptured: string[];
 }
 
 /**
@@ -118,16 +129,35 @@ export async function snapshot(worktree: string, message: string): Promise<Snaps
     // (the copy keeps the index's stat data: `add -A` then reads only the files that changed)
     await copyFile(real, index).catch(() => must(worktree, ['read-tree', head], { env }));
     await must(worktree, ['add', '-A', '--', '.'], { env });
-    const [tree, headTree] = (
-      await Promise.all([must(worktree, ['write-tree'], { env }), must(worktree, ['rev-parse', `${head}^{tree}`])])
-    ).map((s) => s.trim()) as [string, string];
-    if (tree === headTree) return { head, tree, commit: head };
+    const [tree, headTree, dirtySubmodules] = await Promise.all([
+      must(worktree, ['write-tree'], { env }),
+      must(worktree, ['rev-parse', `${head}^{tree}`]),
+      // (after `add -A`, the work tree differs from that index only inside submodules)
+      must(worktree, ['diff-files', '--ignore-submodules=none', '--name-only', '-z'], { env }),
+    ]);
+    const uncaptured = splitZ(dirtySubmodules);
+    if (tree.trim() === headTree.trim()) return { head, tree: tree.trim(), commit: head, uncaptured };
     const ident = await identityEnv(worktree);
-    const commit = (await must(worktree, ['commit-tree', tree, '-p', head, '-m', message], { env: ident })).trim();
-    return { head, tree, commit };
+    const commit = (await must(worktree, ['commit-tree', tree.trim(), '-p', head, '-m', message], { env: ident })).trim();
+    return { head, tree: tree.trim(), commit, uncaptured };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** What a work tree is in the middle of (a rebase, merge, cherry-pick or revert left there), if anything. */
+export async function unfinished(worktree: string): Promise<string | undefined> {
+  const dir = (await must(worktree, ['rev-parse', '--absolute-git-dir'])).trim();
+  const marks = {
+    'rebase-merge': 'a rebase',
+    'rebase-apply': 'a rebase',
+    MERGE_HEAD: 'a merge',
+    CHERRY_PICK_HEAD: 'a cherry-pick',
+    REVERT_HEAD: 'a revert',
+  };
+  const found = Object.entries(marks).find(([file]) => existsSync(join(dir, file)));
+  if (found) return `is in the middle of ${found[1]}`;
+  return (await must(worktree, ['ls-files', '--unmerged', '-z'])) ? 'has unresolved conflicts' : undefined;
 }
 
 /** Changed and untracked paths of a work tree (`git status`, which with optional locks off writes nothing). */

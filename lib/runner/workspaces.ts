@@ -26,6 +26,8 @@ export class RunnerWorkspaces {
   readonly root: string;
   /** Sessions whose setup may fail: their exit is reported as a failure with its reason. */
   readonly #setups = new Map<string, string>();
+  /** The last merge or removal asked in each repository, for the next one to wait on. */
+  readonly #repoTurns = new Map<string, Promise<unknown>>();
 
   constructor(root?: string) {
     this.root = worktreesRoot(root);
@@ -84,16 +86,30 @@ export class RunnerWorkspaces {
     const { id, op, sessionId, options } = message;
     try {
       const ws = this.#owned(message.workspace);
+      // Without its repository (moved or deleted by hand) no git command works in the worktree; and its files may
+      // hold work, so they are not removed either.
+      if (!existsSync(ws.repoPath!)) {
+        throw new WorkspaceError(
+          'NO_WORKSPACE',
+          `The repository ${ws.repoPath} of this worktree no longer exists (moved or deleted): 'git worktree repair' run in its new place reconnects the worktree`,
+        );
+      }
+      // A worktree deleted by hand has nothing to diff or merge (its branch stays); only its removal still cleans up.
+      if (op !== 'remove' && !existsSync(ws.path)) {
+        throw new WorkspaceError('NO_WORKSPACE', `The worktree ${ws.path} no longer exists (removed outside Maestro)`);
+      }
       let data: unknown;
       if (op === 'diff') data = await diffWorkspace(ws, options.stat === true);
       else if (op === 'merge') {
-        data = await mergeWorkspace(ws, {
-          strategy: (options.strategy as 'squash' | 'merge' | 'rebase') ?? 'squash',
-          message: String(options.message ?? ''),
-          commitUncommitted: options.commitUncommitted !== false,
-          uncommittedMessage: String(options.uncommittedMessage ?? 'uncommitted changes'),
-        });
-      } else data = await removeWorkspace(sessionId, ws, options.force === true);
+        data = await this.#inRepoTurn(ws.repoPath!, () =>
+          mergeWorkspace(ws, {
+            strategy: (options.strategy as 'squash' | 'merge' | 'rebase') ?? 'squash',
+            message: String(options.message ?? ''),
+            commitUncommitted: options.commitUncommitted !== false,
+            uncommittedMessage: String(options.uncommittedMessage ?? 'uncommitted changes'),
+          }),
+        );
+      } else data = await this.#inRepoTurn(ws.repoPath!, () => removeWorkspace(sessionId, ws, options.force === true));
       return { type: 'reply', id, ok: true, data };
     } catch (error) {
       if (error instanceof WorkspaceError) {
@@ -101,6 +117,19 @@ export class RunnerWorkspaces {
       }
       return { type: 'reply', id, ok: false, error: (error as Error).message };
     }
+  }
+
+  /**
+   * Merges and removals in one repository run one at a time, in arrival order: each merge reads the base branch's
+   * tip and moves it with that tip as the expected old value, so two sessions merged at once (a person clicking Merge
+   * on several finished agents) would otherwise refuse each other, and each sees the base the one before left.
+   */
+  #inRepoTurn<T>(repoPath: string, op: () => Promise<T>): Promise<T> {
+    const turn = (this.#repoTurns.get(repoPath) ?? Promise.resolve()).then(op);
+    const done = turn.catch(() => undefined);
+    this.#repoTurns.set(repoPath, done);
+    void done.then(() => this.#repoTurns.get(repoPath) === done && this.#repoTurns.delete(repoPath));
+    return turn;
   }
 
   /** Git runs only on worktrees under this runner's root (the server names them; the runner checks). */

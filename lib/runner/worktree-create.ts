@@ -1,7 +1,7 @@
 // Creating an agent's workspace before it starts (contract §20.1, §20.2): a git worktree on its own branch, or shared.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, realpath, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import type { WorkspaceReport, WorkspaceRequest } from '../runner-protocol.js';
@@ -45,6 +45,10 @@ export async function createWorkspace(sessionId: string, workingDir: string, req
   };
   if (request.mode === 'shared') return shared;
   const top = await git(workingDir, ['rev-parse', '--show-toplevel']);
+  // A repository git refuses to work in (owned by another user: "dubious ownership") is still a repository: shared
+  // would silently put every agent in the one checkout, and "not a git repository" would be false. Git's reason it is.
+  const refusal = /dubious ownership/.test(top.stderr) ? top.stderr.split('\n')[0]!.replace(/^fatal: /, '') : undefined;
+  if (refusal) throw new WorkspaceError('VALIDATION_ERROR', `git refuses ${workingDir}: ${refusal} (see git's safe.directory)`);
   if (!top.ok || (await git(workingDir, ['rev-parse', '--is-inside-work-tree'])).stdout.trim() !== 'true') {
     if (request.mode === 'auto') return shared;
     throw new WorkspaceError('VALIDATION_ERROR', `not a git repository: ${workingDir}`);
@@ -73,12 +77,27 @@ export async function createWorkspace(sessionId: string, workingDir: string, req
   await must(repoPath, ['worktree', 'add', '--quiet', '-b', branch, '--', path, baseCommit]);
 
   const workspace: WorkspaceReport = { mode: 'worktree', path, branch, baseBranch, baseCommit, repoPath };
-  await writeFile(recordPath(path), `${JSON.stringify({ sessionId, ...workspace }, null, 2)}\n`);
   const from = resolve(workingDir);
   const to = join(path, prefix);
-  for (const entry of request.copy ?? []) await copyEntry(from, to, entry);
+  try {
+    await writeFile(recordPath(path), `${JSON.stringify({ sessionId, ...workspace }, null, 2)}\n`);
+    for (const entry of request.copy ?? []) await copyEntry(from, to, entry);
+  } catch (error) {
+    // The session fails before the server learns of this worktree, so nothing could remove it but `prune`; it holds
+    // nothing of the agent's yet: take it and its branch back.
+    await git(repoPath, ['worktree', 'remove', '--force', '--', path]);
+    await git(repoPath, ['update-ref', '-d', `refs/heads/${branch}`]);
+    await rm(recordPath(path), { force: true });
+    throw error;
+  }
   return { workspace, cwd: existsSync(to) ? to : path };
 }
+
+/** Copies only what holds data: a FIFO, socket or device (a dev server's socket in `tmp/`) cannot be copied. */
+const copied = async (source: string) => {
+  const stat = await lstat(source);
+  return stat.isFile() || stat.isDirectory() || stat.isSymbolicLink();
+};
 
 /** Copies one `copy` entry (files and directories, modes kept, links as links); an absent entry is skipped. */
 async function copyEntry(from: string, to: string, entry: string) {
@@ -87,5 +106,5 @@ async function copyEntry(from: string, to: string, entry: string) {
   const target = resolve(to, entry);
   if (!source.startsWith(from + sep) || !target.startsWith(to + sep) || !existsSync(source)) return;
   await mkdir(resolve(target, '..'), { recursive: true });
-  await cp(source, target, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true });
+  await cp(source, target, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true, filter: copied });
 }

@@ -26,6 +26,8 @@ interface Problem {
   code: string;
   message: string;
   files: string[];
+  /** Whether it refused a removal: only then is "Remove anyway" the way on (never after a refused merge). */
+  removal?: boolean;
 }
 
 const problemOf = (e: unknown): Problem => {
@@ -54,12 +56,13 @@ export function Changes({ session }: { session: Session }) {
   /** What an action (merge, removal) was refused for, and why the diff could not be read (gone once it is). */
   const [problem, setProblem] = useState<Problem | null>(null);
   const [readProblem, setReadProblem] = useState<Problem | null>(null);
-  const shown = problem ?? readProblem;
   const [strategy, setStrategy] = useState('squash');
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState<string | null>(null);
   const running = session.run?.state === 'running' || session.run?.state === 'pending';
   const removed = ws.state === 'removed';
+  // (why the diff could not be read no longer matters once the worktree is removed)
+  const shown = problem ?? (removed ? null : readProblem);
 
   /** A diff being read, and whether another is wanted after it: one git run at a time on the runner. */
   const reading = useRef<{ again: boolean } | null>(null);
@@ -82,14 +85,14 @@ export function Changes({ session }: { session: Session }) {
     if (!removed) void load();
   }, [session.id, ws.state, session.run?.state, running && session.lastActivity]);
 
-  const act = async (what: () => Promise<string>) => {
+  const act = async (what: () => Promise<string>, removal = false) => {
     setBusy(true);
     setProblem(null);
     setDone(null);
     try {
       setDone(await what());
     } catch (e) {
-      setProblem(problemOf(e));
+      setProblem({ ...problemOf(e), removal });
     } finally {
       setBusy(false);
     }
@@ -103,8 +106,8 @@ export function Changes({ session }: { session: Session }) {
   const remove = (force: boolean) =>
     act(async () => {
       const s = await api<Session>('DELETE', `${path}/workspace${force ? '?force=true' : ''}`);
-      return `Worktree removed; its state is kept as ${s.workspace?.archiveRef}`;
-    });
+      return `Worktree removed; ${s.workspace?.archiveRef ? `its state is kept as ${s.workspace.archiveRef}` : 'nothing was left to keep'}`;
+    }, true);
 
   return (
     <section aria-labelledby="changes-title" class="changes">
@@ -114,7 +117,14 @@ export function Changes({ session }: { session: Session }) {
       </p>
       {removed ? (
         <p class="muted">
-          The worktree was removed; its state is kept as <code>{ws.archiveRef}</code>.
+          The worktree was removed;{' '}
+          {ws.archiveRef ? (
+            <>
+              its state is kept as <code>{ws.archiveRef}</code>.
+            </>
+          ) : (
+            'nothing was left to keep.'
+          )}
         </p>
       ) : (
         <>
@@ -159,7 +169,7 @@ export function Changes({ session }: { session: Session }) {
               ))}
             </ul>
           )}
-          {mayChange() && shown.code === 'WORKSPACE_DIRTY' && !removed && shown.files.length === 0 && (
+          {mayChange() && shown.removal && shown.code === 'WORKSPACE_DIRTY' && !removed && (
             <button type="button" class="danger" disabled={busy} onClick={() => remove(true)}>
               Remove anyway (archived first)
             </button>
