@@ -67,10 +67,11 @@ async function startLocalRunner(config: Config, server: RunningServer, log: Logg
     return;
   }
   const name = config.hostName ?? defaultHostName();
-  const local = ['0.0.0.0', '::', '127.0.0.1', 'localhost', '::1'].includes(config.host);
-  const host = local ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  // The address the server listens on, except a wildcard's (any address of this machine): there, loopback. Not
+  // 127.0.0.1 for every loopback name: a server on HOST=::1 does not listen on it, and its runner never connected.
+  const wildcard = config.host === '0.0.0.0' || config.host === '::';
   const runner = new Runner({
-    serverUrl: `http://${host}:${server.port}`,
+    serverUrl: wildcard ? `http://127.0.0.1:${server.port}` : server.url,
     token: config.token,
     name,
     tmuxSocket: process.env.MAESTRO_TMUX_SOCKET || undefined,
