@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { PACKAGE_INFO } from '../package-root.js';
 import { attachCommands } from './attach.js';
 import { attentionCommands } from './attention.js';
+import { CliError } from './client.js';
 import { compatCommands } from './compat.js';
 import { bindIo, type CliIo } from './context.js';
 import { hookCommands } from './hook.js';
@@ -37,6 +38,11 @@ export async function run(argv: string[], options: Partial<CliIo> = {}): Promise
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
+    // Commands that run outside `action()` (host, mcp) fail the same way: a sentence, not a stack trace.
+    if (error instanceof CliError) {
+      io.stderr(`maestro: ${error.message}\n`);
+      return error.exitCode;
+    }
     if (!(error instanceof CommanderError)) throw error;
     return error.exitCode;
   }
