@@ -166,6 +166,19 @@ describe('help and command parsing', SLOW, () => {
 });
 
 describe('projects', SLOW, () => {
+  it('create -d . and --working-dir=~/…: the directory the person means, not a path the runner would read in its own', async () => {
+    const home = tempDir('maestro-home-');
+    const [here, tilde] = await Promise.all([
+      maestro(['project', 'create', 'Here', '-d', '.']),
+      maestro(['project', 'create', 'Home', '--working-dir=~/shop'], { HOME: home }),
+    ]);
+    const dirOf = async (r: Run) => (await api('GET', `/api/projects/${idFrom(r.stdout, /^Created project (proj_\S+)$/m)}`)).workingDir;
+    // Before: "." and "~/shop" were stored as typed, and the runner started agents in its own working directory.
+    expect(await dirOf(here)).toBe(process.cwd());
+    expect(here.stdout).toMatch(new RegExp(`^Working dir:\\s+${process.cwd().replace(/[/.]/g, '\\$&')}$`, 'm'));
+    expect(await dirOf(tilde)).toBe(join(home, 'shop'));
+  });
+
   it('create, list, get and delete', async () => {
     const none = await maestro(['project', 'list'], { MAESTRO_API_URL: empty.url });
     expect(none).toMatchObject({ code: 0, stdout: 'No projects.' });
