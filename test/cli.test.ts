@@ -1028,4 +1028,24 @@ describe('watch', SLOW, () => {
     // The other project's update came first: had it passed the filter, it would have been printed before this one.
     expect(printed().map((e) => [e.type, e.data.id])).toEqual([['project:updated', one.id]]);
   });
+
+  it('--since past the end of the log says so, not that events "up to #0 are no longer logged"', async () => {
+    const { latestSeq } = await api('GET', '/api/events?since=0&limit=1');
+    const stop = new AbortController();
+    let stderr = '';
+    const warned = new Promise<void>((resolve) => {
+      const write = (text: string) => {
+        stderr += text;
+        if (stderr.includes('\n')) resolve();
+      };
+      void run(['watch', '--since', String(latestSeq + 1000)], { env: envFor({}), stdout: () => {}, stderr: write, signal: stop.signal });
+    });
+    await warned;
+    stop.abort();
+    // The log may have grown meanwhile (other tests share the server): the seq it ends at is the one it named.
+    const end = /events end at #(\d+),/.exec(stderr)?.[1];
+    expect(stderr).toBe(
+      `maestro: this server's events end at #${end}, before #${latestSeq + 1000} (another server, or one restored from a backup?); continuing from #${end}\n`,
+    );
+  });
 });
