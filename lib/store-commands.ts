@@ -1,5 +1,4 @@
 // `maestro-server export` and `maestro-server import` (§22.2): moving a store between engines, and backing it up.
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -112,7 +111,11 @@ async function exportCommand(config: Config, out: string | undefined, say: (text
     const db = await openStore(config, log);
     try {
       const write = target ? target.write : writeStdout;
-      const summary = await exportStore(db, write, progressTo(say, 'Exported'));
+      const summary = await exportStore(db, write, progressTo(say, 'Exported')).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'EPIPE') return undefined; // `export | head`: the reader has all it wanted
+        throw error;
+      });
+      if (!summary) return;
       const kinds = Object.entries(summary.counts).filter(([, n]) => n > 0);
       say(
         `Exported ${summary.records} records from ${describeStore(config)} (${kinds.map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}; last seq ${summary.lastSeq})${out ? ` to ${out}` : ''}`,
@@ -127,8 +130,9 @@ async function exportCommand(config: Config, out: string | undefined, say: (text
   }
 }
 
-async function writeStdout(chunk: string): Promise<void> {
-  if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+/** Resolves once the chunk is written; rejects when it cannot be (EPIPE: the reader went away). */
+function writeStdout(chunk: string): Promise<void> {
+  return new Promise((resolve, reject) => void process.stdout.write(chunk, (error) => (error ? reject(error) : resolve())));
 }
 
 /** `--out FILE`: a temporary file beside it (owner-only: it holds token hashes), flushed and renamed when complete. */

@@ -181,6 +181,18 @@ describe('maestro-server export and import', () => {
     expect(toStdout.stdout.split('\n').slice(1)).toEqual(`${readFileSync(dump, 'utf8')}`.split('\n').slice(1));
   });
 
+  it('export | head: ends quietly and leaves the store as it found it (no lock for the next start to take over)', async () => {
+    const { proc, done } = startBin(['export'], source);
+    proc.stdout.destroy(); // the reader is gone before the first line: every write fails with EPIPE
+    const cut = await done;
+    expect(cut).toMatchObject({ code: 0, stderr: '' });
+    // Before: it exited at the first failed write, its lock still on disk.
+    expect(readdirSync(source.DATA_DIR).filter((name) => name.startsWith('.'))).toEqual([]);
+    const next = await bin(['export', '--out', join(tempDir(), 'after.jsonl')], source);
+    expect(next.code).toBe(0);
+    expect(next.stderr).not.toMatch(/WARN|lock/);
+  });
+
   /** Imports the dump into `store`, serves it, and checks it serves what the source served, and goes on after it. */
   async function importAndCompare(file: string, store: Store) {
     const imported = await bin(['import', file], store);
