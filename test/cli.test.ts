@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -1027,6 +1029,69 @@ describe('watch', SLOW, () => {
     stop.abort();
     // The other project's update came first: had it passed the filter, it would have been printed before this one.
     expect(printed().map((e) => [e.type, e.data.id])).toEqual([['project:updated', one.id]]);
+  });
+
+  it('works behind a proxy that serves the server under a path prefix', async () => {
+    // A proxy that passes /maestro/… on to the server without the prefix, HTTP and WebSocket, and nothing else (as
+    // nginx's `location /maestro/ { proxy_pass http://server/; }` does).
+    const upstream = new URL(server.url);
+    const strip = (path = '') => (path.startsWith('/maestro/') ? path.slice('/maestro'.length) : undefined);
+    const proxy = createServer((req, res) => {
+      const path = strip(req.url);
+      if (!path) return void res.writeHead(404).end('not here');
+      const forward = httpRequest(
+        { host: upstream.hostname, port: upstream.port, path, method: req.method, headers: req.headers },
+        (up) => {
+          res.writeHead(up.statusCode!, up.headers);
+          up.pipe(res);
+        },
+      );
+      req.pipe(forward);
+    });
+    proxy.on('upgrade', (req, socket, head) => {
+      const path = strip(req.url);
+      if (!path) return void socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      const up = connect(Number(upstream.port), upstream.hostname, () => {
+        const headers = Object.entries(req.headers).map(([k, v]) => `${k}: ${v}\r\n`);
+        up.write(`${req.method} ${path} HTTP/1.1\r\n${headers.join('')}\r\n`);
+        up.write(head);
+        up.pipe(socket).pipe(up);
+      });
+      socket.on('error', () => up.destroy());
+      up.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const prefixed = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/maestro`;
+    // From a seq before the project: the watcher replays it whenever it connects.
+    const { latestSeq } = await api('GET', '/api/events?since=0&limit=1');
+    const project = await newProject('Behind a prefix');
+    const stop = new AbortController();
+    let [stdout, stderr] = ['', ''];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const printed = new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`watch behind the prefix printed nothing:\n${stderr}`)), 15_000);
+        const watching = run(['watch', '--since', String(latestSeq)], {
+          env: envFor({ MAESTRO_API_URL: prefixed }),
+          stdout: (t) => {
+            stdout += t;
+            if (stdout.includes(project.id)) resolve();
+          },
+          stderr: (t) => void (stderr += t),
+          signal: stop.signal,
+        });
+        void watching.then((code) => reject(new Error(`watch ended with ${code}:\n${stderr}`)));
+      });
+      // Before: the stream dialled ws://…/maestro, which the proxy does not serve, and retried for ever.
+      await printed;
+      expect(stdout).toMatch(new RegExp(`project:created  ${project.id}`));
+      expect(stderr).toBe('');
+    } finally {
+      clearTimeout(timer);
+      stop.abort();
+      proxy.closeAllConnections();
+      proxy.close();
+    }
   });
 
   it('--since past the end of the log says so, not that events "up to #0 are no longer logged"', async () => {

@@ -51,7 +51,9 @@ export function followEvents(options: FollowOptions): { stop(): void; done: Prom
     // Starting "from now" still needs a position to resume from if the first connection drops before any event.
     last ??= await latestSeq(options).catch(() => undefined);
     for (let attempt = 0; !stopped; attempt++) {
-      const url = new URL(options.baseUrl.replace(/^http/, 'ws'));
+      // At /ws (§4.1), not at the base URL itself: behind a proxy that serves the server under a path prefix
+      // (`location /maestro/`), the bare prefix is not the server's, and the stream never connected.
+      const url = new URL(`${options.baseUrl.replace(/^http/, 'ws')}/ws`);
       for (const [key, value] of Object.entries({ ...options.query, since: last?.toString() })) {
         if (value !== undefined) url.searchParams.set(key, value);
       }
