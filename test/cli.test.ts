@@ -935,6 +935,30 @@ describe('--json output', SLOW, () => {
       error: { code: expect.any(String), message: expect.stringContaining('No session ID given') },
     });
   });
+
+  it('a usage error under --json is a {"success":false} answer too, not only text on stderr; help stays help', async () => {
+    const [badChoice, unknown, missing, help] = await Promise.all([
+      maestro(['--json', 'task', 'list', '--status', 'bogus']),
+      maestro(['task', 'frobnicate', '--json']),
+      maestro(['--json', 'project', 'create']),
+      maestro(['--json', 'task', '--help']),
+    ]);
+    // Before: stdout was empty, and a script piping it to a JSON parser failed on nothing.
+    expect(badChoice.code).toBe(1);
+    expect(json(badChoice)).toEqual({
+      success: false,
+      error: {
+        code: 'USAGE_ERROR',
+        message:
+          "option '-s, --status <status>' argument 'bogus' is invalid. Allowed choices are todo, in_progress, completed, cancelled, blocked, pending.",
+      },
+    });
+    expect(badChoice.stderr).toContain('(run with --help for usage)');
+    expect(json(unknown)).toMatchObject({ success: false, error: { code: 'USAGE_ERROR', message: expect.stringContaining('frobnicate') } });
+    expect(json(missing)).toEqual({ success: false, error: { code: 'USAGE_ERROR', message: "missing required argument 'name'" } });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: maestro task/);
+  });
 });
 
 describe('which server the CLI talks to', SLOW, () => {

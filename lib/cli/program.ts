@@ -44,6 +44,12 @@ export async function run(argv: string[], options: Partial<CliIo> = {}): Promise
       return error.exitCode;
     }
     if (!(error instanceof CommanderError)) throw error;
+    // A usage error (unknown option, bad choice, missing argument) under --json: the answer a script parses, as
+    // --json promises, besides commander's text on stderr. Help and --version end with exit code 0 and stay as they are.
+    if (error.exitCode !== 0 && argv.includes('--json')) {
+      const failure = { code: 'USAGE_ERROR', message: error.message.replace(/^error: /, '') };
+      io.stdout(`${JSON.stringify({ success: false, error: failure }, null, 2)}\n`);
+    }
     return error.exitCode;
   }
   return io.exitCode;
