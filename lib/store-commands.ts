@@ -30,7 +30,12 @@ Examples:
   DATABASE_URL=postgres://maestro@db/maestro maestro-server import move.jsonl`;
 
 /** Runs `maestro-server <argv>` when it names a command (not the server); resolves to the exit code. */
-export async function runStoreCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runStoreCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  /** Stops an export as Ctrl-C does (its reason the signal's name): for runs in-process. */
+  signal?: AbortSignal,
+): Promise<number> {
   const say = (text: string) => void process.stderr.write(`${text}\n`);
   let code = 0;
   const program = new Command('maestro-server')
@@ -44,7 +49,7 @@ export async function runStoreCommand(argv: string[], env: NodeJS.ProcessEnv = p
     .description('Write everything the store holds as JSON lines (to stdout, or to --out FILE)')
     .option('--out <file>', 'write to FILE (through a temporary file, renamed once complete) instead of stdout')
     .action(async (opts: { out?: string }) => {
-      code = await withStore(env, say, (config) => exportCommand(config, opts.out, say));
+      code = await withStore(env, say, (config) => exportCommand(config, opts.out, say, signal));
     });
   program
     .command('import')
@@ -70,11 +75,43 @@ async function withStore(env: NodeJS.ProcessEnv, say: (text: string) => void, wo
   } catch (error) {
     // Configuration, a held lock, a bad file, a non-empty store, an unreachable database: the message says which.
     say(`maestro-server: ${(error as Error).message ?? error}`);
-    return 1;
+    return error instanceof Interrupted ? error.exitCode : 1;
   }
 }
 
 class StoreError extends Error {}
+
+/** Ctrl-C (SIGINT) or SIGTERM stopped the command; its exit code is the shell's for that signal. */
+class Interrupted extends StoreError {
+  readonly exitCode: number;
+  constructor(signal: string, what: string) {
+    super(`export interrupted (${signal}): ${what}`);
+    this.exitCode = signal === 'SIGTERM' ? 143 : 130;
+  }
+}
+
+/**
+ * SIGINT and SIGTERM abort the returned signal (and `given` does too, for runs in-process), so the export stops at
+ * its next write and cleans up: killed by the signal's default action, it left the store's lock and its temporary
+ * `.FILE.<pid>.tmp` behind. A second signal ends the process at once.
+ */
+function interruptible(given: AbortSignal | undefined) {
+  const stop = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => (stop.signal.aborted ? process.exit(name === 'SIGTERM' ? 143 : 130) : stop.abort(name));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const forward = () => stop.abort(given?.reason ?? 'SIGINT');
+  if (given?.aborted) forward();
+  else given?.addEventListener('abort', forward, { once: true });
+  return {
+    signal: stop.signal,
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      given?.removeEventListener('abort', forward);
+    },
+  };
+}
 
 /**
  * Opens the store the server would use, as the server does (the file engine's lock, recovery after a crash);
@@ -100,17 +137,23 @@ const progressTo = (say: (text: string) => void, verb: string) => (records: numb
   if (process.stderr.isTTY && records % 10_000 === 0) say(`${verb} ${records} records…`);
 };
 
-async function exportCommand(config: Config, out: string | undefined, say: (text: string) => void): Promise<void> {
+async function exportCommand(config: Config, out: string | undefined, say: (text: string) => void, given?: AbortSignal): Promise<void> {
   const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
   if (config.databaseType === 'file' && !existsSync(config.dataDir)) {
     throw new StoreError(`there is no data directory at ${config.dataDir} (set DATA_DIR, or DATABASE_URL for PostgreSQL)`);
   }
   const target = out ? await openTarget(out) : undefined;
+  const interrupt = interruptible(given);
   let done = false;
   try {
     const db = await openStore(config, log);
     try {
-      const write = target ? target.write : writeStdout;
+      const write = async (chunk: string) => {
+        if (interrupt.signal.aborted) {
+          throw new Interrupted(String(interrupt.signal.reason), out ? `nothing was written to ${out}` : 'the output is incomplete');
+        }
+        await (target ? target.write : writeStdout)(chunk);
+      };
       const summary = await exportStore(db, write, progressTo(say, 'Exported')).catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'EPIPE') return undefined; // `export | head`: the reader has all it wanted
         throw error;
@@ -127,6 +170,7 @@ async function exportCommand(config: Config, out: string | undefined, say: (text
     done = true;
   } finally {
     if (!done) await target?.abandon();
+    interrupt.release();
   }
 }
 
