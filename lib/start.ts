@@ -63,7 +63,7 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
 async function startLocalRunner(config: Config, server: RunningServer, log: Logger) {
   if (!config.localRunner) return;
   if (!which('tmux')) {
-    log.info('tmux is not on PATH: no local runner (spawns wait for a UI or a remote runner)');
+    log.info('tmux is not on PATH: no local runner (a spawn goes to connected UIs, or waits for the runner it names)');
     return;
   }
   const name = config.hostName ?? defaultHostName();

@@ -201,4 +201,18 @@ describe('the CLI names the way forward', () => {
       other.close();
     }
   });
+
+  it('a spawn that no runner will start says so, and how to have it run', async () => {
+    const task = await newTask('Nobody runs me');
+    const r = await maestro(['session', 'spawn', '--task-ids', task.id]);
+    expect(r.code).toBe(0);
+    // Before: only "Spawn request sent to Agents UI", and the person waited for an agent that never started.
+    expect(r.stdout.split('\n').at(-1)).toBe(
+      'No runner will start this agent: the server has no local runner (tmux missing, or MAESTRO_LOCAL_RUNNER=0) and ' +
+        'none was named. Only a connected Agents UI opens its terminal. To have it run, start a runner (maestro host) ' +
+        'where tmux is installed and spawn again with --host <its name>.',
+    );
+    const onHost = await maestro(['session', 'spawn', '--task-ids', (await newTask('On a host')).id, '--host', 'second']);
+    expect(onHost.stdout).not.toContain('No runner will start');
+  });
 });
