@@ -13,10 +13,10 @@ if (args.length === 0) {
   const { runServer } = await import('./start.js');
   await runServer();
 } else {
-  // `maestro-server export | head`: the reader has gone; end quietly.
+  // `maestro-server export | head`: the reader has gone. The export learns it from its write and ends quietly once it
+  // closed the store (exiting here would leave the store's lock behind, for the next start to take over as stale).
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
-    process.exit(0);
   });
   const { runStoreCommand } = await import('./store-commands.js');
   process.exitCode = await runStoreCommand(args);

@@ -63,14 +63,15 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
 async function startLocalRunner(config: Config, server: RunningServer, log: Logger) {
   if (!config.localRunner) return;
   if (!which('tmux')) {
-    log.info('tmux is not on PATH: no local runner (spawns wait for a UI or a remote runner)');
+    log.info('tmux is not on PATH: no local runner (a spawn goes to connected UIs, or waits for the runner it names)');
     return;
   }
   const name = config.hostName ?? defaultHostName();
-  const local = ['0.0.0.0', '::', '127.0.0.1', 'localhost', '::1'].includes(config.host);
-  const host = local ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  // The address the server listens on, except a wildcard's (any address of this machine): there, loopback. Not
+  // 127.0.0.1 for every loopback name: a server on HOST=::1 does not listen on it, and its runner never connected.
+  const wildcard = config.host === '0.0.0.0' || config.host === '::';
   const runner = new Runner({
-    serverUrl: `http://${host}:${server.port}`,
+    serverUrl: wildcard ? `http://127.0.0.1:${server.port}` : server.url,
     token: config.token,
     name,
     tmuxSocket: process.env.MAESTRO_TMUX_SOCKET || undefined,

@@ -1,5 +1,4 @@
 // `maestro-server export` and `maestro-server import` (§22.2): moving a store between engines, and backing it up.
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -31,7 +30,12 @@ Examples:
   DATABASE_URL=postgres://maestro@db/maestro maestro-server import move.jsonl`;
 
 /** Runs `maestro-server <argv>` when it names a command (not the server); resolves to the exit code. */
-export async function runStoreCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runStoreCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  /** Stops an export as Ctrl-C does (its reason the signal's name): for runs in-process. */
+  signal?: AbortSignal,
+): Promise<number> {
   const say = (text: string) => void process.stderr.write(`${text}\n`);
   let code = 0;
   const program = new Command('maestro-server')
@@ -45,7 +49,7 @@ export async function runStoreCommand(argv: string[], env: NodeJS.ProcessEnv = p
     .description('Write everything the store holds as JSON lines (to stdout, or to --out FILE)')
     .option('--out <file>', 'write to FILE (through a temporary file, renamed once complete) instead of stdout')
     .action(async (opts: { out?: string }) => {
-      code = await withStore(env, say, (config) => exportCommand(config, opts.out, say));
+      code = await withStore(env, say, (config) => exportCommand(config, opts.out, say, signal));
     });
   program
     .command('import')
@@ -71,11 +75,43 @@ async function withStore(env: NodeJS.ProcessEnv, say: (text: string) => void, wo
   } catch (error) {
     // Configuration, a held lock, a bad file, a non-empty store, an unreachable database: the message says which.
     say(`maestro-server: ${(error as Error).message ?? error}`);
-    return 1;
+    return error instanceof Interrupted ? error.exitCode : 1;
   }
 }
 
 class StoreError extends Error {}
+
+/** Ctrl-C (SIGINT) or SIGTERM stopped the command; its exit code is the shell's for that signal. */
+class Interrupted extends StoreError {
+  readonly exitCode: number;
+  constructor(signal: string, what: string) {
+    super(`export interrupted (${signal}): ${what}`);
+    this.exitCode = signal === 'SIGTERM' ? 143 : 130;
+  }
+}
+
+/**
+ * SIGINT and SIGTERM abort the returned signal (and `given` does too, for runs in-process), so the export stops at
+ * its next write and cleans up: killed by the signal's default action, it left the store's lock and its temporary
+ * `.FILE.<pid>.tmp` behind. A second signal ends the process at once.
+ */
+function interruptible(given: AbortSignal | undefined) {
+  const stop = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => (stop.signal.aborted ? process.exit(name === 'SIGTERM' ? 143 : 130) : stop.abort(name));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const forward = () => stop.abort(given?.reason ?? 'SIGINT');
+  if (given?.aborted) forward();
+  else given?.addEventListener('abort', forward, { once: true });
+  return {
+    signal: stop.signal,
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      given?.removeEventListener('abort', forward);
+    },
+  };
+}
 
 /**
  * Opens the store the server would use, as the server does (the file engine's lock, recovery after a crash);
@@ -101,18 +137,28 @@ const progressTo = (say: (text: string) => void, verb: string) => (records: numb
   if (process.stderr.isTTY && records % 10_000 === 0) say(`${verb} ${records} records…`);
 };
 
-async function exportCommand(config: Config, out: string | undefined, say: (text: string) => void): Promise<void> {
+async function exportCommand(config: Config, out: string | undefined, say: (text: string) => void, given?: AbortSignal): Promise<void> {
   const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
   if (config.databaseType === 'file' && !existsSync(config.dataDir)) {
     throw new StoreError(`there is no data directory at ${config.dataDir} (set DATA_DIR, or DATABASE_URL for PostgreSQL)`);
   }
   const target = out ? await openTarget(out) : undefined;
+  const interrupt = interruptible(given);
   let done = false;
   try {
     const db = await openStore(config, log);
     try {
-      const write = target ? target.write : writeStdout;
-      const summary = await exportStore(db, write, progressTo(say, 'Exported'));
+      const write = async (chunk: string) => {
+        if (interrupt.signal.aborted) {
+          throw new Interrupted(String(interrupt.signal.reason), out ? `nothing was written to ${out}` : 'the output is incomplete');
+        }
+        await (target ? target.write : writeStdout)(chunk);
+      };
+      const summary = await exportStore(db, write, progressTo(say, 'Exported')).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'EPIPE') return undefined; // `export | head`: the reader has all it wanted
+        throw error;
+      });
+      if (!summary) return;
       const kinds = Object.entries(summary.counts).filter(([, n]) => n > 0);
       say(
         `Exported ${summary.records} records from ${describeStore(config)} (${kinds.map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}; last seq ${summary.lastSeq})${out ? ` to ${out}` : ''}`,
@@ -124,11 +170,13 @@ async function exportCommand(config: Config, out: string | undefined, say: (text
     done = true;
   } finally {
     if (!done) await target?.abandon();
+    interrupt.release();
   }
 }
 
-async function writeStdout(chunk: string): Promise<void> {
-  if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+/** Resolves once the chunk is written; rejects when it cannot be (EPIPE: the reader went away). */
+function writeStdout(chunk: string): Promise<void> {
+  return new Promise((resolve, reject) => void process.stdout.write(chunk, (error) => (error ? reject(error) : resolve())));
 }
 
 /** `--out FILE`: a temporary file beside it (owner-only: it holds token hashes), flushed and renamed when complete. */

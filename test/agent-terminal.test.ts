@@ -126,3 +126,80 @@ describe('maestro attach', SLOW, () => {
     await call('POST', `/api/sessions/${id}/stop`, {});
   });
 });
+
+/**
+ * `maestro attach` in a person's terminal (a pane of the tmux server OUTER) over the server's live terminal: no tmux
+ * socket of the agent's here. Resolves with the pane's text once it shows `attach exited <code>`.
+ */
+function attachRemotely(url: string, id: string, pane: string) {
+  const env = { ...cliBaseEnv(), MAESTRO_API_URL: url, MAESTRO_TMUX_SOCKET: `${RUN}-none` };
+  const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+  const line = ['env', ...Object.entries(env).map(([k, v]) => quote(`${k}=${v}`)), quote(process.execPath), quote(CLI_BIN), 'attach', id];
+  tmux(
+    OUTER,
+    'new-session',
+    '-d',
+    '-x',
+    '230',
+    '-y',
+    '50',
+    '-s',
+    pane,
+    '--',
+    'sh',
+    '-c',
+    `${line.join(' ')}; echo "attach exited $?"; sleep 600`,
+  );
+  const text = () => tmux(OUTER, 'capture-pane', '-p', '-J', '-t', `=${pane}:`);
+  const until = async (what: RegExp) => {
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      if (what.test(text())) return text();
+    }
+    throw new Error(`the person's terminal never showed ${what}:\n${text()}`);
+  };
+  // Attached once the agent's screen shows there (it starts by clearing the terminal, "Attached to …" included).
+  return { attached: (screenText: string) => until(new RegExp(screenText)), exited: () => until(/attach exited \d+/) };
+}
+
+describe('maestro attach over the live terminal ends when the agent does', SLOW, () => {
+  it('the agent exits: attach says so and gives the terminal back (exit 0); attaching again says there is nothing to attach to', async () => {
+    const id = await spawn('Attach till the end', 'shell');
+    await screen(id, (t) => t.includes('Attach till the end') && /[$#]\s*$/.test(t));
+    const first = attachRemotely(server.url, id, 'till-end');
+    await first.attached('Attach till the end');
+    await call('POST', `/api/sessions/${id}/input`, { text: 'exit' });
+    // Before: the terminal stayed attached to the dead agent until the person found Ctrl-].
+    const shown = await first.exited();
+    expect(shown).toContain(`The agent of ${id} has exited (exit code 0); detached.`);
+    expect(shown).toContain('attach exited 0');
+
+    const again = await attachRemotely(server.url, id, 'after-end').exited();
+    expect(again).toContain(`maestro: The agent of ${id} has exited (exit code 0): there is nothing to attach to.`);
+    expect(again).toContain('attach exited 1');
+  });
+});
+
+describe('maestro attach when the server goes away', SLOW, async () => {
+  const socket = `${RUN}-gone`;
+  const gone = await startServe(socket, { MAESTRO_HOST_NAME: 'gone' });
+  await until(gone.call, '/api/hosts/gone', (h) => h?.status === 'online');
+  const dir = join(tempDir(), 'work');
+  mkdirSync(dir);
+  const projectId = (await gone.call('POST', '/api/projects', { name: 'Gone', workingDir: dir })).body.id;
+
+  it('says the connection was lost, that the agent keeps running and how to attach again; exit 1', async () => {
+    const task = (await gone.call('POST', '/api/tasks', { projectId, title: 'Outlive the server' })).body;
+    const id = (await gone.call('POST', '/api/sessions/spawn', { projectId, taskIds: [task.id], agent: 'shell' })).body.sessionId;
+    await until(gone.call, `/api/sessions/${id}/terminal`, (t) => t?.text?.includes('Outlive the server'));
+    const person = attachRemotely(gone.url, id, 'server-gone');
+    await person.attached('Outlive the server');
+    gone.proc.kill('SIGTERM');
+    expect(await gone.exited).toBe(0);
+    const shown = await person.exited();
+    // Before: "Detached; the agent keeps running." and exit 0, as if the person had detached.
+    expect(shown).toContain(
+      `maestro: The connection to Maestro Server was lost; the agent keeps running. Attach again once it is back: maestro attach ${id}`,
+    );
+    expect(shown).toContain('attach exited 1');
+  });
+});

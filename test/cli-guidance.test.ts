@@ -1,4 +1,6 @@
 // The CLI tells a newcomer what to do: the flag to pass, the true state of what it did, the way out of a dead end.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { run } from '../lib/cli/program.js';
@@ -160,5 +162,57 @@ describe('the CLI names the way forward', () => {
       'Waiting for host second to connect',
     ]);
     expect(r.stdout).not.toContain('Launching on');
+  });
+
+  it('a wrong server URL gets a sentence saying what to fix: no scheme, a path too many, not Maestro, never a stack trace', async () => {
+    const port = new URL(server.url).port;
+    const noScheme = await maestro(['--server', `localhost:${port}`, 'project', 'list']);
+    expect(noScheme).toMatchObject({ code: 1, stdout: '' });
+    expect(noScheme.stderr).toBe(
+      `maestro: Invalid server URL "localhost:${port}" (from --server): give the address the server listens on, e.g. http://localhost:${port}`,
+    );
+    const fromEnv = await maestro(['project', 'list'], { MAESTRO_API_URL: 'ftp://example' });
+    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.stderr).toContain('Invalid server URL "ftp://example" (from MAESTRO_API_URL)');
+    // The commands that run outside the usual error handling: before, the error escaped run() as a stack trace.
+    for (const command of [['host', '--name', 'nowhere'], ['mcp']]) {
+      const r = await maestro(['--server', `localhost:${port}`, ...command]);
+      expect(r, command[0]).toMatchObject({ code: 1, stderr: expect.stringMatching(/^maestro: Invalid server URL "localhost:\d+"/) });
+    }
+
+    const withApi = await maestro(['project', 'list'], { MAESTRO_API_URL: `${server.url}/api` });
+    expect(withApi.code).toBe(1);
+    expect(withApi.stderr).toBe(
+      `maestro: Route not found: GET ${server.url}/api/api/projects. Check the server URL ${server.url}/api: it is the ` +
+        'address the server listens on, without /api (or the server is older than this CLI)',
+    );
+
+    const other = createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      const notMaestro = await maestro(['project', 'list'], { MAESTRO_API_URL: otherUrl });
+      expect(notMaestro.code).toBe(1);
+      expect(notMaestro.stderr).toBe(
+        `maestro: GET /api/projects: the server at ${otherUrl} answered 404 with something that is not JSON: ` +
+          'is that the address of Maestro Server (--server, MAESTRO_API_URL)?',
+      );
+    } finally {
+      other.close();
+    }
+  });
+
+  it('a spawn that no runner will start says so, and how to have it run', async () => {
+    const task = await newTask('Nobody runs me');
+    const r = await maestro(['session', 'spawn', '--task-ids', task.id]);
+    expect(r.code).toBe(0);
+    // Before: only "Spawn request sent to Agents UI", and the person waited for an agent that never started.
+    expect(r.stdout.split('\n').at(-1)).toBe(
+      'No runner will start this agent: the server has no local runner (tmux missing, or MAESTRO_LOCAL_RUNNER=0) and ' +
+        'none was named. Only a connected Agents UI opens its terminal. To have it run, start a runner (maestro host) ' +
+        'where tmux is installed and spawn again with --host <its name>.',
+    );
+    const onHost = await maestro(['session', 'spawn', '--task-ids', (await newTask('On a host')).id, '--host', 'second']);
+    expect(onHost.stdout).not.toContain('No runner will start');
   });
 });

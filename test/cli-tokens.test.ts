@@ -51,4 +51,23 @@ describe('maestro token', () => {
     });
     expect((await maestro(['token', 'create', 'Eve', '--role', 'owner'])).code).toBe(1);
   });
+
+  it('on a server without MAESTRO_TOKEN, says that the new token limits nothing yet', async () => {
+    const open = await startTestServer();
+    let [stdout, stderr] = ['', ''];
+    const env = { ...cliBaseEnv(), MAESTRO_API_URL: open.url };
+    const code = await run(['token', 'create', 'Carol', '--role', 'viewer'], {
+      env,
+      stdout: (t) => void (stdout += t),
+      stderr: (t) => void (stderr += t),
+    });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Created token \S+ for Carol \(viewer\)\nmpt_/);
+    // Before: nothing said so, and the person believed Carol could only read.
+    expect(stderr).toBe(
+      'maestro: warning: this server runs without MAESTRO_TOKEN and answers requests that carry no token as the ' +
+        "administrator's: this token's role limits nothing until the server is started with MAESTRO_TOKEN set.\n",
+    );
+    expect((await maestro(['token', 'create', 'Dave'])).stderr).toBe('');
+  });
 });

@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -163,27 +165,22 @@ describe('help and command parsing', SLOW, () => {
     expect(choice.code).not.toBe(0);
     expect(choice.stderr).toMatch(/sleeping.*invalid|invalid.*sleeping/i);
   });
-
-  it('with --json, answers a misspelled flag or a missing argument in JSON on stdout too, with a failing exit code', async () => {
-    const [flag, missing, help] = await Promise.all([
-      maestro(['task', 'next', '--clam', '--json']),
-      maestro(['--json', 'task', 'claim']),
-      maestro(['task', '--help', '--json']),
-    ]);
-    expect(flag.code).toBe(1);
-    expect(json(flag)).toEqual({
-      success: false,
-      error: { code: 'USAGE_ERROR', message: "unknown option '--clam'\n(Did you mean --claim?)" },
-    });
-    expect(flag.stderr).toContain("unknown option '--clam'");
-    expect(missing.code).toBe(1);
-    expect(json(missing).error).toEqual({ code: 'USAGE_ERROR', message: "missing required argument 'id'" });
-    expect(help.code).toBe(0);
-    expect(help.stdout).toContain('Usage: maestro task');
-  });
 });
 
 describe('projects', SLOW, () => {
+  it('create -d . and --working-dir=~/…: the directory the person means, not a path the runner would read in its own', async () => {
+    const home = tempDir('maestro-home-');
+    const [here, tilde] = await Promise.all([
+      maestro(['project', 'create', 'Here', '-d', '.']),
+      maestro(['project', 'create', 'Home', '--working-dir=~/shop'], { HOME: home }),
+    ]);
+    const dirOf = async (r: Run) => (await api('GET', `/api/projects/${idFrom(r.stdout, /^Created project (proj_\S+)$/m)}`)).workingDir;
+    // Before: "." and "~/shop" were stored as typed, and the runner started agents in its own working directory.
+    expect(await dirOf(here)).toBe(process.cwd());
+    expect(here.stdout).toMatch(new RegExp(`^Working dir:\\s+${process.cwd().replace(/[/.]/g, '\\$&')}$`, 'm'));
+    expect(await dirOf(tilde)).toBe(join(home, 'shop'));
+  });
+
   it('create, list, get and delete', async () => {
     const none = await maestro(['project', 'list'], { MAESTRO_API_URL: empty.url });
     expect(none).toMatchObject({ code: 0, stdout: 'No projects.' });
@@ -985,6 +982,30 @@ describe('--json output', SLOW, () => {
       error: { code: expect.any(String), message: expect.stringContaining('No session ID given') },
     });
   });
+
+  it('a usage error under --json is a {"success":false} answer too, not only text on stderr; help stays help', async () => {
+    const [badChoice, unknown, missing, help] = await Promise.all([
+      maestro(['--json', 'task', 'list', '--status', 'bogus']),
+      maestro(['task', 'frobnicate', '--json']),
+      maestro(['--json', 'project', 'create']),
+      maestro(['--json', 'task', '--help']),
+    ]);
+    // Before: stdout was empty, and a script piping it to a JSON parser failed on nothing.
+    expect(badChoice.code).toBe(1);
+    expect(json(badChoice)).toEqual({
+      success: false,
+      error: {
+        code: 'USAGE_ERROR',
+        message:
+          "option '-s, --status <status>' argument 'bogus' is invalid. Allowed choices are todo, in_progress, completed, cancelled, blocked, pending.",
+      },
+    });
+    expect(badChoice.stderr).toContain('(run with --help for usage)');
+    expect(json(unknown)).toMatchObject({ success: false, error: { code: 'USAGE_ERROR', message: expect.stringContaining('frobnicate') } });
+    expect(json(missing)).toEqual({ success: false, error: { code: 'USAGE_ERROR', message: "missing required argument 'name'" } });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: maestro task/);
+  });
 });
 
 describe('which server the CLI talks to', SLOW, () => {
@@ -1029,7 +1050,7 @@ describe('which server the CLI talks to', SLOW, () => {
     const bare = await maestro(['project', 'list'], { MAESTRO_API_URL: 'localhost:3000' });
     expect(bare).toMatchObject({
       code: 1,
-      stderr: 'maestro: Invalid server URL: localhost:3000 (it needs http:// or https://, e.g. http://localhost:3000)',
+      stderr: 'maestro: Invalid server URL "localhost:3000" (from MAESTRO_API_URL): give the address the server listens on, e.g. http://localhost:3000',
     });
   });
 
@@ -1085,5 +1106,88 @@ describe('watch', SLOW, () => {
     stop.abort();
     // The other project's update came first: had it passed the filter, it would have been printed before this one.
     expect(printed().map((e) => [e.type, e.data.id])).toEqual([['project:updated', one.id]]);
+  });
+
+  it('works behind a proxy that serves the server under a path prefix', async () => {
+    // A proxy that passes /maestro/… on to the server without the prefix, HTTP and WebSocket, and nothing else (as
+    // nginx's `location /maestro/ { proxy_pass http://server/; }` does).
+    const upstream = new URL(server.url);
+    const strip = (path = '') => (path.startsWith('/maestro/') ? path.slice('/maestro'.length) : undefined);
+    const proxy = createServer((req, res) => {
+      const path = strip(req.url);
+      if (!path) return void res.writeHead(404).end('not here');
+      const forward = httpRequest(
+        { host: upstream.hostname, port: upstream.port, path, method: req.method, headers: req.headers },
+        (up) => {
+          res.writeHead(up.statusCode!, up.headers);
+          up.pipe(res);
+        },
+      );
+      req.pipe(forward);
+    });
+    proxy.on('upgrade', (req, socket, head) => {
+      const path = strip(req.url);
+      if (!path) return void socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      const up = connect(Number(upstream.port), upstream.hostname, () => {
+        const headers = Object.entries(req.headers).map(([k, v]) => `${k}: ${v}\r\n`);
+        up.write(`${req.method} ${path} HTTP/1.1\r\n${headers.join('')}\r\n`);
+        up.write(head);
+        up.pipe(socket).pipe(up);
+      });
+      socket.on('error', () => up.destroy());
+      up.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const prefixed = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/maestro`;
+    // From a seq before the project: the watcher replays it whenever it connects.
+    const { latestSeq } = await api('GET', '/api/events?since=0&limit=1');
+    const project = await newProject('Behind a prefix');
+    const stop = new AbortController();
+    let [stdout, stderr] = ['', ''];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const printed = new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`watch behind the prefix printed nothing:\n${stderr}`)), 15_000);
+        const watching = run(['watch', '--since', String(latestSeq)], {
+          env: envFor({ MAESTRO_API_URL: prefixed }),
+          stdout: (t) => {
+            stdout += t;
+            if (stdout.includes(project.id)) resolve();
+          },
+          stderr: (t) => void (stderr += t),
+          signal: stop.signal,
+        });
+        void watching.then((code) => reject(new Error(`watch ended with ${code}:\n${stderr}`)));
+      });
+      // Before: the stream dialled ws://…/maestro, which the proxy does not serve, and retried for ever.
+      await printed;
+      expect(stdout).toMatch(new RegExp(`project:created  ${project.id}`));
+      expect(stderr).toBe('');
+    } finally {
+      clearTimeout(timer);
+      stop.abort();
+      proxy.closeAllConnections();
+      proxy.close();
+    }
+  });
+
+  it('--since past the end of the log says so, not that events "up to #0 are no longer logged"', async () => {
+    const { latestSeq } = await api('GET', '/api/events?since=0&limit=1');
+    const stop = new AbortController();
+    let stderr = '';
+    const warned = new Promise<void>((resolve) => {
+      const write = (text: string) => {
+        stderr += text;
+        if (stderr.includes('\n')) resolve();
+      };
+      void run(['watch', '--since', String(latestSeq + 1000)], { env: envFor({}), stdout: () => {}, stderr: write, signal: stop.signal });
+    });
+    await warned;
+    stop.abort();
+    // The log may have grown meanwhile (other tests share the server): the seq it ends at is the one it named.
+    const end = /events end at #(\d+),/.exec(stderr)?.[1];
+    expect(stderr).toBe(
+      `maestro: this server's events end at #${end}, before #${latestSeq + 1000} (another server, or one restored from a backup?); continuing from #${end}\n`,
+    );
   });
 });

@@ -131,13 +131,31 @@ describe("the original CLI's commands (§15.7)", SLOW, () => {
     expect(empty.code).toBe(0);
     expect(empty.stdout).toMatch(/empty/i);
 
-    const waiting = maestro(['queue', 'start', '--poll', '100'], env);
     const later = (await call('POST', '/api/tasks', { projectId: project.id, title: 'Pushed later' })).body;
-    await new Promise((r) => setTimeout(r, 300));
+    const waiting = execa(process.execPath, [CLI_BIN, 'queue', 'start', '--poll', '100'], {
+      env: { ...baseEnv, MAESTRO_API_URL: server.url, ...env },
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+      timeout: 60_000,
+    });
+    // It says it waits (before, it printed nothing until an item came), and then it is waiting: push one.
+    let stderr = '';
+    await new Promise<void>((resolve) => {
+      waiting.once('exit', () => resolve());
+      waiting.stderr!.on('data', (chunk) => {
+        stderr += chunk;
+        if (stderr.includes('\n')) resolve();
+      });
+    });
+    expect(stderr).toBe('maestro: the queue is empty; waiting for a task to be pushed (--no-wait returns at once)\n');
     expect((await call('POST', `/api/sessions/${spawn.sessionId}/queue/push`, { taskId: later.id })).status).toBeLessThan(300);
     const started = await waiting;
-    expect(started.code).toBe(0);
+    expect(started.exitCode).toBe(0);
     expect(started.stdout).toContain(later.id);
+
+    const badPoll = await maestro(['queue', 'start', '--poll', 'often'], env);
+    expect(badPoll).toMatchObject({ code: 1, stderr: 'maestro: --poll must be a whole number of milliseconds, at least 100, not often' });
   });
 });
 

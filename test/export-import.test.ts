@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { startServer } from '../lib/http/server.js';
 import { createLogger } from '../lib/log.js';
 import { KINDS } from '../lib/storage/engine.js';
+import { runStoreCommand } from '../lib/store-commands.js';
 import { fakeRunner } from './fake-runner.js';
 import { onFileEnd, runToExit, SERVER_BIN, tempDir, testConfig } from './helpers.js';
 import { freshDatabaseUrl, hasPostgres, openStore } from './postgres.js';
@@ -179,6 +180,30 @@ describe('maestro-server export and import', () => {
     expect(readdirSync(join(dump, '..'))).toEqual(['store.jsonl']);
     const toStdout = await bin(['export'], source);
     expect(toStdout.stdout.split('\n').slice(1)).toEqual(`${readFileSync(dump, 'utf8')}`.split('\n').slice(1));
+  });
+
+  it('export | head: ends quietly and leaves the store as it found it (no lock for the next start to take over)', async () => {
+    const { proc, done } = startBin(['export'], source);
+    proc.stdout.destroy(); // the reader is gone before the first line: every write fails with EPIPE
+    const cut = await done;
+    expect(cut).toMatchObject({ code: 0, stderr: '' });
+    // Before: it exited at the first failed write, its lock still on disk.
+    expect(readdirSync(source.DATA_DIR).filter((name) => name.startsWith('.'))).toEqual([]);
+    const next = await bin(['export', '--out', join(tempDir(), 'after.jsonl')], source);
+    expect(next.code).toBe(0);
+    expect(next.stderr).not.toMatch(/WARN|lock/);
+  });
+
+  it('Ctrl-C during export --out: exit 130, no partial or temporary file, the store unlocked', async () => {
+    const outDir = tempDir();
+    const stop = new AbortController();
+    stop.abort('SIGINT'); // as if Ctrl-C came while the store was loading: the export stops at its first write
+    const env = { ...process.env, DATABASE_TYPE: '', DATABASE_URL: '', LOG_LEVEL: '', DATA_DIR: source.DATA_DIR };
+    const code = await runStoreCommand(['export', '--out', join(outDir, 'backup.jsonl')], env, stop.signal);
+    expect(code).toBe(130);
+    // Before: the signal's default action left `.backup.jsonl.<pid>.tmp` here and the store's lock in DATA_DIR.
+    expect(readdirSync(outDir)).toEqual([]);
+    expect(readdirSync(source.DATA_DIR).filter((name) => name.startsWith('.'))).toEqual([]);
   });
 
   /** Imports the dump into `store`, serves it, and checks it serves what the source served, and goes on after it. */

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -180,9 +180,17 @@ describe('port already in use', () => {
     const port = await new Promise<number>((resolve) =>
       blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as { port: number }).port)),
     );
-    const { code, stderr } = await runToExit({ ...CLEAN, ...testEnv({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' }) });
+    const env: Record<string, string> = { ...CLEAN, ...testEnv({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' }) };
+    const { code, stderr } = await runToExit(env);
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(new RegExp(`port ${port} is already in use`));
     expect(stderr).not.toMatch(/listening on/);
+
+    // It closed its store as a stop does: no lock, no temporary file, nothing for the next start to recover.
+    expect(readdirSync(env.DATA_DIR!).filter((name) => name.startsWith('.'))).toEqual([]);
+    const next = await boot({ ...env, PORT: '0' });
+    next.proc.kill('SIGTERM');
+    expect(await next.exited).toBe(0);
+    expect(next.output()).not.toMatch(/WARN/);
   });
 });

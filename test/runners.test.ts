@@ -455,6 +455,26 @@ describe('maestro serve runs a local runner (§15.2)', SLOW, async () => {
   });
 });
 
+describe('maestro serve on IPv6 loopback (HOST=::1)', SLOW, async () => {
+  const { startServerProcess, testEnv } = await import('./helpers.js');
+  const socket = `mt${process.pid}-local6`;
+  onFileEnd(() => killTmuxServer(socket));
+  const proc = await startServerProcess(
+    testEnv({ HOST: '::1', MAESTRO_LOCAL_RUNNER: '1', MAESTRO_HOST_NAME: 'here6', MAESTRO_TMUX_SOCKET: socket, LOG_LEVEL: 'info' }),
+  );
+
+  it('has its local runner online (it connected to [::1], where the server listens, not to 127.0.0.1)', async () => {
+    expect(proc.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+    const call: Call = async (method, path) => {
+      const res = await fetch(proc.url + path, { method });
+      return { status: res.status, body: await res.json(), headers: res.headers };
+    };
+    expect(await online(call, 'here6')).toMatchObject({ name: 'here6', local: true, status: 'online' });
+    proc.proc.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  });
+});
+
 describe('stopping an agent (issue 21 item 16)', SLOW, async () => {
   const server = await startTestServer();
   const { call } = server;

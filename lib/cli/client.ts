@@ -17,11 +17,20 @@ type Env = Record<string, string | undefined>;
 
 /** `--server`, else `MAESTRO_API_URL`, else `MAESTRO_SERVER_URL`, else `http://localhost:3000`. */
 export function serverUrl(flag: string | undefined, env: Env): string {
-  const url = flag ?? env.MAESTRO_API_URL ?? env.MAESTRO_SERVER_URL ?? 'http://localhost:3000';
-  // `localhost:3000` parses as a URL of scheme `localhost:`; only http(s) reaches a server (ws(s), which the runner
-  // turns its URL into, is let through as it always was).
-  if (!/^(https?|wss?):$/.test(URL.parse(url)?.protocol ?? '')) {
-    throw new CliError(`Invalid server URL: ${url} (it needs http:// or https://, e.g. http://localhost:3000)`);
+  const [url, from] =
+    flag !== undefined
+      ? [flag, '--server']
+      : env.MAESTRO_API_URL
+        ? [env.MAESTRO_API_URL, 'MAESTRO_API_URL']
+        : env.MAESTRO_SERVER_URL
+          ? [env.MAESTRO_SERVER_URL, 'MAESTRO_SERVER_URL']
+          : ['http://localhost:3000', 'the default'];
+  // `localhost:3000` parses as a URL of the scheme "localhost:": without this check, every request failed with
+  // "unknown scheme. Is it running?" (exit 3), and `maestro host` crashed with a stack trace. (ws:// and wss://, which
+  // the runner turns its URL into, are taken as they always were.)
+  if (!URL.canParse(url) || !['http:', 'https:', 'ws:', 'wss:'].includes(new URL(url).protocol)) {
+    const example = /^[\w.-]+:\d+(\/|$)/.test(url) ? `http://${url}` : 'http://localhost:3000';
+    throw new CliError(`Invalid server URL "${url}" (from ${from}): give the address the server listens on, e.g. ${example}`);
   }
   return url.replace(/\/+$/, '');
 }
@@ -98,7 +107,8 @@ export class Client {
       data = text ? JSON.parse(text) : undefined;
     } catch {
       throw new CliError(
-        `${method} ${path}: the server answered ${res.status} with something that is not JSON`,
+        `${method} ${path}: the server at ${this.baseUrl} answered ${res.status} with something that is not JSON: ` +
+          'is that the address of Maestro Server (--server, MAESTRO_API_URL)?',
         EXIT.error,
         'BAD_RESPONSE',
       );
@@ -106,6 +116,12 @@ export class Client {
     if (!res.ok) {
       let message = typeof data?.message === 'string' ? data.message : `HTTP ${res.status}`;
       if (res.status === 401) message = `${message}: ${unauthorizedHint(this.tokenVariable)}`;
+      // Every route this CLI calls exists on a server of its version: a URL with a path the server does not have
+      // (`…/api`) is the likely cause. Not exit 2, which says the thing asked for does not exist.
+      if (res.status === 404 && data?.code === 'NOT_FOUND' && message === 'Route not found') {
+        const hint = `Check the server URL ${this.baseUrl}: it is the address the server listens on, without /api`;
+        throw new CliError(`${message}: ${method} ${url}. ${hint} (or the server is older than this CLI)`, EXIT.error, data.code);
+      }
       throw new CliError(message, res.status === 404 ? EXIT.notFound : EXIT.error, data?.code ?? `HTTP_${res.status}`, data?.details);
     }
     return data as T;

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { PACKAGE_INFO } from '../package-root.js';
 import { attachCommands } from './attach.js';
 import { attentionCommands } from './attention.js';
+import { CliError } from './client.js';
 import { compatCommands } from './compat.js';
 import { action, bindIo, type CliIo } from './context.js';
 import { hookCommands } from './hook.js';
@@ -37,12 +38,17 @@ export async function run(argv: string[], options: Partial<CliIo> = {}): Promise
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
+    // Commands that run outside `action()` (host, mcp) fail the same way: a sentence, not a stack trace.
+    if (error instanceof CliError) {
+      io.stderr(`maestro: ${error.message}\n`);
+      return error.exitCode;
+    }
     if (!(error instanceof CommanderError)) throw error;
-    // A misspelled flag or a missing argument under --json still answers in JSON, as --json promises: a program
-    // reading stdout (`| jq`) sees the failure, not an empty answer. Help and --version (exit 0) stay text.
+    // A usage error (unknown option, bad choice, missing argument) under --json: the answer a script parses, as
+    // --json promises, besides commander's text on stderr. Help and --version end with exit code 0 and stay as they are.
     if (error.exitCode !== 0 && argv.includes('--json')) {
-      const body = { code: 'USAGE_ERROR', message: error.message.replace(/^error: /, '') };
-      io.stdout(`${JSON.stringify({ success: false, error: body }, null, 2)}\n`);
+      const failure = { code: 'USAGE_ERROR', message: error.message.replace(/^error: /, '') };
+      io.stdout(`${JSON.stringify({ success: false, error: failure }, null, 2)}\n`);
     }
     return error.exitCode;
   }

@@ -1,4 +1,6 @@
 // `maestro project`: create, list, show and delete projects.
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Project } from '../domain/types.js';
 import { action } from './context.js';
@@ -19,11 +21,12 @@ export function projectCommands(program: Command) {
   project
     .command('create <name>')
     .description('Create a project')
-    .option('-d, --working-dir <path>', 'absolute path of the code the agents work in')
+    .option('-d, --working-dir <path>', 'directory of the code the agents work in (a relative path or ~ is resolved here)')
     .option('--description <text>', 'what the project is')
     .action(
       action(async (ctx, name: string, opts: { workingDir?: string; description?: string }) => {
-        const created = await ctx.client.post<Project>('/api/projects', { name, ...opts });
+        const workingDir = opts.workingDir && absoluteDir(opts.workingDir, ctx.env.HOME || homedir());
+        const created = await ctx.client.post<Project>('/api/projects', { name, ...opts, ...(workingDir && { workingDir }) });
         ctx.out(created, (p) => `Created project ${p.id}\n${f.projectDetails(p)}`);
       }),
     );
@@ -45,4 +48,14 @@ export function projectCommands(program: Command) {
         ctx.out(await ctx.client.delete(`/api/projects/${encodeURIComponent(id)}`), () => `Deleted project ${id}`);
       }),
     );
+}
+
+/**
+ * The server stores a working directory as given and a runner starts agents in it, so `-d .` would start them in the
+ * runner's own directory. A path is resolved where the person typed it: `~` (left as it is by the shell in
+ * `--working-dir=~/x`) is the home directory, a relative path is taken from the current one.
+ */
+function absoluteDir(path: string, home: string): string {
+  if (path === '~' || path.startsWith('~/')) return join(home, path.slice(1));
+  return isAbsolute(path) ? path : resolve(path);
 }

@@ -1,6 +1,7 @@
 // `maestro queue`: a queue session's items, step by step (§8).
 import type { Command } from 'commander';
 import type { QueueItem } from '../domain/types.js';
+import { CliError } from './client.js';
 import { action } from './context.js';
 import * as f from './format.js';
 import { completedByHolder, holdsClaim } from './tasks.js';
@@ -49,11 +50,15 @@ export function queueCommands(program: Command) {
     .option('--poll <ms>', 'how often to look while waiting', '2000')
     .action(
       action(async (ctx, opts: { wait: boolean; poll: string }) => {
-        const poll = Math.max(100, Number(opts.poll) || 2000);
-        for (;;) {
+        if (!/^\d+$/.test(opts.poll) || Number(opts.poll) < 100) {
+          throw new CliError(`--poll must be a whole number of milliseconds, at least 100, not ${opts.poll}`);
+        }
+        for (let waited = false; ; waited = true) {
           const r = await ctx.client.post(path(ctx, queue, '/start'));
           if (r.item || !opts.wait) return ctx.out(r, nextLine);
-          await new Promise((resolve) => setTimeout(resolve, poll));
+          // Said once, on stderr: a wait that prints nothing looks like a hang to the person or agent running it.
+          if (!waited) ctx.warn(`maestro: the queue is empty; waiting for a task to be pushed (--no-wait returns at once)\n`);
+          await new Promise((resolve) => setTimeout(resolve, Number(opts.poll)));
         }
       }),
     );

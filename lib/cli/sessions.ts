@@ -15,6 +15,15 @@ const list = (value: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/**
+ * A spawn with no runner (none named, and the server has no local one) is only announced to connected UIs: if none
+ * opens its terminal, nothing ever starts the agent, and a runner that connects later does not take it either.
+ */
+const NO_RUNNER =
+  'No runner will start this agent: the server has no local runner (tmux missing, or MAESTRO_LOCAL_RUNNER=0) and none was ' +
+  'named. Only a connected Agents UI opens its terminal. To have it run, start a runner (maestro host) where tmux is ' +
+  'installed and spawn again with --host <its name>.';
+
 export function sessionCommands(program: Command) {
   const session = program.command('session').alias('sessions').description('Manage agent sessions');
 
@@ -155,7 +164,8 @@ export function sessionCommands(program: Command) {
           ctx.out(
             result,
             (r) =>
-              `Spawned session ${r.sessionId}\n${r.message}\nManifest: ${r.manifestPath}\nCommand:  ${r.initialCommand}  (in ${r.cwd || '.'})`,
+              `Spawned session ${r.sessionId}\n${r.message}\nManifest: ${r.manifestPath}\nCommand:  ${r.initialCommand}  (in ${r.cwd || '.'})` +
+              (r.host ? '' : `\n${NO_RUNNER}`),
           );
         },
       ),

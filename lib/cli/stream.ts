@@ -19,8 +19,11 @@ export interface FollowOptions {
   since?: number;
   query?: Record<string, string | undefined>;
   onEvent(event: Envelope): void;
-  /** The log no longer holds what was missed: the caller should refetch what it shows. */
-  onResync?(info: { oldestSeq: number; latestSeq: number }): void;
+  /**
+   * The log cannot continue after `since` (the seq asked for): it no longer holds what was missed, or it never reached
+   * it (another or a restored server). The caller should refetch what it shows.
+   */
+  onResync?(info: { oldestSeq: number; latestSeq: number; since: number | undefined }): void;
   /**
    * Told of each lost connection and each reconnect, for a status line; `unreachable` (with the reason) once when the
    * first connection cannot be made, so a watcher started against a server that is down does not sit silent.
@@ -48,7 +51,9 @@ export function followEvents(options: FollowOptions): { stop(): void; done: Prom
     // Starting "from now" still needs a position to resume from if the first connection drops before any event.
     last ??= await latestSeq(options).catch(() => undefined);
     for (let attempt = 0; !stopped; attempt++) {
-      const url = new URL(options.baseUrl.replace(/^http/, 'ws'));
+      // At /ws (§4.1), not at the base URL itself: behind a proxy that serves the server under a path prefix
+      // (`location /maestro/`), the bare prefix is not the server's, and the stream never connected.
+      const url = new URL(`${options.baseUrl.replace(/^http/, 'ws')}/ws`);
       for (const [key, value] of Object.entries({ ...options.query, since: last?.toString() })) {
         if (value !== undefined) url.searchParams.set(key, value);
       }
@@ -65,8 +70,9 @@ export function followEvents(options: FollowOptions): { stop(): void; done: Prom
         ws.on('message', (raw) => {
           const message = JSON.parse(String(raw)) as Envelope & { oldestSeq?: number; latestSeq?: number };
           if (message.type === 'resync') {
+            const since = last;
             last = message.latestSeq;
-            options.onResync?.({ oldestSeq: message.oldestSeq!, latestSeq: message.latestSeq! });
+            options.onResync?.({ oldestSeq: message.oldestSeq!, latestSeq: message.latestSeq!, since });
           } else if (typeof message.seq === 'number' && (last === undefined || message.seq > last)) {
             last = message.seq;
             options.onEvent(message);

@@ -18,6 +18,14 @@ export function tokenCommands(program: Command) {
       action(async (ctx, name: string, opts: { role: string }) => {
         const created = await ctx.client.post<TokenView & { token: string }>('/api/tokens', { name, role: opts.role });
         ctx.out(created, (t) => `Created token ${t.id} for ${t.name} (${t.role})\n${t.token}\nIt is shown only now: give it to ${t.name}.`);
+        // Accepted without any token: the server has no MAESTRO_TOKEN and answers every request as the admin's, so a
+        // person's role restricts nothing yet. Said, not refused: the token works once the server has one.
+        if (!ctx.client.token) {
+          ctx.warn(
+            'maestro: warning: this server runs without MAESTRO_TOKEN and answers requests that carry no token as the ' +
+              "administrator's: this token's role limits nothing until the server is started with MAESTRO_TOKEN set.\n",
+          );
+        }
       }),
     );
 

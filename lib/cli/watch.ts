@@ -50,8 +50,12 @@ export function watchCommands(program: Command) {
             if (opts.attention && e.type !== 'session:attention') return;
             ctx.print(`${ctx.json ? JSON.stringify(e) : opts.attention ? attentionLine(e) : eventLine(e)}\n`);
           },
-          onResync: ({ oldestSeq, latestSeq }) =>
-            ctx.warn(`maestro: events up to #${oldestSeq - 1} are no longer logged; continuing from #${latestSeq}\n`),
+          onResync: ({ oldestSeq, latestSeq, since }) =>
+            ctx.warn(
+              since !== undefined && since > latestSeq
+                ? `maestro: this server's events end at #${latestSeq}, before #${since} (another server, or one restored from a backup?); continuing from #${latestSeq}\n`
+                : `maestro: events up to #${oldestSeq - 1} are no longer logged; continuing from #${latestSeq}\n`,
+            ),
           onStatus: (status, reason) => ctx.warn(statusLine(ctx.client.baseUrl, status, reason)),
         });
         const stop = () => follow.stop();

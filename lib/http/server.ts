@@ -73,9 +73,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   ({ app } = await createApp(services, upgradeWebSocket));
   const { fetch } = app;
 
-  const server: ServerType = await new Promise((resolve, reject) => {
+  const server: ServerType = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch, hostname: config.host, port: config.port }, () => resolve(s));
     s.once('error', reject);
+  }).catch(async (error) => {
+    // The store is open (its lock taken, its journal started): a server that cannot listen (a busy port) closes it as
+    // a stop does, or the next start finds a stale lock, a temporary file and a journal to replay, as after a crash.
+    for (const stop of services.onClose) await stop();
+    throw error;
   });
   server.on('error', (error) => log.error('HTTP server error', error));
   // Every connection, WebSocket upgrades in progress included: what is still open once the services closed is ended.
