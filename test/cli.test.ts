@@ -1050,7 +1050,8 @@ describe('which server the CLI talks to', SLOW, () => {
     const bare = await maestro(['project', 'list'], { MAESTRO_API_URL: 'localhost:3000' });
     expect(bare).toMatchObject({
       code: 1,
-      stderr: 'maestro: Invalid server URL "localhost:3000" (from MAESTRO_API_URL): give the address the server listens on, e.g. http://localhost:3000',
+      stderr:
+        'maestro: Invalid server URL "localhost:3000" (from MAESTRO_API_URL): give the address the server listens on, e.g. http://localhost:3000',
     });
   });
 

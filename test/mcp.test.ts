@@ -216,7 +216,11 @@ describe('maestro mcp', () => {
 
   it("refuses a server URL that is not one with the CLI's one-line error and exit 1, not a stack trace", async () => {
     const r = await runCli(['mcp'], { PATH: process.env.PATH!, MAESTRO_API_URL: 'not a url' });
-    expect(r).toEqual({ code: 1, stdout: '', stderr: expect.stringMatching(/^maestro: Invalid server URL "not a url" \(from MAESTRO_API_URL\)/) });
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringMatching(/^maestro: Invalid server URL "not a url" \(from MAESTRO_API_URL\)/),
+    });
   });
 
   it('whoami fails when the server is down or refuses the token, instead of answering as if all were well', async () => {
