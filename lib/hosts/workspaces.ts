@@ -7,6 +7,7 @@ import { ApiError, sessionNotFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { WorkspaceReport } from '../runner-protocol.js';
 import type { Db } from '../storage/db.js';
+import { Turns } from '../turns.js';
 import { hostOffline, type RunnerHub } from './hub.js';
 import { timeline } from './session-runs.js';
 
@@ -37,8 +38,12 @@ function asApiError(error: unknown): never {
 type Active = Session & { host: string; workspace: NonNullable<Session['workspace']> };
 
 export class Workspaces {
-  /** The last merge or removal asked for each session, for the next one to wait on. */
-  readonly #pending = new Map<string, Promise<unknown>>();
+  /**
+   * Merges and removals of one session's worktree run one at a time, in arrival order (§1.7), each checked against
+   * the state the one before left: a second Merge click, or a Remove beside it, must not reach git while the first
+   * is still on the runner, nor record its answer over a later one.
+   */
+  readonly #turns = new Turns();
 
   constructor(
     private readonly db: Db,
@@ -91,22 +96,9 @@ export class Workspaces {
     return { sessionId, ...data };
   }
 
-  /**
-   * Merges and removals of one session's worktree run one at a time, in arrival order (§1.7), each checked against
-   * the state the one before left: a second Merge click, or a Remove beside it, must not reach git while the first
-   * is still on the runner, nor record its answer over a later one.
-   */
-  #inTurn<T>(sessionId: string, op: () => Promise<T>): Promise<T> {
-    const turn = (this.#pending.get(sessionId) ?? Promise.resolve()).then(op);
-    const done = turn.catch(() => undefined);
-    this.#pending.set(sessionId, done);
-    void done.then(() => this.#pending.get(sessionId) === done && this.#pending.delete(sessionId));
-    return turn;
-  }
-
   /** `POST /api/sessions/:id/merge` (§20.4). */
   merge(sessionId: string, request: MergeRequest, caller: string | null) {
-    return this.#inTurn(sessionId, () => this.#merge(sessionId, request, caller));
+    return this.#turns.run(sessionId, () => this.#merge(sessionId, request, caller));
   }
 
   async #merge(sessionId: string, request: MergeRequest, caller: string | null) {
@@ -140,7 +132,7 @@ export class Workspaces {
 
   /** `DELETE /api/sessions/:id/workspace` (§20.5). */
   remove(sessionId: string, force: boolean, caller: string | null): Promise<Session> {
-    return this.#inTurn(sessionId, () => this.#remove(sessionId, force, caller));
+    return this.#turns.run(sessionId, () => this.#remove(sessionId, force, caller));
   }
 
   async #remove(sessionId: string, force: boolean, caller: string | null): Promise<Session> {

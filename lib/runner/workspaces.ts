@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { RunnerMessage, ServerMessage, WorkspaceReport } from '../runner-protocol.js';
+import { Turns } from '../turns.js';
 import { maestroArgv } from './agent-sessions.js';
 import { WorkspaceError } from './git.js';
 import { diffWorkspace } from './git-diff.js';
@@ -26,8 +27,12 @@ export class RunnerWorkspaces {
   readonly root: string;
   /** Sessions whose setup may fail: their exit is reported as a failure with its reason. */
   readonly #setups = new Map<string, string>();
-  /** The last merge or removal asked in each repository, for the next one to wait on. */
-  readonly #repoTurns = new Map<string, Promise<unknown>>();
+  /**
+   * Merges and removals in one repository run one at a time, in arrival order: each merge reads the base branch's
+   * tip and moves it with that tip as the expected old value, so two sessions merged at once (a person clicking Merge
+   * on several finished agents) would otherwise refuse each other, and each sees the base the one before left.
+   */
+  readonly #repoTurns = new Turns();
 
   constructor(root?: string) {
     this.root = worktreesRoot(root);
@@ -101,7 +106,7 @@ export class RunnerWorkspaces {
       let data: unknown;
       if (op === 'diff') data = await diffWorkspace(ws, options.stat === true);
       else if (op === 'merge') {
-        data = await this.#inRepoTurn(ws.repoPath!, () =>
+        data = await this.#repoTurns.run(ws.repoPath!, () =>
           mergeWorkspace(ws, {
             strategy: (options.strategy as 'squash' | 'merge' | 'rebase') ?? 'squash',
             message: String(options.message ?? ''),
@@ -109,7 +114,7 @@ export class RunnerWorkspaces {
             uncommittedMessage: String(options.uncommittedMessage ?? 'uncommitted changes'),
           }),
         );
-      } else data = await this.#inRepoTurn(ws.repoPath!, () => removeWorkspace(sessionId, ws, options.force === true));
+      } else data = await this.#repoTurns.run(ws.repoPath!, () => removeWorkspace(sessionId, ws, options.force === true));
       return { type: 'reply', id, ok: true, data };
     } catch (error) {
       if (error instanceof WorkspaceError) {
@@ -117,19 +122,6 @@ export class RunnerWorkspaces {
       }
       return { type: 'reply', id, ok: false, error: (error as Error).message };
     }
-  }
-
-  /**
-   * Merges and removals in one repository run one at a time, in arrival order: each merge reads the base branch's
-   * tip and moves it with that tip as the expected old value, so two sessions merged at once (a person clicking Merge
-   * on several finished agents) would otherwise refuse each other, and each sees the base the one before left.
-   */
-  #inRepoTurn<T>(repoPath: string, op: () => Promise<T>): Promise<T> {
-    const turn = (this.#repoTurns.get(repoPath) ?? Promise.resolve()).then(op);
-    const done = turn.catch(() => undefined);
-    this.#repoTurns.set(repoPath, done);
-    void done.then(() => this.#repoTurns.get(repoPath) === done && this.#repoTurns.delete(repoPath));
-    return turn;
   }
 
   /** Git runs only on worktrees under this runner's root (the server names them; the runner checks). */
