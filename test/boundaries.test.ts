@@ -161,6 +161,35 @@ describe('a session token is confined to its session and its project', SLOW, asy
     expect((await asA('GET', `/api/tasks/${(await task(mine.id, 'ok')).id}`)).status).toBe(200);
   });
 
+  it("5: a session token launches agents only on its own session's runner, never on another trust level's", async () => {
+    // Another runner, as docs/security.md isolates agents: one runner per trust level, each its own user or container.
+    const elsewhere = startRunner(server.url, 'elsewhere', { MAESTRO_HOST_TOKEN: ADMIN });
+    await online(call, 'elsewhere');
+    // An agent on "bnd" asking for a shell on "elsewhere", to type commands into it as the session that spawned it.
+    const t = await task(mine.id, 'a shell over there');
+    const outside = await asA('POST', '/api/sessions/spawn', { projectId: mine.id, taskIds: [t.id], host: 'elsewhere', agent: 'shell' });
+    expect(outside.status).toBe(403);
+    expect(outside.body).toMatchObject({ code: 'FORBIDDEN', details: { host: 'elsewhere' } });
+    expect(outside.body.message).toContain('bnd');
+    const sessions = (await call('GET', `/api/sessions?projectId=${mine.id}`)).body;
+    expect(sessions.filter((s: any) => s.host === 'elsewhere')).toEqual([]);
+    expect(tmuxOut(elsewhere.socket, ['list-sessions', '-F', '#{session_name}'])).not.toContain('maestro-');
+    expect((await call('GET', `/api/tasks/${t.id}`)).body.sessionIds).toEqual([]);
+    // Its own runner, named or not, and a person's spawn anywhere, are as before.
+    const own = await asA('POST', '/api/sessions/spawn', { projectId: mine.id, taskIds: [t.id], host: 'bnd', agent: 'custom' });
+    expect(own.status).toBe(201);
+    expect(own.body.session.host).toBe('bnd');
+    await call('POST', `/api/sessions/${own.body.sessionId}/stop`, {});
+    const person = await call('POST', '/api/sessions/spawn', {
+      projectId: mine.id,
+      taskIds: [(await task(mine.id)).id],
+      host: 'elsewhere',
+      agent: 'custom',
+    });
+    expect(person.status).toBe(201);
+    await call('POST', `/api/sessions/${person.body.sessionId}/stop`, {});
+  });
+
   it('cleans up', async () => {
     for (const s of (await call('GET', '/api/sessions')).body) if (!isFinal(s)) await call('POST', `/api/sessions/${s.id}/stop`, {});
   });

@@ -84,6 +84,19 @@ export function requireSelf(c: Ctx, sessionId: string | undefined, field: string
   }
 }
 
+/**
+ * A launch asked by a session token: only on the runner its own session runs on (docs/security.md, "Isolating
+ * agents": one runner per trust level). An agent that could start an agent on another runner, and then type into
+ * it as the session that spawned it, would run commands as that runner's user. A spawn with no runner launches
+ * nothing; a session not run by a runner (its terminal opened by a person) has no runner to keep to.
+ */
+export function requireOwnRunner(c: Ctx, host: string | null | undefined): void {
+  const own = tokenSession(c)?.host;
+  if (own && host && host !== own) {
+    throw forbidden(`A session token launches agents only on its own session's runner (${own}), not on ${host}`, { host });
+  }
+}
+
 /** Whether a session-token caller reaches `session`: itself, or a session it spawned. People reach every session. */
 export function reaches(caller: Caller, session: Session): boolean {
   if (caller.kind !== 'session') return isPerson(caller);
