@@ -190,6 +190,35 @@ describe('a session token is confined to its session and its project', SLOW, asy
     await call('POST', `/api/sessions/${person.body.sessionId}/stop`, {});
   });
 
+  it("6: a person stopping an agent ends the event streams its token opened, as its token's requests end", async () => {
+    const c = await spawn(mine.id);
+    const wsUrl = server.url.replace(/^http/, 'ws');
+    const socket = await listen(`${wsUrl}/ws?token=${c.token}`);
+    const closed = new Promise<number>((resolve) => socket.ws.once('close', (code) => resolve(code)));
+    const sse = await fetch(`${server.url}/api/events/stream`, { headers: { authorization: `Bearer ${c.token}` } });
+    expect(sse.status).toBe(200);
+    const reader = sse.body!.getReader();
+    let text = '';
+    const ended = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+        if (done) return true;
+        text += new TextDecoder().decode(value);
+      }
+    })();
+    // Another agent of the project keeps its stream.
+    const other = await listen(`${wsUrl}/ws?token=${a.token}`);
+    expect((await call('POST', `/api/sessions/${c.id}/stop`, { reason: 'misbehaving' })).status).toBe(200);
+    expect(await closed).toBe(1008);
+    expect(await ended).toBe(true);
+    // What the project does next reaches the other agent, and the stopped one's token opens nothing new.
+    const later = await task(mine.id, 'planned after the stop');
+    expect((await other.drain()).some((e) => e.type === 'task:created' && e.data.id === later.id)).toBe(true);
+    expect(text).not.toContain(later.id);
+    await expect(listen(`${wsUrl}/ws?token=${c.token}`)).rejects.toMatchObject({ statusCode: 401 });
+    other.close();
+  });
+
   it('cleans up', async () => {
     for (const s of (await call('GET', '/api/sessions')).body) if (!isFinal(s)) await call('POST', `/api/sessions/${s.id}/stop`, {});
   });

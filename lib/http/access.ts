@@ -17,12 +17,15 @@ export const isPerson = (caller: Caller) => caller.kind === 'admin' || caller.ki
 export const maySeeSecrets = (caller: Caller) => isPerson(caller) && (caller.kind !== 'user' || caller.role !== 'viewer');
 
 /**
- * Ends a stream (WebSocket, SSE) opened with a person's token when that token is revoked (§23); returns what to
- * call once the stream closes by itself. Other callers' streams are not tracked.
+ * Ends a stream (WebSocket, SSE) opened with a person's token when that token is revoked (§23), or with a session
+ * token when it stops working (§15.6: its session ended or was deleted); returns what to call once the stream
+ * closes by itself. Other callers' streams are not tracked.
  */
 export function closeOnRevoke(c: Ctx, close: () => void): () => void {
   const caller = callerOf(c);
-  return caller.kind === 'user' ? c.var.services.people.track(caller.id, close) : () => {};
+  if (caller.kind === 'user') return c.var.services.people.track(caller.id, close);
+  if (caller.kind === 'session') return c.var.services.tokens.track(caller.sessionId, close);
+  return () => {};
 }
 
 const forbidden = (message: string, details?: Record<string, unknown>) => new ApiError(403, 'FORBIDDEN', message, details);
