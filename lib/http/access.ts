@@ -156,6 +156,17 @@ export function requireMayUpdateSession(c: Ctx, sessionId: string, fields: objec
   if ('env' in fields && (fields as { env?: unknown }).env !== undefined) throw forbidden('A session token cannot change env');
 }
 
+/**
+ * `PUT /api/projects/:id` by a session token: never `workingDir` nor `workspace`. They decide where the project's
+ * next agents start and what runs before them (`workspace.setup` is `sh -c` on whichever runner launches one, a
+ * person's own machine included): an agent choosing them would run commands beyond its own runner, as `env` would.
+ */
+export function requireMayUpdateProject(c: Ctx, fields: { workingDir?: unknown; workspace?: unknown }): void {
+  if (callerOf(c).kind !== 'session') return;
+  const field = fields.workingDir !== undefined ? 'workingDir' : fields.workspace !== undefined ? 'workspace' : undefined;
+  if (field) throw forbidden(`A session token cannot change a project's ${field}`, { field });
+}
+
 /** The host a runner-token caller may connect as; undefined for people (the admin token connects any runner). */
 export function runnerHostOf(c: Ctx): string | undefined {
   const caller = callerOf(c);
