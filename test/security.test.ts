@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -35,6 +36,21 @@ async function send(
   const res = await fetch(base + path, { method, headers: opts.headers, body: opts.body });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/** A request with headers fetch does not let a caller set (`Host`): what a browser sends for a page at that name. */
+function sendAs(base: string, method: string, path: string, headers: Record<string, string>, body?: string) {
+  return new Promise<{ status: number; headers: IncomingHttpHeaders; body: any }>((resolve, reject) => {
+    const { hostname, port } = new URL(base);
+    const req = request({ host: hostname, port, method, path, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** A WebSocket upgrade: 101 and the open socket, or the status the server refused it with. */
@@ -211,6 +227,50 @@ describe('CORS and browser origins', () => {
     }
     expect((await upgrade(wsUrl(listed), { origin: 'https://app.example.com' })).status).toBe(101);
     expect((await upgrade(wsUrl(listed), { origin: 'https://evil.example' })).status).toBe(403);
+  });
+
+  it("takes the server's own origin (the dashboard at a network name or behind a proxy), and no other site's", async () => {
+    const guarded = await server({ MAESTRO_TOKEN: TOKEN });
+    const auth = `Bearer ${TOKEN}`;
+    const post = (host: string, origin: string) =>
+      sendAs(
+        guarded.url,
+        'POST',
+        '/api/projects',
+        { host, origin, authorization: auth, 'content-type': 'application/json' },
+        '{"name":"From the page"}',
+      );
+    const own = await post('maestro.example:8443', 'https://maestro.example:8443');
+    expect(own.status).toBe(201);
+    expect(own.headers['access-control-allow-origin']).toBe('https://maestro.example:8443');
+    expect((await post('maestro.example', 'https://maestro.example')).status).toBe(201);
+    expect(
+      (await upgrade(wsUrl(guarded), { origin: 'https://maestro.example', headers: { host: 'maestro.example', authorization: auth } }))
+        .status,
+    ).toBe(101);
+    // Another site naming the server, another port, a path or no scheme: still foreign.
+    for (const origin of [
+      'https://evil.example',
+      'https://maestro.example:8443',
+      'https://maestro.example.evil.example',
+      'https://maestro.example/x',
+      'maestro.example',
+    ]) {
+      const refused = await post('maestro.example', origin);
+      expect(refused.status, origin).toBe(403);
+      expect(refused.body.code).toBe('FORBIDDEN');
+    }
+    expect(
+      (await upgrade(wsUrl(guarded), { origin: 'https://evil.example', headers: { host: 'maestro.example', authorization: auth } })).status,
+    ).toBe(403);
+    const names = (await send(guarded.url, 'GET', '/api/projects', { headers: { authorization: auth } })).body.map((p: any) => p.name);
+    expect(names).toEqual(['From the page', 'From the page']);
+    // A page that rebinds its own name to a tokenless server is its own origin, but not a loopback Host: refused.
+    const before = readdirSync(join(s.config.dataDir, 'projects'));
+    const rebound = await sendAs(s.url, 'POST', '/api/projects', { host: 'evil.example', origin: 'http://evil.example' }, '{"name":"x"}');
+    expect(rebound.status).toBe(403);
+    expect(rebound.body.code).toBe('FORBIDDEN');
+    expect(readdirSync(join(s.config.dataDir, 'projects'))).toEqual(before);
   });
 
   it('allows any origin with CORS_ORIGINS=*', async () => {

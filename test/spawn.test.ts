@@ -477,6 +477,22 @@ describe('spawn validation (§6.2, first failure wins)', async () => {
       'VALIDATION_ERROR',
       () => 'model must be a model name, not an option',
     ],
+    // A NUL can be in no argument or variable of the agent's launch: let through, the launch failed on the runner
+    // with "tmux could not start the agent: unknown error".
+    [
+      'model holding a NUL',
+      () => ({ projectId, taskIds: [taskId], model: 'opus\u0000x' }),
+      400,
+      'VALIDATION_ERROR',
+      () => 'model must not contain a NUL character',
+    ],
+    [
+      'skill holding a NUL',
+      () => ({ projectId, taskIds: [taskId], skills: ['review', 'a\u0000b'] }),
+      400,
+      'VALIDATION_ERROR',
+      () => 'skills must not contain a NUL character',
+    ],
   ];
 
   it.each(cases)('%s', async (_name, body, status, code, message) => {
@@ -493,6 +509,7 @@ describe('spawn validation (§6.2, first failure wins)', async () => {
     await call('POST', '/api/sessions/spawn', { projectId, taskIds: [taskId], strategy: 'bogus' });
     await call('POST', '/api/sessions/spawn', { projectId, taskIds: [taskId], role: 'boss' });
     await call('POST', '/api/sessions/spawn', { projectId, taskIds: [taskId], model: '--yolo' });
+    await call('POST', '/api/sessions/spawn', { projectId, taskIds: [taskId], skills: ['a\u0000b'] });
     await settle();
     expect(ws.events()).toEqual([]);
     expect((await call('GET', '/api/sessions')).body.map((s: any) => s.id)).toEqual([parentId]);

@@ -85,6 +85,17 @@ export function parseSpawnRequest(body: Record<string, unknown>, db: Db): SpawnR
       issues: [{ path: 'model', message: 'model must not start with "-"' }],
     });
   }
+  // The model and the skills reach the agent's argument vector and environment (`--model`, MAESTRO_MODEL,
+  // MAESTRO_SKILLS), where no NUL can be: let through, the launch would fail on the runner with no useful reason.
+  const skills = Array.isArray(body.skills) ? body.skills.filter(nonBlank) : [];
+  for (const [path, values] of [
+    ['model', model === undefined ? [] : [model]],
+    ['skills', skills],
+  ] as const) {
+    if (values.some((value) => value.includes('\0'))) {
+      throw validationError(`${path} must not contain a NUL character`, { issues: [{ path, message: 'NUL character' }] });
+    }
+  }
   const workspace = body.workspace ?? undefined;
   if (workspace !== undefined && !(WORKSPACE_MODES as readonly unknown[]).includes(workspace)) {
     throw validationError('workspace must be one of: auto, worktree, shared', {
@@ -104,7 +115,7 @@ export function parseSpawnRequest(body: Record<string, unknown>, db: Db): SpawnR
     sessionId,
     sessionName: nonBlank(body.sessionName) ? body.sessionName.trim() : undefined,
     // Non-array skills count as none [OP-9].
-    skills: Array.isArray(body.skills) ? body.skills.filter(nonBlank) : [],
+    skills,
     context: isObject(body.context) ? body.context : {},
     spawnedBy: nonBlank(body.spawnedBy) ? body.spawnedBy : undefined,
     spawnReason: nonBlank(body.spawnReason) ? body.spawnReason : undefined,

@@ -41,6 +41,8 @@ export class TokenStore {
   readonly #byHash = new Map<string, string>();
   /** hash → host name, for runner tokens. */
   readonly #hostByHash = new Map<string, string>();
+  /** session ID → how to close each open stream (WebSocket, SSE) its token authenticated. */
+  readonly #connections = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly db: Db,
@@ -53,6 +55,13 @@ export class TokenStore {
         if (b) this.#byHash.delete(b.tokenHash);
         if (b) this.#hostByHash.delete(b.tokenHash);
         if (a) this.#index(a);
+        // The token stopped working (its session ended or was deleted, or a new token replaced it): so do the
+        // streams it opened, or an agent a person stopped would go on hearing its project's events.
+        if (b && !b.host && a?.tokenHash !== b.tokenHash) {
+          const closers = this.#connections.get(b.sessionId);
+          this.#connections.delete(b.sessionId);
+          for (const close of closers ?? []) close();
+        }
       } else if (kind === 'sessions') {
         const session = after as Session | null;
         const id = (before as Session | undefined)?.id ?? session?.id;
@@ -92,6 +101,14 @@ export class TokenStore {
     const token = `mst_${randomBytes(24).toString('base64url')}`;
     tx.put('secrets', { sessionId, tokenHash: hashToken(token), createdAt: tx.now });
     return token;
+  }
+
+  /** Remembers how to close a stream opened with the token of `sessionId`; returns the function that forgets it. */
+  track(sessionId: string, close: () => void): () => void {
+    let set = this.#connections.get(sessionId);
+    if (!set) this.#connections.set(sessionId, (set = new Set()));
+    set.add(close);
+    return () => void set.delete(close);
   }
 
   /** The live session a token belongs to: undefined for an unknown token, null for one whose session ended. */

@@ -17,12 +17,15 @@ export const isPerson = (caller: Caller) => caller.kind === 'admin' || caller.ki
 export const maySeeSecrets = (caller: Caller) => isPerson(caller) && (caller.kind !== 'user' || caller.role !== 'viewer');
 
 /**
- * Ends a stream (WebSocket, SSE) opened with a person's token when that token is revoked (§23); returns what to
- * call once the stream closes by itself. Other callers' streams are not tracked.
+ * Ends a stream (WebSocket, SSE) opened with a person's token when that token is revoked (§23), or with a session
+ * token when it stops working (§15.6: its session ended or was deleted); returns what to call once the stream
+ * closes by itself. Other callers' streams are not tracked.
  */
 export function closeOnRevoke(c: Ctx, close: () => void): () => void {
   const caller = callerOf(c);
-  return caller.kind === 'user' ? c.var.services.people.track(caller.id, close) : () => {};
+  if (caller.kind === 'user') return c.var.services.people.track(caller.id, close);
+  if (caller.kind === 'session') return c.var.services.tokens.track(caller.sessionId, close);
+  return () => {};
 }
 
 const forbidden = (message: string, details?: Record<string, unknown>) => new ApiError(403, 'FORBIDDEN', message, details);
@@ -84,6 +87,19 @@ export function requireSelf(c: Ctx, sessionId: string | undefined, field: string
   }
 }
 
+/**
+ * A launch asked by a session token: only on the runner its own session runs on (docs/security.md, "Isolating
+ * agents": one runner per trust level). An agent that could start an agent on another runner, and then type into
+ * it as the session that spawned it, would run commands as that runner's user. A spawn with no runner launches
+ * nothing; a session not run by a runner (its terminal opened by a person) has no runner to keep to.
+ */
+export function requireOwnRunner(c: Ctx, host: string | null | undefined): void {
+  const own = tokenSession(c)?.host;
+  if (own && host && host !== own) {
+    throw forbidden(`A session token launches agents only on its own session's runner (${own}), not on ${host}`, { host });
+  }
+}
+
 /** Whether a session-token caller reaches `session`: itself, or a session it spawned. People reach every session. */
 export function reaches(caller: Caller, session: Session): boolean {
   if (caller.kind !== 'session') return isPerson(caller);
@@ -138,6 +154,17 @@ export function requireMayUpdateSession(c: Ctx, sessionId: string, fields: objec
   requireMayChangeSession(c, sessionId);
   if (callerOf(c).kind !== 'session') return;
   if ('env' in fields && (fields as { env?: unknown }).env !== undefined) throw forbidden('A session token cannot change env');
+}
+
+/**
+ * `PUT /api/projects/:id` by a session token: never `workingDir` nor `workspace`. They decide where the project's
+ * next agents start and what runs before them (`workspace.setup` is `sh -c` on whichever runner launches one, a
+ * person's own machine included): an agent choosing them would run commands beyond its own runner, as `env` would.
+ */
+export function requireMayUpdateProject(c: Ctx, fields: { workingDir?: unknown; workspace?: unknown }): void {
+  if (callerOf(c).kind !== 'session') return;
+  const field = fields.workingDir !== undefined ? 'workingDir' : fields.workspace !== undefined ? 'workspace' : undefined;
+  if (field) throw forbidden(`A session token cannot change a project's ${field}`, { field });
 }
 
 /** The host a runner-token caller may connect as; undefined for people (the admin token connects any runner). */

@@ -35,6 +35,21 @@ function terminalSocket(c: Ctx, events: WSEvents): WSEvents {
   };
 }
 
+/**
+ * Whether a browser's `Origin` is the server's own: the dashboard (§19) served at `https://maestro.example` or
+ * `http://<machine>:8080` sends its own origin on every write and WebSocket, and is no other site. Only the
+ * authority is compared, as a TLS proxy in front speaks plain HTTP to the server. A page of another site reaching
+ * the server under its own name (DNS rebinding) matches too, but then the `Host` check or the token refuses it.
+ */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined || !/^https?:\/\/[^/]+$/.test(origin)) return false;
+  try {
+    return new URL(origin).host === new URL(`http://${host.trim()}`).host;
+  } catch {
+    return false;
+  }
+}
+
 /** Builds the Hono app: security, limits, errors, the WebSocket upgrade, and every file under `routes/`. */
 export async function createApp(services: Services, upgradeWebSocket?: UpgradeWebSocket) {
   const { config, log, hub } = services;
@@ -48,15 +63,16 @@ export async function createApp(services: Services, upgradeWebSocket?: UpgradeWe
   });
   app.notFound((c) => c.json({ error: true, code: 'NOT_FOUND', message: 'Route not found' }, 404));
 
-  const originAllowed = (origin: string) =>
+  const originAllowed = (origin: string, host: string | undefined) =>
     config.corsOrigins.includes('*') ||
     config.corsOrigins.includes(origin) ||
-    /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(origin);
+    /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(origin) ||
+    sameOrigin(origin, host);
 
   // A browser on another site must not drive the API, even with simple requests that skip preflight (§1.1).
   app.use('*', async (c, next) => {
     const origin = c.req.header('origin');
-    if (origin !== undefined && !originAllowed(origin)) {
+    if (origin !== undefined && !originAllowed(origin, c.req.header('host'))) {
       throw new ApiError(403, 'FORBIDDEN', `Origin ${origin} is not allowed`, { origin });
     }
     await next();

@@ -1,6 +1,6 @@
 import { SpawnRequest, SpawnResult } from '../../../lib/domain/entities.js';
 import { parseSpawnRequest } from '../../../lib/domain/spawn.js';
-import { callerOf, requireInScope, requireNamedInScope, requireSelf } from '../../../lib/http/access.js';
+import { callerOf, requireInScope, requireNamedInScope, requireOwnRunner, requireSelf } from '../../../lib/http/access.js';
 import type { Ctx } from '../../../lib/http/app.js';
 import { readBody } from '../../../lib/http/input.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
@@ -12,7 +12,7 @@ export const describe: RouteDoc = {
   status: 201,
   errors: {
     400: 'missing_project_id, invalid_task_ids, invalid_spawn_source, missing_session_id, invalid_role, invalid_strategy or VALIDATION_ERROR',
-    403: 'FORBIDDEN (a session token: another project, a task of one, or another parent)',
+    403: "FORBIDDEN (a session token: another project, a task of one, another parent, or a runner other than its session's)",
     404: 'task_not_found, project_not_found, parent_session_not_found or HOST_NOT_FOUND',
   },
 };
@@ -27,6 +27,7 @@ export default async (c: Ctx) => {
     requireSelf(c, request.sessionId, 'sessionId');
     requireSelf(c, request.spawnedBy, 'spawnedBy');
     request.spawnedBy = caller.sessionId;
+    requireOwnRunner(c, request.host ?? c.var.services.hosts.localName);
   }
   return c.json(await spawner.spawn(request), 201);
 };
