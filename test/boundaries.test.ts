@@ -187,6 +187,18 @@ describe('a session token is confined to its session and its project', SLOW, asy
       agent: 'custom',
     });
     expect(person.status).toBe(201);
+    // An agent on "elsewhere" spawning without naming a runner gets its worker beside it, not on the local "bnd".
+    await until(call, `/api/sessions/${person.body.sessionId}/terminal`, (t) => t?.text?.includes('READY'));
+    const asThere: Call = (method, path, body) =>
+      server.call(method, path, body, { authorization: `Bearer ${person.body.envVars.MAESTRO_SESSION_TOKEN}` });
+    const beside = await asThere('POST', '/api/sessions/spawn', {
+      projectId: mine.id,
+      taskIds: [(await task(mine.id)).id],
+      agent: 'custom',
+    });
+    expect(beside.status).toBe(201);
+    expect(beside.body.session.host).toBe('elsewhere');
+    await call('POST', `/api/sessions/${beside.body.sessionId}/stop`, {});
     await call('POST', `/api/sessions/${person.body.sessionId}/stop`, {});
   });
 

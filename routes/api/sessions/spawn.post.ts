@@ -1,6 +1,6 @@
 import { SpawnRequest, SpawnResult } from '../../../lib/domain/entities.js';
 import { parseSpawnRequest } from '../../../lib/domain/spawn.js';
-import { callerOf, requireInScope, requireNamedInScope, requireOwnRunner, requireSelf } from '../../../lib/http/access.js';
+import { callerOf, requireInScope, requireNamedInScope, requireOwnRunner, requireSelf, tokenSession } from '../../../lib/http/access.js';
 import type { Ctx } from '../../../lib/http/app.js';
 import { readBody } from '../../../lib/http/input.js';
 import type { RouteDoc } from '../../../lib/http/openapi.js';
@@ -27,6 +27,9 @@ export default async (c: Ctx) => {
     requireSelf(c, request.sessionId, 'sessionId');
     requireSelf(c, request.spawnedBy, 'spawnedBy');
     request.spawnedBy = caller.sessionId;
+    // An agent's workers start beside it, on its own session's runner (the only one it may launch on): an agent on a
+    // remote runner spawning without naming one would otherwise be refused the server's local runner.
+    request.host ??= tokenSession(c)?.host ?? undefined;
     requireOwnRunner(c, request.host ?? c.var.services.hosts.localName);
   }
   return c.json(await spawner.spawn(request), 201);
