@@ -307,7 +307,7 @@ export function createMcpServer(baseUrl: string, env: Env, version: string): Mcp
       name: z.string().optional().describe('Session name'),
       skills: z.array(z.string()).optional().describe('Skill IDs to load'),
       reason: z.string().optional().describe('Why, recorded in its context'),
-      host: z.string().optional().describe("The runner (host name) to launch it on (default: the server's local runner)"),
+      host: z.string().optional().describe("The runner (host name) to launch it on (default: this agent's own runner)"),
       agent: z.enum(AGENT_PRESETS).optional().describe("Agent preset (default: the project's, else the server's)"),
       model: z.string().optional().describe('Model for the agent, when its preset takes one'),
       projectId: projectId.optional(),

@@ -112,7 +112,7 @@ export function sessionCommands(program: Command) {
     )
     .option('-t, --task-ids <ids>', 'comma-separated task IDs')
     .option('--task <ids>', "same as --task-ids (the original CLI's name)")
-    .option('--host <name>', "runner to launch on (default: the server's local runner)")
+    .option('--host <name>', "runner to launch on (default: the server's local runner; inside an agent, its own)")
     .option('--agent <preset>', 'claude, codex, gemini, shell or custom')
     .option('--model <model>', 'model for the agent')
     .option('-p, --project-id <id>', "project (default: $MAESTRO_PROJECT_ID, or the first task's)")
